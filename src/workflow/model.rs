@@ -1,0 +1,310 @@
+//! The step tree: the typed, validated form of a workflow file.
+//!
+//! The loader turns YAML into these types after every check in workflow-format.md has passed, so
+//! the rest of the program can rely on them: every step has exactly one kind, defaults (mode,
+//! session) are applied, and fields that are templates are kept as [`Template`]s to be rendered at
+//! run time. Nothing here knows about YAML.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One workflow file, loaded and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workflow {
+    pub name: String,
+    pub description: String,
+    pub params: Vec<Param>,
+    pub sessions: Vec<SessionDecl>,
+    pub engine: Option<EngineUse>,
+    pub defaults: AgentSettings,
+    pub env: Vec<(String, Template)>,
+    pub steps: Vec<Step>,
+    pub source: Source,
+    /// `sha256:<hex>` of the file bytes.
+    pub hash: String,
+}
+
+/// Where a workflow file comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A workflow embedded in the binary, by its name (`core/implement-task`).
+    Builtin(String),
+    /// A file on disk, by its absolute path.
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Builtin(name) => write!(f, "builtin:{name}"),
+            Source::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A declared workflow parameter. Values are always strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub description: String,
+    /// A template over builtins only (`agent/{{run_id}}`).
+    pub default: Option<Template>,
+    pub required: bool,
+    pub secret: bool,
+}
+
+/// A named session declared in `sessions:`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionDecl {
+    pub name: String,
+    pub cli: Option<String>,
+    pub model: Option<Template>,
+    pub effort: Option<Effort>,
+    pub agent: Option<String>,
+    pub permissions: Option<Permissions>,
+}
+
+/// `engine: {type: <kind>, <options>}`. Option values are scalars, kept as strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineUse {
+    pub kind: String,
+    pub options: Vec<(String, String)>,
+}
+
+/// Agent settings that can be set at several layers (workflow `defaults:`, profiles, config).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentSettings {
+    pub cli: Option<String>,
+    pub model: Option<Template>,
+    pub effort: Option<Effort>,
+    pub agent: Option<String>,
+    pub permissions: Option<Permissions>,
+}
+
+/// One entry of a step list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub description: String,
+    pub kind: StepKind,
+    pub continue_on_failure: bool,
+    pub skip_if: Option<SkipIf>,
+    pub break_if: Option<BreakIf>,
+    /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
+    pub yaml_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    Shell(ShellStep),
+    Agent(AgentStep),
+    Loop(LoopStep),
+    SubWorkflow(SubWorkflowStep),
+    Group(Vec<Step>),
+}
+
+impl StepKind {
+    /// The child step list of a loop or group.
+    pub fn children(&self) -> Option<&[Step]> {
+        match self {
+            StepKind::Loop(l) => Some(&l.steps),
+            StepKind::Group(steps) => Some(steps),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SkipIf {
+    PreviousSuccess,
+    /// `sh: <cmd>`: the command is a shell-context template.
+    Shell(Template),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakIf {
+    Success,
+    Failure,
+}
+
+/// A `command` step (`mode: shell`, or `mode: interactive` for the terminal relay).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShellStep {
+    pub command: Template,
+    pub interactive: bool,
+    pub capture: Option<Capture>,
+    pub workdir: Option<Template>,
+    pub env: Vec<(String, Template)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capture {
+    pub name: String,
+    /// Append stderr to the value (shell steps only).
+    pub stderr: bool,
+}
+
+/// A `prompt` step, run by an agent CLI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentStep {
+    pub mode: AgentMode,
+    pub prompt: Template,
+    /// After defaulting (workflow-format.md §6), never absent.
+    pub session: SessionStrategy,
+    pub cli: Option<String>,
+    pub model: Option<Template>,
+    pub effort: Option<Effort>,
+    pub agent: Option<String>,
+    pub permissions: Option<Permissions>,
+    pub capture: Option<String>,
+    pub workdir: Option<Template>,
+    pub env: Vec<(String, Template)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AgentMode {
+    Interactive,
+    Headless,
+}
+
+impl AgentMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentMode::Interactive => "interactive",
+            AgentMode::Headless => "headless",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SessionStrategy {
+    New,
+    Resume,
+    Inherit,
+    Named(String),
+}
+
+impl fmt::Display for SessionStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionStrategy::New => f.write_str("new"),
+            SessionStrategy::Resume => f.write_str("resume"),
+            SessionStrategy::Inherit => f.write_str("inherit"),
+            SessionStrategy::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Defines a closed set of lowercase keywords with `parse`, `as_str` and `ALL`.
+macro_rules! keyword_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [&'static str] = &[$($text),+];
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+keyword_enum!(
+    /// Reasoning effort, mapped per CLI by the adapters.
+    Effort { Low => "low", Medium => "medium", High => "high", Xhigh => "xhigh", Max => "max" }
+);
+
+keyword_enum!(
+    /// Approval level: `ask` (the CLI prompts), `edit` (workspace edits approved), `full` (bypass).
+    Permissions { Ask => "ask", Edit => "edit", Full => "full" }
+);
+
+/// A loop step: counted or for-each, with its body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoopStep {
+    pub kind: LoopKind,
+    pub as_index: Option<String>,
+    pub steps: Vec<Step>,
+    /// The body contains a `break_if` (at any depth, not inside a nested loop): running out of
+    /// counted iterations is then a failure.
+    pub has_break: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoopKind {
+    Counted { max: LoopMax },
+    ForEach { over: Template, var: String, require_matches: bool },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoopMax {
+    Fixed(u32),
+    /// A template that must render to a whole number from 1 to 10000.
+    Template(Template),
+}
+
+/// A `workflow:` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubWorkflowStep {
+    pub workflow: Template,
+    /// Rendered in the caller's scope, not shell-quoted.
+    pub params: Vec<(String, Template)>,
+}
+
+/// Template text as written in the file (Handlebars, see the `interpolate` module).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Template(pub String);
+
+impl Template {
+    pub fn new(text: impl Into<String>) -> Self {
+        Template(text.into())
+    }
+
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// True when rendering cannot change the text (no `{{`).
+    pub fn is_static(&self) -> bool {
+        !self.0.contains("{{")
+    }
+}
+
+/// Names of the built-in variables (workflow-format.md §8.3).
+pub const BUILTIN_VARS: &[&str] = &["session_dir", "run_id", "step_id", "workflow_name"];
+
+/// Session keywords that cannot be session names.
+pub const SESSION_KEYWORDS: &[&str] = &["new", "resume", "inherit"];
+
+/// Adapter names, in the order the spec lists them.
+pub const CLI_NAMES: &[&str] = &["claude", "codex", "copilot", "cursor-agent", "opencode", "gemini"];
+
+impl Workflow {
+    /// Every step of this file, depth first in document order (not into sub-workflows).
+    pub fn walk(&self) -> impl Iterator<Item = &Step> {
+        let mut stack: Vec<&Step> = self.steps.iter().rev().collect();
+        std::iter::from_fn(move || {
+            let step = stack.pop()?;
+            if let Some(children) = step.kind.children() {
+                stack.extend(children.iter().rev());
+            }
+            Some(step)
+        })
+    }
+}
