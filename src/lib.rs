@@ -1,7 +1,10 @@
 //! agent-runner: runs YAML workflows of AI coding-agent steps.
 //!
 //! Data flows one way: YAML → [`workflow`] model → dispatcher → executors → events → state and
-//! audit. `main.rs` only parses arguments and maps the result of [`run`] to an exit code.
+//! audit. `main.rs` only calls [`run::run`] and exits with the code it returns.
 
+pub mod cli;
+pub mod console;
 pub mod exit;
+pub mod run;
 pub mod workflow;

@@ -1,5 +1,6 @@
-//! Thin entry point: everything else lives in the library.
+//! Thin entry point: everything else lives in the library (see `agent_runner::run`).
 
 fn main() {
-    std::process::exit(agent_runner::exit::SUCCESS);
+    let code = agent_runner::run::run(std::env::args_os().collect());
+    std::process::exit(code);
 }

@@ -58,7 +58,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -83,7 +86,14 @@ fn write_diagnostic(f: &mut fmt::Formatter<'_>, d: &Diagnostic, indent: &str) ->
     if let (Some(line), Some(column)) = (d.line, d.column) {
         write!(f, ":{line}:{column}")?;
     }
-    write!(f, ": {}[{}]: {}: {}", d.severity.as_str(), d.code, d.location, d.message)?;
+    write!(
+        f,
+        ": {}[{}]: {}: {}",
+        d.severity.as_str(),
+        d.code,
+        d.location,
+        d.message
+    )?;
     if let Some(help) = &d.help {
         write!(f, "\n{indent}  help: {help}")?;
     }

@@ -248,8 +248,14 @@ pub struct LoopStep {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoopKind {
-    Counted { max: LoopMax },
-    ForEach { over: Template, var: String, require_matches: bool },
+    Counted {
+        max: LoopMax,
+    },
+    ForEach {
+        over: Template,
+        var: String,
+        require_matches: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -293,7 +299,14 @@ pub const BUILTIN_VARS: &[&str] = &["session_dir", "run_id", "step_id", "workflo
 pub const SESSION_KEYWORDS: &[&str] = &["new", "resume", "inherit"];
 
 /// Adapter names, in the order the spec lists them.
-pub const CLI_NAMES: &[&str] = &["claude", "codex", "copilot", "cursor-agent", "opencode", "gemini"];
+pub const CLI_NAMES: &[&str] = &[
+    "claude",
+    "codex",
+    "copilot",
+    "cursor-agent",
+    "opencode",
+    "gemini",
+];
 
 impl Workflow {
     /// Every step of this file, depth first in document order (not into sub-workflows).

@@ -1,0 +1,426 @@
+//! Command-line arguments, in two phases (cli.md §1–§2).
+//!
+//! Phase one rewrites the compatibility spellings (`-validate`, `-list`, `-inspect <id>`, …) and
+//! splits off everything after `--`, then clap parses the rest into [`RawArgs`]. Phase two turns
+//! the raw arguments into a validated [`Invocation`]: which command runs, with which options.
+//! Nothing runs until the invocation is valid, and every mistake is a [`UsageError`] (exit 2).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Words that name a command when they are the first positional argument.
+pub const COMMAND_WORDS: &[&str] = &[
+    "run",
+    "list",
+    "show",
+    "log",
+    "workflows",
+    "step",
+    "schema",
+    "help",
+];
+
+const AFTER_HELP: &str = "\
+Examples:
+  agent-runner flokay add-login              run the built-in change lifecycle for \"add-login\"
+  agent-runner demo                          run the built-in demo workflow
+  agent-runner review.yaml topic=caching     run a workflow file with a keyed parameter
+  agent-runner --validate .agent-runner/workflows/*.yaml
+  agent-runner --resume                      continue the latest interrupted run of this project
+  agent-runner --resume flokay-20261121-083312-7f3a --from tasks
+  agent-runner --dry-run flokay add-login    print the plan without running anything
+  agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows | schema
+
+Inside an interactive step, type /continue and Enter (or press Ctrl-]) to end the step; /abort
+stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid workflow or config,
+4 runtime or environment error, 130 interrupted.";
+
+/// Run YAML workflows of AI coding-agent steps.
+///
+/// The runner controls the order of the steps; each step gets a fresh or resumed agent session
+/// with one focused prompt. State is saved after every step, so any run can be resumed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "agent-runner",
+    disable_version_flag = true,
+    after_help = AFTER_HELP,
+    override_usage = "agent-runner [OPTIONS] <WORKFLOW> [PARAMS]... [-- PARAMS...]\n       \
+                      agent-runner --validate [--json] [<WORKFLOW|FILE>...]\n       \
+                      agent-runner --resume [<RUN_ID>] [--from <STEP>]\n       \
+                      agent-runner <list|show|log|workflows|schema|step continue> ..."
+)]
+pub struct RawArgs {
+    /// Change to DIR first; it becomes the project directory.
+    #[arg(short = 'C', value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Validate workflows, configuration and engine files (default: everything under .agent-runner/).
+    #[arg(long)]
+    pub validate: bool,
+
+    /// Resume a failed or interrupted run (default: the latest one of this project).
+    #[arg(long, value_name = "RUN_ID", num_args = 0..=1)]
+    pub resume: Option<Option<String>>,
+
+    /// With a workflow: seed the agent session that `resume` steps continue ([cli:]id).
+    /// Without one: the run id to resume.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+
+    /// Start at this step (a top-level id, or a path a/b into groups and sub-workflows).
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+
+    /// Load, validate and print the plan; execute nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Machine-readable output for --validate, --dry-run, list, show, log and workflows.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print only step failures, warnings and the final summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Also show tool results and the agents' stderr.
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// list: runs of every project.
+    #[arg(long)]
+    pub all: bool,
+
+    /// list: at most N runs (default 20).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// log: keep following the log until the run ends.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+
+    /// step continue: a note for the audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+
+    /// Print the version.
+    #[arg(short = 'v', long)]
+    pub version: bool,
+
+    /// A command word (run, list, show, log, workflows, schema, step) or a workflow, then parameters.
+    #[arg(value_name = "WORKFLOW|COMMAND", allow_hyphen_values = false)]
+    pub positional: Vec<String>,
+}
+
+/// Options that apply to every command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Global {
+    pub dir: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// What the user asked for, after all checks of the arguments themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run(RunRequest),
+    Resume {
+        run_id: Option<String>,
+        from: Option<String>,
+    },
+    Validate {
+        targets: Vec<String>,
+    },
+    List {
+        all: bool,
+        limit: usize,
+    },
+    Show {
+        run_id: Option<String>,
+    },
+    Log {
+        run_id: Option<String>,
+        follow: bool,
+    },
+    Workflows,
+    Schema,
+    StepContinue {
+        note: Option<String>,
+    },
+    Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    pub workflow: String,
+    pub params: Vec<String>,
+    pub seed_session: Option<String>,
+    pub from: Option<String>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub global: Global,
+    pub command: Command,
+    /// Warnings about the arguments (e.g. the ignored `-headless`), printed before anything runs.
+    pub warnings: Vec<String>,
+}
+
+/// What parsing produced when it did not produce an invocation.
+#[derive(Debug)]
+pub enum ParseOutcome {
+    Invocation(Invocation),
+    /// `--help` or `help`: print this text to stdout, exit 0.
+    Help(String),
+    /// A usage error: print `agent-runner: error: <message>` to stderr, exit 2.
+    Usage(String),
+}
+
+/// Parses the process arguments (including `argv[0]`).
+pub fn parse(args: Vec<OsString>) -> ParseOutcome {
+    let mut args = args.into_iter();
+    let program = args
+        .next()
+        .unwrap_or_else(|| OsString::from("agent-runner"));
+    let mut before: Vec<String> = Vec::new();
+    let mut after: Vec<String> = Vec::new();
+    let mut seen_separator = false;
+    for arg in args {
+        let Ok(arg) = arg.into_string() else {
+            return ParseOutcome::Usage("arguments must be valid UTF-8".to_owned());
+        };
+        if seen_separator {
+            after.push(arg);
+        } else if arg == "--" {
+            seen_separator = true;
+        } else {
+            before.push(arg);
+        }
+    }
+    let (before, warnings) = rewrite_compat(before);
+    let mut argv = vec![program.to_string_lossy().into_owned()];
+    argv.extend(before);
+    let raw = match RawArgs::try_parse_from(argv) {
+        Ok(raw) => raw,
+        Err(err) => return clap_outcome(err),
+    };
+    let global = Global {
+        dir: raw.dir.clone(),
+        json: raw.json,
+        quiet: raw.quiet,
+        verbose: raw.verbose,
+    };
+    match interpret(raw, after) {
+        Ok(Some(command)) => ParseOutcome::Invocation(Invocation {
+            global,
+            command,
+            warnings,
+        }),
+        Ok(None) => ParseOutcome::Help(help_text()),
+        Err(message) => ParseOutcome::Usage(message),
+    }
+}
+
+fn clap_outcome(err: clap::Error) -> ParseOutcome {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            ParseOutcome::Help(err.render().to_string())
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            ParseOutcome::Usage(format!("{message} (see \"agent-runner --help\")"))
+        }
+    }
+}
+
+/// The full help text, as `--help` prints it.
+pub fn help_text() -> String {
+    use clap::CommandFactory;
+    RawArgs::command().render_long_help().to_string()
+}
+
+/// Rewrites the single-dash compatibility spellings before `--` (cli.md §1).
+fn rewrite_compat(args: Vec<String>) -> (Vec<String>, Vec<String>) {
+    const LONG: &[&str] = &[
+        "validate", "resume", "session", "from", "dry-run", "json", "version", "help", "quiet",
+        "verbose",
+    ];
+    let mut out = Vec::with_capacity(args.len());
+    let mut warnings = Vec::new();
+    for arg in args {
+        let Some(rest) = arg.strip_prefix('-').filter(|r| !r.starts_with('-')) else {
+            out.push(arg);
+            continue;
+        };
+        let (name, value) = match rest.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (rest, None),
+        };
+        if LONG.contains(&name) {
+            out.push(match value {
+                Some(value) => format!("--{name}={value}"),
+                None => format!("--{name}"),
+            });
+        } else if name == "list" && value.is_none() {
+            out.push("list".to_owned());
+        } else if name == "inspect" {
+            out.push("show".to_owned());
+            out.extend(value.map(str::to_owned));
+        } else if name == "headless" && value.is_none() {
+            warnings.push(
+                "-headless is ignored; set \"mode: headless\" on the steps instead".to_owned(),
+            );
+        } else {
+            out.push(arg);
+        }
+    }
+    (out, warnings)
+}
+
+/// Phase two: checks combinations and decides the command. `Ok(None)` means "print help".
+fn interpret(raw: RawArgs, after: Vec<String>) -> Result<Option<Command>, String> {
+    let mut positional = raw.positional.clone();
+    let word = positional
+        .first()
+        .map(String::as_str)
+        .filter(|w| COMMAND_WORDS.contains(w));
+    let word = word.map(str::to_owned);
+
+    let conflicts: &[(bool, &str, bool, &str)] = &[
+        (raw.validate, "--validate", raw.resume.is_some(), "--resume"),
+        (raw.validate, "--validate", raw.dry_run, "--dry-run"),
+        (raw.validate, "--validate", raw.from.is_some(), "--from"),
+        (
+            raw.validate,
+            "--validate",
+            raw.session.is_some(),
+            "--session",
+        ),
+        (raw.resume.is_some(), "--resume", raw.dry_run, "--dry-run"),
+        (raw.dry_run, "--dry-run", raw.session.is_some(), "--session"),
+    ];
+    for (a, a_name, b, b_name) in conflicts {
+        if *a && *b {
+            return Err(format!("{a_name} cannot be used with {b_name}"));
+        }
+    }
+    if let Some(word) = &word {
+        for (set, name) in [
+            (raw.resume.is_some(), "--resume"),
+            (raw.validate, "--validate"),
+        ] {
+            if set {
+                return Err(format!("{name} cannot be used with \"{word}\""));
+            }
+        }
+    }
+    if raw.version {
+        return Ok(Some(Command::Version));
+    }
+    if raw.validate {
+        positional.extend(after);
+        return Ok(Some(Command::Validate {
+            targets: positional,
+        }));
+    }
+
+    // `--resume [ID]`, or `--session <run-id>` without a workflow.
+    let resume_id = match &raw.resume {
+        Some(id) => Some(id.clone().or_else(|| raw.session.clone())),
+        None if positional.is_empty() && after.is_empty() && raw.session.is_some() => {
+            Some(raw.session.clone())
+        }
+        None => None,
+    };
+    if let Some(run_id) = resume_id {
+        if let Some(extra) = positional.first().or(after.first()) {
+            return Err(format!(
+                "--resume keeps the run's original parameters; remove \"{extra}\""
+            ));
+        }
+        return Ok(Some(Command::Resume {
+            run_id,
+            from: raw.from.clone(),
+        }));
+    }
+
+    let command_only =
+        |command: Command, allowed_extra: usize| -> Result<Option<Command>, String> {
+            if positional.len() > 1 + allowed_extra || !after.is_empty() {
+                let extra = positional
+                    .get(1 + allowed_extra)
+                    .or(after.first())
+                    .cloned()
+                    .unwrap_or_default();
+                return Err(format!("unexpected argument \"{extra}\""));
+            }
+            Ok(Some(command))
+        };
+    match word.as_deref() {
+        None if positional.is_empty() => {
+            if after.is_empty() {
+                return Ok(None);
+            }
+            Err("a workflow name is needed before \"--\"".to_owned())
+        }
+        None | Some("run") => {
+            let skip = usize::from(word.is_some());
+            let mut rest = positional.into_iter().skip(skip);
+            let Some(workflow) = rest.next() else {
+                return Err("\"run\" needs a workflow name or file".to_owned());
+            };
+            let mut params: Vec<String> = rest.collect();
+            params.extend(after);
+            Ok(Some(Command::Run(RunRequest {
+                workflow,
+                params,
+                seed_session: raw.session.clone(),
+                from: raw.from.clone(),
+                dry_run: raw.dry_run,
+            })))
+        }
+        Some("list") => command_only(
+            Command::List {
+                all: raw.all,
+                limit: raw.limit.unwrap_or(20),
+            },
+            0,
+        ),
+        Some("show") => command_only(
+            Command::Show {
+                run_id: positional.get(1).cloned(),
+            },
+            1,
+        ),
+        Some("log") => command_only(
+            Command::Log {
+                run_id: positional.get(1).cloned(),
+                follow: raw.follow,
+            },
+            1,
+        ),
+        Some("workflows") => command_only(Command::Workflows, 0),
+        Some("schema") => command_only(Command::Schema, 0),
+        Some("help") => Ok(None),
+        Some("step") => match positional.get(1).map(String::as_str) {
+            Some("continue") => command_only(
+                Command::StepContinue {
+                    note: raw.note.clone(),
+                },
+                1,
+            ),
+            _ => Err(
+                "unknown \"step\" command; use \"agent-runner step continue [--note <TEXT>]\""
+                    .to_owned(),
+            ),
+        },
+        Some(other) => Err(format!("unknown command \"{other}\"")),
+    }
+}

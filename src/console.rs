@@ -1,0 +1,31 @@
+//! The runner's own console lines (cli.md §6): `agent-runner: error: …` and friends on stderr,
+//! command output on stdout. A closed pipe (`agent-runner list | head`) ends output quietly.
+
+use std::io::{self, Write};
+
+/// Writes command output to stdout. A broken pipe is ignored: the reader has gone away.
+pub fn print_stdout(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes one line to stderr, ignoring failures (there is nowhere else to report them).
+pub fn eprint_line(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
+/// `agent-runner: error: <message>`
+pub fn error(message: &str) {
+    eprint_line(&format!("agent-runner: error: {message}"));
+}
+
+/// `agent-runner: warning: <message>`
+pub fn warning(message: &str) {
+    eprint_line(&format!("agent-runner: warning: {message}"));
+}
+
+/// `agent-runner: note: <message>`
+pub fn note(message: &str) {
+    eprint_line(&format!("agent-runner: note: {message}"));
+}
