@@ -13,6 +13,11 @@ pub(crate) fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
+/// Creates `dir` (mode 0700), failing with `AlreadyExists` if it is there: a claim on a name.
+pub(crate) fn create_private_dir_new(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(0o700).create(dir)
+}
+
 /// Options for a private (0600) file.
 pub(crate) fn private_file() -> OpenOptions {
     let mut options = OpenOptions::new();

@@ -11,7 +11,9 @@
 mod document;
 mod error;
 mod fs_util;
+mod paths;
 mod run_dir;
+mod run_id;
 mod state_file;
 mod time;
 
@@ -21,7 +23,11 @@ pub use document::{
     WorkflowRef,
 };
 pub use error::StateError;
+pub use paths::{
+    PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
+};
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
+pub use run_id::{new_run_id, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};
 pub use time::{
     UtcDateTime, duration_ms_between, format_rfc3339, now_rfc3339, parse_rfc3339,
