@@ -11,6 +11,7 @@
 mod document;
 mod error;
 mod fs_util;
+mod lock;
 mod paths;
 mod run_dir;
 mod run_id;
@@ -23,6 +24,7 @@ pub use document::{
     WorkflowRef,
 };
 pub use error::StateError;
+pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use paths::{
     PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
 };

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::document::StateDoc;
 use super::error::StateError;
 use super::fs_util::{create_private_dir_all, remove_stale_temps};
+use super::lock::{self, LockInfo, LockTakeover, RunLock};
 use super::state_file::{self, STATE_FILE};
 
 /// The audit log's file name inside a run dir.
@@ -88,5 +89,43 @@ impl RunDir {
         let dir = self.output_dir();
         create_private_dir_all(&dir).map_err(|e| StateError::io("create", &dir, e))?;
         Ok(dir)
+    }
+
+    /// Takes the run lock (runs-and-state.md §6), then deletes stale state temp files. Keep the
+    /// returned lock for the whole run and [`RunLock::release`] it at the end; a takeover must be
+    /// logged as `lock_takeover`.
+    pub fn lock(&self) -> Result<(RunLock, Option<LockTakeover>), StateError> {
+        let (lock, takeover) = RunLock::acquire(&self.lock_path(), &self.run_id)?;
+        self.remove_stale_temps()?;
+        Ok((lock, takeover))
+    }
+
+    /// The owner of the lock if a live process holds it, without taking it.
+    pub fn probe_lock(&self) -> Option<LockInfo> {
+        lock::probe(&self.lock_path())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::document::WorkflowRef;
+    use std::fs;
+
+    #[test]
+    fn lock_removes_stale_temps_and_state_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::at(dir.path(), "r-1");
+        let doc = StateDoc::new("r-1", "/p", WorkflowRef::default());
+        run.write_state(&doc).unwrap();
+        fs::write(dir.path().join(".state.json.77.tmp"), b"{").unwrap();
+        let (lock, takeover) = run.lock().unwrap();
+        assert!(takeover.is_none());
+        assert!(!dir.path().join(".state.json.77.tmp").exists());
+        assert_eq!(run.probe_lock().as_ref(), Some(lock.info()));
+        assert_eq!(run.read_state().unwrap(), doc);
+        assert!(matches!(run.lock(), Err(StateError::LockHeld { .. })));
+        lock.release().unwrap();
+        assert_eq!(run.probe_lock(), None);
     }
 }
