@@ -13,6 +13,7 @@ mod error;
 mod fs_util;
 mod lock;
 mod paths;
+mod redact;
 mod run_dir;
 mod run_id;
 mod state_file;
@@ -28,6 +29,7 @@ pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use paths::{
     PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
 };
+pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
 pub use run_id::{new_run_id, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};
