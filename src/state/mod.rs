@@ -8,6 +8,7 @@
 //! Readers (`list`, `show`, `log`) never write: a newer or corrupt file is reported and left as
 //! it is.
 
+mod audit;
 mod document;
 mod error;
 mod fs_util;
@@ -19,6 +20,10 @@ mod run_id;
 mod state_file;
 mod time;
 
+pub use audit::{
+    AuditEvent, AuditLine, AuditReader, AuditRecord, AuditWriter, MAX_STRING_BYTES, read_audit,
+    truncate_strings,
+};
 pub use document::{
     AgentFrame, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession, LoopFrame, LoopKind,
     NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc, StringMap, SubWorkflowFrame,

@@ -6,10 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::audit::AuditWriter;
 use super::document::StateDoc;
 use super::error::StateError;
 use super::fs_util::{create_private_dir_all, remove_stale_temps};
 use super::lock::{self, LockInfo, LockTakeover, RunLock};
+use super::redact::Redactor;
 use super::state_file::{self, STATE_FILE};
 
 /// The audit log's file name inside a run dir.
@@ -98,6 +100,11 @@ impl RunDir {
         let (lock, takeover) = RunLock::acquire(&self.lock_path(), &self.run_id)?;
         self.remove_stale_temps()?;
         Ok((lock, takeover))
+    }
+
+    /// Opens audit.jsonl for appending; `seq` continues after the last event in it.
+    pub fn open_audit(&self, redactor: Redactor) -> Result<AuditWriter, StateError> {
+        AuditWriter::open(&self.audit_path(), &self.run_id, redactor)
     }
 
     /// The owner of the lock if a live process holds it, without taking it.
