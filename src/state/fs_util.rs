@@ -82,6 +82,26 @@ pub(crate) fn remove_stale_temps(dir: &Path, name: &str) -> io::Result<Vec<PathB
     Ok(removed)
 }
 
+/// The subdirectories of `dir` whose names are UTF-8, as (name, path); none if `dir` is missing.
+pub(crate) fn subdirs(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if let Ok(name) = entry.file_name().into_string()
+            && path.is_dir()
+        {
+            dirs.push((name, path));
+        }
+    }
+    Ok(dirs)
+}
+
 /// Reads a whole file, refusing files larger than `cap` bytes with `FileTooLarge`.
 pub(crate) fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     let file = File::open(path)?;

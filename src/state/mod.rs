@@ -12,7 +12,9 @@ mod audit;
 mod document;
 mod error;
 mod fs_util;
+mod listing;
 mod lock;
+mod output_name;
 mod paths;
 mod redact;
 mod run_dir;
@@ -30,7 +32,9 @@ pub use document::{
     WorkflowRef,
 };
 pub use error::StateError;
+pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
+pub use output_name::{output_file_name, output_slug};
 pub use paths::{
     PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
 };

@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::StateError;
 use super::fs_util::{
-    create_private_dir_all, create_private_dir_new, private_file, read_capped, write_atomic,
+    create_private_dir_all, create_private_dir_new, private_file, read_capped, subdirs,
+    write_atomic,
 };
 use super::run_dir::{OUTPUT_DIR, RunDir};
 use super::run_id::{new_run_id, validate_run_id};
@@ -101,27 +102,15 @@ impl StateRoot {
     /// comes from `project.json` and is `None` if that file is missing or unreadable.
     pub fn projects(&self) -> Result<Vec<ProjectDir>, StateError> {
         let projects_dir = self.projects_dir();
-        let entries = match fs::read_dir(&projects_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StateError::io("read", projects_dir, e)),
-        };
-        let mut projects = Vec::new();
-        for entry in entries.flatten() {
-            let dir = entry.path();
-            let Some(key) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            if !dir.is_dir() {
-                continue;
-            }
-            let project_path = read_project_file(&dir).map(|p| PathBuf::from(p.path));
-            projects.push(ProjectDir {
+        let dirs = subdirs(&projects_dir).map_err(|e| StateError::io("read", &projects_dir, e))?;
+        let mut projects: Vec<ProjectDir> = dirs
+            .into_iter()
+            .map(|(key, dir)| ProjectDir {
+                project_path: read_project_file(&dir).map(|p| PathBuf::from(p.path)),
                 dir,
                 key,
-                project_path,
-            });
-        }
+            })
+            .collect();
         projects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(projects)
     }

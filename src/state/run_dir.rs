@@ -11,6 +11,7 @@ use super::document::StateDoc;
 use super::error::StateError;
 use super::fs_util::{create_private_dir_all, remove_stale_temps};
 use super::lock::{self, LockInfo, LockTakeover, RunLock};
+use super::output_name::output_file_name;
 use super::redact::Redactor;
 use super::state_file::{self, STATE_FILE};
 
@@ -65,6 +66,16 @@ impl RunDir {
     /// `<run dir>/output`.
     pub fn output_dir(&self) -> PathBuf {
         self.dir.join(OUTPUT_DIR)
+    }
+
+    /// The output file of a step: its path and the run-dir-relative name for `step_end`'s
+    /// `outputs` (`output/0031-implement-1.work.fix.txt`). `seq` is the step's `step_start` seq.
+    pub fn output_file(&self, seq: u64, step_path: &str, ext: &str) -> (PathBuf, String) {
+        let name = output_file_name(seq, step_path, ext);
+        (
+            self.output_dir().join(&name),
+            format!("{OUTPUT_DIR}/{name}"),
+        )
     }
 
     /// Reads and checks state.json. A newer or unreadable file is reported and left untouched.
@@ -134,5 +145,16 @@ mod tests {
         assert!(matches!(run.lock(), Err(StateError::LockHeld { .. })));
         lock.release().unwrap();
         assert_eq!(run.probe_lock(), None);
+    }
+
+    #[test]
+    fn output_file_paths() {
+        let run = RunDir::at("/s/runs/r-1", "r-1");
+        let (path, rel) = run.output_file(31, "implement[1]/fix", "txt");
+        assert_eq!(
+            path,
+            Path::new("/s/runs/r-1/output/0031-implement-1.fix.txt")
+        );
+        assert_eq!(rel, "output/0031-implement-1.fix.txt");
     }
 }
