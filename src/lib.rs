@@ -7,4 +7,5 @@ pub mod cli;
 pub mod console;
 pub mod exit;
 pub mod run;
+pub mod state;
 pub mod workflow;
