@@ -2,6 +2,9 @@
 //! command output on stdout. A closed pipe (`agent-runner list | head`) ends output quietly.
 
 pub mod format;
+mod run_lines;
+
+pub use run_lines::{Console, colour_enabled};
 
 use std::io::{self, Write};
 
