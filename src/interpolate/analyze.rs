@@ -55,7 +55,11 @@ pub fn analyze(text: &str, field: &str, shell: bool) -> Analysis {
     if !text.contains("{{") {
         return Analysis::default();
     }
-    let lexed = lex(text);
+    analyze_lexed(text, &lex(text), field, shell)
+}
+
+/// [`analyze`] for a template that is already lexed (rendering lexes once for both uses).
+pub(crate) fn analyze_lexed(text: &str, lexed: &Lexed<'_>, field: &str, shell: bool) -> Analysis {
     let mut analysis = Analysis::default();
     let mut problems = Vec::new();
     let mut malformed = lexed.suspicious;
@@ -78,7 +82,7 @@ pub fn analyze(text: &str, field: &str, shell: bool) -> Analysis {
             Tag::Else | Tag::Close(_) | Tag::Comment => {}
         }
     }
-    let structure = check_blocks(&lexed);
+    let structure = check_blocks(lexed);
     if malformed || structure.is_some() {
         // Handlebars' message wins when it rejects the template; otherwise ours explains why
         // workflows do not accept what Handlebars would.
@@ -86,12 +90,12 @@ pub fn analyze(text: &str, field: &str, shell: bool) -> Analysis {
             analysis.issues.push(issue);
             return analysis;
         }
-        if let Some((detail, offset)) = first_invalid(&lexed).or(structure) {
+        if let Some((detail, offset)) = first_invalid(lexed).or(structure) {
             problems.push(TemplateIssue::syntax(field, &detail, Some(offset)));
         }
     }
     if shell {
-        problems.extend(single_quoted(&lexed, field));
+        problems.extend(single_quoted(lexed, field));
     }
     problems.sort_by_key(|issue| issue.offset);
     analysis.issues = problems;
