@@ -181,14 +181,11 @@ fn handlebars_syntax(text: &str, field: &str) -> Option<TemplateIssue> {
     ))
 }
 
-/// Handlebars' reason, on one line (pest's messages can span several).
+/// Handlebars' reason, on one line (pest's messages can span several). The position is not
+/// repeated here: it is the issue's offset, which the loader turns into a file line and column.
 pub(crate) fn syntax_message(error: &handlebars::TemplateError) -> String {
     let reason = error.reason().to_string();
-    let mut message = reason.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some((line, column)) = error.pos() {
-        message.push_str(&format!(" (line {line}, column {column})"));
-    }
-    message
+    reason.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Byte offset of a 1-based line and (character) column, clamped to the text.
@@ -349,7 +346,10 @@ mod tests {
                 "{text}"
             );
             assert!(!issues[0].message.contains('\n'), "{text}");
+            assert!(issues[0].offset.is_some(), "{text}");
         }
+        let issues = analyze("line1\n  {{#if a}}{{else}}{{else}}{{/if}}", "prompt", false).issues;
+        assert_eq!(issues[0].offset, Some(27));
     }
 
     #[test]

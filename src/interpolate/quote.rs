@@ -101,4 +101,29 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("é"), "'é'");
     }
+
+    #[test]
+    fn layers_and_escapes() {
+        let at = |quote, backticks, escaped| Slot {
+            quote,
+            backticks,
+            escaped,
+        };
+        assert_eq!(
+            quote_for("a`b", at(Quote::Unquoted, 1, false)).as_deref(),
+            Some("'a\\`b'")
+        );
+        assert_eq!(
+            quote_for("$", at(Quote::Double, 2, false)).as_deref(),
+            Some(r"\\\\\\\$")
+        );
+        assert_eq!(
+            quote_for("a", at(Quote::Unquoted, 0, true)).as_deref(),
+            Some("\na")
+        );
+        assert_eq!(
+            quote_for("a\nb", at(Quote::Comment, 0, false)).as_deref(),
+            Some("'a b'")
+        );
+    }
 }

@@ -243,6 +243,25 @@ mod tests {
     }
 
     #[test]
+    fn shell_conditions_and_escapes() {
+        let v = vars(&[("flag", Some("a b")), ("off", Some("")), ("later", None)]);
+        let t = "run {{#if flag}}--name {{flag}}{{/if}}{{#if off}} --off{{/if}}{{#if later}} {{later}}{{/if}}";
+        assert_eq!(render(t, &v, true).unwrap(), "run --name 'a b'");
+        assert_eq!(
+            render(r"echo \\{{flag}}", &v, true).unwrap(),
+            "echo \\\n'a b'"
+        );
+        assert_eq!(
+            render(r"echo '\{{flag}}'", &v, true).unwrap(),
+            "echo '{{flag}}'"
+        );
+        assert_eq!(
+            render("echo hi # {{flag}}", &v, true).unwrap(),
+            "echo hi # 'a b'"
+        );
+    }
+
+    #[test]
     fn non_shell_does_not_quote() {
         assert_eq!(
             render("echo '{{x}}'", &vars(&[("x", Some("a b"))]), false).unwrap(),
