@@ -55,7 +55,11 @@ pub fn analyze(text: &str, field: &str, shell: bool) -> Analysis {
     if !text.contains("{{") {
         return Analysis::default();
     }
-    let lexed = lex(text);
+    analyze_lexed(text, &lex(text), field, shell)
+}
+
+/// [`analyze`] for a template that is already lexed (rendering lexes once for both uses).
+pub(crate) fn analyze_lexed(text: &str, lexed: &Lexed<'_>, field: &str, shell: bool) -> Analysis {
     let mut analysis = Analysis::default();
     let mut problems = Vec::new();
     let mut malformed = lexed.suspicious;
@@ -78,7 +82,7 @@ pub fn analyze(text: &str, field: &str, shell: bool) -> Analysis {
             Tag::Else | Tag::Close(_) | Tag::Comment => {}
         }
     }
-    let structure = check_blocks(&lexed);
+    let structure = check_blocks(lexed);
     if malformed || structure.is_some() {
         // Handlebars' message wins when it rejects the template; otherwise ours explains why
         // workflows do not accept what Handlebars would.
@@ -86,12 +90,12 @@ pub fn analyze(text: &str, field: &str, shell: bool) -> Analysis {
             analysis.issues.push(issue);
             return analysis;
         }
-        if let Some((detail, offset)) = first_invalid(&lexed).or(structure) {
+        if let Some((detail, offset)) = first_invalid(lexed).or(structure) {
             problems.push(TemplateIssue::syntax(field, &detail, Some(offset)));
         }
     }
     if shell {
-        problems.extend(single_quoted(&lexed, field));
+        problems.extend(single_quoted(lexed, field));
     }
     problems.sort_by_key(|issue| issue.offset);
     analysis.issues = problems;
@@ -177,14 +181,11 @@ fn handlebars_syntax(text: &str, field: &str) -> Option<TemplateIssue> {
     ))
 }
 
-/// Handlebars' reason, on one line (pest's messages can span several).
+/// Handlebars' reason, on one line (pest's messages can span several). The position is not
+/// repeated here: it is the issue's offset, which the loader turns into a file line and column.
 pub(crate) fn syntax_message(error: &handlebars::TemplateError) -> String {
     let reason = error.reason().to_string();
-    let mut message = reason.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some((line, column)) = error.pos() {
-        message.push_str(&format!(" (line {line}, column {column})"));
-    }
-    message
+    reason.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Byte offset of a 1-based line and (character) column, clamped to the text.
@@ -345,7 +346,10 @@ mod tests {
                 "{text}"
             );
             assert!(!issues[0].message.contains('\n'), "{text}");
+            assert!(issues[0].offset.is_some(), "{text}");
         }
+        let issues = analyze("line1\n  {{#if a}}{{else}}{{else}}{{/if}}", "prompt", false).issues;
+        assert_eq!(issues[0].offset, Some(27));
     }
 
     #[test]

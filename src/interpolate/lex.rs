@@ -58,6 +58,15 @@ pub(crate) enum Block {
     Unless,
 }
 
+impl Block {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Block::If => "if",
+            Block::Unless => "unless",
+        }
+    }
+}
+
 /// The pieces of a template, plus whether the lexer met something it cannot vouch for.
 pub(crate) struct Lexed<'a> {
     pub pieces: Vec<Piece<'a>>,

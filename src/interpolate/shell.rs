@@ -53,6 +53,9 @@ enum Closer {
 /// Tracks `sh` quoting state over a template's literal text, one character at a time.
 pub(crate) struct QuoteScanner {
     stack: Vec<Frame>,
+    /// How many `Frame::Plain(Closer::Backtick)` are on the stack (kept, not counted, so that
+    /// long templates stay linear).
+    backticks: usize,
     escaped: bool,
     after_dollar: bool,
     word_start: bool,
@@ -62,6 +65,7 @@ impl QuoteScanner {
     pub(crate) fn new() -> Self {
         QuoteScanner {
             stack: Vec::new(),
+            backticks: 0,
             escaped: false,
             after_dollar: false,
             word_start: true,
@@ -162,13 +166,23 @@ impl QuoteScanner {
     /// A bare backtick closes the innermost open backtick substitution (the shell looks for it
     /// without regard to quotes inside), or opens a new one.
     fn backtick(&mut self) {
-        match self
-            .stack
-            .iter()
-            .rposition(|f| *f == Frame::Plain(Closer::Backtick))
-        {
-            Some(i) => self.stack.truncate(i),
-            None => self.stack.push(Frame::Plain(Closer::Backtick)),
+        let open = if self.backticks == 0 {
+            None
+        } else {
+            self.stack
+                .iter()
+                .rposition(|f| *f == Frame::Plain(Closer::Backtick))
+        };
+        match open {
+            // Frames above the innermost backtick are never backticks themselves.
+            Some(i) => {
+                self.stack.truncate(i);
+                self.backticks -= 1;
+            }
+            None => {
+                self.stack.push(Frame::Plain(Closer::Backtick));
+                self.backticks += 1;
+            }
         }
     }
 
@@ -180,14 +194,9 @@ impl QuoteScanner {
             Frame::Single | Frame::AnsiC => Quote::Single,
             Frame::Comment => Quote::Comment,
         };
-        let backticks = self
-            .stack
-            .iter()
-            .filter(|f| **f == Frame::Plain(Closer::Backtick))
-            .count();
         Slot {
             quote,
-            backticks,
+            backticks: self.backticks,
             escaped: self.escaped,
         }
     }

@@ -1,0 +1,92 @@
+//! The variables one render sees: a flat map from name to value, built by the caller.
+//!
+//! Precedence (params < captures < loop variables, workflow-format.md §8.3) is the caller's job:
+//! it sets the layers in that order and later values replace earlier ones. A capture that is
+//! known but has no value yet is kept as [`VarValue::Unset`], so rendering can tell "the step
+//! that captures it did not run" apart from a name that does not exist at all.
+
+use std::collections::BTreeMap;
+
+/// The value of one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarValue {
+    Set(String),
+    /// A known capture that has no value yet: false in `{{#if}}`, an error anywhere else.
+    Unset,
+}
+
+/// Variable values for one render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vars {
+    // Sorted, so that environment exports come out in a stable order.
+    values: BTreeMap<String, VarValue>,
+}
+
+impl Vars {
+    pub fn new() -> Self {
+        Vars::default()
+    }
+
+    /// Sets `name`, replacing any earlier value.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.values.insert(name.into(), VarValue::Set(value.into()));
+        self
+    }
+
+    /// Declares `name` as known but without a value, replacing any earlier value.
+    pub fn set_unset(&mut self, name: impl Into<String>) -> &mut Self {
+        self.values.insert(name.into(), VarValue::Unset);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&VarValue> {
+        self.values.get(name)
+    }
+
+    /// All variables, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &VarValue)> {
+        self.values
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
+    }
+
+    /// The values as Handlebars context data: unset values become `null`, which `{{#if}}`
+    /// treats as false and the value helpers reject.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let map = self
+            .values
+            .iter()
+            .map(|(name, value)| {
+                let json = match value {
+                    VarValue::Set(text) => serde_json::Value::String(text.clone()),
+                    VarValue::Unset => serde_json::Value::Null,
+                };
+                (name.clone(), json)
+            })
+            .collect();
+        serde_json::Value::Object(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_values_win() {
+        let mut vars = Vars::new();
+        vars.set("a", "param")
+            .set("a", "capture")
+            .set_unset("b")
+            .set("c", "");
+        assert_eq!(vars.get("a"), Some(&VarValue::Set("capture".into())));
+        assert_eq!(vars.get("b"), Some(&VarValue::Unset));
+        assert_eq!(vars.get("z"), None);
+        let names: Vec<_> = vars.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(
+            vars.to_json(),
+            serde_json::json!({"a": "capture", "b": null, "c": ""})
+        );
+    }
+}
