@@ -8,5 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod exit;
+pub mod interpolate;
 pub mod run;
+pub mod state;
 pub mod workflow;

@@ -1,6 +1,11 @@
 //! The runner's own console lines (cli.md §6): `agent-runner: error: …` and friends on stderr,
 //! command output on stdout. A closed pipe (`agent-runner list | head`) ends output quietly.
 
+pub mod format;
+mod run_lines;
+
+pub use run_lines::{Console, colour_enabled};
+
 use std::io::{self, Write};
 
 /// Writes command output to stdout. A broken pipe is ignored: the reader has gone away.

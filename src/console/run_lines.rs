@@ -1,0 +1,103 @@
+//! The lines a run prints on stderr while it executes (cli.md §6): headings, details, the end
+//! line of each step. Colour only when stderr is a terminal and `NO_COLOR` is unset
+//! (`CLICOLOR_FORCE=1` forces it). `--quiet` hides headings and successes but never failures.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use super::{eprint_line, format};
+
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Console {
+    pub colour: bool,
+    pub quiet: bool,
+}
+
+impl Console {
+    /// A console for stderr with the colour rules applied.
+    pub fn for_stderr(quiet: bool) -> Self {
+        Console { colour: colour_enabled(std::io::stderr().is_terminal()), quiet }
+    }
+
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.colour { format!("{style}{text}{RESET}") } else { text.to_owned() }
+    }
+
+    /// `==> <display path> [<kind label>]`
+    pub fn heading(&self, display: &str, label: &str) {
+        if !self.quiet {
+            eprint_line(&self.paint(BOLD, &format!("==> {display} [{label}]")));
+        }
+    }
+
+    /// `==> <display path of loop> > #<k>/<n>` (for-each adds ` <item>`)
+    pub fn iteration(&self, heading: &str, item: Option<&str>) {
+        if !self.quiet {
+            let text = match item {
+                Some(item) => format!("==> {heading} {item}"),
+                None => format!("==> {heading}"),
+            };
+            eprint_line(&self.paint(BOLD, &text));
+        }
+    }
+
+    /// `==> <display path> [skipped: <reason>]`
+    pub fn skipped(&self, display: &str, reason: &str) {
+        if !self.quiet {
+            eprint_line(&self.paint(DIM, &format!("==> {display} [skipped: {reason}]")));
+        }
+    }
+
+    /// An indented detail line (`  command: …`, `  session: …`).
+    pub fn detail(&self, text: &str) {
+        if !self.quiet {
+            eprint_line(&format!("  {text}"));
+        }
+    }
+
+    /// `  ok (<duration>)` or `  ok (<duration>, <usage>)`
+    pub fn ok(&self, duration: Duration, usage: Option<&str>) {
+        if self.quiet {
+            return;
+        }
+        let text = match usage {
+            Some(usage) => format!("ok ({}, {usage})", format::duration(duration)),
+            None => format!("ok ({})", format::duration(duration)),
+        };
+        eprint_line(&format!("  {}", self.paint(GREEN, &text)));
+    }
+
+    /// `  failed: <reason> (<duration>)`, with the continuing note when `continue_on_failure` applies.
+    pub fn failed(&self, reason: &str, duration: Duration, continuing: bool) {
+        let mut text = format!("failed: {reason} ({})", format::duration(duration));
+        if continuing {
+            text.push_str("; continuing because continue_on_failure is set");
+        }
+        eprint_line(&format!("  {}", self.paint(RED, &text)));
+    }
+
+    /// An indented line that is not hidden by `--quiet` (break notes, engine messages).
+    pub fn line(&self, text: &str) {
+        eprint_line(text);
+    }
+
+    /// `agent-runner: warning: <text>` in yellow.
+    pub fn warning(&self, text: &str) {
+        eprint_line(&self.paint(YELLOW, &format!("agent-runner: warning: {text}")));
+    }
+}
+
+/// Colour rules: `CLICOLOR_FORCE=1` forces it, `NO_COLOR` disables it, else only on a terminal.
+pub fn colour_enabled(is_terminal: bool) -> bool {
+    if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v == "1") {
+        return true;
+    }
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal
+}

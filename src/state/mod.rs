@@ -1,0 +1,48 @@
+//! Durable run state (runs-and-state.md): where runs live, the state.json document and its atomic
+//! writes, the run lock, the audit log, redaction, and run listing for `list`/`show`/`--resume`.
+//!
+//! Theory of operation: the dispatcher owns the run. At start it resolves the project
+//! ([`StateRoot`] → [`ProjectDir`]), creates or finds the [`RunDir`], takes its lock, and then
+//! after every event it changes its in-memory [`StateDoc`] and calls [`RunDir::write_state`] and
+//! the audit writer. Everything here is synchronous std::fs and is never called by executors.
+//! Readers (`list`, `show`, `log`) never write: a newer or corrupt file is reported and left as
+//! it is.
+
+mod audit;
+mod document;
+mod error;
+mod fs_util;
+mod listing;
+mod lock;
+mod output_name;
+mod paths;
+mod redact;
+mod run_dir;
+mod run_id;
+mod state_file;
+mod time;
+
+pub use audit::{
+    AuditEvent, AuditLine, AuditReader, AuditRecord, AuditWriter, MAX_STRING_BYTES, read_audit,
+    truncate_strings,
+};
+pub use document::{
+    AgentFrame, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession, LoopFrame, LoopKind,
+    NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc, StringMap, SubWorkflowFrame,
+    WorkflowRef,
+};
+pub use error::StateError;
+pub use listing::{ProjectRuns, RunEntry};
+pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
+pub use output_name::{output_file_name, output_slug};
+pub use paths::{
+    PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
+};
+pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
+pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
+pub use run_id::{new_run_id, validate_run_id, workflow_slug};
+pub use state_file::{STATE_FILE, decode_state, encode_state};
+pub use time::{
+    UtcDateTime, duration_ms_between, format_rfc3339, now_rfc3339, parse_rfc3339,
+    parse_rfc3339_millis, system_time_from_millis, unix_millis,
+};

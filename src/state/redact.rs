@@ -1,0 +1,364 @@
+//! Redaction (runs-and-state.md §8): secret param values, secret-looking environment values,
+//! token shapes, PEM private keys and configured regexes become `[REDACTED]`.
+//!
+//! Everything is compiled into one alternation, so redacting a line is a single regex scan, and a
+//! line without any match is returned borrowed without copying: this runs on every output line.
+//! Output files are redacted line by line, which a multi-line PEM block would slip through, so
+//! [`LineRedactor`] carries "inside a private key" from one line to the next.
+
+use std::borrow::Cow;
+
+use regex::{Regex, RegexBuilder};
+
+use super::error::StateError;
+
+/// What a match is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Secret param values shorter than this are not redacted (too many false hits).
+const MIN_SECRET_PARAM_CHARS: usize = 4;
+/// Environment values shorter than this are not redacted.
+const MIN_ENV_VALUE_CHARS: usize = 8;
+
+/// Token shapes, each anchored at an ASCII word boundary so that `task-…` does not look like
+/// `sk-…`. The PEM block runs to its END line, or to the end of the text when that is missing.
+const TOKEN_SHAPES: &[&str] = &[
+    r"(?-u:\b)sk-[A-Za-z0-9_-]{20,}",
+    r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{30,}",
+    r"(?-u:\b)github_pat_[A-Za-z0-9_]{30,}",
+    r"(?-u:\b)xox[abposr]-[A-Za-z0-9-]{10,}",
+    r"(?-u:\b)AKIA[0-9A-Z]{16}",
+    r"(?-u:\b)AIza[0-9A-Za-z_-]{35}",
+    r"(?i)(?-u:\b)bearer\s+[A-Za-z0-9._~+/-]{16,}=*",
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+];
+const PEM_BEGIN: &str = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----";
+const PEM_END: &str = r"-----END [A-Z0-9 ]*PRIVATE KEY-----";
+
+/// Whether an environment variable's value is a secret, judged by its name.
+pub fn is_secret_env_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    ["_TOKEN", "_KEY", "_SECRET", "_PASSWORD"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+        || name.contains("API_KEY")
+}
+
+/// Replaces secrets in text. Cheap to clone; build one per run.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    all: Regex,
+    pem_begin: Regex,
+    pem_end: Regex,
+}
+
+impl Redactor {
+    /// A redactor for `secret_values` (values of `secret: true` params), the secret-named
+    /// variables of `env`, the built-in token shapes, and `extra_patterns` (the `redact` config
+    /// key). An extra pattern that does not compile, or matches the empty string, is an error.
+    pub fn new<S, K, V>(
+        secret_values: impl IntoIterator<Item = S>,
+        env: impl IntoIterator<Item = (K, V)>,
+        extra_patterns: &[String],
+    ) -> Result<Self, StateError>
+    where
+        S: AsRef<str>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut literals: Vec<String> = secret_values
+            .into_iter()
+            .map(|s| s.as_ref().to_string())
+            .filter(|s| s.chars().count() >= MIN_SECRET_PARAM_CHARS)
+            .collect();
+        literals.extend(
+            env.into_iter()
+                .filter(|(name, value)| {
+                    is_secret_env_name(name.as_ref())
+                        && value.as_ref().chars().count() >= MIN_ENV_VALUE_CHARS
+                })
+                .map(|(_, value)| value.as_ref().to_string()),
+        );
+        // Longest first: where one secret contains another, the whole of it goes.
+        literals.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        literals.dedup();
+
+        for pattern in extra_patterns {
+            let compiled = Regex::new(pattern).map_err(|e| StateError::RedactPattern {
+                pattern: pattern.clone(),
+                reason: e.to_string(),
+            })?;
+            if compiled.is_match("") {
+                return Err(StateError::RedactPattern {
+                    pattern: pattern.clone(),
+                    reason: "it matches the empty string".to_string(),
+                });
+            }
+        }
+
+        let alternatives: Vec<String> = literals
+            .iter()
+            .map(|l| regex::escape(l))
+            .chain(TOKEN_SHAPES.iter().map(|s| s.to_string()))
+            .chain(extra_patterns.iter().cloned())
+            .map(|alt| format!("(?:{alt})"))
+            .collect();
+        let joined = alternatives.join("|");
+        let all = RegexBuilder::new(&joined)
+            .size_limit(64 * 1024 * 1024)
+            .build()
+            .map_err(|e| StateError::RedactPattern {
+                pattern: "(all redaction patterns combined)".to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Redactor {
+            all,
+            pem_begin: builtin(PEM_BEGIN)?,
+            pem_end: builtin(PEM_END)?,
+        })
+    }
+
+    /// [`Redactor::new`] with the runner's own environment.
+    pub fn from_process_env<S: AsRef<str>>(
+        secret_values: impl IntoIterator<Item = S>,
+        extra_patterns: &[String],
+    ) -> Result<Self, StateError> {
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Self::new(secret_values, env, extra_patterns)
+    }
+
+    /// A redactor with the token shapes only (no params, no environment).
+    pub fn token_shapes_only() -> Result<Self, StateError> {
+        Self::new(
+            std::iter::empty::<&str>(),
+            std::iter::empty::<(&str, &str)>(),
+            &[],
+        )
+    }
+
+    /// `text` with every secret replaced by `[REDACTED]`; borrowed when nothing matched.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.all.replace_all(text, REDACTED)
+    }
+
+    /// Redacts every string inside a JSON value, in place (object keys are left alone).
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                if let Cow::Owned(redacted) = self.redact(s) {
+                    *s = redacted;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),
+            _ => {}
+        }
+    }
+
+    /// A line-by-line redactor for one stream (one output file).
+    pub fn line_redactor(&self) -> LineRedactor<'_> {
+        LineRedactor {
+            redactor: self,
+            in_private_key: false,
+        }
+    }
+}
+
+fn builtin(pattern: &str) -> Result<Regex, StateError> {
+    Regex::new(pattern).map_err(|e| StateError::RedactPattern {
+        pattern: pattern.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Redacts a stream one line at a time, hiding every line of a PEM private key block.
+#[derive(Debug)]
+pub struct LineRedactor<'r> {
+    redactor: &'r Redactor,
+    in_private_key: bool,
+}
+
+impl LineRedactor<'_> {
+    /// The redacted form of the next line of the stream.
+    pub fn redact_line<'a>(&mut self, line: &'a str) -> Cow<'a, str> {
+        if self.in_private_key {
+            if let Some(end) = self.redactor.pem_end.find(line) {
+                self.in_private_key = false;
+                let rest = self.redactor.redact(&line[end.end()..]).into_owned();
+                return Cow::Owned(format!("{REDACTED}{rest}"));
+            }
+            return Cow::Borrowed(REDACTED);
+        }
+        if let Some(begin) = self.redactor.pem_begin.find(line) {
+            self.in_private_key = !self.redactor.pem_end.is_match(&line[begin.end()..]);
+        }
+        self.redactor.redact(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shapes() -> Redactor {
+        Redactor::token_shapes_only().unwrap()
+    }
+
+    #[test]
+    fn each_token_shape_is_redacted() {
+        let r = shapes();
+        let cases = [
+            "sk-abcdefghijklmnopqrstuvwxyz012345",
+            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz_-0123",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "gho_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "xoxb-1234567890-abcdefghij",
+            "AKIAIOSFODNN7EXAMPLE",
+            "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+            "Bearer abcdefghijklmnop.qrstuv==",
+            "bearer   ABCDEFGHIJKLMNOP",
+        ];
+        for token in cases {
+            let line = format!("before {token} after");
+            assert_eq!(
+                r.redact(&line),
+                format!("before {REDACTED} after").as_str(),
+                "{token}"
+            );
+        }
+    }
+
+    #[test]
+    fn near_misses_are_left_alone() {
+        let r = shapes();
+        for text in [
+            "sk-short",
+            "task-implement-the-login-feature-now",
+            "ghp_tooshort",
+            "AKIAlowercase0000000",
+            "bearer short",
+            "nothing to see here",
+        ] {
+            assert!(matches!(r.redact(text), Cow::Borrowed(_)), "{text}");
+        }
+    }
+
+    #[test]
+    fn pem_private_key_block() {
+        let r = shapes();
+        let pem = "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAKC\n-----END RSA PRIVATE KEY-----\ndone";
+        assert_eq!(r.redact(pem), format!("key:\n{REDACTED}\ndone"));
+        let open = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn";
+        assert_eq!(r.redact(open), REDACTED);
+        assert!(matches!(
+            r.redact("-----BEGIN PUBLIC KEY-----"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn pem_block_line_by_line() {
+        let r = shapes();
+        let mut lines = r.line_redactor();
+        let input = [
+            "start",
+            "-----BEGIN PRIVATE KEY-----",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+            "-----END PRIVATE KEY----- tail",
+            "after",
+        ];
+        let out: Vec<String> = input
+            .iter()
+            .map(|l| lines.redact_line(l).into_owned())
+            .collect();
+        assert_eq!(
+            out,
+            [
+                "start",
+                REDACTED,
+                REDACTED,
+                &format!("{REDACTED} tail"),
+                "after"
+            ]
+        );
+    }
+
+    #[test]
+    fn secret_params_and_environment() {
+        let env = [
+            ("GITHUB_TOKEN", "tok-12345678"),
+            ("MY_API_KEY_FILE", "apikeyvalue"),
+            ("db_password", "hunter2hunter2"),
+            ("SHORT_SECRET", "1234567"),
+            ("PATH", "/usr/bin:/bin"),
+        ];
+        let r = Redactor::new(["s3cr", "abc", "s3cret-longer"], env, &[]).unwrap();
+        assert_eq!(r.redact("x s3cr y"), format!("x {REDACTED} y"));
+        assert_eq!(r.redact("s3cret-longer"), REDACTED);
+        assert_eq!(r.redact("abc"), "abc");
+        assert_eq!(r.redact("t=tok-12345678"), format!("t={REDACTED}"));
+        assert_eq!(r.redact("apikeyvalue"), REDACTED);
+        assert_eq!(r.redact("hunter2hunter2"), REDACTED);
+        assert_eq!(r.redact("1234567"), "1234567");
+        assert_eq!(r.redact("/usr/bin:/bin"), "/usr/bin:/bin");
+        assert_eq!(r.redact("a.b*c"), "a.b*c");
+        let r = Redactor::new(["a.b*c"], std::iter::empty::<(&str, &str)>(), &[]).unwrap();
+        assert_eq!(r.redact("xa.b*cx"), format!("x{REDACTED}x"));
+        assert_eq!(r.redact("aXbbc"), "aXbbc");
+    }
+
+    #[test]
+    fn configured_patterns() {
+        let extra = vec![r"corp-[0-9]{6}".to_string()];
+        let r = Redactor::new(
+            std::iter::empty::<&str>(),
+            std::iter::empty::<(&str, &str)>(),
+            &extra,
+        )
+        .unwrap();
+        assert_eq!(r.redact("id corp-123456."), format!("id {REDACTED}."));
+        for bad in ["(unclosed", "x*"] {
+            let err = Redactor::new(
+                std::iter::empty::<&str>(),
+                std::iter::empty::<(&str, &str)>(),
+                &[bad.to_string()],
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid redact pattern \"{bad}\""))
+            );
+            assert_eq!(err.exit_code(), crate::exit::INVALID);
+        }
+    }
+
+    #[test]
+    fn json_strings_are_redacted_in_place() {
+        let r = shapes();
+        let mut v = serde_json::json!({"argv": ["x", "sk-abcdefghijklmnopqrstuvwxyz"], "n": 1, "AKIAIOSFODNN7EXAMPLE": true});
+        r.redact_json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"argv": ["x", REDACTED], "n": 1, "AKIAIOSFODNN7EXAMPLE": true})
+        );
+    }
+
+    #[test]
+    fn env_names() {
+        for yes in [
+            "GH_TOKEN",
+            "AWS_SECRET",
+            "X_KEY",
+            "PG_PASSWORD",
+            "OPENAI_API_KEY_2",
+            "gh_token",
+        ] {
+            assert!(is_secret_env_name(yes), "{yes}");
+        }
+        for no in ["PATH", "KEYBOARD", "TOKEN", "HOME"] {
+            assert!(!is_secret_env_name(no), "{no}");
+        }
+    }
+}
