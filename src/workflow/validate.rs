@@ -10,22 +10,6 @@ use super::loader::Analyzer;
 use super::model::BUILTIN_VARS;
 use super::suggest::suggest;
 
-/// A variable used by a template, and whether it is only tested (`{{#if x}}`).
-struct Use {
-    name: String,
-}
-
-/// A problem the template analysis found.
-struct Issue {
-    code: &'static str,
-    message: String,
-}
-
-/// Analyses one template; returns its variables and problems.
-fn analyze(_text: &str, _field: &str, _shell: bool) -> (Vec<Use>, Vec<Issue>) {
-    (Vec::new(), Vec::new())
-}
-
 impl Analyzer<'_> {
     /// Checks a template field at `path`. `builtins_only` is for param defaults.
     pub(crate) fn template(
@@ -39,13 +23,13 @@ impl Analyzer<'_> {
         if !text.contains("{{") {
             return;
         }
-        let (uses, issues) = analyze(text, field, shell);
-        for issue in issues {
+        let analysis = crate::interpolate::analyze(text, field, shell);
+        for issue in analysis.issues {
             self.sink
                 .error(issue.code, issue.message, path, Target::Value);
         }
         let mut reported: Vec<&str> = Vec::new();
-        for var in &uses {
+        for var in &analysis.vars {
             let name = var.name.as_str();
             if reported.contains(&name) || self.is_known(name, builtins_only) {
                 continue;
