@@ -4,6 +4,8 @@
 //! audit. `main.rs` only calls [`run::run`] and exits with the code it returns.
 
 pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod console;
 pub mod exit;
 pub mod interpolate;

@@ -38,9 +38,26 @@ pub fn run(args: Vec<OsString>) -> i32 {
             crate::console::print_stdout(&format!("agent-runner {}\n", env!("CARGO_PKG_VERSION")));
             exit::SUCCESS
         }
+        Command::Validate { targets } => {
+            let Some(project) = project() else {
+                return exit::RUNTIME;
+            };
+            crate::commands::validate::run(&targets, invocation.global.json, &project)
+        }
         other => {
             crate::console::error(&format!("{other:?} is not available in this build yet"));
             exit::USAGE
+        }
+    }
+}
+
+/// The project: the current directory (after `-C`) and the user dirs from the environment.
+fn project() -> Option<crate::workflow::resolve::Project> {
+    match std::env::current_dir() {
+        Ok(dir) => Some(crate::workflow::resolve::Project::from_env(dir)),
+        Err(err) => {
+            crate::console::error(&format!("cannot read the current directory: {err}"));
+            None
         }
     }
 }

@@ -23,11 +23,18 @@ pub struct Console {
 impl Console {
     /// A console for stderr with the colour rules applied.
     pub fn for_stderr(quiet: bool) -> Self {
-        Console { colour: colour_enabled(std::io::stderr().is_terminal()), quiet }
+        Console {
+            colour: colour_enabled(std::io::stderr().is_terminal()),
+            quiet,
+        }
     }
 
     fn paint(&self, style: &str, text: &str) -> String {
-        if self.colour { format!("{style}{text}{RESET}") } else { text.to_owned() }
+        if self.colour {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
     }
 
     /// `==> <display path> [<kind label>]`

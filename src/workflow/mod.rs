@@ -1,7 +1,23 @@
-//! Workflows: the step-tree model, and (in later modules) loading, validation and name resolution.
+//! Workflows: the step-tree model, loading with strict validation, name resolution and
+//! composition.
+//!
+//! Pipeline: [`yaml`] (the only module that sees serde_yaml) → [`loader`] with [`steps`] and
+//! [`validate`] (analysis into the [`model`], with [`Diagnostic`]s positioned by [`positions`]) →
+//! [`resolve`] (names to sources) → [`compose`] (every statically reachable sub-workflow).
 
+pub mod builtin;
+pub mod compose;
 pub mod diagnostic;
+pub mod engine_file;
+pub mod fields;
+pub mod loader;
 pub mod model;
+pub mod positions;
+pub mod resolve;
+pub mod steps;
+pub mod suggest;
+mod validate;
+pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;

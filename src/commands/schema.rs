@@ -1,0 +1,1 @@
+//! `agent-runner schema`: prints the JSON Schema of the workflow format.

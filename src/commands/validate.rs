@@ -1,0 +1,312 @@
+//! `agent-runner --validate [--json] [TARGET...]` (cli.md §5).
+//!
+//! Each target is a workflow name or a path. Paths are classified by location: under an
+//! `engines/` directory an engine file, `config.yaml` directly in `.agent-runner/` or the user
+//! config dir a configuration file, anything else a workflow (validated with every statically
+//! reachable sub-workflow). Diagnostics go to stderr, `ok:` lines and `--json` to stdout. Nothing
+//! external runs and no terminal is needed.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::config;
+use crate::console;
+use crate::exit;
+use crate::workflow::compose::load_composition;
+use crate::workflow::engine_file;
+use crate::workflow::loader::LoadContext;
+use crate::workflow::resolve::{Project, is_path, list_names};
+use crate::workflow::{Diagnostic, Severity, Source};
+
+/// What a target turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Workflow,
+    Engine,
+    Config,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Workflow => "workflow",
+            Kind::Engine => "engine",
+            Kind::Config => "config",
+        }
+    }
+}
+
+/// The result of validating one target.
+struct Outcome {
+    target: String,
+    kind: Kind,
+    workflow: Option<String>,
+    files: Vec<String>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Runs `--validate` in `project`; returns the exit code.
+pub fn run(targets: &[String], json: bool, project: &Project) -> i32 {
+    let ctx = context(project);
+    let targets: Vec<String> = if targets.is_empty() {
+        default_targets(project)
+    } else {
+        targets.to_vec()
+    };
+    if targets.is_empty() {
+        console::warning(
+            "nothing to validate: no files under .agent-runner/workflows/, .agent-runner/engines/ or .agent-runner/config.yaml",
+        );
+    }
+    let outcomes: Vec<Outcome> = targets
+        .iter()
+        .map(|target| validate_target(target, project, &ctx))
+        .collect();
+
+    let terminal = std::io::stderr().is_terminal();
+    let mut stdout = String::new();
+    for outcome in &outcomes {
+        for d in &outcome.diagnostics {
+            console::eprint_line(&render(d, terminal, project));
+        }
+        if outcome.ok() && !json {
+            stdout.push_str(&format!(
+                "ok: {} ({} {} checked)\n",
+                outcome.target,
+                outcome.files.len(),
+                if outcome.files.len() == 1 {
+                    "file"
+                } else {
+                    "files"
+                }
+            ));
+        }
+    }
+    let count = |severity: Severity| {
+        outcomes
+            .iter()
+            .flat_map(|o| &o.diagnostics)
+            .filter(|d| d.severity == severity)
+            .count()
+    };
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    if json {
+        stdout =
+            serde_json::to_string(&json_report(&outcomes, errors, warnings)).unwrap_or_default();
+        stdout.push('\n');
+    }
+    console::print_stdout(&stdout);
+    if errors == 0 {
+        return exit::SUCCESS;
+    }
+    let mut files: Vec<&String> = outcomes.iter().flat_map(|o| &o.files).collect();
+    files.sort();
+    files.dedup();
+    console::eprint_line(&format!(
+        "agent-runner: validation failed: {errors} error(s), {warnings} warning(s) in {} file(s)",
+        files.len()
+    ));
+    exit::INVALID
+}
+
+/// Profiles from the configuration (when it is valid) and the engine files that exist.
+pub fn context(project: &Project) -> LoadContext {
+    let profiles = config::load(project)
+        .ok()
+        .map(|c| c.profiles.keys().cloned().collect());
+    let mut engine_files = Vec::new();
+    let mut dirs = vec![project.config_dir().join("engines")];
+    dirs.extend(project.user_dir.as_ref().map(|d| d.join("engines")));
+    for dir in dirs {
+        for path in yaml_files(&dir) {
+            let engine = engine_file::check_file(&path, &project.show_path(&path));
+            if !engine_files
+                .iter()
+                .any(|(n, _): &(String, Vec<String>)| *n == engine.name)
+            {
+                engine_files.push((engine.name, engine.options));
+            }
+        }
+    }
+    LoadContext {
+        profiles,
+        engine_files,
+    }
+}
+
+/// Every workflow, engine and configuration file of the project, as relative paths.
+fn default_targets(project: &Project) -> Vec<String> {
+    let mut targets: Vec<String> = list_names(&project.workflows_dir())
+        .into_iter()
+        .map(|(_, path)| project.show_path(&path))
+        .collect();
+    targets.extend(
+        yaml_files(&project.config_dir().join("engines"))
+            .iter()
+            .map(|p| project.show_path(p)),
+    );
+    let config = project.config_dir().join("config.yaml");
+    if config.is_file() {
+        targets.push(project.show_path(&config));
+    }
+    targets
+}
+
+/// `*.yaml` and `*.yml` files directly in `dir`, sorted.
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn validate_target(target: &str, project: &Project, ctx: &LoadContext) -> Outcome {
+    let as_path = project.dir.join(target);
+    let source = if is_path(target) || as_path.is_file() {
+        Ok(Source::File(crate::workflow::resolve::normalize(&as_path)))
+    } else {
+        project.resolve_name(target)
+    };
+    let source = match source {
+        Ok(source) => source,
+        Err(err) => {
+            let mut d = Diagnostic::error("not-found", err.to_string());
+            d.file = target.to_owned();
+            return Outcome {
+                target: target.to_owned(),
+                kind: Kind::Workflow,
+                workflow: None,
+                files: Vec::new(),
+                diagnostics: vec![d],
+            };
+        }
+    };
+    let kind = match &source {
+        Source::File(path) => classify(path, project),
+        Source::Builtin(_) => Kind::Workflow,
+    };
+    let shown = project.show(&source);
+    match (kind, &source) {
+        (Kind::Engine, Source::File(path)) => Outcome {
+            target: target.to_owned(),
+            kind,
+            workflow: None,
+            files: vec![shown.clone()],
+            diagnostics: engine_file::check_file(path, &shown).diagnostics,
+        },
+        (Kind::Config, Source::File(path)) => Outcome {
+            target: target.to_owned(),
+            kind,
+            workflow: None,
+            files: vec![shown.clone()],
+            diagnostics: config::load_file(path, &shown).1,
+        },
+        _ => {
+            let composition = load_composition(source, project, ctx);
+            Outcome {
+                target: target.to_owned(),
+                kind: Kind::Workflow,
+                workflow: composition.name,
+                files: composition.checked,
+                diagnostics: composition.diagnostics,
+            }
+        }
+    }
+}
+
+/// Engine file under an `engines/` dir; `config.yaml` in `.agent-runner/` or the user dir.
+fn classify(path: &Path, project: &Project) -> Kind {
+    let parent = path.parent();
+    if parent
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "engines")
+    {
+        return Kind::Engine;
+    }
+    if path.file_name().is_some_and(|n| n == "config.yaml")
+        && let Some(parent) = parent
+        && (parent == project.config_dir() || project.user_dir.as_deref() == Some(parent))
+    {
+        return Kind::Config;
+    }
+    Kind::Workflow
+}
+
+/// The diagnostic, plus a source excerpt with a caret on a terminal.
+fn render(d: &Diagnostic, terminal: bool, project: &Project) -> String {
+    let mut text = d.to_string();
+    if !terminal {
+        return text;
+    }
+    let (Some(line), Some(column)) = (d.line, d.column) else {
+        return text;
+    };
+    let source = if let Some(name) = d.file.strip_prefix("builtin:") {
+        crate::workflow::builtin::workflow(name).map(|b| String::from_utf8_lossy(b).into_owned())
+    } else {
+        std::fs::read(project.dir.join(&d.file))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    if let Some(source_line) = source.as_deref().and_then(|s| s.lines().nth(line - 1)) {
+        let gutter = " ".repeat(line.to_string().len());
+        let pad: String = source_line
+            .chars()
+            .take(column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        text.push_str(&format!(
+            "\n{gutter} |\n{line} | {source_line}\n{gutter} | {pad}^"
+        ));
+    }
+    text
+}
+
+fn json_report(outcomes: &[Outcome], errors: usize, warnings: usize) -> Value {
+    json!({
+        "format_version": 1,
+        "ok": errors == 0,
+        "error_count": errors,
+        "warning_count": warnings,
+        "targets": outcomes.iter().map(|o| json!({
+            "target": o.target,
+            "kind": o.kind.as_str(),
+            "workflow": o.workflow,
+            "ok": o.ok(),
+            "files": o.files,
+            "diagnostics": o.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One diagnostic in the `--json` shape of cli.md §9 (plus `related`).
+pub fn diagnostic_json(d: &Diagnostic) -> Value {
+    json!({
+        "severity": d.severity.as_str(),
+        "code": d.code,
+        "message": d.message,
+        "file": d.file,
+        "line": d.line,
+        "column": d.column,
+        "location": d.location,
+        "step_id": d.step_id,
+        "help": d.help,
+        "related": d.related.iter().map(diagnostic_json).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,1 @@
+//! `agent-runner workflows [--json]`: the workflows available here (cli.md §2, §9).

@@ -1,0 +1,708 @@
+//! The loader: workflow bytes → [`Workflow`] plus every diagnostic, all at once.
+//!
+//! Pipeline: [`yaml::parse`](super::yaml::parse) gives a [`Node`] tree; the [`Analyzer`] walks it
+//! (top-level keys here, steps in [`steps`](super::steps), templates and known names in
+//! [`validate`](super::validate)), collecting [`Finding`]s with YAML paths and building the step
+//! tree as it goes. Only when there are findings is the text read a second time for positions.
+//! A file with errors yields no workflow; one with only warnings does.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::diagnostic::Diagnostic;
+use super::fields::{Finding, MapReader, Sink, Target, is_identifier};
+use super::model::*;
+use super::positions::{PositionIndex, join};
+use super::suggest::did_you_mean;
+use super::yaml::{self, Node};
+
+/// Workflow files larger than this are refused (a workflow is a page of YAML, not megabytes).
+pub const MAX_FILE_SIZE: usize = 1024 * 1024;
+
+/// Top-level keys (workflow-format.md §1), in the order the schema lists them.
+pub const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "params",
+    "sessions",
+    "engine",
+    "defaults",
+    "env",
+    "steps",
+];
+pub const PARAM_KEYS: &[&str] = &["name", "description", "default", "required", "secret"];
+pub const SESSION_KEYS: &[&str] = &["name", "cli", "model", "effort", "agent", "permissions"];
+pub const DEFAULTS_KEYS: &[&str] = &["cli", "model", "effort", "agent", "permissions"];
+
+/// The built-in engines and the options each accepts.
+pub const BUILTIN_ENGINES: &[(&str, &[&str])] = &[("openspec", &["change_param"])];
+
+/// What the loader needs to know beyond the file itself.
+#[derive(Debug, Clone, Default)]
+pub struct LoadContext {
+    /// Agent profile names from the configuration; `None` skips the `unknown-profile` check.
+    pub profiles: Option<Vec<String>>,
+    /// Engine files found in the project and user dirs, by name, with their declared options.
+    pub engine_files: Vec<(String, Vec<String>)>,
+}
+
+/// A `workflow:` call with a static value, recorded for the composition walk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub value: String,
+    /// YAML path of the `workflow:` value, and of the step.
+    pub value_path: String,
+    pub step_path: String,
+    pub location: String,
+    pub step_id: Option<String>,
+    /// Keys of the step's `params:`.
+    pub params: Vec<String>,
+}
+
+/// The result of analysing one file.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Set when the file has no errors.
+    pub workflow: Option<Workflow>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Static sub-workflow calls, also collected from files with errors.
+    pub calls: Vec<Call>,
+    /// The `name` of the workflow, when it is a string (also for files with errors).
+    pub name: Option<String>,
+    /// Named session declarations `(name, cli)`, for the cross-file `session-conflict` check.
+    pub sessions: Vec<(String, Option<String>)>,
+    /// The text, kept to position diagnostics found later (composition).
+    pub text: String,
+}
+
+impl Analysis {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    fn failed(diagnostic: Diagnostic) -> Analysis {
+        Analysis {
+            workflow: None,
+            diagnostics: vec![diagnostic],
+            calls: Vec::new(),
+            name: None,
+            sessions: Vec::new(),
+            text: String::new(),
+        }
+    }
+}
+
+/// Reads and analyses a workflow file. `file` is the name diagnostics show.
+pub fn load_file(path: &Path, file: &str, ctx: &LoadContext) -> Analysis {
+    match read_limited(path) {
+        Ok(bytes) => load_bytes(&bytes, Source::File(path.to_path_buf()), file, ctx),
+        Err(message) => {
+            let mut d = Diagnostic::error(
+                "read-error",
+                format!("cannot read workflow file: {message}"),
+            );
+            d.file = file.to_owned();
+            Analysis::failed(d)
+        }
+    }
+}
+
+/// Reads a file, refusing ones over [`MAX_FILE_SIZE`] before reading them.
+pub fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > MAX_FILE_SIZE {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        return Err(format!(
+            "the file is {:.1} MiB; workflow files are limited to 1 MiB",
+            size as f64 / (1024.0 * 1024.0)
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Analyses workflow bytes from `source`. `file` is the name diagnostics show.
+pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -> Analysis {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            let valid = &bytes[..err.valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count()
+                + 1;
+            let mut d = Diagnostic::error(
+                "yaml-syntax",
+                "invalid YAML: the file is not valid UTF-8 (workflow files must be UTF-8 text)",
+            );
+            d.file = file.to_owned();
+            d.line = Some(line);
+            d.column = Some(column);
+            return Analysis::failed(d);
+        }
+    };
+    let node = match yaml::parse(text) {
+        Ok(node) => node,
+        Err(err) => {
+            let mut diagnostics = Vec::new();
+            if err.code == "duplicate-key" {
+                // serde_yaml points at the mapping; libyaml finds every repeated key exactly.
+                let index = PositionIndex::build(text);
+                for (_, key, pos) in &index.duplicates {
+                    let mut d =
+                        Diagnostic::error("duplicate-key", format!("duplicate key \"{key}\""));
+                    d.file = file.to_owned();
+                    d.line = Some(pos.line);
+                    d.column = Some(pos.column);
+                    diagnostics.push(d);
+                }
+            }
+            if diagnostics.is_empty() {
+                let mut d = Diagnostic::error(err.code, err.message);
+                d.file = file.to_owned();
+                d.line = err.line;
+                d.column = err.column;
+                diagnostics.push(d);
+            }
+            return Analysis {
+                diagnostics,
+                ..Analysis::failed(Diagnostic::error("", ""))
+            };
+        }
+    };
+    let mut analyzer = Analyzer::new(ctx);
+    let built = analyzer.workflow(&node, text.trim().is_empty());
+    let Analyzer {
+        sink,
+        calls,
+        declared,
+        ..
+    } = analyzer;
+    let has_errors = sink.has_errors();
+    let diagnostics = resolve_findings(sink.findings, text, file);
+    let workflow = match built {
+        Some(mut workflow) if !has_errors => {
+            workflow.source = source;
+            workflow.hash = hash(bytes);
+            Some(workflow)
+        }
+        _ => None,
+    };
+    Analysis {
+        workflow,
+        diagnostics,
+        calls,
+        name: node.get("name").and_then(Node::as_str).map(str::to_owned),
+        sessions: declared,
+        text: text.to_owned(),
+    }
+}
+
+/// `sha256:<hex>` of the bytes.
+pub fn hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// Gives findings their file name and positions (building the position index only if needed).
+pub fn resolve_findings(findings: Vec<Finding>, text: &str, file: &str) -> Vec<Diagnostic> {
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    let index = PositionIndex::build(text);
+    findings
+        .into_iter()
+        .map(|finding| {
+            let mut d = finding.diagnostic;
+            d.file = file.to_owned();
+            let pos = match finding.target {
+                Target::Key => index.key(&finding.path),
+                Target::Value => index.value(&finding.path),
+            };
+            if let Some(pos) = pos {
+                d.line = Some(pos.line);
+                d.column = Some(pos.column);
+            }
+            if let Some(first) = finding.first_use {
+                match index.value(&first) {
+                    Some(pos) => d
+                        .message
+                        .push_str(&format!(" (first used at line {})", pos.line)),
+                    None => d.message.push_str(" (first used earlier in this file)"),
+                }
+            }
+            d
+        })
+        .collect()
+}
+
+/// The analysis state of one file: findings, declared names and the scope of variables.
+pub(crate) struct Analyzer<'c> {
+    pub sink: Sink,
+    pub ctx: &'c LoadContext,
+    pub params: Vec<String>,
+    /// Named sessions declared in this file, with their `cli`.
+    pub declared: Vec<(String, Option<String>)>,
+    /// Step ids seen so far, with the YAML path of the first `id` value.
+    pub ids: HashMap<String, String>,
+    /// Variables of the enclosing loops, innermost last.
+    pub loop_vars: Vec<String>,
+    /// Captures of steps earlier in document order.
+    pub captures: Vec<String>,
+    /// Every capture anywhere in the enclosing loop bodies.
+    pub body_captures: Vec<String>,
+    pub loop_depth: usize,
+    /// An agent step has been seen (session defaulting, workflow-format.md §6).
+    pub seen_agent: bool,
+    pub calls: Vec<Call>,
+}
+
+impl<'c> Analyzer<'c> {
+    pub fn new(ctx: &'c LoadContext) -> Self {
+        Analyzer {
+            sink: Sink::default(),
+            ctx,
+            params: Vec::new(),
+            declared: Vec::new(),
+            ids: HashMap::new(),
+            loop_vars: Vec::new(),
+            captures: Vec::new(),
+            body_captures: Vec::new(),
+            loop_depth: 0,
+            seen_agent: false,
+            calls: Vec::new(),
+        }
+    }
+
+    /// The whole file. Returns the workflow as far as it could be built.
+    fn workflow(&mut self, node: &Node, empty: bool) -> Option<Workflow> {
+        let Node::Map(entries) = node else {
+            let message = "a workflow file must be a YAML mapping with \"name\" and \"steps\"";
+            let help = if empty {
+                "the file is empty".to_owned()
+            } else {
+                format!("the file holds {}", node.describe())
+            };
+            self.sink
+                .error_help("not-a-mapping", message.to_owned(), help, "", Target::Value);
+            return None;
+        };
+        let r = MapReader::new(entries, "");
+        r.check_keys(TOP_KEYS, &[], &mut self.sink);
+        let name = match r.get("name") {
+            None => {
+                self.missing("name", "");
+                None
+            }
+            Some(_) => r.nonempty_string("name", &mut self.sink).and_then(|name| {
+                if name.contains('\n') {
+                    self.sink.error(
+                        "invalid-value",
+                        "\"name\" must be a single line".to_owned(),
+                        "name",
+                        Target::Value,
+                    );
+                    None
+                } else {
+                    Some(name.trim().to_owned())
+                }
+            }),
+        };
+        let description = r
+            .string("description", &mut self.sink)
+            .unwrap_or("")
+            .to_owned();
+        let params = r
+            .list("params", &mut self.sink)
+            .map(|items| self.params(items))
+            .unwrap_or_default();
+        let sessions = r
+            .list("sessions", &mut self.sink)
+            .map(|items| self.sessions(items))
+            .unwrap_or_default();
+        let engine = r.map("engine", &mut self.sink).and_then(|e| self.engine(e));
+        let defaults = r
+            .map("defaults", &mut self.sink)
+            .map(|d| {
+                let reader = MapReader::new(d, "defaults");
+                reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
+                self.agent_settings(&reader)
+            })
+            .unwrap_or_default();
+        let env = self.env(&r);
+        let steps = match r.get("steps") {
+            None => {
+                self.missing("steps", "");
+                None
+            }
+            Some(_) => r
+                .list("steps", &mut self.sink)
+                .and_then(|items| self.step_list(items, "steps", "steps", 0)),
+        };
+        Some(Workflow {
+            name: name?,
+            description,
+            params,
+            sessions,
+            engine,
+            defaults,
+            env,
+            steps: steps?,
+            source: Source::Builtin(String::new()),
+            hash: String::new(),
+        })
+    }
+
+    pub fn missing(&mut self, key: &str, path: &str) {
+        self.sink.error(
+            "missing-key",
+            format!("missing required key \"{key}\""),
+            path,
+            Target::Value,
+        );
+    }
+
+    fn params(&mut self, items: &[Node]) -> Vec<Param> {
+        let mut params = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = join("params", &i.to_string());
+            let fallback = format!("params[{i}]");
+            let param = match item {
+                Node::Str(name) => {
+                    self.sink.location = format!("params[{i}] (name \"{name}\")");
+                    self.param_name(name, &path);
+                    Some(Param {
+                        name: name.clone(),
+                        description: String::new(),
+                        default: None,
+                        required: true,
+                        secret: false,
+                    })
+                }
+                Node::Map(entries) => {
+                    let r = MapReader::new(entries, path.clone());
+                    self.sink.location = match r.get("name").and_then(Node::as_str) {
+                        Some(name) => format!("params[{i}] (name \"{name}\")"),
+                        None => fallback,
+                    };
+                    r.check_keys(PARAM_KEYS, &[], &mut self.sink);
+                    let name = match r.get("name") {
+                        None => {
+                            self.missing("name", &path);
+                            None
+                        }
+                        Some(_) => r.string("name", &mut self.sink),
+                    };
+                    if let Some(name) = name {
+                        self.param_name(name, &r.path_of("name"));
+                    }
+                    let description = r.string("description", &mut self.sink).unwrap_or("");
+                    let default = r.scalar("default", &mut self.sink);
+                    if let Some(default) = &default {
+                        self.template(default, "default", false, &r.path_of("default"), true);
+                    }
+                    let required = r.bool("required", &mut self.sink);
+                    if required == Some(true)
+                        && default.is_some()
+                        && let Some(name) = name
+                    {
+                        self.sink.warning(
+                            "required-with-default",
+                            format!("parameter \"{name}\" has a default, so \"required: true\" has no effect"),
+                            &r.path_of("required"),
+                            Target::Key,
+                        );
+                    }
+                    let secret = r.bool("secret", &mut self.sink).unwrap_or(false);
+                    name.map(|name| Param {
+                        name: name.to_owned(),
+                        description: description.to_owned(),
+                        required: default.is_none() && required.unwrap_or(true),
+                        default: default.map(Template::new),
+                        secret,
+                    })
+                }
+                other => {
+                    self.sink.location = fallback;
+                    self.sink.error(
+                        "wrong-type",
+                        format!(
+                            "a parameter must be a name or a mapping with \"name\", found {}",
+                            other.describe()
+                        ),
+                        &path,
+                        Target::Value,
+                    );
+                    None
+                }
+            };
+            params.extend(param);
+        }
+        self.sink.location = "top level".to_owned();
+        params
+    }
+
+    fn param_name(&mut self, name: &str, path: &str) {
+        if self.check_identifier(name, "parameter", path) && self.params.iter().any(|p| p == name) {
+            self.sink.error(
+                "duplicate-param",
+                format!("duplicate parameter \"{name}\""),
+                path,
+                Target::Value,
+            );
+        }
+        self.params.push(name.to_owned());
+    }
+
+    /// `invalid-identifier` / `reserved-name` checks for a variable name; true when it is fine.
+    pub fn check_identifier(&mut self, name: &str, what: &str, path: &str) -> bool {
+        if !is_identifier(name) {
+            self.sink.error(
+                "invalid-identifier",
+                format!(
+                    "{what} name {} is not valid: use letters, digits and \"_\", not starting with a digit",
+                    yaml::quote_short(name)
+                ),
+                path,
+                Target::Value,
+            );
+            return false;
+        }
+        if BUILTIN_VARS.contains(&name) {
+            self.sink.error(
+                "reserved-name",
+                format!("\"{name}\" is a built-in variable and cannot be used as a {what} name"),
+                path,
+                Target::Value,
+            );
+            return false;
+        }
+        true
+    }
+
+    fn sessions(&mut self, items: &[Node]) -> Vec<SessionDecl> {
+        let mut sessions = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = join("sessions", &i.to_string());
+            let Node::Map(entries) = item else {
+                self.sink.location = format!("sessions[{i}]");
+                self.sink
+                    .wrong_type("sessions[]", super::fields::A_MAPPING, item, &path);
+                continue;
+            };
+            let r = MapReader::new(entries, path.clone());
+            self.sink.location = match r.get("name").and_then(Node::as_str) {
+                Some(name) => format!("sessions[{i}] (name \"{name}\")"),
+                None => format!("sessions[{i}]"),
+            };
+            r.check_keys(SESSION_KEYS, &[], &mut self.sink);
+            let name = match r.get("name") {
+                None => {
+                    self.missing("name", &path);
+                    None
+                }
+                Some(_) => r.string("name", &mut self.sink),
+            };
+            let settings = self.agent_settings(&r);
+            let Some(name) = name else { continue };
+            let name_path = r.path_of("name");
+            if SESSION_KEYWORDS.contains(&name) {
+                self.sink.error(
+                    "reserved-session",
+                    format!(
+                        "\"{name}\" is a reserved session keyword and cannot be a session name"
+                    ),
+                    &name_path,
+                    Target::Value,
+                );
+                continue;
+            }
+            if !is_identifier(name) {
+                self.sink.error(
+                    "invalid-identifier",
+                    format!(
+                        "session name {} is not valid: use letters, digits and \"_\", not starting with a digit",
+                        yaml::quote_short(name)
+                    ),
+                    &name_path,
+                    Target::Value,
+                );
+                continue;
+            }
+            if self.declared.iter().any(|(n, _)| n == name) {
+                self.sink.error(
+                    "duplicate-session",
+                    format!("duplicate session declaration \"{name}\""),
+                    &name_path,
+                    Target::Value,
+                );
+                continue;
+            }
+            self.declared.push((name.to_owned(), settings.cli.clone()));
+            sessions.push(SessionDecl {
+                name: name.to_owned(),
+                cli: settings.cli,
+                model: settings.model,
+                effort: settings.effort,
+                agent: settings.agent,
+                permissions: settings.permissions,
+            });
+        }
+        self.sink.location = "top level".to_owned();
+        sessions
+    }
+
+    /// `cli`, `model`, `effort`, `agent`, `permissions` of a mapping (defaults, sessions, steps).
+    pub fn agent_settings(&mut self, r: &MapReader<'_>) -> AgentSettings {
+        let cli = r.string("cli", &mut self.sink).and_then(|cli| {
+            if CLI_NAMES.contains(&cli) {
+                Some(cli.to_owned())
+            } else {
+                let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+                let message = format!(
+                    "unknown cli {}{hint}; available: {}",
+                    yaml::quote_short(cli),
+                    CLI_NAMES.join(", ")
+                );
+                self.sink
+                    .error("unknown-cli", message, &r.path_of("cli"), Target::Value);
+                None
+            }
+        });
+        let model = r.string("model", &mut self.sink).map(|model| {
+            self.template(model, "model", false, &r.path_of("model"), false);
+            Template::new(model)
+        });
+        let effort = r.keyword("effort", Effort::ALL, Effort::parse, &mut self.sink);
+        let permissions = r.keyword(
+            "permissions",
+            Permissions::ALL,
+            Permissions::parse,
+            &mut self.sink,
+        );
+        let agent = r.string("agent", &mut self.sink).map(|agent| {
+            if let Some(profiles) = &self.ctx.profiles
+                && !profiles.iter().any(|p| p == agent)
+            {
+                let hint = did_you_mean(agent, profiles.iter().map(String::as_str));
+                self.sink.error(
+                    "unknown-profile",
+                    format!(
+                        "unknown agent profile {}{hint}; profiles come from config.yaml",
+                        yaml::quote_short(agent)
+                    ),
+                    &r.path_of("agent"),
+                    Target::Value,
+                );
+            }
+            agent.to_owned()
+        });
+        AgentSettings {
+            cli,
+            model,
+            effort,
+            agent,
+            permissions,
+        }
+    }
+
+    fn engine(&mut self, entries: &[(String, Node)]) -> Option<EngineUse> {
+        let r = MapReader::new(entries, "engine");
+        let kind = match r.get("type") {
+            None => {
+                self.missing("type", "engine");
+                None
+            }
+            Some(_) => r.nonempty_string("type", &mut self.sink),
+        }?;
+        let builtin = BUILTIN_ENGINES
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .map(|(_, options)| options.iter().map(|o| (*o).to_owned()).collect::<Vec<_>>());
+        let file = self
+            .ctx
+            .engine_files
+            .iter()
+            .find(|(name, _)| name == kind)
+            .map(|(_, options)| options.clone());
+        let Some(allowed) = file.or(builtin) else {
+            let mut names: Vec<&str> = BUILTIN_ENGINES.iter().map(|(n, _)| *n).collect();
+            names.extend(self.ctx.engine_files.iter().map(|(n, _)| n.as_str()));
+            names.sort_unstable();
+            names.dedup();
+            let hint = did_you_mean(kind, names.iter().copied());
+            self.sink.error(
+                "engine-unknown",
+                format!(
+                    "unknown engine {}{hint}; available: {}",
+                    yaml::quote_short(kind),
+                    names.join(", ")
+                ),
+                "engine.type",
+                Target::Value,
+            );
+            return None;
+        };
+        let mut options = Vec::new();
+        for (key, value) in entries {
+            if key == "type" {
+                continue;
+            }
+            let path = r.path_of(key);
+            if !allowed.iter().any(|a| a == key) {
+                self.sink.error(
+                    "engine-option",
+                    format!("engine \"{kind}\" has no option \"{key}\""),
+                    &path,
+                    Target::Key,
+                );
+                continue;
+            }
+            match value.scalar_text() {
+                Some(text) => options.push((key.clone(), text)),
+                None => self
+                    .sink
+                    .wrong_type(key, super::fields::A_STRING, value, &path),
+            }
+        }
+        Some(EngineUse {
+            kind: kind.to_owned(),
+            options,
+        })
+    }
+
+    /// An `env:` mapping of `r`: names → scalar templates.
+    pub fn env(&mut self, r: &MapReader<'_>) -> Vec<(String, Template)> {
+        let Some(entries) = r.map("env", &mut self.sink) else {
+            return Vec::new();
+        };
+        let env_path = r.path_of("env");
+        let mut env = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let path = join(&env_path, key);
+            match value.scalar_text() {
+                Some(text) => {
+                    self.template(&text, "env", false, &path, false);
+                    env.push((key.clone(), Template::new(text)));
+                }
+                None => self
+                    .sink
+                    .wrong_type(key, super::fields::A_STRING, value, &path),
+            }
+        }
+        env
+    }
+}

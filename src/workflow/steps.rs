@@ -1,0 +1,856 @@
+//! Step analysis: one step mapping → one [`Step`] of the right kind, with every rule of
+//! workflow-format.md §4–§6, §10 and §11 checked and reported.
+//!
+//! The walk is in document order, which is what session defaulting and "captures of earlier
+//! steps" need. Nesting is bounded twice: by the YAML parser's own depth limit, and by
+//! [`MAX_STEP_DEPTH`] here.
+
+use super::fields::{MapReader, Target};
+use super::loader::{Analyzer, Call};
+use super::model::*;
+use super::positions::join;
+use super::suggest::did_you_mean;
+use super::yaml::{Node, quote_short};
+
+/// Every key a step may have (workflow-format.md §5), in the order the schema lists them.
+pub const STEP_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "mode",
+    "prompt",
+    "command",
+    "session",
+    "cli",
+    "model",
+    "effort",
+    "agent",
+    "permissions",
+    "capture",
+    "capture_stderr",
+    "workdir",
+    "env",
+    "continue_on_failure",
+    "skip_if",
+    "break_if",
+    "loop",
+    "steps",
+    "workflow",
+    "params",
+];
+/// Keys of later features: using them is the `planned` error.
+pub const PLANNED_KEYS: &[&str] = &["timeout", "retry", "when", "parallel"];
+pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
+/// The keys that decide a step's kind, in the order of the rules.
+const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
+/// Steps nested deeper than this are refused.
+pub const MAX_STEP_DEPTH: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Shell,
+    InteractiveShell,
+    Headless,
+    Interactive,
+    Loop,
+    Sub,
+    Group,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Shell => "shell",
+            Kind::InteractiveShell => "interactive shell",
+            Kind::Headless => "headless",
+            Kind::Interactive => "interactive",
+            Kind::Loop => "loop",
+            Kind::Sub => "sub-workflow",
+            Kind::Group => "group",
+        }
+    }
+
+    /// Keys allowed besides the common ones (id, description, continue_on_failure, skip_if,
+    /// break_if).
+    fn allows(self, key: &str) -> bool {
+        const COMMON: &[&str] = &[
+            "id",
+            "description",
+            "continue_on_failure",
+            "skip_if",
+            "break_if",
+        ];
+        const AGENT: &[&str] = &[
+            "mode",
+            "prompt",
+            "session",
+            "cli",
+            "model",
+            "effort",
+            "agent",
+            "permissions",
+            "workdir",
+            "env",
+        ];
+        if COMMON.contains(&key) {
+            return true;
+        }
+        match self {
+            Kind::Shell => [
+                "mode",
+                "command",
+                "capture",
+                "capture_stderr",
+                "workdir",
+                "env",
+            ]
+            .contains(&key),
+            Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
+            Kind::Headless => AGENT.contains(&key) || key == "capture",
+            Kind::Interactive => AGENT.contains(&key),
+            Kind::Loop => ["loop", "steps", "mode"].contains(&key),
+            Kind::Sub => ["workflow", "params", "mode"].contains(&key),
+            Kind::Group => ["steps", "mode"].contains(&key),
+        }
+    }
+}
+
+/// Why a key is not allowed on a kind, when there is more to say.
+fn reason(key: &str, kind: Kind) -> &'static str {
+    match key {
+        "capture" => "; only shell and headless steps can capture output",
+        "capture_stderr" => "; only shell steps can capture stderr",
+        "session" | "cli" | "model" | "effort" | "agent" | "permissions" => {
+            "; only agent steps (with \"prompt\") use it"
+        }
+        "params" => "; only sub-workflow steps (with \"workflow\") pass parameters",
+        "workdir" | "env" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
+            "; set it on the steps inside"
+        }
+        _ => "",
+    }
+}
+
+impl Analyzer<'_> {
+    /// A list of steps at `path` (YAML) / `loc` (diagnostic location prefix). `None` when any
+    /// step could not be built.
+    pub(crate) fn step_list(
+        &mut self,
+        items: &[Node],
+        path: &str,
+        loc: &str,
+        depth: usize,
+    ) -> Option<Vec<Step>> {
+        if items.is_empty() {
+            self.sink.error(
+                "empty-steps",
+                "\"steps\" must contain at least one step".to_owned(),
+                path,
+                Target::Value,
+            );
+            return None;
+        }
+        if depth >= MAX_STEP_DEPTH {
+            self.sink.error(
+                "yaml-syntax",
+                format!("steps are nested too deeply (more than {MAX_STEP_DEPTH} levels)"),
+                path,
+                Target::Value,
+            );
+            return None;
+        }
+        let mut steps = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let item_path = join(path, &i.to_string());
+            let item_loc = format!("{loc}[{i}]");
+            match self.step(item, &item_path, item_loc, i == 0, depth) {
+                Some(step) => steps.push(step),
+                None => ok = false,
+            }
+        }
+        ok.then_some(steps)
+    }
+
+    fn step(
+        &mut self,
+        node: &Node,
+        path: &str,
+        loc: String,
+        first: bool,
+        depth: usize,
+    ) -> Option<Step> {
+        let Node::Map(entries) = node else {
+            self.sink.location = loc;
+            self.sink.step_id = None;
+            self.sink.error(
+                "wrong-type",
+                format!("a step must be a mapping, found {}", node.describe()),
+                path,
+                Target::Value,
+            );
+            return None;
+        };
+        let start = self.sink.error_count();
+        let r = MapReader::new(entries, path);
+        let id = self.step_id(&r, &loc);
+        r.check_keys(STEP_KEYS, PLANNED_KEYS, &mut self.sink);
+
+        let kind = self.kind(&r);
+        if let Some(kind) = kind {
+            for (key, _) in r.entries {
+                if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
+                    self.sink.error(
+                        "field-not-allowed",
+                        format!(
+                            "\"{key}\" is not allowed on {} steps{}",
+                            kind.label(),
+                            reason(key, kind)
+                        ),
+                        &r.path_of(key),
+                        Target::Key,
+                    );
+                }
+            }
+        }
+        let description = r
+            .string("description", &mut self.sink)
+            .unwrap_or("")
+            .to_owned();
+        let continue_on_failure = r
+            .bool("continue_on_failure", &mut self.sink)
+            .unwrap_or(false);
+        let skip_if = self.skip_if(&r, first);
+        let break_if = r
+            .keyword(
+                "break_if",
+                &["success", "failure"],
+                |v| match v {
+                    "success" => Some(BreakIf::Success),
+                    "failure" => Some(BreakIf::Failure),
+                    _ => None,
+                },
+                &mut self.sink,
+            )
+            .inspect(|_| {
+                if self.loop_depth == 0 {
+                    self.sink.error(
+                        "break-if-outside-loop",
+                        "break_if is only allowed on steps inside a loop body in the same file"
+                            .to_owned(),
+                        &r.path_of("break_if"),
+                        Target::Key,
+                    );
+                }
+            });
+
+        let (here, here_id) = (self.sink.location.clone(), self.sink.step_id.clone());
+        let step_kind = match kind {
+            Some(Kind::Shell | Kind::InteractiveShell) => {
+                self.shell(&r, kind == Some(Kind::InteractiveShell))
+            }
+            Some(kind @ (Kind::Headless | Kind::Interactive)) => self.agent(&r, kind),
+            Some(Kind::Loop) => self.loop_step(&r, &loc, depth),
+            Some(Kind::Sub) => self.sub_workflow(&r, id.clone()),
+            Some(Kind::Group) => r
+                .list("steps", &mut self.sink)
+                .and_then(|items| {
+                    let child_path = r.path_of("steps");
+                    self.step_list(items, &child_path, &format!("{loc}.steps"), depth + 1)
+                })
+                .map(StepKind::Group),
+            None => None,
+        };
+        self.sink.location = here;
+        self.sink.step_id = here_id;
+        // Captures become visible to the steps after this one.
+        if let Some(capture) = r.get("capture").and_then(Node::as_str)
+            && matches!(kind, Some(Kind::Shell | Kind::Headless))
+        {
+            self.captures.push(capture.to_owned());
+        }
+        let ok = self.sink.error_count() == start;
+        let step = Step {
+            id: id?,
+            description,
+            kind: step_kind?,
+            continue_on_failure,
+            skip_if,
+            break_if,
+            yaml_path: loc,
+        };
+        ok.then_some(step)
+    }
+
+    /// Reads and checks `id`, and sets the diagnostic location for this step.
+    fn step_id(&mut self, r: &MapReader<'_>, loc: &str) -> Option<String> {
+        let raw = r.get("id");
+        self.sink.location = match raw.and_then(Node::as_str) {
+            Some(id) => format!("{loc} (id \"{id}\")"),
+            None => loc.to_owned(),
+        };
+        self.sink.step_id = raw.and_then(Node::as_str).map(str::to_owned);
+        if raw.is_none() {
+            self.sink.error(
+                "missing-id",
+                "step has no \"id\"; every step needs an id that is unique in this file".to_owned(),
+                &r.path,
+                Target::Value,
+            );
+            return None;
+        };
+        let id = r.string("id", &mut self.sink)?;
+        let id_path = r.path_of("id");
+        if !super::fields::is_step_id(id) {
+            self.sink.error(
+                "invalid-id",
+                format!(
+                    "step id {} is not valid: use letters, digits, \"-\" and \"_\" (at most 64 characters)",
+                    quote_short(id)
+                ),
+                &id_path,
+                Target::Value,
+            );
+            return None;
+        }
+        if let Some(first) = self.ids.get(id) {
+            let first = first.clone();
+            let finding = self.sink.push(
+                super::diagnostic::Diagnostic::error(
+                    "duplicate-id",
+                    format!("duplicate step id \"{id}\""),
+                ),
+                &id_path,
+                Target::Value,
+            );
+            finding.first_use = Some(first);
+            return None;
+        }
+        self.ids.insert(id.to_owned(), id_path);
+        Some(id.to_owned())
+    }
+
+    /// Decides the kind (§4), reporting `no-kind`, `ambiguous-kind`, `loop-no-steps`, mode errors.
+    fn kind(&mut self, r: &MapReader<'_>) -> Option<Kind> {
+        let present: Vec<&str> = KIND_KEYS.iter().copied().filter(|k| r.has(k)).collect();
+        let mode = match r.get("mode") {
+            Some(Node::Str(m)) if ["interactive", "headless", "shell"].contains(&m.as_str()) => {
+                Some(m.as_str())
+            }
+            Some(Node::Str(m)) => {
+                let hint = did_you_mean(m, ["interactive", "headless", "shell"]);
+                self.sink.error(
+                    "invalid-mode",
+                    format!(
+                        "invalid mode {}: use interactive, headless or shell{hint}",
+                        quote_short(m)
+                    ),
+                    &r.path_of("mode"),
+                    Target::Value,
+                );
+                None
+            }
+            Some(other) => {
+                self.sink
+                    .wrong_type("mode", super::fields::A_STRING, other, &r.path_of("mode"));
+                None
+            }
+            None => None,
+        };
+        // Two kind keys that may not go together make the step ambiguous.
+        let conflict = present.iter().enumerate().find_map(|(i, a)| {
+            present[i + 1..]
+                .iter()
+                .find(|b| !(*a == "loop" && **b == "steps"))
+                .map(|b| (*a, *b))
+        });
+        if let Some((a, b)) = conflict {
+            self.sink.error(
+                "ambiguous-kind",
+                format!("a step must be exactly one kind, but this one has \"{a}\" and \"{b}\"; split it into two steps"),
+                &r.path_of(b),
+                Target::Key,
+            );
+            return None;
+        }
+        let mismatch = |sink: &mut super::fields::Sink, message: String| {
+            sink.error("mode-mismatch", message, &r.path_of("mode"), Target::Value);
+        };
+        let kind = match present.first().copied() {
+            Some("loop") => {
+                if !r.has("steps") {
+                    self.sink.error(
+                        "loop-no-steps",
+                        "a loop needs \"steps\" (the body to repeat)".to_owned(),
+                        &r.path_of("loop"),
+                        Target::Key,
+                    );
+                    return None;
+                }
+                Kind::Loop
+            }
+            Some("workflow") => Kind::Sub,
+            Some("command") => match mode {
+                Some("headless") => {
+                    mismatch(
+                        &mut self.sink,
+                        "mode \"headless\" needs a \"prompt\"".to_owned(),
+                    );
+                    return None;
+                }
+                Some("interactive") => Kind::InteractiveShell,
+                _ => Kind::Shell,
+            },
+            Some("prompt") => match mode {
+                Some("shell") => {
+                    mismatch(
+                        &mut self.sink,
+                        "mode \"shell\" needs a \"command\"".to_owned(),
+                    );
+                    return None;
+                }
+                Some("headless") => Kind::Headless,
+                _ => Kind::Interactive,
+            },
+            Some(_) => Kind::Group,
+            None => {
+                match mode {
+                    Some("shell") => mismatch(&mut self.sink, "mode \"shell\" needs a \"command\"".to_owned()),
+                    Some(m) => mismatch(&mut self.sink, format!("mode \"{m}\" needs a \"prompt\"")),
+                    None if r.has("mode") => {}
+                    None => self.sink.error(
+                        "no-kind",
+                        "cannot tell what kind of step this is: add \"command\" (shell), \"prompt\" (agent), \"loop\" with \"steps\", \"workflow\" (sub-workflow), or \"steps\" (group)".to_owned(),
+                        &r.path,
+                        Target::Value,
+                    ),
+                }
+                return None;
+            }
+        };
+        if let (Some(m), Kind::Loop | Kind::Sub | Kind::Group) = (mode, kind) {
+            mismatch(
+                &mut self.sink,
+                format!("mode \"{m}\" is not allowed on {} steps", kind.label()),
+            );
+        }
+        Some(kind)
+    }
+
+    fn skip_if(&mut self, r: &MapReader<'_>, first: bool) -> Option<SkipIf> {
+        let text = r.string("skip_if", &mut self.sink)?;
+        let path = r.path_of("skip_if");
+        if text == "previous_success" {
+            if first {
+                self.sink.error(
+                    "skip-if-first",
+                    "skip_if: previous_success cannot be used on the first step of a step list, because there is no previous step".to_owned(),
+                    &path,
+                    Target::Value,
+                );
+            }
+            return Some(SkipIf::PreviousSuccess);
+        }
+        if let Some(command) = text.strip_prefix("sh:") {
+            let command = command.trim();
+            if command.is_empty() {
+                self.sink.error(
+                    "skip-if",
+                    "skip_if \"sh:\" has no command".to_owned(),
+                    &path,
+                    Target::Value,
+                );
+                return None;
+            }
+            self.template(command, "skip_if", true, &path, false);
+            return Some(SkipIf::Shell(Template::new(command)));
+        }
+        self.sink.error(
+            "skip-if",
+            format!(
+                "invalid skip_if {}: use \"previous_success\" or \"sh: <command>\"",
+                quote_short(text)
+            ),
+            &path,
+            Target::Value,
+        );
+        None
+    }
+
+    /// A capture name on a step: identifier, not a builtin.
+    fn capture_name(&mut self, r: &MapReader<'_>) -> Option<String> {
+        let name = r.string("capture", &mut self.sink)?;
+        self.check_identifier(name, "capture", &r.path_of("capture"))
+            .then(|| name.to_owned())
+    }
+
+    fn shell(&mut self, r: &MapReader<'_>, interactive: bool) -> Option<StepKind> {
+        let command = r.nonempty_string("command", &mut self.sink);
+        if let Some(command) = command {
+            self.template(command, "command", true, &r.path_of("command"), false);
+        }
+        let capture = if interactive {
+            None
+        } else {
+            self.capture_name(r)
+        };
+        let stderr = r.bool("capture_stderr", &mut self.sink).unwrap_or(false);
+        if stderr && !r.has("capture") {
+            self.sink.error(
+                "capture-stderr",
+                "\"capture_stderr\" needs \"capture\"".to_owned(),
+                &r.path_of("capture_stderr"),
+                Target::Key,
+            );
+        }
+        let workdir = self.workdir(r);
+        let env = self.env(r);
+        Some(StepKind::Shell(ShellStep {
+            command: Template::new(command?),
+            interactive,
+            capture: capture.map(|name| Capture { name, stderr }),
+            workdir,
+            env,
+        }))
+    }
+
+    fn workdir(&mut self, r: &MapReader<'_>) -> Option<Template> {
+        let workdir = r.nonempty_string("workdir", &mut self.sink)?;
+        self.template(workdir, "workdir", false, &r.path_of("workdir"), false);
+        Some(Template::new(workdir))
+    }
+
+    fn agent(&mut self, r: &MapReader<'_>, kind: Kind) -> Option<StepKind> {
+        let prompt = r.nonempty_string("prompt", &mut self.sink);
+        if let Some(prompt) = prompt {
+            self.template(prompt, "prompt", false, &r.path_of("prompt"), false);
+        }
+        let explicit = r.get("session").is_some();
+        let session = match r.string("session", &mut self.sink) {
+            Some("new") => Some(SessionStrategy::New),
+            Some("resume") => Some(SessionStrategy::Resume),
+            Some("inherit") => Some(SessionStrategy::Inherit),
+            Some(name) => {
+                if self.declared.iter().any(|(n, _)| n == name) {
+                    Some(SessionStrategy::Named(name.to_owned()))
+                } else {
+                    let hint = did_you_mean(
+                        name,
+                        self.declared
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .chain(SESSION_KEYWORDS.iter().copied()),
+                    );
+                    self.sink.error(
+                        "session-undeclared",
+                        format!(
+                            "session {} is not declared in this workflow's \"sessions\" block{hint}",
+                            quote_short(name)
+                        ),
+                        &r.path_of("session"),
+                        Target::Value,
+                    );
+                    None
+                }
+            }
+            None if explicit => None,
+            // Defaulting (§6): the first agent step of the file starts fresh, later ones resume.
+            None if self.seen_agent => Some(SessionStrategy::Resume),
+            None => Some(SessionStrategy::New),
+        };
+        self.seen_agent = true;
+        let settings = self.agent_settings(r);
+        if let Some(strategy) = &session
+            && !matches!(strategy, SessionStrategy::New)
+        {
+            let decider = match strategy {
+                SessionStrategy::Named(_) => "session declaration",
+                _ => "resumed session",
+            };
+            for key in ["cli", "agent"] {
+                if explicit && r.has(key) {
+                    self.sink.error(
+                        "session-pinned",
+                        format!("\"{key}\" cannot be set on a step with session \"{strategy}\": the {decider} decides it"),
+                        &r.path_of(key),
+                        Target::Key,
+                    );
+                }
+            }
+        }
+        let capture = if kind == Kind::Headless {
+            self.capture_name(r)
+        } else {
+            None
+        };
+        let workdir = self.workdir(r);
+        let env = self.env(r);
+        Some(StepKind::Agent(AgentStep {
+            mode: if kind == Kind::Headless {
+                AgentMode::Headless
+            } else {
+                AgentMode::Interactive
+            },
+            prompt: Template::new(prompt?),
+            session: session?,
+            cli: settings.cli,
+            model: settings.model,
+            effort: settings.effort,
+            agent: settings.agent,
+            permissions: settings.permissions,
+            capture,
+            workdir,
+            env,
+        }))
+    }
+
+    fn loop_step(&mut self, r: &MapReader<'_>, loc: &str, depth: usize) -> Option<StepKind> {
+        let loop_path = r.path_of("loop");
+        let entries = r.map("loop", &mut self.sink);
+        let body = r.list("steps", &mut self.sink);
+        let entries = entries?;
+        let l = MapReader::new(entries, loop_path.clone());
+        l.check_keys(LOOP_KEYS, &[], &mut self.sink);
+        let before = self.sink.error_count();
+        let shape = |sink: &mut super::fields::Sink, message: &str, path: &str| {
+            sink.error("loop-shape", message.to_owned(), path, Target::Key);
+        };
+        let (has_max, has_over) = (l.has("max"), l.has("over"));
+        if has_max && has_over {
+            shape(
+                &mut self.sink,
+                "loop cannot have both \"max\" and \"over\"",
+                &l.path_of("over"),
+            );
+        } else if !has_max && !has_over {
+            shape(
+                &mut self.sink,
+                "loop needs either \"max\" or both \"over\" and \"as\"",
+                &loop_path,
+            );
+        } else if has_over && !l.has("as") {
+            shape(
+                &mut self.sink,
+                "loop \"over\" needs \"as\" (the variable that receives each match)",
+                &l.path_of("over"),
+            );
+        }
+        if has_max && !has_over {
+            if l.has("require_matches") {
+                shape(
+                    &mut self.sink,
+                    "\"require_matches\" only applies to for-each loops",
+                    &l.path_of("require_matches"),
+                );
+            }
+            if l.has("as") {
+                shape(
+                    &mut self.sink,
+                    "loop \"as\" only applies to for-each loops; use \"as_index\" for the iteration number",
+                    &l.path_of("as"),
+                );
+            }
+        }
+        // `max` and `over` are rendered outside the body: no loop variables yet.
+        let max = l
+            .get("max")
+            .and_then(|node| self.loop_max(node, &l.path_of("max")));
+        let over = l.string("over", &mut self.sink).map(|over| {
+            self.template(over, "loop.over", false, &l.path_of("over"), false);
+            Template::new(over)
+        });
+        let var = l
+            .string("as", &mut self.sink)
+            .and_then(|v| self.loop_var(v, &l.path_of("as")));
+        let index = l
+            .string("as_index", &mut self.sink)
+            .and_then(|v| self.loop_var(v, &l.path_of("as_index")));
+        if let (Some(a), Some(b)) = (&var, &index)
+            && a == b
+        {
+            self.sink.error(
+                "loop-index",
+                "\"as_index\" must differ from \"as\"".to_owned(),
+                &l.path_of("as_index"),
+                Target::Value,
+            );
+        }
+        let require_matches = l.bool("require_matches", &mut self.sink).unwrap_or(false);
+        let shape_ok = self.sink.error_count() == before;
+
+        // The body: loop variables and every capture in the body are known inside it.
+        let vars_len = self.loop_vars.len();
+        let body_len = self.body_captures.len();
+        self.loop_vars.extend(var.iter().cloned());
+        self.loop_vars.extend(index.iter().cloned());
+        if let Some(items) = body {
+            collect_captures(items, &mut self.body_captures);
+        }
+        self.loop_depth += 1;
+        let steps = body.and_then(|items| {
+            self.step_list(
+                items,
+                &r.path_of("steps"),
+                &format!("{loc}.steps"),
+                depth + 1,
+            )
+        });
+        self.loop_depth -= 1;
+        self.loop_vars.truncate(vars_len);
+        self.body_captures.truncate(body_len);
+
+        let steps = steps?;
+        if !shape_ok {
+            return None;
+        }
+        let kind = match (max, over, &var) {
+            (Some(max), None, _) => LoopKind::Counted { max },
+            (None, Some(over), Some(var)) => LoopKind::ForEach {
+                over,
+                var: var.clone(),
+                require_matches,
+            },
+            _ => return None,
+        };
+        let has_break = body_has_break(&steps);
+        Some(StepKind::Loop(LoopStep {
+            kind,
+            as_index: index,
+            steps,
+            has_break,
+        }))
+    }
+
+    fn loop_max(&mut self, node: &Node, path: &str) -> Option<LoopMax> {
+        let bad = |sink: &mut super::fields::Sink, found: String| {
+            sink.error(
+                "loop-max",
+                format!("loop \"max\" must be a whole number from 1 to 10000, found {found}"),
+                path,
+                Target::Value,
+            );
+        };
+        match node {
+            Node::Num { int: Some(n), .. } if (1..=10000).contains(n) => {
+                u32::try_from(*n).ok().map(LoopMax::Fixed)
+            }
+            Node::Str(text) if text.contains("{{") => {
+                self.template(text, "loop.max", false, path, false);
+                Some(LoopMax::Template(Template::new(text.clone())))
+            }
+            Node::Str(text) => match text.trim().parse::<u32>() {
+                Ok(n) if (1..=10000).contains(&n) => Some(LoopMax::Fixed(n)),
+                _ => {
+                    bad(&mut self.sink, node.describe());
+                    None
+                }
+            },
+            Node::Num { text, .. } => {
+                bad(&mut self.sink, text.clone());
+                None
+            }
+            other => {
+                bad(&mut self.sink, other.describe());
+                None
+            }
+        }
+    }
+
+    fn loop_var(&mut self, name: &str, path: &str) -> Option<String> {
+        if !self.check_identifier(name, "loop variable", path) {
+            return None;
+        }
+        if self.params.iter().any(|p| p == name) {
+            self.sink.warning(
+                "shadowed",
+                format!(
+                    "loop variable \"{name}\" hides the parameter of the same name inside this loop"
+                ),
+                path,
+                Target::Value,
+            );
+        }
+        Some(name.to_owned())
+    }
+
+    fn sub_workflow(&mut self, r: &MapReader<'_>, id: Option<String>) -> Option<StepKind> {
+        let workflow = r.nonempty_string("workflow", &mut self.sink);
+        if let Some(workflow) = workflow {
+            self.template(workflow, "workflow", false, &r.path_of("workflow"), false);
+        }
+        let mut params = Vec::new();
+        let mut ok = true;
+        if let Some(entries) = r.map("params", &mut self.sink) {
+            let params_path = r.path_of("params");
+            for (key, value) in entries {
+                let path = join(&params_path, key);
+                if !super::fields::is_identifier(key) {
+                    self.sink.error(
+                        "invalid-identifier",
+                        format!("parameter name {} is not valid: use letters, digits and \"_\", not starting with a digit", quote_short(key)),
+                        &path,
+                        Target::Key,
+                    );
+                    ok = false;
+                    continue;
+                }
+                match value.scalar_text() {
+                    Some(text) => {
+                        self.template(&text, &format!("params.{key}"), false, &path, false);
+                        params.push((key.clone(), Template::new(text)));
+                    }
+                    None => {
+                        self.sink
+                            .wrong_type(key, super::fields::A_STRING, value, &path);
+                        ok = false;
+                    }
+                }
+            }
+        } else if r.has("params") {
+            ok = false;
+        }
+        let workflow = workflow?;
+        if !workflow.contains("{{") {
+            self.calls.push(Call {
+                value: workflow.to_owned(),
+                value_path: r.path_of("workflow"),
+                step_path: r.path.clone(),
+                location: self.sink.location.clone(),
+                step_id: id,
+                params: params.iter().map(|(k, _)| k.clone()).collect(),
+            });
+        }
+        ok.then(|| {
+            StepKind::SubWorkflow(SubWorkflowStep {
+                workflow: Template::new(workflow),
+                params,
+            })
+        })
+    }
+}
+
+/// Every `capture` name anywhere in a step list (iteratively, not into other files).
+fn collect_captures(items: &[Node], out: &mut Vec<String>) {
+    let mut stack: Vec<&Node> = items.iter().collect();
+    while let Some(node) = stack.pop() {
+        if let Some(capture) = node.get("capture").and_then(Node::as_str) {
+            out.push(capture.to_owned());
+        }
+        if let Some(Node::Seq(children)) = node.get("steps") {
+            stack.extend(children.iter());
+        }
+    }
+}
+
+/// Whether a loop body has a `break_if` at any depth, not counting nested loops.
+fn body_has_break(steps: &[Step]) -> bool {
+    let mut stack: Vec<&Step> = steps.iter().collect();
+    while let Some(step) = stack.pop() {
+        if step.break_if.is_some() {
+            return true;
+        }
+        if let StepKind::Group(children) = &step.kind {
+            stack.extend(children.iter());
+        }
+    }
+    false
+}

@@ -1,0 +1,84 @@
+//! Template checks and the known-names logic (workflow-format.md §8.4).
+//!
+//! A template field is checked only when its text contains `{{`. The template itself is analysed
+//! by the `interpolate` module (syntax, helpers, quoting in shell contexts); this module decides
+//! which variable names are known at that point of the file and reports the others as
+//! `undefined-variable`, with a did-you-mean and the list of known names.
+
+use super::fields::Target;
+use super::loader::Analyzer;
+use super::model::BUILTIN_VARS;
+use super::suggest::suggest;
+
+impl Analyzer<'_> {
+    /// Checks a template field at `path`. `builtins_only` is for param defaults.
+    pub(crate) fn template(
+        &mut self,
+        text: &str,
+        field: &str,
+        shell: bool,
+        path: &str,
+        builtins_only: bool,
+    ) {
+        if !text.contains("{{") {
+            return;
+        }
+        let analysis = crate::interpolate::analyze(text, field, shell);
+        for issue in analysis.issues {
+            self.sink
+                .error(issue.code, issue.message, path, Target::Value);
+        }
+        let mut reported: Vec<&str> = Vec::new();
+        for var in &analysis.vars {
+            let name = var.name.as_str();
+            if reported.contains(&name) || self.is_known(name, builtins_only) {
+                continue;
+            }
+            reported.push(name);
+            let known = self.known_names(builtins_only);
+            let hint = match suggest(name, known.iter().map(String::as_str)) {
+                Some(best) => format!(" (did you mean \"{best}\"?)"),
+                None => String::new(),
+            };
+            self.sink.error_help(
+                "undefined-variable",
+                format!("undefined variable \"{name}\" in \"{field}\"{hint}"),
+                format!("known here: {}", known.join(", ")),
+                path,
+                Target::Value,
+            );
+        }
+    }
+
+    fn is_known(&self, name: &str, builtins_only: bool) -> bool {
+        if BUILTIN_VARS.contains(&name) {
+            return true;
+        }
+        if builtins_only {
+            return false;
+        }
+        let has = |list: &[String]| list.iter().any(|n| n == name);
+        has(&self.params) || has(&self.loop_vars) || has(&self.captures) || has(&self.body_captures)
+    }
+
+    /// Known names in the order the help lists them: params, captures, loop variables
+    /// (innermost first), builtins.
+    fn known_names(&self, builtins_only: bool) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |name: &String| {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        };
+        if !builtins_only {
+            self.params.iter().for_each(&mut add);
+            self.captures.iter().for_each(&mut add);
+            self.body_captures.iter().for_each(&mut add);
+            self.loop_vars.iter().rev().for_each(&mut add);
+        }
+        for builtin in BUILTIN_VARS {
+            add(&(*builtin).to_owned());
+        }
+        names
+    }
+}
