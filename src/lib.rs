@@ -3,5 +3,6 @@
 //! Data flows one way: YAML → [`workflow`] model → dispatcher → executors → events → state and
 //! audit. `main.rs` only parses arguments and maps the result of [`run`] to an exit code.
 
+pub mod agents;
 pub mod exit;
 pub mod workflow;
