@@ -3,6 +3,7 @@
 //! Data flows one way: YAML → [`workflow`] model → dispatcher → executors → events → state and
 //! audit. `main.rs` only calls [`run::run`] and exits with the code it returns.
 
+pub mod agents;
 pub mod cli;
 pub mod commands;
 pub mod config;

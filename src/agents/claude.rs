@@ -1,0 +1,475 @@
+//! The claude adapter (agents.md §2): Claude Code's argv, its `stream-json` stream, its session
+//! store under `${CLAUDE_CONFIG_DIR:-~/.claude}/projects/<key>/`, and its failure modes.
+//!
+//! Checked against claude 2.1.197: a logged-out turn ends with `"subtype":"success"` but
+//! `"is_error":true`, so failure is decided by `is_error` and the exit status, never by `subtype`;
+//! resuming an unknown id prints `No conversation found with session ID: <id>` and ends with an
+//! `error_during_execution` result whose `errors` carry the same text.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::workflow::model::Permissions;
+
+use super::event::{
+    AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
+    final_text,
+};
+use super::invocation::{Argv, BuildError, Capabilities, CommandSpec, Invocation};
+use super::json::{Content, Loose, count};
+use super::summary::summarize;
+use super::{Adapter, EnvLookup, Identity, home};
+
+/// The claude adapter.
+pub struct Claude;
+
+const IDENTITY: Identity = Identity {
+    name: "claude",
+    binary: "claude",
+    install_hint: "npm install -g @anthropic-ai/claude-code",
+    login_hint: "run \"claude auth login\" (or start claude and type /login)",
+};
+
+/// The message for `permissions: full` as root outside a sandbox.
+pub const ROOT_FULL_MESSAGE: &str = "claude refuses \"permissions: full\" when run as root; run agent-runner as a normal user, use permissions: edit, or set IS_SANDBOX=1 in a disposable sandbox";
+
+const NO_CONVERSATION: &str = "No conversation found with session ID";
+
+impl Adapter for Claude {
+    fn identity(&self) -> &'static Identity {
+        &IDENTITY
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            headless: true,
+            interactive: true,
+            resume_headless: true,
+            resume_interactive: true,
+            preassigned_session_id: true,
+            system_prompt_flag: true,
+            effort: true,
+            usage: true,
+            cost: true,
+        }
+    }
+
+    fn build(&self, inv: &Invocation) -> Result<CommandSpec, BuildError> {
+        if inv.permissions == Permissions::Full && inv.host.root && !inv.host.is_sandbox {
+            return Err(BuildError::Refused(ROOT_FULL_MESSAGE.to_string()));
+        }
+        let mut a = Argv::default();
+        if inv.headless() {
+            a.args(["-p", "--output-format", "stream-json", "--verbose"]);
+        }
+        a.opt("--session-id", inv.preassigned_id());
+        a.opt("--resume", inv.resume_id());
+        a.opt("--model", inv.model.as_deref());
+        a.opt("--effort", inv.effort.map(|e| e.as_str()));
+        match inv.permissions {
+            Permissions::Ask => {}
+            Permissions::Edit => {
+                a.args(["--permission-mode", "acceptEdits"]);
+            }
+            Permissions::Full => {
+                a.args(["--permission-mode", "bypassPermissions"]);
+            }
+        }
+        // --add-dir and the tool lists are variadic: each is followed by another option or `--`.
+        a.arg("--add-dir").arg(inv.run_dir_arg());
+        if inv.headless() {
+            a.args(["--disallowedTools", "AskUserQuestion"]);
+        }
+        if !inv.system_text.is_empty() {
+            a.arg("--append-system-prompt")
+                .arg(inv.system_text.as_str());
+        }
+        if !inv.headless() {
+            a.arg("--allowedTools").arg(format!(
+                "Bash({} step continue:*)",
+                inv.runner_exe.display()
+            ));
+        }
+        a.args(inv.extra_args.iter().cloned());
+        a.arg("--").arg(inv.prompt.as_str());
+        Ok(inv.command(a.0))
+    }
+
+    fn parser(&self, inv: &Invocation) -> Box<dyn StreamParser> {
+        let expected = inv.preassigned_id().or(inv.resume_id()).map(str::to_string);
+        Box::new(ClaudeParser::new(expected, inv.workdir.clone()))
+    }
+
+    fn session_exists(&self, id: &str, workdir: &Path, env: EnvLookup) -> Option<bool> {
+        let config = config_dir(env)?;
+        Some(
+            config
+                .join("projects")
+                .join(project_key(&workdir.to_string_lossy()))
+                .join(format!("{id}.jsonl"))
+                .is_file(),
+        )
+    }
+
+    fn preflight_args(&self, env: EnvLookup) -> Option<Vec<String>> {
+        if env("ANTHROPIC_API_KEY").is_some_and(|k| !k.is_empty()) {
+            return None;
+        }
+        Some(vec!["auth".into(), "status".into()])
+    }
+}
+
+/// `${CLAUDE_CONFIG_DIR:-~/.claude}`.
+pub fn config_dir(env: EnvLookup) -> Option<PathBuf> {
+    match env("CLAUDE_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => home(env).map(|h| h.join(".claude")),
+    }
+}
+
+/// The folder name Claude uses for a project: every UTF-16 unit outside `[A-Za-z0-9]` becomes
+/// `-`; a key over 200 characters is cut to 200 and followed by `-` and the base-36 absolute
+/// value of the Java string hash of the path.
+pub fn project_key(path: &str) -> String {
+    let key: String = path
+        .chars()
+        .flat_map(|c| {
+            let keep = c.is_ascii_alphanumeric();
+            std::iter::repeat_n(
+                if keep { c } else { '-' },
+                if keep { 1 } else { c.len_utf16() },
+            )
+        })
+        .collect();
+    if key.len() <= 200 {
+        return key;
+    }
+    format!(
+        "{}-{}",
+        &key[..200],
+        base36(i64::from(java_string_hash(path)).unsigned_abs())
+    )
+}
+
+/// Java's `String.hashCode` over UTF-16 units (wrapping 32-bit arithmetic).
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    })
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// One `stream-json` line; only the fields the parser uses.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Loose<'a>,
+    #[serde(default, borrow)]
+    subtype: Loose<'a>,
+    #[serde(default, borrow)]
+    session_id: Loose<'a>,
+    #[serde(default, borrow)]
+    model: Loose<'a>,
+    #[serde(default, borrow)]
+    message: Option<Message<'a>>,
+    #[serde(default, borrow)]
+    parent_tool_use_id: Loose<'a>,
+    #[serde(default, borrow)]
+    error: Loose<'a>,
+    #[serde(default, borrow)]
+    result: Loose<'a>,
+    #[serde(default, borrow)]
+    is_error: Loose<'a>,
+    #[serde(default, borrow)]
+    num_turns: Loose<'a>,
+    #[serde(default, borrow)]
+    total_cost_usd: Loose<'a>,
+    #[serde(default)]
+    usage: Option<ResultUsage>,
+    #[serde(default, borrow)]
+    errors: Option<Vec<Loose<'a>>>,
+    #[serde(default, borrow)]
+    attempt: Loose<'a>,
+    #[serde(default, borrow)]
+    max_retries: Loose<'a>,
+}
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(default, borrow)]
+    content: Content<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct ResultUsage {
+    #[serde(default, deserialize_with = "count")]
+    input_tokens: u64,
+    #[serde(default, deserialize_with = "count")]
+    cache_read_input_tokens: u64,
+    #[serde(default, deserialize_with = "count")]
+    cache_creation_input_tokens: u64,
+    #[serde(default, deserialize_with = "count")]
+    output_tokens: u64,
+}
+
+/// What the `result` line said.
+#[derive(Debug, Default)]
+struct ResultInfo {
+    text: String,
+    is_error: bool,
+    errors: Vec<String>,
+    num_turns: Option<u32>,
+    cost_usd: Option<f64>,
+    usage: Option<Usage>,
+}
+
+/// Parser for `claude -p --output-format stream-json --verbose`.
+pub struct ClaudeParser {
+    expected_id: Option<String>,
+    workdir: PathBuf,
+    session_id: Option<String>,
+    last_text: Option<String>,
+    auth_failed: bool,
+    result: Option<ResultInfo>,
+}
+
+impl ClaudeParser {
+    pub fn new(expected_id: Option<String>, workdir: PathBuf) -> Self {
+        ClaudeParser {
+            expected_id,
+            workdir,
+            session_id: None,
+            last_text: None,
+            auth_failed: false,
+            result: None,
+        }
+    }
+
+    fn on_line(&mut self, line: Line<'_>) -> Vec<AgentEvent> {
+        let mut out = Vec::new();
+        if self.session_id.is_none()
+            && let Some(id) = line.session_id.as_str()
+        {
+            self.note_session(id, line.model.as_str(), &mut out);
+        }
+        let sub_agent = line.parent_tool_use_id.as_str().is_some();
+        match (
+            line.kind.as_str().unwrap_or(""),
+            line.subtype.as_str().unwrap_or(""),
+        ) {
+            ("system", "init") => {}
+            ("system", "api_retry") => {
+                let attempt = line
+                    .attempt
+                    .as_u64()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "?".into());
+                let max = line
+                    .max_retries
+                    .as_u64()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "?".into());
+                let why = line
+                    .error
+                    .as_str()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                out.push(AgentEvent::Warning {
+                    message: format!("API request failed, retrying ({attempt}/{max}){why}"),
+                });
+            }
+            ("assistant", _) => {
+                if line.error.as_str() == Some("authentication_failed") {
+                    self.auth_failed = true;
+                }
+                if let Some(msg) = &line.message {
+                    self.on_assistant(&msg.content, sub_agent, &mut out);
+                }
+            }
+            ("user", _) => {
+                if let Some(msg) = &line.message {
+                    for block in msg
+                        .content
+                        .blocks()
+                        .iter()
+                        .filter(|b| b.kind.as_str() == Some("tool_result"))
+                    {
+                        out.push(AgentEvent::ToolResult {
+                            ok: block.is_error.as_bool() != Some(true),
+                            text: block.content.joined_text(),
+                            sub_agent,
+                        });
+                    }
+                }
+            }
+            ("result", _) => self.on_result(line, &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    fn note_session(&mut self, id: &str, model: Option<&str>, out: &mut Vec<AgentEvent>) {
+        if let Some(expected) = &self.expected_id
+            && expected != id
+        {
+            out.push(AgentEvent::Warning {
+                message: format!("claude reported session {id} instead of {expected}; using {id}"),
+            });
+        }
+        self.session_id = Some(id.to_string());
+        out.push(AgentEvent::SessionStarted {
+            id: id.to_string(),
+            model: model.map(str::to_string),
+        });
+    }
+
+    fn on_assistant(&mut self, content: &Content<'_>, sub_agent: bool, out: &mut Vec<AgentEvent>) {
+        for block in content.blocks() {
+            match block.kind.as_str() {
+                Some("text") => {
+                    let text = block.text.as_str().unwrap_or("").to_string();
+                    if !sub_agent {
+                        self.last_text = Some(text.clone());
+                    }
+                    out.push(AgentEvent::Text { text, sub_agent });
+                }
+                Some("tool_use") => {
+                    let tool = block.name.as_str().unwrap_or("tool").to_string();
+                    let input = block.input.clone().unwrap_or_default();
+                    out.push(AgentEvent::ToolUse {
+                        summary: summarize(&tool, &input),
+                        tool,
+                        sub_agent,
+                    });
+                }
+                Some("thinking") => out.push(AgentEvent::Reasoning {
+                    text: block.thinking.as_str().unwrap_or("").to_string(),
+                }),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_result(&mut self, line: Line<'_>, out: &mut Vec<AgentEvent>) {
+        let info = ResultInfo {
+            text: line.result.as_str().unwrap_or("").to_string(),
+            is_error: line.is_error.as_bool() == Some(true),
+            errors: line
+                .errors
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect(),
+            num_turns: line.num_turns.as_u64().map(|n| n as u32),
+            cost_usd: line.total_cost_usd.as_f64(),
+            usage: line.usage.map(|u| Usage {
+                input_tokens: u.input_tokens,
+                cached_input_tokens: u.cache_read_input_tokens,
+                cache_creation_tokens: u.cache_creation_input_tokens,
+                output_tokens: u.output_tokens,
+                reasoning_tokens: 0,
+            }),
+        };
+        if let Some(usage) = info.usage {
+            out.push(AgentEvent::Usage(usage));
+        }
+        let text = if info.text.is_empty() {
+            info.errors.join("\n")
+        } else {
+            info.text.clone()
+        };
+        out.push(AgentEvent::Final {
+            text,
+            is_error: info.is_error,
+        });
+        self.result = Some(info);
+    }
+
+    fn classify(&self, exit: &ExitInfo) -> Option<Failure> {
+        let result = self.result.as_ref();
+        let is_error = result.is_some_and(|r| r.is_error);
+        if exit.success() && !is_error {
+            return match result {
+                Some(_) => None,
+                None => Some(Failure::new(
+                    ErrorClass::CliError,
+                    "claude ended without a result",
+                )),
+            };
+        }
+        let result_text = result.map(|r| r.text.as_str()).unwrap_or("");
+        if self.auth_failed
+            || result_text.starts_with("Not logged in")
+            || result_text.starts_with("Invalid API key")
+        {
+            return Some(Claude.not_logged_in());
+        }
+        let mentions_missing = |s: &str| s.contains(NO_CONVERSATION);
+        if result.is_some_and(|r| r.errors.iter().any(|e| mentions_missing(e)))
+            || mentions_missing(result_text)
+            || mentions_missing(&exit.stderr_tail)
+        {
+            let id = self
+                .expected_id
+                .as_deref()
+                .or(self.session_id.as_deref())
+                .unwrap_or("?");
+            return Some(Failure::new(
+                ErrorClass::CliError,
+                format!("claude has no session {id} for {}", self.workdir.display()),
+            ));
+        }
+        if is_error {
+            let message = match result {
+                Some(r) if !r.text.trim().is_empty() => r.text.trim().to_string(),
+                Some(r) if !r.errors.is_empty() => r.errors.join("; "),
+                _ => "claude reported an error".to_string(),
+            };
+            return Some(Failure::new(ErrorClass::CliError, message));
+        }
+        let detail = exit
+            .error_line()
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default();
+        Some(Failure::new(
+            ErrorClass::ExitStatus,
+            format!("claude failed with {}{detail}", exit.describe()),
+        ))
+    }
+}
+
+impl StreamParser for ClaudeParser {
+    fn feed(&mut self, line: &[u8]) -> Vec<AgentEvent> {
+        feed_json(line, |parsed: Line| self.on_line(parsed))
+    }
+
+    fn finish(&mut self, exit: &ExitInfo) -> Completion {
+        let failure = self.classify(exit);
+        let final_answer = match (&self.result, &failure) {
+            (Some(r), None) => final_text(&r.text),
+            _ => self.last_text.as_deref().and_then(final_text),
+        };
+        Completion {
+            session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
+            final_text: final_answer,
+            usage: self.result.as_ref().and_then(|r| r.usage),
+            cost_usd: self.result.as_ref().and_then(|r| r.cost_usd),
+            num_turns: self.result.as_ref().and_then(|r| r.num_turns),
+            failure,
+        }
+    }
+}

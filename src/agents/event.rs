@@ -1,0 +1,242 @@
+//! What a headless agent run produces: the typed events of its stream and the summary at its end.
+//!
+//! Every adapter turns its CLI's JSON lines into [`AgentEvent`]s through a [`StreamParser`]. The
+//! executor renders the events as they arrive (see `render`) and, when the child has exited, asks
+//! the parser for the [`Completion`]: session id, final answer, usage, cost and, if the step
+//! failed, a classified [`Failure`].
+
+use std::fmt;
+
+/// Longest stream line the parsers accept (agents.md §1). Longer lines become a warning.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// One thing that happened in an agent's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    /// The CLI reported its session id (and model, when it says).
+    SessionStarted { id: String, model: Option<String> },
+    /// Assistant text. `sub_agent` marks output of a sub-agent (shown dimmed, indented once more).
+    Text { text: String, sub_agent: bool },
+    /// A tool call. `summary` is already reduced to one readable line (uncut).
+    ToolUse {
+        tool: String,
+        summary: String,
+        sub_agent: bool,
+    },
+    /// The result of a tool call.
+    ToolResult {
+        ok: bool,
+        text: String,
+        sub_agent: bool,
+    },
+    /// Model reasoning or thinking.
+    Reasoning { text: String },
+    /// Something worth showing that is not a failure by itself (reconnects, retries).
+    Warning { message: String },
+    /// Token counts reported by the CLI.
+    Usage(Usage),
+    /// The CLI's own final result.
+    Final { text: String, is_error: bool },
+    /// A line that is not (complete) JSON, kept verbatim.
+    Raw { line: String },
+}
+
+/// Token counts. Fields the CLI does not report stay 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    /// Adds `other` field by field (codex and opencode report per turn or per step).
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.cache_creation_tokens += other.cache_creation_tokens;
+        self.output_tokens += other.output_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+    }
+}
+
+/// Why a step's agent run failed (agents.md §1, cli.md exit codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The CLI is not logged in.
+    CliAuth,
+    /// The CLI binary was not found.
+    CliMissing,
+    /// The CLI reported an error of its own (unknown session, refused flags, failed turn).
+    CliError,
+    /// The CLI exited non-zero without saying why.
+    ExitStatus,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::CliAuth => "cli_auth",
+            ErrorClass::CliMissing => "cli_missing",
+            ErrorClass::CliError => "cli_error",
+            ErrorClass::ExitStatus => "exit_status",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A classified failure with the message shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Failure {
+            class,
+            message: message.into(),
+        }
+    }
+}
+
+/// How the child ended, plus the end of its stderr (for classification).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// The exit code, if it exited normally.
+    pub code: Option<i32>,
+    /// The signal that killed it, if any.
+    pub signal: Option<i32>,
+    /// The last lines of its stderr (the executor keeps ~20 lines).
+    pub stderr_tail: String,
+}
+
+impl ExitInfo {
+    /// An exit with status `code` and no stderr.
+    pub fn code(code: i32) -> Self {
+        ExitInfo {
+            code: Some(code),
+            ..ExitInfo::default()
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// `exit status 3` / `killed by signal 9`, for messages.
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, None) => "unknown exit status".to_string(),
+        }
+    }
+
+    /// The stderr line that best explains a failure: the last one starting with `error`
+    /// (any case), else the last non-empty one. Backtraces after the error line are skipped.
+    pub fn error_line(&self) -> Option<&str> {
+        let mut lines = self
+            .stderr_tail
+            .lines()
+            .rev()
+            .map(str::trim)
+            .filter(|l| !l.is_empty());
+        let last = lines.clone().next();
+        lines
+            .find(|l| l.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("error")))
+            .or(last)
+    }
+}
+
+/// The summary of one headless invocation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Completion {
+    pub session_id: Option<String>,
+    /// The final assistant answer, trimmed (what `capture` stores).
+    pub final_text: Option<String>,
+    pub usage: Option<Usage>,
+    pub cost_usd: Option<f64>,
+    pub num_turns: Option<u32>,
+    pub failure: Option<Failure>,
+}
+
+/// Turns one CLI's stream into events, line by line, and summarises it at the end.
+pub trait StreamParser: Send {
+    /// Parses one line (without its newline). Never panics; bad input becomes `Raw`.
+    fn feed(&mut self, line: &[u8]) -> Vec<AgentEvent>;
+
+    /// Called once after the child exited.
+    fn finish(&mut self, exit: &ExitInfo) -> Completion;
+}
+
+/// What the shared line pre-check decided.
+enum LineKind<'a> {
+    /// A line that may be JSON: the parser should try it.
+    Json(&'a str),
+    /// Blank line: no events.
+    Empty,
+    /// Not JSON, too long or not UTF-8: this event is the whole answer.
+    Other(AgentEvent),
+}
+
+/// The checks every parser makes before it looks at a line's JSON.
+fn classify_line(line: &[u8]) -> LineKind<'_> {
+    if line.len() > MAX_LINE_BYTES {
+        return LineKind::Other(AgentEvent::Warning {
+            message: format!(
+                "skipped a stream line of {} bytes (the limit is 16 MiB)",
+                line.len()
+            ),
+        });
+    }
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Ok(text) = std::str::from_utf8(line) else {
+        return LineKind::Other(raw(&String::from_utf8_lossy(line)));
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        LineKind::Empty
+    } else if trimmed.starts_with('{') {
+        LineKind::Json(trimmed)
+    } else {
+        LineKind::Other(raw(text))
+    }
+}
+
+/// The common `feed`: pre-checks the line, deserializes it into `T` and hands it to `on`; a line
+/// that does not deserialize (truncated JSON, a wrong shape) becomes `Raw`.
+pub(crate) fn feed_json<'a, T, F>(line: &'a [u8], on: F) -> Vec<AgentEvent>
+where
+    T: serde::Deserialize<'a>,
+    F: FnOnce(T) -> Vec<AgentEvent>,
+{
+    match classify_line(line) {
+        LineKind::Empty => Vec::new(),
+        LineKind::Other(event) => vec![event],
+        LineKind::Json(text) => match serde_json::from_str::<T>(text) {
+            Ok(parsed) => on(parsed),
+            Err(_) => vec![raw(text)],
+        },
+    }
+}
+
+pub(crate) fn raw(line: &str) -> AgentEvent {
+    AgentEvent::Raw {
+        line: line.to_string(),
+    }
+}
+
+/// Trims a final answer and drops it when empty.
+pub(crate) fn final_text(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
