@@ -44,6 +44,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
             };
             crate::commands::validate::run(&targets, invocation.global.json, &project)
         }
+        Command::Run(request) => crate::exec::start::run_new(request, &invocation.global),
+        Command::Resume { run_id, from } => {
+            crate::exec::start::resume(run_id, from, &invocation.global)
+        }
         other => {
             crate::console::error(&format!("{other:?} is not available in this build yet"));
             exit::USAGE

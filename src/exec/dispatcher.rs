@@ -1,0 +1,391 @@
+//! The dispatcher: owns the run and walks the step tree.
+//!
+//! Theory of operation. The position in `state.json` is a chain of frames, one per active step
+//! list. The dispatcher runs a list at depth `d` by reading frame `d` (its index, state and
+//! previous outcome), so a fresh run and a resumed run take the same path: a fresh list starts
+//! with a pending frame at index 0, a resumed one with the frame that was saved. For each step it
+//! evaluates `skip_if`, marks the frame running and saves, hands the step to its executor
+//! (containers recurse into their child list at `d + 1`), then records the outcome, applies
+//! `continue_on_failure` / `break_if`, moves the frame to the next sibling and saves again.
+//! Executors never touch the state: only this module writes `state.json` and the audit log.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::context::{ListCtx, ScopeRef, VarsBuilder};
+use super::outcome::{End, ErrorClass, Failure};
+use super::signals::Interrupts;
+use super::step::{At, Report};
+use crate::console::Console;
+use crate::interpolate::{self, RenderError, Vars};
+use crate::state::{
+    AuditEvent, AuditWriter, Frame, FrameState, Outcome, Redactor, RunDir, Scope, StateDoc,
+};
+use crate::workflow::{BreakIf, SkipIf, Step, StepKind};
+
+/// An error that ends the run at once, outside the step-failure rules (exit code + message).
+#[derive(Debug)]
+pub struct Fatal {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Fatal {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Fatal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A boxed future: the step tree is walked recursively.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Run-wide settings that do not change while it runs.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub project_dir: PathBuf,
+    pub shell: String,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// The runner's own executable, for agents that call `agent-runner step continue`.
+    pub runner_exe: PathBuf,
+}
+
+/// Counts for the final summary (shell and agent steps only).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub ok: u64,
+    pub skipped: u64,
+    pub failed_continued: u64,
+}
+
+pub struct Dispatcher {
+    pub doc: StateDoc,
+    pub run_dir: RunDir,
+    pub audit: AuditWriter,
+    pub redactor: Arc<Redactor>,
+    pub console: Console,
+    pub settings: RunSettings,
+    pub interrupts: Interrupts,
+    pub signal: super::signals::SignalName,
+    pub counts: Counts,
+    pub usage: super::usage::UsageTotals,
+    pub started: Instant,
+    /// Set while the first located step of a resume has not run yet (it gets resume framing).
+    pub resuming_step: bool,
+    pub loader: super::subflow::Loader,
+    /// The `skip_if: sh:` result of the step about to start, for its `step_start` event.
+    pub pending_skip_if: Option<Value>,
+    /// Held for the whole run; released (file deleted) at the end.
+    pub lock: Option<crate::state::RunLock>,
+    /// The workflow the run started (its name and description frame interactive steps).
+    pub root: Arc<crate::workflow::Workflow>,
+}
+
+impl Dispatcher {
+    // ----- state -----
+
+    /// Saves the whole document atomically; a failure ends the run with exit 4.
+    pub fn save(&mut self) -> Result<(), Fatal> {
+        self.doc.touch();
+        self.run_dir.write_state(&self.doc).map_err(|err| {
+            Fatal::new(
+                crate::exit::RUNTIME,
+                format!("cannot save run state: {err}"),
+            )
+        })
+    }
+
+    /// Appends an audit event and returns its `seq`.
+    pub fn audit(&mut self, event: AuditEvent, path: &str, data: Value) -> Result<u64, Fatal> {
+        self.audit.append(event, path, data).map_err(|err| {
+            Fatal::new(
+                crate::exit::RUNTIME,
+                format!("cannot write the audit log: {err}"),
+            )
+        })
+    }
+
+    /// The frame of the step list at `depth`. The chain always reaches `depth` while that list runs.
+    pub fn frame(&mut self, depth: usize) -> &mut Frame {
+        let mut frame = self.doc.position.get_or_insert_with(Frame::default);
+        for _ in 0..depth {
+            frame = frame.child.get_or_insert_with(Box::default);
+        }
+        frame
+    }
+
+    pub fn scope(&mut self, scope: ScopeRef) -> &mut Scope {
+        match scope {
+            ScopeRef::Root => &mut self.doc.scope,
+            ScopeRef::SubWorkflow(depth) => {
+                &mut self
+                    .frame(depth)
+                    .sub_workflow
+                    .get_or_insert_with(Default::default)
+                    .scope
+            }
+        }
+    }
+
+    fn scope_params(&mut self, scope: ScopeRef) -> BTreeMap<String, String> {
+        match scope {
+            ScopeRef::Root => self.doc.params.clone(),
+            ScopeRef::SubWorkflow(depth) => self
+                .frame(depth)
+                .sub_workflow
+                .as_ref()
+                .map(|s| s.params.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The variables a template of step `step_id` in `ctx` sees.
+    pub fn vars(&mut self, ctx: &ListCtx, step_id: &str) -> Vars {
+        let params = self.scope_params(ctx.scope);
+        let captures = self.scope(ctx.scope).captures.clone();
+        let session_dir = self.run_dir.path().display().to_string();
+        let run_id = self.doc.run_id.clone();
+        VarsBuilder {
+            builtins: [
+                ("session_dir", &session_dir),
+                ("run_id", &run_id),
+                ("step_id", step_id),
+                ("workflow_name", &ctx.workflow.name),
+            ],
+            params: &params,
+            captures: &captures,
+            capture_names: &ctx.capture_names,
+            loop_vars: &ctx.loop_vars,
+        }
+        .build()
+    }
+
+    /// Renders a template for step `step_id`; an unset capture or bad template fails the step.
+    pub fn render(
+        &mut self,
+        ctx: &ListCtx,
+        step_id: &str,
+        text: &str,
+        shell: bool,
+    ) -> Result<String, Failure> {
+        let vars = self.vars(ctx, step_id);
+        interpolate::render(text, &vars, shell).map_err(render_failure)
+    }
+
+    // ----- the step list -----
+
+    /// Runs the list of `steps` whose frame is at `ctx.depth`, from the frame's index on.
+    pub fn run_list<'a>(
+        &'a mut self,
+        ctx: &'a ListCtx,
+        steps: &'a [Step],
+    ) -> BoxFuture<'a, Result<End, Fatal>> {
+        Box::pin(async move {
+            loop {
+                let index = self.locate(ctx, steps)?;
+                let Some(step) = steps.get(index) else {
+                    return Ok(End::Success);
+                };
+                if self.interrupts.count() > 0 {
+                    return Ok(End::Interrupted);
+                }
+                let frame = self.frame(ctx.depth);
+                let resuming = frame.state != FrameState::Pending;
+                let previous = frame.previous_outcome;
+                let display = ctx.path.display_of(index, steps.len(), &step.id);
+                let audit_path = ctx.path.audit_of(&step.id);
+                let at = At {
+                    ctx,
+                    steps,
+                    index,
+                    step,
+                    display: &display,
+                    audit_path: &audit_path,
+                    resuming,
+                };
+                let started = Instant::now();
+                let report = match if resuming {
+                    None
+                } else {
+                    self.check_skip(&at, previous).await?
+                } {
+                    Some(Ok(())) => {
+                        if matches!(step.kind, StepKind::Shell(_) | StepKind::Agent(_)) {
+                            self.counts.skipped += 1;
+                        }
+                        self.advance(ctx, steps, index, previous)?;
+                        continue;
+                    }
+                    Some(Err(failure)) => {
+                        self.console
+                            .heading(&display, &super::labels::kind_label(step));
+                        Report::failed(failure)
+                    }
+                    None => self.run_step(&at).await?,
+                };
+                if let Some(end) = self.finish_step(&at, report, started)? {
+                    return Ok(end);
+                }
+            }
+        })
+    }
+
+    /// The index of the step the frame at this depth points at, checked against its id.
+    fn locate(&mut self, ctx: &ListCtx, steps: &[Step]) -> Result<usize, Fatal> {
+        let frame = self.frame(ctx.depth);
+        let index = frame.index;
+        if frame.state == FrameState::Pending && frame.step_id.is_empty() {
+            if let Some(first) = steps.get(index) {
+                frame.step_id = first.id.clone();
+            }
+            return Ok(index);
+        }
+        if steps.get(index).is_some_and(|s| s.id == frame.step_id)
+            || index >= steps.len() && frame.step_id.is_empty()
+        {
+            return Ok(index);
+        }
+        match steps.iter().position(|s| s.id == frame.step_id) {
+            Some(found) => {
+                frame.index = found;
+                Ok(found)
+            }
+            None => {
+                let missing = frame.step_id.clone();
+                Err(Fatal::new(
+                    crate::exit::INVALID,
+                    format!(
+                        "cannot resume: step \"{missing}\" no longer exists in {}; use --resume {} --from <step> to choose where to continue",
+                        ctx.workflow.source, self.doc.run_id
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Evaluates `skip_if`. `Some(Ok(()))` = skipped (events written), `Some(Err(_))` = the
+    /// condition itself failed the step, `None` = run the step.
+    async fn check_skip(
+        &mut self,
+        at: &At<'_>,
+        previous: Option<Outcome>,
+    ) -> Result<Option<Result<(), Failure>>, Fatal> {
+        let (ctx, step, display, audit_path) = (at.ctx, at.step, at.display, at.audit_path);
+        match &step.skip_if {
+            None => Ok(None),
+            Some(SkipIf::PreviousSuccess) => {
+                if previous != Some(Outcome::Success) {
+                    return Ok(None);
+                }
+                self.console.skipped(display, "previous step succeeded");
+                self.audit(
+                    AuditEvent::Skip,
+                    audit_path,
+                    json!({"reason": "previous_success"}),
+                )?;
+                Ok(Some(Ok(())))
+            }
+            Some(SkipIf::Shell(template)) => {
+                let command = match self.render(ctx, &step.id, template.text(), true) {
+                    Ok(command) => command,
+                    Err(failure) => return Ok(Some(Err(failure))),
+                };
+                let result = super::leaf::run_condition(self, at, &command).await?;
+                match result {
+                    Err(failure) => Ok(Some(Err(failure))),
+                    Ok((0, output)) => {
+                        let shown = self.redactor.redact(&command).into_owned();
+                        self.console
+                            .skipped(display, &format!("sh: {shown} exited 0"));
+                        self.audit(
+                            AuditEvent::Skip,
+                            audit_path,
+                            json!({"reason": "sh", "command": command, "exit_code": 0, "output": output}),
+                        )?;
+                        Ok(Some(Ok(())))
+                    }
+                    Ok((code, _)) => {
+                        self.pending_skip_if = Some(json!({"command": command, "exit_code": code}));
+                        Ok(None)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the frame at this depth to the next sibling and saves.
+    pub(super) fn advance(
+        &mut self,
+        ctx: &ListCtx,
+        steps: &[Step],
+        index: usize,
+        previous: Option<Outcome>,
+    ) -> Result<(), Fatal> {
+        let next_id = steps
+            .get(index + 1)
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
+        let frame = self.frame(ctx.depth);
+        *frame = Frame {
+            previous_outcome: previous,
+            ..Frame::pending(index + 1, next_id)
+        };
+        self.save()
+    }
+}
+
+fn render_failure(err: RenderError) -> Failure {
+    let class = match err {
+        RenderError::NoValue(_) | RenderError::Undefined(_) => ErrorClass::UndefinedVariable,
+        RenderError::Template(_) => ErrorClass::Internal,
+    };
+    Failure::new(class, err.to_string())
+}
+
+/// What `break_if` does with an outcome.
+pub fn breaks(step: &Step, end: &End) -> bool {
+    matches!(
+        (step.break_if, end),
+        (Some(BreakIf::Success), End::Success) | (Some(BreakIf::Failure), End::Failed(_))
+    )
+}
+
+impl Dispatcher {
+    /// A warning: printed, and recorded as a `warning` audit event.
+    pub fn warn(&mut self, path: &str, code: &str, message: &str) {
+        self.console.warning(message);
+        let _ = self.audit(
+            AuditEvent::Warning,
+            path,
+            json!({"code": code, "message": message}),
+        );
+    }
+
+    /// A string map with every value redacted, for events and console output.
+    pub fn redact_map(&self, map: &BTreeMap<String, String>) -> Value {
+        Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), json!(self.redactor.redact(v))))
+                .collect(),
+        )
+    }
+
+    /// The first interrupting signal's name (`abort` for `/abort`).
+    pub fn signal_name(&self) -> &'static str {
+        self.signal
+            .0
+            .lock()
+            .ok()
+            .and_then(|slot| *slot)
+            .unwrap_or("SIGINT")
+    }
+}

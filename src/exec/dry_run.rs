@@ -1,0 +1,273 @@
+//! `--dry-run`: load, validate and resolve everything, then print the plan (cli.md §7).
+//!
+//! Nothing is executed: no steps, no `skip_if` commands, no engine hooks, no preflight. Globs are
+//! expanded (that only reads the file system). Values only known at run time (captures, the run
+//! id, the run dir) appear as `{{name}}`.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::dispatcher::Fatal;
+use super::labels::agent_label;
+use super::params::Bound;
+use super::settings::{Layers, Recorded};
+use super::subflow::Loader;
+use crate::config::Config;
+use crate::exit;
+use crate::interpolate::{self, Vars};
+use crate::workflow::{LoopKind, LoopMax, Step, StepKind, Template, Workflow};
+
+/// Longest prompt excerpt shown in a plan line.
+const PROMPT_EXCERPT: usize = 60;
+
+pub fn print(
+    loader: &mut Loader,
+    workflow: &Arc<Workflow>,
+    bound: &[(String, Bound)],
+    json: bool,
+) -> Result<i32, Fatal> {
+    let config = loader.config();
+    let mut builtins = Vars::new();
+    for name in ["run_id", "session_dir"] {
+        placeholder(&mut builtins, name);
+    }
+    builtins.set("workflow_name", &workflow.name);
+    builtins.set("step_id", "");
+    let mut params = Vec::new();
+    for (name, value) in bound {
+        let value = match value {
+            Bound::Given(value) => value.clone(),
+            Bound::Default(template) => interpolate::render(template.text(), &builtins, false)
+                .unwrap_or_else(|_| template.text().to_owned()),
+            Bound::Empty => String::new(),
+        };
+        params.push((name.clone(), value));
+    }
+    let secret = |name: &str| workflow.params.iter().any(|p| p.name == name && p.secret);
+    let mut plan = Plan {
+        loader,
+        config: &config,
+        lines: Vec::new(),
+        depth_guard: 0,
+    };
+    let steps = plan.steps(workflow, &workflow.steps, &params, 0);
+    let shown_params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if secret(k) {
+                    crate::state::REDACTED.to_owned()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    if json {
+        let doc = json!({
+            "format_version": 1,
+            "workflow": {"name": workflow.name, "source": workflow.source.to_string()},
+            "params": Value::Object(shown_params.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
+            "steps": steps,
+        });
+        crate::console::print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
+        return Ok(exit::SUCCESS);
+    }
+    let mut out = format!(
+        "agent-runner: dry run of workflow \"{}\" ({}); nothing is executed\n",
+        workflow.name, workflow.source
+    );
+    let list: Vec<String> = shown_params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    out.push_str(&format!("params: {}\n", list.join(", ")));
+    for line in &plan.lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    crate::console::print_stdout(&out);
+    Ok(exit::SUCCESS)
+}
+
+struct Plan<'a> {
+    loader: &'a mut Loader,
+    config: &'a Config,
+    lines: Vec<String>,
+    depth_guard: usize,
+}
+
+impl Plan<'_> {
+    fn steps(
+        &mut self,
+        workflow: &Arc<Workflow>,
+        steps: &[Step],
+        params: &[(String, String)],
+        depth: usize,
+    ) -> Value {
+        let mut out = Vec::new();
+        for step in steps {
+            let vars = self.vars(workflow, step, params);
+            let (label, detail) = self.describe(workflow, step, &vars);
+            self.lines.push(format!(
+                "{}{}  {label}  {detail}",
+                "  ".repeat(depth),
+                step.id
+            ));
+            let children = match &step.kind {
+                StepKind::Group(children) => self.steps(workflow, children, params, depth + 1),
+                StepKind::Loop(looped) => self.steps(workflow, &looped.steps, params, depth + 1),
+                StepKind::SubWorkflow(call)
+                    if call.workflow.is_static() && self.depth_guard < 32 =>
+                {
+                    match self.loader.load_sub(call.workflow.text(), &workflow.source) {
+                        Ok(child) => {
+                            let mut child_params = Vec::new();
+                            for (name, template) in &call.params {
+                                child_params.push((name.clone(), render(template, &vars, false)));
+                            }
+                            let bound = super::subflow::bind_params(
+                                &child,
+                                child_params,
+                                "{{run_id}}",
+                                "{{session_dir}}",
+                            )
+                            .map(|m| m.into_iter().collect::<Vec<_>>())
+                            .unwrap_or_default();
+                            self.depth_guard += 1;
+                            let value = self.steps(&child, &child.steps, &bound, depth + 1);
+                            self.depth_guard -= 1;
+                            value
+                        }
+                        Err(_) => json!([]),
+                    }
+                }
+                _ => json!([]),
+            };
+            out.push(json!({"id": step.id, "kind": super::step::kind_name(step), "label": label, "detail": detail, "steps": children}));
+        }
+        Value::Array(out)
+    }
+
+    fn vars(&self, workflow: &Workflow, step: &Step, params: &[(String, String)]) -> Vars {
+        let mut vars = Vars::new();
+        for name in ["run_id", "session_dir"] {
+            placeholder(&mut vars, name);
+        }
+        vars.set("workflow_name", &workflow.name);
+        vars.set("step_id", &step.id);
+        for (name, value) in params {
+            vars.set(name, value);
+        }
+        for other in workflow.walk() {
+            let capture = match &other.kind {
+                StepKind::Shell(s) => s.capture.as_ref().map(|c| c.name.clone()),
+                StepKind::Agent(a) => a.capture.clone(),
+                StepKind::Loop(l) => {
+                    if let LoopKind::ForEach { var, .. } = &l.kind {
+                        placeholder(&mut vars, var);
+                    }
+                    if let Some(index) = &l.as_index {
+                        placeholder(&mut vars, index);
+                    }
+                    None
+                }
+                _ => None,
+            };
+            if let Some(name) = capture {
+                placeholder(&mut vars, &name);
+            }
+        }
+        vars
+    }
+
+    fn describe(&mut self, workflow: &Workflow, step: &Step, vars: &Vars) -> (String, String) {
+        match &step.kind {
+            StepKind::Shell(shell) => {
+                let label = if shell.interactive {
+                    "interactive shell"
+                } else {
+                    "shell"
+                };
+                (label.to_owned(), render(&shell.command, vars, true))
+            }
+            StepKind::Agent(agent) => {
+                let layers = Layers {
+                    step: agent,
+                    workflow,
+                    config: self.config,
+                    decl: decl(workflow, agent),
+                    recorded: None::<&Recorded>,
+                };
+                let resolved = layers.resolve(&mut |t: &Template| Ok(render(t, vars, false)));
+                let label = match &resolved {
+                    Ok(r) => agent_label(agent, &r.cli, r.model.as_deref()),
+                    Err(_) => agent_label(agent, "?", None),
+                };
+                let prompt = render(&agent.prompt, vars, false);
+                let first = prompt.lines().next().unwrap_or_default();
+                let detail = if first.chars().count() > PROMPT_EXCERPT {
+                    format!(
+                        "{}…",
+                        first.chars().take(PROMPT_EXCERPT).collect::<String>()
+                    )
+                } else {
+                    first.to_owned()
+                };
+                (label, detail)
+            }
+            StepKind::Group(_) => ("group".to_owned(), String::new()),
+            StepKind::SubWorkflow(call) => {
+                let value = render(&call.workflow, vars, false);
+                let detail = match self.loader.load_sub(&value, &workflow.source) {
+                    Ok(child) => format!("{} ({})", child.name, child.source),
+                    Err(_) => value,
+                };
+                ("sub-workflow".to_owned(), detail)
+            }
+            StepKind::Loop(looped) => match &looped.kind {
+                LoopKind::Counted { max } => {
+                    let max = match max {
+                        LoopMax::Fixed(n) => n.to_string(),
+                        LoopMax::Template(t) => render(t, vars, false),
+                    };
+                    (format!("loop x{max}"), String::new())
+                }
+                LoopKind::ForEach { over, .. } => {
+                    let pattern = render(over, vars, false);
+                    let project = self.loader.project().dir.clone();
+                    let count = super::glob::expand(&pattern, &project)
+                        .map(|m| m.len())
+                        .unwrap_or(0);
+                    (format!("for-each {count} matches"), pattern)
+                }
+            },
+        }
+    }
+}
+
+fn decl<'w>(
+    workflow: &'w Workflow,
+    agent: &crate::workflow::AgentStep,
+) -> Option<&'w crate::workflow::SessionDecl> {
+    match &agent.session {
+        crate::workflow::SessionStrategy::Named(name) => {
+            workflow.sessions.iter().find(|d| d.name == *name)
+        }
+        _ => None,
+    }
+}
+
+fn render(template: &Template, vars: &Vars, shell: bool) -> String {
+    interpolate::render(template.text(), vars, shell).unwrap_or_else(|_| template.text().to_owned())
+}
+
+/// A value only known at run time shows as `{{name}}`.
+fn placeholder(vars: &mut Vars, name: &str) {
+    vars.set(name, format!("{{{{{name}}}}}"));
+}

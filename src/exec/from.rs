@@ -1,0 +1,147 @@
+//! `--from <STEP>`: where a run starts instead of the beginning, and the resume position's
+//! display form.
+//!
+//! The step is a top-level id or a path `a/b` that goes into groups and sub-workflows whose
+//! `workflow:` is static (never into loops). The run's position becomes a chain of pending
+//! frames that leads to that step; the dispatcher then descends it like any saved position.
+
+use std::sync::Arc;
+
+use super::dispatcher::Fatal;
+use super::display::StepPath;
+use super::subflow::Loader;
+use crate::exit;
+use crate::state::{Frame, StateDoc};
+use crate::workflow::{Step, StepKind, Workflow};
+
+/// One level of the chain: the list, the index of the chosen step in it, and its file.
+struct Level {
+    steps: Vec<Step>,
+    index: usize,
+}
+
+/// Checks that `from` names a step (exit 2 with a did-you-mean otherwise).
+pub fn check_exists(
+    loader: &mut Loader,
+    workflow: &Arc<Workflow>,
+    from: &str,
+) -> Result<(), Fatal> {
+    levels(loader, workflow, from).map(|_| ())
+}
+
+fn levels(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Result<Vec<Level>, Fatal> {
+    let mut levels = Vec::new();
+    let mut current = workflow.clone();
+    let mut steps: Vec<Step> = workflow.steps.clone();
+    let segments: Vec<&str> = from.split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let Some(index) = steps.iter().position(|s| s.id == *segment) else {
+            return Err(no_step(workflow, from, &steps));
+        };
+        let step = steps[index].clone();
+        levels.push(Level {
+            steps: steps.clone(),
+            index,
+        });
+        if i + 1 == segments.len() {
+            break;
+        }
+        steps = match &step.kind {
+            StepKind::Group(children) => children.clone(),
+            StepKind::SubWorkflow(call) if call.workflow.is_static() => {
+                let child = loader
+                    .load_sub(call.workflow.text(), &current.source)
+                    .map_err(|failure| Fatal::new(exit::USAGE, failure.message))?;
+                current = child.clone();
+                child.steps.clone()
+            }
+            _ => return Err(no_step(workflow, from, &[])),
+        };
+    }
+    Ok(levels)
+}
+
+fn no_step(workflow: &Workflow, from: &str, candidates: &[Step]) -> Fatal {
+    let ids: Vec<&str> = candidates
+        .iter()
+        .map(|s| s.id.as_str())
+        .chain(workflow.walk().map(|s| s.id.as_str()))
+        .collect();
+    let last = from.rsplit('/').next().unwrap_or(from);
+    let hint = crate::workflow::suggest::did_you_mean(last, ids.iter().copied());
+    Fatal::new(
+        exit::USAGE,
+        format!("no step \"{from}\" in workflow \"{}\"{hint}", workflow.name),
+    )
+}
+
+/// The pending frame chain that leads to `from`. Steps before it are listed in the returned
+/// skip list (console form, audit form) for a new run's `skip` events.
+pub fn chain_to(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Result<Frame, Fatal> {
+    let levels = levels(loader, workflow, from)?;
+    let mut chain: Option<Frame> = None;
+    for level in levels.iter().rev() {
+        let step = &level.steps[level.index];
+        let mut frame = Frame::pending(level.index, step.id.clone());
+        frame.child = chain.take().map(Box::new);
+        chain = Some(frame);
+    }
+    chain.ok_or_else(|| {
+        Fatal::new(
+            exit::USAGE,
+            format!("no step \"{from}\" in workflow \"{}\"", workflow.name),
+        )
+    })
+}
+
+/// The steps a new run with `--from` skips: every step before the chosen one at each level.
+pub fn skipped_before(
+    loader: &mut Loader,
+    workflow: &Arc<Workflow>,
+    from: &str,
+) -> Result<Vec<(String, String)>, Fatal> {
+    let levels = levels(loader, workflow, from)?;
+    let mut path = StepPath::default();
+    let mut skipped = Vec::new();
+    for level in &levels {
+        for step in &level.steps[..level.index] {
+            skipped.push((
+                path.display_of(index_of(&level.steps, step), level.steps.len(), &step.id),
+                path.audit_of(&step.id),
+            ));
+        }
+        let chosen = &level.steps[level.index];
+        path = path.enter(level.index, level.steps.len(), &chosen.id);
+    }
+    Ok(skipped)
+}
+
+fn index_of(steps: &[Step], step: &Step) -> usize {
+    steps.iter().position(|s| s.id == step.id).unwrap_or(0)
+}
+
+/// The console form of a saved position: `4/9 implement > #2/5 > run-tests`.
+pub fn display_position(doc: &StateDoc, workflow: &Workflow) -> String {
+    let Some(top) = &doc.position else {
+        return "the end".to_owned();
+    };
+    let mut text = format!("{}/{} {}", top.index + 1, workflow.steps.len(), top.step_id);
+    let mut frame = top;
+    loop {
+        if let Some(looped) = &frame.loop_ {
+            let total = looped
+                .items
+                .as_ref()
+                .map_or(looped.max.unwrap_or(0), |items| items.len() as u64);
+            text.push_str(&format!(" > #{}/{total}", looped.iteration + 1));
+        }
+        let Some(child) = frame.child.as_deref() else {
+            break;
+        };
+        if !child.step_id.is_empty() {
+            text.push_str(&format!(" > {}", child.step_id));
+        }
+        frame = child;
+    }
+    text
+}

@@ -1,0 +1,345 @@
+//! Starting a run: a new run (cli.md §4) or a resume (runs-and-state.md §5), up to the point
+//! where the dispatcher takes over; then the end of the run.
+//!
+//! Order for a new run: resolve and validate the workflow with its static sub-workflows (exit 3),
+//! load the configuration (exit 3), bind parameters (exit 2), preflight the agent CLIs (exit 4),
+//! then create the run dir, take the lock and write the first state before any step runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::context::ListCtx;
+use super::dispatcher::{Counts, Dispatcher, Fatal, RunSettings};
+use super::params::{self, Bound};
+use super::signals::{Interrupts, SignalName};
+use super::subflow::Loader;
+use crate::cli::{Global, RunRequest};
+use crate::console::{self, Console, eprint_line};
+use crate::exit;
+use crate::state::{
+    AuditEvent, AuditWriter, Frame, Redactor, RunDir, RunLock, RunStatus, SeedSession, StateDoc,
+    StateError, StateRoot, WorkflowRef,
+};
+use crate::workflow::Workflow;
+
+/// `agent-runner <workflow> [params]` and `--dry-run`.
+pub fn run_new(request: RunRequest, global: &Global) -> i32 {
+    block_on(async move {
+        run_new_async(request, global)
+            .await
+            .unwrap_or_else(report_fatal)
+    })
+}
+
+/// `agent-runner --resume [RUN_ID] [--from STEP]`.
+pub fn resume(run_id: Option<String>, from: Option<String>, global: &Global) -> i32 {
+    block_on(async move {
+        resume_async(run_id, from, global)
+            .await
+            .unwrap_or_else(report_fatal)
+    })
+}
+
+fn block_on(future: impl std::future::Future<Output = i32>) -> i32 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(err) => {
+            console::error(&format!("cannot start the async runtime: {err}"));
+            exit::RUNTIME
+        }
+    }
+}
+
+fn report_fatal(fatal: Fatal) -> i32 {
+    if !fatal.message.is_empty() {
+        console::error(&fatal.message);
+    }
+    fatal.code
+}
+
+fn project_dir() -> Result<PathBuf, Fatal> {
+    std::env::current_dir()
+        .and_then(|dir| dir.canonicalize())
+        .map_err(|err| {
+            Fatal::new(
+                exit::RUNTIME,
+                format!("cannot read the current directory: {err}"),
+            )
+        })
+}
+
+fn state_error(err: StateError) -> Fatal {
+    Fatal::new(err.exit_code(), err.to_string())
+}
+
+async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fatal> {
+    let project = project_dir()?;
+    let mut loader = Loader::new(&project)?;
+    let workflow = loader.load_root(&request.workflow)?;
+    let config = loader.config();
+    let bound = params::bind(&workflow, &request.params).map_err(|err| {
+        console::error(&err.message);
+        eprint_line(&err.usage);
+        Fatal::new(exit::USAGE, "")
+    })?;
+    if request.dry_run {
+        return super::dry_run::print(&mut loader, &workflow, &bound, global.json);
+    }
+    if let Some(from) = &request.from {
+        super::from::check_exists(&mut loader, &workflow, from)?;
+    }
+    super::preflight::check(&mut loader, &workflow)?;
+    super::preflight::warn_without_terminal(&workflow);
+
+    let root = StateRoot::from_env().map_err(state_error)?;
+    let project_state = root.project(&project).map_err(state_error)?;
+    let run_dir = project_state
+        .create_run(&workflow.name, None)
+        .map_err(state_error)?;
+    let run_id = run_dir.id().to_owned();
+    let session_dir = run_dir.path().display().to_string();
+    let params = render_params(&workflow, bound, &run_id, &session_dir)?;
+    let secret_names: Vec<String> = workflow
+        .params
+        .iter()
+        .filter(|p| p.secret)
+        .map(|p| p.name.clone())
+        .collect();
+    let mut doc = StateDoc::new(
+        &run_id,
+        project.display().to_string(),
+        workflow_ref(&workflow),
+    );
+    doc.params = params;
+    doc.secret_params = secret_names;
+    doc.seed_session = request.seed_session.as_deref().map(parse_seed);
+    doc.position = Some(Frame::pending(
+        0,
+        workflow
+            .steps
+            .first()
+            .map(|s| s.id.clone())
+            .unwrap_or_default(),
+    ));
+    if let Some(from) = &request.from {
+        doc.position = Some(super::from::chain_to(&mut loader, &workflow, from)?);
+    }
+    let d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
+    console::eprint_line(&format!(
+        "agent-runner: running workflow \"{}\" (run {run_id})",
+        workflow.name
+    ));
+    console::eprint_line("");
+    if let Some(from) = &request.from {
+        console::note(&format!(
+            "starting at \"{from}\"; earlier steps are skipped and their captures are unset"
+        ));
+    }
+    start_and_execute(d, workflow, None, request.from).await
+}
+
+async fn resume_async(
+    run_id: Option<String>,
+    from: Option<String>,
+    global: &Global,
+) -> Result<i32, Fatal> {
+    let project = project_dir()?;
+    let root = StateRoot::from_env().map_err(state_error)?;
+    let project_state = root.project(&project).map_err(state_error)?;
+    let run_dir = match &run_id {
+        Some(id) => project_state.open_run(id).map_err(|err| match err {
+            StateError::NoSuchRun(_) => {
+                let mut message =
+                    format!("no run \"{id}\" in this project (see \"agent-runner list\")");
+                if Loader::new(&project).is_ok_and(|mut l| l.exists(id)) {
+                    message.push_str(&format!("; to start workflow \"{id}\", leave out --resume"));
+                }
+                Fatal::new(exit::USAGE, message)
+            }
+            other => state_error(other),
+        })?,
+        None => project_state.newest_resumable().map_err(state_error)?.run,
+    };
+    let mut doc = run_dir.read_state().map_err(state_error)?;
+    if doc.completed || doc.status == RunStatus::Completed {
+        eprint_line(&format!(
+            "agent-runner: run {} already completed; nothing to resume",
+            doc.run_id
+        ));
+        return Ok(exit::SUCCESS);
+    }
+    let mut loader = Loader::new(&project)?;
+    let (workflow, changed) = loader.load_recorded(&doc.workflow)?;
+    let config = loader.config();
+    if let Some(from) = &from {
+        super::from::check_exists(&mut loader, &workflow, from)?;
+    }
+    super::preflight::check(&mut loader, &workflow)?;
+    super::preflight::warn_without_terminal(&workflow);
+    if let Some(from) = &from {
+        doc.position = Some(super::from::chain_to(&mut loader, &workflow, from)?);
+    }
+    doc.status = RunStatus::Running;
+    doc.last_failure = None;
+    let resume_from = doc.position_path();
+    let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
+    d.resuming_step = true;
+    let at = super::from::display_position(&d.doc, &workflow);
+    eprint_line(&format!(
+        "agent-runner: resuming run {} of workflow \"{}\" at {at}",
+        d.doc.run_id, workflow.name
+    ));
+    if changed {
+        d.warn(
+            "",
+            "workflow_changed",
+            &format!(
+                "{} changed since this run started; continuing by step id",
+                workflow.source
+            ),
+        );
+    }
+    eprint_line("");
+    start_and_execute(d, workflow, resume_from, from).await
+}
+
+/// Writes `run_start` and the first state of this invocation, then runs the workflow.
+async fn start_and_execute(
+    mut d: Dispatcher,
+    workflow: Arc<Workflow>,
+    resume_from: Option<String>,
+    from: Option<String>,
+) -> Result<i32, Fatal> {
+    let start = json!({
+        "workflow": {"name": workflow.name, "source": workflow.source.to_string(), "hash": workflow.hash},
+        "params": d.redact_map(&d.doc.params),
+        "project_dir": d.settings.project_dir.display().to_string(),
+        "agent_runner_version": env!("CARGO_PKG_VERSION"),
+        "resumed": resume_from.is_some(),
+        "resume_from": resume_from,
+        "from": from,
+        "seed_session": d.doc.seed_session.as_ref().map(|s| json!({"cli": s.cli, "id": s.id})),
+    });
+    d.audit(AuditEvent::RunStart, "", start)?;
+    d.save()?;
+    Ok(execute(d, workflow).await)
+}
+
+/// Takes the lock, opens the audit log and builds the dispatcher.
+fn open_dispatcher(
+    doc: StateDoc,
+    run_dir: RunDir,
+    loader: Loader,
+    global: &Global,
+    config: &crate::config::Config,
+    root: Arc<Workflow>,
+) -> Result<Dispatcher, Fatal> {
+    let (lock, takeover) =
+        RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
+    run_dir.remove_stale_temps().map_err(state_error)?;
+    let secrets: Vec<&str> = doc
+        .secret_params
+        .iter()
+        .filter_map(|name| doc.params.get(name).map(String::as_str))
+        .collect();
+    let redactor =
+        Redactor::from_process_env(secrets, config.redact.as_deref().unwrap_or_default())
+            .map_err(state_error)?;
+    let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, redactor.clone())
+        .map_err(state_error)?;
+    let signal = SignalName::default();
+    let interrupts = Interrupts::listen(signal.clone())
+        .map_err(|err| Fatal::new(exit::RUNTIME, format!("cannot listen for signals: {err}")))?;
+    let settings = RunSettings {
+        project_dir: PathBuf::from(&doc.project_dir),
+        shell: config.shell.clone().unwrap_or_else(|| "/bin/sh".to_owned()),
+        quiet: global.quiet,
+        verbose: global.verbose,
+        runner_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agent-runner")),
+    };
+    let mut d = Dispatcher {
+        doc,
+        run_dir,
+        audit,
+        redactor: Arc::new(redactor),
+        console: Console::for_stderr(global.quiet),
+        settings,
+        interrupts,
+        signal,
+        counts: Counts::default(),
+        usage: Default::default(),
+        started: Instant::now(),
+        resuming_step: false,
+        loader,
+        pending_skip_if: None,
+        lock: Some(lock),
+        root,
+    };
+    if let Some(takeover) = takeover {
+        d.audit(
+            AuditEvent::LockTakeover,
+            "",
+            json!({"previous_pid": takeover.previous_pid, "previous_host": takeover.previous_host}),
+        )?;
+    }
+    Ok(d)
+}
+
+/// Runs the root step list to its end, then writes the end of the run and releases the lock.
+async fn execute(mut d: Dispatcher, workflow: Arc<Workflow>) -> i32 {
+    let ctx = ListCtx::root(workflow.clone());
+    let end = d.run_list(&ctx, &workflow.steps).await;
+    let code = super::finish::finish(&mut d, end, &workflow.name);
+    if let Some(lock) = d.lock.take()
+        && let Err(err) = lock.release()
+    {
+        console::warning(&format!("cannot release the run lock: {err}"));
+    }
+    code
+}
+
+/// Renders parameter defaults (templates over builtins) now that the run id exists.
+fn render_params(
+    workflow: &Workflow,
+    bound: Vec<(String, Bound)>,
+    run_id: &str,
+    session_dir: &str,
+) -> Result<crate::state::StringMap, Fatal> {
+    let given: Vec<(String, String)> = bound
+        .into_iter()
+        .filter_map(|(name, value)| match value {
+            Bound::Given(value) => Some((name, value)),
+            Bound::Default(_) | Bound::Empty => None,
+        })
+        .collect();
+    super::subflow::bind_params(workflow, given, run_id, session_dir)
+        .map_err(|failure| Fatal::new(exit::USAGE, failure.message))
+}
+
+fn workflow_ref(workflow: &Workflow) -> WorkflowRef {
+    WorkflowRef {
+        name: workflow.name.clone(),
+        source: workflow.source.to_string(),
+        hash: workflow.hash.clone(),
+    }
+}
+
+/// `--session [cli:]id` given with a workflow.
+fn parse_seed(text: &str) -> SeedSession {
+    match text.split_once(':') {
+        Some((cli, id)) if crate::workflow::CLI_NAMES.contains(&cli) => SeedSession {
+            cli: Some(cli.to_owned()),
+            id: id.to_owned(),
+        },
+        _ => SeedSession {
+            cli: None,
+            id: text.to_owned(),
+        },
+    }
+}
