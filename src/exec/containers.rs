@@ -142,15 +142,18 @@ pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Resul
             &iteration_path,
             json!({"iteration": iteration, "outcome": outcome, "duration_ms": started.elapsed().as_millis() as u64}),
         )?;
-        let frame = d.frame(depth);
-        frame.child = None;
-        if let Some(looped) = frame.loop_.as_mut() {
-            looped.iteration += 1;
-            if matches!(end, End::Break) {
-                looped.break_triggered = true;
+        // A failed iteration keeps its frames: a resume re-runs exactly the step that failed.
+        if !matches!(end, End::Failed(_)) {
+            let frame = d.frame(depth);
+            frame.child = None;
+            if let Some(looped) = frame.loop_.as_mut() {
+                looped.iteration += 1;
+                if matches!(end, End::Break) {
+                    looped.break_triggered = true;
+                }
             }
+            d.save()?;
         }
-        d.save()?;
         if let Some(end) = finish {
             let mut report = Report::new(end);
             report.data.insert("iterations".into(), json!(iterations));
