@@ -15,3 +15,4 @@ mod test;
 
 mod fixtures;
 mod validate;
+mod workflows;
