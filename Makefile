@@ -7,7 +7,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 OPENSPEC_VERSION := 1.13.2
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(PATH)
 
-.PHONY: build test lint bench ci demo tools
+.PHONY: build test lint bench ci demo tools schema
 
 build:
 	$(CARGO) build --release
@@ -31,6 +31,10 @@ lint:
 
 bench:
 	$(CARGO) bench
+
+# Regenerates the committed JSON Schema (a test fails when it is stale).
+schema:
+	$(CARGO) run -q -- schema > schema/workflow.schema.json
 
 demo:
 	$(CARGO) run --release -- demo

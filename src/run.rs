@@ -38,6 +38,13 @@ pub fn run(args: Vec<OsString>) -> i32 {
             crate::console::print_stdout(&format!("agent-runner {}\n", env!("CARGO_PKG_VERSION")));
             exit::SUCCESS
         }
+        Command::Schema => crate::commands::schema::run(),
+        Command::Workflows => {
+            let Some(project) = project() else {
+                return exit::RUNTIME;
+            };
+            crate::commands::workflows::run(invocation.global.json, &project)
+        }
         Command::Validate { targets } => {
             let Some(project) = project() else {
                 return exit::RUNTIME;

@@ -706,3 +706,88 @@ impl<'c> Analyzer<'c> {
         env
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = include_str!("../../tests/fixtures/valid/everything.yaml");
+
+    #[test]
+    fn loads_a_valid_file_with_session_defaults() {
+        let text = "name: t\nsteps:\n  - {id: a, prompt: hi}\n  - {id: g, steps: [{id: b, prompt: again}]}\n";
+        let analysis = load_bytes(
+            text.as_bytes(),
+            Source::Builtin("t".into()),
+            "t.yaml",
+            &LoadContext::default(),
+        );
+        let workflow = analysis.workflow.expect("valid");
+        let sessions: Vec<String> = workflow
+            .walk()
+            .filter_map(|s| match &s.kind {
+                StepKind::Agent(a) => Some(a.session.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sessions, ["new", "resume"]);
+        assert!(workflow.hash.starts_with("sha256:"));
+    }
+
+    /// Random byte and line mutations of a valid file never panic.
+    #[test]
+    fn mutations_never_panic() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const PIECES: &[&str] = &[
+            "{{",
+            "}}",
+            ":",
+            "- ",
+            "\t",
+            "'",
+            "\"",
+            "[",
+            "]",
+            "{",
+            "}",
+            "&a ",
+            "*a",
+            "!!str ",
+            "\n  ",
+            "steps:",
+            "loop:",
+            "\u{0}",
+            "99999999999999999999999",
+            "{{#if x}}",
+            "\\",
+        ];
+        let ctx = LoadContext::default();
+        for _ in 0..3000 {
+            let mut bytes = VALID.as_bytes().to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % (bytes.len() + 1);
+                match next() % 4 {
+                    0 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    1 if at < bytes.len() => bytes[at] = (next() % 256) as u8,
+                    _ => {
+                        let piece = PIECES[(next() as usize) % PIECES.len()];
+                        bytes.splice(at..at, piece.bytes());
+                    }
+                }
+            }
+            let analysis = load_bytes(&bytes, Source::Builtin("f".into()), "f.yaml", &ctx);
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = PositionIndex::build(text);
+            }
+            let _ = analysis.has_errors();
+        }
+    }
+}

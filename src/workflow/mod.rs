@@ -14,6 +14,7 @@ pub mod loader;
 pub mod model;
 pub mod positions;
 pub mod resolve;
+pub mod schema;
 pub mod steps;
 pub mod suggest;
 mod validate;

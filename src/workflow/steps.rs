@@ -417,6 +417,11 @@ impl Analyzer<'_> {
                     Some("shell") => mismatch(&mut self.sink, "mode \"shell\" needs a \"command\"".to_owned()),
                     Some(m) => mismatch(&mut self.sink, format!("mode \"{m}\" needs a \"prompt\"")),
                     None if r.has("mode") => {}
+                    // A misspelled kind key (`comand`) is already reported with a did-you-mean.
+                    None if r.entries.iter().any(|(key, _)| {
+                        !STEP_KEYS.contains(&key.as_str())
+                            && super::suggest::suggest(key, KIND_KEYS.iter().copied()).is_some()
+                    }) => {}
                     None => self.sink.error(
                         "no-kind",
                         "cannot tell what kind of step this is: add \"command\" (shell), \"prompt\" (agent), \"loop\" with \"steps\", \"workflow\" (sub-workflow), or \"steps\" (group)".to_owned(),

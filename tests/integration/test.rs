@@ -1,0 +1,269 @@
+//! The fluent `Test` builder every integration test uses.
+//!
+//! A test writes files into a fresh temporary project, runs the real `agent-runner` binary there
+//! with a clean environment, and checks the exit status and output:
+//!
+//! ```ignore
+//! Test::new()
+//!     .write(".agent-runner/workflows/fix.yaml", "name: fix\nsteps: [{id: a, command: ls}]\n")
+//!     .args(["--validate", "fix"])
+//!     .stdout("ok: fix (1 file checked)\n")
+//!     .run();
+//! ```
+//!
+//! Layout of the temporary dir: `project/` (the working directory, where `.write` puts files),
+//! `home/` (`HOME`, with `AGENT_RUNNER_HOME=home/.agent-runner` and the user config dir
+//! `home/.config/agent-runner`, written with `.write_user`), and `bin/`, which comes first on
+//! `PATH` so fake agent CLIs can be dropped there (`.write_bin`). Only `PATH`, `HOME`,
+//! `AGENT_RUNNER_HOME`, `XDG_CONFIG_HOME`, `AGENT_RUNNER_CONFIG_DIR` and `NO_COLOR=1` are set,
+//! plus whatever `.env` adds. Output has the temp dir replaced by `[TMP]`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use pretty_assertions::assert_eq;
+use tempfile::TempDir;
+
+pub struct Test {
+    tempdir: TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<String>,
+    current_dir: PathBuf,
+    status: i32,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    stdout_contains: Vec<String>,
+    stderr_contains: Vec<String>,
+}
+
+/// What a run produced; keeps the temp dir alive for file assertions.
+pub struct Output {
+    pub tempdir: TempDir,
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The project dir of the run.
+    pub fn project(&self) -> PathBuf {
+        self.tempdir.path().join("project")
+    }
+
+    /// Reads a file of the project.
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.project().join(path))
+            .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+}
+
+impl Default for Test {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Test {
+    pub fn new() -> Self {
+        let tempdir = tempfile::Builder::new()
+            .prefix("agent-runner-test")
+            .tempdir()
+            .expect("temp dir");
+        for dir in ["project", "home/.config/agent-runner", "bin"] {
+            std::fs::create_dir_all(tempdir.path().join(dir)).expect("create dir");
+        }
+        Test {
+            current_dir: PathBuf::from("project"),
+            tempdir,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            status: 0,
+            stdout: None,
+            stderr: None,
+            stdout_contains: Vec::new(),
+            stderr_contains: Vec::new(),
+        }
+    }
+
+    /// The temp dir (its `project/` subdir is the working directory).
+    pub fn path(&self) -> &Path {
+        self.tempdir.path()
+    }
+
+    /// The project dir.
+    pub fn project(&self) -> PathBuf {
+        self.tempdir.path().join("project")
+    }
+
+    fn write_at(self, path: PathBuf, content: impl AsRef<[u8]>) -> Self {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dir");
+        }
+        std::fs::write(&path, content).expect("write file");
+        self
+    }
+
+    /// Writes a file relative to the project dir.
+    pub fn write(self, path: &str, content: impl AsRef<[u8]>) -> Self {
+        let at = self.project().join(path);
+        self.write_at(at, content)
+    }
+
+    /// Writes a file relative to the user config dir (`~/.config/agent-runner`).
+    pub fn write_user(self, path: &str, content: impl AsRef<[u8]>) -> Self {
+        let at = self.path().join("home/.config/agent-runner").join(path);
+        self.write_at(at, content)
+    }
+
+    /// Writes an executable into `bin/`, which is first on `PATH`.
+    pub fn write_bin(self, name: &str, script: &str) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let at = self.path().join("bin").join(name);
+        let test = self.write_at(at.clone(), script);
+        std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        test
+    }
+
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_owned());
+        self
+    }
+
+    pub fn args<const N: usize>(mut self, args: [&str; N]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn stdin(mut self, text: &str) -> Self {
+        self.stdin = Some(text.to_owned());
+        self
+    }
+
+    /// stdin is `/dev/null` (the default, spelled out).
+    pub fn stdin_null(mut self) -> Self {
+        self.stdin = None;
+        self
+    }
+
+    /// Runs in this dir, relative to the temp dir (default `project`).
+    pub fn current_dir(mut self, dir: &str) -> Self {
+        self.current_dir = PathBuf::from(dir);
+        self
+    }
+
+    pub fn status(mut self, status: i32) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Expects exactly this stdout.
+    pub fn stdout(mut self, text: &str) -> Self {
+        self.stdout = Some(text.to_owned());
+        self
+    }
+
+    /// Expects exactly this stderr.
+    pub fn stderr(mut self, text: &str) -> Self {
+        self.stderr = Some(text.to_owned());
+        self
+    }
+
+    pub fn stdout_contains(mut self, text: &str) -> Self {
+        self.stdout_contains.push(text.to_owned());
+        self
+    }
+
+    pub fn stderr_contains(mut self, text: &str) -> Self {
+        self.stderr_contains.push(text.to_owned());
+        self
+    }
+
+    /// Runs the binary and checks every expectation.
+    pub fn run(self) -> Output {
+        let (status, stdout, stderr) = self.output();
+        let output = Output {
+            tempdir: self.tempdir,
+            status,
+            stdout,
+            stderr,
+        };
+        if let Some(expected) = &self.stdout {
+            assert_eq!(output.stdout, *expected, "stdout");
+        }
+        if let Some(expected) = &self.stderr {
+            assert_eq!(output.stderr, *expected, "stderr");
+        }
+        for text in &self.stdout_contains {
+            assert!(
+                output.stdout.contains(text.as_str()),
+                "stdout lacks {text:?}:\n{}",
+                output.stdout
+            );
+        }
+        for text in &self.stderr_contains {
+            assert!(
+                output.stderr.contains(text.as_str()),
+                "stderr lacks {text:?}:\n{}",
+                output.stderr
+            );
+        }
+        assert_eq!(
+            output.status, self.status,
+            "exit status\nstdout:\n{}\nstderr:\n{}",
+            output.stdout, output.stderr
+        );
+        output
+    }
+
+    /// Runs the binary: (exit status, stdout, stderr).
+    fn output(&self) -> (i32, String, String) {
+        let root = self.path();
+        let home = root.join("home");
+        let path = match std::env::var_os("PATH") {
+            Some(rest) => format!("{}:{}", root.join("bin").display(), rest.to_string_lossy()),
+            None => root.join("bin").display().to_string(),
+        };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agent-runner"));
+        command
+            .args(&self.args)
+            .current_dir(root.join(&self.current_dir))
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", &home)
+            .env("AGENT_RUNNER_HOME", home.join(".agent-runner"))
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("AGENT_RUNNER_CONFIG_DIR", home.join(".config/agent-runner"))
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn agent-runner");
+        if let Some(text) = &self.stdin {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            // The binary may exit without reading stdin; a broken pipe is fine.
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait for agent-runner");
+        let clean = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "[TMP]")
+        };
+        (
+            out.status.code().unwrap_or(-1),
+            clean(&out.stdout),
+            clean(&out.stderr),
+        )
+    }
+}
