@@ -4,4 +4,5 @@
 //! audit. `main.rs` only parses arguments and maps the result of [`run`] to an exit code.
 
 pub mod exit;
+pub mod pty;
 pub mod workflow;
