@@ -3,11 +3,13 @@
 //! (tests/integration/pty_relay.rs).
 //!
 //! ```text
-//! relay-host [--no-triggers] [--no-hint] [--hint-after MS] [--grace MS] [--transcript PATH] -- PROGRAM [ARGS...]
+//! relay-host [--no-triggers] [--no-hint] [--hint-after MS] [--grace MS] [--transcript PATH]
+//!            [--interrupt-after MS]... -- PROGRAM [ARGS...]
 //! relay-host continue [--note TEXT]      # the client of `agent-runner step continue`
 //! ```
 //!
-//! After the relay ends it prints `relay-outcome: <json>`; a setup error prints
+//! `--interrupt-after` calls [`RelayInterrupt::interrupt`] that long after the start, as the
+//! dispatcher does on SIGTERM; repeat it for a second interruption. After the relay ends it prints `relay-outcome: <json>`; a setup error prints
 //! `relay-error: <class>: <message>` on stderr and exits 4.
 
 use std::ffi::OsString;
@@ -15,7 +17,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agent_runner::pty::{RelaySpec, Triggers, control_socket_path, new_token, run_relay};
+use agent_runner::pty::{
+    RelayInterrupt, RelaySpec, Triggers, control_socket_path, new_token, run_relay,
+};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -55,6 +59,7 @@ fn relay(args: Vec<OsString>) -> Result<ExitCode, String> {
     let mut hint_after = Duration::from_secs(3);
     let mut grace = Duration::from_secs(3);
     let mut transcript = None;
+    let mut interrupts = Vec::new();
     loop {
         let Some(arg) = args.next() else {
             return Err("missing `-- PROGRAM`".into());
@@ -66,6 +71,7 @@ fn relay(args: Vec<OsString>) -> Result<ExitCode, String> {
             "--hint-after" => hint_after = millis(args.next())?,
             "--grace" => grace = millis(args.next())?,
             "--transcript" => transcript = args.next().map(PathBuf::from),
+            "--interrupt-after" => interrupts.push(millis(args.next())?),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -81,6 +87,13 @@ fn relay(args: Vec<OsString>) -> Result<ExitCode, String> {
         spec.triggers = Some(Triggers {
             token: new_token().map_err(|e| e.to_string())?,
             control_socket: control_socket_path(run_dir.path()),
+        });
+    }
+    for delay in interrupts {
+        let interrupt: RelayInterrupt = spec.interrupt.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            interrupt.interrupt();
         });
     }
     let outcome = run_relay(spec).map_err(|e| format!("{}: {e}", e.class()))?;

@@ -278,6 +278,43 @@ fn interactive_shell_steps_have_no_triggers() {
 }
 
 #[test]
+fn an_interrupt_stops_the_child_with_sigterm() {
+    let script =
+        r#"trap 'echo got-term > "$LOG"; exit 0' TERM; echo READY; while :; do sleep 0.1; done"#;
+    let mut host = Host::start(&["--interrupt-after", "500"], script);
+    host.expect("READY");
+    let finished = host.finish();
+    assert_eq!(finished.outcome["end"]["kind"], "interrupted");
+    assert_eq!(host.log(), b"got-term\n");
+}
+
+#[test]
+fn a_second_interrupt_kills_without_waiting_for_the_grace() {
+    let script = r#"trap '' TERM; echo READY; while :; do sleep 0.1; done"#;
+    let options = [
+        "--grace",
+        "30000",
+        "--interrupt-after",
+        "300",
+        "--interrupt-after",
+        "600",
+    ];
+    let started = std::time::Instant::now();
+    let mut host = Host::start(&options, script);
+    let finished = host.finish();
+    assert_eq!(finished.outcome["end"]["kind"], "interrupted");
+    assert!(started.elapsed() < TIMEOUT);
+}
+
+#[test]
+fn sigtstp_to_the_runner_is_ignored_during_the_relay() {
+    let mut host = Host::start(&[], r#"kill -TSTP $PPID; sleep 0.3; echo SURVIVED; exit 0"#);
+    let finished = host.finish();
+    assert!(contains(&finished.screen, b"SURVIVED"));
+    assert_eq!(completed_by(&finished.outcome), ("completed", "agent_exit"));
+}
+
+#[test]
 fn without_a_terminal_the_step_fails_with_no_terminal() {
     let output = Command::new(RELAY_HOST)
         .args(["--", "/bin/true"])
