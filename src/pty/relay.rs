@@ -63,7 +63,7 @@ pub const SETTLE_QUIET: Duration = Duration::from_millis(1500);
 pub const SETTLE_MAX: Duration = Duration::from_secs(10);
 const FALLBACK_SIZE: (u16, u16) = (24, 80);
 
-/// Removes the sentinel's text from transcripts (and anything else the caller must hide).
+/// Redacts the transcript before it is written (runs-and-state.md §8).
 pub type Redactor = Box<dyn Fn(&str) -> String + Send + Sync>;
 
 /// Everything the relay needs to run one step.
@@ -305,8 +305,14 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
 
     let mut warnings = Vec::new();
     let mut output_closed = false;
-    let (end, child_end) = match (&input, &output) {
-        (Ok(_), Ok(_)) => relay_loop(
+    let threads_failed = match (&input, &output) {
+        (Err(err), _) | (_, Err(err)) => Some(RelayError::Pty(format!(
+            "cannot start the relay threads: {err}"
+        ))),
+        _ => None,
+    };
+    let (end, child_end) = match threads_failed {
+        None => relay_loop(
             &spec,
             &mut child,
             &events,
@@ -317,10 +323,8 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
             &mut warnings,
             &mut output_closed,
         ),
-        _ => {
-            warnings.push("could not start the relay threads".into());
-            (RelayEnd::Interrupted, None)
-        }
+        // Stopped below like any other end; the error is returned once the terminal is back.
+        Some(_) => (RelayEnd::Interrupted, None),
     };
 
     // Stop.
@@ -341,16 +345,15 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
     drop(guard);
     drop(signals);
 
+    if let Some(err) = threads_failed {
+        return Err(err);
+    }
     if let ChildEnd::Lost = child_end {
         warnings.push("the child's exit status was lost".into());
     }
     if let Some(path) = &spec.transcript_path {
         let text = lock(&console).transcript().render();
-        let text = match &spec.redact {
-            Some(redact) => redact(&text),
-            None => text,
-        };
-        if let Err(err) = write_transcript(path, &text) {
+        if let Err(err) = write_transcript(path, &text, spec.redact.as_ref()) {
             warnings.push(format!(
                 "cannot write the transcript {}: {err}",
                 path.display()
@@ -565,11 +568,14 @@ fn pty_size(rows: u16, cols: u16) -> PtySize {
     }
 }
 
-fn write_transcript(path: &Path, text: &str) -> io::Result<()> {
+fn write_transcript(path: &Path, text: &str, redact: Option<&Redactor>) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, text)
+    match redact {
+        Some(redact) => std::fs::write(path, redact(text)),
+        None => std::fs::write(path, text),
+    }
 }
 
 /// The size of the terminal on `fd`, as (rows, cols).
@@ -654,6 +660,15 @@ mod tests {
         assert_eq!(command.get_env("AGENT_RUNNER_STEP"), Some(OsStr::new("s")));
         spec.triggers = None;
         assert_eq!(spec_command_tty(&spec), None);
+    }
+
+    #[test]
+    fn the_transcript_is_written_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output").join("3-plan.transcript.txt");
+        let redact: Redactor = Box::new(|text| text.replace("s3cret", "[REDACTED]"));
+        write_transcript(&path, "key s3cret\n", Some(&redact)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "key [REDACTED]\n");
     }
 
     fn spec_command_tty(spec: &RelaySpec) -> Option<OsString> {
