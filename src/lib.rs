@@ -11,6 +11,7 @@ pub mod console;
 pub mod exec;
 pub mod exit;
 pub mod interpolate;
+pub mod pty;
 pub mod run;
 pub mod state;
 pub mod workflow;

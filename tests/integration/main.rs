@@ -1,6 +1,7 @@
-//! The one integration-test binary: every module drives the real `agent-runner` through the
-//! [`test::Test`] builder.
+//! The one integration-test binary: every module drives the real `agent-runner` (or, for the
+//! relay, the `relay-host` helper) through real processes and real pseudo-terminals.
 
+// Helpers outside `#[test]` functions are test code too; clippy's in-test allowance misses them.
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -14,5 +15,6 @@
 mod test;
 
 mod fixtures;
+mod pty_relay;
 mod validate;
 mod workflows;
