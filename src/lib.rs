@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod console;
 pub mod exit;
+pub mod report;
 pub mod run;
 pub mod state;
 pub mod workflow;

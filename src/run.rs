@@ -38,6 +38,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
             crate::console::print_stdout(&format!("agent-runner {}\n", env!("CARGO_PKG_VERSION")));
             exit::SUCCESS
         }
+        Command::List { all, limit } => crate::report::list(&invocation.global, all, limit),
+        Command::Show { run_id } => crate::report::show(&invocation.global, run_id.as_deref()),
+        Command::Log { run_id, follow } => {
+            crate::report::log(&invocation.global, run_id.as_deref(), follow)
+        }
         other => {
             crate::console::error(&format!("{other:?} is not available in this build yet"));
             exit::USAGE
