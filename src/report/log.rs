@@ -100,12 +100,16 @@ fn emit(out: &mut impl Write, line: &str) -> Result<bool, ReportError> {
     }
 }
 
-/// One line of the log as text; a line that is not a valid event is shown as it is, marked.
+/// One line of the log as text; a line that is not a valid event is shown as it is, marked
+/// `(unreadable)` in the event column.
 pub fn render_line(line: &AuditLine, secret_params: &[String], redactor: &Redactor) -> String {
     match &line.record {
         Some(record) => render_event(record, secret_params, redactor),
         None => redactor
-            .redact(&format!("(unreadable line) {}", one_line(&line.raw, 200)))
+            .redact(&format!(
+                "--:--:--.--- (unreadable) {}",
+                one_line(&line.raw, 200)
+            ))
             .into_owned(),
     }
 }
@@ -355,4 +359,391 @@ fn step_end(data: &Value) -> String {
         text.push_str(&format!("; captured {capture}"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testutil::{Fixture, append_events, write_run};
+    use crate::report::{redactor_for, select_run_in};
+    use crate::state::{AuditEvent, RunStatus, read_audit};
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+    use std::fs;
+
+    fn record(event: &str, path: &str, data: Value) -> AuditRecord {
+        AuditRecord {
+            ts: "2026-11-21T09:31:40.118Z".into(),
+            seq: 1,
+            run_id: "r-1".into(),
+            event: event.into(),
+            path: path.into(),
+            data,
+        }
+    }
+
+    fn line(event: &str, path: &str, data: Value) -> String {
+        let redactor = Redactor::token_shapes_only().unwrap();
+        render_event(&record(event, path, data), &["pw".to_owned()], &redactor)
+    }
+
+    #[test]
+    fn one_readable_line_per_event() {
+        let cases = [
+            (
+                line(
+                    "run_start",
+                    "",
+                    json!({"workflow": {"name": "flokay", "source": "builtin:flokay"},
+                           "params": {"change_name": "add-login", "pw": "abc"},
+                           "resumed": false, "resume_from": null, "from": null}),
+                ),
+                "09:31:40.118 run_start flokay (builtin:flokay) change_name=add-login pw=[REDACTED]",
+            ),
+            (
+                line(
+                    "run_start",
+                    "",
+                    json!({"workflow": {"name": "flokay", "source": "builtin:flokay"},
+                           "resumed": true, "resume_from": "implement[1]/work"}),
+                ),
+                "09:31:40.118 run_start flokay (builtin:flokay) resumed at implement[1]/work",
+            ),
+            (
+                line(
+                    "run_end",
+                    "",
+                    json!({"outcome": "completed", "exit_code": 0, "duration_ms": 160_000,
+                           "counts": {"ok": 2, "skipped": 0, "failed_continued": 1},
+                           "usage": {"input_tokens": 41_200, "output_tokens": 3_100,
+                                     "cost_usd": 0.22}}),
+                ),
+                "09:31:40.118 run_end completed (exit 0) in 2m40s: 2 ok, 0 skipped, 1 failed but continued; 41.2k in / 3.1k out tokens, $0.22",
+            ),
+            (
+                line(
+                    "step_start",
+                    "attempts[0]/test",
+                    json!({"kind": "shell", "attempt": 1, "command": "cargo test\n--all"}),
+                ),
+                "09:31:40.118 step_start attempts[0]/test shell: cargo test\\n--all",
+            ),
+            (
+                line(
+                    "step_start",
+                    "fix",
+                    json!({"kind": "headless", "mode": "headless", "cli": "codex",
+                           "model": "gpt-5-codex", "session_strategy": "new", "attempt": 2}),
+                ),
+                "09:31:40.118 step_start fix headless codex/gpt-5-codex, session new (attempt 2)",
+            ),
+            (
+                line(
+                    "step_start",
+                    "implement",
+                    json!({"kind": "loop", "loop_kind": "counted", "max": 30}),
+                ),
+                "09:31:40.118 step_start implement loop x30",
+            ),
+            (
+                line(
+                    "step_start",
+                    "each",
+                    json!({"kind": "loop", "loop_kind": "for_each", "pattern": "src/*.rs",
+                           "match_count": 4}),
+                ),
+                "09:31:40.118 step_start each for-each src/*.rs (4 matches)",
+            ),
+            (
+                line(
+                    "step_start",
+                    "validate",
+                    json!({"kind": "sub_workflow", "name": "core/run-validator",
+                           "source": "builtin:core/run-validator"}),
+                ),
+                "09:31:40.118 step_start validate sub-workflow core/run-validator (builtin:core/run-validator)",
+            ),
+            (
+                line("step_start", "setup", json!({"kind": "group"})),
+                "09:31:40.118 step_start setup group",
+            ),
+            (
+                line(
+                    "step_end",
+                    "implement[2]/work/validate/attempts[0]/check",
+                    json!({"outcome": "failed", "duration_ms": 14_210, "exit_code": 101,
+                           "error": {"class": "exit_status", "message": "exit status 101"},
+                           "capture": {"name": "validator_output", "bytes": 5120},
+                           "continued": true}),
+                ),
+                "09:31:40.118 step_end implement[2]/work/validate/attempts[0]/check failed (14.2s): exit status 101; continued; captured validator_output",
+            ),
+            (
+                line(
+                    "step_end",
+                    "fix",
+                    json!({"outcome": "success", "duration_ms": 130_000,
+                           "usage": {"input_tokens": 41_200, "output_tokens": 3_100},
+                           "cost_usd": null, "break_triggered": true}),
+                ),
+                "09:31:40.118 step_end fix success (2m10s, 41.2k in / 3.1k out tokens); break",
+            ),
+            (
+                line(
+                    "skip",
+                    "lint",
+                    json!({"reason": "sh", "command": "test -f x", "exit_code": 0}),
+                ),
+                "09:31:40.118 skip lint sh: test -f x exited 0",
+            ),
+            (
+                line("skip", "plan", json!({"reason": "from"})),
+                "09:31:40.118 skip plan --from",
+            ),
+            (
+                line(
+                    "iteration_start",
+                    "each",
+                    json!({"iteration": 1, "item": "src/b.rs"}),
+                ),
+                "09:31:40.118 iteration_start each iteration 1 src/b.rs",
+            ),
+            (
+                line(
+                    "iteration_end",
+                    "each",
+                    json!({"iteration": 1, "outcome": "success", "duration_ms": 850}),
+                ),
+                "09:31:40.118 iteration_end each iteration 1 success (850ms)",
+            ),
+            (
+                line(
+                    "sub_workflow_start",
+                    "validate",
+                    json!({"name": "core/run-validator", "source": "builtin:core/run-validator"}),
+                ),
+                "09:31:40.118 sub_workflow_start validate core/run-validator (builtin:core/run-validator)",
+            ),
+            (
+                line(
+                    "sub_workflow_end",
+                    "validate",
+                    json!({"outcome": "failed", "duration_ms": 61_000}),
+                ),
+                "09:31:40.118 sub_workflow_end validate failed (1m01s)",
+            ),
+            (
+                line(
+                    "session",
+                    "fix",
+                    json!({"cli": "claude", "session_id": "a71f", "how": "resumed"}),
+                ),
+                "09:31:40.118 session fix claude a71f (resumed)",
+            ),
+            (
+                line(
+                    "control",
+                    "talk",
+                    json!({"action": "continue", "source": "agent_command", "note": "done"}),
+                ),
+                "09:31:40.118 control talk continue (agent_command): done",
+            ),
+            (
+                line(
+                    "engine",
+                    "",
+                    json!({"engine": "openspec", "hook": "validate_workflow",
+                           "outcome": "rejected", "duration_ms": 120, "message": "no change"}),
+                ),
+                "09:31:40.118 engine openspec validate_workflow rejected (120ms): no change",
+            ),
+            (
+                line(
+                    "warning",
+                    "",
+                    json!({"code": "changed", "message": "wf.yaml changed"}),
+                ),
+                "09:31:40.118 warning wf.yaml changed",
+            ),
+            (
+                line(
+                    "error",
+                    "",
+                    json!({"class": "internal", "message": "disk full"}),
+                ),
+                "09:31:40.118 error internal: disk full",
+            ),
+            (
+                line("interrupt", "fix", json!({"signal": "SIGINT", "count": 2})),
+                "09:31:40.118 interrupt fix SIGINT (#2)",
+            ),
+            (
+                line(
+                    "lock_takeover",
+                    "",
+                    json!({"previous_pid": 4242, "previous_host": "mybox"}),
+                ),
+                "09:31:40.118 lock_takeover from pid 4242 on mybox",
+            ),
+            (
+                line("future_event", "x", json!({"a": 1})),
+                "09:31:40.118 future_event x {\"a\":1}",
+            ),
+        ];
+        for (actual, expected) in cases {
+            assert_eq!(actual, expected);
+        }
+    }
+
+    #[test]
+    fn unreadable_lines_are_shown_marked_and_redacted() {
+        let redactor = Redactor::token_shapes_only().unwrap();
+        let garbage = AuditLine {
+            raw: "{\"ts\":\"x\", ghp_abcdefghijklmnopqrstuvwxyz0123456789".into(),
+            record: None,
+        };
+        assert_eq!(
+            render_line(&garbage, &[], &redactor),
+            "--:--:--.--- (unreadable) {\"ts\":\"x\", [REDACTED]"
+        );
+    }
+
+    fn options(json: bool, follow: bool) -> Options {
+        Options {
+            json,
+            follow,
+            poll: Duration::from_millis(10),
+        }
+    }
+
+    #[test]
+    fn text_and_raw_json_from_a_real_log() {
+        let f = Fixture::new();
+        let run = write_run(&f.project, "w", |doc| {
+            doc.status = RunStatus::Completed;
+            doc.params.insert("secret".into(), "hunter22".into());
+            doc.secret_params = vec!["secret".into()];
+        });
+        append_events(
+            &run,
+            &[
+                (
+                    AuditEvent::RunStart,
+                    "",
+                    json!({"params": {"secret": "hunter22"}}),
+                ),
+                (
+                    AuditEvent::StepStart,
+                    "s",
+                    json!({"kind": "shell", "command": "echo hunter22"}),
+                ),
+                (
+                    AuditEvent::StepEnd,
+                    "s",
+                    json!({"outcome": "success", "duration_ms": 5}),
+                ),
+            ],
+        );
+        // A crash cut the last line short.
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(run.audit_path())
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"{\"ts\":\"2026").unwrap();
+
+        let entry = select_run_in(&f.project, None).unwrap();
+        let redactor = redactor_for(entry.state.as_ref().ok(), &[]).unwrap();
+        let mut out = Vec::new();
+        write_log(&entry, &redactor, &options(false, false), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().map(|l| &l[13..]).collect();
+        assert_eq!(
+            lines,
+            [
+                "run_start secret=[REDACTED]",
+                "step_start s shell: echo [REDACTED]",
+                "step_end s success (5ms)",
+                "(unreadable) {\"ts\":\"2026",
+            ]
+        );
+        assert!(
+            text.lines()
+                .all(|l| l.as_bytes()[2] == b':' && l.as_bytes()[8] == b'.')
+        );
+
+        let mut out = Vec::new();
+        write_log(&entry, &redactor, &options(true, false), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            fs::read_to_string(run.audit_path()).unwrap() + "\n"
+        );
+        assert_eq!(read_audit(&run.audit_path()).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn missing_log_prints_nothing() {
+        let f = Fixture::new();
+        write_run(&f.project, "w", |_| {});
+        let entry = select_run_in(&f.project, None).unwrap();
+        let redactor = Redactor::token_shapes_only().unwrap();
+        let mut out = Vec::new();
+        write_log(&entry, &redactor, &options(false, true), &mut out).unwrap();
+        assert!(out.is_empty());
+    }
+
+    /// A run whose lock this process holds, with a `run_start` in its log.
+    fn live_run(f: &Fixture) -> (crate::state::RunLock, RunEntry) {
+        let run = write_run(&f.project, "w", |_| {});
+        let (lock, _) = run.lock().unwrap();
+        append_events(&run, &[(AuditEvent::RunStart, "", json!({}))]);
+        (lock, select_run_in(&f.project, None).unwrap())
+    }
+
+    #[test]
+    fn follow_reads_until_the_lock_is_released() {
+        let f = Fixture::new();
+        let (lock, entry) = live_run(&f);
+        let writer_run = entry.run.clone();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(60));
+            append_events(
+                &writer_run,
+                &[(AuditEvent::StepStart, "a", json!({"kind": "group"}))],
+            );
+            std::thread::sleep(Duration::from_millis(60));
+            append_events(
+                &writer_run,
+                &[(AuditEvent::RunEnd, "", json!({"outcome": "completed"}))],
+            );
+            lock.release().unwrap();
+        });
+        let redactor = Redactor::token_shapes_only().unwrap();
+        let mut out = Vec::new();
+        write_log(&entry, &redactor, &options(false, true), &mut out).unwrap();
+        writer.join().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let events: Vec<&str> = text.lines().map(|l| l.split(' ').nth(1).unwrap()).collect();
+        assert_eq!(events, ["run_start", "step_start", "run_end"]);
+    }
+
+    /// A reader that went away (`agent-runner log | head`).
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn closed_pipe_ends_quietly_even_while_following() {
+        let f = Fixture::new();
+        let (lock, entry) = live_run(&f);
+        let redactor = Redactor::token_shapes_only().unwrap();
+        write_log(&entry, &redactor, &options(false, true), &mut ClosedPipe).unwrap();
+        lock.release().unwrap();
+    }
 }

@@ -648,4 +648,169 @@ to resume: agent-runner --resume {id}
         );
         assert_eq!(render_text(&report), expected);
     }
+
+    #[test]
+    fn json_report() {
+        let f = Fixture::new();
+        let run = failed_run(&f);
+        let json = render_json(&report_of(&f, &run));
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "format_version",
+                "run_id",
+                "workflow",
+                "source",
+                "project",
+                "status",
+                "position",
+                "params",
+                "started_at",
+                "updated_at",
+                "duration_ms",
+                "usage",
+                "steps",
+                "run_dir",
+                "locked_by_pid",
+                "resume_command",
+            ]
+        );
+        assert_eq!(json["status"], "failed");
+        assert_eq!(json["position"], "attempts/test");
+        assert_eq!(
+            json["params"],
+            json!({"target": "auth", "token": "[REDACTED]"})
+        );
+        assert_eq!(json["duration_ms"], 245_500);
+        assert_eq!(
+            json["usage"],
+            json!({"input_tokens": 42_200, "cached_input_tokens": 40_000,
+                   "output_tokens": 3_300, "cost_usd": 0.22, "cost_complete": false})
+        );
+        assert_eq!(
+            json["resume_command"],
+            format!("agent-runner --resume {}", run.id())
+        );
+        let steps = json["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 6);
+        let plan = &steps[2];
+        assert_eq!(
+            *plan,
+            json!({
+                "path": "plan", "kind": "headless", "cli": "claude", "model": "opus",
+                "session_id": SESSION, "session_strategy": "new", "outcome": "success",
+                "started_at": plan["started_at"], "duration_ms": 130_000, "exit_code": 0,
+                "usage": {"input_tokens": 41_200, "cached_input_tokens": 40_000,
+                          "output_tokens": 3_100, "cost_usd": 0.22},
+                "error": null, "outputs": ["output/0006-plan.txt"],
+            })
+        );
+        assert!(plan["started_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(steps[1]["outcome"], "skipped");
+        assert_eq!(steps[0]["usage"], Value::Null);
+        assert_eq!(
+            steps[5]["error"],
+            json!({"class": "exit_status", "message": "exit status 101"})
+        );
+        assert_eq!(steps[5]["exit_code"], 101);
+    }
+
+    #[test]
+    fn completed_run_without_audit_has_no_hint() {
+        let f = Fixture::new();
+        let run = write_run(&f.project, "w", |doc| {
+            doc.status = RunStatus::Completed;
+            doc.completed = true;
+        });
+        let report = report_of(&f, &run);
+        let text = render_text(&report);
+        assert!(text.contains("\nposition: -\n"), "{text}");
+        assert!(text.contains("\nparams:   (none)\n"), "{text}");
+        assert!(text.ends_with("\n\nno steps have run yet\n"), "{text}");
+        let json = render_json(&report);
+        assert_eq!(json["resume_command"], Value::Null);
+        assert_eq!(json["steps"], json!([]));
+        assert_eq!(json["usage"]["cost_usd"], Value::Null);
+        assert_eq!(json["usage"]["cost_complete"], true);
+    }
+
+    #[test]
+    fn unfinished_steps_read_running_or_interrupted() {
+        let start = |path: &str| AuditRecord {
+            ts: "2026-11-21T10:00:00.000Z".into(),
+            seq: 1,
+            run_id: "r-1".into(),
+            event: "step_start".into(),
+            path: path.into(),
+            data: json!({"kind": "interactive", "cli": "claude"}),
+        };
+        let mut session = start("talk");
+        session.event = "session".into();
+        session.data = json!({"cli": "claude", "session_id": "s-9", "how": "preassigned"});
+        let records = [start("talk"), session];
+        let live = steps_from_audit(&records, true);
+        assert_eq!(live[0].outcome, "running");
+        assert_eq!(live[0].session_id.as_deref(), Some("s-9"));
+        assert_eq!(steps_from_audit(&records, false)[0].outcome, "interrupted");
+    }
+
+    #[test]
+    fn a_live_run_shows_its_pid_and_no_hint() {
+        let f = Fixture::new();
+        let run = write_run(&f.project, "w", |_| {});
+        let (lock, _) = run.lock().unwrap();
+        let report = report_of(&f, &run);
+        assert_eq!(report.status, RunStatus::Running);
+        let text = render_text(&report);
+        let status_line = format!("\nstatus:   running (pid {})\n", std::process::id());
+        assert!(text.contains(&status_line), "{text}");
+        assert!(!text.contains("to resume"), "{text}");
+        lock.release().unwrap();
+        let report = report_of(&f, &run);
+        assert_eq!(report.status, RunStatus::Interrupted);
+        assert!(
+            render_text(&report)
+                .ends_with(&format!("to resume: agent-runner --resume {}\n", run.id()))
+        );
+    }
+
+    #[test]
+    fn errors_carry_their_exit_codes() {
+        let f = Fixture::new();
+        let run = write_run(&f.project, "w", |_| {});
+        std::fs::write(run.state_path(), "[]").unwrap();
+        let entry = select_run_in(&f.project, Some(run.id())).unwrap();
+        let err = gather(entry, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "state of run {} is unreadable (not a JSON object); the file was left as it is",
+                run.id()
+            )
+        );
+        assert_eq!(err.exit_code(), crate::exit::INVALID);
+        assert_eq!(std::fs::read(run.state_path()).unwrap(), b"[]");
+
+        std::fs::write(run.state_path(), r#"{"format_version": 9}"#).unwrap();
+        let entry = select_run_in(&f.project, Some(run.id())).unwrap();
+        assert_eq!(
+            gather(entry, &[]).unwrap_err().exit_code(),
+            crate::exit::INVALID
+        );
+
+        let err = select_run_in(&f.project, Some("nope-1")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no run \"nope-1\" in this project (see \"agent-runner list\")"
+        );
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+        let err = select_run_in(&f.project, Some("../etc")).unwrap_err();
+        assert_eq!(err.to_string(), "invalid run id \"../etc\"");
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+
+        let empty = Fixture::new();
+        let err = select_run_in(&empty.project, None).unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+    }
 }
