@@ -20,9 +20,9 @@ $(TOOLS_DIR)/node_modules/.bin/openspec:
 
 test: tools
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --all-targets --no-fail-fast; \
+		$(CARGO) nextest run --no-fail-fast; \
 	else \
-		$(CARGO) test --all-targets --no-fail-fast; \
+		$(CARGO) test --no-fail-fast; \
 	fi
 
 lint:

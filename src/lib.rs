@@ -12,6 +12,7 @@ pub mod exec;
 pub mod exit;
 pub mod interpolate;
 pub mod pty;
+pub mod report;
 pub mod run;
 pub mod state;
 pub mod workflow;

@@ -55,9 +55,19 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Resume { run_id, from } => {
             crate::exec::start::resume(run_id, from, &invocation.global)
         }
-        other => {
-            crate::console::error(&format!("{other:?} is not available in this build yet"));
-            exit::USAGE
+        Command::List { all, limit } => crate::report::list(&invocation.global, all, limit),
+        Command::Show { run_id } => crate::report::show(&invocation.global, run_id.as_deref()),
+        Command::Log { run_id, follow } => {
+            crate::report::log(&invocation.global, run_id.as_deref(), follow)
+        }
+        Command::StepContinue { note } => {
+            let report = crate::pty::step_continue(note.as_deref());
+            if report.exit_code == exit::SUCCESS {
+                crate::console::print_stdout(&format!("{}\n", report.message));
+            } else {
+                crate::console::eprint_line(&report.message);
+            }
+            report.exit_code
         }
     }
 }

@@ -16,5 +16,6 @@ mod test;
 
 mod fixtures;
 mod pty_relay;
+mod reports;
 mod validate;
 mod workflows;
