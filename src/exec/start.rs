@@ -227,6 +227,13 @@ async fn start_and_execute(
         "seed_session": d.doc.seed_session.as_ref().map(|s| json!({"cli": s.cli, "id": s.id})),
     });
     d.audit(AuditEvent::RunStart, "", start)?;
+    if let (None, Some(from)) = (&resume_from, &from) {
+        // A new run that starts at `--from`: every earlier step is skipped (cli.md §2).
+        for (display, path) in super::from::skipped_before(&mut d.loader, &workflow, from)? {
+            d.console.skipped(&display, "--from");
+            d.audit(AuditEvent::Skip, &path, json!({"reason": "from"}))?;
+        }
+    }
     d.save()?;
     Ok(execute(d, workflow).await)
 }

@@ -20,6 +20,7 @@ mod reports;
 mod run_flow;
 mod run_loops;
 mod run_params;
+mod run_resume;
 mod run_shell;
 mod run_state;
 mod run_subworkflows;

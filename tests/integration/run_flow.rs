@@ -77,16 +77,11 @@ agent-runner: workflow "flow" completed in <D> (2 ok, 2 skipped, 1 failed but co
 "#
     );
     let run = only_run(out.tempdir.path());
-    let skips: Vec<_> = run
-        .events_named("skip")
-        .iter()
-        .map(|e| (e["path"].clone(), e["data"]["reason"].clone()))
-        .collect();
     assert_eq!(
-        skips,
-        vec![
-            ("retry[0]/g/after".into(), "sh".into()),
-            ("next".into(), "previous_success".into())
+        run.skips(),
+        [
+            "retry[0]/g/after sh".to_owned(),
+            "next previous_success".to_owned()
         ]
     );
     let loops: Vec<_> = run

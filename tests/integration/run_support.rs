@@ -28,8 +28,13 @@ pub fn runs(root: &Path) -> Vec<Run> {
             runs.push(Run { dir });
         }
     }
+    // A test may have broken a state.json on purpose; such a run sorts first.
     runs.sort_by_key(|run| {
-        let created = run.state()["created_at"].as_str().unwrap_or("").to_owned();
+        let state = std::fs::read_to_string(run.dir.join("state.json")).unwrap_or_default();
+        let created = serde_json::from_str::<Value>(&state)
+            .ok()
+            .and_then(|s| s["created_at"].as_str().map(str::to_owned))
+            .unwrap_or_default();
         (created, run.id())
     });
     runs
@@ -94,6 +99,14 @@ impl Run {
         self.audit()
             .into_iter()
             .filter(|e| e["event"] == event)
+            .collect()
+    }
+
+    /// `"<path> <reason>"` for every `skip` event, in order.
+    pub fn skips(&self) -> Vec<String> {
+        self.events_named("skip")
+            .iter()
+            .map(|e| format!("{} {}", text(&e["path"]), text(&e["data"]["reason"])))
             .collect()
     }
 
