@@ -144,3 +144,11 @@ pub fn stable(text: &str) -> String {
     let text = DURATION.replace_all(text, "<D>");
     RUN_ID_TAIL.replace_all(&text, "<ID>").into_owned()
 }
+
+/// SIGKILLs the process group led by `pid` (children a SIGKILLed runner could not stop).
+pub fn kill_group(pid: i32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
