@@ -17,6 +17,9 @@
 //! `PATH` so fake agent CLIs can be dropped there (`.write_bin`). Only `PATH`, `HOME`,
 //! `AGENT_RUNNER_HOME`, `XDG_CONFIG_HOME`, `AGENT_RUNNER_CONFIG_DIR` and `NO_COLOR=1` are set,
 //! plus whatever `.env` adds. Output has the temp dir replaced by `[TMP]`.
+//!
+//! `Output::then` starts the next command in the same temp dir (a run, then `--resume`), and
+//! `Test::spawn` runs the binary in the background so a test can signal or kill it (`Running`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
