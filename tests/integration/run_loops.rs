@@ -145,8 +145,6 @@ steps:
 }
 
 #[test]
-#[ignore = "reason: bug: a bad rendered loop max fails with class internal, so the run exits 4 \
-            instead of 1 (src/exec/containers.rs plan_loop); the spec has no class for it yet"]
 fn a_loop_max_template_that_is_not_a_number_fails_the_loop_step_with_exit_1() {
     Test::new()
         .write(
