@@ -14,6 +14,7 @@
 )]
 mod test;
 
+mod engines;
 mod fixtures;
 mod pty_relay;
 mod reports;
