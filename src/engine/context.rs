@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::workflow::resolve::Project;
-use crate::workflow::{Source, StepKind, Workflow};
+use crate::workflow::{Source, Step, StepKind, Workflow};
 
 /// How long a hook or data command may run.
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -78,6 +78,30 @@ pub struct StepInfo {
     pub session_strategy: Option<String>,
     /// True when the step continues an existing conversation.
     pub continues_session: bool,
+}
+
+impl StepInfo {
+    /// The `step` of `step` at audit path `path`: mode and session strategy come from the step
+    /// itself; `cli` (after defaults and profiles) and `continues_session` (whether the run
+    /// resumes a conversation) are what the dispatcher decided.
+    pub fn new(step: &Step, path: &str, cli: Option<&str>, continues_session: bool) -> StepInfo {
+        let (mode, session_strategy) = match &step.kind {
+            StepKind::Agent(agent) => (
+                Some(agent.mode.as_str().to_owned()),
+                Some(agent.session.to_string()),
+            ),
+            _ => (None, None),
+        };
+        StepInfo {
+            id: step.id.clone(),
+            path: path.to_owned(),
+            kind: kind_name(&step.kind).to_owned(),
+            mode,
+            cli: cli.map(str::to_owned),
+            session_strategy,
+            continues_session,
+        }
+    }
 }
 
 /// The template name of a step kind.

@@ -207,7 +207,8 @@ impl Engine {
 
     /// Before every agent step in a scope that uses the engine. `Ok(Some(text))` is the block to
     /// add to the prompt after a blank line (trimmed, never empty); `Error(reason)` means no
-    /// enrichment (console: `engine <name>: no extra context for this step (<reason>)`).
+    /// enrichment (console: `engine <name>: no extra context for this step (<reason>)`). The
+    /// hook's `on_error` does not apply here: any failure is `Error` (engines.md §2, Failures).
     pub fn enrich_prompt(&mut self, step: &StepInfo) -> HookResult<Option<String>> {
         let started = Instant::now();
         let (stage, trace) = self.run_hook(HookKind::EnrichPrompt, Some(step));

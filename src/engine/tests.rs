@@ -485,3 +485,21 @@ fn openspec_enrichment_uses_a_template_file_or_none() {
         )))
     );
 }
+
+#[test]
+fn the_loader_knows_every_builtin_engine_and_its_options() {
+    use crate::workflow::loader::BUILTIN_ENGINES;
+    let names: Vec<&str> = crate::workflow::builtin::engine_names().collect();
+    assert_eq!(
+        names,
+        BUILTIN_ENGINES.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+    );
+    for (name, options) in BUILTIN_ENGINES {
+        let bytes = crate::workflow::builtin::engine(name).unwrap();
+        let file = check_bytes(bytes, name, name);
+        assert_eq!(
+            file.options, *options,
+            "options of the built-in engine {name}"
+        );
+    }
+}

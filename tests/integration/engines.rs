@@ -399,6 +399,14 @@ fn workflow_info_follows_static_sub_workflows() {
             has_sub_workflows: true,
         }
     );
+    let proposal = StepInfo::new(&main.steps[0], "proposal", Some("claude"), false);
+    assert_eq!(
+        serde_json::to_value(&proposal).unwrap(),
+        serde_json::json!({"id": "proposal", "path": "proposal", "kind": "agent", "mode": "interactive",
+            "cli": "claude", "session_strategy": "new", "continues_session": false})
+    );
+    let group = StepInfo::new(&main.steps[1], "more", None, false);
+    assert_eq!((group.kind.as_str(), group.mode), ("group", None));
 }
 
 #[test]
