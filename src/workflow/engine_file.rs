@@ -1,5 +1,5 @@
 //! Engine definition files (engines.md §2) as the loader and `--validate` see them: the file is
-//! read, parsed as YAML and handed to [`engine::file::analyze`], which checks everything (keys,
+//! read, parsed as YAML and handed to [`crate::engine::file::analyze`], which checks everything (keys,
 //! types, option declarations, `name` = file name, every template's syntax, helpers and
 //! variables); the findings get their positions here. The loader uses the declared option names
 //! to check a workflow's `engine:` block; [`engine::find`](crate::engine::find) uses the spec.
