@@ -14,6 +14,7 @@
 )]
 mod test;
 
+mod engines;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;
