@@ -48,7 +48,11 @@ struct SessionPlan {
     reuse_new_id: Option<String>,
 }
 
-pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
+async fn run_agent_once(
+    d: &mut Dispatcher,
+    at: &At<'_>,
+    step: &AgentStep,
+) -> Result<Report, Fatal> {
     let plan = plan_session(d, at, step);
     let recorded = plan.resume.as_ref().map(|c| Recorded {
         cli: Some(c.cli.clone()),
@@ -151,7 +155,6 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         "prompt".into(),
         json!(prompt.as_deref().unwrap_or(step.prompt.text())),
     );
-    start.insert("enrichment".into(), Value::Null);
     let (prompt, workdir) = match (prompt, workdir) {
         (Ok(prompt), Ok(workdir)) if mode_ok => (prompt, workdir),
         (Err(failure), _) | (_, Err(failure)) => {
@@ -174,6 +177,9 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         }
     };
     let workdir = workdir.canonicalize().unwrap_or(workdir);
+    let (enrichment, engine_note) = d.enrich(at, &resolved.cli, plan.resume.is_some())?;
+    start.insert("enrichment".into(), json!(enrichment));
+    let prompt = framing::assemble_prompt(&prompt, enrichment.as_deref());
     // The step_start event written by `begin` below gets this seq; output files are named by it.
     let seq = d.audit.next_seq();
     let stem = output_stem(seq, at.audit_path);
@@ -256,6 +262,9 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         .collect();
     start.insert("argv".into(), json!(argv));
     d.begin(at, &label, start)?;
+    if let Some(note) = engine_note {
+        d.console.detail(&note);
+    }
     if let Some(id) = &known_id {
         let how = match &plan.resume {
             Some(c) => c.how,
@@ -330,6 +339,40 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         )
         .await
         .map(|(report, session_id)| finish_session(d, at, step, &note, session_id, report)),
+    }
+}
+
+/// Runs an agent step; in a scope with an engine, a successful step must also pass the engine's
+/// `validate_step`. A rejected step fails, or, on a terminal, the user may reopen it as an
+/// interactive session that continues the step's conversation until the check passes.
+pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
+    let mut report = run_agent_once(d, at, step).await?;
+    loop {
+        if !matches!(report.end, End::Success) || at.ctx.engine.is_none() {
+            return Ok(report);
+        }
+        let Some(agent) = d.frame(at.ctx.depth).agent.clone() else {
+            return Ok(report);
+        };
+        let continues = agent.strategy != "new";
+        let failure = match d.check_step(at, at.step, &agent.cli, continues)? {
+            Ok(()) => return Ok(report),
+            Err(failure) => failure,
+        };
+        if !super::reopen::wants_reopen(d, at, &failure) {
+            report.end = End::Failed(failure);
+            return Ok(report);
+        }
+        let reopened = super::reopen::reopen_step(at.step, &failure);
+        let reopen_at = At {
+            step: &reopened,
+            resuming: false,
+            ..*at
+        };
+        let StepKind::Agent(reopen_agent) = &reopened.kind else {
+            return Ok(report);
+        };
+        report = run_agent_once(d, &reopen_at, reopen_agent).await?;
     }
 }
 

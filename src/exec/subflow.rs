@@ -48,6 +48,11 @@ impl Loader {
         self.config.clone()
     }
 
+    /// Every file loaded and validated so far, by source (the static composition and more).
+    pub fn files(&self) -> &BTreeMap<Source, Arc<Workflow>> {
+        &self.files
+    }
+
     pub fn project(&self) -> &Project {
         &self.project
     }
