@@ -2,7 +2,7 @@
 //! mapping with `format_version: 1`, a `name` equal to the file name, only the known keys, and
 //! the names of its `options` (which a workflow's `engine:` block may set).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::diagnostic::Diagnostic;
 use super::fields::{MapReader, Sink, Target};
@@ -136,6 +136,22 @@ pub fn check_bytes(bytes: &[u8], stem: &str, file: &str) -> EngineFile {
     r.map("hooks", &mut sink);
     engine.diagnostics = resolve_findings(sink.findings, text, file);
     engine
+}
+
+/// `*.yaml` and `*.yml` files directly in `dir`, sorted.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 #[cfg(test)]
