@@ -351,12 +351,12 @@ fn attach_own_engine(
         run_dir,
     ) {
         Ok(None) => Ok(Ok(None)),
-        Ok(Some((instance, warnings, records))) => {
-            for warning in warnings {
+        Ok(Some(attached)) => {
+            for warning in attached.warnings {
                 d.warn(at.audit_path, "engine", &warning);
             }
-            d.engine_records(at.audit_path, records)?;
-            d.engines.push(instance);
+            d.engine_records(at.audit_path, attached.records)?;
+            d.engines.push(attached.engine);
             Ok(Ok(Some(d.engines.len() - 1)))
         }
         Err(message) => Ok(Err(Failure::new(ErrorClass::EngineRejected, message))),

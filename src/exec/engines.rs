@@ -21,6 +21,20 @@ use crate::exit;
 use crate::state::{AuditEvent, Redactor};
 use crate::workflow::{Step, Workflow};
 
+/// An attached engine with what attaching produced: warnings to print, hook records to log.
+pub struct Attached {
+    pub engine: Engine,
+    pub warnings: Vec<String>,
+    pub records: Vec<HookRecord>,
+}
+
+/// The root workflow's engine at run start, with the run dir its `state_dir` chose.
+pub struct RootEngine {
+    pub engine: Engine,
+    pub state_dir: Option<PathBuf>,
+    pub records: Vec<HookRecord>,
+}
+
 /// Attaches the engine `workflow` declares, if any: checks, then `validate_workflow`.
 /// Warnings are returned for the caller to print; errors and rejections are messages.
 pub fn attach(
@@ -29,7 +43,7 @@ pub fn attach(
     params: &BTreeMap<String, String>,
     run_id: &str,
     run_dir: Option<PathBuf>,
-) -> Result<Option<(Engine, Vec<String>, Vec<HookRecord>)>, String> {
+) -> Result<Option<Attached>, String> {
     let Some(declared) = &workflow.engine else {
         return Ok(None);
     };
@@ -48,7 +62,11 @@ pub fn attach(
             instance.name(),
             workflow.name
         )),
-        _ => Ok(Some((instance, warnings, records))),
+        _ => Ok(Some(Attached {
+            engine: instance,
+            warnings,
+            records,
+        })),
     }
 }
 
@@ -72,10 +90,15 @@ pub fn attach_root(
     run_id: &str,
     run_dir: Option<PathBuf>,
     want_state_dir: bool,
-) -> Result<Option<(Engine, Option<PathBuf>, Vec<HookRecord>)>, Fatal> {
+) -> Result<Option<RootEngine>, Fatal> {
     let attached = attach(loader, workflow, params, run_id, run_dir)
         .map_err(|message| Fatal::new(exit::INVALID, message))?;
-    let Some((mut instance, warnings, mut records)) = attached else {
+    let Some(Attached {
+        engine: mut instance,
+        warnings,
+        mut records,
+    }) = attached
+    else {
         return Ok(None);
     };
     for warning in warnings {
@@ -89,7 +112,11 @@ pub fn attach_root(
             state_dir = Some(dir);
         }
     }
-    Ok(Some((instance, state_dir, records)))
+    Ok(Some(RootEngine {
+        engine: instance,
+        state_dir,
+        records,
+    }))
 }
 
 impl Dispatcher {

@@ -105,7 +105,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     super::preflight::check(&mut loader, &workflow)?;
     super::preflight::warn_without_terminal(&workflow);
 
-    let relocate = engine.as_ref().and_then(|(_, dir, _)| dir.clone());
+    let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
     let run_dir = project_state
         .create_run_with_id(&run_id, relocate.as_deref())
         .map_err(state_error)?;
@@ -116,9 +116,9 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
         render_params(&workflow, bound, &run_id, &session_dir)?
     };
     let (engines, engine_records) = match engine {
-        Some((mut instance, _, records)) => {
-            instance.set_run_dir(run_dir.path().to_path_buf());
-            (vec![instance], records)
+        Some(mut root) => {
+            root.engine.set_run_dir(run_dir.path().to_path_buf());
+            (vec![root.engine], root.records)
         }
         None => (Vec::new(), Vec::new()),
     };
@@ -220,9 +220,9 @@ async fn resume_async(
     let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
     d.resuming_step = true;
     let mut engine_records = Vec::new();
-    if let Some((instance, _, records)) = engine {
-        d.engines.push(instance);
-        engine_records = records;
+    if let Some(root) = engine {
+        d.engines.push(root.engine);
+        engine_records = root.records;
     }
     let at = super::from::display_position(&d.doc, &workflow);
     eprint_line(&format!(
