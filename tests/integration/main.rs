@@ -14,6 +14,7 @@
 )]
 mod test;
 
+mod agent_headless;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;

@@ -17,11 +17,19 @@
 //! `PATH` so fake agent CLIs can be dropped there (`.write_bin`). Only `PATH`, `HOME`,
 //! `AGENT_RUNNER_HOME`, `XDG_CONFIG_HOME`, `AGENT_RUNNER_CONFIG_DIR` and `NO_COLOR=1` are set,
 //! plus whatever `.env` adds. Output has the temp dir replaced by `[TMP]`.
+//!
+//! Agent steps run against `fake-agent`: `.fake_clis(&["claude", "codex"])` links it into `bin/`
+//! under those names and points its log and session stores into the temp dir; `.fake_script`
+//! sets its per-turn behaviour. After the run, [`Output`] reads the fake's invocation log, the run
+//! dir's `state.json`, `audit.jsonl` and output files, and `.again()` runs the binary once more in
+//! the same temp dir (for `--resume` and `show`). `.spawn()` starts the run in the background so a
+//! test can signal it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use pretty_assertions::assert_eq;
+use serde_json::Value;
 use tempfile::TempDir;
 
 pub struct Test {
@@ -43,6 +51,8 @@ pub struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
+    /// The environment the run was given with `.env` (kept for `.again()`).
+    env: Vec<(String, String)>,
 }
 
 impl Output {
@@ -55,6 +65,201 @@ impl Output {
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.project().join(path))
             .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
+    /// A new test in the same temp dir and environment, without arguments or expectations.
+    pub fn again(self) -> Test {
+        let mut test = Test::with_dir(self.tempdir);
+        test.env = self.env;
+        test
+    }
+
+    /// Every line of the fake agent's log (`$FAKE_AGENT_LOG`), in order.
+    pub fn fake_log(&self) -> Vec<Value> {
+        read_jsonl(&self.tempdir.path().join(FAKE_LOG))
+    }
+
+    /// The fake's agent turns (auth checks and rejected command lines left out), in order.
+    pub fn turns(&self) -> Vec<Value> {
+        self.fake_log()
+            .into_iter()
+            .filter(|l| {
+                l["kind"] == "invocation"
+                    && matches!(l["mode"].as_str(), Some("headless" | "interactive"))
+            })
+            .collect()
+    }
+
+    /// The argv of each agent turn.
+    pub fn turn_argvs(&self) -> Vec<Vec<String>> {
+        self.turns()
+            .iter()
+            .map(|t| {
+                t["argv"]
+                    .as_array()
+                    .expect("argv is a list")
+                    .iter()
+                    .map(|a| a.as_str().expect("argv strings").to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every run dir of the project, oldest first (run ids start with the time).
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        let projects = self.tempdir.path().join("home/.agent-runner/projects");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&projects)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|p| {
+                std::fs::read_dir(p.path().join("runs"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|e| e.path())
+            .collect();
+        dirs.sort_by_key(|d| {
+            std::fs::metadata(d.join("audit.jsonl"))
+                .and_then(|m| m.created().or_else(|_| m.modified()))
+                .ok()
+        });
+        dirs
+    }
+
+    /// The run dir; the test must have made exactly one run.
+    pub fn run_dir(&self) -> PathBuf {
+        let dirs = self.run_dirs();
+        assert_eq!(dirs.len(), 1, "expected one run dir, found {dirs:?}");
+        dirs.into_iter().next().expect("one run dir")
+    }
+
+    /// The run's id (the name of its dir).
+    pub fn run_id(&self) -> String {
+        self.run_dir()
+            .file_name()
+            .expect("run dir name")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// The run's `state.json`.
+    pub fn state(&self) -> Value {
+        let path = self.run_dir().join("state.json");
+        let text = std::fs::read_to_string(&path).expect("read state.json");
+        serde_json::from_str(&text).expect("state.json is JSON")
+    }
+
+    /// The run's audit log.
+    pub fn audit(&self) -> Vec<Value> {
+        read_jsonl(&self.run_dir().join("audit.jsonl"))
+    }
+
+    /// The audit events named `event`, in order.
+    pub fn events(&self, event: &str) -> Vec<Value> {
+        self.audit()
+            .into_iter()
+            .filter(|e| e["event"] == event)
+            .collect()
+    }
+
+    /// The names of the run's output files, sorted.
+    pub fn output_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.run_dir().join("output"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The content of the one output file whose name ends with `suffix`.
+    pub fn output_file(&self, suffix: &str) -> String {
+        let matching: Vec<String> = self
+            .output_files()
+            .into_iter()
+            .filter(|n| n.ends_with(suffix))
+            .collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "output files ending in {suffix:?}: {matching:?}"
+        );
+        let path = self.run_dir().join("output").join(&matching[0]);
+        std::fs::read_to_string(path).expect("read output file")
+    }
+
+    /// The project dir as the runner sees it (real path), as text.
+    pub fn project_real(&self) -> String {
+        self.project()
+            .canonicalize()
+            .expect("project dir")
+            .display()
+            .to_string()
+    }
+}
+
+/// The fake agent's log, relative to the temp dir.
+const FAKE_LOG: &str = "fake-agent.log";
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
+/// A run started with [`Test::spawn`], still going.
+pub struct Running {
+    child: std::process::Child,
+    tempdir: TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Running {
+    /// The temp dir of the run.
+    pub fn path(&self) -> &Path {
+        self.tempdir.path()
+    }
+
+    /// Waits (polling, for at most a minute) until `ready` holds for the temp dir.
+    pub fn wait_until(&self, what: &str, ready: impl Fn(&Path) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ready(self.path()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` to the runner.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"));
+        nix::sys::signal::kill(pid, signal).expect("signal the runner");
+    }
+
+    /// Waits for the runner to exit.
+    pub fn finish(self) -> Output {
+        let out = self
+            .child
+            .wait_with_output()
+            .expect("wait for agent-runner");
+        let root = self.tempdir.path().display().to_string();
+        let clean = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&root, "[TMP]");
+        Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: clean(&out.stdout),
+            stderr: clean(&out.stderr),
+            tempdir: self.tempdir,
+            env: self.env,
+        }
     }
 }
 
@@ -70,6 +275,10 @@ impl Test {
             .prefix("agent-runner-test")
             .tempdir()
             .expect("temp dir");
+        Test::with_dir(tempdir)
+    }
+
+    fn with_dir(tempdir: TempDir) -> Self {
         for dir in ["project", "home/.config/agent-runner", "bin"] {
             std::fs::create_dir_all(tempdir.path().join(dir)).expect("create dir");
         }
@@ -124,6 +333,54 @@ impl Test {
         let test = self.write_at(at.clone(), script);
         std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         test
+    }
+
+    /// Links `fake-agent` into `bin/` under each CLI name, and points its log
+    /// (`$FAKE_AGENT_LOG`) and the CLIs' session stores (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`) into
+    /// the temp dir. `IS_SANDBOX=1` lets claude accept bypassed permissions when tests run as root.
+    pub fn fake_clis(self, names: &[&str]) -> Self {
+        for name in names {
+            let link = self.path().join("bin").join(name);
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), link).expect("link fake");
+        }
+        let root = self.path().to_path_buf();
+        self.env("FAKE_AGENT_LOG", &root.join(FAKE_LOG).display().to_string())
+            .env(
+                "CLAUDE_CONFIG_DIR",
+                &root.join("home/.claude").display().to_string(),
+            )
+            .env(
+                "CODEX_HOME",
+                &root.join("home/.codex").display().to_string(),
+            )
+            .env("IS_SANDBOX", "1")
+    }
+
+    /// Sets the fake's per-turn script (`$FAKE_AGENT_SCRIPT`, see `src/bin/fake_agent/script.rs`).
+    pub fn fake_script(self, yaml: &str) -> Self {
+        let at = self.path().join("fake-script.yaml");
+        let test = self.write_at(at.clone(), yaml);
+        test.env("FAKE_AGENT_SCRIPT", &at.display().to_string())
+    }
+
+    /// Writes a project workflow, `.agent-runner/workflows/<name>.yaml`.
+    pub fn workflow(self, name: &str, yaml: &str) -> Self {
+        self.write(&format!(".agent-runner/workflows/{name}.yaml"), yaml)
+    }
+
+    /// Writes the project configuration, `.agent-runner/config.yaml`.
+    pub fn project_config(self, yaml: &str) -> Self {
+        self.write(".agent-runner/config.yaml", yaml)
+    }
+
+    /// Starts the binary without waiting for it; stdout and stderr are collected.
+    pub fn spawn(self) -> Running {
+        let child = self.command().spawn().expect("spawn agent-runner");
+        Running {
+            child,
+            tempdir: self.tempdir,
+            env: self.env,
+        }
     }
 
     pub fn arg(mut self, arg: &str) -> Self {
@@ -193,6 +450,7 @@ impl Test {
             status,
             stdout,
             stderr,
+            env: self.env,
         };
         if let Some(expected) = &self.stdout {
             assert_eq!(output.stdout, *expected, "stdout");
@@ -222,8 +480,8 @@ impl Test {
         output
     }
 
-    /// Runs the binary: (exit status, stdout, stderr).
-    fn output(&self) -> (i32, String, String) {
+    /// The command that runs the binary in the temp dir.
+    fn command(&self) -> Command {
         let root = self.path();
         let home = root.join("home");
         let path = match std::env::var_os("PATH") {
@@ -249,7 +507,13 @@ impl Test {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn agent-runner");
+        command
+    }
+
+    /// Runs the binary: (exit status, stdout, stderr).
+    fn output(&self) -> (i32, String, String) {
+        let root = self.path();
+        let mut child = self.command().spawn().expect("spawn agent-runner");
         if let Some(text) = &self.stdin {
             use std::io::Write;
             let mut stdin = child.stdin.take().expect("stdin");
@@ -266,4 +530,33 @@ impl Test {
             clean(&out.stderr),
         )
     }
+}
+
+/// The headless framing of agents.md §7, word for word, for step `step` of root workflow
+/// `workflow`.
+pub fn headless_preamble(step: &str, workflow: &str) -> String {
+    format!(
+        "You are running non-interactively as step \"{step}\" of the agent-runner workflow \"{workflow}\". \
+         Nobody will answer questions before this step ends. Do not ask for confirmation or \
+         clarification: choose the most reasonable option, note your assumptions, and keep going. \
+         Do only this step's task; later steps are handled separately. End with a short summary of \
+         what you did and what, if anything, is left undone."
+    )
+}
+
+/// Every CLI the fake can play.
+pub const ALL_CLIS: &[&str] = &[
+    "claude",
+    "codex",
+    "copilot",
+    "cursor-agent",
+    "opencode",
+    "gemini",
+];
+
+/// The line of `text` that starts with `prefix` (exactly one).
+pub fn line_starting(text: &str, prefix: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(prefix)).collect();
+    assert_eq!(lines.len(), 1, "lines starting with {prefix:?} in:\n{text}");
+    lines[0].to_owned()
 }
