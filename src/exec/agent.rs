@@ -38,6 +38,13 @@ struct Continue {
     how: &'static str,
 }
 
+impl Continue {
+    /// The run's `--session` seed; its `cli` is empty when the seed names no CLI.
+    fn is_seed(&self) -> bool {
+        self.how == "seed"
+    }
+}
+
 /// What the step's session will be.
 #[derive(Debug, Clone)]
 struct SessionPlan {
@@ -50,11 +57,17 @@ struct SessionPlan {
 
 pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
     let plan = plan_session(d, at, step);
-    let recorded = plan.resume.as_ref().map(|c| Recorded {
-        cli: Some(c.cli.clone()),
-        model: c.model.clone(),
-        effort: c.effort.clone(),
-    });
+    // A `--session` seed does not choose the step's CLI: it applies only when the step resolves
+    // to the seed's CLI (any CLI when the seed has no `<cli>:` prefix).
+    let recorded = plan
+        .resume
+        .as_ref()
+        .filter(|c| !c.is_seed())
+        .map(|c| Recorded {
+            cli: Some(c.cli.clone()),
+            model: c.model.clone(),
+            effort: c.effort.clone(),
+        });
     let config = d.loader.config();
     let decl = match &step.session {
         SessionStrategy::Named(name) => at.ctx.workflow.sessions.iter().find(|s| s.name == *name),
@@ -89,6 +102,13 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
     };
     // A resumed session stays on its own CLI; a different one cannot continue it.
     let plan = match plan.resume {
+        Some(c) if c.is_seed() && c.cli.is_empty() => SessionPlan {
+            resume: Some(Continue {
+                cli: resolved.cli.clone(),
+                ..c
+            }),
+            ..plan
+        },
         Some(c) if c.cli != resolved.cli => SessionPlan {
             resume: None,
             nothing_to_resume: true,

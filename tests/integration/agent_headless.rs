@@ -6,12 +6,7 @@
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use crate::test::{ALL_CLIS, Output, Test, headless_preamble, line_starting};
-
-/// A test with every fake CLI on PATH and workflow `w`, run as `agent-runner w`.
-fn workflow(yaml: &str) -> Test {
-    Test::new().fake_clis(ALL_CLIS).workflow("w", yaml).arg("w")
-}
+use crate::test::{Output, Test, agent_workflow, headless_preamble, line_starting};
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
@@ -23,7 +18,7 @@ fn run_dir_text(out: &Output) -> String {
 
 #[test]
 fn claude_new_and_resume_command_lines_are_exact() {
-    let out = workflow(
+    let out = agent_workflow(
         "name: Demo Flow\nsteps:\n\
          \x20 - {id: plan, mode: headless, model: opus, effort: high, prompt: '-plan the change'}\n\
          \x20 - {id: again, mode: headless, permissions: full, prompt: 'go on'}\n",
@@ -111,7 +106,7 @@ fn claude_new_and_resume_command_lines_are_exact() {
 
 #[test]
 fn agent_process_gets_devnull_stdin_project_cwd_and_runner_variables() {
-    let out = workflow("name: w\nsteps:\n  - {id: only, mode: headless, prompt: hi}\n")
+    let out = agent_workflow("name: w\nsteps:\n  - {id: only, mode: headless, prompt: hi}\n")
         .env("CLAUDECODE", "1")
         .run();
     let turns = out.turns();
@@ -183,7 +178,7 @@ fn agent_environment_drops_nested_agent_and_ar_variables() {
 
 #[test]
 fn claude_stream_is_rendered_on_stdout_and_kept_in_output_files() {
-    let out = workflow("name: w\nsteps:\n  - {id: work, mode: headless, prompt: hi}\n")
+    let out = agent_workflow("name: w\nsteps:\n  - {id: work, mode: headless, prompt: hi}\n")
         .fake_script("- [{text: \"All green.\"}]\n")
         .run();
     let id = out.turns()[0]["session_id"].as_str().unwrap().to_owned();
@@ -253,7 +248,7 @@ fn claude_stream_is_rendered_on_stdout_and_kept_in_output_files() {
 
 #[test]
 fn codex_flags_come_before_exec_and_resume_uses_the_thread_id() {
-    let out = workflow(
+    let out = agent_workflow(
         "name: cx\ndefaults: {cli: codex}\nsteps:\n\
          \x20 - {id: a, mode: headless, effort: max, model: gpt-9, prompt: first}\n\
          \x20 - {id: b, mode: headless, permissions: full, prompt: second}\n\
@@ -271,63 +266,34 @@ fn codex_flags_come_before_exec_and_resume_uses_the_thread_id() {
             headless_preamble(step, "cx")
         )
     };
-    let effort = "model_reasoning_effort=\"xhigh\"";
-    assert_eq!(
-        argvs[0],
-        strings(&[
-            "-s",
-            "workspace-write",
-            "--add-dir",
-            &run_dir,
-            "-a",
-            "never",
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            "-m",
-            "gpt-9",
-            "-c",
-            effort,
-            "--",
-            &prompt("a", "first"),
-        ])
-    );
+    // What every invocation has after `exec` / `exec resume`: the model and effort again.
+    let common = "--json --skip-git-repo-check -m gpt-9 -c model_reasoning_effort=\"xhigh\" --";
+    let expect = |head: &str, thread: Option<&str>, prompt: String| -> Vec<String> {
+        let mut argv: Vec<String> = format!("{head} {common}")
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        argv.extend(thread.map(str::to_owned));
+        argv.push(prompt);
+        argv
+    };
+    let sandbox = format!("-s workspace-write --add-dir {run_dir} -a never exec");
+    assert_eq!(argvs[0], expect(&sandbox, None, prompt("a", "first")));
     assert_eq!(
         argvs[1],
-        strings(&[
-            "--dangerously-bypass-approvals-and-sandbox",
-            "exec",
-            "resume",
-            "--json",
-            "--skip-git-repo-check",
-            "-m",
-            "gpt-9",
-            "-c",
-            effort,
-            "--",
-            &thread,
-            &prompt("b", "second"),
-        ])
+        expect(
+            "--dangerously-bypass-approvals-and-sandbox exec resume",
+            Some(&thread),
+            prompt("b", "second")
+        )
     );
     assert_eq!(
         argvs[2],
-        strings(&[
-            "-s",
-            "read-only",
-            "-a",
-            "never",
-            "exec",
-            "resume",
-            "--json",
-            "--skip-git-repo-check",
-            "-m",
-            "gpt-9",
-            "-c",
-            effort,
-            "--",
-            &thread,
-            &prompt("c", "-third"),
-        ])
+        expect(
+            "-s read-only -a never exec resume",
+            Some(&thread),
+            prompt("c", "-third")
+        )
     );
     assert!(out.stderr.contains(&format!("  session: {thread} (new)\n")));
     let sessions: Vec<Value> = out
@@ -357,7 +323,7 @@ fn codex_flags_come_before_exec_and_resume_uses_the_thread_id() {
 
 #[test]
 fn mixed_costs_mark_the_run_usage_incomplete() {
-    let out = workflow(
+    let out = agent_workflow(
         "name: w\nsteps:\n\
          \x20 - {id: a, mode: headless, prompt: one}\n\
          \x20 - {id: b, mode: headless, cli: codex, session: new, prompt: two}\n",
@@ -374,7 +340,7 @@ fn mixed_costs_mark_the_run_usage_incomplete() {
 
 #[test]
 fn copilot_opencode_gemini_and_cursor_run_headless_and_capture() {
-    let out = workflow(
+    let out = agent_workflow(
         "name: others\nsteps:\n\
          \x20 - {id: cp, mode: headless, cli: copilot, model: gpt-5, effort: high, session: new, prompt: cp-task, capture: cp_out}\n\
          \x20 - {id: oc, mode: headless, cli: opencode, model: prov/m1, effort: low, session: new, prompt: oc-task, capture: oc_out}\n\
@@ -468,7 +434,7 @@ fn copilot_opencode_gemini_and_cursor_run_headless_and_capture() {
 
 #[test]
 fn capture_stores_the_final_answer_for_later_steps() {
-    let out = workflow(
+    let out = agent_workflow(
         "name: w\nsteps:\n\
          \x20 - {id: ask, mode: headless, prompt: question, capture: answer}\n\
          \x20 - {id: use, mode: headless, session: new, prompt: 'Answer was: {{answer}}'}\n",
@@ -484,7 +450,7 @@ fn capture_stores_the_final_answer_for_later_steps() {
 
 #[test]
 fn capture_of_a_failed_step_only_when_it_has_a_final_text() {
-    let out = workflow(
+    let out = agent_workflow(
         "name: w\nsteps:\n\
          \x20 - {id: partial, mode: headless, prompt: one, capture: c1, continue_on_failure: true}\n\
          \x20 - {id: nothing, mode: headless, cli: codex, session: new, prompt: two, capture: c2, continue_on_failure: true}\n",

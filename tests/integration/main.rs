@@ -15,6 +15,7 @@
 mod test;
 
 mod agent_headless;
+mod agent_sessions;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;

@@ -90,6 +90,15 @@ impl Output {
             .collect()
     }
 
+    /// The session id the fake used in agent turn `n` (0-based).
+    pub fn turn_session(&self, n: usize) -> String {
+        let turns = self.turns();
+        let turn = turns
+            .get(n)
+            .unwrap_or_else(|| panic!("no turn {n} in {turns:?}"));
+        turn["session_id"].as_str().expect("session id").to_owned()
+    }
+
     /// The argv of each agent turn.
     pub fn turn_argvs(&self) -> Vec<Vec<String>> {
         self.turns()
@@ -542,6 +551,11 @@ pub fn headless_preamble(step: &str, workflow: &str) -> String {
          Do only this step's task; later steps are handled separately. End with a short summary of \
          what you did and what, if anything, is left undone."
     )
+}
+
+/// A test with every fake CLI on PATH and the project workflow `w`, run as `agent-runner w`.
+pub fn agent_workflow(yaml: &str) -> Test {
+    Test::new().fake_clis(ALL_CLIS).workflow("w", yaml).arg("w")
 }
 
 /// Every CLI the fake can play.
