@@ -14,6 +14,7 @@
 )]
 mod test;
 
+mod agent_config;
 mod agent_headless;
 mod agent_sessions;
 mod fake_agent;
