@@ -768,21 +768,25 @@ pub fn preflight(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fa
                 .stderr(std::process::Stdio::null())
                 .status();
             if !status.is_ok_and(|s| s.success()) {
-                let login = adapter
-                    .login_hint()
-                    .trim_start_matches("run ")
-                    .trim_matches('"')
-                    .to_owned();
+                let fix = match login_command(adapter.login_hint()) {
+                    Some(command) => format!("run \"{command}\" and start again"),
+                    None => format!("{}, and start again", adapter.login_hint()),
+                };
                 return Err(Fatal::new(
                     crate::exit::RUNTIME,
-                    format!(
-                        "{cli} is not logged in (needed by step \"{path}\"); run \"{login}\" and start again"
-                    ),
+                    format!("{cli} is not logged in (needed by step \"{path}\"); {fix}"),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// The command of a login hint: the first quoted part (`claude auth login` of
+/// `run "claude auth login" (or start claude and type /login)`), if it has one.
+fn login_command(hint: &str) -> Option<&str> {
+    let (_, rest) = hint.split_once('"')?;
+    rest.split_once('"').map(|(command, _)| command)
 }
 
 /// The statically known CLIs of `steps` (and static sub-workflows), with the path of the first

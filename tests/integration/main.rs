@@ -15,6 +15,7 @@
 mod test;
 
 mod agent_config;
+mod agent_faults;
 mod agent_headless;
 mod agent_sessions;
 mod fake_agent;

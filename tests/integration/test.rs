@@ -407,6 +407,12 @@ impl Test {
         self
     }
 
+    /// Drops a variable set earlier with `.env` (or kept by `.again()`).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self
+    }
+
     pub fn stdin(mut self, text: &str) -> Self {
         self.stdin = Some(text.to_owned());
         self
