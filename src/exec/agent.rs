@@ -635,11 +635,15 @@ fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> SessionPla
         let workdir = d.settings.project_dir.clone();
         let exists = adapter.session_exists(&id, &workdir, &agents::process_env);
         if exists != Some(false) {
+            // The model and effort that session ran with, as recorded when a step last used it,
+            // so the continued attempt passes them again (agents.md §1).
+            let known = recorded_settings(d, at.ctx.scope, &id);
+            let (model, effort) = known.unwrap_or_default();
             plan.resume = Some(Continue {
                 cli: saved.cli,
                 id,
-                model: None,
-                effort: None,
+                model,
+                effort,
                 how: "resumed",
             });
             return plan;
@@ -674,6 +678,25 @@ fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> SessionPla
         );
     plan.resume = found;
     plan
+}
+
+/// The model and effort recorded for session `id`: by the scope's most recent session, or by a
+/// named session.
+fn recorded_settings(
+    d: &mut Dispatcher,
+    scope: ScopeRef,
+    id: &str,
+) -> Option<(Option<String>, Option<String>)> {
+    if let Some(last) = d.scope(scope).last_session.as_ref()
+        && last.session_id == id
+    {
+        return Some((last.model.clone(), last.effort.clone()));
+    }
+    d.doc
+        .named_sessions
+        .values()
+        .find(|s| s.session_id == id)
+        .map(|s| (s.model.clone(), s.effort.clone()))
 }
 
 fn last_session(d: &mut Dispatcher, scope: ScopeRef) -> Option<Continue> {

@@ -307,3 +307,33 @@ fn an_agent_killed_by_a_signal_names_the_signal() {
         .stderr_contains("killed by signal SIGABRT")
         .run();
 }
+
+#[test]
+fn resuming_an_interrupted_resume_step_passes_the_session_model_again() {
+    let out = agent_workflow(
+        "name: w\nsteps:\n\
+         \x20 - {id: a, mode: headless, model: opus, effort: high, prompt: a}\n\
+         \x20 - {id: b, mode: headless, prompt: b}\n",
+    )
+    .fake_script("- ~\n- [crash_mid_stream]\n")
+    .status(1)
+    .run();
+    let (run_id, id) = (out.run_id(), out.turn_session(0));
+    let out = out.again().args(["--resume", &run_id]).run();
+    let argvs = out.turn_argvs();
+    assert_eq!(argvs.len(), 3);
+    for argv in &argvs[1..] {
+        assert!(
+            argv.windows(6).any(|w| w
+                == [
+                    "--resume",
+                    id.as_str(),
+                    "--model",
+                    "opus",
+                    "--effort",
+                    "high"
+                ]),
+            "{argv:?}"
+        );
+    }
+}
