@@ -135,7 +135,8 @@ fn an_unknown_cli_is_a_validation_error() {
 fn stream_lines_that_are_not_json_are_kept_and_shown() {
     let out = agent_workflow("name: w\nsteps:\n  - {id: a, mode: headless, prompt: p, capture: c}\n")
         .fake_script(
-            "- [{print: 'warming up, not JSON'}, {print: '{\"type\":\"assistant\",\"message\":{'}, {text: fine}]\n",
+            &"- [{print: 'warming up, not JSON'}, {print: '{\"type\":\"assistant\",\"message\":{'}, {text: fine}]\n"
+                .repeat(2),
         )
         .run();
     assert!(
@@ -152,6 +153,25 @@ fn stream_lines_that_are_not_json_are_kept_and_shown() {
         "{stream}"
     );
     assert_eq!(out.state()["scope"]["captures"]["c"], "fine");
+    // On a colour console the raw line is dimmed; the text file stays plain.
+    let out = out.again().env("CLICOLOR_FORCE", "1").arg("w").run();
+    assert!(
+        out.stdout
+            .starts_with("\x1b[2m  warming up, not JSON\x1b[0m\n"),
+        "{:?}",
+        out.stdout
+    );
+    let newest = out.run_dirs().pop().unwrap();
+    let txt = std::fs::read_dir(newest.join("output"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".txt"))
+        .unwrap();
+    let txt = std::fs::read_to_string(txt.path()).unwrap();
+    assert!(
+        txt.starts_with("  warming up, not JSON\n") && !txt.contains('\x1b'),
+        "{txt:?}"
+    );
 }
 
 /// Runs a one-step workflow whose agent crashes mid-stream; returns the failed run.
@@ -336,4 +356,29 @@ fn resuming_an_interrupted_resume_step_passes_the_session_model_again() {
             "{argv:?}"
         );
     }
+}
+
+#[test]
+fn a_cli_missing_at_run_time_fails_the_step_with_cli_missing() {
+    // A `resume` step's CLI is not known before the run, so preflight does not check it.
+    let out = Test::new()
+        .fake_clis(&["claude"])
+        .workflow(
+            "w",
+            "name: w\ndefaults: {cli: codex}\nsteps:\n  - {id: a, mode: headless, session: resume, prompt: p}\n",
+        )
+        .arg("w")
+        .status(4)
+        .run();
+    let message = "the \"codex\" CLI is not installed or not on PATH; npm install -g @openai/codex, or set clis.codex.binary";
+    assert!(
+        out.stderr
+            .contains(&format!("agent-runner: step \"1/1 a\" failed: {message}\n")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.state()["last_failure"],
+        json!({"path": "a", "class": "cli_missing", "message": message})
+    );
 }

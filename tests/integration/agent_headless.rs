@@ -471,3 +471,37 @@ fn capture_of_a_failed_step_only_when_it_has_a_final_text() {
         out.stderr
     );
 }
+
+#[test]
+fn a_prompt_over_100_kib_is_passed_as_a_file() {
+    let out = agent_workflow(
+        "name: w\nsteps:\n\
+         \x20 - {id: big, command: 'head -c 150000 /dev/zero | tr \"\\\\0\" x', capture: text}\n\
+         \x20 - {id: a, mode: headless, prompt: 'Do this: {{text}}'}\n",
+    )
+    .run();
+    let argv = &out.turn_argvs()[0];
+    let file = out.run_dir().join("output/0004-a.prompt.md");
+    assert_eq!(
+        argv.last().unwrap(),
+        &format!(
+            "Your full instructions for this step are in {}. Read the whole file, then follow it.",
+            file.display()
+        )
+    );
+    let prompt = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(prompt, format!("Do this: {}", "x".repeat(150_000)));
+}
+
+#[test]
+fn an_agent_runs_in_the_step_workdir() {
+    let out = agent_workflow(
+        "name: w\nsteps:\n  - {id: a, mode: headless, workdir: sub/dir, prompt: p}\n",
+    )
+    .write("sub/dir/.keep", "")
+    .run();
+    assert_eq!(
+        out.turns()[0]["cwd"],
+        format!("{}/sub/dir", out.project_real())
+    );
+}
