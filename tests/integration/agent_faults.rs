@@ -3,6 +3,8 @@
 //! lines, agents that crash or are interrupted mid-turn and the resume that continues their
 //! session, and a headless agent that would like to ask the user something.
 
+use std::time::Duration;
+
 use nix::sys::signal::Signal;
 use pretty_assertions::assert_eq;
 use serde_json::json;
@@ -252,18 +254,18 @@ fn codex_crash_mid_stream_then_resume_continues_the_thread() {
 
 #[test]
 fn sigterm_interrupts_a_hanging_agent_and_resume_continues_its_session() {
-    let running = agent_workflow(
+    let mut running = agent_workflow(
         "name: w\nsteps:\n  - {id: a, mode: headless, prompt: p}\n  - {id: b, command: 'echo after'}\n",
     )
     .fake_script("- [hang]\n")
+    .status(130)
     .spawn();
-    running.wait_until("the agent's turn", |root| {
+    running.wait_until(Duration::from_secs(60), "the agent's turn", |root| {
         std::fs::read_to_string(root.join("fake-agent.log"))
             .is_ok_and(|log| log.contains("\"mode\":\"headless\""))
     });
     running.signal(Signal::SIGTERM);
-    let out = running.finish();
-    assert_eq!(out.status, 130, "{}", out.stderr);
+    let out = running.finish(Duration::from_secs(60));
     let (run_id, id) = (out.run_id(), out.turn_session(0));
     assert!(
         out.stderr.ends_with(&format!(

@@ -18,15 +18,18 @@
 //! `AGENT_RUNNER_HOME`, `XDG_CONFIG_HOME`, `AGENT_RUNNER_CONFIG_DIR` and `NO_COLOR=1` are set,
 //! plus whatever `.env` adds. Output has the temp dir replaced by `[TMP]`.
 //!
+//! `Output::then` starts the next command in the same temp dir (a run, then `--resume`), and
+//! `Test::spawn` runs the binary in the background so a test can signal or kill it (`Running`).
+//!
 //! Agent steps run against `fake-agent`: `.fake_clis(&["claude", "codex"])` links it into `bin/`
 //! under those names and points its log and session stores into the temp dir; `.fake_script`
 //! sets its per-turn behaviour. After the run, [`Output`] reads the fake's invocation log, the run
-//! dir's `state.json`, `audit.jsonl` and output files, and `.again()` runs the binary once more in
-//! the same temp dir (for `--resume` and `show`). `.spawn()` starts the run in the background so a
-//! test can signal it.
+//! dir's `state.json`, `audit.jsonl` and output files, and `.again()` is `.then()` with the same
+//! environment (for `--resume` and `show` against the same fakes).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
 use serde_json::Value;
@@ -51,7 +54,7 @@ pub struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
-    /// The environment the run was given with `.env` (kept for `.again()`).
+    /// The environment the run was given with `.env` (kept by `.again()`).
     env: Vec<(String, String)>,
 }
 
@@ -61,17 +64,24 @@ impl Output {
         self.tempdir.path().join("project")
     }
 
+    /// Another command in the same temp dir: files, runs and state are kept; arguments,
+    /// environment and expectations start empty.
+    pub fn then(self) -> Test {
+        Test::new_in(Some(self.tempdir))
+    }
+
+    /// Like [`Output::then`], keeping the environment given with `.env` (the fake CLIs' log and
+    /// session stores, for example).
+    pub fn again(self) -> Test {
+        let mut test = Test::new_in(Some(self.tempdir));
+        test.env = self.env;
+        test
+    }
+
     /// Reads a file of the project.
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.project().join(path))
             .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
-    }
-
-    /// A new test in the same temp dir and environment, without arguments or expectations.
-    pub fn again(self) -> Test {
-        let mut test = Test::with_dir(self.tempdir);
-        test.env = self.env;
-        test
     }
 
     /// Every line of the fake agent's log (`$FAKE_AGENT_LOG`), in order.
@@ -223,55 +233,6 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// A run started with [`Test::spawn`], still going.
-pub struct Running {
-    child: std::process::Child,
-    tempdir: TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Running {
-    /// The temp dir of the run.
-    pub fn path(&self) -> &Path {
-        self.tempdir.path()
-    }
-
-    /// Waits (polling, for at most a minute) until `ready` holds for the temp dir.
-    pub fn wait_until(&self, what: &str, ready: impl Fn(&Path) -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !ready(self.path()) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    /// Sends `signal` to the runner.
-    pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"));
-        nix::sys::signal::kill(pid, signal).expect("signal the runner");
-    }
-
-    /// Waits for the runner to exit.
-    pub fn finish(self) -> Output {
-        let out = self
-            .child
-            .wait_with_output()
-            .expect("wait for agent-runner");
-        let root = self.tempdir.path().display().to_string();
-        let clean = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&root, "[TMP]");
-        Output {
-            status: out.status.code().unwrap_or(-1),
-            stdout: clean(&out.stdout),
-            stderr: clean(&out.stderr),
-            tempdir: self.tempdir,
-            env: self.env,
-        }
-    }
-}
-
 impl Default for Test {
     fn default() -> Self {
         Self::new()
@@ -280,14 +241,17 @@ impl Default for Test {
 
 impl Test {
     pub fn new() -> Self {
-        let tempdir = tempfile::Builder::new()
-            .prefix("agent-runner-test")
-            .tempdir()
-            .expect("temp dir");
-        Test::with_dir(tempdir)
+        Test::new_in(None)
     }
 
-    fn with_dir(tempdir: TempDir) -> Self {
+    /// A builder in `tempdir`, or in a fresh one.
+    pub(crate) fn new_in(tempdir: Option<TempDir>) -> Self {
+        let tempdir = tempdir.unwrap_or_else(|| {
+            tempfile::Builder::new()
+                .prefix("agent-runner-test")
+                .tempdir()
+                .expect("temp dir")
+        });
         for dir in ["project", "home/.config/agent-runner", "bin"] {
             std::fs::create_dir_all(tempdir.path().join(dir)).expect("create dir");
         }
@@ -382,16 +346,6 @@ impl Test {
         self.write(".agent-runner/config.yaml", yaml)
     }
 
-    /// Starts the binary without waiting for it; stdout and stderr are collected.
-    pub fn spawn(self) -> Running {
-        let child = self.command().spawn().expect("spawn agent-runner");
-        Running {
-            child,
-            tempdir: self.tempdir,
-            env: self.env,
-        }
-    }
-
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_owned());
         self
@@ -460,6 +414,10 @@ impl Test {
     /// Runs the binary and checks every expectation.
     pub fn run(self) -> Output {
         let (status, stdout, stderr) = self.output();
+        self.check(status, stdout, stderr)
+    }
+
+    fn check(self, status: i32, stdout: String, stderr: String) -> Output {
         let output = Output {
             tempdir: self.tempdir,
             status,
@@ -495,7 +453,45 @@ impl Test {
         output
     }
 
-    /// The command that runs the binary in the temp dir.
+    /// Runs the binary: (exit status, stdout, stderr).
+    fn output(&self) -> (i32, String, String) {
+        let mut child = self.command().spawn().expect("spawn agent-runner");
+        if let Some(text) = &self.stdin {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            // The binary may exit without reading stdin; a broken pipe is fine.
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait for agent-runner");
+        (
+            out.status.code().unwrap_or(-1),
+            clean(self.path(), &out.stdout),
+            clean(self.path(), &out.stderr),
+        )
+    }
+
+    /// Starts the binary in the background (stdin null); the expectations are not checked.
+    pub fn spawn(self) -> Running {
+        let mut child = self.command().spawn().expect("spawn agent-runner");
+        let pump = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            let mut pipe = pipe.expect("piped output");
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            })
+        };
+        let stdout = pump(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = pump(child.stderr.take().map(|p| Box::new(p) as _));
+        Running {
+            test: self,
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The command that runs the binary in the test's clean environment.
     fn command(&self) -> Command {
         let root = self.path();
         let home = root.join("home");
@@ -524,26 +520,88 @@ impl Test {
             .stderr(Stdio::piped());
         command
     }
+}
 
-    /// Runs the binary: (exit status, stdout, stderr).
-    fn output(&self) -> (i32, String, String) {
-        let root = self.path();
-        let mut child = self.command().spawn().expect("spawn agent-runner");
-        if let Some(text) = &self.stdin {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().expect("stdin");
-            // The binary may exit without reading stdin; a broken pipe is fine.
-            let _ = stdin.write_all(text.as_bytes());
+/// Output text with the temp dir replaced by `[TMP]`.
+fn clean(root: &Path, bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "[TMP]")
+}
+
+/// The binary running in the background (see [`Test::spawn`]). Dropping it kills the process.
+pub struct Running {
+    test: Test,
+    child: std::process::Child,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid")
+    }
+
+    /// The project dir.
+    pub fn project(&self) -> PathBuf {
+        self.test.project()
+    }
+
+    /// The temp dir.
+    pub fn path(&self) -> &Path {
+        self.test.path()
+    }
+
+    /// Sends `signal` to the runner only (not to its children's process groups).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).expect("kill");
+    }
+
+    /// Waits until `check` holds, polling; panics after `timeout`.
+    pub fn wait_until(&mut self, timeout: Duration, what: &str, check: impl Fn(&Path) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !check(self.test.path()) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("agent-runner exited ({status}) while waiting for {what}");
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
         }
-        let out = child.wait_with_output().expect("wait for agent-runner");
-        let clean = |bytes: &[u8]| {
-            String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "[TMP]")
+    }
+
+    /// Whether the process has exited (it is reaped then).
+    pub fn try_status(&mut self) -> Option<i32> {
+        self.child
+            .try_wait()
+            .expect("try_wait")
+            .map(|status| status.code().unwrap_or(-1))
+    }
+
+    /// Waits for the exit (panics after `timeout`) and checks the builder's expectations.
+    pub fn finish(mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.try_status() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("agent-runner did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
         };
-        (
-            out.status.code().unwrap_or(-1),
-            clean(&out.stdout),
-            clean(&out.stderr),
-        )
+        let root = self.test.path().to_path_buf();
+        let stdout = clean(&root, &self.stdout.join().expect("stdout reader"));
+        let stderr = clean(&root, &self.stderr.join().expect("stderr reader"));
+        self.test.check(status, stdout, stderr)
+    }
+
+    /// Kills the process with SIGKILL and reaps it; returns the temp dir for the next command.
+    pub fn kill(mut self) -> Test {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.stdout.join();
+        let _ = self.stderr.join();
+        Test::new_in(Some(self.test.tempdir))
     }
 }
 
