@@ -38,6 +38,13 @@ struct Continue {
     how: &'static str,
 }
 
+impl Continue {
+    /// The run's `--session` seed; its `cli` is empty when the seed names no CLI.
+    fn is_seed(&self) -> bool {
+        self.how == "seed"
+    }
+}
+
 /// What the step's session will be.
 #[derive(Debug, Clone)]
 struct SessionPlan {
@@ -54,11 +61,17 @@ async fn run_agent_once(
     step: &AgentStep,
 ) -> Result<Report, Fatal> {
     let plan = plan_session(d, at, step);
-    let recorded = plan.resume.as_ref().map(|c| Recorded {
-        cli: Some(c.cli.clone()),
-        model: c.model.clone(),
-        effort: c.effort.clone(),
-    });
+    // A `--session` seed does not choose the step's CLI: it applies only when the step resolves
+    // to the seed's CLI (any CLI when the seed has no `<cli>:` prefix).
+    let recorded = plan
+        .resume
+        .as_ref()
+        .filter(|c| !c.is_seed())
+        .map(|c| Recorded {
+            cli: Some(c.cli.clone()),
+            model: c.model.clone(),
+            effort: c.effort.clone(),
+        });
     let config = d.loader.config();
     let decl = match &step.session {
         SessionStrategy::Named(name) => at.ctx.workflow.sessions.iter().find(|s| s.name == *name),
@@ -93,6 +106,13 @@ async fn run_agent_once(
     };
     // A resumed session stays on its own CLI; a different one cannot continue it.
     let plan = match plan.resume {
+        Some(c) if c.is_seed() && c.cli.is_empty() => SessionPlan {
+            resume: Some(Continue {
+                cli: resolved.cli.clone(),
+                ..c
+            }),
+            ..plan
+        },
         Some(c) if c.cli != resolved.cli => SessionPlan {
             resume: None,
             nothing_to_resume: true,
@@ -660,11 +680,15 @@ fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> SessionPla
         let workdir = d.settings.project_dir.clone();
         let exists = adapter.session_exists(&id, &workdir, &agents::process_env);
         if exists != Some(false) {
+            // The model and effort that session ran with, as recorded when a step last used it,
+            // so the continued attempt passes them again (agents.md §1).
+            let known = recorded_settings(d, at.ctx.scope, &id);
+            let (model, effort) = known.unwrap_or_default();
             plan.resume = Some(Continue {
                 cli: saved.cli,
                 id,
-                model: None,
-                effort: None,
+                model,
+                effort,
                 how: "resumed",
             });
             return plan;
@@ -699,6 +723,25 @@ fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> SessionPla
         );
     plan.resume = found;
     plan
+}
+
+/// The model and effort recorded for session `id`: by the scope's most recent session, or by a
+/// named session.
+fn recorded_settings(
+    d: &mut Dispatcher,
+    scope: ScopeRef,
+    id: &str,
+) -> Option<(Option<String>, Option<String>)> {
+    if let Some(last) = d.scope(scope).last_session.as_ref()
+        && last.session_id == id
+    {
+        return Some((last.model.clone(), last.effort.clone()));
+    }
+    d.doc
+        .named_sessions
+        .values()
+        .find(|s| s.session_id == id)
+        .map(|s| (s.model.clone(), s.effort.clone()))
 }
 
 fn last_session(d: &mut Dispatcher, scope: ScopeRef) -> Option<Continue> {
@@ -793,21 +836,25 @@ pub fn preflight(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fa
                 .stderr(std::process::Stdio::null())
                 .status();
             if !status.is_ok_and(|s| s.success()) {
-                let login = adapter
-                    .login_hint()
-                    .trim_start_matches("run ")
-                    .trim_matches('"')
-                    .to_owned();
+                let fix = match login_command(adapter.login_hint()) {
+                    Some(command) => format!("run \"{command}\" and start again"),
+                    None => format!("{}, and start again", adapter.login_hint()),
+                };
                 return Err(Fatal::new(
                     crate::exit::RUNTIME,
-                    format!(
-                        "{cli} is not logged in (needed by step \"{path}\"); run \"{login}\" and start again"
-                    ),
+                    format!("{cli} is not logged in (needed by step \"{path}\"); {fix}"),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// The command of a login hint: the first quoted part (`claude auth login` of
+/// `run "claude auth login" (or start claude and type /login)`), if it has one.
+fn login_command(hint: &str) -> Option<&str> {
+    let (_, rest) = hint.split_once('"')?;
+    rest.split_once('"').map(|(command, _)| command)
 }
 
 /// The statically known CLIs of `steps` (and static sub-workflows), with the path of the first

@@ -14,6 +14,10 @@
 )]
 mod test;
 
+mod agent_config;
+mod agent_faults;
+mod agent_headless;
+mod agent_sessions;
 mod engines;
 mod fake_agent;
 mod fixtures;
