@@ -319,9 +319,6 @@ fn a_headless_agent_may_not_ask_the_user() {
 }
 
 #[test]
-#[ignore = "bug: an agent killed by a signal fails with \"<cli> failed with killed by signal 6\" \
-            (src/agents/event.rs ExitInfo::describe uses the number); cli.md §6 says \
-            \"killed by signal <NAME>\""]
 fn an_agent_killed_by_a_signal_names_the_signal() {
     agent_workflow("name: w\nsteps:\n  - {id: a, mode: headless, prompt: p}\n")
         .fake_script("- [crash_mid_stream]\n")
