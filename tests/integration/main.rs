@@ -14,6 +14,9 @@
 )]
 mod test;
 
+mod builtin_plans;
+mod builtin_runs;
+mod builtin_support;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;

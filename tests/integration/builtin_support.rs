@@ -1,0 +1,221 @@
+//! Shared set-up for the end-to-end tests of the built-in workflows and the examples.
+//!
+//! A test starts from the usual [`Test`] builder and adds what the built-ins meet in real life:
+//! the fake `claude` and `codex` (the `fake-agent` binary linked under both names, driven turn by
+//! turn by one `FAKE_AGENT_SCRIPT`, with one shared turn counter, so the script lists the turns of
+//! both CLIs in run order), a project that is a git repository whose `origin` is a local bare
+//! repository, and a fake `gh` that remembers whether a pull request was created.
+//!
+//! Layout of the temp dir, next to the builder's `project/`, `home/` and `bin/`: `script.yaml`,
+//! `agent.log` (the fake agents' JSON log), `remote.git` (the bare remote) and `gh/` (the fake
+//! gh's state: `pr` once a PR exists, `log` with every argv).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::test::{Output, Test};
+
+/// The fake `gh`: `pr create` records the PR and prints its URL; `pr view` fails until then, and
+/// afterwards prints the URL (for `--json url --jq .url`) or a short summary. Every call appends
+/// its argv to `$FAKE_GH_DIR/log`: the arguments NUL-terminated, then a record separator (0x1e).
+const FAKE_GH: &str = r#"#!/bin/sh
+printf '%s\0' "$@" >> "$FAKE_GH_DIR/log"
+printf '\036' >> "$FAKE_GH_DIR/log"
+url=https://github.example/acme/app/pull/1
+case "$1 $2" in
+  "pr create")
+    if [ -f "$FAKE_GH_DIR/pr" ]; then
+      echo "a pull request for branch \"$(git branch --show-current)\" already exists" >&2
+      exit 1
+    fi
+    git branch --show-current > "$FAKE_GH_DIR/pr"
+    echo "$url"
+    ;;
+  "pr view")
+    if [ ! -f "$FAKE_GH_DIR/pr" ]; then
+      echo "no pull requests found for branch \"$(git branch --show-current)\"" >&2
+      exit 1
+    fi
+    case " $* " in
+      *" --json url "*) echo "$url" ;;
+      *) echo "title: a pull request"; echo "url: $url" ;;
+    esac
+    ;;
+  *)
+    echo "fake gh: unsupported command: $*" >&2
+    exit 2
+    ;;
+esac
+"#;
+
+/// The URL the fake `gh` gives every pull request.
+pub const PR_URL: &str = "https://github.example/acme/app/pull/1";
+
+/// Links the fake `claude` and `codex` into `bin/` and points them at `script` (a
+/// `FAKE_AGENT_SCRIPT` YAML list, one entry per agent turn in run order); also installs the fake
+/// `gh`. Agent config dirs live under the temp home. An empty script gives every turn the default
+/// answer.
+pub fn with_fakes(test: Test, script: &str) -> Test {
+    let root = test.path().to_path_buf();
+    for cli in ["claude", "codex"] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), root.join("bin").join(cli))
+            .expect("link the fake agent");
+    }
+    // An empty script means "every turn succeeds with the default answer".
+    let script = if script.trim().is_empty() {
+        "[]"
+    } else {
+        script
+    };
+    std::fs::write(root.join("script.yaml"), script).expect("write the agent script");
+    std::fs::create_dir_all(root.join("gh")).expect("create the gh dir");
+    test.write_bin("gh", FAKE_GH)
+        .env(
+            "FAKE_AGENT_SCRIPT",
+            &root.join("script.yaml").display().to_string(),
+        )
+        .env(
+            "FAKE_AGENT_LOG",
+            &root.join("agent.log").display().to_string(),
+        )
+        .env(
+            "CLAUDE_CONFIG_DIR",
+            &root.join("home/.claude").display().to_string(),
+        )
+        .env(
+            "CODEX_HOME",
+            &root.join("home/.codex").display().to_string(),
+        )
+        .env("FAKE_GH_DIR", &root.join("gh").display().to_string())
+}
+
+/// Makes the project a git repository on `main` with the files written so far committed, and
+/// `origin` a bare repository in the temp dir that already has `main`.
+pub fn git_repo(test: Test) -> Test {
+    let root = test.path().to_path_buf();
+    std::fs::write(
+        root.join("home/.gitconfig"),
+        "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
+    )
+    .expect("write .gitconfig");
+    let project = root.join("project");
+    git(&root, &["init", "-q", "--bare", "remote.git"]);
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "-A"]);
+    git(
+        &project,
+        &["commit", "-q", "--allow-empty", "-m", "initial"],
+    );
+    git(&project, &["remote", "add", "origin", "../remote.git"]);
+    git(&project, &["push", "-q", "origin", "main"]);
+    test
+}
+
+/// Runs git in `dir` with the temp home's configuration; panics when it fails; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let home = dir
+        .ancestors()
+        .find(|d| d.join("home").is_dir())
+        .map(|d| d.join("home"))
+        .expect("a temp dir with home/");
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", &home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// Git in the bare remote of a finished run.
+pub fn remote_git(out: &Output, args: &[&str]) -> String {
+    git(&out.tempdir.path().join("remote.git"), args)
+}
+
+/// Git in the project of a finished run.
+pub fn project_git(out: &Output, args: &[&str]) -> String {
+    git(&out.project(), args)
+}
+
+/// One agent turn as the fake logged it.
+pub struct Turn {
+    pub cli: String,
+    pub mode: String,
+    pub session_id: String,
+    /// Every argument, joined by spaces (the prompt is one of them).
+    pub argv: String,
+    /// `AGENT_RUNNER_RUN_DIR` as the agent saw it.
+    pub run_dir: String,
+}
+
+impl Turn {
+    /// Panics unless the turn's arguments contain `text`.
+    pub fn assert_prompt_has(&self, text: &str) {
+        assert!(
+            self.argv.contains(text),
+            "the {} turn lacks {text:?}:\n{}",
+            self.cli,
+            self.argv
+        );
+    }
+}
+
+/// The agent turns of a finished run, in order (auth checks and refused argv left out).
+pub fn turns(out: &Output) -> Vec<Turn> {
+    let log = std::fs::read_to_string(out.tempdir.path().join("agent.log")).unwrap_or_default();
+    log.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON log line"))
+        .filter(|v| v["kind"] == "invocation" && v["turn"].is_u64())
+        .map(|v| Turn {
+            cli: v["cli"].as_str().unwrap_or_default().to_string(),
+            mode: v["mode"].as_str().unwrap_or_default().to_string(),
+            session_id: v["session_id"].as_str().unwrap_or_default().to_string(),
+            argv: v["argv"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default(),
+            run_dir: v["env"]["AGENT_RUNNER_RUN_DIR"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect()
+}
+
+/// The CLIs of the turns, in order, e.g. `["claude", "codex"]`.
+pub fn clis(turns: &[Turn]) -> Vec<&str> {
+    turns.iter().map(|t| t.cli.as_str()).collect()
+}
+
+/// Every `gh` call of a finished run, as its argument list.
+pub fn gh_calls(out: &Output) -> Vec<Vec<String>> {
+    let log = std::fs::read(out.tempdir.path().join("gh/log")).unwrap_or_default();
+    String::from_utf8_lossy(&log)
+        .split('\u{1e}')
+        .filter(|call| !call.is_empty())
+        .map(|call| {
+            call.split_terminator('\0')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The value after `flag` in a gh call.
+pub fn flag<'a>(call: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = call.iter().position(|a| a == flag)?;
+    call.get(at + 1).map(String::as_str)
+}
