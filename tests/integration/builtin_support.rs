@@ -71,24 +71,25 @@ pub fn with_fakes(test: Test, script: &str) -> Test {
     };
     std::fs::write(root.join("script.yaml"), script).expect("write the agent script");
     std::fs::create_dir_all(root.join("gh")).expect("create the gh dir");
-    test.write_bin("gh", FAKE_GH)
-        .env(
-            "FAKE_AGENT_SCRIPT",
-            &root.join("script.yaml").display().to_string(),
-        )
-        .env(
-            "FAKE_AGENT_LOG",
-            &root.join("agent.log").display().to_string(),
-        )
-        .env(
-            "CLAUDE_CONFIG_DIR",
-            &root.join("home/.claude").display().to_string(),
-        )
-        .env(
-            "CODEX_HOME",
-            &root.join("home/.codex").display().to_string(),
-        )
-        .env("FAKE_GH_DIR", &root.join("gh").display().to_string())
+    let mut test = test.write_bin("gh", FAKE_GH);
+    for (key, value) in fake_env(&root) {
+        test = test.env(&key, &value);
+    }
+    test
+}
+
+/// The variables that point the fakes at the files of the temp dir `root`.
+pub fn fake_env(root: &Path) -> Vec<(String, String)> {
+    [
+        ("FAKE_AGENT_SCRIPT", "script.yaml"),
+        ("FAKE_AGENT_LOG", "agent.log"),
+        ("CLAUDE_CONFIG_DIR", "home/.claude"),
+        ("CODEX_HOME", "home/.codex"),
+        ("FAKE_GH_DIR", "gh"),
+    ]
+    .into_iter()
+    .map(|(key, rel)| (key.to_string(), root.join(rel).display().to_string()))
+    .collect()
 }
 
 /// Makes the project a git repository on `main` with the files written so far committed, and
@@ -135,14 +136,32 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim_end().to_string()
 }
 
-/// Git in the bare remote of a finished run.
-pub fn remote_git(out: &Output, args: &[&str]) -> String {
-    git(&out.tempdir.path().join("remote.git"), args)
+/// Something that owns a temp dir laid out as described above: a finished [`Output`], or the
+/// dir itself (for runs outside the builder, such as the ones in a pseudo-terminal).
+pub trait TempRoot {
+    fn root(&self) -> &Path;
 }
 
-/// Git in the project of a finished run.
-pub fn project_git(out: &Output, args: &[&str]) -> String {
-    git(&out.project(), args)
+impl TempRoot for Output {
+    fn root(&self) -> &Path {
+        self.tempdir.path()
+    }
+}
+
+impl TempRoot for Path {
+    fn root(&self) -> &Path {
+        self
+    }
+}
+
+/// Git in the bare remote of a run.
+pub fn remote_git(at: &(impl TempRoot + ?Sized), args: &[&str]) -> String {
+    git(&at.root().join("remote.git"), args)
+}
+
+/// Git in the project of a run.
+pub fn project_git(at: &(impl TempRoot + ?Sized), args: &[&str]) -> String {
+    git(&at.root().join("project"), args)
 }
 
 /// One agent turn as the fake logged it.
@@ -169,8 +188,8 @@ impl Turn {
 }
 
 /// The agent turns of a finished run, in order (auth checks and refused argv left out).
-pub fn turns(out: &Output) -> Vec<Turn> {
-    let log = std::fs::read_to_string(out.tempdir.path().join("agent.log")).unwrap_or_default();
+pub fn turns(at: &(impl TempRoot + ?Sized)) -> Vec<Turn> {
+    let log = std::fs::read_to_string(at.root().join("agent.log")).unwrap_or_default();
     log.lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("a JSON log line"))
         .filter(|v| v["kind"] == "invocation" && v["turn"].is_u64())
@@ -201,8 +220,8 @@ pub fn clis(turns: &[Turn]) -> Vec<&str> {
 }
 
 /// Every `gh` call of a finished run, as its argument list.
-pub fn gh_calls(out: &Output) -> Vec<Vec<String>> {
-    let log = std::fs::read(out.tempdir.path().join("gh/log")).unwrap_or_default();
+pub fn gh_calls(at: &(impl TempRoot + ?Sized)) -> Vec<Vec<String>> {
+    let log = std::fs::read(at.root().join("gh/log")).unwrap_or_default();
     String::from_utf8_lossy(&log)
         .split('\u{1e}')
         .filter(|call| !call.is_empty())

@@ -14,6 +14,7 @@
 )]
 mod test;
 
+mod builtin_flokay;
 mod builtin_plans;
 mod builtin_runs;
 mod builtin_support;
