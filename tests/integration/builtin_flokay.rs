@@ -8,12 +8,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
-
-use expectrl::{Eof, Session};
 
 use crate::builtin_support::{
-    PR_URL, clis, fake_env, flag, gh_calls, git_repo, project_git, remote_git, turns, with_fakes,
+    PR_URL, clis, flag, gh_calls, git_repo, project_git, pty_command, remote_git, run_in_pty,
+    turns, with_fakes,
 };
 use crate::test::Test;
 
@@ -84,33 +82,6 @@ fn script() -> String {
     .collect()
 }
 
-/// `agent-runner <args>` in the project, with the same clean environment as the `Test` builder
-/// plus the fakes' variables and the OpenSpec CLI on `PATH`.
-fn command(root: &Path, args: &[&str]) -> Command {
-    let home = root.join("home");
-    let path = format!(
-        "{}:{}:{}",
-        root.join("bin").display(),
-        openspec_bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agent-runner"));
-    command
-        .args(args)
-        .current_dir(root.join("project"))
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", &home)
-        .env("AGENT_RUNNER_HOME", home.join(".agent-runner"))
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("AGENT_RUNNER_CONFIG_DIR", home.join(".config/agent-runner"))
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm-256color")
-        .env("OPENSPEC_TELEMETRY", "0")
-        .envs(fake_env(root));
-    command
-}
-
 /// A git project that has run `openspec init`, with the fakes installed.
 fn project() -> Test {
     let test = Test::new();
@@ -131,32 +102,11 @@ fn project() -> Test {
 fn flokay_runs_from_proposal_to_pr() {
     let test = project();
     let root = test.path();
-    let mut session = Session::spawn(command(root, &["flokay", "add-login"])).expect("spawn");
-    session.set_expect_timeout(Some(Duration::from_secs(90)));
-    let mut screen = Vec::new();
-    for marker in ["wrote proposal", "wrote specs", "wrote design", "revised"] {
-        let found = session.expect(marker).unwrap_or_else(|e| {
-            panic!("no {marker:?} ({e}):\n{}", String::from_utf8_lossy(&screen))
-        });
-        screen.extend_from_slice(found.before());
-        screen.extend_from_slice(marker.as_bytes());
-        // Typed like a person: the command, a pause, then Enter.
-        session.send("/continue").unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        session.send("\r").unwrap();
-    }
-    let rest = session.expect(Eof).expect("the run ends");
-    screen.extend_from_slice(rest.before());
-    for part in rest.matches() {
-        screen.extend_from_slice(part);
-    }
-    let screen = String::from_utf8_lossy(&screen).to_string();
-    let status = session.get_process_mut().wait().expect("wait");
-    assert_eq!(
-        status,
-        expectrl::WaitStatus::Exited(session.get_process().pid(), 0),
-        "flokay failed:\n{screen}"
+    let (status, screen) = run_in_pty(
+        pty_command(root, &["flokay", "add-login"], &[openspec_bin_dir()]),
+        &["wrote proposal", "wrote specs", "wrote design", "revised"],
     );
+    assert_eq!(status, 0, "flokay failed:\n{screen}");
     assert!(
         screen.contains(PR_URL),
         "no PR URL on the screen:\n{screen}"

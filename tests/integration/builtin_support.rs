@@ -10,9 +10,11 @@
 //! `agent.log` (the fake agents' JSON log), `remote.git` (the bare remote) and `gh/` (the fake
 //! gh's state: `pr` once a PR exists, `log` with every argv).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
+use expectrl::{Eof, Session, WaitStatus};
 use serde_json::Value;
 
 use crate::test::{Output, Test};
@@ -90,6 +92,64 @@ pub fn fake_env(root: &Path) -> Vec<(String, String)> {
     .into_iter()
     .map(|(key, rel)| (key.to_string(), root.join(rel).display().to_string()))
     .collect()
+}
+
+/// `agent-runner <args>` in the project of the temp dir `root`, for a run outside the `Test`
+/// builder (in a pseudo-terminal): the builder's clean environment, the fakes' variables, `TERM`,
+/// and `extra_path` between `bin/` and the inherited `PATH`.
+pub fn pty_command(root: &Path, args: &[&str], extra_path: &[PathBuf]) -> Command {
+    let home = root.join("home");
+    let mut path = vec![root.join("bin")];
+    path.extend(extra_path.iter().cloned());
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agent-runner"));
+    command
+        .args(args)
+        .current_dir(root.join("project"))
+        .env_clear()
+        .env("PATH", std::env::join_paths(path).expect("a valid PATH"))
+        .env("HOME", &home)
+        .env("AGENT_RUNNER_HOME", home.join(".agent-runner"))
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("AGENT_RUNNER_CONFIG_DIR", home.join(".config/agent-runner"))
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm-256color")
+        .env("OPENSPEC_TELEMETRY", "0")
+        .envs(fake_env(root));
+    command
+}
+
+/// Runs `command` in a pseudo-terminal and plays the user of its interactive steps: after each
+/// marker appears (printed by a fake agent turn), types `/continue`, pauses, and presses Enter.
+/// Returns the exit status and everything the terminal showed.
+pub fn run_in_pty(command: Command, markers: &[&str]) -> (i32, String) {
+    let mut session = Session::spawn(command).expect("spawn in a pseudo-terminal");
+    session.set_expect_timeout(Some(Duration::from_secs(90)));
+    let mut screen = Vec::new();
+    for marker in markers {
+        let found = session.expect(*marker).unwrap_or_else(|e| {
+            panic!("no {marker:?} ({e}):\n{}", String::from_utf8_lossy(&screen))
+        });
+        screen.extend_from_slice(found.before());
+        screen.extend_from_slice(marker.as_bytes());
+        // Typed like a person: the command, a pause, then Enter.
+        session.send("/continue").expect("type");
+        std::thread::sleep(Duration::from_millis(200));
+        session.send("\r").expect("type");
+    }
+    let rest = session.expect(Eof).expect("the run ends");
+    screen.extend_from_slice(rest.before());
+    for part in rest.matches() {
+        screen.extend_from_slice(part);
+    }
+    let screen = String::from_utf8_lossy(&screen).to_string();
+    let status = match session.get_process_mut().wait().expect("wait") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("the run ended with {other:?}:\n{screen}"),
+    };
+    (status, screen)
 }
 
 /// Makes the project a git repository on `main` with the files written so far committed, and

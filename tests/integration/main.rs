@@ -18,6 +18,7 @@ mod builtin_flokay;
 mod builtin_plans;
 mod builtin_runs;
 mod builtin_support;
+mod examples;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;
