@@ -19,6 +19,16 @@ pub fn duration(d: Duration) -> String {
     format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
 }
 
+/// Whole seconds for a ticking display: `7s`, `1m12s`, `1h02m`.
+pub fn duration_coarse(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{secs}s")
+    } else {
+        duration(Duration::from_secs(secs))
+    }
+}
+
 /// `950`, `12.3k`, `1.21M`.
 pub fn tokens(n: u64) -> String {
     match n {

@@ -403,6 +403,7 @@ async fn run_headless(
         }
         Ok(())
     };
+    crate::console::spinner::step_started();
     let end = loop {
         tokio::select! {
             Some(line) = rx.recv() => handle(d, line, &mut session_id, &mut text_file)?,
@@ -414,6 +415,7 @@ async fn run_headless(
             }
         }
     };
+    crate::console::spinner::step_ended();
     let _ = super::files::write_private(&text_path, text_file.as_bytes());
     let outputs = json!([
         format!("output/{stem}.stream.jsonl"),

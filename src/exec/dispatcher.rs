@@ -225,6 +225,9 @@ impl Dispatcher {
                         self.advance(ctx, steps, index, previous)?;
                         continue;
                     }
+                    Some(Err(failure)) if failure.class == ErrorClass::Interrupted => {
+                        return Ok(End::Interrupted);
+                    }
                     Some(Err(failure)) => {
                         self.console
                             .heading(&display, &super::labels::kind_label(step));

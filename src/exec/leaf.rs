@@ -75,7 +75,10 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
         echo: !d.settings.quiet,
         redactor: d.redactor.clone(),
     };
-    let outcome = match shell::run(job, d.interrupts.clone()).await {
+    crate::console::spinner::step_started();
+    let outcome = shell::run(job, d.interrupts.clone()).await;
+    crate::console::spinner::step_ended();
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
             let message = format!("cannot start {}: {err}", d.settings.shell);

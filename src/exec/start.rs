@@ -130,18 +130,20 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     if let Some(from) = &request.from {
         doc.position = Some(super::from::chain_to(&mut loader, &workflow, from)?);
     }
-    let d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
+    let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
     console::eprint_line(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
     console::eprint_line("");
+    let mut skipped = Vec::new();
     if let Some(from) = &request.from {
         console::note(&format!(
             "starting at \"{from}\"; earlier steps are skipped and their captures are unset"
         ));
+        skipped = super::from::skipped_before(&mut d.loader, &workflow, from)?;
     }
-    start_and_execute(d, workflow, None, request.from).await
+    start_and_execute(d, workflow, None, request.from, skipped).await
 }
 
 async fn resume_async(
@@ -206,7 +208,7 @@ async fn resume_async(
         );
     }
     eprint_line("");
-    start_and_execute(d, workflow, resume_from, from).await
+    start_and_execute(d, workflow, resume_from, from, Vec::new()).await
 }
 
 /// Writes `run_start` and the first state of this invocation, then runs the workflow.
@@ -215,6 +217,7 @@ async fn start_and_execute(
     workflow: Arc<Workflow>,
     resume_from: Option<String>,
     from: Option<String>,
+    skipped: Vec<(String, String)>,
 ) -> Result<i32, Fatal> {
     let start = json!({
         "workflow": {"name": workflow.name, "source": workflow.source.to_string(), "hash": workflow.hash},
@@ -227,6 +230,10 @@ async fn start_and_execute(
         "seed_session": d.doc.seed_session.as_ref().map(|s| json!({"cli": s.cli, "id": s.id})),
     });
     d.audit(AuditEvent::RunStart, "", start)?;
+    for (display, path) in skipped {
+        d.console.skipped(&display, "--from");
+        d.audit(AuditEvent::Skip, &path, json!({"reason": "from"}))?;
+    }
     d.save()?;
     Ok(execute(d, workflow).await)
 }
@@ -253,6 +260,16 @@ fn open_dispatcher(
             .map_err(state_error)?;
     let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, redactor.clone())
         .map_err(state_error)?;
+    if !global.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        console::spinner::enable();
+        tokio::spawn(async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                console::spinner::tick();
+            }
+        });
+    }
     let signal = SignalName::default();
     let interrupts = Interrupts::listen(signal.clone())
         .map_err(|err| Fatal::new(exit::RUNTIME, format!("cannot listen for signals: {err}")))?;
