@@ -4,7 +4,8 @@
 //! pseudo-terminal (expectrl): the test waits for each interactive turn of the fake to say it has
 //! written its artifact, then types `/continue` and Enter, as a user would. The run goes from
 //! `openspec new change` through the planning conversation, the codex review, two implemented
-//! tasks, verify and archive, to the pull request.
+//! tasks, verify and archive, to the pull request. The openspec engine's contribution to the
+//! prompts is checked separately, ignored until the engine is wired into runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -97,13 +98,12 @@ fn project() -> Test {
     with_fakes(git_repo(test), &script())
 }
 
-#[test]
-#[ignore = "needs the openspec engine wiring"]
-fn flokay_runs_from_proposal_to_pr() {
+/// Runs `flokay add-login` in a pseudo-terminal, typing `/continue` after each interactive turn;
+/// returns the temp dir of the finished, successful run.
+fn run_flokay() -> Test {
     let test = project();
-    let root = test.path();
     let (status, screen) = run_in_pty(
-        pty_command(root, &["flokay", "add-login"], &[openspec_bin_dir()]),
+        pty_command(test.path(), &["flokay", "add-login"], &[openspec_bin_dir()]),
         &["wrote proposal", "wrote specs", "wrote design", "revised"],
     );
     assert_eq!(status, 0, "flokay failed:\n{screen}");
@@ -111,7 +111,38 @@ fn flokay_runs_from_proposal_to_pr() {
         screen.contains(PR_URL),
         "no PR URL on the screen:\n{screen}"
     );
-    check_the_run(root);
+    test
+}
+
+#[test]
+fn flokay_runs_from_proposal_to_pr() {
+    let test = run_flokay();
+    check_the_run(test.path());
+}
+
+/// The engine's part: the artifact steps' prompts end with openspec's instructions, headed by the
+/// artifact's output path (engines.md §3).
+#[test]
+#[ignore = "needs the openspec engine wiring"]
+fn flokay_artifact_steps_get_the_openspec_instructions() {
+    let test = run_flokay();
+    let turns = turns(test.path());
+    let change = test.project().canonicalize().unwrap().join(CHANGE);
+    for (turn, artifact) in [
+        (0, "proposal.md"),
+        (1, "specs"),
+        (2, "design.md"),
+        (3, "tasks.md"),
+    ] {
+        turns[turn].assert_prompt_has(&format!("**Output path:** {}/{artifact}", change.display()));
+    }
+    // Steps that are not artifacts get nothing.
+    for turn in [4, 5, 6, 8, 9] {
+        assert!(
+            !turns[turn].argv.contains("**Output path:**"),
+            "turn {turn}"
+        );
+    }
 }
 
 /// What a complete flokay run leaves behind.
@@ -154,16 +185,6 @@ fn check_the_run(root: &Path) {
         "We are starting the OpenSpec change \"add-login\". Interview me about the problem and the \
          outcome I want.",
     );
-    // The openspec engine added the artifact's output path to the artifact steps.
-    let project = root.join("project").canonicalize().unwrap();
-    turns[0].assert_prompt_has(&format!(
-        "**Output path:** {}/{CHANGE}/proposal.md",
-        project.display()
-    ));
-    turns[3].assert_prompt_has(&format!(
-        "**Output path:** {}/{CHANGE}/tasks.md",
-        project.display()
-    ));
     turns[4].assert_prompt_has(
         "Review the OpenSpec change in openspec/changes/add-login/ (proposal.md, specs/, \
          design.md, tasks.md) as a sceptical senior engineer.",
