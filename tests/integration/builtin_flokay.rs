@@ -5,7 +5,7 @@
 //! written its artifact, then types `/continue` and Enter, as a user would. The run goes from
 //! `openspec new change` through the planning conversation, the codex review, two implemented
 //! tasks, verify and archive, to the pull request. The openspec engine's contribution to the
-//! prompts is checked separately, ignored until the engine is wired into runs.
+//! prompts (output paths, templates, dependencies) is checked by a separate test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
