@@ -132,6 +132,19 @@ impl ExitInfo {
         self.code == Some(0)
     }
 
+    /// The `exit_status` failure of a CLI that ended badly: `<cli> failed with exit status 3: <the
+    /// last error line of its stderr>`.
+    pub fn failure(&self, cli: &str) -> Failure {
+        let detail = self
+            .error_line()
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default();
+        Failure::new(
+            ErrorClass::ExitStatus,
+            format!("{cli} failed with {}{detail}", self.describe()),
+        )
+    }
+
     /// `exit status 3` / `killed by signal SIGKILL`, for messages.
     pub fn describe(&self) -> String {
         match (self.code, self.signal) {
