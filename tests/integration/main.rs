@@ -14,6 +14,7 @@
 )]
 mod test;
 
+mod docs;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;
