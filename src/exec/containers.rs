@@ -180,7 +180,7 @@ fn plan_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Result<LoopFra
                         Ok(n) if (1..=10_000).contains(&n) => n,
                         _ => {
                             return Err(Failure::new(
-                                ErrorClass::Internal,
+                                ErrorClass::InvalidValue,
                                 format!(
                                     "loop \"max\" must be a whole number from 1 to 10000, found \"{text}\""
                                 ),

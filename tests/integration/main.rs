@@ -15,9 +15,20 @@
 mod test;
 
 mod docs;
+mod engines;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;
 mod reports;
+mod run_crash;
+mod run_flow;
+mod run_loops;
+mod run_params;
+mod run_resume;
+mod run_shell;
+mod run_signals;
+mod run_state;
+mod run_subworkflows;
+mod run_support;
 mod validate;
 mod workflows;

@@ -17,9 +17,13 @@
 //! `PATH` so fake agent CLIs can be dropped there (`.write_bin`). Only `PATH`, `HOME`,
 //! `AGENT_RUNNER_HOME`, `XDG_CONFIG_HOME`, `AGENT_RUNNER_CONFIG_DIR` and `NO_COLOR=1` are set,
 //! plus whatever `.env` adds. Output has the temp dir replaced by `[TMP]`.
+//!
+//! `Output::then` starts the next command in the same temp dir (a run, then `--resume`), and
+//! `Test::spawn` runs the binary in the background so a test can signal or kill it (`Running`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
 use tempfile::TempDir;
@@ -51,6 +55,12 @@ impl Output {
         self.tempdir.path().join("project")
     }
 
+    /// Another command in the same temp dir: files, runs and state are kept; arguments,
+    /// environment and expectations start empty.
+    pub fn then(self) -> Test {
+        Test::new_in(Some(self.tempdir))
+    }
+
     /// Reads a file of the project.
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.project().join(path))
@@ -66,10 +76,17 @@ impl Default for Test {
 
 impl Test {
     pub fn new() -> Self {
-        let tempdir = tempfile::Builder::new()
-            .prefix("agent-runner-test")
-            .tempdir()
-            .expect("temp dir");
+        Test::new_in(None)
+    }
+
+    /// A builder in `tempdir`, or in a fresh one.
+    pub(crate) fn new_in(tempdir: Option<TempDir>) -> Self {
+        let tempdir = tempdir.unwrap_or_else(|| {
+            tempfile::Builder::new()
+                .prefix("agent-runner-test")
+                .tempdir()
+                .expect("temp dir")
+        });
         for dir in ["project", "home/.config/agent-runner", "bin"] {
             std::fs::create_dir_all(tempdir.path().join(dir)).expect("create dir");
         }
@@ -188,6 +205,10 @@ impl Test {
     /// Runs the binary and checks every expectation.
     pub fn run(self) -> Output {
         let (status, stdout, stderr) = self.output();
+        self.check(status, stdout, stderr)
+    }
+
+    fn check(self, status: i32, stdout: String, stderr: String) -> Output {
         let output = Output {
             tempdir: self.tempdir,
             status,
@@ -224,6 +245,44 @@ impl Test {
 
     /// Runs the binary: (exit status, stdout, stderr).
     fn output(&self) -> (i32, String, String) {
+        let mut child = self.command().spawn().expect("spawn agent-runner");
+        if let Some(text) = &self.stdin {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            // The binary may exit without reading stdin; a broken pipe is fine.
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait for agent-runner");
+        (
+            out.status.code().unwrap_or(-1),
+            clean(self.path(), &out.stdout),
+            clean(self.path(), &out.stderr),
+        )
+    }
+
+    /// Starts the binary in the background (stdin null); the expectations are not checked.
+    pub fn spawn(self) -> Running {
+        let mut child = self.command().spawn().expect("spawn agent-runner");
+        let pump = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            let mut pipe = pipe.expect("piped output");
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            })
+        };
+        let stdout = pump(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = pump(child.stderr.take().map(|p| Box::new(p) as _));
+        Running {
+            test: self,
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The command that runs the binary in the test's clean environment.
+    fn command(&self) -> Command {
         let root = self.path();
         let home = root.join("home");
         let path = match std::env::var_os("PATH") {
@@ -249,21 +308,89 @@ impl Test {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn agent-runner");
-        if let Some(text) = &self.stdin {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().expect("stdin");
-            // The binary may exit without reading stdin; a broken pipe is fine.
-            let _ = stdin.write_all(text.as_bytes());
+        command
+    }
+}
+
+/// Output text with the temp dir replaced by `[TMP]`.
+fn clean(root: &Path, bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "[TMP]")
+}
+
+/// The binary running in the background (see [`Test::spawn`]). Dropping it kills the process.
+pub struct Running {
+    test: Test,
+    child: std::process::Child,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid")
+    }
+
+    /// The project dir.
+    pub fn project(&self) -> PathBuf {
+        self.test.project()
+    }
+
+    /// The temp dir.
+    pub fn path(&self) -> &Path {
+        self.test.path()
+    }
+
+    /// Sends `signal` to the runner only (not to its children's process groups).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).expect("kill");
+    }
+
+    /// Waits until `check` holds, polling; panics after `timeout`.
+    pub fn wait_until(&mut self, timeout: Duration, what: &str, check: impl Fn(&Path) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !check(self.test.path()) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("agent-runner exited ({status}) while waiting for {what}");
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
         }
-        let out = child.wait_with_output().expect("wait for agent-runner");
-        let clean = |bytes: &[u8]| {
-            String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "[TMP]")
+    }
+
+    /// Whether the process has exited (it is reaped then).
+    pub fn try_status(&mut self) -> Option<i32> {
+        self.child
+            .try_wait()
+            .expect("try_wait")
+            .map(|status| status.code().unwrap_or(-1))
+    }
+
+    /// Waits for the exit (panics after `timeout`) and checks the builder's expectations.
+    pub fn finish(mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.try_status() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("agent-runner did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
         };
-        (
-            out.status.code().unwrap_or(-1),
-            clean(&out.stdout),
-            clean(&out.stderr),
-        )
+        let root = self.test.path().to_path_buf();
+        let stdout = clean(&root, &self.stdout.join().expect("stdout reader"));
+        let stderr = clean(&root, &self.stderr.join().expect("stderr reader"));
+        self.test.check(status, stdout, stderr)
+    }
+
+    /// Kills the process with SIGKILL and reaps it; returns the temp dir for the next command.
+    pub fn kill(mut self) -> Test {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.stdout.join();
+        let _ = self.stderr.join();
+        Test::new_in(Some(self.test.tempdir))
     }
 }
