@@ -46,6 +46,13 @@ fn trim_zeros(s: String) -> String {
     }
 }
 
+/// `SIGKILL` for 9; `signal 77` for numbers without a name.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(|_| format!("signal {signal}"))
+}
+
 /// `$0.41`
 pub fn cost(usd: f64) -> String {
     format!("${usd:.2}")

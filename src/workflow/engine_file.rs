@@ -4,7 +4,7 @@
 //! variables); the findings get their positions here. The loader uses the declared option names
 //! to check a workflow's `engine:` block; [`engine::find`](crate::engine::find) uses the spec.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::diagnostic::Diagnostic;
 use super::fields::Sink;
@@ -85,6 +85,22 @@ pub fn check_bytes(bytes: &[u8], stem: &str, file: &str) -> EngineFile {
     engine.spec = analysis.spec;
     engine.diagnostics = resolve_findings(sink.findings, text, file);
     engine
+}
+
+/// `*.yaml` and `*.yml` files directly in `dir`, sorted.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 #[cfg(test)]

@@ -14,8 +14,17 @@
 )]
 mod test;
 
+mod agent_config;
+mod agent_faults;
+mod agent_headless;
+mod agent_sessions;
+mod builtin_flokay;
+mod builtin_plans;
+mod builtin_runs;
+mod builtin_support;
 mod docs;
 mod engines;
+mod examples;
 mod fake_agent;
 mod fixtures;
 mod pty_relay;
