@@ -22,6 +22,7 @@ mod builtin_flokay;
 mod builtin_plans;
 mod builtin_runs;
 mod builtin_support;
+mod docs;
 mod engines;
 mod examples;
 mod fake_agent;
