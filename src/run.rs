@@ -10,6 +10,7 @@ use crate::exit;
 
 /// Runs agent-runner with these process arguments and returns the exit code.
 pub fn run(args: Vec<OsString>) -> i32 {
+    init_debug_log();
     let invocation = match cli::parse(args) {
         ParseOutcome::Invocation(invocation) => invocation,
         ParseOutcome::Help(text) => {
@@ -81,4 +82,19 @@ fn project() -> Option<crate::workflow::resolve::Project> {
             None
         }
     }
+}
+
+/// Internal debug logs on stderr, filtered by `AGENT_RUNNER_LOG` (e.g. `debug`,
+/// `agent_runner::exec=trace`). Nothing is set up when the variable is absent.
+fn init_debug_log() {
+    let Some(filter) = std::env::var_os("AGENT_RUNNER_LOG") else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::new(filter.to_string_lossy());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .try_init();
 }

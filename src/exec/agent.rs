@@ -254,6 +254,14 @@ async fn run_agent_once(
     if let Some(note) = engine_note {
         d.console.detail(&note);
     }
+    if step.mode == AgentMode::Interactive
+        && let Err(err) = crate::pty::check_terminals(at.audit_path)
+    {
+        return Ok(Report::failed(Failure::new(
+            ErrorClass::NoTerminal,
+            err.to_string(),
+        )));
+    }
     if let Some(id) = &known_id {
         let how = match &plan.resume {
             Some(c) => c.how,

@@ -98,6 +98,7 @@ impl Dispatcher {
     /// Saves the whole document atomically; a failure ends the run with exit 4.
     pub fn save(&mut self) -> Result<(), Fatal> {
         self.doc.touch();
+        tracing::trace!(position = ?self.doc.position_path(), status = %self.doc.status, "saving state");
         self.run_dir.write_state(&self.doc).map_err(|err| {
             Fatal::new(
                 crate::exit::RUNTIME,
@@ -266,12 +267,10 @@ impl Dispatcher {
             }
             None => {
                 let missing = frame.step_id.clone();
-                Err(Fatal::new(
-                    crate::exit::INVALID,
-                    format!(
-                        "cannot resume: step \"{missing}\" no longer exists in {}; use --resume {} --from <step> to choose where to continue",
-                        ctx.workflow.source, self.doc.run_id
-                    ),
+                Err(super::from::missing_step(
+                    &missing,
+                    &ctx.workflow.source,
+                    &self.doc.run_id,
                 ))
             }
         }

@@ -94,20 +94,23 @@ pub fn chain_to(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Re
     })
 }
 
-/// The steps a new run with `--from` skips: every step before the chosen one at each level.
+/// The steps a new run with `--from` skips: every step before the chosen one at each level, as
+/// (console path, audit path, whether it is a shell or agent step — those count as skipped).
 pub fn skipped_before(
     loader: &mut Loader,
     workflow: &Arc<Workflow>,
     from: &str,
-) -> Result<Vec<(String, String)>, Fatal> {
+) -> Result<Vec<(String, String, bool)>, Fatal> {
     let levels = levels(loader, workflow, from)?;
     let mut path = StepPath::default();
     let mut skipped = Vec::new();
     for level in &levels {
         for step in &level.steps[..level.index] {
+            let leaf = matches!(step.kind, StepKind::Shell(_) | StepKind::Agent(_));
             skipped.push((
                 path.display_of(index_of(&level.steps, step), level.steps.len(), &step.id),
                 path.audit_of(&step.id),
+                leaf,
             ));
         }
         let chosen = &level.steps[level.index];
@@ -144,4 +147,26 @@ pub fn display_position(doc: &StateDoc, workflow: &Workflow) -> String {
         frame = child;
     }
     text
+}
+
+/// The saved position's top-level step must still exist before a resume says where it continues
+/// (deeper levels are checked as the run descends).
+pub fn check_position(doc: &StateDoc, workflow: &Workflow) -> Result<(), Fatal> {
+    let Some(top) = &doc.position else {
+        return Ok(());
+    };
+    if top.step_id.is_empty() || workflow.steps.iter().any(|s| s.id == top.step_id) {
+        return Ok(());
+    }
+    Err(missing_step(&top.step_id, &workflow.source, &doc.run_id))
+}
+
+/// `cannot resume: step "<id>" no longer exists in <file>; …` (runs-and-state.md §5), exit 3.
+pub fn missing_step(step_id: &str, source: &crate::workflow::Source, run_id: &str) -> Fatal {
+    Fatal::new(
+        exit::INVALID,
+        format!(
+            "cannot resume: step \"{step_id}\" no longer exists in {source}; use --resume {run_id} --from <step> to choose where to continue"
+        ),
+    )
 }

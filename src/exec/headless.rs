@@ -44,6 +44,7 @@ pub async fn run(
         .args(&job.args)
         .env_clear()
         .envs(job.env.iter().map(|(k, v)| (k, v)));
+    tracing::debug!(program = %job.program, args = ?job.args, "spawning headless agent");
     let mut child = command.spawn()?;
     let stdout = child
         .stdout

@@ -121,6 +121,7 @@ async fn relay(
     let interrupt = RelayInterrupt::new();
     spec.interrupt = interrupt.clone();
     let spawned_at = SystemTime::now();
+    tracing::debug!(program = ?spec.program, args = ?spec.args, "starting the terminal relay");
     let mut task = tokio::task::spawn_blocking(move || pty::run_relay(spec));
     let mut passed_on = 0;
     let mut discovered: Option<String> = None;

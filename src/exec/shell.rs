@@ -58,6 +58,7 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
         command.env_remove(name);
     }
     command.envs(job.env.iter().map(|(k, v)| (k, v)));
+    tracing::debug!(shell = %job.shell, script = %job.script, workdir = %job.workdir.display(), "spawning shell command");
     let mut child = command.spawn()?;
     let (stdout_file, stderr_file) = match &job.output_files {
         Some((out, err)) => (Some(out.clone()), Some(err.clone())),

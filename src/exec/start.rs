@@ -197,8 +197,9 @@ async fn resume_async(
     let mut loader = Loader::new(&project)?;
     let (workflow, changed) = loader.load_recorded(&doc.workflow)?;
     let config = loader.config();
-    if let Some(from) = &from {
-        super::from::check_exists(&mut loader, &workflow, from)?;
+    match &from {
+        Some(from) => super::from::check_exists(&mut loader, &workflow, from)?,
+        None => super::from::check_position(&doc, &workflow)?,
     }
     let run_path = run_dir.path().to_path_buf();
     let engine = super::engines::attach_root(
@@ -249,7 +250,7 @@ async fn start_and_execute(
     workflow: Arc<Workflow>,
     resume_from: Option<String>,
     from: Option<String>,
-    skipped: Vec<(String, String)>,
+    skipped: Vec<(String, String, bool)>,
     engine_records: Vec<crate::engine::HookRecord>,
 ) -> Result<i32, Fatal> {
     let start = json!({
@@ -264,7 +265,8 @@ async fn start_and_execute(
     });
     d.audit(AuditEvent::RunStart, "", start)?;
     d.engine_records("", engine_records)?;
-    for (display, path) in skipped {
+    for (display, path, leaf) in skipped {
+        d.counts.skipped += u64::from(leaf);
         d.console.skipped(&display, "--from");
         d.audit(AuditEvent::Skip, &path, json!({"reason": "from"}))?;
     }

@@ -33,5 +33,5 @@ pub use client::{ContinueReport, step_continue};
 pub use control_socket::{control_socket_path, new_token};
 pub use relay::{
     CompletionSource, Redactor, RelayEnd, RelayError, RelayInterrupt, RelayOutcome, RelaySpec,
-    Triggers, run_relay,
+    Triggers, check_terminals, run_relay,
 };

@@ -463,7 +463,8 @@ fn self_exit(end: ChildEnd) -> RelayEnd {
     }
 }
 
-fn check_terminals(step_path: &str) -> Result<(), RelayError> {
+/// The relay's precondition: stdin and stdout are terminals (interactive.md §1.1).
+pub fn check_terminals(step_path: &str) -> Result<(), RelayError> {
     let stream = if !io::stdin().is_terminal() {
         "stdin"
     } else if !io::stdout().is_terminal() {
