@@ -12,6 +12,7 @@
 //! - [{emit: {fixture: api_error, text: partial}}]  # turn 3: a recorded scenario
 //! - [{sleep_ms: 200}, crash_mid_stream]            # turn 4
 //! - [use_alt_screen, print_size, {continue_via_sentinel: {token: wrong}}, {exit_after_input: {contains: "q"}}]
+//! - [{print: "FULL"}, {kill_self: SIGKILL}]           # an agent that crashes
 //! ```
 //!
 //! The turn counter lives in a file next to `$FAKE_AGENT_LOG` (`<log>.count`), or next to the
@@ -63,6 +64,8 @@ pub enum Action {
     UseAltScreen,
     /// Interactive: print `size: <rows>x<cols>` now and after every resize.
     PrintSize,
+    /// Die by this signal (`SIGKILL` when no name is given).
+    KillSelf(String),
 }
 
 /// Loads the actions for turn `turn` (1-based), or `None` for the default behaviour.
@@ -168,6 +171,7 @@ fn bare(key: &str, arg: &Value) -> Result<Action, String> {
         },
         "use_alt_screen" => Action::UseAltScreen,
         "print_size" => Action::PrintSize,
+        "kill_self" => Action::KillSelf(scalar(arg).unwrap_or_else(|| "SIGKILL".into())),
         other => return Err(format!("unknown action \"{other}\"")),
     })
 }
