@@ -16,6 +16,11 @@ mod test;
 
 mod fake_agent;
 mod fixtures;
+mod interactive_exit;
+mod interactive_harness;
+mod interactive_sessions;
+mod interactive_terminal;
+mod interactive_triggers;
 mod pty_relay;
 mod reports;
 mod validate;
