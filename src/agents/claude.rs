@@ -441,14 +441,7 @@ impl ClaudeParser {
             };
             return Some(Failure::new(ErrorClass::CliError, message));
         }
-        let detail = exit
-            .error_line()
-            .map(|l| format!(": {l}"))
-            .unwrap_or_default();
-        Some(Failure::new(
-            ErrorClass::ExitStatus,
-            format!("claude failed with {}{detail}", exit.describe()),
-        ))
+        Some(exit.failure("claude"))
     }
 }
 

@@ -564,14 +564,7 @@ impl CodexParser {
             if stderr.contains(NO_ROLLOUT) {
                 return Some(no_session());
             }
-            let detail = exit
-                .error_line()
-                .map(|l| format!(": {l}"))
-                .unwrap_or_default();
-            return Some(Failure::new(
-                ErrorClass::ExitStatus,
-                format!("codex failed with {}{detail}", exit.describe()),
-            ));
+            return Some(exit.failure("codex"));
         }
         if self.turns_completed == 0 {
             return Some(Failure::new(

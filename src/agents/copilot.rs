@@ -245,14 +245,7 @@ impl CopilotParser {
             ));
         }
         if !exit.success() {
-            let detail = exit
-                .error_line()
-                .map(|l| format!(": {l}"))
-                .unwrap_or_default();
-            return Some(Failure::new(
-                ErrorClass::ExitStatus,
-                format!("copilot failed with {}{detail}", exit.describe()),
-            ));
+            return Some(exit.failure("copilot"));
         }
         self.error
             .as_ref()

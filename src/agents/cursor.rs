@@ -242,14 +242,7 @@ impl CursorParser {
                 text.unwrap_or("cursor-agent reported an error"),
             ));
         }
-        let detail = exit
-            .error_line()
-            .map(|l| format!(": {l}"))
-            .unwrap_or_default();
-        Some(Failure::new(
-            ErrorClass::ExitStatus,
-            format!("cursor-agent failed with {}{detail}", exit.describe()),
-        ))
+        Some(exit.failure("cursor-agent"))
     }
 }
 

@@ -132,11 +132,27 @@ impl ExitInfo {
         self.code == Some(0)
     }
 
-    /// `exit status 3` / `killed by signal 9`, for messages.
+    /// The `exit_status` failure of a CLI that ended badly: `<cli> failed with exit status 3: <the
+    /// last error line of its stderr>`.
+    pub fn failure(&self, cli: &str) -> Failure {
+        let detail = self
+            .error_line()
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default();
+        Failure::new(
+            ErrorClass::ExitStatus,
+            format!("{cli} failed with {}{detail}", self.describe()),
+        )
+    }
+
+    /// `exit status 3` / `killed by signal SIGKILL`, for messages.
     pub fn describe(&self) -> String {
         match (self.code, self.signal) {
             (Some(code), _) => format!("exit status {code}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, Some(sig)) => format!(
+                "killed by signal {}",
+                crate::console::format::signal_name(sig)
+            ),
             (None, None) => "unknown exit status".to_string(),
         }
     }

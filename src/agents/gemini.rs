@@ -244,16 +244,7 @@ impl GeminiParser {
                 ErrorClass::CliError,
                 self.error.clone().unwrap_or_else(detail),
             )),
-            _ => Some(Failure::new(
-                ErrorClass::ExitStatus,
-                format!(
-                    "gemini failed with {}{}",
-                    exit.describe(),
-                    exit.error_line()
-                        .map(|l| format!(": {l}"))
-                        .unwrap_or_default()
-                ),
-            )),
+            _ => Some(exit.failure("gemini")),
         }
     }
 }

@@ -224,14 +224,7 @@ impl OpencodeParser {
                 format!("opencode has no session {id}"),
             ));
         }
-        let detail = exit
-            .error_line()
-            .map(|l| format!(": {l}"))
-            .unwrap_or_default();
-        Some(Failure::new(
-            ErrorClass::ExitStatus,
-            format!("opencode failed with {}{detail}", exit.describe()),
-        ))
+        Some(exit.failure("opencode"))
     }
 }
 

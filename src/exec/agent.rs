@@ -5,19 +5,16 @@
 //! this module parses them with the adapter's parser, renders them, and records the session id
 //! in `state.json` the moment it is known, so an interrupted step can continue its conversation.
 
-use std::sync::Arc;
-
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use tokio::sync::mpsc;
 
-use super::context::ScopeRef;
 use super::dispatcher::{Dispatcher, Fatal};
 use super::display::output_stem;
 use super::labels::agent_label;
 use super::outcome::{End, ErrorClass, Failure};
+use super::sessions::{Continue, SessionPlan, plan_session};
 use super::settings::{Layers, Recorded, Resolved};
 use super::step::{At, Report};
-use super::subflow::Loader;
 use crate::agents::{
     self, Adapter, AgentEvent, Completion, EnvLayers, ExitInfo, HostFacts, Invocation,
     SessionRequest, framing,
@@ -25,36 +22,25 @@ use crate::agents::{
 };
 use crate::console::format;
 use crate::state::{AgentFrame, AuditEvent, LastSession, NamedSession};
-use crate::workflow::{AgentMode, AgentStep, SessionStrategy, StepKind, Template, Workflow};
+use crate::workflow::{AgentMode, AgentStep, SessionStrategy, StepKind, Template};
 
-/// The conversation a step continues, if any.
-#[derive(Debug, Clone)]
-struct Continue {
-    cli: String,
-    id: String,
-    model: Option<String>,
-    effort: Option<String>,
-    /// How it was found, for the `session` audit event.
-    how: &'static str,
-}
-
-/// What the step's session will be.
-#[derive(Debug, Clone)]
-struct SessionPlan {
-    resume: Option<Continue>,
-    /// `resume`/`inherit` found nothing: a new session, said so on the console.
-    nothing_to_resume: bool,
-    /// A previous attempt of this step had started this (new) session id, which the CLI never saved.
-    reuse_new_id: Option<String>,
-}
-
-pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
+async fn run_agent_once(
+    d: &mut Dispatcher,
+    at: &At<'_>,
+    step: &AgentStep,
+) -> Result<Report, Fatal> {
     let plan = plan_session(d, at, step);
-    let recorded = plan.resume.as_ref().map(|c| Recorded {
-        cli: Some(c.cli.clone()),
-        model: c.model.clone(),
-        effort: c.effort.clone(),
-    });
+    // A `--session` seed does not choose the step's CLI: it applies only when the step resolves
+    // to the seed's CLI (any CLI when the seed has no `<cli>:` prefix).
+    let recorded = plan
+        .resume
+        .as_ref()
+        .filter(|c| !c.is_seed())
+        .map(|c| Recorded {
+            cli: Some(c.cli.clone()),
+            model: c.model.clone(),
+            effort: c.effort.clone(),
+        });
     let config = d.loader.config();
     let decl = match &step.session {
         SessionStrategy::Named(name) => at.ctx.workflow.sessions.iter().find(|s| s.name == *name),
@@ -89,6 +75,13 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
     };
     // A resumed session stays on its own CLI; a different one cannot continue it.
     let plan = match plan.resume {
+        Some(c) if c.is_seed() && c.cli.is_empty() => SessionPlan {
+            resume: Some(Continue {
+                cli: resolved.cli.clone(),
+                ..c
+            }),
+            ..plan
+        },
         Some(c) if c.cli != resolved.cli => SessionPlan {
             resume: None,
             nothing_to_resume: true,
@@ -151,7 +144,6 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         "prompt".into(),
         json!(prompt.as_deref().unwrap_or(step.prompt.text())),
     );
-    start.insert("enrichment".into(), Value::Null);
     let (prompt, workdir) = match (prompt, workdir) {
         (Ok(prompt), Ok(workdir)) if mode_ok => (prompt, workdir),
         (Err(failure), _) | (_, Err(failure)) => {
@@ -174,6 +166,9 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         }
     };
     let workdir = workdir.canonicalize().unwrap_or(workdir);
+    let (enrichment, engine_note) = d.enrich(at, &resolved.cli, plan.resume.is_some())?;
+    start.insert("enrichment".into(), json!(enrichment));
+    let prompt = framing::assemble_prompt(&prompt, enrichment.as_deref());
     // The step_start event written by `begin` below gets this seq; output files are named by it.
     let seq = d.audit.next_seq();
     let stem = output_stem(seq, at.audit_path);
@@ -256,6 +251,9 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         .collect();
     start.insert("argv".into(), json!(argv));
     d.begin(at, &label, start)?;
+    if let Some(note) = engine_note {
+        d.console.detail(&note);
+    }
     if let Some(id) = &known_id {
         let how = match &plan.resume {
             Some(c) => c.how,
@@ -333,6 +331,40 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
     }
 }
 
+/// Runs an agent step; in a scope with an engine, a successful step must also pass the engine's
+/// `validate_step`. A rejected step fails, or, on a terminal, the user may reopen it as an
+/// interactive session that continues the step's conversation until the check passes.
+pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
+    let mut report = run_agent_once(d, at, step).await?;
+    loop {
+        if !matches!(report.end, End::Success) || at.ctx.engine.is_none() {
+            return Ok(report);
+        }
+        let Some(agent) = d.frame(at.ctx.depth).agent.clone() else {
+            return Ok(report);
+        };
+        let continues = agent.strategy != "new";
+        let failure = match d.check_step(at, at.step, &agent.cli, continues)? {
+            Ok(()) => return Ok(report),
+            Err(failure) => failure,
+        };
+        if !super::reopen::wants_reopen(d, at, &failure) {
+            report.end = End::Failed(failure);
+            return Ok(report);
+        }
+        let reopened = super::reopen::reopen_step(at.step, &failure);
+        let reopen_at = At {
+            step: &reopened,
+            resuming: false,
+            ..*at
+        };
+        let StepKind::Agent(reopen_agent) = &reopened.kind else {
+            return Ok(report);
+        };
+        report = run_agent_once(d, &reopen_at, reopen_agent).await?;
+    }
+}
+
 /// What the end of the step needs to record the session.
 struct NoteSession<'a> {
     plan: &'a SessionPlan,
@@ -403,6 +435,7 @@ async fn run_headless(
         }
         Ok(())
     };
+    crate::console::spinner::step_started();
     let end = loop {
         tokio::select! {
             Some(line) = rx.recv() => handle(d, line, &mut session_id, &mut text_file)?,
@@ -414,6 +447,7 @@ async fn run_headless(
             }
         }
     };
+    crate::console::spinner::step_ended();
     let _ = super::files::write_private(&text_path, text_file.as_bytes());
     let outputs = json!([
         format!("output/{stem}.stream.jsonl"),
@@ -600,226 +634,8 @@ fn finish_session(
     report
 }
 
-/// Decides the session: a saved one of this step (resume), then the strategy.
-fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> SessionPlan {
-    let mut plan = SessionPlan {
-        resume: None,
-        nothing_to_resume: false,
-        reuse_new_id: None,
-    };
-    if at.resuming
-        && let Some(saved) = d.frame(at.ctx.depth).agent.clone()
-        && let Some(id) = saved.session_id.clone()
-        && let Some(adapter) = agents::adapter(&saved.cli)
-    {
-        let workdir = d.settings.project_dir.clone();
-        let exists = adapter.session_exists(&id, &workdir, &agents::process_env);
-        if exists != Some(false) {
-            plan.resume = Some(Continue {
-                cli: saved.cli,
-                id,
-                model: None,
-                effort: None,
-                how: "resumed",
-            });
-            return plan;
-        }
-        if saved.preassigned && saved.strategy == "new" {
-            plan.reuse_new_id = Some(id);
-            return plan;
-        }
-    }
-    let found = match &step.session {
-        SessionStrategy::New => return plan,
-        SessionStrategy::Resume => last_session(d, at.ctx.scope).or_else(|| seed(d)),
-        SessionStrategy::Inherit => {
-            let scopes = calling_scopes(d, at);
-            scopes
-                .into_iter()
-                .find_map(|scope| last_session(d, scope))
-                .or_else(|| seed(d))
-        }
-        SessionStrategy::Named(name) => d.doc.named_sessions.get(name).map(|s| Continue {
-            cli: s.cli.clone(),
-            id: s.session_id.clone(),
-            model: s.model.clone(),
-            effort: s.effort.clone(),
-            how: "named",
-        }),
-    };
-    plan.nothing_to_resume = found.is_none()
-        && matches!(
-            step.session,
-            SessionStrategy::Resume | SessionStrategy::Inherit
-        );
-    plan.resume = found;
-    plan
-}
-
-fn last_session(d: &mut Dispatcher, scope: ScopeRef) -> Option<Continue> {
-    d.scope(scope).last_session.clone().map(|s| Continue {
-        cli: s.cli,
-        id: s.session_id,
-        model: s.model,
-        effort: s.effort,
-        how: "resumed",
-    })
-}
-
-fn seed(d: &Dispatcher) -> Option<Continue> {
-    let seed = d.doc.seed_session.as_ref()?;
-    Some(Continue {
-        cli: seed.cli.clone().unwrap_or_default(),
-        id: seed.id.clone(),
-        model: None,
-        effort: None,
-        how: "seed",
-    })
-}
-
-/// `inherit`: the scopes of the calling workflows, nearest first; in the root scope, the root.
-fn calling_scopes(d: &mut Dispatcher, at: &At<'_>) -> Vec<ScopeRef> {
-    let ScopeRef::SubWorkflow(own) = at.ctx.scope else {
-        return vec![ScopeRef::Root];
-    };
-    let mut scopes = Vec::new();
-    for depth in (0..own).rev() {
-        if d.frame(depth).sub_workflow.is_some() {
-            scopes.push(ScopeRef::SubWorkflow(depth));
-        }
-    }
-    scopes.push(ScopeRef::Root);
-    scopes
-}
-
 /// An adapter's failure as a step failure.
 pub fn convert(failure: agents::Failure) -> Failure {
     let class = ErrorClass::parse(failure.class.as_str()).unwrap_or(ErrorClass::CliError);
     Failure::new(class, failure.message)
-}
-
-/// Preflight (cli.md §4.5): every CLI known statically must be installed and logged in.
-pub fn preflight(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal> {
-    let config = loader.config();
-    let mut needed: Vec<(String, String)> = Vec::new();
-    collect_clis(
-        loader,
-        workflow,
-        &workflow.steps,
-        "",
-        &config,
-        &mut needed,
-        0,
-    );
-    let skip_login = std::env::var("AGENT_RUNNER_SKIP_PREFLIGHT").is_ok_and(|v| v == "1");
-    let mut checked = std::collections::BTreeSet::new();
-    for (cli, path) in needed {
-        if !checked.insert(cli.clone()) {
-            continue;
-        }
-        let Some(adapter) = agents::adapter(&cli) else {
-            continue;
-        };
-        let cli_config = config.clis.get(&cli);
-        let binary = agents::resolve_binary(
-            &cli,
-            cli_config.and_then(|c| c.binary.as_deref()),
-            adapter.default_binary(),
-            &|k| std::env::var(k).ok(),
-        );
-        let path_var = std::env::var_os("PATH");
-        let Some(found) = agents::find_on_path(&binary, path_var.as_deref()) else {
-            return Err(Fatal::new(
-                crate::exit::RUNTIME,
-                format!(
-                    "the \"{cli}\" CLI is not installed or not on PATH (needed by step \"{path}\"); {}",
-                    adapter.install_hint()
-                ),
-            ));
-        };
-        if skip_login {
-            continue;
-        }
-        if let Some(args) = adapter.preflight_args(&agents::process_env) {
-            let status = std::process::Command::new(&found)
-                .args(&args)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
-            if !status.is_ok_and(|s| s.success()) {
-                let login = adapter
-                    .login_hint()
-                    .trim_start_matches("run ")
-                    .trim_matches('"')
-                    .to_owned();
-                return Err(Fatal::new(
-                    crate::exit::RUNTIME,
-                    format!(
-                        "{cli} is not logged in (needed by step \"{path}\"); run \"{login}\" and start again"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The statically known CLIs of `steps` (and static sub-workflows), with the path of the first
-/// step that needs each. Steps under a `skip_if` may never run and are left to run time.
-fn collect_clis(
-    loader: &mut Loader,
-    workflow: &Arc<Workflow>,
-    steps: &[crate::workflow::Step],
-    prefix: &str,
-    config: &crate::config::Config,
-    out: &mut Vec<(String, String)>,
-    depth: usize,
-) {
-    if depth > 32 {
-        return;
-    }
-    for step in steps {
-        if step.skip_if.is_some() {
-            continue;
-        }
-        let path = if prefix.is_empty() {
-            step.id.clone()
-        } else {
-            format!("{prefix}/{}", step.id)
-        };
-        match &step.kind {
-            StepKind::Agent(agent) => {
-                if let Some(cli) = super::settings::static_cli(agent, workflow, config) {
-                    out.push((cli, path));
-                }
-            }
-            StepKind::Loop(looped) => collect_clis(
-                loader,
-                workflow,
-                &looped.steps,
-                &path,
-                config,
-                out,
-                depth + 1,
-            ),
-            StepKind::Group(children) => {
-                collect_clis(loader, workflow, children, &path, config, out, depth + 1)
-            }
-            StepKind::SubWorkflow(call) if call.workflow.is_static() => {
-                if let Ok(child) = loader.load_sub(call.workflow.text(), &workflow.source) {
-                    collect_clis(
-                        loader,
-                        &child,
-                        &child.steps.clone(),
-                        &path,
-                        config,
-                        out,
-                        depth + 1,
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
 }

@@ -12,8 +12,15 @@
 //! - [{emit: {fixture: api_error, text: partial}}]  # turn 3: a recorded scenario
 //! - [{sleep_ms: 200}, crash_mid_stream]            # turn 4
 //! - [use_alt_screen, print_size, {continue_via_sentinel: {token: wrong}}, {exit_after_input: {contains: "q"}}]
-//! - [{print: "FULL"}, {kill_self: SIGKILL}]           # an agent that crashes
+//! - [{check_off: "$AGENT_RUNNER_RUN_DIR/checklist.md"}, {text: "one item done"}]
+//! - [{sh: "git commit -qam 'M1: parser'"}, {check_off: {path: plan.md, all: true}}, {text: ok}]
+//! - [{print: "FULL"}, {kill_self: SIGKILL}]       # an agent that crashes
 //! ```
+//!
+//! Paths of `write_file` and `check_off` may name environment variables (`$NAME` or `${NAME}`), so
+//! a script can reach the run directory (`$AGENT_RUNNER_RUN_DIR`) without knowing the run id.
+//! `sh` runs a command with `/bin/sh -c` in the working directory, with the fake's environment;
+//! its output goes to stderr, and a failing command ends the turn with its exit status.
 //!
 //! The turn counter lives in a file next to `$FAKE_AGENT_LOG` (`<log>.count`), or next to the
 //! script when there is no log, and is locked while it is read and bumped.
@@ -37,6 +44,14 @@ pub enum Action {
         path: String,
         content: String,
     },
+    /// Change the first `- [ ]` of a checklist file (every one with `all`) to `- [x]`, as an agent
+    /// that finished a task does.
+    CheckOff {
+        path: String,
+        all: bool,
+    },
+    /// Run a shell command in the working directory (commit, edit a file, ...).
+    Sh(String),
     SleepMs(u64),
     Exit(i32),
     Hang,
@@ -144,6 +159,14 @@ fn bare(key: &str, arg: &Value) -> Result<Action, String> {
             path: s(arg, "path").ok_or("write_file needs path")?,
             content: s(arg, "content").unwrap_or_default(),
         },
+        "check_off" => match scalar(arg) {
+            Some(path) => Action::CheckOff { path, all: false },
+            None => Action::CheckOff {
+                path: s(arg, "path").ok_or("check_off needs a path")?,
+                all: arg.get("all").and_then(Value::as_bool).unwrap_or(false),
+            },
+        },
+        "sh" => Action::Sh(scalar(arg).ok_or("sh needs a command")?),
         "sleep_ms" => Action::SleepMs(int("sleep_ms")?.max(0) as u64),
         "exit" => Action::Exit(int("exit")? as i32),
         "hang" => Action::Hang,
@@ -174,6 +197,59 @@ fn bare(key: &str, arg: &Value) -> Result<Action, String> {
         "kill_self" => Action::KillSelf(scalar(arg).unwrap_or_else(|| "SIGKILL".into())),
         other => return Err(format!("unknown action \"{other}\"")),
     })
+}
+
+/// Replaces `$NAME` and `${NAME}` with the variable's value (empty when unset).
+pub fn expand_env(text: &str) -> String {
+    expand_with(text, |name| std::env::var(name).ok())
+}
+
+fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, tail) = match after.strip_prefix('{') {
+            Some(braced) => match braced.find('}') {
+                Some(end) => (&braced[..end], &braced[end + 1..]),
+                None => ("", after),
+            },
+            None => {
+                let end = after.find(|c| !name_char(c)).unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            }
+        };
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push('$');
+            rest = after;
+        } else {
+            out.push_str(&lookup(name).unwrap_or_default());
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The checklist `text` with its first unchecked item (every one with `all`) checked.
+pub fn check_off(text: &str, all: bool) -> String {
+    let mut done = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        match trimmed.strip_prefix("- [ ]") {
+            Some(tail) if all || !done => {
+                out.push_str(&line[..line.len() - trimmed.len()]);
+                out.push_str("- [x]");
+                out.push_str(tail);
+                done = true;
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Where the turn counter is kept.

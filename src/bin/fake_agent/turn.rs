@@ -12,7 +12,7 @@ use agent_runner::agents::fixture::{FixtureVars, render_fixture};
 use super::clis::Cli;
 use super::fixtures::template;
 use super::record;
-use super::script::Action;
+use super::script::{Action, check_off, expand_env};
 
 /// What every action needs to know.
 pub struct TurnCtx {
@@ -101,12 +101,28 @@ pub fn run(ctx: &TurnCtx, actions: &[Action], input: Option<&Input>) -> i32 {
             Action::Emit { fixture, text } => status = ctx.emit(fixture, text.as_deref()),
             Action::Text(text) => status = ctx.emit("success", Some(text)),
             Action::WriteFile { path, content } => {
-                let path = std::path::Path::new(&ctx.cwd).join(path);
+                let path = std::path::Path::new(&ctx.cwd).join(expand_env(path));
                 if let Some(dir) = path.parent() {
                     let _ = std::fs::create_dir_all(dir);
                 }
                 if let Err(e) = std::fs::write(&path, content) {
                     err(&format!("fake-agent: cannot write {}: {e}", path.display()));
+                }
+            }
+            Action::CheckOff { path, all } => {
+                let path = std::path::Path::new(&ctx.cwd).join(expand_env(path));
+                let edited = std::fs::read_to_string(&path)
+                    .and_then(|text| std::fs::write(&path, check_off(&text, *all)));
+                if let Err(e) = edited {
+                    err(&format!(
+                        "fake-agent: cannot check off {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
+            Action::Sh(command) => {
+                if let Some(code) = sh(ctx, command) {
+                    return code;
                 }
             }
             Action::SleepMs(ms) => std::thread::sleep(Duration::from_millis(*ms)),
@@ -152,6 +168,31 @@ fn kill_self(name: &str) {
             std::thread::sleep(Duration::from_secs(30));
         }
         Err(_) => err(&format!("fake-agent: unknown signal {name}")),
+    }
+}
+
+/// Runs `command` with `/bin/sh -c` in the turn's directory; `Some(status)` when it failed.
+fn sh(ctx: &TurnCtx, command: &str) -> Option<i32> {
+    let output = std::process::Command::new("/bin/sh")
+        .args(["-c", command])
+        .current_dir(&ctx.cwd)
+        .stdin(std::process::Stdio::null())
+        .output();
+    match output {
+        Ok(o) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(&o.stdout);
+            let _ = stderr.write_all(&o.stderr);
+            let code = o.status.code().unwrap_or(1);
+            (code != 0).then(|| {
+                let _ = writeln!(stderr, "fake-agent: sh exited with {code}: {command}");
+                code
+            })
+        }
+        Err(e) => {
+            err(&format!("fake-agent: cannot run /bin/sh: {e}"));
+            Some(70)
+        }
     }
 }
 
