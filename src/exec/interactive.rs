@@ -42,7 +42,7 @@ pub async fn run_shell_relay(
     spec.cwd = Some(workdir);
     spec.idle_hint = false;
     let (result, _) = relay(d, at, spec, None).await?;
-    Ok(finish(d, at, result, &stem, |err| {
+    Ok(finish(d, at, result, &stem, Step::Shell, |err| {
         Failure::new(class_of(err), err.to_string())
     }))
 }
@@ -85,7 +85,7 @@ pub async fn run_agent_relay(
         .then(|| (adapter, invocation.workdir.clone()));
     let (result, discovered) = relay(d, at, relay_spec, discover).await?;
     let session_id = known.or(discovered);
-    let report = finish(d, at, result, stem, |err| match err {
+    let report = finish(d, at, result, stem, Step::Agent, |err| match err {
         RelayError::ProgramNotFound { .. } => super::agent::convert(adapter.not_installed()),
         other => Failure::new(class_of(other), other.to_string()),
     });
@@ -182,12 +182,22 @@ fn record_discovered(d: &mut Dispatcher, at: &At<'_>, cli: &str, id: &str) -> Re
     d.save()
 }
 
+/// Which kind of interactive step the relay ran.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Agent,
+    /// No triggers: the exit status alone decides, and no `control` event is written
+    /// (interactive.md §10).
+    Shell,
+}
+
 /// The step's report from how the relay ended.
 fn finish(
     d: &mut Dispatcher,
     at: &At<'_>,
     result: Result<pty::RelayOutcome, RelayError>,
     stem: &str,
+    step: Step,
     on_error: impl Fn(&RelayError) -> Failure,
 ) -> Report {
     let outcome = match result {
@@ -198,6 +208,9 @@ fn finish(
         d.warn(at.audit_path, "relay", warning);
     }
     let control = |d: &mut Dispatcher, action: &str, source: &str, note: Option<&str>| {
+        if step == Step::Shell {
+            return;
+        }
         let _ = d.audit(
             AuditEvent::Control,
             at.audit_path,

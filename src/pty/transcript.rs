@@ -63,8 +63,22 @@ impl Transcript {
 
     /// Adds a chunk of child output.
     pub fn push(&mut self, chunk: &[u8]) {
-        for &byte in chunk {
+        let mut rest = chunk;
+        while let Some((&byte, tail)) = rest.split_first() {
+            // Most output is runs of plain text: copy each run at once instead of byte by byte.
+            if self.state == State::Ground {
+                let run = rest
+                    .iter()
+                    .position(|&b| !is_plain(b))
+                    .unwrap_or(rest.len());
+                if run > 0 {
+                    self.line.extend_from_slice(&rest[..run]);
+                    rest = &rest[run..];
+                    continue;
+                }
+            }
             self.step(byte);
+            rest = tail;
         }
         if self.text.len() > self.limit.saturating_mul(2) {
             let excess = self.text.len() - self.limit;
@@ -149,6 +163,10 @@ impl Transcript {
     }
 
     fn text_byte(&mut self, byte: u8) {
+        if is_plain(byte) {
+            self.line.push(byte);
+            return;
+        }
         match byte {
             ESC => self.state = State::Escape,
             b'\n' => self.end_line(),
@@ -160,9 +178,7 @@ impl Transcript {
                     }
                 }
             }
-            b'\t' => self.line.push(byte),
-            0x00..=0x1f | 0x7f => {}
-            _ => self.line.push(byte),
+            _ => {}
         }
     }
 
@@ -170,6 +186,11 @@ impl Transcript {
         self.text.append(&mut self.line);
         self.text.push(b'\n');
     }
+}
+
+/// A byte that is kept as it is in ground state: printable ASCII, tab, and UTF-8 bytes.
+fn is_plain(byte: u8) -> bool {
+    byte == b'\t' || (byte >= 0x20 && byte != 0x7f)
 }
 
 #[cfg(test)]
@@ -198,6 +219,18 @@ mod tests {
         let stream = b"first\nprogress 10%\rprogress 99%\r\x1b[Kdone\r\n";
         for_each_split(stream, |chunks| {
             assert_eq!(stripped(chunks), "first\ndone\n", "split {chunks:?}");
+        });
+    }
+
+    #[test]
+    fn tabs_and_utf8_are_kept_and_other_controls_dropped() {
+        let stream = "a\tb\x7fc\x07d \u{e9}\u{2603}\x00e\n".as_bytes();
+        for_each_split(stream, |chunks| {
+            assert_eq!(
+                stripped(chunks),
+                "a\tbcd \u{e9}\u{2603}e\n",
+                "split {chunks:?}"
+            );
         });
     }
 

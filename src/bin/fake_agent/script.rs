@@ -14,6 +14,7 @@
 //! - [use_alt_screen, print_size, {continue_via_sentinel: {token: wrong}}, {exit_after_input: {contains: "q"}}]
 //! - [{check_off: "$AGENT_RUNNER_RUN_DIR/checklist.md"}, {text: "one item done"}]
 //! - [{sh: "git commit -qam 'M1: parser'"}, {check_off: {path: plan.md, all: true}}, {text: ok}]
+//! - [{print: "FULL"}, {kill_self: SIGKILL}]       # an agent that crashes
 //! ```
 //!
 //! Paths of `write_file` and `check_off` may name environment variables (`$NAME` or `${NAME}`), so
@@ -78,6 +79,8 @@ pub enum Action {
     UseAltScreen,
     /// Interactive: print `size: <rows>x<cols>` now and after every resize.
     PrintSize,
+    /// Die by this signal (`SIGKILL` when no name is given).
+    KillSelf(String),
 }
 
 /// Loads the actions for turn `turn` (1-based), or `None` for the default behaviour.
@@ -191,6 +194,7 @@ fn bare(key: &str, arg: &Value) -> Result<Action, String> {
         },
         "use_alt_screen" => Action::UseAltScreen,
         "print_size" => Action::PrintSize,
+        "kill_self" => Action::KillSelf(scalar(arg).unwrap_or_else(|| "SIGKILL".into())),
         other => return Err(format!("unknown action \"{other}\"")),
     })
 }

@@ -2,8 +2,9 @@
 //! terminal program that logs every byte it receives (interactive).
 
 use std::io::{IsTerminal, Read, Write};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use agent_runner::agents::fixture::{FixtureVars, render_fixture};
@@ -147,9 +148,27 @@ pub fn run(ctx: &TurnCtx, actions: &[Action], input: Option<&Input>) -> i32 {
                 PRINT_SIZE.store(true, Ordering::SeqCst);
                 print_size(ctx);
             }
+            Action::KillSelf(name) => kill_self(name),
         }
     }
     status
+}
+
+/// Dies by the signal `name` (`SIGKILL`, `KILL`, ...), as a crashing agent would.
+fn kill_self(name: &str) {
+    let full = if name.starts_with("SIG") {
+        name.to_string()
+    } else {
+        format!("SIG{name}")
+    };
+    match full.parse::<nix::sys::signal::Signal>() {
+        Ok(signal) => {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), signal);
+            // A blocked or caught signal (SIGTERM is drained first) still ends the process.
+            std::thread::sleep(Duration::from_secs(30));
+        }
+        Err(_) => err(&format!("fake-agent: unknown signal {name}")),
+    }
 }
 
 /// Runs `command` with `/bin/sh -c` in the turn's directory; `Some(status)` when it failed.
@@ -263,6 +282,32 @@ fn print_size(ctx: &TurnCtx) {
     }
 }
 
+/// Serialises reading and logging terminal input between the input thread and the SIGTERM
+/// drain, so a chunk that was read is always logged before the process exits.
+static READING: Mutex<()> = Mutex::new(());
+
+/// How long the SIGTERM drain waits for more input before exiting.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
+
+/// Whether stdin has bytes within `timeout_ms` (or has hung up).
+fn stdin_ready(timeout_ms: u16) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::from(timeout_ms)), Ok(n) if n > 0)
+}
+
+/// Reads one chunk of terminal input and logs it; `None` at end of input.
+fn read_logged(turn: Option<u64>, buf: &mut [u8]) -> Option<Vec<u8>> {
+    match std::io::stdin().read(buf) {
+        Ok(0) | Err(_) => None,
+        Ok(n) => {
+            record::append(&record::stdin_line(turn, &buf[..n]));
+            Some(buf[..n].to_vec())
+        }
+    }
+}
+
 /// Terminal input, read on its own thread and logged chunk by chunk.
 pub struct Input {
     rx: mpsc::Receiver<Option<Vec<u8>>>,
@@ -274,20 +319,24 @@ impl Input {
     pub fn start(turn: Option<u64>) -> Input {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut stdin = std::io::stdin();
             let mut buf = [0u8; 4096];
             loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) | Err(_) => {
-                        let _ = tx.send(None);
-                        break;
-                    }
-                    Ok(n) => {
-                        record::append(&record::stdin_line(turn, &buf[..n]));
-                        if tx.send(Some(buf[..n].to_vec())).is_err() {
-                            break;
-                        }
-                    }
+                if !stdin_ready(100) {
+                    continue;
+                }
+                let guard = READING.lock().unwrap_or_else(PoisonError::into_inner);
+                // The SIGTERM drain may have taken the bytes while this thread waited.
+                if !stdin_ready(0) {
+                    continue;
+                }
+                let chunk = read_logged(turn, &mut buf);
+                drop(guard);
+                let Some(chunk) = chunk else {
+                    let _ = tx.send(None);
+                    break;
+                };
+                if tx.send(Some(chunk)).is_err() {
+                    break;
                 }
             }
         });
@@ -336,9 +385,10 @@ impl Input {
 }
 
 /// Interactive mode: raw terminal, ready line, the script's actions, then wait for the input to
-/// end (the runner stops the child with a signal).
+/// end (the runner stops the child with SIGTERM; see [`on_sigterm_drain`]).
 pub fn interactive(ctx: &TurnCtx, actions: &[Action]) -> i32 {
     let saved = raw_mode();
+    on_sigterm_drain(ctx.turn, saved.clone());
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     let _ = unsafe {
         nix::sys::signal::signal(
@@ -385,4 +435,40 @@ fn raw_mode() -> Option<nix::sys::termios::Termios> {
     cfmakeraw(&mut raw);
     tcsetattr(std::io::stdin(), SetArg::TCSANOW, &raw).ok()?;
     Some(saved)
+}
+
+/// Like a TUI that handles SIGTERM, the fake finishes reading what is already in its terminal's
+/// input queue before it exits (status 143). The runner writes its last bytes (the DELs that erase
+/// `/continue`) just before it sends SIGTERM, so the log then shows every byte the agent received,
+/// and a byte the runner withheld is provably never received. SIGTERM is blocked in every thread
+/// and taken by a thread of its own with `sigwait`; `std::process::Command` unblocks it again in
+/// the children it spawns.
+fn on_sigterm_drain(turn: Option<u64>, saved: Option<nix::sys::termios::Termios>) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    if set.thread_block().is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        if set.wait().is_err() {
+            return;
+        }
+        let guard = READING.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buf = [0u8; 4096];
+        while stdin_ready(DRAIN_QUIET.as_millis() as u16) {
+            if read_logged(turn, &mut buf).is_none() {
+                break;
+            }
+        }
+        if let Some(termios) = saved {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                &termios,
+            );
+        }
+        drop(guard);
+        std::process::exit(143);
+    });
 }
