@@ -63,7 +63,7 @@ impl Rng {
 
 /// Kills the runners after random delays: up to `KILLS` times, with `--resume` after each, then
 /// lets a resume finish. Returns the test (for its temp dir) and how many kills hit a live runner.
-fn crash_until_done(rng: &mut Rng, seed: u64) -> (Test, u32) {
+fn crash_until_done(rng: &mut Rng, seed: u64, window: Duration) -> (Test, u32) {
     let mut test = Test::new()
         .write(&wf("crash"), ROOT)
         .write(".agent-runner/workflows/sub.yaml", SUB)
@@ -75,7 +75,10 @@ fn crash_until_done(rng: &mut Rng, seed: u64) -> (Test, u32) {
             let out = running.finish(Duration::from_secs(20));
             return (out.then(), kills);
         }
-        let deadline = Instant::now() + Duration::from_millis(rng.below(300));
+        let window_ms = u64::try_from(window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(20);
+        let deadline = Instant::now() + Duration::from_millis(rng.below(window_ms));
         while Instant::now() < deadline && running.try_status().is_none() {
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -114,11 +117,21 @@ fn has_state(run: &Run) -> bool {
 
 #[test]
 fn sigkill_at_random_moments_never_reruns_a_recorded_success() {
+    // Kill moments are drawn from the length of one undisturbed run on this machine, so the
+    // kills land inside runs however fast or loaded the machine is.
+    let started = Instant::now();
+    Test::new()
+        .write(&wf("crash"), ROOT)
+        .write(".agent-runner/workflows/sub.yaml", SUB)
+        .args(["crash"])
+        .status(0)
+        .run();
+    let window = started.elapsed();
     let mut rng = Rng(0x5eed_cafe_f00d_0001);
     let mut total_kills = 0;
     for trial in 0..TRIALS {
         let seed = rng.0;
-        let (test, kills) = crash_until_done(&mut rng, seed);
+        let (test, kills) = crash_until_done(&mut rng, seed, window);
         total_kills += kills;
         // Runs killed before their first state write hold nothing; exactly one run has state.
         let mut with_state: Vec<Run> = runs(test.path()).into_iter().filter(has_state).collect();
