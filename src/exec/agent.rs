@@ -380,7 +380,10 @@ struct NoteSession<'a> {
     known: Option<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's pieces an executor needs are passed explicitly, not bundled"
+)]
 async fn run_headless(
     d: &mut Dispatcher,
     at: &At<'_>,
