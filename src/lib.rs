@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod engine;
 pub mod exec;
 pub mod exit;
 pub mod interpolate;

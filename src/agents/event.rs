@@ -132,11 +132,14 @@ impl ExitInfo {
         self.code == Some(0)
     }
 
-    /// `exit status 3` / `killed by signal 9`, for messages.
+    /// `exit status 3` / `killed by signal SIGKILL`, for messages.
     pub fn describe(&self) -> String {
         match (self.code, self.signal) {
             (Some(code), _) => format!("exit status {code}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, Some(sig)) => format!(
+                "killed by signal {}",
+                crate::console::format::signal_name(sig)
+            ),
             (None, None) => "unknown exit status".to_string(),
         }
     }

@@ -2,7 +2,7 @@
 //! `fake-agent` binary, which replays them, and the adapter tests, which parse them.
 //!
 //! A fixture is JSONL with placeholders: `{{session_id}}`, `{{text}}` (the final answer) and
-//! `{{cwd}}`. Values are JSON-escaped, since every placeholder sits inside a JSON string. Lines
+//! `{{cwd}}` and `{{home}}`. Values are JSON-escaped, since every placeholder sits inside a JSON string. Lines
 //! starting with `#` are not stream lines: `# exit: <n>` sets the exit status the real CLI had
 //! (default 0), `# stderr: <line>` adds a line the real CLI printed on stderr, anything else is a
 //! comment.
@@ -13,6 +13,7 @@ pub struct FixtureVars<'a> {
     pub session_id: &'a str,
     pub text: &'a str,
     pub cwd: &'a str,
+    pub home: &'a str,
 }
 
 /// A fixture with its placeholders filled in.
@@ -52,6 +53,7 @@ fn substitute(line: &str, vars: &FixtureVars<'_>, json: bool) -> String {
     line.replace("{{session_id}}", &value(vars.session_id))
         .replace("{{text}}", &value(vars.text))
         .replace("{{cwd}}", &value(vars.cwd))
+        .replace("{{home}}", &value(vars.home))
 }
 
 /// `text` as the inside of a JSON string literal.
@@ -76,6 +78,7 @@ mod tests {
                 session_id: "s1",
                 text: "say \"hi\"\n",
                 cwd: "/w",
+                home: "/h",
             },
         );
         assert_eq!(f.exit, 3);

@@ -10,13 +10,17 @@
 pub mod binary;
 pub mod claude;
 pub mod codex;
+pub mod copilot;
+pub mod cursor;
 pub mod env;
 pub mod event;
 pub mod fixture;
 pub mod framing;
+pub mod gemini;
 pub mod ids;
 pub mod invocation;
 mod json;
+pub mod opencode;
 pub mod render;
 pub mod summary;
 #[cfg(test)]
@@ -148,7 +152,14 @@ pub trait Adapter: Sync + Send {
 }
 
 /// Every adapter, in the order the spec lists them.
-static ADAPTERS: &[&dyn Adapter] = &[&claude::Claude, &codex::Codex];
+static ADAPTERS: &[&dyn Adapter] = &[
+    &claude::Claude,
+    &codex::Codex,
+    &copilot::Copilot,
+    &cursor::Cursor,
+    &opencode::Opencode,
+    &gemini::Gemini,
+];
 
 /// The adapter called `name`.
 pub fn adapter(name: &str) -> Option<&'static dyn Adapter> {

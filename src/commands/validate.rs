@@ -7,15 +7,15 @@
 //! external runs and no terminal is needed.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
 use crate::config;
 use crate::console;
 use crate::exit;
-use crate::workflow::compose::load_composition;
-use crate::workflow::engine_file;
+use crate::workflow::compose::{load_composition, load_context};
+use crate::workflow::engine_file::{self, yaml_files};
 use crate::workflow::loader::LoadContext;
 use crate::workflow::resolve::{Project, is_path, list_names};
 use crate::workflow::{Diagnostic, Severity, Source};
@@ -55,7 +55,7 @@ impl Outcome {
 
 /// Runs `--validate` in `project`; returns the exit code.
 pub fn run(targets: &[String], json: bool, project: &Project) -> i32 {
-    let ctx = context(project);
+    let ctx = load_context(project, config::load(project).ok().as_ref());
     let targets: Vec<String> = if targets.is_empty() {
         default_targets(project)
     } else {
@@ -117,31 +117,6 @@ pub fn run(targets: &[String], json: bool, project: &Project) -> i32 {
     exit::INVALID
 }
 
-/// Profiles from the configuration (when it is valid) and the engine files that exist.
-pub fn context(project: &Project) -> LoadContext {
-    let profiles = config::load(project)
-        .ok()
-        .map(|c| c.profiles.keys().cloned().collect());
-    let mut engine_files = Vec::new();
-    let mut dirs = vec![project.config_dir().join("engines")];
-    dirs.extend(project.user_dir.as_ref().map(|d| d.join("engines")));
-    for dir in dirs {
-        for path in yaml_files(&dir) {
-            let engine = engine_file::check_file(&path, &project.show_path(&path));
-            if !engine_files
-                .iter()
-                .any(|(n, _): &(String, Vec<String>)| *n == engine.name)
-            {
-                engine_files.push((engine.name, engine.options));
-            }
-        }
-    }
-    LoadContext {
-        profiles,
-        engine_files,
-    }
-}
-
 /// Every workflow, engine and configuration file of the project, as relative paths.
 fn default_targets(project: &Project) -> Vec<String> {
     let mut targets: Vec<String> = list_names(&project.workflows_dir())
@@ -158,22 +133,6 @@ fn default_targets(project: &Project) -> Vec<String> {
         targets.push(project.show_path(&config));
     }
     targets
-}
-
-/// `*.yaml` and `*.yml` files directly in `dir`, sorted.
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 fn validate_target(target: &str, project: &Project, ctx: &LoadContext) -> Outcome {

@@ -19,6 +19,16 @@ pub fn duration(d: Duration) -> String {
     format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
 }
 
+/// Whole seconds for a ticking display: `7s`, `1m12s`, `1h02m`.
+pub fn duration_coarse(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{secs}s")
+    } else {
+        duration(Duration::from_secs(secs))
+    }
+}
+
 /// `950`, `12.3k`, `1.21M`.
 pub fn tokens(n: u64) -> String {
     match n {
@@ -34,6 +44,13 @@ fn trim_zeros(s: String) -> String {
     } else {
         s
     }
+}
+
+/// `SIGKILL` for 9; `signal 77` for numbers without a name.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(|_| format!("signal {signal}"))
 }
 
 /// `$0.41`

@@ -3,6 +3,7 @@
 
 pub mod format;
 mod run_lines;
+pub mod spinner;
 
 pub use run_lines::{Console, colour_enabled};
 
@@ -10,12 +11,14 @@ use std::io::{self, Write};
 
 /// Writes command output to stdout. A broken pipe is ignored: the reader has gone away.
 pub fn print_stdout(text: &str) {
+    spinner::clear();
     let mut out = io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Writes one line to stderr, ignoring failures (there is nowhere else to report them).
 pub fn eprint_line(line: &str) {
+    spinner::clear();
     let mut err = io::stderr().lock();
     let _ = writeln!(err, "{line}");
 }

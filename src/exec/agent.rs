@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use tokio::sync::mpsc;
 
 use super::context::ScopeRef;
@@ -38,6 +38,13 @@ struct Continue {
     how: &'static str,
 }
 
+impl Continue {
+    /// The run's `--session` seed; its `cli` is empty when the seed names no CLI.
+    fn is_seed(&self) -> bool {
+        self.how == "seed"
+    }
+}
+
 /// What the step's session will be.
 #[derive(Debug, Clone)]
 struct SessionPlan {
@@ -48,13 +55,23 @@ struct SessionPlan {
     reuse_new_id: Option<String>,
 }
 
-pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
+async fn run_agent_once(
+    d: &mut Dispatcher,
+    at: &At<'_>,
+    step: &AgentStep,
+) -> Result<Report, Fatal> {
     let plan = plan_session(d, at, step);
-    let recorded = plan.resume.as_ref().map(|c| Recorded {
-        cli: Some(c.cli.clone()),
-        model: c.model.clone(),
-        effort: c.effort.clone(),
-    });
+    // A `--session` seed does not choose the step's CLI: it applies only when the step resolves
+    // to the seed's CLI (any CLI when the seed has no `<cli>:` prefix).
+    let recorded = plan
+        .resume
+        .as_ref()
+        .filter(|c| !c.is_seed())
+        .map(|c| Recorded {
+            cli: Some(c.cli.clone()),
+            model: c.model.clone(),
+            effort: c.effort.clone(),
+        });
     let config = d.loader.config();
     let decl = match &step.session {
         SessionStrategy::Named(name) => at.ctx.workflow.sessions.iter().find(|s| s.name == *name),
@@ -89,6 +106,13 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
     };
     // A resumed session stays on its own CLI; a different one cannot continue it.
     let plan = match plan.resume {
+        Some(c) if c.is_seed() && c.cli.is_empty() => SessionPlan {
+            resume: Some(Continue {
+                cli: resolved.cli.clone(),
+                ..c
+            }),
+            ..plan
+        },
         Some(c) if c.cli != resolved.cli => SessionPlan {
             resume: None,
             nothing_to_resume: true,
@@ -151,7 +175,6 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         "prompt".into(),
         json!(prompt.as_deref().unwrap_or(step.prompt.text())),
     );
-    start.insert("enrichment".into(), Value::Null);
     let (prompt, workdir) = match (prompt, workdir) {
         (Ok(prompt), Ok(workdir)) if mode_ok => (prompt, workdir),
         (Err(failure), _) | (_, Err(failure)) => {
@@ -174,6 +197,9 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         }
     };
     let workdir = workdir.canonicalize().unwrap_or(workdir);
+    let (enrichment, engine_note) = d.enrich(at, &resolved.cli, plan.resume.is_some())?;
+    start.insert("enrichment".into(), json!(enrichment));
+    let prompt = framing::assemble_prompt(&prompt, enrichment.as_deref());
     // The step_start event written by `begin` below gets this seq; output files are named by it.
     let seq = d.audit.next_seq();
     let stem = output_stem(seq, at.audit_path);
@@ -256,6 +282,9 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         .collect();
     start.insert("argv".into(), json!(argv));
     d.begin(at, &label, start)?;
+    if let Some(note) = engine_note {
+        d.console.detail(&note);
+    }
     if let Some(id) = &known_id {
         let how = match &plan.resume {
             Some(c) => c.how,
@@ -333,6 +362,40 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
     }
 }
 
+/// Runs an agent step; in a scope with an engine, a successful step must also pass the engine's
+/// `validate_step`. A rejected step fails, or, on a terminal, the user may reopen it as an
+/// interactive session that continues the step's conversation until the check passes.
+pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
+    let mut report = run_agent_once(d, at, step).await?;
+    loop {
+        if !matches!(report.end, End::Success) || at.ctx.engine.is_none() {
+            return Ok(report);
+        }
+        let Some(agent) = d.frame(at.ctx.depth).agent.clone() else {
+            return Ok(report);
+        };
+        let continues = agent.strategy != "new";
+        let failure = match d.check_step(at, at.step, &agent.cli, continues)? {
+            Ok(()) => return Ok(report),
+            Err(failure) => failure,
+        };
+        if !super::reopen::wants_reopen(d, at, &failure) {
+            report.end = End::Failed(failure);
+            return Ok(report);
+        }
+        let reopened = super::reopen::reopen_step(at.step, &failure);
+        let reopen_at = At {
+            step: &reopened,
+            resuming: false,
+            ..*at
+        };
+        let StepKind::Agent(reopen_agent) = &reopened.kind else {
+            return Ok(report);
+        };
+        report = run_agent_once(d, &reopen_at, reopen_agent).await?;
+    }
+}
+
 /// What the end of the step needs to record the session.
 struct NoteSession<'a> {
     plan: &'a SessionPlan,
@@ -403,6 +466,7 @@ async fn run_headless(
         }
         Ok(())
     };
+    crate::console::spinner::step_started();
     let end = loop {
         tokio::select! {
             Some(line) = rx.recv() => handle(d, line, &mut session_id, &mut text_file)?,
@@ -414,6 +478,7 @@ async fn run_headless(
             }
         }
     };
+    crate::console::spinner::step_ended();
     let _ = super::files::write_private(&text_path, text_file.as_bytes());
     let outputs = json!([
         format!("output/{stem}.stream.jsonl"),
@@ -615,11 +680,15 @@ fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> SessionPla
         let workdir = d.settings.project_dir.clone();
         let exists = adapter.session_exists(&id, &workdir, &agents::process_env);
         if exists != Some(false) {
+            // The model and effort that session ran with, as recorded when a step last used it,
+            // so the continued attempt passes them again (agents.md §1).
+            let known = recorded_settings(d, at.ctx.scope, &id);
+            let (model, effort) = known.unwrap_or_default();
             plan.resume = Some(Continue {
                 cli: saved.cli,
                 id,
-                model: None,
-                effort: None,
+                model,
+                effort,
                 how: "resumed",
             });
             return plan;
@@ -654,6 +723,25 @@ fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> SessionPla
         );
     plan.resume = found;
     plan
+}
+
+/// The model and effort recorded for session `id`: by the scope's most recent session, or by a
+/// named session.
+fn recorded_settings(
+    d: &mut Dispatcher,
+    scope: ScopeRef,
+    id: &str,
+) -> Option<(Option<String>, Option<String>)> {
+    if let Some(last) = d.scope(scope).last_session.as_ref()
+        && last.session_id == id
+    {
+        return Some((last.model.clone(), last.effort.clone()));
+    }
+    d.doc
+        .named_sessions
+        .values()
+        .find(|s| s.session_id == id)
+        .map(|s| (s.model.clone(), s.effort.clone()))
 }
 
 fn last_session(d: &mut Dispatcher, scope: ScopeRef) -> Option<Continue> {
@@ -748,21 +836,25 @@ pub fn preflight(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fa
                 .stderr(std::process::Stdio::null())
                 .status();
             if !status.is_ok_and(|s| s.success()) {
-                let login = adapter
-                    .login_hint()
-                    .trim_start_matches("run ")
-                    .trim_matches('"')
-                    .to_owned();
+                let fix = match login_command(adapter.login_hint()) {
+                    Some(command) => format!("run \"{command}\" and start again"),
+                    None => format!("{}, and start again", adapter.login_hint()),
+                };
                 return Err(Fatal::new(
                     crate::exit::RUNTIME,
-                    format!(
-                        "{cli} is not logged in (needed by step \"{path}\"); run \"{login}\" and start again"
-                    ),
+                    format!("{cli} is not logged in (needed by step \"{path}\"); {fix}"),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// The command of a login hint: the first quoted part (`claude auth login` of
+/// `run "claude auth login" (or start claude and type /login)`), if it has one.
+fn login_command(hint: &str) -> Option<&str> {
+    let (_, rest) = hint.split_once('"')?;
+    rest.split_once('"').map(|(command, _)| command)
 }
 
 /// The statically known CLIs of `steps` (and static sub-workflows), with the path of the first

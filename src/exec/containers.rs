@@ -180,7 +180,7 @@ fn plan_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Result<LoopFra
                         Ok(n) if (1..=10_000).contains(&n) => n,
                         _ => {
                             return Err(Failure::new(
-                                ErrorClass::Internal,
+                                ErrorClass::InvalidValue,
                                 format!(
                                     "loop \"max\" must be a whole number from 1 to 10000, found \"{text}\""
                                 ),
@@ -310,7 +310,11 @@ pub async fn run_sub_workflow(
         d.save()?;
     }
     let path = at.ctx.path.enter(at.index, at.steps.len(), &at.step.id);
-    let body = at.ctx.sub_workflow(workflow.clone(), depth, path);
+    let engine = match attach_own_engine(d, at, &workflow, &frame)? {
+        Ok(engine) => engine,
+        Err(failure) => return Ok(Report::failed(failure)),
+    };
+    let body = at.ctx.sub_workflow(workflow.clone(), depth, path, engine);
     let end = match d.run_list(&body, &workflow.steps).await? {
         End::Break => End::Success,
         other => other,
@@ -328,6 +332,35 @@ pub async fn run_sub_workflow(
         )?;
     }
     Ok(Report::new(end))
+}
+
+/// A sub-workflow with its own `engine:` gets a new instance (checks and `validate_workflow` run
+/// on entry); `Ok(None)` shares the caller's.
+fn attach_own_engine(
+    d: &mut Dispatcher,
+    at: &At<'_>,
+    workflow: &Arc<crate::workflow::Workflow>,
+    frame: &SubWorkflowFrame,
+) -> Result<Result<Option<usize>, Failure>, Fatal> {
+    let run_dir = Some(d.run_dir.path().to_path_buf());
+    match super::engines::attach(
+        &d.loader,
+        workflow,
+        &frame.params,
+        &d.doc.run_id.clone(),
+        run_dir,
+    ) {
+        Ok(None) => Ok(Ok(None)),
+        Ok(Some(attached)) => {
+            for warning in attached.warnings {
+                d.warn(at.audit_path, "engine", &warning);
+            }
+            d.engine_records(at.audit_path, attached.records)?;
+            d.engines.push(attached.engine);
+            Ok(Ok(Some(d.engines.len() - 1)))
+        }
+        Err(message) => Ok(Err(Failure::new(ErrorClass::EngineRejected, message))),
+    }
 }
 
 /// Resolves, loads and validates the called workflow and binds its parameters.

@@ -35,10 +35,12 @@ pub struct ListCtx {
     pub chain: Vec<String>,
     /// Every capture name of this file: known names without a value render as unset.
     pub capture_names: Arc<BTreeSet<String>>,
+    /// The engine instance of this scope (its own or its caller's), by index in the dispatcher.
+    pub engine: Option<usize>,
 }
 
 impl ListCtx {
-    pub fn root(workflow: Arc<Workflow>) -> Self {
+    pub fn root(workflow: Arc<Workflow>, engine: Option<usize>) -> Self {
         let chain = vec![workflow.source.to_string()];
         ListCtx {
             depth: 0,
@@ -49,15 +51,18 @@ impl ListCtx {
             loop_depth: None,
             path: StepPath::default(),
             chain,
+            engine,
         }
     }
 
-    /// The context of a sub-workflow's steps, whose frame is at `depth`.
+    /// The context of a sub-workflow's steps, whose frame is at `depth`; `engine` is the child's
+    /// own instance, or `None` to share the caller's.
     pub fn sub_workflow(
         &self,
         workflow: Arc<Workflow>,
         frame_depth: usize,
         path: StepPath,
+        engine: Option<usize>,
     ) -> Self {
         let mut chain = self.chain.clone();
         chain.push(workflow.source.to_string());
@@ -70,6 +75,7 @@ impl ListCtx {
             loop_depth: None,
             path,
             chain,
+            engine: engine.or(self.engine),
         }
     }
 

@@ -88,6 +88,8 @@ pub struct Dispatcher {
     pub lock: Option<crate::state::RunLock>,
     /// The workflow the run started (its name and description frame interactive steps).
     pub root: Arc<crate::workflow::Workflow>,
+    /// Attached engine instances; step lists refer to them by index ([`ListCtx::engine`]).
+    pub engines: Vec<crate::engine::Engine>,
 }
 
 impl Dispatcher {
@@ -224,6 +226,9 @@ impl Dispatcher {
                         }
                         self.advance(ctx, steps, index, previous)?;
                         continue;
+                    }
+                    Some(Err(failure)) if failure.class == ErrorClass::Interrupted => {
+                        return Ok(End::Interrupted);
                     }
                     Some(Err(failure)) => {
                         self.console

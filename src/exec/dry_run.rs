@@ -194,7 +194,10 @@ impl Plan<'_> {
                 } else {
                     "shell"
                 };
-                (label.to_owned(), render(&shell.command, vars, true))
+                (
+                    label.to_owned(),
+                    first_line(&render(&shell.command, vars, true)),
+                )
             }
             StepKind::Agent(agent) => {
                 let layers = Layers {
@@ -270,4 +273,13 @@ fn render(template: &Template, vars: &Vars, shell: bool) -> String {
 /// A value only known at run time shows as `{{name}}`.
 fn placeholder(vars: &mut Vars, name: &str) {
     vars.set(name, format!("{{{{{name}}}}}"));
+}
+
+/// A plan line stays one line: a multi-line command shows its first line and `…`.
+fn first_line(text: &str) -> String {
+    let text = text.trim();
+    match text.split_once('\n') {
+        Some((first, _)) => format!("{} …", first.trim_end()),
+        None => text.to_owned(),
+    }
 }

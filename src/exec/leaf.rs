@@ -75,7 +75,10 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
         echo: !d.settings.quiet,
         redactor: d.redactor.clone(),
     };
-    let outcome = match shell::run(job, d.interrupts.clone()).await {
+    crate::console::spinner::step_started();
+    let outcome = shell::run(job, d.interrupts.clone()).await;
+    crate::console::spinner::step_ended();
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
             let message = format!("cannot start {}: {err}", d.settings.shell);
@@ -242,7 +245,10 @@ pub fn status_end(status: ExitStatus) -> End {
         )),
         (None, Some(signal)) => End::Failed(Failure::new(
             ErrorClass::Signal,
-            format!("killed by signal {}", signal_name(signal)),
+            format!(
+                "killed by signal {}",
+                crate::console::format::signal_name(signal)
+            ),
         )),
         (None, None) => End::Failed(Failure::new(ErrorClass::ExitStatus, "exit status unknown")),
     }
@@ -251,13 +257,10 @@ pub fn status_end(status: ExitStatus) -> End {
 pub fn insert_status(data: &mut Map<String, Value>, status: ExitStatus) {
     use std::os::unix::process::ExitStatusExt;
     data.insert("exit_code".into(), json!(status.code()));
-    data.insert("signal".into(), json!(status.signal().map(signal_name)));
-}
-
-pub fn signal_name(signal: i32) -> String {
-    nix::sys::signal::Signal::try_from(signal)
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_else(|_| format!("signal {signal}"))
+    data.insert(
+        "signal".into(),
+        json!(status.signal().map(crate::console::format::signal_name)),
+    );
 }
 
 /// stdout trimmed, plus `--- stderr ---` and the trimmed stderr when that is wanted and not empty.

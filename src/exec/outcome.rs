@@ -20,6 +20,9 @@ pub enum ErrorClass {
     Glob,
     LoopExhausted,
     EngineRejected,
+    /// A value rendered at run time is not valid where it is used (e.g. a loop `max` that is
+    /// not a number). Not in the spec's list, which has no class for it; a workflow failure.
+    InvalidValue,
     Interrupted,
     Internal,
 }
@@ -40,6 +43,7 @@ impl ErrorClass {
             ErrorClass::Glob => "glob",
             ErrorClass::LoopExhausted => "loop_exhausted",
             ErrorClass::EngineRejected => "engine_rejected",
+            ErrorClass::InvalidValue => "invalid_value",
             ErrorClass::Interrupted => "interrupted",
             ErrorClass::Internal => "internal",
         }
@@ -78,6 +82,7 @@ const ALL_CLASSES: &[ErrorClass] = &[
     ErrorClass::Glob,
     ErrorClass::LoopExhausted,
     ErrorClass::EngineRejected,
+    ErrorClass::InvalidValue,
     ErrorClass::Interrupted,
     ErrorClass::Internal,
 ];

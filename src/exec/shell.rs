@@ -191,6 +191,7 @@ impl Tee {
 }
 
 async fn write_console(stream: ConsoleStream, chunk: &[u8]) {
+    crate::console::spinner::clear();
     // A closed console (e.g. `agent-runner wf | head`) must not fail the step.
     let _ = match stream {
         ConsoleStream::Stdout => {

@@ -65,6 +65,14 @@ impl Interrupts {
         }
     }
 
+    /// `/abort` in an interactive step: the run's first interruption, recorded as `abort`.
+    pub fn abort(&self, name: &SignalName) {
+        if let Ok(mut slot) = name.0.lock() {
+            slot.get_or_insert("abort");
+        }
+        self.tx.send_modify(|count| *count += 1);
+    }
+
     pub fn count(&self) -> u32 {
         *self.rx.borrow()
     }

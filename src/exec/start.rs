@@ -94,17 +94,34 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     if let Some(from) = &request.from {
         super::from::check_exists(&mut loader, &workflow, from)?;
     }
+    // The run id comes first so engine hooks see it; the run dir is created last, where the
+    // engine's `state_dir` says (cli.md §4).
+    let root = StateRoot::from_env().map_err(state_error)?;
+    let project_state = root.project(&project).map_err(state_error)?;
+    let run_id = crate::state::new_run_id(&workflow.name, std::time::SystemTime::now());
+    let default_dir = project_state.runs_dir().join(&run_id).display().to_string();
+    let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
+    let engine = super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
     super::preflight::check(&mut loader, &workflow)?;
     super::preflight::warn_without_terminal(&workflow);
 
-    let root = StateRoot::from_env().map_err(state_error)?;
-    let project_state = root.project(&project).map_err(state_error)?;
+    let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
     let run_dir = project_state
-        .create_run(&workflow.name, None)
+        .create_run_with_id(&run_id, relocate.as_deref())
         .map_err(state_error)?;
-    let run_id = run_dir.id().to_owned();
     let session_dir = run_dir.path().display().to_string();
-    let params = render_params(&workflow, bound, &run_id, &session_dir)?;
+    let params = if session_dir == default_dir {
+        params
+    } else {
+        render_params(&workflow, bound, &run_id, &session_dir)?
+    };
+    let (engines, engine_records) = match engine {
+        Some(mut root) => {
+            root.engine.set_run_dir(run_dir.path().to_path_buf());
+            (vec![root.engine], root.records)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
     let secret_names: Vec<String> = workflow
         .params
         .iter()
@@ -130,18 +147,21 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     if let Some(from) = &request.from {
         doc.position = Some(super::from::chain_to(&mut loader, &workflow, from)?);
     }
-    let d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
+    let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
+    d.engines = engines;
     console::eprint_line(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
     console::eprint_line("");
+    let mut skipped = Vec::new();
     if let Some(from) = &request.from {
         console::note(&format!(
             "starting at \"{from}\"; earlier steps are skipped and their captures are unset"
         ));
+        skipped = super::from::skipped_before(&mut d.loader, &workflow, from)?;
     }
-    start_and_execute(d, workflow, None, request.from).await
+    start_and_execute(d, workflow, None, request.from, skipped, engine_records).await
 }
 
 async fn resume_async(
@@ -180,6 +200,15 @@ async fn resume_async(
     if let Some(from) = &from {
         super::from::check_exists(&mut loader, &workflow, from)?;
     }
+    let run_path = run_dir.path().to_path_buf();
+    let engine = super::engines::attach_root(
+        &loader,
+        &workflow,
+        &doc.params,
+        &doc.run_id,
+        Some(run_path),
+        false,
+    )?;
     super::preflight::check(&mut loader, &workflow)?;
     super::preflight::warn_without_terminal(&workflow);
     if let Some(from) = &from {
@@ -190,6 +219,11 @@ async fn resume_async(
     let resume_from = doc.position_path();
     let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
     d.resuming_step = true;
+    let mut engine_records = Vec::new();
+    if let Some(root) = engine {
+        d.engines.push(root.engine);
+        engine_records = root.records;
+    }
     let at = super::from::display_position(&d.doc, &workflow);
     eprint_line(&format!(
         "agent-runner: resuming run {} of workflow \"{}\" at {at}",
@@ -206,7 +240,7 @@ async fn resume_async(
         );
     }
     eprint_line("");
-    start_and_execute(d, workflow, resume_from, from).await
+    start_and_execute(d, workflow, resume_from, from, Vec::new(), engine_records).await
 }
 
 /// Writes `run_start` and the first state of this invocation, then runs the workflow.
@@ -215,6 +249,8 @@ async fn start_and_execute(
     workflow: Arc<Workflow>,
     resume_from: Option<String>,
     from: Option<String>,
+    skipped: Vec<(String, String)>,
+    engine_records: Vec<crate::engine::HookRecord>,
 ) -> Result<i32, Fatal> {
     let start = json!({
         "workflow": {"name": workflow.name, "source": workflow.source.to_string(), "hash": workflow.hash},
@@ -227,6 +263,11 @@ async fn start_and_execute(
         "seed_session": d.doc.seed_session.as_ref().map(|s| json!({"cli": s.cli, "id": s.id})),
     });
     d.audit(AuditEvent::RunStart, "", start)?;
+    d.engine_records("", engine_records)?;
+    for (display, path) in skipped {
+        d.console.skipped(&display, "--from");
+        d.audit(AuditEvent::Skip, &path, json!({"reason": "from"}))?;
+    }
     d.save()?;
     Ok(execute(d, workflow).await)
 }
@@ -253,6 +294,16 @@ fn open_dispatcher(
             .map_err(state_error)?;
     let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, redactor.clone())
         .map_err(state_error)?;
+    if !global.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        console::spinner::enable();
+        tokio::spawn(async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                console::spinner::tick();
+            }
+        });
+    }
     let signal = SignalName::default();
     let interrupts = Interrupts::listen(signal.clone())
         .map_err(|err| Fatal::new(exit::RUNTIME, format!("cannot listen for signals: {err}")))?;
@@ -280,6 +331,7 @@ fn open_dispatcher(
         pending_skip_if: None,
         lock: Some(lock),
         root,
+        engines: Vec::new(),
     };
     if let Some(takeover) = takeover {
         d.audit(
@@ -293,7 +345,8 @@ fn open_dispatcher(
 
 /// Runs the root step list to its end, then writes the end of the run and releases the lock.
 async fn execute(mut d: Dispatcher, workflow: Arc<Workflow>) -> i32 {
-    let ctx = ListCtx::root(workflow.clone());
+    let engine = (!d.engines.is_empty()).then_some(0);
+    let ctx = ListCtx::root(workflow.clone(), engine);
     let end = d.run_list(&ctx, &workflow.steps).await;
     let code = super::finish::finish(&mut d, end, &workflow.name);
     if let Some(lock) = d.lock.take()

@@ -120,16 +120,15 @@ impl Dispatcher {
                 if propagate {
                     data.insert("break_triggered".into(), json!(true));
                 }
-                self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
+                // The state moves on before `step_end` is written: a crash in between must not
+                // leave a recorded success that a resume runs again.
                 if step_breaks {
                     self.break_loop(at, "success")?;
-                    return Ok(Some(End::Break));
+                } else if !matches!(end, End::Break) {
+                    self.advance(at.ctx, at.steps, at.index, Some(Outcome::Success))?;
                 }
-                if matches!(end, End::Break) {
-                    return Ok(Some(End::Break));
-                }
-                self.advance(at.ctx, at.steps, at.index, Some(Outcome::Success))?;
-                Ok(None)
+                self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
+                Ok(propagate.then_some(End::Break))
             }
             End::Failed(mut failure) => {
                 data.insert("outcome".into(), json!("failed"));
@@ -140,8 +139,8 @@ impl Dispatcher {
                 if step_breaks {
                     self.console.failed(&failure.message, duration, false);
                     data.insert("continued".into(), json!(true));
-                    self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
                     self.break_loop(at, "failure")?;
+                    self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
                     return Ok(Some(End::Break));
                 }
                 if at.step.continue_on_failure {
@@ -150,8 +149,8 @@ impl Dispatcher {
                     }
                     self.console.failed(&failure.message, duration, true);
                     data.insert("continued".into(), json!(true));
-                    self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
                     self.advance(at.ctx, at.steps, at.index, Some(Outcome::Failed))?;
+                    self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
                     return Ok(None);
                 }
                 self.console.failed(&failure.message, duration, false);

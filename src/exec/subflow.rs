@@ -15,7 +15,7 @@ use crate::config::{self, Config};
 use crate::console;
 use crate::exit;
 use crate::state::{StringMap, SubWorkflowFrame, WorkflowRef};
-use crate::workflow::compose::{Composition, load_composition};
+use crate::workflow::compose::{Composition, load_composition, load_context};
 use crate::workflow::loader::LoadContext;
 use crate::workflow::resolve::{Project, ResolveError};
 use crate::workflow::{Diagnostic, Source, Workflow};
@@ -35,7 +35,7 @@ impl Loader {
             print_diagnostics(&diagnostics);
             Fatal::new(exit::INVALID, "")
         })?;
-        let ctx = crate::commands::validate::context(&project);
+        let ctx = load_context(&project, Some(&config));
         Ok(Loader {
             project,
             config,
@@ -46,6 +46,11 @@ impl Loader {
 
     pub fn config(&self) -> Config {
         self.config.clone()
+    }
+
+    /// Every file loaded and validated so far, by source (the static composition and more).
+    pub fn files(&self) -> &BTreeMap<Source, Arc<Workflow>> {
+        &self.files
     }
 
     pub fn project(&self) -> &Project {

@@ -207,14 +207,36 @@ impl ProjectDir {
         workflow_name: &str,
         relocate_to: Option<&Path>,
     ) -> Result<RunDir, StateError> {
+        self.create_run_from(relocate_to, CREATE_ATTEMPTS, || {
+            new_run_id(workflow_name, SystemTime::now())
+        })
+    }
+
+    /// Like [`ProjectDir::create_run`], with an id chosen beforehand (engine hooks see the run id
+    /// before the run dir exists). A taken id is an error.
+    pub fn create_run_with_id(
+        &self,
+        run_id: &str,
+        relocate_to: Option<&Path>,
+    ) -> Result<RunDir, StateError> {
+        validate_run_id(run_id)?;
+        self.create_run_from(relocate_to, 1, || run_id.to_owned())
+    }
+
+    fn create_run_from(
+        &self,
+        relocate_to: Option<&Path>,
+        attempts: usize,
+        mut next_id: impl FnMut() -> String,
+    ) -> Result<RunDir, StateError> {
         self.ensure()?;
         let relocated_runs = match relocate_to {
             Some(d) if d.is_dir() => Some(prepare_relocation(d)?),
             _ => None,
         };
         let mut last_error = None;
-        for _ in 0..CREATE_ATTEMPTS {
-            let run_id = new_run_id(workflow_name, SystemTime::now());
+        for _ in 0..attempts {
+            let run_id = next_id();
             match self.try_create_run(&run_id, relocated_runs.as_deref()) {
                 Ok(run) => return Ok(run),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),

@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use super::builtin;
 use super::diagnostic::Diagnostic;
+use super::engine_file;
 use super::fields::{Finding, Target};
 use super::loader::{Analysis, LoadContext, load_bytes, load_file, resolve_findings};
 use super::model::{Source, Workflow};
 use super::resolve::{Project, ResolveError};
 use super::suggest::did_you_mean;
+use crate::config::Config;
 
 /// Sub-workflow calls nested deeper than this are an error.
 pub const MAX_NESTING: usize = 32;
@@ -92,6 +94,28 @@ pub fn load_composition(root: Source, project: &Project, ctx: &LoadContext) -> C
         files,
         checked: walk.checked,
         diagnostics,
+    }
+}
+
+/// What loading needs beyond the files: the agent profiles of `config` (`None` when the
+/// configuration is invalid, which skips the `unknown-profile` check) and the engine files of the
+/// project and user dirs. The caller passes the configuration it already has.
+pub fn load_context(project: &Project, config: Option<&Config>) -> LoadContext {
+    let profiles = config.map(|c| c.profiles.keys().cloned().collect());
+    let mut engine_files: Vec<(String, Vec<String>)> = Vec::new();
+    let mut dirs = vec![project.config_dir().join("engines")];
+    dirs.extend(project.user_dir.as_ref().map(|d| d.join("engines")));
+    for dir in dirs {
+        for path in engine_file::yaml_files(&dir) {
+            let engine = engine_file::check_file(&path, &project.show_path(&path));
+            if !engine_files.iter().any(|(n, _)| *n == engine.name) {
+                engine_files.push((engine.name, engine.options));
+            }
+        }
+    }
+    LoadContext {
+        profiles,
+        engine_files,
     }
 }
 

@@ -1,32 +1,32 @@
-//! Engine definition files (engines.md §2), checked as far as the loader needs them: a YAML
-//! mapping with `format_version: 1`, a `name` equal to the file name, only the known keys, and
-//! the names of its `options` (which a workflow's `engine:` block may set).
+//! Engine definition files (engines.md §2) as the loader and `--validate` see them: the file is
+//! read, parsed as YAML and handed to [`crate::engine::file::analyze`], which checks everything (keys,
+//! types, option declarations, `name` = file name, every template's syntax, helpers and
+//! variables); the findings get their positions here. The loader uses the declared option names
+//! to check a workflow's `engine:` block; [`engine::find`](crate::engine::find) uses the spec.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::diagnostic::Diagnostic;
-use super::fields::{MapReader, Sink, Target};
+use super::fields::Sink;
 use super::loader::{read_limited, resolve_findings};
-use super::yaml::{self, Node};
+use super::yaml;
+use crate::engine::EngineSpec;
+use crate::engine::file as engine;
 
-pub const ENGINE_KEYS: &[&str] = &[
-    "format_version",
-    "name",
-    "description",
-    "requires",
-    "options",
-    "vars",
-    "checks",
-    "data",
-    "hooks",
-];
+pub use crate::engine::file::ENGINE_KEYS;
 
-/// An engine file after checking: its option names, and its diagnostics.
+/// An engine file after checking.
 #[derive(Debug, Clone, Default)]
 pub struct EngineFile {
+    /// The file name without `.yaml`.
     pub name: String,
+    /// The file as diagnostics show it.
+    pub shown: String,
+    /// Declared option names (also for files with errors).
     pub options: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Set when the file has no errors.
+    pub spec: Option<EngineSpec>,
 }
 
 /// Reads and checks the engine file at `path`; `file` is the name diagnostics show.
@@ -40,11 +40,12 @@ pub fn check_file(path: &Path, file: &str) -> EngineFile {
         Ok(bytes) => check_bytes(&bytes, &stem, file),
         Err(message) => EngineFile {
             name: stem,
-            options: Vec::new(),
+            shown: file.to_owned(),
             diagnostics: vec![at_file(
                 Diagnostic::error("read-error", format!("cannot read engine file: {message}")),
                 file,
             )],
+            ..EngineFile::default()
         },
     }
 }
@@ -58,6 +59,7 @@ fn at_file(mut d: Diagnostic, file: &str) -> Diagnostic {
 pub fn check_bytes(bytes: &[u8], stem: &str, file: &str) -> EngineFile {
     let mut engine = EngineFile {
         name: stem.to_owned(),
+        shown: file.to_owned(),
         ..EngineFile::default()
     };
     let Ok(text) = std::str::from_utf8(bytes) else {
@@ -78,64 +80,27 @@ pub fn check_bytes(bytes: &[u8], stem: &str, file: &str) -> EngineFile {
         }
     };
     let mut sink = Sink::default();
-    let Node::Map(entries) = &node else {
-        sink.error(
-            "not-a-mapping",
-            "an engine file must be a YAML mapping with \"format_version\" and \"name\"".to_owned(),
-            "",
-            Target::Value,
-        );
-        engine.diagnostics = resolve_findings(sink.findings, text, file);
-        return engine;
-    };
-    let r = MapReader::new(entries, "");
-    r.check_keys(ENGINE_KEYS, &[], &mut sink);
-    match r.get("format_version") {
-        None => sink.error(
-            "missing-key",
-            "missing required key \"format_version\"".to_owned(),
-            "",
-            Target::Value,
-        ),
-        Some(Node::Num { int: Some(1), .. }) => {}
-        Some(other) => sink.error(
-            "engine-format",
-            format!("\"format_version\" must be 1, found {}", other.describe()),
-            "format_version",
-            Target::Value,
-        ),
-    }
-    match r.get("name") {
-        None => sink.error(
-            "missing-key",
-            "missing required key \"name\"".to_owned(),
-            "",
-            Target::Value,
-        ),
-        Some(_) => {
-            if let Some(name) = r.string("name", &mut sink)
-                && name != stem
-            {
-                sink.error(
-                    "engine-name",
-                    format!("engine name \"{name}\" must equal the file name \"{stem}\""),
-                    "name",
-                    Target::Value,
-                );
-            }
-        }
-    }
-    r.string("description", &mut sink);
-    if let Some(options) = r.map("options", &mut sink) {
-        engine.options = options.iter().map(|(k, _)| k.clone()).collect();
-    }
-    r.list("requires", &mut sink);
-    r.map("vars", &mut sink);
-    r.list("checks", &mut sink);
-    r.map("data", &mut sink);
-    r.map("hooks", &mut sink);
+    let analysis = engine::analyze(&node, stem, file, &mut sink);
+    engine.options = analysis.options;
+    engine.spec = analysis.spec;
     engine.diagnostics = resolve_findings(sink.findings, text, file);
     engine
+}
+
+/// `*.yaml` and `*.yml` files directly in `dir`, sorted.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Workflows: the step-tree model, loading with strict validation, name resolution and
 //! composition.
 //!
-//! Pipeline: [`yaml`] (the only module that sees serde_yaml) → [`loader`] with [`steps`] and
-//! [`validate`] (analysis into the [`model`], with [`Diagnostic`]s positioned by [`positions`]) →
+//! Pipeline: [`yaml`] (the only module that sees serde_yaml; libyaml events on its fast path) →
+//! [`loader`] with [`steps`] and [`validate`] (analysis into the [`model`], with [`Diagnostic`]s positioned by [`positions`]) →
 //! [`resolve`] (names to sources) → [`compose`] (every statically reachable sub-workflow).
 
 pub mod builtin;
@@ -10,6 +10,7 @@ pub mod compose;
 pub mod diagnostic;
 pub mod engine_file;
 pub mod fields;
+mod libyaml;
 pub mod loader;
 pub mod model;
 pub mod positions;

@@ -2,23 +2,14 @@
 //!
 //! Analysis works on [`Node`](super::yaml::Node)s, which carry no positions, and records a YAML
 //! path (`steps.2.steps.0.comand`) with each finding. Only when a file has findings does the loader
-//! build a [`PositionIndex`]: one more pass over the text with libyaml (`unsafe-libyaml`, the same
-//! parser serde_yaml wraps, so the two always agree on the structure). Valid files never pay for it.
-//!
-//! All unsafe code of the crate's YAML handling is in this file. The parser is boxed so it never
-//! moves after initialisation, and it and every event are always freed.
+//! build a [`PositionIndex`]: one more pass over the text with [libyaml](super::libyaml) (the
+//! same parser serde_yaml wraps, so the two always agree on the structure). Valid files never pay
+//! for it.
 
 use std::collections::HashMap;
-use std::mem::MaybeUninit;
 
-use unsafe_libyaml as unsafe_yaml;
-
-/// A 1-based position in a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pos {
-    pub line: usize,
-    pub column: usize,
-}
+pub use super::libyaml::Pos;
+use super::libyaml::{EventKind, Parser};
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -84,11 +75,22 @@ impl PositionIndex {
         let mut frames: Vec<Frame> = Vec::new();
         // Depth of a complex (non-scalar) mapping key being skipped.
         let mut skipping = 0usize;
-        while let Some(event) = parser.next() {
+        while let Some(event) = parser.next_event() {
+            let kind = match event.kind {
+                EventKind::Scalar { value, .. } => Kind::Scalar(value),
+                EventKind::Alias => Kind::Alias,
+                EventKind::MappingStart { .. } => Kind::Start(true),
+                EventKind::SequenceStart { .. } => Kind::Start(false),
+                EventKind::MappingEnd | EventKind::SequenceEnd => Kind::End,
+                EventKind::StreamStart
+                | EventKind::StreamEnd
+                | EventKind::DocumentStart
+                | EventKind::DocumentEnd => continue,
+            };
             if skipping > 0 {
-                match event.kind {
-                    EventKind::Start(_) => skipping += 1,
-                    EventKind::End => skipping -= 1,
+                match kind {
+                    Kind::Start(_) => skipping += 1,
+                    Kind::End => skipping -= 1,
                     _ => {}
                 }
                 continue;
@@ -109,7 +111,7 @@ impl PositionIndex {
                 }) => match pending_key.take() {
                     Some((key, key_pos)) => Placement::Node(join(path, &key), Some(key_pos)),
                     None => {
-                        if let EventKind::Scalar(key) = &event.kind
+                        if let Kind::Scalar(key) = &kind
                             && !seen.insert(key.clone())
                         {
                             index.duplicates.push((path.clone(), key.clone(), pos));
@@ -118,14 +120,14 @@ impl PositionIndex {
                     }
                 },
             };
-            match (placement, event.kind) {
-                (_, EventKind::End) => {
+            match (placement, kind) {
+                (_, Kind::End) => {
                     frames.pop();
                 }
                 (Placement::Key, kind) => {
                     let key = match kind {
-                        EventKind::Scalar(key) => key,
-                        EventKind::Start(_) => {
+                        Kind::Scalar(key) => key,
+                        Kind::Start(_) => {
                             skipping = 1;
                             "<complex key>".to_owned()
                         }
@@ -140,12 +142,12 @@ impl PositionIndex {
                         .entries
                         .insert(path.clone(), Entry { key, value: pos });
                     match kind {
-                        EventKind::Start(true) => frames.push(Frame::Map {
+                        Kind::Start(true) => frames.push(Frame::Map {
                             path,
                             pending_key: None,
                             seen: std::collections::HashSet::new(),
                         }),
-                        EventKind::Start(false) => frames.push(Frame::Seq { path, next: 0 }),
+                        Kind::Start(false) => frames.push(Frame::Seq { path, next: 0 }),
                         _ => {}
                     }
                 }
@@ -153,6 +155,16 @@ impl PositionIndex {
         }
         index
     }
+}
+
+/// The events the walk tells apart.
+enum Kind {
+    Scalar(String),
+    /// Alias: a node with no children of its own.
+    Alias,
+    /// Start of a mapping (`true`) or sequence (`false`).
+    Start(bool),
+    End,
 }
 
 enum Placement {
@@ -170,121 +182,6 @@ enum Frame {
         pending_key: Option<(String, Pos)>,
         seen: std::collections::HashSet<String>,
     },
-}
-
-enum EventKind {
-    Scalar(String),
-    /// Alias: a node with no children of its own.
-    Alias,
-    /// Start of a mapping (`true`) or sequence (`false`).
-    Start(bool),
-    End,
-}
-
-struct Event {
-    kind: EventKind,
-    pos: Pos,
-}
-
-/// Owns a libyaml parser reading from a borrowed byte slice.
-struct Parser<'a> {
-    sys: Box<MaybeUninit<unsafe_yaml::yaml_parser_t>>,
-    _input: &'a [u8],
-    done: bool,
-}
-
-impl<'a> Parser<'a> {
-    fn new(input: &'a [u8]) -> Option<Parser<'a>> {
-        let mut sys = Box::new(MaybeUninit::<unsafe_yaml::yaml_parser_t>::uninit());
-        // SAFETY: `sys` points to writable, boxed (so never moved) memory for a parser struct;
-        // `yaml_parser_initialize` fully initialises it. On failure nothing needs freeing.
-        let ok = unsafe { unsafe_yaml::yaml_parser_initialize(sys.as_mut_ptr()).ok };
-        if !ok {
-            return None;
-        }
-        // SAFETY: the parser was initialised above. `input` outlives the parser: the parser is
-        // dropped before `'a` ends because `Parser<'a>` borrows it.
-        unsafe {
-            unsafe_yaml::yaml_parser_set_encoding(
-                sys.as_mut_ptr(),
-                unsafe_yaml::YAML_UTF8_ENCODING,
-            );
-            unsafe_yaml::yaml_parser_set_input_string(
-                sys.as_mut_ptr(),
-                input.as_ptr(),
-                input.len() as _,
-            );
-        }
-        Some(Parser {
-            sys,
-            _input: input,
-            done: false,
-        })
-    }
-
-    /// The next node event; `None` at the end of the stream or at the first error.
-    fn next(&mut self) -> Option<Event> {
-        while !self.done {
-            let mut raw = MaybeUninit::<unsafe_yaml::yaml_event_t>::uninit();
-            // SAFETY: the parser is initialised; `raw` is writable memory for one event.
-            let ok = unsafe {
-                unsafe_yaml::yaml_parser_parse(self.sys.as_mut_ptr(), raw.as_mut_ptr()).ok
-            };
-            if !ok {
-                self.done = true;
-                return None;
-            }
-            // SAFETY: a successful `yaml_parser_parse` initialised the event.
-            let event = unsafe { raw.assume_init_mut() };
-            let pos = Pos {
-                line: event.start_mark.line as usize + 1,
-                column: event.start_mark.column as usize + 1,
-            };
-            let kind = match event.type_ {
-                unsafe_yaml::YAML_SCALAR_EVENT => {
-                    // SAFETY: for scalar events the `scalar` union member is the valid one, and
-                    // `value` points to `length` bytes owned by the event.
-                    let text = unsafe {
-                        let scalar = event.data.scalar;
-                        if scalar.value.is_null() {
-                            String::new()
-                        } else {
-                            let bytes =
-                                std::slice::from_raw_parts(scalar.value, scalar.length as usize);
-                            String::from_utf8_lossy(bytes).into_owned()
-                        }
-                    };
-                    Some(EventKind::Scalar(text))
-                }
-                unsafe_yaml::YAML_ALIAS_EVENT => Some(EventKind::Alias),
-                unsafe_yaml::YAML_MAPPING_START_EVENT => Some(EventKind::Start(true)),
-                unsafe_yaml::YAML_SEQUENCE_START_EVENT => Some(EventKind::Start(false)),
-                unsafe_yaml::YAML_MAPPING_END_EVENT | unsafe_yaml::YAML_SEQUENCE_END_EVENT => {
-                    Some(EventKind::End)
-                }
-                unsafe_yaml::YAML_STREAM_END_EVENT => {
-                    self.done = true;
-                    None
-                }
-                _ => None,
-            };
-            // SAFETY: the event was initialised by the parser and is freed exactly once; nothing
-            // borrowed from it (the scalar text was copied) outlives this call.
-            unsafe { unsafe_yaml::yaml_event_delete(event) };
-            if let Some(kind) = kind {
-                return Some(Event { kind, pos });
-            }
-        }
-        None
-    }
-}
-
-impl Drop for Parser<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the parser was initialised in `new` (a `Parser` only exists after success) and
-        // is deleted exactly once, here.
-        unsafe { unsafe_yaml::yaml_parser_delete(self.sys.as_mut_ptr()) }
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,19 @@
 //! YAML parsing: the only module that sees serde_yaml.
 //!
-//! A file is parsed into a `serde_yaml::Value` and converted at once into our own small [`Node`]
-//! tree: mapping entries keep their order, keys are strings, and scalars remember whether they
-//! were booleans, numbers, null or strings. Everything after this module (the analysis that
+//! A file is parsed into our own small [`Node`] tree: mapping entries keep their order, keys are
+//! strings, and scalars remember whether they were booleans, numbers, null or strings. Plain
+//! documents are built straight from libyaml's events (the `fast` path: no event buffer, no
+//! `serde_yaml::Value`, no second tree); everything else goes through serde_yaml, deserialized
+//! directly into [`Node`]. Both readings are the same by construction and by test. Everything after this module (the analysis that
 //! produces diagnostics) works on [`Node`]s, so the YAML library can be swapped without touching
 //! the rules of the format.
 
-use serde_yaml::Value;
+use std::fmt;
+
+use serde::de::{
+    self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
+use serde_yaml::{Number, Value};
 
 /// One YAML value.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,10 +98,151 @@ pub struct SyntaxError {
 }
 
 /// Parses one YAML document. An empty document (or one with only comments) is [`Node::Null`].
+///
+/// Workflow files almost always take the fast path, which builds the tree straight from libyaml's
+/// events. Anything it does not handle exactly as serde_yaml would (syntax errors, tags, aliases,
+/// repeated or non-string keys, deep nesting, several documents) goes through serde_yaml, which
+/// then gives the result or the error.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    match serde_yaml::from_str::<Value>(text) {
-        Ok(value) => Ok(convert(value)),
-        Err(err) => Err(syntax_error(&err)),
+    if let Some(node) = fast::parse(text) {
+        return Ok(node);
+    }
+    serde_yaml::from_str::<Node>(text).map_err(|err| syntax_error(&err))
+}
+
+mod fast {
+    //! Node building from the libyaml event stream, for the documents where that is exactly what
+    //! serde_yaml would build: `None` hands the document back to serde_yaml.
+
+    use std::collections::HashSet;
+
+    use super::super::libyaml::{EventKind, Parser};
+    use super::Node;
+
+    /// Deeper documents go through serde_yaml, which enforces its nesting limit (128).
+    const MAX_DEPTH: usize = 64;
+
+    /// Mappings with more keys than this check for repeats with a set instead of a scan.
+    const SCAN_KEYS: usize = 16;
+
+    enum Frame {
+        Seq(Vec<Node>),
+        Map {
+            entries: Vec<(String, Node)>,
+            key: Option<String>,
+            /// The keys so far, once there are more than [`SCAN_KEYS`].
+            seen: Option<HashSet<String>>,
+        },
+    }
+
+    pub(super) fn parse(text: &str) -> Option<Node> {
+        let mut parser = Parser::new(text.as_bytes())?;
+        if parser.next_event()?.kind != EventKind::StreamStart
+            || parser.next_event()?.kind != EventKind::DocumentStart
+        {
+            return None;
+        }
+        let mut stack: Vec<Frame> = Vec::new();
+        let root = loop {
+            let node = match parser.next_event()?.kind {
+                EventKind::Scalar {
+                    value,
+                    plain,
+                    tagged: false,
+                } => {
+                    if plain {
+                        resolve(value)?
+                    } else {
+                        Node::Str(value)
+                    }
+                }
+                EventKind::SequenceStart { tagged: false } => {
+                    stack.push(Frame::Seq(Vec::new()));
+                    if stack.len() > MAX_DEPTH {
+                        return None;
+                    }
+                    continue;
+                }
+                EventKind::MappingStart { tagged: false } => {
+                    stack.push(Frame::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        seen: None,
+                    });
+                    if stack.len() > MAX_DEPTH {
+                        return None;
+                    }
+                    continue;
+                }
+                EventKind::SequenceEnd | EventKind::MappingEnd => match stack.pop()? {
+                    Frame::Seq(items) => Node::Seq(items),
+                    Frame::Map { entries, .. } => Node::Map(entries),
+                },
+                // Tags, aliases and anything unexpected: serde_yaml's business.
+                _ => return None,
+            };
+            match stack.last_mut() {
+                None => break node,
+                Some(Frame::Seq(items)) => items.push(node),
+                Some(Frame::Map { entries, key, seen }) => match key.take() {
+                    Some(key) => entries.push((key, node)),
+                    None => {
+                        let Node::Str(text) = node else {
+                            return None;
+                        };
+                        let repeated = match seen {
+                            Some(seen) => !seen.insert(text.clone()),
+                            None => entries.iter().any(|(k, _)| *k == text),
+                        };
+                        if repeated {
+                            return None;
+                        }
+                        if seen.is_none() && entries.len() >= SCAN_KEYS {
+                            let mut set: HashSet<String> =
+                                entries.iter().map(|(k, _)| k.clone()).collect();
+                            set.insert(text.clone());
+                            *seen = Some(set);
+                        }
+                        *key = Some(text);
+                    }
+                },
+            }
+        };
+        // serde_yaml refuses a second document; let it say so.
+        if parser.next_event()?.kind != EventKind::DocumentEnd
+            || parser.next_event()?.kind != EventKind::StreamEnd
+        {
+            return None;
+        }
+        Some(root)
+    }
+
+    /// The YAML 1.2 core-schema type of a plain scalar, as serde_yaml resolves it.
+    fn resolve(value: String) -> Option<Node> {
+        match value.as_str() {
+            "" | "~" | "null" | "Null" | "NULL" => return Some(Node::Null),
+            "true" | "True" | "TRUE" => return Some(Node::Bool(true)),
+            "false" | "False" | "FALSE" => return Some(Node::Bool(false)),
+            _ => {}
+        }
+        // Only these can start a number (`inf` and `nan` without a dot are not finite floats,
+        // which serde_yaml reads as strings).
+        if !value.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
+            return Some(Node::Str(value));
+        }
+        match value.parse::<serde_yaml::Number>() {
+            Ok(number) => Some(super::number(number)),
+            // An integer too large for 64 bits is an error in serde_yaml; let it report it.
+            // This also sends a few strings (`0755`, `1st`) the slow way, which is still right.
+            Err(_) if looks_integer(&value) => None,
+            Err(_) => Some(Node::Str(value)),
+        }
+    }
+
+    fn looks_integer(value: &str) -> bool {
+        let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+        unsigned.starts_with(|c: char| c.is_ascii_digit())
+            && unsigned.bytes().all(|b| b.is_ascii_alphanumeric())
     }
 }
 
@@ -187,27 +335,98 @@ fn mark_len(text: &str) -> usize {
     0
 }
 
-/// Converts a serde_yaml value. The recursion is bounded by serde_yaml's own nesting limit (128).
-fn convert(value: Value) -> Node {
-    match value {
-        Value::Null => Node::Null,
-        Value::Bool(b) => Node::Bool(b),
-        Value::Number(n) => Node::Num {
-            text: n.to_string(),
-            int: n.as_i64(),
-        },
-        Value::String(s) => Node::Str(s),
-        Value::Sequence(items) => Node::Seq(items.into_iter().map(convert).collect()),
-        Value::Mapping(map) => Node::Map(
-            map.into_iter()
-                .map(|(k, v)| (key_text(&k), convert(v)))
-                .collect(),
-        ),
-        // Tags are not part of the format; the tagged value is read as if untagged.
-        Value::Tagged(tagged) => convert(tagged.value),
+/// Builds [`Node`]s straight from serde_yaml's events, without a `serde_yaml::Value` in between.
+/// The recursion is bounded by serde_yaml's own nesting limit (128).
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
     }
 }
 
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any YAML value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        Node::deserialize(deserializer)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Node, E> {
+        Ok(Node::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Node, E> {
+        Ok(number(Number::from(n)))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Node, E> {
+        Ok(number(Number::from(n)))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Node, E> {
+        Ok(number(Number::from(n)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Node, E> {
+        Ok(Node::Str(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Node, E> {
+        Ok(Node::Str(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        // Keys are compared as serde_yaml compares them (typed, tags included), so `1` and "1"
+        // stay two keys and a repeat fails with serde_yaml's own message.
+        let mut keys: Vec<Value> = Vec::new();
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Value>()? {
+            if keys.contains(&key) {
+                return Err(de::Error::custom(DuplicateKey(&key)));
+            }
+            let value = map.next_value()?;
+            entries.push((key_text(&key), value));
+            keys.push(key);
+        }
+        Ok(Node::Map(entries))
+    }
+
+    /// A tagged value: tags are not part of the format, so it is read as if untagged.
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Node, A::Error> {
+        let (_tag, variant): (de::IgnoredAny, _) = data.variant()?;
+        variant.newtype_variant()
+    }
+}
+
+fn number(n: Number) -> Node {
+    Node::Num {
+        text: n.to_string(),
+        int: n.as_i64(),
+    }
+}
+
+/// The text of a mapping key: keys that are not strings are converted to their text.
 fn key_text(key: &Value) -> String {
     match key {
         Value::String(s) => s.clone(),
@@ -216,6 +435,24 @@ fn key_text(key: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Tagged(t) => key_text(&t.value),
         Value::Sequence(_) | Value::Mapping(_) => "<complex key>".to_owned(),
+    }
+}
+
+/// serde_yaml's message for a repeated mapping key.
+struct DuplicateKey<'a>(&'a Value);
+
+impl fmt::Display for DuplicateKey<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("duplicate entry ")?;
+        match self.0 {
+            Value::Null => formatter.write_str("with null key"),
+            Value::Bool(b) => write!(formatter, "with key `{b}`"),
+            Value::Number(n) => write!(formatter, "with key {n}"),
+            Value::String(s) => write!(formatter, "with key {s:?}"),
+            Value::Sequence(_) | Value::Mapping(_) | Value::Tagged(_) => {
+                formatter.write_str("in YAML map")
+            }
+        }
     }
 }
 
@@ -248,5 +485,227 @@ mod tests {
             err.message,
             "invalid YAML: the number 99999999999999999999999 is too large"
         );
+    }
+
+    /// The serde_yaml reading of `text`, for comparison with the fast path. It is also checked
+    /// against the reading through `serde_yaml::Value` that the loader used before.
+    fn slow(text: &str) -> Option<Node> {
+        fn convert(value: Value) -> Node {
+            match value {
+                Value::Null => Node::Null,
+                Value::Bool(b) => Node::Bool(b),
+                Value::Number(n) => number(n),
+                Value::String(s) => Node::Str(s),
+                Value::Sequence(items) => Node::Seq(items.into_iter().map(convert).collect()),
+                Value::Mapping(map) => Node::Map(
+                    map.into_iter()
+                        .map(|(k, v)| (key_text(&k), convert(v)))
+                        .collect(),
+                ),
+                Value::Tagged(tagged) => convert(tagged.value),
+            }
+        }
+        let node = serde_yaml::from_str::<Node>(text);
+        let value = serde_yaml::from_str::<Value>(text);
+        match (&node, value) {
+            (Ok(node), Ok(value)) => assert_eq!(*node, convert(value), "{text:?}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text:?}"),
+            (a, b) => panic!("{text:?}: {a:?} vs {b:?}"),
+        }
+        node.ok()
+    }
+
+    /// Every document the fast path takes, it reads exactly as serde_yaml does.
+    fn assert_same(text: &str) {
+        if let Some(node) = fast::parse(text) {
+            assert_eq!(Some(node), slow(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn fast_path_reads_scalars_as_serde_yaml() {
+        const SCALARS: &[&str] = &[
+            "",
+            "~",
+            "null",
+            "Null",
+            "NULL",
+            "nULL",
+            "true",
+            "True",
+            "TRUE",
+            "tRUE",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "0",
+            "-0",
+            "+0",
+            "007",
+            "-007",
+            "0755",
+            "1",
+            "-1",
+            "+1",
+            "++1",
+            "+-1",
+            "1_000",
+            "0x1F",
+            "-0x1F",
+            "0x-1",
+            "0o17",
+            "-0o17",
+            "0b101",
+            "-0b101",
+            "0xZZ",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999999",
+            "1.0",
+            "1.50",
+            "-1.5",
+            "+1.5",
+            ".5",
+            "5.",
+            "1e3",
+            "1E3",
+            "-1e-3",
+            "1e400",
+            ".inf",
+            ".Inf",
+            "-.inf",
+            "+.inf",
+            ".nan",
+            ".NaN",
+            "nan",
+            "inf",
+            "infinity",
+            "1.2.3",
+            "1st",
+            "-",
+            "-foo",
+            ".",
+            ".x",
+            "0.0",
+            "-0.0",
+            "1:2",
+            "2024-01-01",
+            "12:30",
+        ];
+        for scalar in SCALARS {
+            for text in [
+                format!("{scalar}\n"),
+                format!("k: {scalar}\n"),
+                format!("- {scalar}\n- '{scalar}'\n- \"{scalar}\"\n"),
+                format!("{{a: [{scalar}]}}\n"),
+                format!("{scalar}: v\n"),
+            ] {
+                assert_same(&text);
+                slow(&text);
+                // Only number-like scalars, non-string keys and empty documents leave the fast
+                // path.
+                let numeric = scalar.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c));
+                let at_start = text.starts_with(scalar);
+                assert!(
+                    fast::parse(&text).is_some() || numeric || at_start,
+                    "{text:?} left the fast path"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_hands_over_what_it_does_not_handle() {
+        for text in [
+            "a: 1\na: 2\n",
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "a: !custom {b: 1}\n",
+            "1: a\n",
+            "? [a]\n: b\n",
+            "a: 1\n---\nb: 2\n",
+            "a: [\n",
+            "",
+            "# only a comment\n",
+            "x: 99999999999999999999999\n",
+        ] {
+            assert_eq!(fast::parse(text), None, "{text:?}");
+        }
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(fast::parse(&deep), None);
+        let many: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        assert_same(&many);
+        assert_eq!(fast::parse(&format!("{many}k7: again\n")), None);
+        // Documents the fast path hands over still parse, through serde_yaml.
+        assert_eq!(parse("").unwrap(), Node::Null);
+        assert!(parse("a: &x 1\nb: *x\n").is_ok());
+    }
+
+    #[test]
+    fn fast_path_reads_fixtures_and_builtins_as_serde_yaml() {
+        fn visit(dir: &std::path::Path, texts: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    visit(&path, texts);
+                } else if matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml")
+                ) && let Ok(text) = std::fs::read_to_string(&path)
+                {
+                    texts.push(text);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = Vec::new();
+        visit(&root.join("tests/fixtures"), &mut texts);
+        visit(&root.join("workflows"), &mut texts);
+        assert!(texts.len() > 20);
+        let mut fast_count = 0;
+        for text in &texts {
+            assert_same(text);
+            slow(text);
+            fast_count += usize::from(fast::parse(text).is_some());
+        }
+        assert!(
+            fast_count > texts.len() / 2,
+            "{fast_count} of {}",
+            texts.len()
+        );
+        // Line-level mutations of every fixture.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for text in &texts {
+            let lines: Vec<&str> = text.lines().collect();
+            for _ in 0..20 {
+                let mut mutated = lines.clone();
+                if mutated.is_empty() {
+                    break;
+                }
+                let at = next() as usize % mutated.len();
+                match next() % 3 {
+                    0 => {
+                        mutated.remove(at);
+                    }
+                    1 => mutated.insert(at, lines[next() as usize % lines.len()]),
+                    _ => mutated.swap(at, next() as usize % lines.len()),
+                }
+                let mutated = mutated.join("\n");
+                assert_same(&mutated);
+                slow(&mutated);
+            }
+        }
     }
 }

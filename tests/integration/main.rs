@@ -14,8 +14,29 @@
 )]
 mod test;
 
+mod agent_config;
+mod agent_faults;
+mod agent_headless;
+mod agent_sessions;
+mod builtin_flokay;
+mod builtin_plans;
+mod builtin_runs;
+mod builtin_support;
+mod engines;
+mod examples;
+mod fake_agent;
 mod fixtures;
 mod pty_relay;
 mod reports;
+mod run_crash;
+mod run_flow;
+mod run_loops;
+mod run_params;
+mod run_resume;
+mod run_shell;
+mod run_signals;
+mod run_state;
+mod run_subworkflows;
+mod run_support;
 mod validate;
 mod workflows;

@@ -2,6 +2,7 @@
 
 mod claude;
 mod codex;
+mod others;
 
 use std::path::PathBuf;
 
@@ -72,6 +73,7 @@ pub fn parse_fixture(
             session_id: SID,
             text: ANSWER,
             cwd: "/work/proj",
+            home: "/home/u",
         },
     );
     let mut events = Vec::new();
