@@ -9,7 +9,9 @@
 //!    `VmHWM` in `/proc/<pid>/status` while it runs; `--version` is the baseline.
 //!
 //! The machine is shared, so every case interleaves its runs with its baseline's and reports
-//! medians. Run with `cargo bench --bench run`; `RUN_BENCH_RUNS=<n>` changes the repetitions.
+//! medians. Run with `cargo bench --bench run`; `RUN_BENCH_RUNS=<n>` changes the repetitions and
+//! `RUN_BENCH_BIN=<path>` measures another build of agent-runner (an older one, for a before/after
+//! comparison on the same machine state).
 //! State goes to a temp dir on the same file system as `/tmp`, so its fsyncs are real.
 
 #![expect(
@@ -24,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use agent_runner::state::{FrameState, RunStatus, StateRoot};
 
-const RUNNER: &str = env!("CARGO_BIN_EXE_agent-runner");
 const SHELL_LOOP: &str = "i=0; while [ $i -lt 500 ]; do sh -c true; i=$((i+1)); done";
 /// Files matched by the for-each loop of the resume case.
 const LOOP_ITEMS: usize = 10_000;
@@ -57,12 +58,19 @@ struct Row {
 struct Bench {
     /// Project dirs (one per case) and `AGENT_RUNNER_HOME` live under here.
     root: PathBuf,
+    /// The agent-runner binary measured.
+    runner: PathBuf,
 }
 
 impl Bench {
     fn new(root: &Path) -> Self {
+        let runner = std::env::var_os("RUN_BENCH_BIN").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_agent-runner")),
+            PathBuf::from,
+        );
         Bench {
             root: root.to_path_buf(),
+            runner,
         }
     }
 
@@ -81,7 +89,7 @@ impl Bench {
 
     /// `agent-runner <args>` in `project`, output discarded.
     fn runner(&self, project: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(RUNNER);
+        let mut command = Command::new(&self.runner);
         command
             .args(args)
             .current_dir(project)
