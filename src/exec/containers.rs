@@ -23,66 +23,39 @@ const AUDIT_ITEMS: usize = 100;
 
 pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Result<Report, Fatal> {
     let depth = at.ctx.depth;
-    let existing = if at.resuming {
-        d.frame(depth).loop_.clone()
-    } else {
-        None
-    };
-    let fresh = existing.is_none();
-    let state = match existing {
-        Some(state) => state,
-        None => match plan_loop(d, at, spec) {
+    let resumed = at.resuming && d.frame(depth).loop_.is_some();
+    if !resumed {
+        let state = match plan_loop(d, at, spec) {
             Ok(state) => state,
             Err(failure) => {
                 d.begin(at, "loop", Map::new())?;
                 return Ok(Report::failed(failure));
             }
-        },
-    };
-    let total = state
-        .items
-        .as_ref()
-        .map_or(state.max.unwrap_or(0), |items| items.len() as u64);
-    let label = match state.kind {
-        StateLoopKind::Counted => format!("loop x{total}"),
-        StateLoopKind::ForEach => format!("for-each {total} matches"),
-    };
-    if fresh {
-        let mut start = Map::new();
-        match state.kind {
-            StateLoopKind::Counted => {
-                start.insert("loop_kind".into(), json!("counted"));
-                start.insert("max".into(), json!(state.max));
-            }
-            StateLoopKind::ForEach => {
-                let items = state.items.as_deref().unwrap_or_default();
-                start.insert("loop_kind".into(), json!("for_each"));
-                start.insert("pattern".into(), json!(state.pattern));
-                start.insert("match_count".into(), json!(items.len()));
-                start.insert(
-                    "items".into(),
-                    json!(&items[..items.len().min(AUDIT_ITEMS)]),
-                );
-            }
-        }
-        d.frame(depth).loop_ = Some(state.clone());
+        };
+        let start = start_data(&state);
+        let label = loop_label(&state);
+        d.frame(depth).loop_ = Some(state);
         d.begin(at, &label, start)?;
-    } else {
+    }
+    // The frozen list can be long (10 000 items): it stays in the frame and is never cloned.
+    let Some(state) = d.frame(depth).loop_.as_ref() else {
+        return Ok(Report::failed(missing_loop_state()));
+    };
+    let (kind, total) = (state.kind, loop_total(state));
+    if resumed {
+        let label = loop_label(state);
         d.console.heading(at.display, &label);
     }
     let mut iterations = 0u64;
     loop {
-        let Some(current) = d.frame(depth).loop_.clone() else {
-            return Ok(Report::failed(Failure::new(
-                ErrorClass::Internal,
-                "loop state is missing",
-            )));
+        let Some(current) = d.frame(depth).loop_.as_ref() else {
+            return Ok(Report::failed(missing_loop_state()));
         };
         if current.break_triggered {
             break;
         }
         if current.iteration >= total {
-            if state.kind == StateLoopKind::Counted && spec.has_break {
+            if kind == StateLoopKind::Counted && spec.has_break {
                 let message = format!(
                     "loop \"{}\" ran all {total} iterations without meeting its break_if condition",
                     at.step.id
@@ -93,9 +66,6 @@ pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Resul
             }
             break;
         }
-        if d.interrupts.count() > 0 {
-            return Ok(Report::new(End::Interrupted));
-        }
         let iteration = current.iteration;
         let item = current.items.as_ref().and_then(|items| {
             usize::try_from(iteration)
@@ -103,6 +73,9 @@ pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Resul
                 .and_then(|i| items.get(i))
                 .cloned()
         });
+        if d.interrupts.count() > 0 {
+            return Ok(Report::new(End::Interrupted));
+        }
         let mut vars = Vec::new();
         if let (LoopKind::ForEach { var, .. }, Some(item)) = (&spec.kind, &item) {
             vars.push((var.clone(), item.clone()));
@@ -125,7 +98,7 @@ pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Resul
                 json!({"iteration": iteration, "item": item, "vars": vars_json(&vars)}),
             )?;
             d.frame(depth).child = Some(Box::new(Frame::pending(0, first_id(&spec.steps))));
-            d.save()?;
+            d.save_later();
         }
         let started = std::time::Instant::now();
         let body = at.ctx.loop_body(path, vars);
@@ -152,7 +125,7 @@ pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Resul
                     looped.break_triggered = true;
                 }
             }
-            d.save()?;
+            d.save_later();
         }
         if let Some(end) = finish {
             let mut report = Report::new(end);
@@ -166,6 +139,49 @@ pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Resul
     let mut report = Report::new(End::Success);
     report.data.insert("iterations".into(), json!(iterations));
     Ok(report)
+}
+
+/// The number of iterations: the frozen list's length, or `max`.
+fn loop_total(state: &LoopFrame) -> u64 {
+    state
+        .items
+        .as_ref()
+        .map_or(state.max.unwrap_or(0), |items| items.len() as u64)
+}
+
+/// The console label: `loop x<max>` or `for-each <n> matches`.
+fn loop_label(state: &LoopFrame) -> String {
+    let total = loop_total(state);
+    match state.kind {
+        StateLoopKind::Counted => format!("loop x{total}"),
+        StateLoopKind::ForEach => format!("for-each {total} matches"),
+    }
+}
+
+/// The loop-specific `step_start` data.
+fn start_data(state: &LoopFrame) -> Map<String, serde_json::Value> {
+    let mut start = Map::new();
+    match state.kind {
+        StateLoopKind::Counted => {
+            start.insert("loop_kind".into(), json!("counted"));
+            start.insert("max".into(), json!(state.max));
+        }
+        StateLoopKind::ForEach => {
+            let items = state.items.as_deref().unwrap_or_default();
+            start.insert("loop_kind".into(), json!("for_each"));
+            start.insert("pattern".into(), json!(state.pattern));
+            start.insert("match_count".into(), json!(items.len()));
+            start.insert(
+                "items".into(),
+                json!(&items[..items.len().min(AUDIT_ITEMS)]),
+            );
+        }
+    }
+    start
+}
+
+fn missing_loop_state() -> Failure {
+    Failure::new(ErrorClass::Internal, "loop state is missing")
 }
 
 /// Renders `max` or expands `over`: the frozen loop state.
@@ -243,7 +259,7 @@ pub async fn run_group(
     }
     if d.frame(depth).child.is_none() {
         d.frame(depth).child = Some(Box::new(Frame::pending(0, first_id(children))));
-        d.save()?;
+        d.save_later();
     }
     let body = at
         .ctx
@@ -307,9 +323,14 @@ pub async fn run_sub_workflow(
     if d.frame(depth).child.is_none() {
         d.audit(AuditEvent::SubWorkflowStart, at.audit_path, json!({"source": frame.source, "name": frame.name, "hash": frame.hash, "params": d.redact_map(&frame.params)}))?;
         d.frame(depth).child = Some(Box::new(Frame::pending(0, first_id(&workflow.steps))));
-        d.save()?;
+        d.save_later();
     }
     let path = at.ctx.path.enter(at.index, at.steps.len(), &at.step.id);
+    if workflow.engine.is_some() {
+        // Attaching runs the engine's checks and `validate_workflow`: commands, which must not
+        // run before the child list's setup is on disk (Dispatcher::save_later).
+        d.flush()?;
+    }
     let engine = match attach_own_engine(d, at, &workflow, &frame)? {
         Ok(engine) => engine,
         Err(failure) => return Ok(Report::failed(failure)),

@@ -6,8 +6,10 @@
 //! with a pending frame at index 0, a resumed one with the frame that was saved. For each step it
 //! evaluates `skip_if`, marks the frame running and saves, hands the step to its executor
 //! (containers recurse into their child list at `d + 1`), then records the outcome, applies
-//! `continue_on_failure` / `break_if`, moves the frame to the next sibling and saves again.
-//! Executors never touch the state: only this module writes `state.json` and the audit log.
+//! `continue_on_failure` / `break_if`, and moves the frame to the next sibling. That move is
+//! written together with the next step's start (see [`Dispatcher::save_later`] for why this is
+//! as crash-safe as two writes). Executors never touch the state: only this module writes
+//! `state.json` and the audit log.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -90,31 +92,57 @@ pub struct Dispatcher {
     pub root: Arc<crate::workflow::Workflow>,
     /// Attached engine instances; step lists refer to them by index ([`ListCtx::engine`]).
     pub engines: Vec<crate::engine::Engine>,
+    /// The document has changes that [`Dispatcher::save_later`] left for the next write.
+    pub unsaved: bool,
 }
 
 impl Dispatcher {
     // ----- state -----
 
-    /// Saves the whole document atomically; a failure ends the run with exit 4.
+    /// Saves the whole document atomically, then writes the held audit events and syncs the log
+    /// (see [`RunDir::write_state_and_sync`]); a failure ends the run with exit 4.
     pub fn save(&mut self) -> Result<(), Fatal> {
         self.doc.touch();
+        self.unsaved = false;
         tracing::trace!(position = ?self.doc.position_path(), status = %self.doc.status, "saving state");
-        self.run_dir.write_state(&self.doc).map_err(|err| {
-            Fatal::new(
-                crate::exit::RUNTIME,
-                format!("cannot save run state: {err}"),
-            )
-        })
+        self.run_dir
+            .write_state_and_sync(&self.doc, &mut self.audit)
+            .map_err(|err| Fatal::new(crate::exit::RUNTIME, err.to_string()))
+    }
+
+    /// Records that the document changed, for the next [`Dispatcher::save`] to write; the audit
+    /// events that follow are held back until then (they must not describe a state that is not
+    /// on disk: a recorded success is never run again).
+    ///
+    /// Why this keeps the guarantees of runs-and-state.md §4. It is used for the writes that
+    /// move the position *between* steps (a step's end, a loop's iteration boundary, a container
+    /// setting up its child list, the resume start): after each of them the dispatcher runs
+    /// nothing outside the process before the next write, which is at the latest the next
+    /// step's start (`begin` always saves, and releases the held `step_start` before the step
+    /// runs), the end of the run (`finish` always saves), or [`Dispatcher::flush`] before a
+    /// command that is not a step (`skip_if: sh:`, an engine hook). So when a step starts,
+    /// state.json already says so, fsynced, exactly as before. The intermediate write was only
+    /// observable by a crash in between, and such a crash now finds the previous state and a log
+    /// without the held events: the step that had just ended runs again, as after a crash a
+    /// moment earlier, between its exit and its end write. Folding the end of step i into the
+    /// start of step i+1 halves the state writes of a run of shell steps, and a loop iteration
+    /// with one body step needs one write instead of four.
+    pub fn save_later(&mut self) {
+        self.unsaved = true;
+        self.audit.hold();
+    }
+
+    /// Writes the changes [`Dispatcher::save_later`] left, if any. Call before running any
+    /// command that is not preceded by a save of its own (`skip_if: sh:`, engine hooks).
+    pub fn flush(&mut self) -> Result<(), Fatal> {
+        if self.unsaved { self.save() } else { Ok(()) }
     }
 
     /// Appends an audit event and returns its `seq`.
     pub fn audit(&mut self, event: AuditEvent, path: &str, data: Value) -> Result<u64, Fatal> {
-        self.audit.append(event, path, data).map_err(|err| {
-            Fatal::new(
-                crate::exit::RUNTIME,
-                format!("cannot write the audit log: {err}"),
-            )
-        })
+        self.audit
+            .append(event, path, data)
+            .map_err(|err| Fatal::new(crate::exit::RUNTIME, err.to_string()))
     }
 
     /// The frame of the step list at `depth`. The chain always reaches `depth` while that list runs.
@@ -225,7 +253,7 @@ impl Dispatcher {
                         if matches!(step.kind, StepKind::Shell(_) | StepKind::Agent(_)) {
                             self.counts.skipped += 1;
                         }
-                        self.advance(ctx, steps, index, previous)?;
+                        self.advance(ctx, steps, index, previous);
                         continue;
                     }
                     Some(Err(failure)) if failure.class == ErrorClass::Interrupted => {
@@ -303,6 +331,9 @@ impl Dispatcher {
                     Ok(command) => command,
                     Err(failure) => return Ok(Some(Err(failure))),
                 };
+                // The condition is a command of its own: the previous step's end must be on
+                // disk before it runs, or a crash now would run that step again.
+                self.flush()?;
                 let result = super::leaf::run_condition(self, at, &command).await?;
                 match result {
                     Err(failure) => Ok(Some(Err(failure))),
@@ -326,14 +357,14 @@ impl Dispatcher {
         }
     }
 
-    /// Moves the frame at this depth to the next sibling and saves.
+    /// Moves the frame at this depth to the next sibling; the next write saves it.
     pub(super) fn advance(
         &mut self,
         ctx: &ListCtx,
         steps: &[Step],
         index: usize,
         previous: Option<Outcome>,
-    ) -> Result<(), Fatal> {
+    ) {
         let next_id = steps
             .get(index + 1)
             .map(|s| s.id.clone())
@@ -343,7 +374,7 @@ impl Dispatcher {
             previous_outcome: previous,
             ..Frame::pending(index + 1, next_id)
         };
-        self.save()
+        self.save_later();
     }
 }
 

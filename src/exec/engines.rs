@@ -146,6 +146,12 @@ impl Dispatcher {
             return Ok((None, None));
         };
         let info = StepInfo::new(at.step, at.audit_path, Some(cli), continues);
+        if index >= self.engines.len() {
+            return Ok((None, None));
+        }
+        // The hook runs a command before the step's own start write: what the previous step
+        // left for that write must be on disk first (Dispatcher::save_later).
+        self.flush()?;
         let Some(instance) = self.engines.get_mut(index) else {
             return Ok((None, None));
         };

@@ -3,10 +3,19 @@
 use std::path::Path;
 
 /// Creates (or truncates) a file with mode 0600.
+///
+/// The open itself is synchronous: creating a file in the run's own output dir takes
+/// microseconds, while `tokio::fs` would hand it to the blocking pool and back (two thread
+/// wake-ups per file, four per shell step). Writes still go through tokio.
 pub async fn create_private(path: &Path) -> std::io::Result<tokio::fs::File> {
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true).mode(0o600);
-    options.open(path).await
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    Ok(tokio::fs::File::from_std(file))
 }
 
 /// Synchronous variant, for files the dispatcher writes itself.

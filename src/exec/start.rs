@@ -270,7 +270,15 @@ async fn start_and_execute(
         d.console.skipped(&display, "--from");
         d.audit(AuditEvent::Skip, &path, json!({"reason": "from"}))?;
     }
-    d.save()?;
+    if resume_from.is_some() && from.is_none() {
+        // A plain resume changes only the status (and clears last_failure) before the first
+        // step: the state on disk is already a resumable position, so this write goes out with
+        // the first step's start (Dispatcher::save_later). A new run must create state.json now,
+        // and `--from` must record the chain it chose before anything else happens.
+        d.save_later();
+    } else {
+        d.save()?;
+    }
     Ok(execute(d, workflow).await)
 }
 
@@ -334,6 +342,7 @@ fn open_dispatcher(
         lock: Some(lock),
         root,
         engines: Vec::new(),
+        unsaved: false,
     };
     if let Some(takeover) = takeover {
         d.audit(

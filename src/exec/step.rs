@@ -125,7 +125,7 @@ impl Dispatcher {
                 if step_breaks {
                     self.break_loop(at, "success")?;
                 } else if !matches!(end, End::Break) {
-                    self.advance(at.ctx, at.steps, at.index, Some(Outcome::Success))?;
+                    self.advance(at.ctx, at.steps, at.index, Some(Outcome::Success));
                 }
                 self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
                 Ok(propagate.then_some(End::Break))
@@ -149,7 +149,7 @@ impl Dispatcher {
                     }
                     self.console.failed(&failure.message, duration, true);
                     data.insert("continued".into(), json!(true));
-                    self.advance(at.ctx, at.steps, at.index, Some(Outcome::Failed))?;
+                    self.advance(at.ctx, at.steps, at.index, Some(Outcome::Failed));
                     self.audit(AuditEvent::StepEnd, at.audit_path, Value::Object(data))?;
                     return Ok(None);
                 }

@@ -3,9 +3,15 @@
 //!
 //! `seq` keeps counting across resumes: opening the log reads the last complete line's `seq`
 //! (a line cut by a crash is skipped and closed with a newline, so it stays a line of its own).
-//! Each event is one `write` of a whole line; `sync_data` follows the events that end something
-//! (`step_end`, `iteration_end`, `interrupt`, `run_end`). `data` is redacted, then strings longer
-//! than 64 KiB are cut. The reader half serves `log` and `log -f`.
+//! Each event is one `write` of a whole line, except while the writer *holds*: the dispatcher
+//! holds the events that follow a state change it has not written yet (see
+//! `Dispatcher::save_later`) and releases them right after that state is renamed into place, so
+//! the log never records what the state on disk does not reflect (a recorded success is never
+//! run again after a crash). The events that end something (`step_end`, `iteration_end`,
+//! `interrupt`, `run_end`) are made durable with `sync_data` by the next state write, alongside
+//! its dir fsync (`RunDir::write_state_and_sync`), or by [`AuditWriter::sync`] / drop; the
+//! dispatcher writes state after each of them before anything else runs. `data` is redacted,
+//! then strings longer than 64 KiB are cut. The reader half serves `log` and `log -f`.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -67,7 +73,7 @@ impl AuditEvent {
         }
     }
 
-    /// Whether the log is `sync_data`ed after this event.
+    /// Whether the log is `sync_data`ed after this event (before the next state write).
     pub fn is_durable(self) -> bool {
         matches!(
             self,
@@ -98,6 +104,11 @@ pub struct AuditWriter {
     run_id: String,
     next_seq: u64,
     redactor: Redactor,
+    /// A durable event was appended and not yet synced.
+    unsynced: bool,
+    /// Lines appended while holding, not yet written.
+    held: Vec<u8>,
+    holding: bool,
 }
 
 impl AuditWriter {
@@ -120,6 +131,9 @@ impl AuditWriter {
             run_id: run_id.to_string(),
             next_seq: last_seq + 1,
             redactor,
+            unsynced: false,
+            held: Vec::new(),
+            holding: false,
         })
     }
 
@@ -160,12 +174,61 @@ impl AuditWriter {
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|e| StateError::Audit(e.into()))?;
         bytes.push(b'\n');
-        self.file.write_all(&bytes).map_err(StateError::Audit)?;
-        if event.is_durable() {
-            self.file.sync_data().map_err(StateError::Audit)?;
+        if self.holding {
+            self.held.extend_from_slice(&bytes);
+        } else {
+            self.file.write_all(&bytes).map_err(StateError::Audit)?;
         }
+        self.unsynced |= event.is_durable();
         self.next_seq += 1;
         Ok(seq)
+    }
+
+    /// From now on, appended events are kept back (with their `ts` and `seq`) until
+    /// [`AuditWriter::release`].
+    pub fn hold(&mut self) {
+        self.holding = true;
+    }
+
+    /// Writes the held events, in order and in one `write`, and stops holding.
+    pub fn release(&mut self) -> Result<(), StateError> {
+        self.holding = false;
+        if !self.held.is_empty() {
+            self.file.write_all(&self.held).map_err(StateError::Audit)?;
+            self.held.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is held, then `sync_data`s the log if a durable event is waiting for it.
+    pub fn sync(&mut self) -> Result<(), StateError> {
+        self.release()?;
+        if self.unsynced {
+            self.file.sync_data().map_err(StateError::Audit)?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// The log file, when a durable event is written and waiting for its `sync_data`; the
+    /// caller syncs it and then calls [`AuditWriter::mark_synced`].
+    pub(crate) fn unsynced_file(&self) -> Option<&File> {
+        (self.unsynced && !self.holding).then_some(&self.file)
+    }
+
+    pub(crate) fn mark_synced(&mut self) {
+        self.unsynced = false;
+    }
+}
+
+impl Drop for AuditWriter {
+    /// Held events are dropped: they follow a state change that was never written (the run is
+    /// ending on an error), and a resume will redo what they describe. Written durable events
+    /// are synced even if no state write followed them.
+    fn drop(&mut self) {
+        self.held.clear();
+        self.holding = false;
+        let _ = self.sync();
     }
 }
 
@@ -479,6 +542,55 @@ mod tests {
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].record.as_ref().unwrap().event, "run_end");
         assert!(reader.finish().is_none());
+    }
+
+    #[test]
+    fn held_events_keep_their_seq_and_order_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut w = open(&path);
+        w.append(AuditEvent::RunStart, "", json!({})).unwrap();
+        w.hold();
+        assert_eq!(w.append(AuditEvent::StepEnd, "a", json!({})).unwrap(), 2);
+        assert_eq!(w.append(AuditEvent::StepStart, "b", json!({})).unwrap(), 3);
+        assert_eq!(read_audit(&path).unwrap().len(), 1);
+        assert!(
+            w.unsynced_file().is_none(),
+            "held events are synced after release"
+        );
+        w.release().unwrap();
+        assert!(w.unsynced_file().is_some());
+        w.append(AuditEvent::StepEnd, "b", json!({})).unwrap();
+        let events: Vec<(u64, String)> = read_audit(&path)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.record.unwrap())
+            .map(|r| (r.seq, r.event))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (1, "run_start".to_owned()),
+                (2, "step_end".to_owned()),
+                (3, "step_start".to_owned()),
+                (4, "step_end".to_owned())
+            ]
+        );
+        w.sync().unwrap();
+        assert!(w.unsynced_file().is_none());
+    }
+
+    #[test]
+    fn held_events_are_dropped_with_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut w = open(&path);
+        w.append(AuditEvent::RunStart, "", json!({})).unwrap();
+        w.hold();
+        w.append(AuditEvent::StepEnd, "a", json!({})).unwrap();
+        drop(w);
+        assert_eq!(read_audit(&path).unwrap().len(), 1);
+        assert_eq!(open(&path).next_seq(), 2);
     }
 
     #[test]

@@ -33,25 +33,65 @@ fn temp_name(name: &str) -> String {
 /// Replaces `dir/name` with `bytes` atomically: a reader sees the old or the new content, never a
 /// mix, and after a crash at any point one of the two is on disk.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let temp = dir.join(temp_name(name));
-    let result = write_and_rename(&temp, &dir.join(name), bytes).and_then(|()| sync_dir(dir));
-    if result.is_err() {
-        // Best effort: the next open of the run deletes what is left anyway.
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    stage(dir, name, bytes)?.publish()
 }
 
-fn write_and_rename(temp: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
+/// The first half of [`write_atomic`]: the new content written to the temp file and fsynced, not
+/// yet visible under the target name. Split out so that the run dir can write and fsync the
+/// audit log around the rename (`RunDir::write_state_and_sync`).
+/// Dropping it without [`Staged::publish`] deletes the temp file.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    dir: PathBuf,
+    temp: PathBuf,
+    target: PathBuf,
+    /// Set once the rename happened: there is no temp file left to delete.
+    renamed: bool,
+}
+
+/// Writes `bytes` to the temp file of `dir/name` and `sync_all`s it.
+pub(crate) fn stage(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<Staged> {
+    let staged = Staged {
+        dir: dir.to_path_buf(),
+        temp: dir.join(temp_name(name)),
+        target: dir.join(name),
+        renamed: false,
+    };
     let mut file = private_file()
         .write(true)
         .create(true)
         .truncate(true)
-        .open(temp)?;
+        .open(&staged.temp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
-    drop(file);
-    fs::rename(temp, target)
+    Ok(staged)
+}
+
+impl Staged {
+    /// The second half of [`write_atomic`]: renames the temp file over the target and fsyncs the
+    /// dir, so the rename itself is durable.
+    pub(crate) fn publish(self) -> io::Result<()> {
+        let dir = self.dir.clone();
+        self.rename()?;
+        sync_dir(&dir)
+    }
+
+    /// Renames the temp file over the target without the dir fsync, which the caller owes
+    /// before relying on the new content (it may run it alongside other fsyncs).
+    pub(crate) fn rename(mut self) -> io::Result<()> {
+        fs::rename(&self.temp, &self.target)?;
+        self.renamed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.renamed {
+            // Best effort: the next open of the run deletes whatever is left anyway.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// fsyncs a directory so that a rename in it is durable.

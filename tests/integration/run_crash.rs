@@ -61,13 +61,27 @@ impl Rng {
     }
 }
 
-/// Kills the runners after random delays: up to `KILLS` times, with `--resume` after each, then
-/// lets a resume finish. Returns the test (for its temp dir) and how many kills hit a live runner.
-fn crash_until_done(rng: &mut Rng, seed: u64, window: Duration) -> (Test, u32) {
-    let mut test = Test::new()
+fn crash_test() -> Test {
+    Test::new()
         .write(&wf("crash"), ROOT)
         .write(".agent-runner/workflows/sub.yaml", SUB)
-        .args(["crash"]);
+        .args(["crash"])
+}
+
+/// The window the kill delays are drawn from: half the time of one uninterrupted run here, so
+/// the kills land inside the runs however fast this machine and this build are.
+fn kill_window_ms() -> u64 {
+    let start = Instant::now();
+    crash_test().run();
+    let run_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    (run_ms / 2).max(20)
+}
+
+/// Kills the runners after random delays below `window_ms`: up to `KILLS` times, with
+/// `--resume` after each, then lets a resume finish. Returns the test (for its temp dir) and how
+/// many kills hit a live runner.
+fn crash_until_done(rng: &mut Rng, seed: u64, window_ms: u64) -> (Test, u32) {
+    let mut test = crash_test();
     let mut kills = 0;
     for attempt in 0..=KILLS {
         let mut running = test.spawn();
@@ -75,9 +89,6 @@ fn crash_until_done(rng: &mut Rng, seed: u64, window: Duration) -> (Test, u32) {
             let out = running.finish(Duration::from_secs(20));
             return (out.then(), kills);
         }
-        let window_ms = u64::try_from(window.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(20);
         let deadline = Instant::now() + Duration::from_millis(rng.below(window_ms));
         while Instant::now() < deadline && running.try_status().is_none() {
             std::thread::sleep(Duration::from_millis(2));
@@ -117,21 +128,12 @@ fn has_state(run: &Run) -> bool {
 
 #[test]
 fn sigkill_at_random_moments_never_reruns_a_recorded_success() {
-    // Kill moments are drawn from the length of one undisturbed run on this machine, so the
-    // kills land inside runs however fast or loaded the machine is.
-    let started = Instant::now();
-    Test::new()
-        .write(&wf("crash"), ROOT)
-        .write(".agent-runner/workflows/sub.yaml", SUB)
-        .args(["crash"])
-        .status(0)
-        .run();
-    let window = started.elapsed();
     let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    let window_ms = kill_window_ms();
     let mut total_kills = 0;
     for trial in 0..TRIALS {
         let seed = rng.0;
-        let (test, kills) = crash_until_done(&mut rng, seed, window);
+        let (test, kills) = crash_until_done(&mut rng, seed, window_ms);
         total_kills += kills;
         // Runs killed before their first state write hold nothing; exactly one run has state.
         let mut with_state: Vec<Run> = runs(test.path()).into_iter().filter(has_state).collect();
@@ -182,6 +184,6 @@ fn sigkill_at_random_moments_never_reruns_a_recorded_success() {
     }
     assert!(
         total_kills >= TRIALS * KILLS / 2,
-        "only {total_kills} kills: the delays never hit a run"
+        "only {total_kills} kills in a window of {window_ms} ms: the delays never hit a run"
     );
 }

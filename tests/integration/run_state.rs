@@ -225,3 +225,99 @@ fn list_show_and_log_read_a_real_failed_run() {
     let tmp = raw.tempdir.path().display().to_string();
     assert_eq!(raw.stdout, file.replace(&tmp, "[TMP]"));
 }
+
+/// Copies state.json and audit.jsonl as they are when the command starts, to `<name>.json` and
+/// `<name>.jsonl` in the project.
+fn peek(name: &str) -> String {
+    format!(
+        r#"cp "$AGENT_RUNNER_RUN_DIR/state.json" {name}.json && cp "$AGENT_RUNNER_RUN_DIR/audit.jsonl" {name}.jsonl"#
+    )
+}
+
+/// `"<event> <path>"` of the audit log copied to `<name>.jsonl`.
+fn peeked_events(out: &crate::test::Output, name: &str) -> Vec<String> {
+    out.read(&format!("{name}.jsonl"))
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            format!(
+                "{} {}",
+                event["event"].as_str().unwrap(),
+                event["path"].as_str().unwrap()
+            )
+            .trim_end()
+            .to_owned()
+        })
+        .collect()
+}
+
+/// The end of one step and the start of the next are one state write, and the events between
+/// them are held until it is done: every command (a `skip_if: sh:` condition, a step, a step in
+/// the next loop iteration) must still find, when it starts, the state and the log saying
+/// exactly where the run is.
+#[test]
+fn every_command_starts_with_the_position_and_the_log_on_disk() {
+    let workflow = format!(
+        r#"name: peeks
+steps:
+  - id: a
+    command: "true"
+  - id: b
+    skip_if: 'sh: {cond} && false'
+    command: {b}
+  - id: l
+    loop: {{max: 2, as_index: i}}
+    steps:
+      - id: c
+        command: "true"
+      - id: d
+        command: {d}
+"#,
+        cond = peek("cond"),
+        b = serde_json::to_string(&peek("b")).unwrap(),
+        d = serde_json::to_string(&peek("d{{i}}")).unwrap(),
+    );
+    let out = Test::new()
+        .write(&wf("peeks"), workflow)
+        .args(["peeks"])
+        .run();
+
+    // The condition runs once `a` has ended: position on `b`, pending, and `a`'s end logged.
+    let cond: serde_json::Value = serde_json::from_str(&out.read("cond.json")).unwrap();
+    assert_eq!(
+        cond["position"],
+        json!({"index": 1, "step_id": "b", "state": "pending", "previous_outcome": "success", "attempt": 0, "child": null})
+    );
+    assert_eq!(
+        peeked_events(&out, "cond"),
+        ["run_start", "step_start a", "step_end a"]
+    );
+
+    // The step itself runs once its start is on disk and logged.
+    let b: serde_json::Value = serde_json::from_str(&out.read("b.json")).unwrap();
+    assert_eq!(
+        b["position"],
+        json!({"index": 1, "step_id": "b", "state": "running", "previous_outcome": "success", "attempt": 1, "child": null})
+    );
+    assert_eq!(peeked_events(&out, "b").last().unwrap(), "step_start b");
+
+    // In the second iteration, the first iteration's end and the second's start are there too.
+    let d1: serde_json::Value = serde_json::from_str(&out.read("d1.json")).unwrap();
+    assert_eq!(d1["position"]["step_id"], "l");
+    assert_eq!(d1["position"]["loop"]["iteration"], 1);
+    assert_eq!(
+        d1["position"]["child"],
+        json!({"index": 1, "step_id": "d", "state": "running", "previous_outcome": "success", "attempt": 1, "child": null})
+    );
+    let events = peeked_events(&out, "d1");
+    assert_eq!(
+        events[events.len() - 5..],
+        [
+            "iteration_end l[0]",
+            "iteration_start l[1]",
+            "step_start l[1]/c",
+            "step_end l[1]/c",
+            "step_start l[1]/d",
+        ][..]
+    );
+}
