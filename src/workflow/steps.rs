@@ -158,6 +158,8 @@ impl<'a> Analyzer<'a> {
             return None;
         }
         let mut steps = Vec::with_capacity(items.len());
+        // Most items are steps with ids: grow the id map once per list, not step by step.
+        self.ids.reserve(items.len());
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             // `steps[2]`: one allocation, which becomes the step's `yaml_path`.
