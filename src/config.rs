@@ -280,7 +280,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> (Config, Vec<Diagnostic>) {
     (config, diagnostics)
 }
 
-fn read_config(r: &MapReader<'_>, sink: &mut Sink) -> Config {
+fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
     r.check_keys(CONFIG_KEYS, &[], sink);
     let mut config = Config {
         default_cli: cli_name(r, "default_cli", sink),
@@ -344,7 +344,7 @@ fn read_config(r: &MapReader<'_>, sink: &mut Sink) -> Config {
                 sink.wrong_type(cli, "a mapping", node, &path);
                 continue;
             };
-            let c = MapReader::new(fields, path.clone());
+            let c = MapReader::new(fields, &path);
             c.check_keys(CLI_KEYS, &[], sink);
             let mut env = BTreeMap::new();
             if let Some(vars) = c.map("env", sink) {
@@ -353,9 +353,7 @@ fn read_config(r: &MapReader<'_>, sink: &mut Sink) -> Config {
                         Some(text) => {
                             env.insert(key.clone(), text);
                         }
-                        None => {
-                            sink.wrong_type(key, A_STRING, value, &join(&c.path_of("env"), key))
-                        }
+                        None => sink.wrong_type(key, A_STRING, value, c.path_of("env").key(key)),
                     }
                 }
             }
@@ -378,7 +376,7 @@ fn read_config(r: &MapReader<'_>, sink: &mut Sink) -> Config {
                 sink.wrong_type(name, "a mapping", node, &path);
                 continue;
             };
-            let p = MapReader::new(fields, path.clone());
+            let p = MapReader::new(fields, &path);
             p.check_keys(PROFILE_KEYS, &[], sink);
             let profile = Profile {
                 cli: cli_name(&p, "cli", sink),
@@ -394,7 +392,7 @@ fn read_config(r: &MapReader<'_>, sink: &mut Sink) -> Config {
     config
 }
 
-fn cli_name(r: &MapReader<'_>, key: &str, sink: &mut Sink) -> Option<String> {
+fn cli_name(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<String> {
     let cli = r.string(key, sink)?;
     if CLI_NAMES.contains(&cli) {
         return Some(cli.to_owned());
@@ -406,13 +404,13 @@ fn cli_name(r: &MapReader<'_>, key: &str, sink: &mut Sink) -> Option<String> {
             "unknown cli \"{cli}\"{hint}; available: {}",
             CLI_NAMES.join(", ")
         ),
-        &r.path_of(key),
+        r.path_of(key),
         Target::Value,
     );
     None
 }
 
-fn string_list(r: &MapReader<'_>, key: &str, sink: &mut Sink) -> Option<Vec<String>> {
+fn string_list(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Vec<String>> {
     let items = r.list(key, sink)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -422,21 +420,21 @@ fn string_list(r: &MapReader<'_>, key: &str, sink: &mut Sink) -> Option<Vec<Stri
                 &format!("{key}[{i}]"),
                 A_STRING,
                 item,
-                &join(&r.path_of(key), &i.to_string()),
+                r.path_of(key).index(i),
             ),
         }
     }
     Some(out)
 }
 
-fn duration(r: &MapReader<'_>, key: &str, sink: &mut Sink) -> Option<Duration> {
+fn duration(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Duration> {
     let text = r.scalar(key, sink)?;
     let parsed = parse_duration(&text);
     if parsed.is_none() {
         sink.error(
             "config",
             format!("invalid {key} \"{text}\": use a duration such as 500ms, 3s or 2m"),
-            &r.path_of(key),
+            r.path_of(key),
             Target::Value,
         );
     }

@@ -11,7 +11,7 @@ use super::spec::{
     CachePolicy, DataDecl, EngineSpec, HookDecl, HookKind, OnError, OptionDecl, OutputKind,
 };
 use super::templates::{self, Scope};
-use crate::workflow::fields::{A_MAPPING, A_STRING, MapReader, Sink, Target};
+use crate::workflow::fields::{A_MAPPING, A_STRING, Location, MapReader, Sink, Target};
 use crate::workflow::positions::join;
 use crate::workflow::yaml::Node;
 
@@ -96,7 +96,7 @@ pub fn analyze(node: &Node, stem: &str, source: &str, sink: &mut Sink) -> Analys
     }
 }
 
-fn format_version(r: &MapReader<'_>, sink: &mut Sink) {
+fn format_version(r: &MapReader<'_, '_>, sink: &mut Sink) {
     match r.get("format_version") {
         None => missing(sink, "format_version", ""),
         Some(Node::Num { int: Some(1), .. }) => {}
@@ -109,7 +109,7 @@ fn format_version(r: &MapReader<'_>, sink: &mut Sink) {
     }
 }
 
-fn name(r: &MapReader<'_>, stem: &str, sink: &mut Sink) -> Option<String> {
+fn name(r: &MapReader<'_, '_>, stem: &str, sink: &mut Sink) -> Option<String> {
     if !r.has("name") {
         missing(sink, "name", "");
         return None;
@@ -137,14 +137,17 @@ fn missing(sink: &mut Sink, key: &str, parent: &str) {
 
 /// Runs `f` with the sink's location set to `location` (`hooks.enrich_prompt`, `vars.change`).
 fn at<T>(sink: &mut Sink, location: &str, f: impl FnOnce(&mut Sink) -> T) -> T {
-    let saved = std::mem::replace(&mut sink.location, location.to_owned());
+    let saved = std::mem::replace(
+        &mut sink.location,
+        Location::Text(location.to_owned().into()),
+    );
     let result = f(sink);
     sink.location = saved;
     result
 }
 
 /// A list of strings; other items are `wrong-type`.
-fn string_list(r: &MapReader<'_>, key: &str, sink: &mut Sink) -> Vec<String> {
+fn string_list(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Vec<String> {
     let Some(items) = r.list(key, sink) else {
         return Vec::new();
     };
@@ -164,7 +167,7 @@ fn string_list(r: &MapReader<'_>, key: &str, sink: &mut Sink) -> Vec<String> {
     out
 }
 
-fn options(r: &MapReader<'_>, sink: &mut Sink) -> Vec<OptionDecl> {
+fn options(r: &MapReader<'_, '_>, sink: &mut Sink) -> Vec<OptionDecl> {
     let Some(entries) = r.map("options", sink) else {
         return Vec::new();
     };
@@ -186,7 +189,7 @@ fn options(r: &MapReader<'_>, sink: &mut Sink) -> Vec<OptionDecl> {
                     return decl;
                 }
             };
-            let o = MapReader::new(entries, path.clone());
+            let o = MapReader::new(entries, &path);
             o.check_keys(OPTION_KEYS, &[], sink);
             decl.description = o.string("description", sink).unwrap_or_default().to_owned();
             decl.default = o.scalar("default", sink);
@@ -195,7 +198,7 @@ fn options(r: &MapReader<'_>, sink: &mut Sink) -> Vec<OptionDecl> {
                 sink.warning(
                     "engine-option",
                     format!("option \"{name}\" has a default, so \"required: true\" has no effect"),
-                    &o.path_of("required"),
+                    o.path_of("required"),
                     Target::Key,
                 );
             }
@@ -207,7 +210,7 @@ fn options(r: &MapReader<'_>, sink: &mut Sink) -> Vec<OptionDecl> {
 }
 
 /// A mapping of names to template strings, each checked with the roots `roots(index)` allows.
-fn vars(r: &MapReader<'_>, sink: &mut Sink) -> Vec<(String, String)> {
+fn vars(r: &MapReader<'_, '_>, sink: &mut Sink) -> Vec<(String, String)> {
     let Some(entries) = r.map("vars", sink) else {
         return Vec::new();
     };
@@ -227,7 +230,7 @@ fn vars(r: &MapReader<'_>, sink: &mut Sink) -> Vec<(String, String)> {
     out
 }
 
-fn checks(r: &MapReader<'_>, sink: &mut Sink) -> Vec<String> {
+fn checks(r: &MapReader<'_, '_>, sink: &mut Sink) -> Vec<String> {
     let Some(items) = r.list("checks", sink) else {
         return Vec::new();
     };
@@ -268,20 +271,25 @@ fn template_node(
 }
 
 /// The template at `key` of `r`, checked.
-fn template_key(r: &MapReader<'_>, key: &str, scope: Scope<'_>, sink: &mut Sink) -> Option<String> {
+fn template_key(
+    r: &MapReader<'_, '_>,
+    key: &str,
+    scope: Scope<'_>,
+    sink: &mut Sink,
+) -> Option<String> {
     let node = r.get(key)?;
-    template_node(node, key, scope, &r.path_of(key), sink)
+    template_node(node, key, scope, &r.path_of(key).to_string(), sink)
 }
 
 /// `run: [argv...]`: a non-empty list of string templates.
-fn argv(r: &MapReader<'_>, scope: Scope<'_>, sink: &mut Sink) -> Option<Vec<String>> {
+fn argv(r: &MapReader<'_, '_>, scope: Scope<'_>, sink: &mut Sink) -> Option<Vec<String>> {
     let items = r.list("run", sink)?;
     let path = r.path_of("run");
     if items.is_empty() {
         sink.error(
             "empty-value",
             "\"run\" must not be empty".to_owned(),
-            &path,
+            path,
             Target::Value,
         );
         return None;
@@ -302,7 +310,7 @@ fn argv(r: &MapReader<'_>, scope: Scope<'_>, sink: &mut Sink) -> Option<Vec<Stri
     Some(out)
 }
 
-fn data(r: &MapReader<'_>, sink: &mut Sink) -> Vec<DataDecl> {
+fn data(r: &MapReader<'_, '_>, sink: &mut Sink) -> Vec<DataDecl> {
     let Some(entries) = r.map("data", sink) else {
         return Vec::new();
     };
@@ -319,7 +327,7 @@ fn data(r: &MapReader<'_>, sink: &mut Sink) -> Vec<DataDecl> {
                 sink.wrong_type(name, A_MAPPING, node, &path);
                 return;
             };
-            let d = MapReader::new(entries, path.clone());
+            let d = MapReader::new(entries, &path);
             d.check_keys(DATA_KEYS, &[], sink);
             if !d.has("run") {
                 missing(sink, "run", &path);
@@ -340,7 +348,7 @@ fn data(r: &MapReader<'_>, sink: &mut Sink) -> Vec<DataDecl> {
     out
 }
 
-fn hooks(r: &MapReader<'_>, data: &[&str], sink: &mut Sink) -> Vec<HookDecl> {
+fn hooks(r: &MapReader<'_, '_>, data: &[&str], sink: &mut Sink) -> Vec<HookDecl> {
     let Some(entries) = r.map("hooks", sink) else {
         return Vec::new();
     };
@@ -358,14 +366,14 @@ fn hooks(r: &MapReader<'_>, data: &[&str], sink: &mut Sink) -> Vec<HookDecl> {
                 sink.wrong_type(key, A_MAPPING, node, &path);
                 return None;
             };
-            hook(kind, &MapReader::new(entries, path.clone()), data, sink)
+            hook(kind, &MapReader::new(entries, &path), data, sink)
         });
         out.extend(hook);
     }
     out
 }
 
-fn hook(kind: HookKind, h: &MapReader<'_>, data: &[&str], sink: &mut Sink) -> Option<HookDecl> {
+fn hook(kind: HookKind, h: &MapReader<'_, '_>, data: &[&str], sink: &mut Sink) -> Option<HookDecl> {
     let mut allowed = HOOK_COMMON_KEYS.to_vec();
     allowed.push(kind.result_key());
     h.check_keys(&allowed, &[], sink);
@@ -417,15 +425,20 @@ fn hook(kind: HookKind, h: &MapReader<'_>, data: &[&str], sink: &mut Sink) -> Op
         let let_path = h.path_of("let");
         for (name, node) in entries {
             let field = join("let", name);
-            if let Some(text) = template_node(node, &field, after_run, &join(&let_path, name), sink)
-            {
+            if let Some(text) = template_node(
+                node,
+                &field,
+                after_run,
+                &let_path.key(name).to_string(),
+                sink,
+            ) {
                 lets.push((name.clone(), text));
             }
         }
     }
     let result_key = kind.result_key();
     if !h.has(result_key) {
-        missing(sink, result_key, &h.path);
+        missing(sink, result_key, &h.path.to_string());
     }
     let result = template_key(h, result_key, after_run, sink)?;
     Some(HookDecl {

@@ -5,7 +5,7 @@
 //! hand-written lexer alone. Handlebars' own parser runs only when the lexer meets something it
 //! cannot vouch for, so that syntax errors carry Handlebars' message (workflow-format.md §15).
 
-use super::lex::{Lexed, Piece, Tag, lex};
+use super::lex::{Lexed, Piece, Tag, has_tag, lex};
 use super::shell::{Quote, QuoteScanner};
 
 /// What [`analyze`] found in one template.
@@ -52,7 +52,7 @@ impl TemplateIssue {
 /// `skip_if`, `loop.over`, …). `shell` is true for `command` and `skip_if: sh:`, whose
 /// placeholders are shell-quoted (workflow-format.md §8.5).
 pub fn analyze(text: &str, field: &str, shell: bool) -> Analysis {
-    if !text.contains("{{") {
+    if !has_tag(text) {
         return Analysis::default();
     }
     analyze_lexed(text, &lex(text), field, shell)

@@ -75,6 +75,27 @@ pub(crate) struct Lexed<'a> {
     pub suspicious: bool,
 }
 
+/// Whether `text` has a `{{`, i.e. is a template rather than plain text.
+pub(crate) fn has_tag(text: &str) -> bool {
+    find(text, "{{").is_some()
+}
+
+/// Byte offset of the first `needle` (not empty) in `hay`. A scan for the needle's first byte:
+/// cheaper than the general substring search for the two or three bytes of template syntax.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (bytes, needle) = (hay.as_bytes(), needle.as_bytes());
+    let first = *needle.first()?;
+    let mut at = 0;
+    while let Some(i) = bytes[at..].iter().position(|&b| b == first) {
+        let start = at + i;
+        if bytes[start..].starts_with(needle) {
+            return Some(start);
+        }
+        at = start + 1;
+    }
+    None
+}
+
 /// Splits `text` into pieces.
 pub(crate) fn lex(text: &str) -> Lexed<'_> {
     let mut lexer = Lexer {
@@ -103,7 +124,7 @@ impl<'a> Lexer<'a> {
         // Byte positions of backslashes Handlebars drops from the current text run.
         let mut dropped: Vec<usize> = Vec::new();
         let mut pos = 0;
-        while let Some(found) = text[pos..].find("{{") {
+        while let Some(found) = find(&text[pos..], "{{") {
             let at = pos + found;
             let backslashes = bytes[text_start..at]
                 .iter()
@@ -169,7 +190,7 @@ impl<'a> Lexer<'a> {
         }
         if let Some(body) = rest.strip_prefix("{{!") {
             let close = if body.starts_with("--") { "--}}" } else { "}}" };
-            return match body.find(close) {
+            return match find(body, close) {
                 Some(i) => {
                     let end = at + 3 + i + close.len();
                     self.push_tag(at..end, Tag::Comment, (false, false), None);
@@ -183,7 +204,7 @@ impl<'a> Lexer<'a> {
         } else {
             (2, "}}")
         };
-        let Some(len) = rest[open..].find(close) else {
+        let Some(len) = find(&rest[open..], close) else {
             return self.unterminated(at);
         };
         let end = at + open + len + close.len();
@@ -434,6 +455,18 @@ mod tests {
                 Piece::Tag { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn find_agrees_with_str_find() {
+        for hay in [
+            "", "{", "a{b{{c", "{{", "x}}}y}}", "é{{ü}}", "{-{--}}", "--}",
+        ] {
+            for needle in ["{{", "}}", "}}}", "--}}"] {
+                assert_eq!(find(hay, needle), hay.find(needle), "{hay:?} {needle:?}");
+            }
+            assert_eq!(has_tag(hay), hay.contains("{{"));
+        }
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //!
 //! Analysis never knows line numbers. Each [`Finding`] records the YAML path of the offending key
 //! or value; the loader turns paths into positions afterwards, only when there is something to
-//! report (see [`positions`](super::positions)).
+//! report (see [`positions`](super::positions)). Paths and locations are kept in a compact,
+//! borrowed form ([`YamlPath`], [`Location`]) while analysis runs and written out as text only
+//! when a finding is recorded, so a file without problems never formats them.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use super::diagnostic::Diagnostic;
-use super::positions::join;
 use super::suggest::suggest;
 use super::yaml::Node;
 
@@ -15,6 +19,98 @@ use super::yaml::Node;
 pub enum Target {
     Key,
     Value,
+}
+
+/// A YAML path (`steps.2.steps.0.comand`) as a chain of borrowed segments on the stack. It is
+/// written out, with the rules of [`join`](super::positions::join), only for a finding.
+#[derive(Debug, Clone, Copy)]
+pub enum YamlPath<'a> {
+    /// A path already in text form; `""` is the root.
+    Text(&'a str),
+    /// The value of `key` in the mapping at the parent path.
+    Key(&'a YamlPath<'a>, &'a str),
+    /// Item `index` of the list at the parent path.
+    Index(&'a YamlPath<'a>, usize),
+}
+
+impl<'a> YamlPath<'a> {
+    /// The root of the document.
+    pub const ROOT: YamlPath<'static> = YamlPath::Text("");
+
+    /// The path of `key` in the mapping at this path.
+    pub fn key(&'a self, key: &'a str) -> YamlPath<'a> {
+        YamlPath::Key(self, key)
+    }
+
+    /// The path of item `index` of the list at this path.
+    pub fn index(&'a self, index: usize) -> YamlPath<'a> {
+        YamlPath::Index(self, index)
+    }
+
+    /// Appends the path to `out`, which holds nothing else.
+    fn write(&self, out: &mut String) {
+        match *self {
+            YamlPath::Text(text) => out.push_str(text),
+            YamlPath::Key(parent, key) => {
+                parent.write(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            YamlPath::Index(parent, index) => {
+                parent.write(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                push_number(out, index);
+            }
+        }
+    }
+}
+
+impl fmt::Display for YamlPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        self.write(&mut out);
+        f.write_str(&out)
+    }
+}
+
+impl<'a> From<&'a str> for YamlPath<'a> {
+    fn from(text: &'a str) -> Self {
+        YamlPath::Text(text)
+    }
+}
+
+impl<'a> From<&'a String> for YamlPath<'a> {
+    fn from(text: &'a String) -> Self {
+        YamlPath::Text(text)
+    }
+}
+
+impl<'a> From<&YamlPath<'a>> for YamlPath<'a> {
+    fn from(path: &YamlPath<'a>) -> Self {
+        *path
+    }
+}
+
+/// Appends the decimal digits of `n` (what `n.to_string()` gives, without the formatter).
+pub fn push_number(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// A diagnostic before its position is known.
@@ -27,32 +123,66 @@ pub struct Finding {
     pub first_use: Option<String>,
 }
 
-/// Collects findings; `location` and `step_id` describe where analysis currently is.
+/// Where analysis currently is, as the `location` of a diagnostic says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A fixed text: `top level`, `params[0] (name "x")`, `hooks.enrich_prompt`.
+    Text(Cow<'static, str>),
+    /// A step: its path (`steps[2].steps[0]`) and its `id` when that is a string. The location
+    /// reads `steps[2] (id "x")`, and findings get the id as their step.
+    Step { path: String, id: Option<String> },
+}
+
+impl Location {
+    pub const TOP_LEVEL: Location = Location::Text(Cow::Borrowed("top level"));
+
+    /// The location as diagnostics show it.
+    pub fn text(&self) -> String {
+        match self {
+            Location::Text(text) => text.clone().into_owned(),
+            Location::Step { path, id: Some(id) } => format!("{path} (id \"{id}\")"),
+            Location::Step { path, id: None } => path.clone(),
+        }
+    }
+
+    /// The id of the step analysis is in, when it has a string id.
+    pub fn step_id(&self) -> Option<&str> {
+        match self {
+            Location::Step { id, .. } => id.as_deref(),
+            Location::Text(_) => None,
+        }
+    }
+}
+
+/// Collects findings; `location` describes where analysis currently is.
 #[derive(Debug)]
 pub struct Sink {
     pub findings: Vec<Finding>,
-    pub location: String,
-    pub step_id: Option<String>,
+    pub location: Location,
 }
 
 impl Default for Sink {
     fn default() -> Self {
         Sink {
             findings: Vec::new(),
-            location: "top level".to_owned(),
-            step_id: None,
+            location: Location::TOP_LEVEL,
         }
     }
 }
 
 impl Sink {
     /// Records `diagnostic` at the current location; returns it so a hint can be added.
-    pub fn push(&mut self, mut diagnostic: Diagnostic, path: &str, target: Target) -> &mut Finding {
-        diagnostic.location.clone_from(&self.location);
-        diagnostic.step_id.clone_from(&self.step_id);
+    pub fn push<'p>(
+        &mut self,
+        mut diagnostic: Diagnostic,
+        path: impl Into<YamlPath<'p>>,
+        target: Target,
+    ) -> &mut Finding {
+        diagnostic.location = self.location.text();
+        diagnostic.step_id = self.location.step_id().map(str::to_owned);
         self.findings.push(Finding {
             diagnostic,
-            path: path.to_owned(),
+            path: path.into().to_string(),
             target,
             first_use: None,
         });
@@ -60,16 +190,22 @@ impl Sink {
         &mut self.findings[last]
     }
 
-    pub fn error(&mut self, code: &'static str, message: String, path: &str, target: Target) {
+    pub fn error<'p>(
+        &mut self,
+        code: &'static str,
+        message: String,
+        path: impl Into<YamlPath<'p>>,
+        target: Target,
+    ) {
         self.push(Diagnostic::error(code, message), path, target);
     }
 
-    pub fn error_help(
+    pub fn error_help<'p>(
         &mut self,
         code: &'static str,
         message: String,
         help: String,
-        path: &str,
+        path: impl Into<YamlPath<'p>>,
         target: Target,
     ) {
         self.push(
@@ -79,7 +215,13 @@ impl Sink {
         );
     }
 
-    pub fn warning(&mut self, code: &'static str, message: String, path: &str, target: Target) {
+    pub fn warning<'p>(
+        &mut self,
+        code: &'static str,
+        message: String,
+        path: impl Into<YamlPath<'p>>,
+        target: Target,
+    ) {
         self.push(Diagnostic::warning(code, message), path, target);
     }
 
@@ -95,7 +237,13 @@ impl Sink {
     }
 
     /// `"<key>" must be <expected>, found <kind>` at the value.
-    pub fn wrong_type(&mut self, key: &str, expected: &str, found: &Node, path: &str) {
+    pub fn wrong_type<'p>(
+        &mut self,
+        key: &str,
+        expected: &str,
+        found: &Node,
+        path: impl Into<YamlPath<'p>>,
+    ) {
         self.error(
             "wrong-type",
             format!("\"{key}\" must be {expected}, found {}", found.describe()),
@@ -113,13 +261,13 @@ pub const A_MAPPING: &str = "a mapping";
 pub const A_NUMBER: &str = "a whole number";
 
 /// A mapping being read: typed getters that report wrong types to the sink.
-pub struct MapReader<'n> {
+pub struct MapReader<'n, 'p> {
     pub entries: &'n [(String, Node)],
-    pub path: String,
+    pub path: YamlPath<'p>,
 }
 
-impl<'n> MapReader<'n> {
-    pub fn new(entries: &'n [(String, Node)], path: impl Into<String>) -> Self {
+impl<'n, 'p> MapReader<'n, 'p> {
+    pub fn new(entries: &'n [(String, Node)], path: impl Into<YamlPath<'p>>) -> Self {
         MapReader {
             entries,
             path: path.into(),
@@ -136,8 +284,8 @@ impl<'n> MapReader<'n> {
         self.get(key).is_some()
     }
 
-    pub fn path_of(&self, key: &str) -> String {
-        join(&self.path, key)
+    pub fn path_of<'s>(&'s self, key: &'s str) -> YamlPath<'s> {
+        YamlPath::Key(&self.path, key)
     }
 
     /// Reports keys not in `allowed`, with a did-you-mean or the list of allowed keys. Keys in
@@ -152,7 +300,7 @@ impl<'n> MapReader<'n> {
                 sink.error(
                     "planned",
                     format!("\"{key}\" is planned but not supported yet"),
-                    &path,
+                    path,
                     Target::Key,
                 );
                 continue;
@@ -164,7 +312,7 @@ impl<'n> MapReader<'n> {
                     allowed.join(", ")
                 ),
             };
-            sink.error("unknown-key", message, &path, Target::Key);
+            sink.error("unknown-key", message, path, Target::Key);
         }
     }
 
@@ -174,7 +322,7 @@ impl<'n> MapReader<'n> {
         match node {
             Node::Str(s) => Some(s),
             other => {
-                sink.wrong_type(key, A_STRING, other, &self.path_of(key));
+                sink.wrong_type(key, A_STRING, other, self.path_of(key));
                 None
             }
         }
@@ -187,7 +335,7 @@ impl<'n> MapReader<'n> {
             sink.error(
                 "empty-value",
                 format!("\"{key}\" must not be empty"),
-                &self.path_of(key),
+                self.path_of(key),
                 Target::Value,
             );
             return None;
@@ -200,7 +348,7 @@ impl<'n> MapReader<'n> {
         let node = self.get(key)?;
         let text = node.scalar_text();
         if text.is_none() {
-            sink.wrong_type(key, A_STRING, node, &self.path_of(key));
+            sink.wrong_type(key, A_STRING, node, self.path_of(key));
         }
         text
     }
@@ -209,7 +357,7 @@ impl<'n> MapReader<'n> {
         match self.get(key)? {
             Node::Bool(b) => Some(*b),
             other => {
-                sink.wrong_type(key, A_BOOL, other, &self.path_of(key));
+                sink.wrong_type(key, A_BOOL, other, self.path_of(key));
                 None
             }
         }
@@ -219,7 +367,7 @@ impl<'n> MapReader<'n> {
         match self.get(key)? {
             Node::Seq(items) => Some(items),
             other => {
-                sink.wrong_type(key, A_LIST, other, &self.path_of(key));
+                sink.wrong_type(key, A_LIST, other, self.path_of(key));
                 None
             }
         }
@@ -229,7 +377,7 @@ impl<'n> MapReader<'n> {
         match self.get(key)? {
             Node::Map(entries) => Some(entries),
             other => {
-                sink.wrong_type(key, A_MAPPING, other, &self.path_of(key));
+                sink.wrong_type(key, A_MAPPING, other, self.path_of(key));
                 None
             }
         }
@@ -249,7 +397,7 @@ impl<'n> MapReader<'n> {
             sink.error(
                 "invalid-value",
                 invalid_value(key, text, choices),
-                &self.path_of(key),
+                self.path_of(key),
                 Target::Value,
             );
         }

@@ -123,7 +123,12 @@ impl<'a> Parser<'a> {
                     } else {
                         let bytes =
                             std::slice::from_raw_parts(scalar.value, scalar.length as usize);
-                        String::from_utf8_lossy(bytes).into_owned()
+                        // The input is UTF-8, so this is the common case; checking it first
+                        // is cheaper than the chunked lossy walk.
+                        match std::str::from_utf8(bytes) {
+                            Ok(text) => text.to_owned(),
+                            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+                        }
                     };
                     (
                         value,

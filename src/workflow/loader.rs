@@ -6,15 +6,17 @@
 //! tree as it goes. Only when there are findings is the text read a second time for positions.
 //! A file with errors yields no workflow; one with only warnings does.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::diagnostic::Diagnostic;
-use super::fields::{Finding, MapReader, Sink, Target, is_identifier};
+use super::fields::{
+    Finding, Location, MapReader, Sink, Target, YamlPath, is_identifier, push_number,
+};
+use super::fxhash::FxHashMap;
 use super::model::*;
-use super::positions::{PositionIndex, join};
+use super::positions::PositionIndex;
 use super::suggest::did_you_mean;
 use super::yaml::{self, Node};
 
@@ -184,10 +186,18 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         sink,
         calls,
         declared,
+        first_uses,
         ..
     } = analyzer;
     let has_errors = sink.has_errors();
-    let diagnostics = resolve_findings(sink.findings, text, file);
+    let mut findings = sink.findings;
+    if !first_uses.is_empty() {
+        let paths = node_paths(&node, first_uses.iter().map(|(_, node)| *node));
+        for (finding, node) in first_uses {
+            findings[finding].first_use = paths.get(&std::ptr::from_ref(node)).cloned();
+        }
+    }
+    let diagnostics = resolve_findings(findings, text, file);
     let workflow = match built {
         Some(mut workflow) if !has_errors => {
             workflow.source = source;
@@ -208,13 +218,63 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
 
 /// `sha256:<hex>` of the bytes.
 pub fn hash(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     out
+}
+
+/// The YAML paths of `wanted` (nodes of the tree under `root`), written as analysis writes them:
+/// one walk of the tree, only when a finding needs a path it did not keep.
+fn node_paths<'n>(
+    root: &'n Node,
+    wanted: impl Iterator<Item = &'n Node>,
+) -> FxHashMap<*const Node, String> {
+    fn walk(
+        node: &Node,
+        path: &mut String,
+        wanted: &FxHashMap<*const Node, ()>,
+        found: &mut FxHashMap<*const Node, String>,
+    ) {
+        if wanted.contains_key(&std::ptr::from_ref(node)) {
+            found.insert(node, path.clone());
+        }
+        let len = path.len();
+        let enter = |path: &mut String| {
+            if len > 0 {
+                path.push('.');
+            }
+        };
+        match node {
+            Node::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    enter(path);
+                    push_number(path, i);
+                    walk(item, path, wanted, found);
+                    path.truncate(len);
+                }
+            }
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    enter(path);
+                    path.push_str(key);
+                    walk(value, path, wanted, found);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let wanted: FxHashMap<*const Node, ()> =
+        wanted.map(|node| (std::ptr::from_ref(node), ())).collect();
+    let mut found = FxHashMap::default();
+    walk(root, &mut String::new(), &wanted, &mut found);
+    found
 }
 
 /// Gives findings their file name and positions (building the position index only if needed).
@@ -250,34 +310,40 @@ pub fn resolve_findings(findings: Vec<Finding>, text: &str, file: &str) -> Vec<D
 }
 
 /// The analysis state of one file: findings, declared names and the scope of variables.
-pub(crate) struct Analyzer<'c> {
+///
+/// Names are borrowed from the [`Node`] tree (`'a`), which outlives the analysis.
+pub(crate) struct Analyzer<'a> {
     pub sink: Sink,
-    pub ctx: &'c LoadContext,
-    pub params: Vec<String>,
+    pub ctx: &'a LoadContext,
+    pub params: Vec<&'a str>,
     /// Named sessions declared in this file, with their `cli`.
     pub declared: Vec<(String, Option<String>)>,
-    /// Step ids seen so far, with the YAML path of the first `id` value.
-    pub ids: HashMap<String, String>,
+    /// Step ids seen so far, with the node of the first `id` value.
+    pub ids: FxHashMap<&'a str, &'a Node>,
+    /// `duplicate-id` findings (by index) and the `id` node of the first use, whose path is
+    /// looked up only at the end.
+    pub first_uses: Vec<(usize, &'a Node)>,
     /// Variables of the enclosing loops, innermost last.
-    pub loop_vars: Vec<String>,
+    pub loop_vars: Vec<&'a str>,
     /// Captures of steps earlier in document order.
-    pub captures: Vec<String>,
+    pub captures: Vec<&'a str>,
     /// Every capture anywhere in the enclosing loop bodies.
-    pub body_captures: Vec<String>,
+    pub body_captures: Vec<&'a str>,
     pub loop_depth: usize,
     /// An agent step has been seen (session defaulting, workflow-format.md §6).
     pub seen_agent: bool,
     pub calls: Vec<Call>,
 }
 
-impl<'c> Analyzer<'c> {
-    pub fn new(ctx: &'c LoadContext) -> Self {
+impl<'a> Analyzer<'a> {
+    pub fn new(ctx: &'a LoadContext) -> Self {
         Analyzer {
             sink: Sink::default(),
             ctx,
             params: Vec::new(),
             declared: Vec::new(),
-            ids: HashMap::new(),
+            ids: FxHashMap::default(),
+            first_uses: Vec::new(),
             loop_vars: Vec::new(),
             captures: Vec::new(),
             body_captures: Vec::new(),
@@ -288,7 +354,7 @@ impl<'c> Analyzer<'c> {
     }
 
     /// The whole file. Returns the workflow as far as it could be built.
-    fn workflow(&mut self, node: &Node, empty: bool) -> Option<Workflow> {
+    fn workflow(&mut self, node: &'a Node, empty: bool) -> Option<Workflow> {
         let Node::Map(entries) = node else {
             let message = "a workflow file must be a YAML mapping with \"name\" and \"steps\"";
             let help = if empty {
@@ -300,11 +366,11 @@ impl<'c> Analyzer<'c> {
                 .error_help("not-a-mapping", message.to_owned(), help, "", Target::Value);
             return None;
         };
-        let r = MapReader::new(entries, "");
+        let r = MapReader::new(entries, YamlPath::ROOT);
         r.check_keys(TOP_KEYS, &[], &mut self.sink);
         let name = match r.get("name") {
             None => {
-                self.missing("name", "");
+                self.missing("name", YamlPath::ROOT);
                 None
             }
             Some(_) => r.nonempty_string("name", &mut self.sink).and_then(|name| {
@@ -345,12 +411,12 @@ impl<'c> Analyzer<'c> {
         let env = self.env(&r);
         let steps = match r.get("steps") {
             None => {
-                self.missing("steps", "");
+                self.missing("steps", YamlPath::ROOT);
                 None
             }
             Some(_) => r
                 .list("steps", &mut self.sink)
-                .and_then(|items| self.step_list(items, "steps", "steps", 0)),
+                .and_then(|items| self.step_list(items, YamlPath::Text("steps"), "steps", 0)),
         };
         Some(Workflow {
             name: name?,
@@ -366,7 +432,7 @@ impl<'c> Analyzer<'c> {
         })
     }
 
-    pub fn missing(&mut self, key: &str, path: &str) {
+    pub fn missing(&mut self, key: &str, path: YamlPath<'_>) {
         self.sink.error(
             "missing-key",
             format!("missing required key \"{key}\""),
@@ -375,15 +441,17 @@ impl<'c> Analyzer<'c> {
         );
     }
 
-    fn params(&mut self, items: &[Node]) -> Vec<Param> {
+    fn params(&mut self, items: &'a [Node]) -> Vec<Param> {
         let mut params = Vec::new();
+        let list = YamlPath::Text("params");
         for (i, item) in items.iter().enumerate() {
-            let path = join("params", &i.to_string());
-            let fallback = format!("params[{i}]");
+            let path = list.index(i);
+            let fallback = || Location::Text(format!("params[{i}]").into());
             let param = match item {
                 Node::Str(name) => {
-                    self.sink.location = format!("params[{i}] (name \"{name}\")");
-                    self.param_name(name, &path);
+                    self.sink.location =
+                        Location::Text(format!("params[{i}] (name \"{name}\")").into());
+                    self.param_name(name, path);
                     Some(Param {
                         name: name.clone(),
                         description: String::new(),
@@ -393,26 +461,28 @@ impl<'c> Analyzer<'c> {
                     })
                 }
                 Node::Map(entries) => {
-                    let r = MapReader::new(entries, path.clone());
+                    let r = MapReader::new(entries, path);
                     self.sink.location = match r.get("name").and_then(Node::as_str) {
-                        Some(name) => format!("params[{i}] (name \"{name}\")"),
-                        None => fallback,
+                        Some(name) => {
+                            Location::Text(format!("params[{i}] (name \"{name}\")").into())
+                        }
+                        None => fallback(),
                     };
                     r.check_keys(PARAM_KEYS, &[], &mut self.sink);
                     let name = match r.get("name") {
                         None => {
-                            self.missing("name", &path);
+                            self.missing("name", path);
                             None
                         }
                         Some(_) => r.string("name", &mut self.sink),
                     };
                     if let Some(name) = name {
-                        self.param_name(name, &r.path_of("name"));
+                        self.param_name(name, r.path_of("name"));
                     }
                     let description = r.string("description", &mut self.sink).unwrap_or("");
                     let default = r.scalar("default", &mut self.sink);
                     if let Some(default) = &default {
-                        self.template(default, "default", false, &r.path_of("default"), true);
+                        self.template(default, "default", false, r.path_of("default"), true);
                     }
                     let required = r.bool("required", &mut self.sink);
                     if required == Some(true)
@@ -422,7 +492,7 @@ impl<'c> Analyzer<'c> {
                         self.sink.warning(
                             "required-with-default",
                             format!("parameter \"{name}\" has a default, so \"required: true\" has no effect"),
-                            &r.path_of("required"),
+                            r.path_of("required"),
                             Target::Key,
                         );
                     }
@@ -436,14 +506,14 @@ impl<'c> Analyzer<'c> {
                     })
                 }
                 other => {
-                    self.sink.location = fallback;
+                    self.sink.location = fallback();
                     self.sink.error(
                         "wrong-type",
                         format!(
                             "a parameter must be a name or a mapping with \"name\", found {}",
                             other.describe()
                         ),
-                        &path,
+                        path,
                         Target::Value,
                     );
                     None
@@ -451,12 +521,12 @@ impl<'c> Analyzer<'c> {
             };
             params.extend(param);
         }
-        self.sink.location = "top level".to_owned();
+        self.sink.location = Location::TOP_LEVEL;
         params
     }
 
-    fn param_name(&mut self, name: &str, path: &str) {
-        if self.check_identifier(name, "parameter", path) && self.params.iter().any(|p| p == name) {
+    fn param_name(&mut self, name: &'a str, path: YamlPath<'_>) {
+        if self.check_identifier(name, "parameter", path) && self.params.contains(&name) {
             self.sink.error(
                 "duplicate-param",
                 format!("duplicate parameter \"{name}\""),
@@ -464,11 +534,11 @@ impl<'c> Analyzer<'c> {
                 Target::Value,
             );
         }
-        self.params.push(name.to_owned());
+        self.params.push(name);
     }
 
     /// `invalid-identifier` / `reserved-name` checks for a variable name; true when it is fine.
-    pub fn check_identifier(&mut self, name: &str, what: &str, path: &str) -> bool {
+    pub fn check_identifier(&mut self, name: &str, what: &str, path: YamlPath<'_>) -> bool {
         if !is_identifier(name) {
             self.sink.error(
                 "invalid-identifier",
@@ -495,23 +565,27 @@ impl<'c> Analyzer<'c> {
 
     fn sessions(&mut self, items: &[Node]) -> Vec<SessionDecl> {
         let mut sessions = Vec::new();
+        let list = YamlPath::Text("sessions");
         for (i, item) in items.iter().enumerate() {
-            let path = join("sessions", &i.to_string());
+            let path = list.index(i);
             let Node::Map(entries) = item else {
-                self.sink.location = format!("sessions[{i}]");
+                self.sink.location = Location::Text(format!("sessions[{i}]").into());
                 self.sink
-                    .wrong_type("sessions[]", super::fields::A_MAPPING, item, &path);
+                    .wrong_type("sessions[]", super::fields::A_MAPPING, item, path);
                 continue;
             };
-            let r = MapReader::new(entries, path.clone());
-            self.sink.location = match r.get("name").and_then(Node::as_str) {
-                Some(name) => format!("sessions[{i}] (name \"{name}\")"),
-                None => format!("sessions[{i}]"),
-            };
+            let r = MapReader::new(entries, path);
+            self.sink.location = Location::Text(
+                match r.get("name").and_then(Node::as_str) {
+                    Some(name) => format!("sessions[{i}] (name \"{name}\")"),
+                    None => format!("sessions[{i}]"),
+                }
+                .into(),
+            );
             r.check_keys(SESSION_KEYS, &[], &mut self.sink);
             let name = match r.get("name") {
                 None => {
-                    self.missing("name", &path);
+                    self.missing("name", path);
                     None
                 }
                 Some(_) => r.string("name", &mut self.sink),
@@ -525,7 +599,7 @@ impl<'c> Analyzer<'c> {
                     format!(
                         "\"{name}\" is a reserved session keyword and cannot be a session name"
                     ),
-                    &name_path,
+                    name_path,
                     Target::Value,
                 );
                 continue;
@@ -537,7 +611,7 @@ impl<'c> Analyzer<'c> {
                         "session name {} is not valid: use letters, digits and \"_\", not starting with a digit",
                         yaml::quote_short(name)
                     ),
-                    &name_path,
+                    name_path,
                     Target::Value,
                 );
                 continue;
@@ -546,7 +620,7 @@ impl<'c> Analyzer<'c> {
                 self.sink.error(
                     "duplicate-session",
                     format!("duplicate session declaration \"{name}\""),
-                    &name_path,
+                    name_path,
                     Target::Value,
                 );
                 continue;
@@ -561,12 +635,12 @@ impl<'c> Analyzer<'c> {
                 permissions: settings.permissions,
             });
         }
-        self.sink.location = "top level".to_owned();
+        self.sink.location = Location::TOP_LEVEL;
         sessions
     }
 
     /// `cli`, `model`, `effort`, `agent`, `permissions` of a mapping (defaults, sessions, steps).
-    pub fn agent_settings(&mut self, r: &MapReader<'_>) -> AgentSettings {
+    pub fn agent_settings(&mut self, r: &MapReader<'_, '_>) -> AgentSettings {
         let cli = r.string("cli", &mut self.sink).and_then(|cli| {
             if CLI_NAMES.contains(&cli) {
                 Some(cli.to_owned())
@@ -578,12 +652,12 @@ impl<'c> Analyzer<'c> {
                     CLI_NAMES.join(", ")
                 );
                 self.sink
-                    .error("unknown-cli", message, &r.path_of("cli"), Target::Value);
+                    .error("unknown-cli", message, r.path_of("cli"), Target::Value);
                 None
             }
         });
         let model = r.string("model", &mut self.sink).map(|model| {
-            self.template(model, "model", false, &r.path_of("model"), false);
+            self.template(model, "model", false, r.path_of("model"), false);
             Template::new(model)
         });
         let effort = r.keyword("effort", Effort::ALL, Effort::parse, &mut self.sink);
@@ -604,7 +678,7 @@ impl<'c> Analyzer<'c> {
                         "unknown agent profile {}{hint}; profiles come from config.yaml",
                         yaml::quote_short(agent)
                     ),
-                    &r.path_of("agent"),
+                    r.path_of("agent"),
                     Target::Value,
                 );
             }
@@ -623,7 +697,7 @@ impl<'c> Analyzer<'c> {
         let r = MapReader::new(entries, "engine");
         let kind = match r.get("type") {
             None => {
-                self.missing("type", "engine");
+                self.missing("type", YamlPath::Text("engine"));
                 None
             }
             Some(_) => r.nonempty_string("type", &mut self.sink),
@@ -666,7 +740,7 @@ impl<'c> Analyzer<'c> {
                 self.sink.error(
                     "engine-option",
                     format!("engine \"{kind}\" has no option \"{key}\""),
-                    &path,
+                    path,
                     Target::Key,
                 );
                 continue;
@@ -675,7 +749,7 @@ impl<'c> Analyzer<'c> {
                 Some(text) => options.push((key.clone(), text)),
                 None => self
                     .sink
-                    .wrong_type(key, super::fields::A_STRING, value, &path),
+                    .wrong_type(key, super::fields::A_STRING, value, path),
             }
         }
         Some(EngineUse {
@@ -685,22 +759,22 @@ impl<'c> Analyzer<'c> {
     }
 
     /// An `env:` mapping of `r`: names → scalar templates.
-    pub fn env(&mut self, r: &MapReader<'_>) -> Vec<(String, Template)> {
+    pub fn env(&mut self, r: &MapReader<'_, '_>) -> Vec<(String, Template)> {
         let Some(entries) = r.map("env", &mut self.sink) else {
             return Vec::new();
         };
         let env_path = r.path_of("env");
         let mut env = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            let path = join(&env_path, key);
+            let path = env_path.key(key);
             match value.scalar_text() {
                 Some(text) => {
-                    self.template(&text, "env", false, &path, false);
+                    self.template(&text, "env", false, path, false);
                     env.push((key.clone(), Template::new(text)));
                 }
                 None => self
                     .sink
-                    .wrong_type(key, super::fields::A_STRING, value, &path),
+                    .wrong_type(key, super::fields::A_STRING, value, path),
             }
         }
         env
@@ -732,6 +806,38 @@ mod tests {
             .collect();
         assert_eq!(sessions, ["new", "resume"]);
         assert!(workflow.hash.starts_with("sha256:"));
+    }
+
+    /// The first use of a repeated id is found by its node, at any depth, for every repeat.
+    #[test]
+    fn duplicate_ids_point_at_the_first_use() {
+        let text = "name: t\nsteps:\n  - {id: a, prompt: hi}\n  - id: g\n    steps:\n      - {id: a, prompt: x}\n  - {id: a, prompt: y}\n";
+        let analysis = load_bytes(
+            text.as_bytes(),
+            Source::Builtin("t".into()),
+            "t.yaml",
+            &LoadContext::default(),
+        );
+        let found: Vec<(String, String, Option<usize>)> = analysis
+            .diagnostics
+            .iter()
+            .map(|d| (d.message.clone(), d.location.clone(), d.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "duplicate step id \"a\" (first used at line 3)".to_owned(),
+                    "steps[1].steps[0] (id \"a\")".to_owned(),
+                    Some(6)
+                ),
+                (
+                    "duplicate step id \"a\" (first used at line 3)".to_owned(),
+                    "steps[2] (id \"a\")".to_owned(),
+                    Some(7)
+                ),
+            ]
+        );
     }
 
     /// Random byte and line mutations of a valid file never panic.

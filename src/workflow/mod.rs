@@ -10,6 +10,7 @@ pub mod compose;
 pub mod diagnostic;
 pub mod engine_file;
 pub mod fields;
+mod fxhash;
 mod libyaml;
 pub mod loader;
 pub mod model;

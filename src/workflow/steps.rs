@@ -5,10 +5,9 @@
 //! steps" need. Nesting is bounded twice: by the YAML parser's own depth limit, and by
 //! [`MAX_STEP_DEPTH`] here.
 
-use super::fields::{MapReader, Target};
+use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
-use super::positions::join;
 use super::suggest::did_you_mean;
 use super::yaml::{Node, quote_short};
 
@@ -130,13 +129,13 @@ fn reason(key: &str, kind: Kind) -> &'static str {
     }
 }
 
-impl Analyzer<'_> {
+impl<'a> Analyzer<'a> {
     /// A list of steps at `path` (YAML) / `loc` (diagnostic location prefix). `None` when any
     /// step could not be built.
     pub(crate) fn step_list(
         &mut self,
-        items: &[Node],
-        path: &str,
+        items: &'a [Node],
+        path: YamlPath<'_>,
         loc: &str,
         depth: usize,
     ) -> Option<Vec<Step>> {
@@ -159,11 +158,17 @@ impl Analyzer<'_> {
             return None;
         }
         let mut steps = Vec::with_capacity(items.len());
+        // Most items are steps with ids: grow the id map once per list, not step by step.
+        self.ids.reserve(items.len());
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            let item_path = join(path, &i.to_string());
-            let item_loc = format!("{loc}[{i}]");
-            match self.step(item, &item_path, item_loc, i == 0, depth) {
+            // `steps[2]`: one allocation, which becomes the step's `yaml_path`.
+            let mut item_loc = String::with_capacity(loc.len() + 6);
+            item_loc.push_str(loc);
+            item_loc.push('[');
+            push_number(&mut item_loc, i);
+            item_loc.push(']');
+            match self.step(item, path.index(i), item_loc, i == 0, depth) {
                 Some(step) => steps.push(step),
                 None => ok = false,
             }
@@ -171,31 +176,80 @@ impl Analyzer<'_> {
         ok.then_some(steps)
     }
 
+    /// One step at `path`; `loc` is its location (`steps[2].steps[0]`), which findings inside
+    /// the step show and the built step keeps.
     fn step(
         &mut self,
-        node: &Node,
-        path: &str,
+        node: &'a Node,
+        path: YamlPath<'_>,
         loc: String,
         first: bool,
         depth: usize,
     ) -> Option<Step> {
         let Node::Map(entries) = node else {
-            self.sink.location = loc;
-            self.sink.step_id = None;
+            let parent = self.enter(loc, None);
             self.sink.error(
                 "wrong-type",
                 format!("a step must be a mapping, found {}", node.describe()),
                 path,
                 Target::Value,
             );
+            self.leave(parent);
             return None;
         };
         let start = self.sink.error_count();
         let r = MapReader::new(entries, path);
-        let id = self.step_id(&r, &loc);
+        let raw_id = r.get("id");
+        let parent = self.enter(loc, raw_id.and_then(Node::as_str).map(str::to_owned));
+        let id_ok = self.step_id(&r, raw_id);
+        let step = self.step_body(&r, first, depth, id_ok);
+        let (loc, id) = self.leave(parent);
+        let ok = self.sink.error_count() == start;
+        let mut step = step?;
+        step.id = id.filter(|_| id_ok)?;
+        step.yaml_path = loc;
+        ok.then_some(step)
+    }
+
+    /// Makes the step at `loc` (with a string `id`, if any) the location of findings; returns
+    /// the location to give back to [`Analyzer::leave`].
+    fn enter(&mut self, loc: String, id: Option<String>) -> Location {
+        std::mem::replace(&mut self.sink.location, Location::Step { path: loc, id })
+    }
+
+    /// Restores the location `enter` replaced; returns the step's location and id.
+    fn leave(&mut self, parent: Location) -> (String, Option<String>) {
+        match std::mem::replace(&mut self.sink.location, parent) {
+            Location::Step { path, id } => (path, id),
+            // Every step restores the location it found, so this is the one `enter` set.
+            Location::Text(text) => (text.into_owned(), None),
+        }
+    }
+
+    /// `<this step's location>.steps`: the location prefix of its children.
+    fn children_loc(&self) -> String {
+        let path: &str = match &self.sink.location {
+            Location::Step { path, .. } => path,
+            Location::Text(text) => text,
+        };
+        let mut loc = String::with_capacity(path.len() + 6);
+        loc.push_str(path);
+        loc.push_str(".steps");
+        loc
+    }
+
+    /// Everything of a step mapping after its id, in the order of the rules. The step comes
+    /// back without `id` and `yaml_path`, which [`Analyzer::step`] fills in.
+    fn step_body(
+        &mut self,
+        r: &MapReader<'a, '_>,
+        first: bool,
+        depth: usize,
+        id_ok: bool,
+    ) -> Option<Step> {
         r.check_keys(STEP_KEYS, PLANNED_KEYS, &mut self.sink);
 
-        let kind = self.kind(&r);
+        let kind = self.kind(r);
         if let Some(kind) = kind {
             for (key, _) in r.entries {
                 if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
@@ -206,7 +260,7 @@ impl Analyzer<'_> {
                             kind.label(),
                             reason(key, kind)
                         ),
-                        &r.path_of(key),
+                        r.path_of(key),
                         Target::Key,
                     );
                 }
@@ -219,7 +273,7 @@ impl Analyzer<'_> {
         let continue_on_failure = r
             .bool("continue_on_failure", &mut self.sink)
             .unwrap_or(false);
-        let skip_if = self.skip_if(&r, first);
+        let skip_if = self.skip_if(r, first);
         let break_if = r
             .keyword(
                 "break_if",
@@ -237,68 +291,64 @@ impl Analyzer<'_> {
                         "break-if-outside-loop",
                         "break_if is only allowed on steps inside a loop body in the same file"
                             .to_owned(),
-                        &r.path_of("break_if"),
+                        r.path_of("break_if"),
                         Target::Key,
                     );
                 }
             });
 
-        let (here, here_id) = (self.sink.location.clone(), self.sink.step_id.clone());
         let step_kind = match kind {
             Some(Kind::Shell | Kind::InteractiveShell) => {
-                self.shell(&r, kind == Some(Kind::InteractiveShell))
+                self.shell(r, kind == Some(Kind::InteractiveShell))
             }
-            Some(kind @ (Kind::Headless | Kind::Interactive)) => self.agent(&r, kind),
-            Some(Kind::Loop) => self.loop_step(&r, &loc, depth),
-            Some(Kind::Sub) => self.sub_workflow(&r, id.clone()),
+            Some(kind @ (Kind::Headless | Kind::Interactive)) => self.agent(r, kind),
+            Some(Kind::Loop) => self.loop_step(r, depth),
+            Some(Kind::Sub) => {
+                let id = id_ok
+                    .then(|| self.sink.location.step_id().map(str::to_owned))
+                    .flatten();
+                self.sub_workflow(r, id)
+            }
             Some(Kind::Group) => r
                 .list("steps", &mut self.sink)
                 .and_then(|items| {
-                    let child_path = r.path_of("steps");
-                    self.step_list(items, &child_path, &format!("{loc}.steps"), depth + 1)
+                    let loc = self.children_loc();
+                    self.step_list(items, r.path_of("steps"), &loc, depth + 1)
                 })
                 .map(StepKind::Group),
             None => None,
         };
-        self.sink.location = here;
-        self.sink.step_id = here_id;
         // Captures become visible to the steps after this one.
         if let Some(capture) = r.get("capture").and_then(Node::as_str)
             && matches!(kind, Some(Kind::Shell | Kind::Headless))
         {
-            self.captures.push(capture.to_owned());
+            self.captures.push(capture);
         }
-        let ok = self.sink.error_count() == start;
-        let step = Step {
-            id: id?,
+        Some(Step {
+            id: String::new(),
             description,
             kind: step_kind?,
             continue_on_failure,
             skip_if,
             break_if,
-            yaml_path: loc,
-        };
-        ok.then_some(step)
+            yaml_path: String::new(),
+        })
     }
 
-    /// Reads and checks `id`, and sets the diagnostic location for this step.
-    fn step_id(&mut self, r: &MapReader<'_>, loc: &str) -> Option<String> {
-        let raw = r.get("id");
-        self.sink.location = match raw.and_then(Node::as_str) {
-            Some(id) => format!("{loc} (id \"{id}\")"),
-            None => loc.to_owned(),
-        };
-        self.sink.step_id = raw.and_then(Node::as_str).map(str::to_owned);
-        if raw.is_none() {
+    /// Checks `id` (`raw`, already read from `r`); true when it is a valid id not used before.
+    fn step_id(&mut self, r: &MapReader<'a, '_>, raw: Option<&'a Node>) -> bool {
+        let Some(raw) = raw else {
             self.sink.error(
                 "missing-id",
                 "step has no \"id\"; every step needs an id that is unique in this file".to_owned(),
-                &r.path,
+                r.path,
                 Target::Value,
             );
-            return None;
+            return false;
         };
-        let id = r.string("id", &mut self.sink)?;
+        let Some(id) = r.string("id", &mut self.sink) else {
+            return false;
+        };
         let id_path = r.path_of("id");
         if !super::fields::is_step_id(id) {
             self.sink.error(
@@ -307,31 +357,39 @@ impl Analyzer<'_> {
                     "step id {} is not valid: use letters, digits, \"-\" and \"_\" (at most 64 characters)",
                     quote_short(id)
                 ),
-                &id_path,
+                id_path,
                 Target::Value,
             );
-            return None;
+            return false;
         }
-        if let Some(first) = self.ids.get(id) {
-            let first = first.clone();
-            let finding = self.sink.push(
+        if let Some(&first) = self.ids.get(id) {
+            self.sink.push(
                 super::diagnostic::Diagnostic::error(
                     "duplicate-id",
                     format!("duplicate step id \"{id}\""),
                 ),
-                &id_path,
+                id_path,
                 Target::Value,
             );
-            finding.first_use = Some(first);
-            return None;
+            self.first_uses.push((self.sink.findings.len() - 1, first));
+            return false;
         }
-        self.ids.insert(id.to_owned(), id_path);
-        Some(id.to_owned())
+        self.ids.insert(id, raw);
+        true
     }
 
     /// Decides the kind (§4), reporting `no-kind`, `ambiguous-kind`, `loop-no-steps`, mode errors.
-    fn kind(&mut self, r: &MapReader<'_>) -> Option<Kind> {
-        let present: Vec<&str> = KIND_KEYS.iter().copied().filter(|k| r.has(k)).collect();
+    fn kind(&mut self, r: &MapReader<'a, '_>) -> Option<Kind> {
+        // The kind keys the step has, in the order of the rules (no allocation per step).
+        let mut found = [""; KIND_KEYS.len()];
+        let mut count = 0;
+        for key in KIND_KEYS {
+            if r.has(key) {
+                found[count] = key;
+                count += 1;
+            }
+        }
+        let present = &found[..count];
         let mode = match r.get("mode") {
             Some(Node::Str(m)) if ["interactive", "headless", "shell"].contains(&m.as_str()) => {
                 Some(m.as_str())
@@ -344,14 +402,14 @@ impl Analyzer<'_> {
                         "invalid mode {}: use interactive, headless or shell{hint}",
                         quote_short(m)
                     ),
-                    &r.path_of("mode"),
+                    r.path_of("mode"),
                     Target::Value,
                 );
                 None
             }
             Some(other) => {
                 self.sink
-                    .wrong_type("mode", super::fields::A_STRING, other, &r.path_of("mode"));
+                    .wrong_type("mode", super::fields::A_STRING, other, r.path_of("mode"));
                 None
             }
             None => None,
@@ -367,13 +425,13 @@ impl Analyzer<'_> {
             self.sink.error(
                 "ambiguous-kind",
                 format!("a step must be exactly one kind, but this one has \"{a}\" and \"{b}\"; split it into two steps"),
-                &r.path_of(b),
+                r.path_of(b),
                 Target::Key,
             );
             return None;
         }
         let mismatch = |sink: &mut super::fields::Sink, message: String| {
-            sink.error("mode-mismatch", message, &r.path_of("mode"), Target::Value);
+            sink.error("mode-mismatch", message, r.path_of("mode"), Target::Value);
         };
         let kind = match present.first().copied() {
             Some("loop") => {
@@ -381,7 +439,7 @@ impl Analyzer<'_> {
                     self.sink.error(
                         "loop-no-steps",
                         "a loop needs \"steps\" (the body to repeat)".to_owned(),
-                        &r.path_of("loop"),
+                        r.path_of("loop"),
                         Target::Key,
                     );
                     return None;
@@ -425,7 +483,7 @@ impl Analyzer<'_> {
                     None => self.sink.error(
                         "no-kind",
                         "cannot tell what kind of step this is: add \"command\" (shell), \"prompt\" (agent), \"loop\" with \"steps\", \"workflow\" (sub-workflow), or \"steps\" (group)".to_owned(),
-                        &r.path,
+                        r.path,
                         Target::Value,
                     ),
                 }
@@ -441,7 +499,7 @@ impl Analyzer<'_> {
         Some(kind)
     }
 
-    fn skip_if(&mut self, r: &MapReader<'_>, first: bool) -> Option<SkipIf> {
+    fn skip_if(&mut self, r: &MapReader<'a, '_>, first: bool) -> Option<SkipIf> {
         let text = r.string("skip_if", &mut self.sink)?;
         let path = r.path_of("skip_if");
         if text == "previous_success" {
@@ -449,7 +507,7 @@ impl Analyzer<'_> {
                 self.sink.error(
                     "skip-if-first",
                     "skip_if: previous_success cannot be used on the first step of a step list, because there is no previous step".to_owned(),
-                    &path,
+                    path,
                     Target::Value,
                 );
             }
@@ -461,12 +519,12 @@ impl Analyzer<'_> {
                 self.sink.error(
                     "skip-if",
                     "skip_if \"sh:\" has no command".to_owned(),
-                    &path,
+                    path,
                     Target::Value,
                 );
                 return None;
             }
-            self.template(command, "skip_if", true, &path, false);
+            self.template(command, "skip_if", true, path, false);
             return Some(SkipIf::Shell(Template::new(command)));
         }
         self.sink.error(
@@ -475,23 +533,23 @@ impl Analyzer<'_> {
                 "invalid skip_if {}: use \"previous_success\" or \"sh: <command>\"",
                 quote_short(text)
             ),
-            &path,
+            path,
             Target::Value,
         );
         None
     }
 
     /// A capture name on a step: identifier, not a builtin.
-    fn capture_name(&mut self, r: &MapReader<'_>) -> Option<String> {
+    fn capture_name(&mut self, r: &MapReader<'a, '_>) -> Option<String> {
         let name = r.string("capture", &mut self.sink)?;
-        self.check_identifier(name, "capture", &r.path_of("capture"))
+        self.check_identifier(name, "capture", r.path_of("capture"))
             .then(|| name.to_owned())
     }
 
-    fn shell(&mut self, r: &MapReader<'_>, interactive: bool) -> Option<StepKind> {
+    fn shell(&mut self, r: &MapReader<'a, '_>, interactive: bool) -> Option<StepKind> {
         let command = r.nonempty_string("command", &mut self.sink);
         if let Some(command) = command {
-            self.template(command, "command", true, &r.path_of("command"), false);
+            self.template(command, "command", true, r.path_of("command"), false);
         }
         let capture = if interactive {
             None
@@ -503,7 +561,7 @@ impl Analyzer<'_> {
             self.sink.error(
                 "capture-stderr",
                 "\"capture_stderr\" needs \"capture\"".to_owned(),
-                &r.path_of("capture_stderr"),
+                r.path_of("capture_stderr"),
                 Target::Key,
             );
         }
@@ -518,16 +576,16 @@ impl Analyzer<'_> {
         }))
     }
 
-    fn workdir(&mut self, r: &MapReader<'_>) -> Option<Template> {
+    fn workdir(&mut self, r: &MapReader<'a, '_>) -> Option<Template> {
         let workdir = r.nonempty_string("workdir", &mut self.sink)?;
-        self.template(workdir, "workdir", false, &r.path_of("workdir"), false);
+        self.template(workdir, "workdir", false, r.path_of("workdir"), false);
         Some(Template::new(workdir))
     }
 
-    fn agent(&mut self, r: &MapReader<'_>, kind: Kind) -> Option<StepKind> {
+    fn agent(&mut self, r: &MapReader<'a, '_>, kind: Kind) -> Option<StepKind> {
         let prompt = r.nonempty_string("prompt", &mut self.sink);
         if let Some(prompt) = prompt {
-            self.template(prompt, "prompt", false, &r.path_of("prompt"), false);
+            self.template(prompt, "prompt", false, r.path_of("prompt"), false);
         }
         let explicit = r.get("session").is_some();
         let session = match r.string("session", &mut self.sink) {
@@ -551,7 +609,7 @@ impl Analyzer<'_> {
                             "session {} is not declared in this workflow's \"sessions\" block{hint}",
                             quote_short(name)
                         ),
-                        &r.path_of("session"),
+                        r.path_of("session"),
                         Target::Value,
                     );
                     None
@@ -576,7 +634,7 @@ impl Analyzer<'_> {
                     self.sink.error(
                         "session-pinned",
                         format!("\"{key}\" cannot be set on a step with session \"{strategy}\": the {decider} decides it"),
-                        &r.path_of(key),
+                        r.path_of(key),
                         Target::Key,
                     );
                 }
@@ -608,15 +666,15 @@ impl Analyzer<'_> {
         }))
     }
 
-    fn loop_step(&mut self, r: &MapReader<'_>, loc: &str, depth: usize) -> Option<StepKind> {
+    fn loop_step(&mut self, r: &MapReader<'a, '_>, depth: usize) -> Option<StepKind> {
         let loop_path = r.path_of("loop");
         let entries = r.map("loop", &mut self.sink);
         let body = r.list("steps", &mut self.sink);
         let entries = entries?;
-        let l = MapReader::new(entries, loop_path.clone());
+        let l = MapReader::new(entries, loop_path);
         l.check_keys(LOOP_KEYS, &[], &mut self.sink);
         let before = self.sink.error_count();
-        let shape = |sink: &mut super::fields::Sink, message: &str, path: &str| {
+        let shape = |sink: &mut super::fields::Sink, message: &str, path: YamlPath<'_>| {
             sink.error("loop-shape", message.to_owned(), path, Target::Key);
         };
         let (has_max, has_over) = (l.has("max"), l.has("over"));
@@ -624,19 +682,19 @@ impl Analyzer<'_> {
             shape(
                 &mut self.sink,
                 "loop cannot have both \"max\" and \"over\"",
-                &l.path_of("over"),
+                l.path_of("over"),
             );
         } else if !has_max && !has_over {
             shape(
                 &mut self.sink,
                 "loop needs either \"max\" or both \"over\" and \"as\"",
-                &loop_path,
+                loop_path,
             );
         } else if has_over && !l.has("as") {
             shape(
                 &mut self.sink,
                 "loop \"over\" needs \"as\" (the variable that receives each match)",
-                &l.path_of("over"),
+                l.path_of("over"),
             );
         }
         if has_max && !has_over {
@@ -644,38 +702,38 @@ impl Analyzer<'_> {
                 shape(
                     &mut self.sink,
                     "\"require_matches\" only applies to for-each loops",
-                    &l.path_of("require_matches"),
+                    l.path_of("require_matches"),
                 );
             }
             if l.has("as") {
                 shape(
                     &mut self.sink,
                     "loop \"as\" only applies to for-each loops; use \"as_index\" for the iteration number",
-                    &l.path_of("as"),
+                    l.path_of("as"),
                 );
             }
         }
         // `max` and `over` are rendered outside the body: no loop variables yet.
         let max = l
             .get("max")
-            .and_then(|node| self.loop_max(node, &l.path_of("max")));
+            .and_then(|node| self.loop_max(node, l.path_of("max")));
         let over = l.string("over", &mut self.sink).map(|over| {
-            self.template(over, "loop.over", false, &l.path_of("over"), false);
+            self.template(over, "loop.over", false, l.path_of("over"), false);
             Template::new(over)
         });
         let var = l
             .string("as", &mut self.sink)
-            .and_then(|v| self.loop_var(v, &l.path_of("as")));
+            .and_then(|v| self.loop_var(v, l.path_of("as")));
         let index = l
             .string("as_index", &mut self.sink)
-            .and_then(|v| self.loop_var(v, &l.path_of("as_index")));
+            .and_then(|v| self.loop_var(v, l.path_of("as_index")));
         if let (Some(a), Some(b)) = (&var, &index)
             && a == b
         {
             self.sink.error(
                 "loop-index",
                 "\"as_index\" must differ from \"as\"".to_owned(),
-                &l.path_of("as_index"),
+                l.path_of("as_index"),
                 Target::Value,
             );
         }
@@ -685,19 +743,15 @@ impl Analyzer<'_> {
         // The body: loop variables and every capture in the body are known inside it.
         let vars_len = self.loop_vars.len();
         let body_len = self.body_captures.len();
-        self.loop_vars.extend(var.iter().cloned());
-        self.loop_vars.extend(index.iter().cloned());
+        self.loop_vars.extend(var);
+        self.loop_vars.extend(index);
         if let Some(items) = body {
             collect_captures(items, &mut self.body_captures);
         }
         self.loop_depth += 1;
         let steps = body.and_then(|items| {
-            self.step_list(
-                items,
-                &r.path_of("steps"),
-                &format!("{loc}.steps"),
-                depth + 1,
-            )
+            let loc = self.children_loc();
+            self.step_list(items, r.path_of("steps"), &loc, depth + 1)
         });
         self.loop_depth -= 1;
         self.loop_vars.truncate(vars_len);
@@ -711,7 +765,7 @@ impl Analyzer<'_> {
             (Some(max), None, _) => LoopKind::Counted { max },
             (None, Some(over), Some(var)) => LoopKind::ForEach {
                 over,
-                var: var.clone(),
+                var: (*var).to_owned(),
                 require_matches,
             },
             _ => return None,
@@ -719,13 +773,13 @@ impl Analyzer<'_> {
         let has_break = body_has_break(&steps);
         Some(StepKind::Loop(LoopStep {
             kind,
-            as_index: index,
+            as_index: index.map(str::to_owned),
             steps,
             has_break,
         }))
     }
 
-    fn loop_max(&mut self, node: &Node, path: &str) -> Option<LoopMax> {
+    fn loop_max(&mut self, node: &Node, path: YamlPath<'_>) -> Option<LoopMax> {
         let bad = |sink: &mut super::fields::Sink, found: String| {
             sink.error(
                 "loop-max",
@@ -760,11 +814,11 @@ impl Analyzer<'_> {
         }
     }
 
-    fn loop_var(&mut self, name: &str, path: &str) -> Option<String> {
+    fn loop_var(&mut self, name: &'a str, path: YamlPath<'_>) -> Option<&'a str> {
         if !self.check_identifier(name, "loop variable", path) {
             return None;
         }
-        if self.params.iter().any(|p| p == name) {
+        if self.params.contains(&name) {
             self.sink.warning(
                 "shadowed",
                 format!(
@@ -774,25 +828,25 @@ impl Analyzer<'_> {
                 Target::Value,
             );
         }
-        Some(name.to_owned())
+        Some(name)
     }
 
-    fn sub_workflow(&mut self, r: &MapReader<'_>, id: Option<String>) -> Option<StepKind> {
+    fn sub_workflow(&mut self, r: &MapReader<'a, '_>, id: Option<String>) -> Option<StepKind> {
         let workflow = r.nonempty_string("workflow", &mut self.sink);
         if let Some(workflow) = workflow {
-            self.template(workflow, "workflow", false, &r.path_of("workflow"), false);
+            self.template(workflow, "workflow", false, r.path_of("workflow"), false);
         }
         let mut params = Vec::new();
         let mut ok = true;
         if let Some(entries) = r.map("params", &mut self.sink) {
             let params_path = r.path_of("params");
             for (key, value) in entries {
-                let path = join(&params_path, key);
+                let path = params_path.key(key);
                 if !super::fields::is_identifier(key) {
                     self.sink.error(
                         "invalid-identifier",
                         format!("parameter name {} is not valid: use letters, digits and \"_\", not starting with a digit", quote_short(key)),
-                        &path,
+                        path,
                         Target::Key,
                     );
                     ok = false;
@@ -800,12 +854,12 @@ impl Analyzer<'_> {
                 }
                 match value.scalar_text() {
                     Some(text) => {
-                        self.template(&text, &format!("params.{key}"), false, &path, false);
+                        self.template(&text, &format!("params.{key}"), false, path, false);
                         params.push((key.clone(), Template::new(text)));
                     }
                     None => {
                         self.sink
-                            .wrong_type(key, super::fields::A_STRING, value, &path);
+                            .wrong_type(key, super::fields::A_STRING, value, path);
                         ok = false;
                     }
                 }
@@ -817,9 +871,9 @@ impl Analyzer<'_> {
         if !workflow.contains("{{") {
             self.calls.push(Call {
                 value: workflow.to_owned(),
-                value_path: r.path_of("workflow"),
-                step_path: r.path.clone(),
-                location: self.sink.location.clone(),
+                value_path: r.path_of("workflow").to_string(),
+                step_path: r.path.to_string(),
+                location: self.sink.location.text(),
                 step_id: id,
                 params: params.iter().map(|(k, _)| k.clone()).collect(),
             });
@@ -834,11 +888,11 @@ impl Analyzer<'_> {
 }
 
 /// Every `capture` name anywhere in a step list (iteratively, not into other files).
-fn collect_captures(items: &[Node], out: &mut Vec<String>) {
+fn collect_captures<'a>(items: &'a [Node], out: &mut Vec<&'a str>) {
     let mut stack: Vec<&Node> = items.iter().collect();
     while let Some(node) = stack.pop() {
         if let Some(capture) = node.get("capture").and_then(Node::as_str) {
-            out.push(capture.to_owned());
+            out.push(capture);
         }
         if let Some(Node::Seq(children)) = node.get("steps") {
             stack.extend(children.iter());

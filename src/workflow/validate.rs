@@ -5,24 +5,22 @@
 //! which variable names are known at that point of the file and reports the others as
 //! `undefined-variable`, with a did-you-mean and the list of known names.
 
-use super::fields::Target;
+use super::fields::{Target, YamlPath};
 use super::loader::Analyzer;
 use super::model::BUILTIN_VARS;
 use super::suggest::suggest;
 
-impl Analyzer<'_> {
+impl<'a> Analyzer<'a> {
     /// Checks a template field at `path`. `builtins_only` is for param defaults.
     pub(crate) fn template(
         &mut self,
         text: &str,
         field: &str,
         shell: bool,
-        path: &str,
+        path: YamlPath<'_>,
         builtins_only: bool,
     ) {
-        if !text.contains("{{") {
-            return;
-        }
+        // `analyze` returns at once, allocating nothing, for text without `{{`.
         let analysis = crate::interpolate::analyze(text, field, shell);
         for issue in analysis.issues {
             self.sink
@@ -36,7 +34,7 @@ impl Analyzer<'_> {
             }
             reported.push(name);
             let known = self.known_names(builtins_only);
-            let hint = match suggest(name, known.iter().map(String::as_str)) {
+            let hint = match suggest(name, known.iter().copied()) {
                 Some(best) => format!(" (did you mean \"{best}\"?)"),
                 None => String::new(),
             };
@@ -57,17 +55,17 @@ impl Analyzer<'_> {
         if builtins_only {
             return false;
         }
-        let has = |list: &[String]| list.iter().any(|n| n == name);
+        let has = |list: &[&str]| list.contains(&name);
         has(&self.params) || has(&self.loop_vars) || has(&self.captures) || has(&self.body_captures)
     }
 
     /// Known names in the order the help lists them: params, captures, loop variables
     /// (innermost first), builtins.
-    fn known_names(&self, builtins_only: bool) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        let mut add = |name: &String| {
+    fn known_names(&self, builtins_only: bool) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut add = |name: &&'a str| {
             if !names.contains(name) {
-                names.push(name.clone());
+                names.push(name);
             }
         };
         if !builtins_only {
@@ -76,9 +74,7 @@ impl Analyzer<'_> {
             self.body_captures.iter().for_each(&mut add);
             self.loop_vars.iter().rev().for_each(&mut add);
         }
-        for builtin in BUILTIN_VARS {
-            add(&(*builtin).to_owned());
-        }
+        BUILTIN_VARS.iter().for_each(&mut add);
         names
     }
 }
