@@ -25,14 +25,21 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::console::Console;
 use super::input_filter::{InputFilter, UserTrigger};
-use super::output_filter::{OutputEvent, OutputFilter};
+use super::output_filter::{FilteredOutput, OutputEvent, OutputFilter};
 
 /// How long output is still copied after the child was stopped.
 pub const DRAIN: Duration = Duration::from_millis(200);
 /// Poll timeouts: idle, and while bytes are held or the output drains.
 const IDLE_POLL_MS: u16 = 100;
 const SHORT_POLL_MS: u16 = 20;
-const BUFFER: usize = 8192;
+/// The input pump's buffer: keystrokes and pastes.
+const INPUT_BUFFER: usize = 8192;
+/// The output pump's buffer. The kernel hands over at most its line buffer (4 KiB on Linux) per
+/// `read`, so the pump reads again while more is already waiting and passes the whole burst on
+/// at once: one write to the terminal per burst instead of one per 4 KiB.
+const OUTPUT_BUFFER: usize = 64 * 1024;
+/// The output pump stops gathering a burst when less room than this is left.
+const MIN_READ: usize = 4096;
 
 /// What the pumps tell the relay loop.
 #[derive(Debug)]
@@ -55,7 +62,7 @@ pub fn spawn_input(
     std::thread::Builder::new()
         .name("relay-input".into())
         .spawn(move || {
-            let mut buf = [0u8; BUFFER];
+            let mut buf = [0u8; INPUT_BUFFER];
             while !stop.load(Ordering::Relaxed) {
                 let holding = filter.as_ref().is_some_and(InputFilter::is_holding);
                 let timeout = if holding { SHORT_POLL_MS } else { IDLE_POLL_MS };
@@ -72,14 +79,14 @@ pub fn spawn_input(
                     Read::Closed => return,
                 };
                 lock(&console).user_input();
-                let (forward, trigger) = match filter.as_mut() {
+                let (written, trigger) = match filter.as_mut() {
                     Some(filter) => {
                         let out = filter.feed(bytes);
-                        (out.forward, out.trigger)
+                        (master.write_all(&out.forward), out.trigger)
                     }
-                    None => (bytes.to_vec(), None),
+                    None => (master.write_all(bytes), None),
                 };
-                if master.write_all(&forward).is_err() {
+                if written.is_err() {
                     return;
                 }
                 if let Some(trigger) = trigger {
@@ -101,7 +108,8 @@ pub fn spawn_output(
     std::thread::Builder::new()
         .name("relay-output".into())
         .spawn(move || {
-            let mut buf = [0u8; BUFFER];
+            let mut buf = vec![0u8; OUTPUT_BUFFER];
+            let mut filtered = FilteredOutput::default();
             let mut drain_started: Option<Instant> = None;
             loop {
                 let timeout = if draining.load(Ordering::Relaxed) {
@@ -113,26 +121,27 @@ pub fn spawn_output(
                 } else {
                     IDLE_POLL_MS
                 };
-                let bytes = match read_some(master.as_fd(), timeout, &mut buf) {
-                    Read::Data(n) => &buf[..n],
-                    Read::Nothing => {
-                        flush_output(filter.as_mut(), &console);
-                        continue;
-                    }
-                    Read::Closed => {
-                        let _ = events.send(PumpEvent::OutputClosed);
-                        break;
-                    }
-                };
+                let (n, closed) = read_burst(master.as_fd(), timeout, &mut buf);
+                let bytes = &buf[..n];
+                if n == 0 && !closed {
+                    flush_output(filter.as_mut(), &console);
+                    continue;
+                }
                 match filter.as_mut() {
+                    _ if n == 0 => {}
                     Some(filter) => {
-                        let out = filter.feed(bytes);
-                        lock(&console).child_output(&out.forward);
-                        for event in out.events {
+                        filtered.forward.clear();
+                        filter.feed_into(bytes, &mut filtered);
+                        lock(&console).child_output(&filtered.forward);
+                        for event in filtered.events.drain(..) {
                             let _ = events.send(PumpEvent::Output(event));
                         }
                     }
                     None => lock(&console).child_output(bytes),
+                }
+                if closed {
+                    let _ = events.send(PumpEvent::OutputClosed);
+                    break;
                 }
             }
             flush_output(filter.as_mut(), &console);
@@ -159,6 +168,22 @@ enum Read {
     Nothing,
     /// End-of-file, or an error that ends the stream (EIO: the PTY slave is closed).
     Closed,
+}
+
+/// One waiting read, then more reads while more output is already there and `buf` has room.
+/// Returns how much was read and whether the stream ended.
+fn read_burst(fd: BorrowedFd<'_>, timeout_ms: u16, buf: &mut [u8]) -> (usize, bool) {
+    let mut filled = 0;
+    let mut timeout = timeout_ms;
+    while buf.len() - filled >= MIN_READ {
+        match read_some(fd, timeout, &mut buf[filled..]) {
+            Read::Data(n) => filled += n,
+            Read::Nothing => break,
+            Read::Closed => return (filled, true),
+        }
+        timeout = 0;
+    }
+    (filled, false)
 }
 
 fn read_some(fd: BorrowedFd<'_>, timeout_ms: u16, buf: &mut [u8]) -> Read {
