@@ -1,18 +1,27 @@
 //! Relay throughput: `cat` of a 200 MB file through an interactive shell step of the real
 //! `agent-runner` (`mode: interactive`, so every byte crosses the terminal relay: output pump,
-//! screen model, transcript) against the same `cat` in a bare pseudo-terminal. Both run inside a
+//! screen tracker, transcript) against the same `cat` in a bare pseudo-terminal. Both run inside a
 //! 40×120 PTY whose master this bench drains, alternately, a few times each; it prints the median
 //! throughput of each, the ratio (target: at least 0.8×), and the fixed cost of an `agent-runner`
 //! run that relays nothing (so the ratio can be read for smaller outputs too).
 //!
+//! It also measures the physical ceiling of any relay on this machine: the same `cat` in an
+//! inner PTY whose master a trivial copy loop (64 KiB reads, one write each, no filtering, no
+//! process start) copies to the slave of the drained PTY, set raw as the relay sets the user's
+//! terminal. Every byte then crosses two kernel PTYs, as with the real relay.
+//!
 //! Run with `cargo bench --bench pty`. `PTY_BENCH_MB` (default 200) and `PTY_BENCH_RUNS`
-//! (default 5) change the file size and the number of runs.
+//! (default 5) change the file size and the number of runs. `PTY_BENCH_OTHER_RUNNER`, the path
+//! of another `agent-runner` binary (say, one built from main), measures it too, in the same
+//! runs, for a before/after comparison on a busy machine.
 
 #![expect(
     clippy::expect_used,
     reason = "a bench whose setup fails has nothing to measure"
 )]
 
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,6 +30,8 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_agent-runner");
 const TARGET_RATIO: f64 = 0.8;
+const ROWS: u16 = 40;
+const COLS: u16 = 120;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -58,17 +69,22 @@ fn write_input(path: &Path, mb: usize) -> std::io::Result<u64> {
     Ok(written)
 }
 
-/// Runs `command` in a fresh 40×120 PTY and drains the master until the child has exited and
-/// its output has ended. Returns the elapsed time and the bytes read.
-fn drain(command: CommandBuilder) -> (Duration, u64) {
-    let pair = native_pty_system()
+/// A fresh 40×120 PTY.
+fn open_pty() -> portable_pty::PtyPair {
+    native_pty_system()
         .openpty(PtySize {
-            rows: 40,
-            cols: 120,
+            rows: ROWS,
+            cols: COLS,
             pixel_width: 0,
             pixel_height: 0,
         })
-        .expect("openpty");
+        .expect("openpty")
+}
+
+/// Runs `command` in a fresh 40×120 PTY and drains the master until the child has exited and
+/// its output has ended. Returns the elapsed time and the bytes read.
+fn drain(command: CommandBuilder) -> (Duration, u64) {
+    let pair = open_pty();
     let mut reader = pair.master.try_clone_reader().expect("reader");
     let start = Instant::now();
     let mut child = pair.slave.spawn_command(command).expect("spawn");
@@ -97,6 +113,57 @@ fn drain(command: CommandBuilder) -> (Duration, u64) {
     (elapsed, total)
 }
 
+/// Runs `cat file` in an inner PTY and relays its output with a plain copy loop to the slave of
+/// a raw outer PTY, whose master is drained. Returns the elapsed time and the bytes read.
+fn trivial_relay(file: &Path) -> (Duration, u64) {
+    use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+    let size = nix::pty::Winsize {
+        ws_row: ROWS,
+        ws_col: COLS,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let outer = nix::pty::openpty(Some(&size), None).expect("openpty");
+    let mut raw = tcgetattr(&outer.slave).expect("tcgetattr");
+    cfmakeraw(&mut raw);
+    tcsetattr(&outer.slave, SetArg::TCSANOW, &raw).expect("tcsetattr");
+    let inner = open_pty();
+    let mut from_child = inner.master.try_clone_reader().expect("reader");
+    let mut to_user = File::from(outer.slave);
+    let mut drained = File::from(outer.master);
+    let start = Instant::now();
+    let mut child = inner.slave.spawn_command(bare(file)).expect("spawn");
+    drop(inner.slave);
+    let copier = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match from_child.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to_user.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Dropping `to_user` closes the outer slave: the drain below reads EIO.
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        match drained.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n as u64,
+        }
+    }
+    let status = child.wait().expect("wait");
+    copier.join().expect("copier");
+    let elapsed = start.elapsed();
+    assert!(status.success(), "cat failed: {status:?}");
+    drop(inner.master);
+    (elapsed, total)
+}
+
 /// A temp project whose `relay` workflow runs `command` as an interactive shell step.
 struct Project {
     dir: tempfile::TempDir,
@@ -118,9 +185,9 @@ impl Project {
         Self { dir }
     }
 
-    fn command(&self) -> CommandBuilder {
+    fn command(&self, runner: &OsStr) -> CommandBuilder {
         let home = self.dir.path().join("home");
-        let mut command = CommandBuilder::new(RUNNER);
+        let mut command = CommandBuilder::new(runner);
         command.env_clear();
         command.arg("relay");
         command.cwd(self.dir.path().join("project"));
@@ -140,6 +207,29 @@ fn bare(file: &Path) -> CommandBuilder {
     command
 }
 
+/// CPU seconds (user + system) used so far by this process and its reaped children: the cost of
+/// a configuration, which a busy machine disturbs far less than its wall-clock time.
+fn cpu_seconds() -> f64 {
+    let used = |who| {
+        // SAFETY: `getrusage` fills the zeroed `rusage` it is given and keeps no pointer to it.
+        let usage = unsafe {
+            let mut usage: nix::libc::rusage = std::mem::zeroed();
+            nix::libc::getrusage(who, &mut usage);
+            usage
+        };
+        let seconds = |t: nix::libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    };
+    used(nix::libc::RUSAGE_SELF) + used(nix::libc::RUSAGE_CHILDREN)
+}
+
+/// Runs `measure` and returns its throughput in MB/s and the CPU seconds it cost.
+fn measured(megabytes: f64, measure: impl FnOnce() -> (Duration, u64)) -> (f64, f64) {
+    let cpu = cpu_seconds();
+    let (time, _) = measure();
+    (megabytes / time.as_secs_f64(), cpu_seconds() - cpu)
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -148,6 +238,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn main() {
     let mb = env_number("PTY_BENCH_MB", 200);
     let runs = env_number("PTY_BENCH_RUNS", 5).max(1);
+    let other = std::env::var_os("PTY_BENCH_OTHER_RUNNER");
     let data = tempfile::tempdir().expect("temp dir");
     let file = data.path().join("input.txt");
     let bytes = write_input(&file, mb).expect("write input") as f64;
@@ -157,41 +248,89 @@ fn main() {
 
     // Warm the page cache and the binaries once.
     drain(bare(&file));
-    drain(relay.command());
+    drain(relay.command(RUNNER.as_ref()));
 
-    let mut bare_rates = Vec::new();
-    let mut relay_rates = Vec::new();
+    // Per configuration: throughputs and CPU seconds.
+    let mut bare_runs = (Vec::new(), Vec::new());
+    let mut relay_runs = (Vec::new(), Vec::new());
+    let mut trivial_runs = (Vec::new(), Vec::new());
+    let mut other_runs = (Vec::new(), Vec::new());
+    let mut ratios = Vec::new();
     let mut overheads = Vec::new();
     for run in 1..=runs {
-        let (bare_time, bare_read) = drain(bare(&file));
-        let (relay_time, relay_read) = drain(relay.command());
-        let (overhead, _) = drain(empty.command());
-        let bare_rate = megabytes / bare_time.as_secs_f64();
-        let relay_rate = megabytes / relay_time.as_secs_f64();
-        println!(
-            "run {run}/{runs}: bare {bare_rate:7.1} MB/s ({:.2}s, {bare_read} bytes read)  relay {relay_rate:7.1} MB/s ({:.2}s, {relay_read} bytes read)  empty run {:.0} ms",
-            bare_time.as_secs_f64(),
-            relay_time.as_secs_f64(),
-            overhead.as_secs_f64() * 1000.0,
+        let bare_run = measured(megabytes, || drain(bare(&file)));
+        let relay_run = measured(megabytes, || drain(relay.command(RUNNER.as_ref())));
+        let trivial_run = measured(megabytes, || trivial_relay(&file));
+        let other_run = other
+            .as_ref()
+            .map(|other| measured(megabytes, || drain(relay.command(other))));
+        let (overhead, _) = drain(empty.command(RUNNER.as_ref()));
+        let show = |name: &str, (rate, cpu): (f64, f64)| {
+            format!(
+                "{name} {rate:6.1} MB/s ({:.2}x, {cpu:.2} s CPU)",
+                rate / bare_run.0
+            )
+        };
+        let mut line = format!(
+            "run {run}/{runs}: bare {:6.1} MB/s ({:.2} s CPU)  {}  {}",
+            bare_run.0,
+            bare_run.1,
+            show("relay", relay_run),
+            show("trivial relay", trivial_run),
         );
-        bare_rates.push(bare_rate);
-        relay_rates.push(relay_rate);
+        if let Some(other_run) = other_run {
+            line.push_str(&format!("  {}", show("other runner", other_run)));
+            other_runs.0.push(other_run.0);
+            other_runs.1.push(other_run.1);
+        }
+        println!(
+            "{line}  empty run {:.0} ms",
+            overhead.as_secs_f64() * 1000.0
+        );
+        ratios.push(relay_run.0 / bare_run.0);
+        for (runs, (rate, cpu)) in [
+            (&mut bare_runs, bare_run),
+            (&mut relay_runs, relay_run),
+            (&mut trivial_runs, trivial_run),
+        ] {
+            runs.0.push(rate);
+            runs.1.push(cpu);
+        }
         overheads.push(overhead.as_secs_f64());
     }
-    let bare_rate = median(bare_rates);
-    let relay_rate = median(relay_rates);
+    let medians = |(rates, cpus): (Vec<f64>, Vec<f64>)| (median(rates), median(cpus));
+    let (bare_rate, bare_cpu) = medians(bare_runs);
+    let (relay_rate, relay_cpu) = medians(relay_runs);
+    let (trivial_rate, trivial_cpu) = medians(trivial_runs);
     let overhead = median(overheads);
     let ratio = relay_rate / bare_rate;
     // The relay's own rate, without the fixed cost of starting and finishing a run.
     let relay_only = megabytes / (megabytes / relay_rate - overhead).max(f64::MIN_POSITIVE);
     println!(
         "cat of {megabytes:.0} MB, median of {runs}: bare PTY {bare_rate:.1} MB/s, agent-runner relay {relay_rate:.1} MB/s \
-         ({relay_only:.1} MB/s without the {:.0} ms of an empty run); ratio {ratio:.2}x (target >= {TARGET_RATIO}x): {}",
+         ({relay_only:.1} MB/s without the {:.0} ms of an empty run); ratio {ratio:.2}x, median of the per-run ratios {:.2}x \
+         (target >= {TARGET_RATIO}x): {}",
         overhead * 1000.0,
+        median(ratios),
         if ratio >= TARGET_RATIO {
             "ok"
         } else {
             "BELOW TARGET"
         }
     );
+    println!(
+        "ceiling: trivial two-PTY copy loop {trivial_rate:.1} MB/s = {:.2}x bare; the relay reaches {:.2}x of the ceiling",
+        trivial_rate / bare_rate,
+        relay_rate / trivial_rate,
+    );
+    println!(
+        "CPU seconds, median: bare {bare_cpu:.2}, relay {relay_cpu:.2}, trivial relay {trivial_cpu:.2}"
+    );
+    if !other_runs.0.is_empty() {
+        let (other_rate, other_cpu) = medians(other_runs);
+        println!(
+            "other runner: {other_rate:.1} MB/s = {:.2}x bare, {other_cpu:.2} CPU seconds",
+            other_rate / bare_rate
+        );
+    }
 }

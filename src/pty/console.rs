@@ -4,19 +4,24 @@
 //! resize, the final reset) all touch the terminal, the screen model and the transcript, so they
 //! share one `Console` behind a mutex. That also orders the writes: the hint's row is repainted
 //! before the bytes that follow it.
+//!
+//! Only the idle hint needs a full `vt100` screen model (to repaint the row it covered). Without
+//! a hint — interactive shell steps, and agent steps with `interactive.idle_hint: false` — the
+//! console keeps a [`ScreenTracker`] instead, which follows just what the final reset needs.
 
 use std::io::Write;
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 use super::idle_hint::{IdleHint, hint_bytes, repaint_bytes};
+use super::screen_tracker::ScreenTracker;
 use super::terminal_reset::{NEWLINE, reset_sequence};
 use super::transcript::Transcript;
 
 /// The user's terminal as the relay sees it.
 pub struct Console {
     out: Box<dyn Write + Send>,
-    screen: vt100::Parser,
+    screen: Screen,
     transcript: Transcript,
     hint: Option<IdleHint>,
     last_output: Instant,
@@ -29,7 +34,14 @@ impl Console {
         let now = Instant::now();
         Self {
             out,
-            screen: vt100::Parser::new(non_zero(rows), non_zero(cols), 0),
+            screen: match hint {
+                Some(_) => Screen::Model(Box::new(vt100::Parser::new(
+                    non_zero(rows),
+                    non_zero(cols),
+                    0,
+                ))),
+                None => Screen::Tracker(ScreenTracker::new()),
+            },
             transcript: Transcript::new(),
             hint,
             last_output: now,
@@ -63,11 +75,12 @@ impl Console {
 
     /// Draws the idle hint if it is due.
     pub fn tick(&mut self, now: Instant) {
-        let (rows, cols) = self.size();
         let idle = now.saturating_duration_since(self.last_activity);
-        let Some(hint) = self.hint.as_mut() else {
+        let (Some(hint), Screen::Model(model)) = (self.hint.as_mut(), &self.screen) else {
             return;
         };
+        let (rows, cols) = model.screen().size();
+        let (rows, cols) = (rows.get(), cols.get());
         if hint.is_due(idle, rows, cols) {
             hint.drawn();
             self.write(&hint_bytes(rows, cols));
@@ -76,17 +89,19 @@ impl Console {
 
     /// The terminal was resized.
     pub fn resize(&mut self, rows: u16, cols: u16) {
-        self.screen.set_size(non_zero(rows), non_zero(cols));
+        if let Screen::Model(model) = &mut self.screen {
+            model.set_size(non_zero(rows), non_zero(cols));
+        }
     }
 
     /// The child has ended: removes the hint, writes the reset sequence and, when the cursor is
     /// not in column 1, a newline.
     pub fn finish(&mut self) {
         self.activity(Instant::now());
-        let reset = reset_sequence(self.screen.screen().alternate_screen());
+        let reset = reset_sequence(self.screen.alternate_screen());
         self.screen.process(&reset);
         self.write(&reset);
-        if self.screen.screen().cursor_position().1 != 0 {
+        if !self.screen.at_line_start() {
             self.write(NEWLINE);
         }
     }
@@ -96,15 +111,12 @@ impl Console {
         &self.transcript
     }
 
-    fn size(&self) -> (u16, u16) {
-        let (rows, cols) = self.screen.screen().size();
-        (rows.get(), cols.get())
-    }
-
     fn activity(&mut self, now: Instant) {
         self.last_activity = now;
-        if self.hint.as_mut().is_some_and(IdleHint::activity) {
-            let repaint = repaint_bytes(self.screen.screen());
+        if self.hint.as_mut().is_some_and(IdleHint::activity)
+            && let Screen::Model(model) = &self.screen
+        {
+            let repaint = repaint_bytes(model.screen());
             self.write(&repaint);
         }
     }
@@ -112,6 +124,35 @@ impl Console {
     fn write(&mut self, bytes: &[u8]) {
         // A terminal that went away cannot be helped; the relay ends when the child does.
         let _ = self.out.write_all(bytes).and_then(|()| self.out.flush());
+    }
+}
+
+/// What the console knows of the child's screen: everything, or just what the reset needs.
+enum Screen {
+    Model(Box<vt100::Parser>),
+    Tracker(ScreenTracker),
+}
+
+impl Screen {
+    fn process(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Model(model) => model.process(bytes),
+            Self::Tracker(tracker) => tracker.feed(bytes),
+        }
+    }
+
+    fn alternate_screen(&self) -> bool {
+        match self {
+            Self::Model(model) => model.screen().alternate_screen(),
+            Self::Tracker(tracker) => tracker.alternate_screen(),
+        }
+    }
+
+    fn at_line_start(&self) -> bool {
+        match self {
+            Self::Model(model) => model.screen().cursor_position().1 == 0,
+            Self::Tracker(tracker) => tracker.at_line_start(),
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! The pure state machines decide everything about the byte streams and are tested against every
 //! split of their input: [`input_filter`] (the user's keys, with the [`line_tracker`]),
-//! [`output_filter`] (the agent's output and its sentinel) and [`transcript`]. Around them: the
+//! [`output_filter`] (the agent's output and its sentinel), [`transcript`] and the
+//! [`screen_tracker`] (alternate screen and column 1 without a full screen model). Around them: the
 //! [`terminal_guard`] (raw mode, restored on every way out) and the [`terminal_reset`] sequence;
 //! the [`control_socket`] server and its [`client`]; and the relay's private parts — the child
 //! process, the copy pumps, the console with its screen model and idle hint, and the signal
@@ -22,6 +23,7 @@ pub mod line_tracker;
 pub mod output_filter;
 mod pumps;
 pub mod relay;
+pub mod screen_tracker;
 mod signals;
 #[cfg(test)]
 mod splits;

@@ -67,10 +67,26 @@ impl OutputFilter {
     /// Processes one chunk of output.
     pub fn feed(&mut self, chunk: &[u8]) -> FilteredOutput {
         let mut out = FilteredOutput::default();
-        for &byte in chunk {
-            self.step(byte, &mut out);
-        }
+        self.feed_into(chunk, &mut out);
         out
+    }
+
+    /// Processes one chunk of output, appending to `out` (which the caller can reuse, so a
+    /// chunk costs no allocation). Text outside escape sequences is copied in runs: only the bytes
+    /// after an ESC are looked at one by one.
+    pub fn feed_into(&mut self, chunk: &[u8], out: &mut FilteredOutput) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            if self.state == State::Ground {
+                let run = memchr::memchr(ESC, rest).unwrap_or(rest.len());
+                out.forward.extend_from_slice(&rest[..run]);
+                rest = &rest[run..];
+            }
+            if let Some((&byte, tail)) = rest.split_first() {
+                self.step(byte, out);
+                rest = tail;
+            }
+        }
     }
 
     /// The agent fell quiet: releases a held lone ESC. A sentinel-shaped OSC stays held, since

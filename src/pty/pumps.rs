@@ -25,14 +25,19 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::console::Console;
 use super::input_filter::{InputFilter, UserTrigger};
-use super::output_filter::{OutputEvent, OutputFilter};
+use super::output_filter::{FilteredOutput, OutputEvent, OutputFilter};
 
 /// How long output is still copied after the child was stopped.
 pub const DRAIN: Duration = Duration::from_millis(200);
 /// Poll timeouts: idle, and while bytes are held or the output drains.
 const IDLE_POLL_MS: u16 = 100;
 const SHORT_POLL_MS: u16 = 20;
-const BUFFER: usize = 8192;
+/// The input pump's buffer: keystrokes and pastes.
+const INPUT_BUFFER: usize = 8192;
+/// The output pump's buffer: one `read` per wake-up takes all the kernel hands over (at most its
+/// 4 KiB line buffer on Linux). Gathering several reads into one write was measured slower: the
+/// terminal side then idles while the pump gathers.
+const OUTPUT_BUFFER: usize = 64 * 1024;
 
 /// What the pumps tell the relay loop.
 #[derive(Debug)]
@@ -55,7 +60,7 @@ pub fn spawn_input(
     std::thread::Builder::new()
         .name("relay-input".into())
         .spawn(move || {
-            let mut buf = [0u8; BUFFER];
+            let mut buf = [0u8; INPUT_BUFFER];
             while !stop.load(Ordering::Relaxed) {
                 let holding = filter.as_ref().is_some_and(InputFilter::is_holding);
                 let timeout = if holding { SHORT_POLL_MS } else { IDLE_POLL_MS };
@@ -72,14 +77,14 @@ pub fn spawn_input(
                     Read::Closed => return,
                 };
                 lock(&console).user_input();
-                let (forward, trigger) = match filter.as_mut() {
+                let (written, trigger) = match filter.as_mut() {
                     Some(filter) => {
                         let out = filter.feed(bytes);
-                        (out.forward, out.trigger)
+                        (master.write_all(&out.forward), out.trigger)
                     }
-                    None => (bytes.to_vec(), None),
+                    None => (master.write_all(bytes), None),
                 };
-                if master.write_all(&forward).is_err() {
+                if written.is_err() {
                     return;
                 }
                 if let Some(trigger) = trigger {
@@ -101,7 +106,8 @@ pub fn spawn_output(
     std::thread::Builder::new()
         .name("relay-output".into())
         .spawn(move || {
-            let mut buf = [0u8; BUFFER];
+            let mut buf = vec![0u8; OUTPUT_BUFFER];
+            let mut filtered = FilteredOutput::default();
             let mut drain_started: Option<Instant> = None;
             loop {
                 let timeout = if draining.load(Ordering::Relaxed) {
@@ -126,9 +132,10 @@ pub fn spawn_output(
                 };
                 match filter.as_mut() {
                     Some(filter) => {
-                        let out = filter.feed(bytes);
-                        lock(&console).child_output(&out.forward);
-                        for event in out.events {
+                        filtered.forward.clear();
+                        filter.feed_into(bytes, &mut filtered);
+                        lock(&console).child_output(&filtered.forward);
+                        for event in filtered.events.drain(..) {
                             let _ = events.send(PumpEvent::Output(event));
                         }
                     }

@@ -13,7 +13,8 @@
 //!    closed at once, so the output pump sees end-of-file when the child's side closes.
 //! 2. **Relay.** Two threads copy bytes ([`pumps`](super::pumps)): keystrokes through the
 //!    [`InputFilter`] to the PTY, output through the [`OutputFilter`] to the [`Console`] (terminal,
-//!    `vt100` screen model, transcript). They report triggers over a channel.
+//!    `vt100` screen model — or, without an idle hint, the lighter screen tracker — and
+//!    transcript). They report triggers over a channel.
 //! 3. **The loop** on the caller's thread wakes every [`TICK`] or on an event. It decides how the
 //!    step ends: a user trigger ends it at once; an agent trigger (`step continue` over the socket,
 //!    or the sentinel) starts the *settle* — wait until the agent has been quiet for
@@ -33,7 +34,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -262,12 +263,6 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
 
     let hint =
         (spec.triggers.is_some() && spec.idle_hint).then(|| IdleHint::new(spec.idle_hint_after));
-    let console = Arc::new(Mutex::new(Console::new(
-        Box::new(io::stdout()),
-        rows,
-        cols,
-        hint,
-    )));
     let (events_tx, events) = mpsc::channel();
     let stop_input = Arc::new(AtomicBool::new(false));
     let draining = Arc::new(AtomicBool::new(false));
@@ -278,15 +273,30 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
             // SAFETY: `raw` is the open master descriptor, owned by `master`, which outlives
             // this borrow; it is only duplicated here.
             let fd = unsafe { BorrowedFd::borrow_raw(raw) };
-            Ok((dup(fd)?, dup(fd)?, dup(stdin.as_fd())?))
+            // Whatever the step's console printed goes out before the child's output does.
+            let _ = io::stdout().lock().flush();
+            Ok((
+                dup(fd)?,
+                dup(fd)?,
+                dup(stdin.as_fd())?,
+                dup(io::stdout().as_fd())?,
+            ))
         });
-    let (master_in, master_out, user_in) = match fds {
+    let (master_in, master_out, user_in, user_out) = match fds {
         Ok(fds) => fds,
         Err(err) => {
             child.stop(spec.stop_grace, || true);
             return Err(err);
         }
     };
+    // A plain `File`: one unbuffered `write` per chunk, where `io::stdout()` (a `LineWriter`)
+    // would split every chunk at its last newline into two.
+    let console = Arc::new(Mutex::new(Console::new(
+        Box::new(File::from(user_out)),
+        rows,
+        cols,
+        hint,
+    )));
     let input = pumps::spawn_input(
         user_in,
         File::from(master_in),
