@@ -42,10 +42,7 @@ async fn run_agent_once(
             effort: c.effort.clone(),
         });
     let config = d.loader.config();
-    let decl = match &step.session {
-        SessionStrategy::Named(name) => at.ctx.workflow.sessions.iter().find(|s| s.name == *name),
-        _ => None,
-    };
+    let decl = at.ctx.workflow.session_decl(&step.session);
     let layers = Layers {
         step,
         workflow: &at.ctx.workflow,

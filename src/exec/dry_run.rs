@@ -204,7 +204,7 @@ impl Plan<'_> {
                     step: agent,
                     workflow,
                     config: self.config,
-                    decl: decl(workflow, agent),
+                    decl: workflow.session_decl(&agent.session),
                     recorded: None::<&Recorded>,
                 };
                 let resolved = layers.resolve(&mut |t: &Template| Ok(render(t, vars, false)));
@@ -251,18 +251,6 @@ impl Plan<'_> {
                 }
             },
         }
-    }
-}
-
-fn decl<'w>(
-    workflow: &'w Workflow,
-    agent: &crate::workflow::AgentStep,
-) -> Option<&'w crate::workflow::SessionDecl> {
-    match &agent.session {
-        crate::workflow::SessionStrategy::Named(name) => {
-            workflow.sessions.iter().find(|d| d.name == *name)
-        }
-        _ => None,
     }
 }
 

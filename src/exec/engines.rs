@@ -10,15 +10,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::dispatcher::{Dispatcher, Fatal};
 use super::outcome::{ErrorClass, Failure};
 use super::step::At;
 use super::subflow::Loader;
 use crate::engine::{self, Engine, EngineContext, EngineError, HookOutcome, HookRecord, StepInfo};
 use crate::exit;
-use crate::state::{AuditEvent, Redactor};
+use crate::state::AuditEvent;
 use crate::workflow::{Step, Workflow};
 
 /// An attached engine with what attaching produced: warnings to print, hook records to log.
@@ -128,7 +126,7 @@ impl Dispatcher {
     ) -> Result<(), Fatal> {
         for record in records {
             let mut data = record.to_json();
-            redact(&self.redactor, &mut data);
+            self.redactor.redact_json(&mut data);
             self.audit(AuditEvent::Engine, path, data)?;
         }
         Ok(())
@@ -202,8 +200,4 @@ impl Dispatcher {
             _ => Ok(()),
         })
     }
-}
-
-fn redact(redactor: &Redactor, value: &mut Value) {
-    redactor.redact_json(value);
 }

@@ -99,11 +99,7 @@ pub fn bind(workflow: &Workflow, args: &[String]) -> Result<Vec<(String, Bound)>
 /// `key=value` when `key` is an identifier (or empty, which is an error the caller reports).
 fn split_keyed(arg: &str) -> Option<(&str, &str)> {
     let (key, value) = arg.split_once('=')?;
-    let is_identifier = key
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
-    is_identifier.then_some((key, value))
+    (key.is_empty() || crate::workflow::fields::is_identifier(key)).then_some((key, value))
 }
 
 /// `usage: agent-runner <workflow> <required...> [<optional>...]`

@@ -171,12 +171,7 @@ pub fn static_cli(step: &AgentStep, workflow: &Workflow, config: &Config) -> Opt
     ) {
         return None;
     }
-    let decl = match &step.session {
-        crate::workflow::SessionStrategy::Named(name) => {
-            workflow.sessions.iter().find(|d| d.name == *name)
-        }
-        _ => None,
-    };
+    let decl = workflow.session_decl(&step.session);
     let layers = Layers {
         step,
         workflow,

@@ -309,6 +309,14 @@ pub const CLI_NAMES: &[&str] = &[
 ];
 
 impl Workflow {
+    /// The `sessions:` declaration a step's strategy names, if it names one.
+    pub fn session_decl(&self, strategy: &SessionStrategy) -> Option<&SessionDecl> {
+        match strategy {
+            SessionStrategy::Named(name) => self.sessions.iter().find(|d| d.name == *name),
+            _ => None,
+        }
+    }
+
     /// Every step of this file, depth first in document order (not into sub-workflows).
     pub fn walk(&self) -> impl Iterator<Item = &Step> {
         let mut stack: Vec<&Step> = self.steps.iter().rev().collect();
