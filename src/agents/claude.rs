@@ -237,6 +237,24 @@ struct ResultInfo {
     usage: Option<Usage>,
 }
 
+/// The tool claude uses to put a question to the user; headless steps disallow it.
+const ASK_USER_TOOL: &str = "AskUserQuestion";
+
+/// The failure of a headless step whose agent tried to ask the user something.
+fn asked_failure(question: &str) -> Failure {
+    let quoted = if question.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" (\"{}\")", question.trim())
+    };
+    Failure::new(
+        ErrorClass::CliError,
+        format!(
+            "claude tried to ask the user a question{quoted}, but nobody can answer in a headless step; put the answer in the prompt, or make the step interactive"
+        ),
+    )
+}
+
 /// Parser for `claude -p --output-format stream-json --verbose`.
 pub struct ClaudeParser {
     expected_id: Option<String>,
@@ -245,6 +263,8 @@ pub struct ClaudeParser {
     last_text: Option<String>,
     auth_failed: bool,
     result: Option<ResultInfo>,
+    /// The question of an `AskUserQuestion` call: a headless step that asks the user fails.
+    asked: Option<String>,
 }
 
 impl ClaudeParser {
@@ -256,6 +276,7 @@ impl ClaudeParser {
             last_text: None,
             auth_failed: false,
             result: None,
+            asked: None,
         }
     }
 
@@ -350,6 +371,14 @@ impl ClaudeParser {
                 Some("tool_use") => {
                     let tool = block.name.as_str().unwrap_or("tool").to_string();
                     let input = block.input.clone().unwrap_or_default();
+                    if tool == ASK_USER_TOOL && !sub_agent && self.asked.is_none() {
+                        let question = input
+                            .pointer("/questions/0/question")
+                            .or_else(|| input.get("question"))
+                            .and_then(|q| q.as_str())
+                            .unwrap_or("");
+                        self.asked = Some(question.to_string());
+                    }
                     out.push(AgentEvent::ToolUse {
                         summary: summarize(&tool, &input),
                         tool,
@@ -404,7 +433,7 @@ impl ClaudeParser {
         let is_error = result.is_some_and(|r| r.is_error);
         if exit.success() && !is_error {
             return match result {
-                Some(_) => None,
+                Some(_) => self.asked.as_deref().map(asked_failure),
                 None => Some(Failure::new(
                     ErrorClass::CliError,
                     "claude ended without a result",

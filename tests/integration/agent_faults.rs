@@ -381,3 +381,16 @@ fn a_cli_missing_at_run_time_fails_the_step_with_cli_missing() {
         json!({"path": "a", "class": "cli_missing", "message": message})
     );
 }
+
+#[test]
+fn a_headless_agent_that_asks_the_user_fails_the_step_with_a_clear_message() {
+    agent_workflow("name: w\nsteps:\n  - {id: a, mode: headless, prompt: p}\n")
+        .fake_script("- [{emit: {fixture: asks_user, text: \"Which database should I use?\"}}]\n")
+        .status(1)
+        .stderr_contains(
+            "agent-runner: step \"1/1 a\" failed: claude tried to ask the user a question \
+             (\"Which database should I use?\"), but nobody can answer in a headless step; put the \
+             answer in the prompt, or make the step interactive\n",
+        )
+        .run();
+}

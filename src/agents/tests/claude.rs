@@ -436,3 +436,30 @@ fn preflight_is_skipped_with_an_api_key() {
         "the \"claude\" CLI is not installed or not on PATH; npm install -g @anthropic-ai/claude-code, or set clis.claude.binary"
     );
 }
+
+/// A headless step whose agent tries to ask the user fails with a clear message, even though
+/// claude itself ends the turn normally (the tool is disallowed, so it gets a denial).
+#[test]
+fn asking_the_user_fails_a_headless_step() {
+    let mut p = parser(Some(SID));
+    let lines = [
+        format!(r#"{{"type":"system","subtype":"init","session_id":"{SID}","model":"m"}}"#),
+        format!(
+            r#"{{"type":"assistant","session_id":"{SID}","parent_tool_use_id":null,"message":{{"content":[{{"type":"tool_use","id":"t1","name":"AskUserQuestion","input":{{"questions":[{{"question":"Which database?"}}]}}}}]}}}}"#
+        ),
+        format!(
+            r#"{{"type":"result","subtype":"success","is_error":false,"result":"I need to know the database.","session_id":"{SID}","num_turns":2}}"#
+        ),
+    ];
+    for line in &lines {
+        p.feed(line.as_bytes());
+    }
+    let completion = p.finish(&ExitInfo::code(0));
+    let failure = completion.failure.expect("the step fails");
+    assert_eq!(failure.class, ErrorClass::CliError);
+    assert_eq!(
+        failure.message,
+        "claude tried to ask the user a question (\"Which database?\"), but nobody can answer in a \
+         headless step; put the answer in the prompt, or make the step interactive"
+    );
+}

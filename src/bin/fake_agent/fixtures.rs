@@ -19,6 +19,7 @@ fixtures!(
     "claude" / "logged_out",
     "claude" / "no_conversation",
     "claude" / "api_error",
+    "claude" / "asks_user",
     "codex" / "success",
     "codex" / "reconnecting",
     "codex" / "turn_failed",
