@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod engine;
+pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod interpolate;

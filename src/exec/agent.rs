@@ -8,8 +8,9 @@
 use serde_json::{Map, json};
 use tokio::sync::mpsc;
 
-use super::dispatcher::{Dispatcher, Fatal};
+use super::dispatcher::Dispatcher;
 use super::display::output_stem;
+use super::error::RunError;
 use super::labels::agent_label;
 use super::outcome::{End, ErrorClass, Failure};
 use super::sessions::{Continue, SessionPlan, plan_session};
@@ -28,7 +29,7 @@ async fn run_agent_once(
     d: &mut Dispatcher,
     at: &At<'_>,
     step: &AgentStep,
-) -> Result<Report, Fatal> {
+) -> Result<Report, RunError> {
     let plan = plan_session(d, at, step);
     // A `--session` seed does not choose the step's CLI: it applies only when the step resolves
     // to the seed's CLI (any CLI when the seed has no `<cli>:` prefix).
@@ -39,7 +40,7 @@ async fn run_agent_once(
         .map(|c| Recorded {
             cli: Some(c.cli.clone()),
             model: c.model.clone(),
-            effort: c.effort.clone(),
+            effort: c.effort,
         });
     let config = d.loader.config();
     let decl = at.ctx.workflow.session_decl(&step.session);
@@ -102,12 +103,7 @@ async fn run_agent_once(
             Ok(id) => SessionRequest::New {
                 preassigned: Some(id),
             },
-            Err(err) => {
-                return Err(Fatal::new(
-                    crate::exit::RUNTIME,
-                    format!("cannot create a session id: {err}"),
-                ));
-            }
+            Err(err) => return Err(RunError::SessionId(err)),
         },
         (None, None) => SessionRequest::New { preassigned: None },
     };
@@ -117,7 +113,7 @@ async fn run_agent_once(
     };
     d.frame(at.ctx.depth).agent = Some(AgentFrame {
         cli: resolved.cli.clone(),
-        strategy: step.session.to_string(),
+        strategy: step.session.clone(),
         session_id: known_id.clone(),
         preassigned: matches!(
             &session,
@@ -339,7 +335,11 @@ async fn run_agent_once(
 /// Runs an agent step; in a scope with an engine, a successful step must also pass the engine's
 /// `validate_step`. A rejected step fails, or, on a terminal, the user may reopen it as an
 /// interactive session that continues the step's conversation until the check passes.
-pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Result<Report, Fatal> {
+pub async fn run_agent(
+    d: &mut Dispatcher,
+    at: &At<'_>,
+    step: &AgentStep,
+) -> Result<Report, RunError> {
     let mut report = run_agent_once(d, at, step).await?;
     loop {
         if !matches!(report.end, End::Success) || at.ctx.engine.is_none() {
@@ -348,7 +348,7 @@ pub async fn run_agent(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Res
         let Some(agent) = d.frame(at.ctx.depth).agent.clone() else {
             return Ok(report);
         };
-        let continues = agent.strategy != "new";
+        let continues = agent.strategy != SessionStrategy::New;
         let failure = match d.check_step(at, at.step, &agent.cli, continues)? {
             Ok(()) => return Ok(report),
             Err(failure) => failure,
@@ -391,7 +391,7 @@ async fn run_headless(
     env: Vec<(String, String)>,
     stem: &str,
     note: NoteSession<'_>,
-) -> Result<Report, Fatal> {
+) -> Result<Report, RunError> {
     let output_dir = d.run_dir.output_dir();
     let job = super::headless::HeadlessJob {
         program: spec.program.clone(),
@@ -421,7 +421,7 @@ async fn run_headless(
                       line: Vec<u8>,
                       session_id: &mut Option<String>,
                       text_file: &mut String|
-     -> Result<(), Fatal> {
+     -> Result<(), RunError> {
         for event in parser.feed(&line) {
             if let AgentEvent::SessionStarted { id, .. } = &event {
                 on_session(d, at, &note, session_id, id)?;
@@ -504,7 +504,7 @@ fn on_session(
     note: &NoteSession<'_>,
     current: &mut Option<String>,
     id: &str,
-) -> Result<(), Fatal> {
+) -> Result<(), RunError> {
     if current.as_deref() == Some(id) {
         return Ok(());
     }
@@ -619,14 +619,14 @@ fn finish_session(
         return report;
     };
     let model = note.resolved.model.clone();
-    let effort = note.resolved.effort.map(|e| e.as_str().to_owned());
+    let effort = note.resolved.effort;
     let cli = note.resolved.cli.clone();
     d.scope(at.ctx.scope).last_session = Some(LastSession {
         step_id: at.step.id.clone(),
         cli: cli.clone(),
         session_id: id.clone(),
         model: model.clone(),
-        effort: effort.clone(),
+        effort,
     });
     if let SessionStrategy::Named(name) = &step.session {
         d.doc.named_sessions.insert(
@@ -644,6 +644,5 @@ fn finish_session(
 
 /// An adapter's failure as a step failure.
 pub fn convert(failure: agents::Failure) -> Failure {
-    let class = ErrorClass::parse(failure.class.as_str()).unwrap_or(ErrorClass::CliError);
-    Failure::new(class, failure.message)
+    failure.into()
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use crate::state::AuditEvent;
 use serde_json::{Map, json};
 
-use super::dispatcher::{Dispatcher, Fatal};
+use super::dispatcher::Dispatcher;
+use super::error::RunError;
 use super::glob;
 use super::outcome::{End, ErrorClass, Failure};
 use super::step::{At, Report};
@@ -21,7 +22,11 @@ const MAX_NESTING: usize = 32;
 /// Items listed in the `step_start` event of a for-each loop.
 const AUDIT_ITEMS: usize = 100;
 
-pub async fn run_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Result<Report, Fatal> {
+pub async fn run_loop(
+    d: &mut Dispatcher,
+    at: &At<'_>,
+    spec: &LoopStep,
+) -> Result<Report, RunError> {
     let depth = at.ctx.depth;
     let resumed = at.resuming && d.frame(depth).loop_.is_some();
     if !resumed {
@@ -250,7 +255,7 @@ pub async fn run_group(
     d: &mut Dispatcher,
     at: &At<'_>,
     children: &[Step],
-) -> Result<Report, Fatal> {
+) -> Result<Report, RunError> {
     let depth = at.ctx.depth;
     if at.resuming {
         d.console.heading(at.display, "group");
@@ -272,7 +277,7 @@ pub async fn run_sub_workflow(
     d: &mut Dispatcher,
     at: &At<'_>,
     call: &SubWorkflowStep,
-) -> Result<Report, Fatal> {
+) -> Result<Report, RunError> {
     let depth = at.ctx.depth;
     let existing = if at.resuming {
         d.frame(depth).sub_workflow.clone()
@@ -362,7 +367,7 @@ fn attach_own_engine(
     at: &At<'_>,
     workflow: &Arc<crate::workflow::Workflow>,
     frame: &SubWorkflowFrame,
-) -> Result<Result<Option<usize>, Failure>, Fatal> {
+) -> Result<Result<Option<usize>, Failure>, RunError> {
     let run_dir = Some(d.run_dir.path().to_path_buf());
     match super::engines::attach(
         &d.loader,

@@ -21,6 +21,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::context::{ListCtx, ScopeRef, VarsBuilder};
+use super::error::RunError;
 use super::outcome::{End, ErrorClass, Failure};
 use super::signals::Interrupts;
 use super::step::{At, Report};
@@ -30,22 +31,6 @@ use crate::state::{
     AuditEvent, AuditWriter, Frame, FrameState, Outcome, Redactor, RunDir, Scope, StateDoc,
 };
 use crate::workflow::{BreakIf, SkipIf, Step, StepKind};
-
-/// An error that ends the run at once, outside the step-failure rules (exit code + message).
-#[derive(Debug)]
-pub struct Fatal {
-    pub code: i32,
-    pub message: String,
-}
-
-impl Fatal {
-    pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Fatal {
-            code,
-            message: message.into(),
-        }
-    }
-}
 
 /// A boxed future: the step tree is walked recursively.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -101,13 +86,13 @@ impl Dispatcher {
 
     /// Saves the whole document atomically, then writes the held audit events and syncs the log
     /// (see [`RunDir::write_state_and_sync`]); a failure ends the run with exit 4.
-    pub fn save(&mut self) -> Result<(), Fatal> {
+    pub fn save(&mut self) -> Result<(), RunError> {
         self.doc.touch();
         self.unsaved = false;
         tracing::trace!(position = ?self.doc.position_path(), status = %self.doc.status, "saving state");
         self.run_dir
             .write_state_and_sync(&self.doc, &mut self.audit)
-            .map_err(|err| Fatal::new(crate::exit::RUNTIME, err.to_string()))
+            .map_err(RunError::State)
     }
 
     /// Records that the document changed, for the next [`Dispatcher::save`] to write; the audit
@@ -134,15 +119,15 @@ impl Dispatcher {
 
     /// Writes the changes [`Dispatcher::save_later`] left, if any. Call before running any
     /// command that is not preceded by a save of its own (`skip_if: sh:`, engine hooks).
-    pub fn flush(&mut self) -> Result<(), Fatal> {
+    pub fn flush(&mut self) -> Result<(), RunError> {
         if self.unsaved { self.save() } else { Ok(()) }
     }
 
     /// Appends an audit event and returns its `seq`.
-    pub fn audit(&mut self, event: AuditEvent, path: &str, data: Value) -> Result<u64, Fatal> {
+    pub fn audit(&mut self, event: AuditEvent, path: &str, data: Value) -> Result<u64, RunError> {
         self.audit
             .append(event, path, data)
-            .map_err(|err| Fatal::new(crate::exit::RUNTIME, err.to_string()))
+            .map_err(RunError::State)
     }
 
     /// The frame of the step list at `depth`. The chain always reaches `depth` while that list runs.
@@ -219,7 +204,7 @@ impl Dispatcher {
         &'a mut self,
         ctx: &'a ListCtx,
         steps: &'a [Step],
-    ) -> BoxFuture<'a, Result<End, Fatal>> {
+    ) -> BoxFuture<'a, Result<End, RunError>> {
         Box::pin(async move {
             loop {
                 let index = self.locate(ctx, steps)?;
@@ -274,7 +259,7 @@ impl Dispatcher {
     }
 
     /// The index of the step the frame at this depth points at, checked against its id.
-    fn locate(&mut self, ctx: &ListCtx, steps: &[Step]) -> Result<usize, Fatal> {
+    fn locate(&mut self, ctx: &ListCtx, steps: &[Step]) -> Result<usize, RunError> {
         let frame = self.frame(ctx.depth);
         let index = frame.index;
         if frame.state == FrameState::Pending && frame.step_id.is_empty() {
@@ -310,7 +295,7 @@ impl Dispatcher {
         &mut self,
         at: &At<'_>,
         previous: Option<Outcome>,
-    ) -> Result<Option<Result<(), Failure>>, Fatal> {
+    ) -> Result<Option<Result<(), Failure>>, RunError> {
         let (ctx, step, display, audit_path) = (at.ctx, at.step, at.display, at.audit_path);
         match &step.skip_if {
             None => Ok(None),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::dispatcher::Fatal;
+use super::error::RunError;
 use super::labels::agent_label;
 use super::params::Bound;
 use super::settings::{Layers, Recorded};
@@ -26,7 +26,7 @@ pub fn print(
     workflow: &Arc<Workflow>,
     bound: &[(String, Bound)],
     json: bool,
-) -> Result<i32, Fatal> {
+) -> Result<i32, RunError> {
     let config = loader.config();
     let mut builtins = Vars::new();
     for name in ["run_id", "session_dir"] {

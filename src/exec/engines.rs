@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::dispatcher::{Dispatcher, Fatal};
+use super::dispatcher::Dispatcher;
+use super::error::RunError;
 use super::outcome::{ErrorClass, Failure};
 use super::step::At;
 use super::subflow::Loader;
 use crate::engine::{self, Engine, EngineContext, EngineError, HookOutcome, HookRecord, StepInfo};
-use crate::exit;
 use crate::state::AuditEvent;
 use crate::workflow::{Step, Workflow};
 
@@ -88,9 +88,8 @@ pub fn attach_root(
     run_id: &str,
     run_dir: Option<PathBuf>,
     want_state_dir: bool,
-) -> Result<Option<RootEngine>, Fatal> {
-    let attached = attach(loader, workflow, params, run_id, run_dir)
-        .map_err(|message| Fatal::new(exit::INVALID, message))?;
+) -> Result<Option<RootEngine>, RunError> {
+    let attached = attach(loader, workflow, params, run_id, run_dir).map_err(RunError::Engine)?;
     let Some(Attached {
         engine: mut instance,
         warnings,
@@ -123,7 +122,7 @@ impl Dispatcher {
         &mut self,
         path: &str,
         records: impl IntoIterator<Item = HookRecord>,
-    ) -> Result<(), Fatal> {
+    ) -> Result<(), RunError> {
         for record in records {
             let mut data = record.to_json();
             self.redactor.redact_json(&mut data);
@@ -139,7 +138,7 @@ impl Dispatcher {
         at: &At<'_>,
         cli: &str,
         continues: bool,
-    ) -> Result<(Option<String>, Option<String>), Fatal> {
+    ) -> Result<(Option<String>, Option<String>), RunError> {
         let Some(index) = at.ctx.engine else {
             return Ok((None, None));
         };
@@ -181,7 +180,7 @@ impl Dispatcher {
         step: &Step,
         cli: &str,
         continues: bool,
-    ) -> Result<Result<(), Failure>, Fatal> {
+    ) -> Result<Result<(), Failure>, RunError> {
         let Some(index) = at.ctx.engine else {
             return Ok(Ok(()));
         };

@@ -2,20 +2,21 @@
 
 use serde_json::json;
 
-use super::dispatcher::{Dispatcher, Fatal};
+use super::dispatcher::Dispatcher;
+use super::error::RunError;
 use super::outcome::End;
 use crate::console::{eprint_line, format};
 use crate::exit;
 use crate::state::{AuditEvent, Frame, FrameState, RunStatus};
 
 /// Writes the final state and events for how the run ended and returns the exit code.
-pub fn finish(d: &mut Dispatcher, end: Result<End, Fatal>, workflow_name: &str) -> i32 {
+pub fn finish(d: &mut Dispatcher, end: Result<End, RunError>, workflow_name: &str) -> i32 {
     let duration = d.started.elapsed();
     let (outcome, code) = match &end {
         Ok(End::Success | End::Break) => ("completed", exit::SUCCESS),
         Ok(End::Failed(failure)) => ("failed", failure.class.exit_code()),
         Ok(End::Interrupted) => ("interrupted", exit::INTERRUPTED),
-        Err(fatal) => ("failed", fatal.code),
+        Err(fatal) => ("failed", fatal.exit_code()),
     };
     match &end {
         Ok(End::Success | End::Break) => {
@@ -42,7 +43,7 @@ pub fn finish(d: &mut Dispatcher, end: Result<End, Fatal>, workflow_name: &str) 
             let _ = d.audit(
                 AuditEvent::Error,
                 "",
-                json!({"class": "internal", "message": fatal.message}),
+                json!({"class": "internal", "message": fatal.to_string()}),
             );
         }
     }
@@ -60,8 +61,8 @@ pub fn finish(d: &mut Dispatcher, end: Result<End, Fatal>, workflow_name: &str) 
         .and_then(|_| d.save());
     let resume_hint = format!("to resume: agent-runner --resume {}", d.doc.run_id);
     if let Err(fatal) = saved {
-        crate::console::error(&fatal.message);
-        return fatal.code;
+        crate::console::error(&fatal.to_string());
+        return fatal.exit_code();
     }
     match end {
         Ok(End::Success | End::Break) => {
@@ -91,8 +92,8 @@ pub fn finish(d: &mut Dispatcher, end: Result<End, Fatal>, workflow_name: &str) 
             eprint_line(&resume_hint);
         }
         Err(fatal) => {
-            crate::console::error(&fatal.message);
-            if fatal.code != exit::INVALID {
+            crate::console::error(&fatal.to_string());
+            if fatal.exit_code() != exit::INVALID {
                 eprint_line(&resume_hint);
             }
         }

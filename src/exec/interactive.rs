@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
-use super::dispatcher::{Dispatcher, Fatal};
+use super::dispatcher::Dispatcher;
+use super::error::RunError;
 use super::outcome::{End, ErrorClass, Failure};
 use super::step::{At, Report};
 use crate::agents::{self, Adapter, DiscoveryContext, EnvLayers, Invocation};
@@ -33,7 +34,7 @@ pub async fn run_shell_relay(
     command: &str,
     workdir: PathBuf,
     env: Vec<(String, String)>,
-) -> Result<Report, Fatal> {
+) -> Result<Report, RunError> {
     let stem = super::display::output_stem(seq, at.audit_path);
     let mut spec = base_spec(d, at, &stem);
     spec.program = d.settings.shell.clone().into();
@@ -61,15 +62,10 @@ pub async fn run_agent_relay(
     layers: &mut EnvLayers,
     stem: &str,
     known: Option<String>,
-) -> Result<(Report, Option<String>), Fatal> {
+) -> Result<(Report, Option<String>), RunError> {
     let token = match pty::new_token() {
         Ok(token) => token,
-        Err(err) => {
-            return Err(Fatal::new(
-                crate::exit::RUNTIME,
-                format!("cannot create a control token: {err}"),
-            ));
-        }
+        Err(err) => return Err(RunError::ControlToken(err)),
     };
     let env = agents::child_env(std::env::vars(), &spec, layers);
     let mut relay_spec = base_spec(d, at, stem);
@@ -120,7 +116,7 @@ async fn relay(
     at: &At<'_>,
     mut spec: RelaySpec,
     discover: Option<(&'static dyn Adapter, PathBuf)>,
-) -> Result<(Result<pty::RelayOutcome, RelayError>, Option<String>), Fatal> {
+) -> Result<(Result<pty::RelayOutcome, RelayError>, Option<String>), RunError> {
     let interrupt = RelayInterrupt::new();
     spec.interrupt = interrupt.clone();
     let spawned_at = SystemTime::now();
@@ -132,7 +128,7 @@ async fn relay(
     let mut interrupts = d.interrupts.clone();
     let result = loop {
         tokio::select! {
-            joined = &mut task => break joined.map_err(|err| Fatal::new(crate::exit::RUNTIME, format!("the terminal relay failed: {err}")))?,
+            joined = &mut task => break joined.map_err(RunError::RelayTask)?,
             () = interrupts.next_after(passed_on) => {
                 while passed_on < interrupts.count() {
                     interrupt.interrupt();
@@ -173,7 +169,7 @@ fn discover_once(
         .session_id
 }
 
-fn record_discovered(d: &mut Dispatcher, at: &At<'_>, cli: &str, id: &str) -> Result<(), Fatal> {
+fn record_discovered(d: &mut Dispatcher, at: &At<'_>, cli: &str, id: &str) -> Result<(), RunError> {
     if let Some(agent) = d.frame(at.ctx.depth).agent.as_mut() {
         agent.session_id = Some(id.to_owned());
     }
@@ -257,5 +253,5 @@ fn source_name(source: CompletionSource) -> &'static str {
 }
 
 fn class_of(err: &RelayError) -> ErrorClass {
-    ErrorClass::parse(err.class()).unwrap_or(ErrorClass::Internal)
+    err.class()
 }

@@ -7,8 +7,9 @@ use crate::state::AuditEvent;
 use serde_json::{Map, Value, json};
 
 use super::context::ListCtx;
-use super::dispatcher::{Dispatcher, Fatal};
+use super::dispatcher::Dispatcher;
 use super::display::output_stem;
+use super::error::RunError;
 use super::outcome::{End, ErrorClass, Failure};
 use super::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
 use super::step::{At, Report};
@@ -17,7 +18,11 @@ use crate::workflow::{ShellStep, Step, Template};
 /// Largest `skip_if` output kept in the audit log.
 const SKIP_OUTPUT_LIMIT: usize = 4096;
 
-pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Result<Report, Fatal> {
+pub async fn run_shell(
+    d: &mut Dispatcher,
+    at: &At<'_>,
+    spec: &ShellStep,
+) -> Result<Report, RunError> {
     let label = if spec.interactive {
         "interactive shell"
     } else {
@@ -118,7 +123,7 @@ pub async fn run_condition(
     d: &mut Dispatcher,
     at: &At<'_>,
     command: &str,
-) -> Result<Result<(i32, String), Failure>, Fatal> {
+) -> Result<Result<(i32, String), Failure>, RunError> {
     let workdir = match resolve_workdir(d, at.ctx, at.step, step_workdir(at.step)) {
         Ok(workdir) => workdir,
         Err(failure) => return Ok(Err(failure)),

@@ -16,6 +16,7 @@ pub mod dispatcher;
 pub mod display;
 pub mod dry_run;
 pub mod engines;
+pub mod error;
 pub mod files;
 pub mod finish;
 pub mod from;

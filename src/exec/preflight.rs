@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use super::dispatcher::Fatal;
+use super::error::RunError;
 use super::subflow::Loader;
 use crate::agents;
 use crate::workflow::{AgentMode, StepKind, Workflow};
@@ -27,7 +27,7 @@ pub fn warn_without_terminal(workflow: &Workflow) {
 ///
 /// Steps guarded by a `skip_if` (on the step or an enclosing step of the same file) are left to
 /// run time: they may never run, so their CLI is not required up front.
-pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal> {
+pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), RunError> {
     let config = loader.config();
     let mut needed: Vec<(String, String)> = Vec::new();
     collect_clis(
@@ -57,13 +57,11 @@ pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal>
         );
         let path_var = std::env::var_os("PATH");
         let Some(found) = agents::find_on_path(&binary, path_var.as_deref()) else {
-            return Err(Fatal::new(
-                crate::exit::RUNTIME,
-                format!(
-                    "the \"{cli}\" CLI is not installed or not on PATH (needed by step \"{path}\"); {}",
-                    adapter.install_hint()
-                ),
-            ));
+            return Err(RunError::CliMissing {
+                cli,
+                step: path,
+                hint: adapter.install_hint().to_owned(),
+            });
         };
         if skip_login {
             continue;
@@ -80,10 +78,11 @@ pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal>
                     Some(command) => format!("run \"{command}\" and start again"),
                     None => format!("{}, and start again", adapter.login_hint()),
                 };
-                return Err(Fatal::new(
-                    crate::exit::RUNTIME,
-                    format!("{cli} is not logged in (needed by step \"{path}\"); {fix}"),
-                ));
+                return Err(RunError::CliLoggedOut {
+                    cli,
+                    step: path,
+                    fix,
+                });
             }
         }
     }

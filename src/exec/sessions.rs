@@ -7,7 +7,7 @@ use super::context::ScopeRef;
 use super::dispatcher::Dispatcher;
 use super::step::At;
 use crate::agents;
-use crate::workflow::{AgentStep, SessionStrategy};
+use crate::workflow::{AgentStep, Effort, SessionStrategy};
 
 /// The conversation a step continues, if any.
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub struct Continue {
     pub cli: String,
     pub id: String,
     pub model: Option<String>,
-    pub effort: Option<String>,
+    pub effort: Option<Effort>,
     /// How it was found, for the `session` audit event.
     pub how: &'static str,
 }
@@ -65,7 +65,7 @@ pub fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Sessio
             });
             return plan;
         }
-        if saved.preassigned && saved.strategy == "new" {
+        if saved.preassigned && saved.strategy == SessionStrategy::New {
             plan.reuse_new_id = Some(id);
             return plan;
         }
@@ -84,7 +84,7 @@ pub fn plan_session(d: &mut Dispatcher, at: &At<'_>, step: &AgentStep) -> Sessio
             cli: s.cli.clone(),
             id: s.session_id.clone(),
             model: s.model.clone(),
-            effort: s.effort.clone(),
+            effort: s.effort,
             how: "named",
         }),
     };
@@ -103,17 +103,17 @@ fn recorded_settings(
     d: &mut Dispatcher,
     scope: ScopeRef,
     id: &str,
-) -> Option<(Option<String>, Option<String>)> {
+) -> Option<(Option<String>, Option<Effort>)> {
     if let Some(last) = d.scope(scope).last_session.as_ref()
         && last.session_id == id
     {
-        return Some((last.model.clone(), last.effort.clone()));
+        return Some((last.model.clone(), last.effort));
     }
     d.doc
         .named_sessions
         .values()
         .find(|s| s.session_id == id)
-        .map(|s| (s.model.clone(), s.effort.clone()))
+        .map(|s| (s.model.clone(), s.effort))
 }
 
 fn last_session(d: &mut Dispatcher, scope: ScopeRef) -> Option<Continue> {

@@ -12,7 +12,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::context::ListCtx;
-use super::dispatcher::{Counts, Dispatcher, Fatal, RunSettings};
+use super::dispatcher::{Counts, Dispatcher, RunSettings};
+use super::error::RunError;
 use super::params::{self, Bound};
 use super::signals::{Interrupts, SignalName};
 use super::subflow::Loader;
@@ -56,29 +57,21 @@ fn block_on(future: impl std::future::Future<Output = i32>) -> i32 {
     }
 }
 
-fn report_fatal(fatal: Fatal) -> i32 {
-    if !fatal.message.is_empty() {
-        console::error(&fatal.message);
-    }
-    fatal.code
+fn report_fatal(err: RunError) -> i32 {
+    crate::error::Error::Run(err).report()
 }
 
-fn project_dir() -> Result<PathBuf, Fatal> {
+fn project_dir() -> Result<PathBuf, RunError> {
     std::env::current_dir()
         .and_then(|dir| dir.canonicalize())
-        .map_err(|err| {
-            Fatal::new(
-                exit::RUNTIME,
-                format!("cannot read the current directory: {err}"),
-            )
-        })
+        .map_err(RunError::CurrentDir)
 }
 
-fn state_error(err: StateError) -> Fatal {
-    Fatal::new(err.exit_code(), err.to_string())
+fn state_error(err: StateError) -> RunError {
+    RunError::State(err)
 }
 
-async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fatal> {
+async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunError> {
     let project = project_dir()?;
     let mut loader = Loader::new(&project)?;
     let workflow = loader.load_root(&request.workflow)?;
@@ -86,7 +79,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     let bound = params::bind(&workflow, &request.params).map_err(|err| {
         console::error(&err.message);
         eprint_line(&err.usage);
-        Fatal::new(exit::USAGE, "")
+        RunError::Params
     })?;
     if request.dry_run {
         return super::dry_run::print(&mut loader, &workflow, &bound, global.json);
@@ -168,20 +161,16 @@ async fn resume_async(
     run_id: Option<String>,
     from: Option<String>,
     global: &Global,
-) -> Result<i32, Fatal> {
+) -> Result<i32, RunError> {
     let project = project_dir()?;
     let root = StateRoot::from_env().map_err(state_error)?;
     let project_state = root.project(&project).map_err(state_error)?;
     let run_dir = match &run_id {
         Some(id) => project_state.open_run(id).map_err(|err| match err {
-            StateError::NoSuchRun(_) => {
-                let mut message =
-                    format!("no run \"{id}\" in this project (see \"agent-runner list\")");
-                if Loader::new(&project).is_ok_and(|mut l| l.exists(id)) {
-                    message.push_str(&format!("; to start workflow \"{id}\", leave out --resume"));
-                }
-                Fatal::new(exit::USAGE, message)
-            }
+            StateError::NoSuchRun(_) => RunError::NoSuchRun {
+                id: id.clone(),
+                is_workflow: Loader::new(&project).is_ok_and(|mut l| l.exists(id)),
+            },
             other => state_error(other),
         })?,
         None => project_state.newest_resumable().map_err(state_error)?.run,
@@ -252,7 +241,7 @@ async fn start_and_execute(
     from: Option<String>,
     skipped: Vec<(String, String, bool)>,
     engine_records: Vec<crate::engine::HookRecord>,
-) -> Result<i32, Fatal> {
+) -> Result<i32, RunError> {
     let start = json!({
         "workflow": {"name": workflow.name, "source": workflow.source.to_string(), "hash": workflow.hash},
         "params": d.redact_map(&d.doc.params),
@@ -290,7 +279,7 @@ fn open_dispatcher(
     global: &Global,
     config: &crate::config::Config,
     root: Arc<Workflow>,
-) -> Result<Dispatcher, Fatal> {
+) -> Result<Dispatcher, RunError> {
     let (lock, takeover) =
         RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
     run_dir.remove_stale_temps().map_err(state_error)?;
@@ -315,8 +304,7 @@ fn open_dispatcher(
         });
     }
     let signal = SignalName::default();
-    let interrupts = Interrupts::listen(signal.clone())
-        .map_err(|err| Fatal::new(exit::RUNTIME, format!("cannot listen for signals: {err}")))?;
+    let interrupts = Interrupts::listen(signal.clone()).map_err(RunError::Signals)?;
     let settings = RunSettings {
         project_dir: PathBuf::from(&doc.project_dir),
         shell: config.shell.clone().unwrap_or_else(|| "/bin/sh".to_owned()),
@@ -374,7 +362,7 @@ fn render_params(
     bound: Vec<(String, Bound)>,
     run_id: &str,
     session_dir: &str,
-) -> Result<crate::state::StringMap, Fatal> {
+) -> Result<crate::state::StringMap, RunError> {
     let given: Vec<(String, String)> = bound
         .into_iter()
         .filter_map(|(name, value)| match value {
@@ -383,7 +371,7 @@ fn render_params(
         })
         .collect();
     super::subflow::bind_params(workflow, given, run_id, session_dir)
-        .map_err(|failure| Fatal::new(exit::USAGE, failure.message))
+        .map_err(RunError::ParamDefault)
 }
 
 fn workflow_ref(workflow: &Workflow) -> WorkflowRef {

@@ -7,7 +7,8 @@ use crate::state::AuditEvent;
 use serde_json::{Map, Value, json};
 
 use super::context::ListCtx;
-use super::dispatcher::{Dispatcher, Fatal, breaks};
+use super::dispatcher::{Dispatcher, breaks};
+use super::error::RunError;
 use super::outcome::{End, Failure};
 use crate::state::{FrameState, LastFailure, Outcome, RunStatus};
 use crate::workflow::{Step, StepKind};
@@ -48,7 +49,7 @@ pub struct At<'a> {
 }
 
 impl Dispatcher {
-    pub(super) async fn run_step(&mut self, at: &At<'_>) -> Result<Report, Fatal> {
+    pub(super) async fn run_step(&mut self, at: &At<'_>) -> Result<Report, RunError> {
         match &at.step.kind {
             StepKind::Shell(shell) => super::leaf::run_shell(self, at, shell).await,
             StepKind::Agent(agent) => super::agent::run_agent(self, at, agent).await,
@@ -66,7 +67,7 @@ impl Dispatcher {
         at: &At<'_>,
         label: &str,
         mut data: Map<String, Value>,
-    ) -> Result<u64, Fatal> {
+    ) -> Result<u64, RunError> {
         self.console.heading(at.display, label);
         let frame = self.frame(at.ctx.depth);
         frame.state = FrameState::Running;
@@ -90,7 +91,7 @@ impl Dispatcher {
         at: &At<'_>,
         report: Report,
         started: Instant,
-    ) -> Result<Option<End>, Fatal> {
+    ) -> Result<Option<End>, RunError> {
         let Report {
             end,
             mut data,
@@ -164,7 +165,7 @@ impl Dispatcher {
                 self.doc.status = RunStatus::Failed;
                 self.doc.last_failure = Some(LastFailure {
                     path,
-                    class: failure.class.as_str().to_owned(),
+                    class: failure.class,
                     message: failure.message.clone(),
                 });
                 self.save()?;
@@ -175,7 +176,7 @@ impl Dispatcher {
 
     /// A `break_if` matched: the nearest enclosing loop of this file ends successfully. The loop
     /// frame remembers it, so a crash right now does not run the step again.
-    fn break_loop(&mut self, at: &At<'_>, matched: &str) -> Result<(), Fatal> {
+    fn break_loop(&mut self, at: &At<'_>, matched: &str) -> Result<(), RunError> {
         let Some(loop_depth) = at.ctx.loop_depth else {
             return Ok(());
         };

@@ -32,6 +32,7 @@
 //! out of this function — including `?` and panics — restores the terminal, because the guard,
 //! the signal handlers and the control server are dropped (or, for a panic, the hook runs).
 
+use crate::error::ErrorClass;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
@@ -213,11 +214,11 @@ pub enum RelayError {
 
 impl RelayError {
     /// The step's error class (runs-and-state.md §7).
-    pub fn class(&self) -> &'static str {
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Self::NoTerminal { .. } => "no_terminal",
-            Self::ProgramNotFound { .. } => "cli_missing",
-            _ => "internal",
+            Self::NoTerminal { .. } => ErrorClass::NoTerminal,
+            Self::ProgramNotFound { .. } => ErrorClass::CliMissing,
+            _ => ErrorClass::Internal,
         }
     }
 }
@@ -621,7 +622,7 @@ mod tests {
             err.to_string(),
             "interactive step \"implement\" needs a terminal (stdin is not a terminal); run agent-runner from a terminal or make the step headless"
         );
-        assert_eq!(err.class(), "no_terminal");
+        assert_eq!(err.class(), ErrorClass::NoTerminal);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::StateError;
 use super::fs_util::private_file;
+use super::records::AuditData;
 use super::redact::Redactor;
 use super::time::now_rfc3339;
 
@@ -184,6 +185,16 @@ impl AuditWriter {
         Ok(seq)
     }
 
+    /// Appends one typed event (see [`AuditWriter::append`]).
+    pub fn record(&mut self, path: &str, data: &AuditData) -> Result<u64, StateError> {
+        match data.event() {
+            Some(event) => self.append(event, path, data.to_value()),
+            None => Err(StateError::Audit(io::Error::other(
+                "an audit event without a name",
+            ))),
+        }
+    }
+
     /// From now on, appended events are kept back (with their `ts` and `seq`) until
     /// [`AuditWriter::release`].
     pub fn hold(&mut self) {
@@ -314,6 +325,13 @@ pub struct AuditRecord {
 pub struct AuditLine {
     pub raw: String,
     pub record: Option<AuditRecord>,
+}
+
+impl AuditRecord {
+    /// The typed `data` of this event.
+    pub fn typed(&self) -> AuditData {
+        AuditData::parse(&self.event, &self.data)
+    }
 }
 
 impl AuditLine {

@@ -11,6 +11,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::time::now_rfc3339;
+use crate::error::ErrorClass;
+use crate::workflow::{Effort, SessionStrategy};
 
 /// The state format this binary writes. Newer files are refused, older ones migrated in memory.
 pub const FORMAT_VERSION: u64 = 1;
@@ -144,7 +146,7 @@ pub struct NamedSession {
     pub cli: String,
     pub session_id: String,
     pub model: Option<String>,
-    pub effort: Option<String>,
+    pub effort: Option<Effort>,
 }
 
 /// The variables and session history of one workflow invocation (root or sub-workflow).
@@ -162,15 +164,15 @@ pub struct LastSession {
     pub cli: String,
     pub session_id: String,
     pub model: Option<String>,
-    pub effort: Option<String>,
+    pub effort: Option<Effort>,
 }
 
 /// The failure that stopped the run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastFailure {
     pub path: String,
-    /// An error class (runs-and-state.md §7), e.g. `exit_status`.
-    pub class: String,
+    /// The error class (runs-and-state.md §7), e.g. `exit_status`.
+    pub class: ErrorClass,
     pub message: String,
 }
 
@@ -261,11 +263,11 @@ impl Frame {
 }
 
 /// An agent step in progress.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentFrame {
     pub cli: String,
     /// `new`, `resume`, `inherit` or a declared session name.
-    pub strategy: String,
+    pub strategy: SessionStrategy,
     /// Written as soon as it is known.
     pub session_id: Option<String>,
     /// The runner chose the id before starting the CLI (Claude `--session-id`).

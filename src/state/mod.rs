@@ -16,6 +16,7 @@ mod listing;
 mod lock;
 mod output_name;
 mod paths;
+mod records;
 mod redact;
 mod run_dir;
 mod run_id;
@@ -37,6 +38,13 @@ pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use output_name::{output_file_name, output_slug};
 pub use paths::{
     PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
+};
+pub use records::{
+    AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
+    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, RunEnd, RunOutcome,
+    RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip, SkipIfRecord, SkipReason,
+    StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, UsageRecord,
+    Warning, WorkflowRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
