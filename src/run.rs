@@ -49,9 +49,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
             };
             crate::commands::validate::run(&targets, invocation.global.json, &project)
         }
-        Command::Run(request) => crate::exec::start::run_new(request, &invocation.global),
+        Command::Run(request) => crate::exec::run::start::run_new(request, &invocation.global),
         Command::Resume { run_id, from } => {
-            crate::exec::start::resume(run_id, from, &invocation.global)
+            crate::exec::run::start::resume(run_id, from, &invocation.global)
         }
         Command::List { all, limit } => crate::report::list(&invocation.global, all, limit),
         Command::Show { run_id } => crate::report::show(&invocation.global, run_id.as_deref()),

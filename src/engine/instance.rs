@@ -3,7 +3,7 @@
 //! Attaching fills the options, renders the `vars` and runs the `checks` (engines.md §2). Each
 //! hook then goes through the same stages: `needs` (data from the cache or freshly run), `when`,
 //! `run`, `let`, and finally the hook's own template (`template`, `error` or `path`). Whatever
-//! happens, a hook returns a [`HookResult`]: the [`HookOutcome`] the dispatcher acts on, and a
+//! happens, a hook returns a [`HookResult`]: the [`HookOutcome`] the runtime acts on, and a
 //! [`HookRecord`] with the fields of the `engine` audit event (runs-and-state.md §7). Failures
 //! never escape as errors: a failing command, bad JSON, a timeout or a template that cannot be
 //! rendered all become an outcome, following the hook's failure rule.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::error::RunError;
 use super::labels::agent_label;
 use super::params::Bound;
-use super::settings::{Layers, Recorded};
+use super::steps::agent::settings::{Layers, Recorded};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
@@ -149,7 +149,7 @@ impl Plan<'_> {
                 }
                 _ => json!([]),
             };
-            out.push(json!({"id": step.id, "kind": super::step::kind_name(step), "label": label, "detail": detail, "steps": children}));
+            out.push(json!({"id": step.id, "kind": super::run::step::kind_name(step), "label": label, "detail": detail, "steps": children}));
         }
         Value::Array(out)
     }

@@ -24,7 +24,7 @@ pub async fn create_private(path: &Path) -> std::io::Result<tokio::fs::File> {
     Ok(tokio::fs::File::from_std(open_private(path)?))
 }
 
-/// Writes a whole private file, for files the dispatcher writes itself.
+/// Writes a whole private file, for files the runtime writes itself.
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     open_private(path)?.write_all(contents)
 }

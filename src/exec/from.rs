@@ -3,7 +3,7 @@
 //!
 //! The step is a top-level id or a path `a/b` that goes into groups and sub-workflows whose
 //! `workflow:` is static (never into loops). The run's position becomes a chain of pending
-//! frames that leads to that step; the dispatcher then descends it like any saved position.
+//! frames that leads to that step; the runtime then descends it like any saved position.
 
 use std::sync::Arc;
 

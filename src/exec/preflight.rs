@@ -121,7 +121,9 @@ fn collect_clis(
         };
         match &step.kind {
             StepKind::Agent(agent) => {
-                if let Some(cli) = super::settings::static_cli(agent, workflow, config) {
+                if let Some(cli) =
+                    super::steps::agent::settings::static_cli(agent, workflow, config)
+                {
                     out.push((cli, path));
                 }
             }

@@ -20,7 +20,7 @@
 //!    or the sentinel) starts the *settle* — wait until the agent has been quiet for
 //!    [`SETTLE_QUIET`] after the trigger, at most [`SETTLE_MAX`] — so the agent can finish its reply
 //!    and save its session; the child exiting ends it with its status; [`RelayInterrupt`] (the
-//!    dispatcher's SIGTERM/SIGHUP) ends it as interrupted. Between events it resizes the PTY and the
+//!    runtime's SIGTERM/SIGHUP) ends it as interrupted. Between events it resizes the PTY and the
 //!    screen model after SIGWINCH and draws the idle hint.
 //! 4. **Stop.** The input pump stops reading. A still-running child gets SIGTERM on its process
 //!    group, `stop_grace`, then SIGKILL ([`PtyChild::stop`]); a second interrupt skips the grace.
@@ -93,7 +93,7 @@ pub struct RelaySpec {
     pub transcript_path: Option<PathBuf>,
     /// Applied to the transcript before it is written.
     pub redact: Option<Redactor>,
-    /// Lets the dispatcher stop the relay from outside.
+    /// Lets the runtime stop the relay from outside.
     pub interrupt: RelayInterrupt,
 }
 

@@ -15,7 +15,7 @@ pub mod table;
 use std::path::PathBuf;
 
 use crate::cli::Global;
-use crate::console::{self, format};
+use crate::console;
 use crate::exit;
 use crate::state::{
     ProjectDir, REDACTED, Redactor, RunEntry, Skip, SkipReason, StateDoc, StateError, StateRoot,
@@ -223,18 +223,7 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
-/// `41.2k in / 3.1k out tokens, $0.22`: an agent step's usage, the cost only when known.
-pub fn usage_label(input: u64, output: u64, cost_usd: Option<f64>) -> String {
-    let tokens = format!(
-        "{} in / {} out tokens",
-        format::tokens(input),
-        format::tokens(output)
-    );
-    match cost_usd {
-        Some(cost) => format!("{tokens}, {}", format::cost(cost)),
-        None => tokens,
-    }
-}
+pub use crate::console::format::usage as usage_label;
 
 /// Why a step was skipped, as the console says it: `previous step succeeded`,
 /// `sh: <cmd> exited 0`, `--from`.

@@ -1,16 +1,16 @@
 //! The audit log (runs-and-state.md §7): `audit.jsonl`, one JSON object per line with the fields
-//! `ts, seq, run_id, event, path, data` in that order, appended by the dispatcher only.
+//! `ts, seq, run_id, event, path, data` in that order, appended by the run's writer only.
 //!
 //! `seq` keeps counting across resumes: opening the log reads the last complete line's `seq`
 //! (a line cut by a crash is skipped and closed with a newline, so it stays a line of its own).
-//! Each event is one `write` of a whole line, except while the writer *holds*: the dispatcher
+//! Each event is one `write` of a whole line, except while the writer *holds*: the writer
 //! holds the events that follow a state change it has not written yet (see
-//! `Dispatcher::save_later`) and releases them right after that state is renamed into place, so
+//! `Writer::save_later`) and releases them right after that state is renamed into place, so
 //! the log never records what the state on disk does not reflect (a recorded success is never
 //! run again after a crash). The events that end something (`step_end`, `iteration_end`,
 //! `interrupt`, `run_end`) are made durable with `sync_data` by the next state write, alongside
 //! its dir fsync (`RunDir::write_state_and_sync`), or by [`AuditWriter::sync`] / drop; the
-//! dispatcher writes state after each of them before anything else runs. `data` is redacted,
+//! writer writes state after each of them before anything else runs. `data` is redacted,
 //! then strings longer than 64 KiB are cut. The reader half serves `log` and `log -f`.
 
 use std::fs::File;

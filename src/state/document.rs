@@ -2,7 +2,7 @@
 //!
 //! The types mirror the spec field by field and serialize in the spec's field order. Optional frame
 //! parts (`agent`, `loop`, `sub_workflow`) are left out when absent; everything else is always
-//! written, `null` included, so the file reads the same at every depth. Only the dispatcher builds
+//! written, `null` included, so the file reads the same at every depth. Only the run's writer builds
 //! and changes these values; [`super::RunDir::write_state`] persists them.
 
 use std::collections::BTreeMap;
@@ -55,7 +55,7 @@ pub struct StateDoc {
 
 impl StateDoc {
     /// A fresh document for a run that is starting: status `running`, both timestamps now, empty
-    /// scope, no position yet (the dispatcher sets it before the first write).
+    /// scope, no position yet (the runtime sets it before the first write).
     pub fn new(
         run_id: impl Into<String>,
         project_dir: impl Into<String>,

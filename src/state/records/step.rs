@@ -450,6 +450,16 @@ pub struct SessionRecord {
     pub how: Option<SessionHow>,
 }
 
+impl SessionRecord {
+    pub fn new(cli: &str, session_id: &str, how: SessionHow) -> Self {
+        SessionRecord {
+            cli: Some(cli.to_owned()),
+            session_id: Some(session_id.to_owned()),
+            how: Some(how),
+        }
+    }
+}
+
 /// What the user (or agent) did to end an interactive step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,6 +1,6 @@
 //! The process side of a headless agent step: spawn the CLI (own process group, stdin from
 //! `/dev/null`), keep its raw stdout stream and its stderr in the step's output files, and send
-//! every stdout line to the dispatcher, which parses and renders it. Lines are capped at 16 MiB.
+//! every stdout line to the agent executor, which parses it. Lines are capped at 16 MiB.
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -8,8 +8,8 @@ use std::process::ExitStatus;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use super::process::{Finished, wait_or_stop};
-use super::signals::Interrupts;
+use super::super::signals::Interrupts;
+use super::{Finished, wait_or_stop};
 
 /// Longest stream line passed on whole; longer lines are cut (and then parse as raw text).
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -39,7 +39,7 @@ pub async fn run(
     lines: mpsc::UnboundedSender<Vec<u8>>,
     mut interrupts: Interrupts,
 ) -> std::io::Result<HeadlessEnd> {
-    let mut command = super::process::group_command(&job.program, &job.workdir);
+    let mut command = super::group_command(&job.program, &job.workdir);
     command
         .args(&job.args)
         .env_clear()
@@ -77,7 +77,7 @@ async fn pump_lines(
     file: PathBuf,
     lines: mpsc::UnboundedSender<Vec<u8>>,
 ) -> std::io::Result<()> {
-    let mut out = super::files::create_private(&file).await?;
+    let mut out = super::super::files::create_private(&file).await?;
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
     loop {
@@ -106,7 +106,7 @@ async fn pump_lines(
 
 /// Copies stderr to its file and returns the last lines.
 async fn pump_stderr(mut pipe: impl AsyncRead + Unpin, file: PathBuf) -> std::io::Result<String> {
-    let mut out = super::files::create_private(&file).await?;
+    let mut out = super::super::files::create_private(&file).await?;
     let mut tail: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {

@@ -3,7 +3,7 @@
 //! The child leads its own process group with stdin from `/dev/null`. Its stdout and stderr are
 //! teed: to the console as they arrive, to the step's output files (redacted line by line, capped
 //! at 64 MiB), and, for `capture`, into memory (capped just above the 1 MiB capture limit so a
-//! runaway command cannot exhaust memory). The executor reports; the dispatcher decides.
+//! runaway command cannot exhaust memory). The executor reports; the runtime decides.
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::process::{Finished, wait_or_stop};
-use super::signals::Interrupts;
+use super::super::signals::Interrupts;
+use super::{Finished, wait_or_stop};
 use crate::state::Redactor;
 
 /// Captured values above this size fail the step (workflow-format.md §9).
@@ -20,7 +20,7 @@ pub const CAPTURE_LIMIT: usize = 1024 * 1024;
 /// Output files stop growing here.
 const OUTPUT_FILE_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// Everything one shell command needs; owned, so the dispatcher stays free while it runs.
+/// Everything one shell command needs; owned, so the runtime stays free while it runs.
 pub struct ShellJob {
     pub shell: String,
     pub script: String,
@@ -52,7 +52,7 @@ pub struct ShellOutcome {
 
 /// Runs the job to completion (or until the run is interrupted).
 pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<ShellOutcome> {
-    let mut command = super::process::group_command(&job.shell, &job.workdir);
+    let mut command = super::group_command(&job.shell, &job.workdir);
     command.arg("-c").arg(&job.script);
     for name in &job.env_remove {
         command.env_remove(name);
@@ -138,7 +138,7 @@ impl Tee {
 
     async fn pump(self, mut pipe: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
         let mut file = match &self.file {
-            Some(path) => Some(super::files::create_private(path).await?),
+            Some(path) => Some(super::super::files::create_private(path).await?),
             None => None,
         };
         let mut written: u64 = 0;

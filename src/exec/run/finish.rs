@@ -1,65 +1,68 @@
 //! The end of a run: final state, `run_end`, the console summary and the exit code.
 
-use serde_json::json;
-
-use super::dispatcher::Dispatcher;
-use super::error::RunError;
-use super::outcome::End;
+use super::super::error::RunError;
+use super::super::outcome::End;
+use super::walk::Runtime;
 use crate::console::{eprint_line, format};
+use crate::error::ErrorClass;
 use crate::exit;
-use crate::state::{AuditEvent, Frame, FrameState, RunStatus};
+use crate::state::{
+    AuditData, ErrorRecord, Frame, FrameState, Interrupt, RunEnd, RunOutcome, RunStatus,
+};
 
 /// Writes the final state and events for how the run ended and returns the exit code.
-pub fn finish(d: &mut Dispatcher, end: Result<End, RunError>, workflow_name: &str) -> i32 {
+pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) -> i32 {
     let duration = d.started.elapsed();
     let (outcome, code) = match &end {
-        Ok(End::Success | End::Break) => ("completed", exit::SUCCESS),
-        Ok(End::Failed(failure)) => ("failed", failure.class.exit_code()),
-        Ok(End::Interrupted) => ("interrupted", exit::INTERRUPTED),
-        Err(fatal) => ("failed", fatal.exit_code()),
+        Ok(End::Success | End::Break) => (RunOutcome::Completed, exit::SUCCESS),
+        Ok(End::Failed(failure)) => (RunOutcome::Failed, failure.class.exit_code()),
+        Ok(End::Interrupted) => (RunOutcome::Interrupted, exit::INTERRUPTED),
+        Err(fatal) => (RunOutcome::Failed, fatal.exit_code()),
     };
+    let signal = d.signal_name();
+    let count = d.interrupts.count();
+    let w = &mut d.writer;
     match &end {
         Ok(End::Success | End::Break) => {
-            d.doc.status = RunStatus::Completed;
-            d.doc.completed = true;
-            d.doc.position = None;
+            let doc = w.doc_mut();
+            doc.status = RunStatus::Completed;
+            doc.completed = true;
+            doc.position = None;
         }
         Ok(End::Interrupted) => {
-            d.doc.status = RunStatus::Interrupted;
-            if let Some(position) = d.doc.position.as_mut() {
+            let doc = w.doc_mut();
+            doc.status = RunStatus::Interrupted;
+            if let Some(position) = doc.position.as_mut() {
                 mark_interrupted(position);
             }
-            let signal = d.signal_name();
-            let count = d.interrupts.count();
-            let _ = d.audit(
-                AuditEvent::Interrupt,
-                "",
-                json!({"signal": signal, "count": count}),
-            );
+            let interrupt = Interrupt {
+                signal: Some(signal.to_owned()),
+                count: Some(count as u64),
+            };
+            let _ = w.record("", &AuditData::Interrupt(interrupt));
         }
-        Ok(End::Failed(_)) => d.doc.status = RunStatus::Failed,
+        Ok(End::Failed(_)) => w.doc_mut().status = RunStatus::Failed,
         Err(fatal) => {
-            d.doc.status = RunStatus::Failed;
-            let _ = d.audit(
-                AuditEvent::Error,
-                "",
-                json!({"class": "internal", "message": fatal.to_string()}),
-            );
+            w.doc_mut().status = RunStatus::Failed;
+            let error = ErrorRecord {
+                class: Some(ErrorClass::Internal),
+                message: Some(fatal.to_string()),
+            };
+            let _ = w.record("", &AuditData::Error(error));
         }
     }
-    let counts = d.counts;
-    let usage = d.usage.to_json();
-    let run_end = json!({
-        "outcome": outcome,
-        "exit_code": code,
-        "duration_ms": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-        "counts": {"ok": counts.ok, "skipped": counts.skipped, "failed_continued": counts.failed_continued},
-        "usage": usage,
-    });
-    let saved = d
-        .audit(AuditEvent::RunEnd, "", run_end)
-        .and_then(|_| d.save());
-    let resume_hint = format!("to resume: agent-runner --resume {}", d.doc.run_id);
+    let counts = w.counts();
+    let run_end = RunEnd {
+        outcome: Some(outcome),
+        exit_code: Some(i64::from(code)),
+        duration_ms: Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
+        counts: Some(counts),
+        usage: w.usage().to_record(),
+    };
+    let saved = w
+        .record("", &AuditData::RunEnd(run_end))
+        .and_then(|_| w.save());
+    let resume_hint = format!("to resume: agent-runner --resume {}", w.doc().run_id);
     if let Err(fatal) = saved {
         crate::console::error(&fatal.to_string());
         return fatal.exit_code();
@@ -73,7 +76,7 @@ pub fn finish(d: &mut Dispatcher, end: Result<End, RunError>, workflow_name: &st
                 counts.skipped,
                 counts.failed_continued
             ));
-            if let Some(line) = d.usage.summary_line() {
+            if let Some(line) = d.writer.usage().summary_line() {
                 eprint_line(&line);
             }
         }
