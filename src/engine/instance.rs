@@ -64,17 +64,10 @@ pub struct HookRecord {
 }
 
 impl HookRecord {
-    /// The `data` object of the audit event, fields in the documented order.
+    /// The `data` object of the audit event (its [`crate::state::EngineRecord`]), fields in the
+    /// documented order.
     pub fn to_json(&self) -> Value {
-        json!({
-            "engine": self.engine,
-            "hook": self.hook,
-            "outcome": self.outcome,
-            "argv": self.argv,
-            "exit_code": self.exit_code,
-            "duration_ms": self.duration_ms,
-            "message": self.message,
-        })
+        crate::state::AuditData::Engine(self.clone().into()).to_value()
     }
 }
 

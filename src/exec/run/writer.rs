@@ -324,7 +324,7 @@ impl Writer {
             }
             Event::Engine { path, records } => {
                 for record in records {
-                    self.audit(AuditEvent::Engine, &path, record.to_json())?;
+                    self.record(&path, &AuditData::Engine(record.into()))?;
                 }
             }
             Event::Control { path, record } => {

@@ -7,21 +7,24 @@
 //! default, so an old or damaged line still yields what it has, and a line whose data does not
 //! parse at all is kept as raw JSON ([`AuditData::Unknown`]).
 
+mod flow;
 mod run;
+mod session;
 mod step;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use flow::{EngineRecord, IterationEnd, IterationStart, SubWorkflowEnd, SubWorkflowStart};
 pub use run::{
     Counts, ErrorRecord, Interrupt, LockTakeoverRecord, RunEnd, RunOutcome, RunStart, RunUsage,
     SeedRecord, Warning, WorkflowRecord,
 };
+pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
-    CaptureRecord, Control, ControlAction, EngineRecord, FailureRecord, IterationEnd,
-    IterationStart, SessionHow, SessionRecord, Skip, SkipIfRecord, SkipReason, StepEnd,
-    StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, UsageRecord,
+    CaptureRecord, FailureRecord, Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName,
+    StepOutcome, StepStart, UsageRecord,
 };
 
 use super::AuditEvent;
