@@ -72,8 +72,8 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
             }
         }),
         output_files: Some(files),
-        echo: !d.settings.quiet,
-        redactor: d.redactor.clone(),
+        // `--quiet` hides the runner's own lines, never what the step prints.
+        echo: true,
     };
     crate::console::spinner::step_started();
     let outcome = shell::run(job, d.interrupts.clone()).await;
@@ -81,8 +81,10 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
-            let message = format!("cannot start {}: {err}", d.settings.shell);
-            return Ok(Report::failed(Failure::new(ErrorClass::Internal, message)));
+            return Ok(Report::failed(Failure::new(
+                ErrorClass::Internal,
+                err.to_string(),
+            )));
         }
     };
     let mut report = match outcome.status {
@@ -136,7 +138,6 @@ pub async fn run_condition(
         capture: Some(CaptureMode::StdoutAndStderr),
         output_files: None,
         echo: false,
-        redactor: d.redactor.clone(),
     };
     match shell::run(job, d.interrupts.clone()).await {
         Err(err) => Ok(Err(Failure::new(

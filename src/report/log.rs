@@ -50,7 +50,7 @@ pub fn write_log(
         .map_or(&[], |doc| doc.secret_params.as_slice());
     let render = |line: &AuditLine| {
         if options.json {
-            line.raw.clone()
+            redactor.redact(&line.raw).into_owned()
         } else {
             render_line(line, secret_params, redactor)
         }

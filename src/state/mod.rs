@@ -16,9 +16,10 @@ mod listing;
 mod lock;
 mod output_name;
 mod paths;
-mod redact;
+pub mod redact;
 mod run_dir;
 mod run_id;
+pub mod secrets;
 mod state_file;
 mod time;
 

@@ -1,0 +1,75 @@
+//! Regressions of the command line found by an outside trial: options that a command would
+//! ignore, or that contradict each other, are refused (exit 2) instead of dropped in silence;
+//! `-q` hides only the runner's own lines.
+
+use crate::run_support::wf;
+use crate::test::Test;
+
+const ONE_STEP: &str = "name: w\nsteps:\n  - {id: a, command: echo step-output}\n";
+
+#[test]
+fn options_a_command_would_ignore_are_refused_with_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["w", "--json"],
+            "--json cannot be used with a workflow run; it applies only to --validate, --dry-run, \"list\", \"show\", \"log\", \"workflows\"",
+        ),
+        (&["w", "--limit", "3"], "--limit cannot be used with a workflow run"),
+        (&["w", "--follow"], "--follow cannot be used with a workflow run"),
+        (&["w", "--all"], "--all cannot be used with a workflow run"),
+        (&["--resume", "--json"], "--json cannot be used with --resume"),
+        (&["--dry-run", "w", "--from", "a"], "--from cannot be used with --dry-run"),
+        (&["--dry-run", "w", "-q"], "--quiet cannot be used with --dry-run"),
+        (&["show", "-f"], "--follow cannot be used with \"show\""),
+        (&["list", "--note", "x"], "--note cannot be used with \"list\""),
+        (&["log", "--limit", "2"], "--limit cannot be used with \"log\""),
+        (&["workflows", "--verbose"], "--verbose cannot be used with \"workflows\""),
+        (&["--validate", "--from", "a"], "--validate cannot be used with --from"),
+        (
+            &["--resume", "run-a", "--session", "run-b"],
+            "--resume run-a and --session run-b both name the run to resume; give only one",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut test = Test::new().write(&wf("w"), ONE_STEP).status(2);
+        for arg in *args {
+            test = test.arg(arg);
+        }
+        let out = test.stderr_contains(message).run();
+        assert!(out.run_dirs().is_empty(), "{args:?} started a run");
+    }
+}
+
+#[test]
+fn from_on_a_completed_run_is_checked_and_refused() {
+    let done = Test::new().write(&wf("w"), ONE_STEP).arg("w").run();
+    let id = done.run_id();
+    let unknown = done
+        .then()
+        .args(["--resume", &id, "--from", "nope"])
+        .status(2)
+        .stderr_contains("no step \"nope\" in workflow \"w\"")
+        .run();
+    unknown
+        .then()
+        .args(["--resume", &id, "--from", "a"])
+        .status(2)
+        .stderr_contains(&format!(
+            "agent-runner: error: run {id} already completed; --from cannot restart it (start a new run instead: \"agent-runner "
+        ))
+        .run();
+}
+
+#[test]
+fn quiet_keeps_the_steps_stdout_and_drops_only_the_runners_lines() {
+    let out = Test::new()
+        .write(
+            &wf("w"),
+            "name: w\nsteps:\n  - {id: a, command: 'echo first; echo to-stderr >&2'}\n  - {id: b, command: printf second}\n",
+        )
+        .args(["-q", "w"])
+        .run();
+    assert_eq!(out.stdout, "first\nsecond");
+    assert!(out.stderr.contains("to-stderr"), "{}", out.stderr);
+    assert!(!out.stderr.contains("==>"), "{}", out.stderr);
+}
