@@ -216,11 +216,10 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
         quiet: raw.quiet,
         verbose: raw.verbose,
     };
-    let decided = interpret(&raw, after)
-        .and_then(|command| match command {
-            Some(command) => applies::check(&raw, &command).map(|()| Some(command)),
-            None => Ok(None),
-        });
+    let decided = interpret(&raw, after).and_then(|command| match command {
+        Some(command) => applies::check(&raw, &command).map(|()| Some(command)),
+        None => Ok(None),
+    });
     match decided {
         Ok(Some(command)) => ParseOutcome::Invocation(Invocation {
             global,

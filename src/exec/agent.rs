@@ -432,9 +432,7 @@ async fn run_headless(
             // of its activity (stderr).
             for rendered in agents::render::render(&event, opts) {
                 match rendered.target {
-                    Target::Stdout => {
-                        crate::console::print_stdout(&format!("{}\n", rendered.text))
-                    }
+                    Target::Stdout => crate::console::print_stdout(&format!("{}\n", rendered.text)),
                     Target::Stderr if !d.settings.quiet => {
                         crate::console::eprint_line(&rendered.text)
                     }
@@ -553,8 +551,14 @@ fn completion_report(
     let mut report = match &completion.failure {
         Some(failure) => {
             if !stderr_tail.is_empty() && !d.settings.verbose {
-                for line in stderr_tail.lines() {
+                let (lines, left_out) = agents::event::without_backtrace(stderr_tail);
+                for line in lines {
                     crate::console::eprint_line(&format!("  {line}"));
+                }
+                if left_out > 0 {
+                    crate::console::eprint_line(&format!(
+                        "  ({left_out} lines of the CLI's backtrace are in the step's .stderr output file)"
+                    ));
                 }
             }
             Report::failed(convert(failure.clone()))

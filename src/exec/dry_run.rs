@@ -15,8 +15,8 @@ use super::settings::{Layers, Recorded};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
-use crate::state::Redactor;
 use crate::interpolate::{self, Vars};
+use crate::state::Redactor;
 use crate::workflow::{LoopKind, LoopMax, Step, StepKind, Template, Workflow};
 
 /// Longest prompt excerpt shown in a plan line.

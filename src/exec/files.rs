@@ -26,7 +26,10 @@ fn open_private(path: &Path) -> std::io::Result<File> {
 
 /// An error that names the output file it is about.
 fn write_error(path: &Path, err: std::io::Error) -> std::io::Error {
-    std::io::Error::new(err.kind(), format!("cannot write {}: {err}", path.display()))
+    std::io::Error::new(
+        err.kind(),
+        format!("cannot write {}: {err}", path.display()),
+    )
 }
 
 /// Writes a whole private file, redacted, for files the dispatcher writes itself.
@@ -99,7 +102,10 @@ impl OutputFile {
         let done = std::mem::take(&mut self.pending);
         self.write_lines(&done).await?;
         let path = self.path.clone();
-        self.file.flush().await.map_err(|err| write_error(&path, err))
+        self.file
+            .flush()
+            .await
+            .map_err(|err| write_error(&path, err))
     }
 
     async fn write_lines(&mut self, bytes: &[u8]) -> std::io::Result<()> {

@@ -290,6 +290,13 @@ pub fn store_capture(
     data: &mut Map<String, Value>,
 ) -> Result<(), Failure> {
     if value.len() > CAPTURE_LIMIT {
+        let why = format!(
+            "step \"{}\" ran, but its output was larger than the 1 MiB capture limit",
+            at.step.id
+        );
+        d.scope(at.ctx.scope)
+            .capture_errors
+            .insert(name.to_owned(), why);
         return Err(Failure::new(
             ErrorClass::CaptureTooLarge,
             format!(
@@ -298,6 +305,7 @@ pub fn store_capture(
             ),
         ));
     }
+    d.scope(at.ctx.scope).capture_errors.remove(name);
     data.insert(
         "capture".into(),
         json!({"name": name, "bytes": value.len()}),
@@ -306,4 +314,12 @@ pub fn store_capture(
         .captures
         .insert(name.to_owned(), value);
     Ok(())
+}
+
+/// The failure of a template that uses capture `name`, which has no value because of `why`.
+pub fn unset_capture(name: &str, why: &str) -> Failure {
+    Failure::new(
+        ErrorClass::UndefinedVariable,
+        format!("variable \"{name}\" has no value here: {why}"),
+    )
 }

@@ -27,8 +27,9 @@ pub fn install_redactor<S: AsRef<str>>(
     secrets: impl IntoIterator<Item = S>,
     config: &Config,
 ) -> Result<Redactor, Fatal> {
-    let redactor = Redactor::from_process_env(secrets, config.redact.as_deref().unwrap_or_default())
-        .map_err(|err: StateError| Fatal::new(err.exit_code(), err.to_string()))?;
+    let redactor =
+        Redactor::from_process_env(secrets, config.redact.as_deref().unwrap_or_default())
+            .map_err(|err: StateError| Fatal::new(err.exit_code(), err.to_string()))?;
     crate::state::secrets::install(&redactor);
     Ok(redactor)
 }
@@ -47,7 +48,8 @@ impl Dispatcher {
         }
         if added && let Err(err) = self.redactor.add_secrets(&self.doc.sub_secrets) {
             // Only a value too large for the regex engine gets here; say so rather than show it.
-            self.console.warning(&format!("cannot redact a sub-workflow secret: {err}"));
+            self.console
+                .warning(&format!("cannot redact a sub-workflow secret: {err}"));
         }
     }
 }

@@ -11,9 +11,9 @@ use std::process::ExitStatus;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::files::OutputFile;
-use crate::console::echo::{self, Echo};
 use super::process::{Finished, wait_or_stop};
 use super::signals::Interrupts;
+use crate::console::echo::{self, Echo};
 
 /// Captured values above this size fail the step (workflow-format.md §9).
 pub const CAPTURE_LIMIT: usize = 1024 * 1024;

@@ -20,8 +20,8 @@ use crate::cli::{Global, RunRequest};
 use crate::console::{self, Console, eprint_line};
 use crate::exit;
 use crate::state::{
-    AuditEvent, AuditWriter, Frame, RunDir, RunLock, RunStatus, SeedSession, StateDoc,
-    StateError, StateRoot, WorkflowRef,
+    AuditEvent, AuditWriter, Frame, RunDir, RunLock, RunStatus, SeedSession, StateDoc, StateError,
+    StateRoot, WorkflowRef,
 };
 use crate::workflow::Workflow;
 

@@ -157,6 +157,10 @@ pub struct NamedSession {
 pub struct Scope {
     #[serde(default)]
     pub captures: StringMap,
+    /// Why a capture has no value, for the captures whose step ran but could not store one
+    /// (output over the 1 MiB limit), so that a later use says so.
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
+    pub capture_errors: StringMap,
     pub last_session: Option<LastSession>,
 }
 

@@ -14,17 +14,44 @@ fn options_a_command_would_ignore_are_refused_with_exit_2() {
             &["w", "--json"],
             "--json cannot be used with a workflow run; it applies only to --validate, --dry-run, \"list\", \"show\", \"log\", \"workflows\"",
         ),
-        (&["w", "--limit", "3"], "--limit cannot be used with a workflow run"),
-        (&["w", "--follow"], "--follow cannot be used with a workflow run"),
+        (
+            &["w", "--limit", "3"],
+            "--limit cannot be used with a workflow run",
+        ),
+        (
+            &["w", "--follow"],
+            "--follow cannot be used with a workflow run",
+        ),
         (&["w", "--all"], "--all cannot be used with a workflow run"),
-        (&["--resume", "--json"], "--json cannot be used with --resume"),
-        (&["--dry-run", "w", "--from", "a"], "--from cannot be used with --dry-run"),
-        (&["--dry-run", "w", "-q"], "--quiet cannot be used with --dry-run"),
+        (
+            &["--resume", "--json"],
+            "--json cannot be used with --resume",
+        ),
+        (
+            &["--dry-run", "w", "--from", "a"],
+            "--from cannot be used with --dry-run",
+        ),
+        (
+            &["--dry-run", "w", "-q"],
+            "--quiet cannot be used with --dry-run",
+        ),
         (&["show", "-f"], "--follow cannot be used with \"show\""),
-        (&["list", "--note", "x"], "--note cannot be used with \"list\""),
-        (&["log", "--limit", "2"], "--limit cannot be used with \"log\""),
-        (&["workflows", "--verbose"], "--verbose cannot be used with \"workflows\""),
-        (&["--validate", "--from", "a"], "--validate cannot be used with --from"),
+        (
+            &["list", "--note", "x"],
+            "--note cannot be used with \"list\"",
+        ),
+        (
+            &["log", "--limit", "2"],
+            "--limit cannot be used with \"log\"",
+        ),
+        (
+            &["workflows", "--verbose"],
+            "--verbose cannot be used with \"workflows\"",
+        ),
+        (
+            &["--validate", "--from", "a"],
+            "--validate cannot be used with --from",
+        ),
         (
             &["--resume", "run-a", "--session", "run-b"],
             "--resume run-a and --session run-b both name the run to resume; give only one",

@@ -123,8 +123,16 @@ fn no_channel_of_a_run_shows_a_secret_in_clear() {
     ] {
         assert!(out.stderr.contains(shown), "{shown:?} in:\n{}", out.stderr);
     }
-    assert!(out.stdout.contains("out [REDACTED] [REDACTED]"), "{}", out.stdout);
-    assert!(out.stdout.contains("child key is [REDACTED]"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("out [REDACTED] [REDACTED]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("child key is [REDACTED]"),
+        "{}",
+        out.stdout
+    );
     let state = std::fs::read_to_string(out.run_dir().join("state.json")).unwrap();
     assert!(state.contains(ROOT_SECRET) && state.contains(CHILD_SECRET));
 
@@ -154,7 +162,8 @@ fn no_channel_of_a_run_shows_a_secret_in_clear() {
 #[test]
 fn dry_run_text_and_json_show_no_secret_in_clear() {
     for json in [false, true] {
-        let mut test = secret_everywhere().args(["--dry-run", "w", &format!("token={ROOT_SECRET}")]);
+        let mut test =
+            secret_everywhere().args(["--dry-run", "w", &format!("token={ROOT_SECRET}")]);
         if json {
             test = test.arg("--json");
         }
