@@ -98,8 +98,12 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     // engine's `state_dir` says (cli.md §4).
     let root = StateRoot::from_env().map_err(state_error)?;
     let project_state = root.project(&project).map_err(state_error)?;
-    let run_id = crate::state::new_run_id(&workflow.name, std::time::SystemTime::now());
-    let default_dir = project_state.runs_dir().join(&run_id).display().to_string();
+    // The id is claimed on disk at once: another run started in the same second cannot draw it.
+    let reserved = project_state
+        .reserve_run(&workflow.name)
+        .map_err(state_error)?;
+    let run_id = reserved.id().to_owned();
+    let default_dir = reserved.default_dir().display().to_string();
     let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
     super::secrets::install_redactor(super::secrets::secret_values(&workflow, &params), &config)?;
     let engine = super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
@@ -107,9 +111,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     super::preflight::warn_without_terminal(&workflow);
 
     let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
-    let run_dir = project_state
-        .create_run_with_id(&run_id, relocate.as_deref())
-        .map_err(state_error)?;
+    let run_dir = reserved.create(relocate.as_deref()).map_err(state_error)?;
     let session_dir = run_dir.path().display().to_string();
     let params = if session_dir == default_dir {
         params

@@ -37,7 +37,8 @@ pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use output_name::{output_file_name, output_slug};
 pub use paths::{
-    PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
+    PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, ReservedRun, StateRoot,
+    project_key,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};

@@ -43,6 +43,7 @@ mod run_params;
 mod run_resume;
 mod run_shell;
 mod run_signals;
+mod run_start;
 mod run_state;
 mod run_subworkflows;
 mod run_support;
