@@ -100,3 +100,42 @@ fn quiet_keeps_the_steps_stdout_and_drops_only_the_runners_lines() {
     assert!(out.stderr.contains("to-stderr"), "{}", out.stderr);
     assert!(!out.stderr.contains("==>"), "{}", out.stderr);
 }
+
+#[test]
+fn preflight_names_every_missing_cli_and_requirement_at_once() {
+    // A PATH without any agent CLI, openspec or gh; git stays.
+    let out = Test::new()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .args(["flokay", "add-login"])
+        .status(4)
+        .run();
+    for problem in [
+        "agent-runner: error: the run cannot start; 5 things it needs are missing:\n",
+        "\n  - the \"claude\" CLI is not installed or not on PATH (needed by step \"proposal\"); npm install -g @anthropic-ai/claude-code\n",
+        "\n  - the \"codex\" CLI is not installed or not on PATH (needed by step \"review\"); npm install -g @openai/codex\n",
+        "\n  - \"openspec\" is not installed or not on PATH (required by workflow \"flokay\"); install it with \"npm install -g @fission-ai/openspec\"\n",
+        "\n  - openspec does not exist in the project (required by workflow \"flokay\"); run \"openspec init\" in the project first\n",
+        "\n  - \"gh\" is not installed or not on PATH (required by workflow \"core/finalize-pr\"); install the GitHub CLI (https://cli.github.com) and run \"gh auth login\"\n",
+    ] {
+        assert!(
+            out.stderr.contains(problem),
+            "{problem:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(out.run_dirs().is_empty(), "no run starts");
+}
+
+#[test]
+fn a_workflow_requirement_is_checked_before_the_first_step() {
+    let out = Test::new()
+        .write(
+            &wf("w"),
+            "name: w\nrequires: [agent-runner-no-such-tool, {path: spec/, hint: create it first}]\nsteps:\n  - {id: a, command: 'touch ran'}\n",
+        )
+        .arg("w")
+        .status(4)
+        .stderr_contains("agent-runner: error: the run cannot start; 2 things it needs are missing:\n  - \"agent-runner-no-such-tool\" is not installed or not on PATH (required by workflow \"w\")\n  - spec/ does not exist in the project (required by workflow \"w\"); create it first\n")
+        .run();
+    assert!(!out.project().join("ran").exists());
+}
