@@ -27,6 +27,23 @@ pub fn eprint_line(line: &str) {
     let _ = writeln!(err, "{line}");
 }
 
+/// Stderr for the debug log (`AGENT_RUNNER_LOG`): each write is redacted like every other line,
+/// since debug events carry rendered commands and argv.
+pub struct RedactedStderr;
+
+impl Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let text = crate::state::secrets::redact(&text);
+        io::stderr().lock().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().lock().flush()
+    }
+}
+
 /// `agent-runner: error: <message>`
 pub fn error(message: &str) {
     eprint_line(&format!("agent-runner: error: {message}"));

@@ -1,8 +1,8 @@
 //! Secrets never appear in clear outside `state.json` (runs-and-state.md §8): a run that uses
 //! them everywhere — a secret param of the root and one of a sub-workflow, a for-each over items
 //! that contain them, a workdir failure, an agent step, a token-shaped string — and every channel
-//! it writes to: stdout, stderr, every file of the run dir, `log`, `log --json`, `show`,
-//! `show --json`, and `--dry-run` as text and JSON.
+//! it writes to: stdout, stderr (with the debug log on), every file of the run dir, `log`,
+//! `log --json`, `show`, `show --json`, and `--dry-run` as text and JSON.
 
 use std::path::Path;
 
@@ -111,9 +111,12 @@ fn check_output(what: &str, out: &Output) {
 
 #[test]
 fn no_channel_of_a_run_shows_a_secret_in_clear() {
+    // The debug log is one more channel: its events carry rendered commands and argv.
     let out = secret_everywhere()
+        .env("AGENT_RUNNER_LOG", "debug")
         .args(["w", &format!("token={ROOT_SECRET}")])
         .run();
+    assert!(out.stderr.contains("spawning shell command"), "{}", out.stderr);
     check_output("run", &out);
     // The run did meet every secret: each sink had something to hide.
     for shown in [
