@@ -17,6 +17,7 @@ mod lock;
 mod output_name;
 mod paths;
 pub mod redact;
+mod reserved_run;
 mod run_dir;
 mod run_id;
 pub mod secrets;
@@ -37,10 +38,10 @@ pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use output_name::{output_file_name, output_slug};
 pub use paths::{
-    PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, ReservedRun, StateRoot,
-    project_key,
+    PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
+pub use reserved_run::ReservedRun;
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
 pub use run_id::{new_run_id, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};

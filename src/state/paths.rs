@@ -22,7 +22,8 @@ use super::fs_util::{
     create_private_dir_all, create_private_dir_new, private_file, read_capped, subdirs,
     write_atomic,
 };
-use super::run_dir::{OUTPUT_DIR, RunDir};
+use super::reserved_run::ReservedRun;
+use super::run_dir::RunDir;
 use super::run_id::{new_run_id, validate_run_id};
 use super::time::now_rfc3339;
 
@@ -230,13 +231,7 @@ impl ProjectDir {
             validate_run_id(&run_id)?;
             let dir = self.runs_dir().join(&run_id);
             match create_private_dir_new(&dir) {
-                Ok(()) => {
-                    return Ok(ReservedRun {
-                        dir,
-                        run_id,
-                        created: false,
-                    });
-                }
+                Ok(()) => return Ok(ReservedRun::new(dir, run_id)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
                 Err(e) => return Err(StateError::io("create run dir in", self.runs_dir(), e)),
             }
@@ -254,74 +249,6 @@ impl ProjectDir {
             return Err(StateError::NoSuchRun(run_id.to_string()));
         }
         resolve_run_dir(dir, run_id)
-    }
-}
-
-/// A run id claimed by [`ProjectDir::reserve_run`]: `runs/<id>/` exists and belongs to this run.
-/// Dropped without [`ReservedRun::create`] (the run stopped before it started), the empty dir is
-/// removed again.
-#[derive(Debug)]
-pub struct ReservedRun {
-    dir: PathBuf,
-    run_id: String,
-    created: bool,
-}
-
-impl ReservedRun {
-    pub fn id(&self) -> &str {
-        &self.run_id
-    }
-
-    /// Where the run dir is unless an engine relocates it.
-    pub fn default_dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Completes the run dir with its `output/`. With `relocate_to = Some(D)` (an engine's
-    /// `state_dir`) and `D` an existing directory, the run dir is `D/.agent-runner/runs/<id>/`
-    /// and the default location gets a `redirect.json` stub; a missing `D` keeps the default
-    /// location.
-    pub fn create(mut self, relocate_to: Option<&Path>) -> Result<RunDir, StateError> {
-        let relocated_runs = match relocate_to {
-            Some(d) if d.is_dir() => Some(prepare_relocation(d)?),
-            _ => None,
-        };
-        let run = self
-            .complete(relocated_runs.as_deref())
-            .map_err(|e| StateError::io("create run dir", &self.dir, e))?;
-        self.created = true;
-        Ok(run)
-    }
-
-    fn complete(&self, relocated_runs: Option<&Path>) -> io::Result<RunDir> {
-        let default_dir = &self.dir;
-        let run_id = self.run_id.as_str();
-        let Some(relocated_runs) = relocated_runs else {
-            create_private_dir_new(&default_dir.join(OUTPUT_DIR))?;
-            return Ok(RunDir::at(default_dir.clone(), run_id));
-        };
-        let real_dir = relocated_runs.join(run_id);
-        create_private_dir_new(&real_dir)?;
-        create_private_dir_new(&real_dir.join(OUTPUT_DIR))?;
-        let stub = Redirect {
-            run_dir: real_dir.to_string_lossy().into_owned(),
-        };
-        let bytes = serde_json::to_vec_pretty(&stub).map_err(io::Error::other)?;
-        write_atomic(
-            default_dir,
-            REDIRECT_FILE,
-            &[bytes, b"\n".to_vec()].concat(),
-        )?;
-        Ok(RunDir::at(real_dir, run_id))
-    }
-}
-
-impl Drop for ReservedRun {
-    fn drop(&mut self) {
-        if !self.created {
-            // Gives the id back; only what the reservation made is there.
-            let _ = fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
@@ -353,7 +280,7 @@ pub(crate) fn resolve_run_dir(dir: PathBuf, run_id: &str) -> Result<RunDir, Stat
 
 /// Makes `D/.agent-runner/runs/` exist; a newly created `D/.agent-runner/` gets a `.gitignore`
 /// of `*`. Returns the absolute path of `runs/`.
-fn prepare_relocation(d: &Path) -> Result<PathBuf, StateError> {
+pub(super) fn prepare_relocation(d: &Path) -> Result<PathBuf, StateError> {
     let d = fs::canonicalize(d).map_err(|e| StateError::io("resolve", d, e))?;
     let home = d.join(".agent-runner");
     match create_private_dir_new(&home) {
