@@ -116,7 +116,11 @@ fn no_channel_of_a_run_shows_a_secret_in_clear() {
         .env("AGENT_RUNNER_LOG", "debug")
         .args(["w", &format!("token={ROOT_SECRET}")])
         .run();
-    assert!(out.stderr.contains("spawning shell command"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("spawning shell command"),
+        "{}",
+        out.stderr
+    );
     check_output("run", &out);
     // The run did meet every secret: each sink had something to hide.
     for shown in [
