@@ -428,8 +428,8 @@ async fn run_headless(
             if let AgentEvent::SessionStarted { id, .. } = &event {
                 on_session(d, at, &note, session_id, id)?;
             }
-            // `--quiet` keeps what the agent answers (stdout) and drops the runner's rendering
-            // of its activity (stderr).
+            // `--quiet` keeps the step's output (the stream rendered on stdout) and drops only
+            // what goes to stderr.
             for rendered in agents::render::render(&event, opts) {
                 match rendered.target {
                     Target::Stdout => crate::console::print_stdout(&format!("{}\n", rendered.text)),

@@ -87,18 +87,34 @@ fn from_on_a_completed_run_is_checked_and_refused() {
         .run();
 }
 
-#[test]
-fn quiet_keeps_the_steps_stdout_and_drops_only_the_runners_lines() {
-    let out = Test::new()
+/// `agent-runner [-q] w` with a shell step writing to both streams and a headless agent step.
+fn quiet_or_not(quiet: bool) -> crate::test::Output {
+    let mut test = Test::new()
+        .fake_clis(&["claude"])
+        .fake_script("- [{text: \"the agent's answer\"}]\n")
         .write(
             &wf("w"),
-            "name: w\nsteps:\n  - {id: a, command: 'echo first; echo to-stderr >&2'}\n  - {id: b, command: printf second}\n",
-        )
-        .args(["-q", "w"])
-        .run();
-    assert_eq!(out.stdout, "first\nsecond");
-    assert!(out.stderr.contains("to-stderr"), "{}", out.stderr);
-    assert!(!out.stderr.contains("==>"), "{}", out.stderr);
+            "name: w\nsteps:\n  - {id: a, command: 'echo first; echo to-stderr >&2'}\n  - {id: b, command: printf second}\n  - {id: c, mode: headless, prompt: answer}\n",
+        );
+    if quiet {
+        test = test.arg("-q");
+    }
+    test.arg("w").run()
+}
+
+#[test]
+fn quiet_keeps_the_steps_stdout_and_drops_only_the_runners_lines() {
+    let quiet = quiet_or_not(true);
+    // What the steps print (`agent-runner -q w > out.txt`) is the same as without -q.
+    assert_eq!(quiet.stdout, quiet_or_not(false).stdout);
+    assert!(
+        quiet.stdout.starts_with("first\nsecond")
+            && quiet.stdout.ends_with("  the agent's answer\n"),
+        "{}",
+        quiet.stdout
+    );
+    assert!(quiet.stderr.contains("to-stderr"), "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("==>"), "{}", quiet.stderr);
 }
 
 #[test]
