@@ -173,7 +173,7 @@ async fn run_agent_once(
     let prompt_file = output_dir.join(format!("{stem}.prompt.md"));
     let prompt = match framing::large_prompt(&prompt, &prompt_file) {
         Some(short) => {
-            if let Err(err) = super::files::write_private(&prompt_file, &prompt) {
+            if let Err(err) = super::files::write_agent_input(&prompt_file, &prompt) {
                 d.begin(at, &label, start)?;
                 return Ok(Report::failed(Failure::new(
                     ErrorClass::Internal,

@@ -1,6 +1,7 @@
 //! Output files of a run: created private (0600), never world-readable, and written only through
 //! the run's redactor ([`crate::state::secrets`]), line by line so that a PEM private key spread
-//! over several lines is hidden whole. Every output file is made here, so none can skip it.
+//! over several lines is hidden whole. Every output file is made here, so none can skip it; the
+//! one file written as it is, [`write_agent_input`], is an input of the agent, not an output.
 
 use std::fs::File;
 use std::io::Write;
@@ -41,6 +42,15 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
     open_private(path)
         .and_then(|mut file| file.write_all(out.as_bytes()))
+        .map_err(|err| write_error(path, err))
+}
+
+/// Writes a private file that an agent reads as its input (a prompt over the size limit), as it
+/// is: redacting it would change what the agent is told, like redacting the prompt itself
+/// (runs-and-state.md §8 leaves prompts alone).
+pub fn write_agent_input(path: &Path, contents: &str) -> std::io::Result<()> {
+    open_private(path)
+        .and_then(|mut file| file.write_all(contents.as_bytes()))
         .map_err(|err| write_error(path, err))
 }
 

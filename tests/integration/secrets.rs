@@ -1,8 +1,8 @@
 //! Secrets never appear in clear outside `state.json` (runs-and-state.md §8): a run that uses
 //! them everywhere — a secret param of the root and one of a sub-workflow, a for-each over items
 //! that contain them, a workdir failure, an agent step, a token-shaped string — and every channel
-//! it writes to: stdout, stderr (with the debug log on), every file of the run dir, `log`,
-//! `log --json`, `show`, `show --json`, and `--dry-run` as text and JSON.
+//! it writes to: stdout, stderr (with the debug log on), every file of the run dir, `list`,
+//! `list --json`, `log`, `log --json`, `show`, `show --json`, and `--dry-run` as text and JSON.
 
 use std::path::Path;
 
@@ -150,6 +150,8 @@ fn no_channel_of_a_run_shows_a_secret_in_clear() {
     }
     let mut out = out;
     for args in [
+        vec!["list"],
+        vec!["list", "--json"],
         vec!["log"],
         vec!["log", "--json"],
         vec!["show"],
