@@ -152,11 +152,11 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     }
     let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
     d.engines = engines;
-    console::eprint_line(&format!(
+    d.console.info(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
-    console::eprint_line("");
+    d.console.info("");
     let mut skipped = Vec::new();
     if let Some(from) = &request.from {
         console::note(&format!(
@@ -245,7 +245,7 @@ async fn resume_async(
         engine_records = root.records;
     }
     let at = super::from::display_position(&d.doc, &workflow);
-    eprint_line(&format!(
+    d.console.info(&format!(
         "agent-runner: resuming run {} of workflow \"{}\" at {at}",
         d.doc.run_id, workflow.name
     ));
@@ -259,7 +259,7 @@ async fn resume_async(
             ),
         );
     }
-    eprint_line("");
+    d.console.info("");
     start_and_execute(d, workflow, resume_from, from, Vec::new(), engine_records).await
 }
 
