@@ -115,9 +115,15 @@ fn quiet_keeps_the_steps_stdout_and_drops_only_the_runners_lines() {
     );
     assert!(quiet.stderr.contains("to-stderr"), "{}", quiet.stderr);
     assert!(!quiet.stderr.contains("==>"), "{}", quiet.stderr);
-    assert!(!quiet.stderr.contains("running workflow"), "{}", quiet.stderr);
     assert!(
-        quiet.stderr.contains("agent-runner: workflow \"w\" completed in "),
+        !quiet.stderr.contains("running workflow"),
+        "{}",
+        quiet.stderr
+    );
+    assert!(
+        quiet
+            .stderr
+            .contains("agent-runner: workflow \"w\" completed in "),
         "{}",
         quiet.stderr
     );
