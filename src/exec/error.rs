@@ -47,6 +47,15 @@ pub enum RunError {
     /// A sub-workflow on the way to the `--from` step cannot be loaded.
     #[error("{0}")]
     FromSubWorkflow(#[source] Failure),
+    /// `--resume <id> --from <step>` of a run that completed: it has no position to go back to.
+    #[error(
+        "run {run_id} already completed; --from cannot restart it (start a new run instead: \"agent-runner {target} --from {from}\")"
+    )]
+    CompletedFrom {
+        run_id: String,
+        target: String,
+        from: String,
+    },
     /// The workflow file of a run being resumed is gone.
     #[error("cannot resume: workflow file {} no longer exists", .0.display())]
     WorkflowGone(PathBuf),
@@ -62,22 +71,10 @@ pub enum RunError {
     /// The root workflow's engine cannot be attached or rejected the workflow.
     #[error("{0}")]
     Engine(String),
-    /// Preflight: an agent CLI a step needs is not installed.
-    #[error(
-        "the \"{cli}\" CLI is not installed or not on PATH (needed by step \"{step}\"); {hint}"
-    )]
-    CliMissing {
-        cli: String,
-        step: String,
-        hint: String,
-    },
-    /// Preflight: an agent CLI a step needs is not logged in.
-    #[error("{cli} is not logged in (needed by step \"{step}\"); {fix}")]
-    CliLoggedOut {
-        cli: String,
-        step: String,
-        fix: String,
-    },
+    /// Preflight: what the run needs and is missing (agent CLIs, logins, `requires:`), one
+    /// message each.
+    #[error("{}", unmet_message(.0))]
+    Unmet(Vec<String>),
     #[error("cannot read the current directory: {0}")]
     CurrentDir(#[source] io::Error),
     #[error("cannot listen for signals: {0}")]
@@ -100,19 +97,31 @@ impl RunError {
             | RunError::UnknownWorkflow(_)
             | RunError::NoSuchRun { .. }
             | RunError::NoSuchStep { .. }
-            | RunError::FromSubWorkflow(_) => exit::USAGE,
+            | RunError::FromSubWorkflow(_)
+            | RunError::CompletedFrom { .. } => exit::USAGE,
             RunError::InvalidConfig
             | RunError::InvalidWorkflow
             | RunError::WorkflowGone(_)
             | RunError::StepGone { .. }
             | RunError::Engine(_) => exit::INVALID,
-            RunError::CliMissing { .. }
-            | RunError::CliLoggedOut { .. }
+            RunError::Unmet(_)
             | RunError::CurrentDir(_)
             | RunError::Signals(_)
             | RunError::SessionId(_)
             | RunError::ControlToken(_)
             | RunError::RelayTask(_) => exit::RUNTIME,
         }
+    }
+}
+
+/// One missing thing as it is; several as a list.
+fn unmet_message(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        many => format!(
+            "the run cannot start; {} things it needs are missing:\n  - {}",
+            many.len(),
+            many.join("\n  - ")
+        ),
     }
 }

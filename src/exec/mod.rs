@@ -30,6 +30,7 @@ pub mod params;
 pub mod preflight;
 pub mod process;
 pub mod run;
+pub mod secrets;
 pub mod signals;
 pub mod steps;
 pub mod subflow;

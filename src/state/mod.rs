@@ -18,9 +18,11 @@ mod lock;
 mod output_name;
 mod paths;
 mod records;
-mod redact;
+pub mod redact;
+mod reserved_run;
 mod run_dir;
 mod run_id;
+pub mod secrets;
 mod state_file;
 mod time;
 
@@ -48,6 +50,7 @@ pub use records::{
     Warning, WorkflowRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
+pub use reserved_run::ReservedRun;
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
 pub use run_id::{new_run_id, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};

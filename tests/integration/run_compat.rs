@@ -54,7 +54,7 @@ fn a_state_file_of_the_first_format_still_resumes() {
     std::fs::write(run_dir.join("state.json"), &old).expect("write the old state");
     let out = out
         .again()
-        .args(["-q", "--resume", &run_id])
+        .args(["--resume", &run_id])
         .stderr_contains(&format!(
             "resuming run {run_id} of workflow \"compat\" at 3/4 rounds > #2/2 > review"
         ))

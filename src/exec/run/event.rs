@@ -99,6 +99,13 @@ pub enum Event {
         record: SessionRecord,
         save: bool,
     },
+    /// A capture has no value because of `why` (its output was over the limit): a template that
+    /// uses it says so.
+    CaptureRefused {
+        scope: ScopeRef,
+        name: String,
+        why: String,
+    },
     /// A capture is stored in its scope.
     Captured {
         scope: ScopeRef,
@@ -155,6 +162,9 @@ pub enum Event {
         record: IterationEnd,
         next: Option<bool>,
     },
+    /// A sub-workflow's `secret: true` param values: hidden everywhere from now on, and kept
+    /// for `show`, `log` and a resume.
+    SecretsDeclared { values: Vec<String> },
     /// A sub-workflow call is set up (its frame and scope), before the step starts.
     SubWorkflowEntered {
         depth: usize,

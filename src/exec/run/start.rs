@@ -12,6 +12,7 @@ use std::time::Instant;
 use super::super::context::ListCtx;
 use super::super::error::RunError;
 use super::super::params::{self, Bound};
+use super::super::secrets;
 use super::super::signals::{Interrupts, SignalName};
 use super::super::subflow::Loader;
 use super::event::Event;
@@ -21,9 +22,9 @@ use crate::cli::{Global, RunRequest};
 use crate::console::{self, Console, eprint_line};
 use crate::exit;
 use crate::state::{
-    AuditData, AuditWriter, Frame, LockTakeoverRecord, Redactor, RunDir, RunLock, RunStart,
-    RunStatus, SeedRecord, SeedSession, Skip, SkipReason, StateDoc, StateError, StateRoot,
-    WorkflowRecord, WorkflowRef,
+    AuditData, AuditWriter, Frame, LockTakeoverRecord, RunDir, RunLock, RunStart, RunStatus,
+    SeedRecord, SeedSession, Skip, SkipReason, StateDoc, StateError, StateRoot, WorkflowRecord,
+    WorkflowRef,
 };
 use crate::workflow::Workflow;
 
@@ -92,18 +93,21 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     // engine's `state_dir` says (cli.md §4).
     let root = StateRoot::from_env().map_err(state_error)?;
     let project_state = root.project(&project).map_err(state_error)?;
-    let run_id = crate::state::new_run_id(&workflow.name, std::time::SystemTime::now());
-    let default_dir = project_state.runs_dir().join(&run_id).display().to_string();
+    // The id is claimed on disk at once: another run started in the same second cannot draw it.
+    let reserved = project_state
+        .reserve_run(&workflow.name)
+        .map_err(state_error)?;
+    let run_id = reserved.id().to_owned();
+    let default_dir = reserved.default_dir().display().to_string();
     let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
+    secrets::install_redactor(secrets::secret_values(&workflow, &params), &config)?;
     let engine =
         super::super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
     super::super::preflight::check(&mut loader, &workflow)?;
     super::super::preflight::warn_without_terminal(&workflow);
 
     let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
-    let run_dir = project_state
-        .create_run_with_id(&run_id, relocate.as_deref())
-        .map_err(state_error)?;
+    let run_dir = reserved.create(relocate.as_deref()).map_err(state_error)?;
     let session_dir = run_dir.path().display().to_string();
     let params = if session_dir == default_dir {
         params
@@ -144,11 +148,11 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     }
     let mut d = open_runtime(doc, run_dir, loader, global, &config, workflow.clone())?;
     d.engines = engines;
-    console::eprint_line(&format!(
+    d.writer.console().info(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
-    console::eprint_line("");
+    d.writer.console().info("");
     let mut skipped = Vec::new();
     if let Some(from) = &request.from {
         console::note(&format!(
@@ -178,6 +182,20 @@ async fn resume_async(
         None => project_state.newest_resumable().map_err(state_error)?.run,
     };
     let mut doc = run_dir.read_state().map_err(state_error)?;
+    if let (true, Some(from)) = (doc.completed || doc.status == RunStatus::Completed, &from) {
+        // A completed run has no position to go back to: say how to run it again instead of
+        // saying "nothing to resume" as if --from had not been given.
+        let mut loader = Loader::new(&project)?;
+        let (workflow, _) = loader.load_recorded(&doc.workflow)?;
+        super::super::from::check_exists(&mut loader, &workflow, from)?;
+        let source = &doc.workflow.source;
+        let target = source.strip_prefix("builtin:").unwrap_or(source);
+        return Err(RunError::CompletedFrom {
+            run_id: doc.run_id.clone(),
+            target: target.to_owned(),
+            from: from.clone(),
+        });
+    }
     if doc.completed || doc.status == RunStatus::Completed {
         eprint_line(&format!(
             "agent-runner: run {} already completed; nothing to resume",
@@ -217,7 +235,7 @@ async fn resume_async(
         engine_records = root.records;
     }
     let at = super::super::from::display_position(d.writer.doc(), &workflow);
-    eprint_line(&format!(
+    d.writer.console().info(&format!(
         "agent-runner: resuming run {} of workflow \"{}\" at {at}",
         d.writer.doc().run_id,
         workflow.name
@@ -232,7 +250,7 @@ async fn resume_async(
             ),
         );
     }
-    eprint_line("");
+    d.writer.console().info("");
     start_and_execute(d, workflow, resume_from, from, Vec::new(), engine_records).await
 }
 
@@ -306,15 +324,13 @@ fn open_runtime(
     let (lock, takeover) =
         RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
     run_dir.remove_stale_temps().map_err(state_error)?;
-    let secrets: Vec<&str> = doc
+    let values = doc
         .secret_params
         .iter()
-        .filter_map(|name| doc.params.get(name).map(String::as_str))
-        .collect();
-    let redactor =
-        Redactor::from_process_env(secrets, config.redact.as_deref().unwrap_or_default())
-            .map_err(state_error)?;
-    let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, redactor.clone())
+        .filter_map(|name| doc.params.get(name))
+        .chain(&doc.sub_secrets);
+    let redactor = Arc::new(secrets::install_redactor(values, config)?);
+    let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, (*redactor).clone())
         .map_err(state_error)?;
     if !global.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         console::spinner::enable();
@@ -336,8 +352,14 @@ fn open_runtime(
         runner_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agent-runner")),
     };
     let mut d = Runtime {
-        writer: Writer::new(doc, run_dir, audit, Console::for_stderr(global.quiet)),
-        redactor: Arc::new(redactor),
+        writer: Writer::new(
+            doc,
+            run_dir,
+            audit,
+            Console::for_stderr(global.quiet),
+            redactor.clone(),
+        ),
+        redactor,
         settings,
         interrupts,
         signal,

@@ -112,7 +112,17 @@ impl Runtime {
         shell: bool,
     ) -> Result<String, Failure> {
         let vars = self.vars(ctx, step_id);
-        interpolate::render(text, &vars, shell).map_err(render_failure)
+        interpolate::render(text, &vars, shell).map_err(|err| {
+            match &err {
+                RenderError::NoValue(name) => self
+                    .writer
+                    .scope(ctx.scope)
+                    .and_then(|scope| scope.capture_errors.get(name))
+                    .map(|why| super::super::steps::shell::unset_capture(name, why)),
+                _ => None,
+            }
+            .unwrap_or_else(|| render_failure(err))
+        })
     }
 
     /// A string map with every value redacted, for events and console output.

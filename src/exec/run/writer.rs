@@ -15,6 +15,8 @@
 //! and its end write; a step reported complete is never lost nor run again. Folding the end of
 //! step i into the start of step i+1 halves the state writes of a run of shell steps.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::super::context::ScopeRef;
@@ -23,8 +25,8 @@ use super::super::usage::UsageTotals;
 use super::event::{EndLine, Event, Subscriber};
 use crate::console::Console;
 use crate::state::{
-    AuditData, AuditEvent, AuditWriter, Counts, Frame, FrameState, RunDir, RunStatus, Scope,
-    StateDoc,
+    AuditData, AuditEvent, AuditWriter, Counts, Frame, FrameState, Redactor, RunDir, RunStatus,
+    Scope, StateDoc,
 };
 
 pub struct Writer {
@@ -32,6 +34,8 @@ pub struct Writer {
     run_dir: RunDir,
     audit: AuditWriter,
     console: Console,
+    /// The run's redactor, which sub-workflow secrets are added to (every clone sees them).
+    redactor: Arc<Redactor>,
     /// Shell and agent steps by how they ended, for the summary.
     counts: Counts,
     usage: UsageTotals,
@@ -41,12 +45,19 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(doc: StateDoc, run_dir: RunDir, audit: AuditWriter, console: Console) -> Self {
+    pub fn new(
+        doc: StateDoc,
+        run_dir: RunDir,
+        audit: AuditWriter,
+        console: Console,
+        redactor: Arc<Redactor>,
+    ) -> Self {
         Writer {
             doc,
             run_dir,
             audit,
             console,
+            redactor,
             counts: Counts::default(),
             usage: UsageTotals::default(),
             unsaved: false,
@@ -169,6 +180,22 @@ impl Writer {
         self.audit.record(path, data).map_err(RunError::State)
     }
 
+    /// Adds secret values to `sub_secrets` and, when any is new, to the run's redactor.
+    fn declare_secrets(&mut self, values: Vec<String>) {
+        let mut added = false;
+        for value in values {
+            if !self.doc.sub_secrets.contains(&value) {
+                self.doc.sub_secrets.push(value);
+                added = true;
+            }
+        }
+        if added && let Err(err) = self.redactor.add_secrets(&self.doc.sub_secrets) {
+            // Only a value too large for the regex engine gets here; say so rather than show it.
+            self.console
+                .warning(&format!("cannot redact a sub-workflow secret: {err}"));
+        }
+    }
+
     /// Applies one event: the console, the document and the audit log, in that order.
     pub fn emit(&mut self, event: Event) -> Result<(), RunError> {
         for subscriber in &mut self.subscribers {
@@ -262,21 +289,26 @@ impl Writer {
             }
             Event::Detail(text) => self.console.detail(&text),
             Event::Line(text) => self.console.line(&text),
-            Event::Output { text, target } => {
-                if !self.console.quiet {
-                    match target {
-                        crate::agents::render::Target::Stdout => {
-                            crate::console::print_stdout(&format!("{text}\n"));
-                        }
-                        crate::agents::render::Target::Stderr => {
-                            crate::console::eprint_line(&text);
-                        }
-                    }
+            // `--quiet` keeps the step's output (the stream rendered on stdout) and drops only
+            // what goes to stderr.
+            Event::Output { text, target } => match target {
+                crate::agents::render::Target::Stdout => {
+                    crate::console::print_stdout(&format!("{text}\n"));
                 }
-            }
+                crate::agents::render::Target::Stderr if !self.console.quiet => {
+                    crate::console::eprint_line(&text);
+                }
+                crate::agents::render::Target::Stderr => {}
+            },
             Event::StderrTail(tail) => {
-                for line in tail.lines() {
+                let (lines, left_out) = crate::agents::event::without_backtrace(&tail);
+                for line in lines {
                     crate::console::eprint_line(&format!("  {line}"));
+                }
+                if left_out > 0 {
+                    crate::console::eprint_line(&format!(
+                        "  ({left_out} lines of the CLI's backtrace are in the step's .stderr output file)"
+                    ));
                 }
             }
             Event::AgentPlanned { depth, agent } => {
@@ -292,7 +324,12 @@ impl Writer {
                 }
             }
             Event::Captured { scope, name, value } => {
-                self.scope_mut(scope).captures.insert(name, value);
+                let scope = self.scope_mut(scope);
+                scope.capture_errors.remove(&name);
+                scope.captures.insert(name, value);
+            }
+            Event::CaptureRefused { scope, name, why } => {
+                self.scope_mut(scope).capture_errors.insert(name, why);
             }
             Event::Usage {
                 input,
@@ -363,6 +400,7 @@ impl Writer {
                     self.save_later();
                 }
             }
+            Event::SecretsDeclared { values } => self.declare_secrets(values),
             Event::SubWorkflowEntered { depth, call } => {
                 self.frame_mut(depth).sub_workflow = Some(call);
             }
@@ -412,8 +450,14 @@ mod tests {
         let run = write_run(&fixture.project, "w", |_| {});
         let doc = run.read_state().unwrap();
         let redactor = Redactor::token_shapes_only().unwrap();
-        let audit = AuditWriter::open(&run.audit_path(), run.id(), redactor).unwrap();
-        Writer::new(doc, run, audit, Console::for_stderr(true))
+        let audit = AuditWriter::open(&run.audit_path(), run.id(), redactor.clone()).unwrap();
+        Writer::new(
+            doc,
+            run,
+            audit,
+            Console::for_stderr(true),
+            Arc::new(redactor),
+        )
     }
 
     fn started(path: &str) -> Event {

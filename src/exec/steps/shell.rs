@@ -65,8 +65,8 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
             }
         }),
         output_files: Some(files),
-        echo: !cx.settings().quiet,
-        redactor: cx.redactor().clone(),
+        // `--quiet` hides the runner's own lines, never what the step prints.
+        echo: true,
     };
     crate::console::spinner::step_started();
     let outcome = shell::run(job, cx.interrupts()).await;
@@ -74,8 +74,10 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
-            let message = format!("cannot start {}: {err}", cx.settings().shell);
-            return Ok(Report::failed(Failure::new(ErrorClass::Internal, message)));
+            return Ok(Report::failed(Failure::new(
+                ErrorClass::Internal,
+                err.to_string(),
+            )));
         }
     };
     let mut report = match outcome.status {
@@ -119,7 +121,6 @@ pub async fn run_condition(
         capture: Some(CaptureMode::StdoutAndStderr),
         output_files: None,
         echo: false,
-        redactor: cx.redactor().clone(),
     };
     match shell::run(job, cx.interrupts()).await {
         Err(err) => Err(Failure::new(
@@ -275,6 +276,17 @@ pub fn store_capture(
     record: &mut StepEnd,
 ) -> Result<(), Failure> {
     if value.len() > CAPTURE_LIMIT {
+        let why = format!(
+            "step \"{}\" ran, but its output was larger than the 1 MiB capture limit",
+            cx.at.step.id
+        );
+        let refused = Event::CaptureRefused {
+            scope: cx.at.ctx.scope,
+            name: name.to_owned(),
+            why,
+        };
+        cx.emit(refused)
+            .map_err(|err| Failure::new(ErrorClass::Internal, err.to_string()))?;
         return Err(Failure::new(
             ErrorClass::CaptureTooLarge,
             format!(
@@ -294,4 +306,12 @@ pub fn store_capture(
     };
     cx.emit(captured)
         .map_err(|err| Failure::new(ErrorClass::Internal, err.to_string()))
+}
+
+/// The failure of a template that uses capture `name`, which has no value because of `why`.
+pub fn unset_capture(name: &str, why: &str) -> Failure {
+    Failure::new(
+        ErrorClass::UndefinedVariable,
+        format!("variable \"{name}\" has no value here: {why}"),
+    )
 }

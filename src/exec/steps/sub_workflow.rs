@@ -7,6 +7,7 @@ use super::super::engines;
 use super::super::error::RunError;
 use super::super::outcome::{End, ErrorClass, Failure};
 use super::super::run::{Event, Report, StepCtx};
+use super::super::secrets;
 use super::first_id;
 use crate::state::{StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowFrame, SubWorkflowStart};
 use crate::workflow::{SubWorkflowStep, Workflow};
@@ -31,6 +32,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, call: &SubWorkflowStep) -> Result<Rep
     let (workflow, frame) = match existing {
         Some(frame) => match cx.loader().reload(&frame) {
             Ok((workflow, changed)) => {
+                declare_secrets(cx, &workflow, &frame)?;
                 if changed {
                     cx.warn(
                         "workflow_changed",
@@ -50,6 +52,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, call: &SubWorkflowStep) -> Result<Rep
         },
         None => match prepare_call(cx, call) {
             Ok((workflow, frame)) => {
+                declare_secrets(cx, &workflow, &frame)?;
                 let start = StepStart {
                     source: Some(frame.source.clone()),
                     name: Some(frame.name.clone()),
@@ -118,6 +121,19 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, call: &SubWorkflowStep) -> Result<Rep
         })?;
     }
     Ok(Report::new(end))
+}
+
+/// Hides the secret params of the called workflow everywhere from now on.
+fn declare_secrets(
+    cx: &mut StepCtx<'_, '_>,
+    workflow: &Workflow,
+    frame: &SubWorkflowFrame,
+) -> Result<(), RunError> {
+    let values = secrets::secret_values(workflow, &frame.params)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    cx.emit(Event::SecretsDeclared { values })
 }
 
 /// The call's params as they may be logged.

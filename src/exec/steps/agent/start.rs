@@ -5,7 +5,7 @@
 use super::super::super::display::output_stem;
 use super::super::super::engines;
 use super::super::super::error::RunError;
-use super::super::super::files::write_private;
+use super::super::super::files::write_agent_input;
 use super::super::super::outcome::{ErrorClass, Failure};
 use super::super::super::run::{Event, StepCtx};
 use super::super::shell::{resolve_workdir, runner_env};
@@ -70,9 +70,9 @@ pub fn start(
     let prompt_file = cx.output_dir().join(format!("{stem}.prompt.md"));
     let prompt = match framing::large_prompt(&prompt, &prompt_file) {
         Some(short) => {
-            if let Err(err) = write_private(&prompt_file, prompt.as_bytes()) {
-                let message = format!("cannot write {}: {err}", prompt_file.display());
-                return failed(cx, plan, start, Failure::new(ErrorClass::Internal, message));
+            if let Err(err) = write_agent_input(&prompt_file, &prompt) {
+                let failure = Failure::new(ErrorClass::Internal, err.to_string());
+                return failed(cx, plan, start, failure);
             }
             short
         }

@@ -47,10 +47,10 @@ pub async fn run(
     tokio::pin!(process);
     let mut session_id = plan.known_id.clone();
     let verbose = cx.settings().verbose;
-    let shown = (!cx.settings().quiet).then_some(RenderOptions {
+    let shown = RenderOptions {
         colour: cx.colour(),
         verbose,
-    });
+    };
     let plain = RenderOptions {
         colour: false,
         verbose,
@@ -64,16 +64,15 @@ pub async fn run(
             if let AgentEvent::SessionStarted { id, .. } = &event {
                 record::session_seen(cx, plan, session_id, id)?;
             }
-            if let Some(opts) = shown {
-                for rendered in render::render(&event, opts) {
-                    cx.emit(Event::Output {
-                        text: rendered.text,
-                        target: rendered.target,
-                    })?;
-                }
+            // The writer leaves out what goes to stderr with `--quiet`, never the step's output.
+            for rendered in render::render(&event, shown) {
+                cx.emit(Event::Output {
+                    text: rendered.text,
+                    target: rendered.target,
+                })?;
             }
             for rendered in render::render(&event, plain) {
-                text_file.push_str(&cx.redactor().redact(&rendered.text));
+                text_file.push_str(&rendered.text);
                 text_file.push('\n');
             }
         }
@@ -92,7 +91,7 @@ pub async fn run(
         }
     };
     crate::console::spinner::step_ended();
-    let _ = write_private(&text_path, text_file.as_bytes());
+    let _ = write_private(&text_path, &text_file);
     let outputs = vec![
         format!("output/{stem}.stream.jsonl"),
         format!("output/{stem}.txt"),
