@@ -163,8 +163,8 @@ pub fn enrich(
     if index >= cx.engines().len() {
         return Ok((None, None));
     }
-    // The hook runs a command before the step's own start write: what the previous step
-    // left for that write must be on disk first (Writer::save_later).
+    // The hook runs a command: the previous step's end must be on disk first
+    // (Writer::save_later).
     cx.emit(Event::Flush)?;
     let Some(instance) = cx.engines().get_mut(index) else {
         return Ok((None, None));

@@ -4,13 +4,11 @@
 //! `seq` keeps counting across resumes: opening the log reads the last complete line's `seq`
 //! (a line cut by a crash is skipped and closed with a newline, so it stays a line of its own).
 //! Each event is one `write` of a whole line, except while the writer *holds*: the writer
-//! holds the events that follow a state change it has not written yet (see
-//! `Writer::save_later`) and releases them right after that state is renamed into place, so
-//! the log never records what the state on disk does not reflect (a recorded success is never
-//! run again after a crash). The events that end something (`step_end`, `iteration_end`,
-//! `interrupt`, `run_end`) are made durable with `sync_data` by the next state write, alongside
-//! its dir fsync (`RunDir::write_state_and_sync`), or by [`AuditWriter::sync`] / drop; the
-//! writer writes state after each of them before anything else runs. `data` is redacted,
+//! holds the events that follow a state change whose journal record is not on disk yet (see
+//! `Writer::save_later`) and releases them once it is, so the log never records what the
+//! durable state does not reflect (a recorded success is never run again after a crash). The
+//! journal's syncer thread `sync_data`s the log with every journal flush, so an event is durable
+//! by the next step boundary at the latest; [`AuditWriter::sync`] and drop sync what is left. `data` is redacted,
 //! then strings longer than 64 KiB are cut. The reader half serves `log` and `log -f`.
 
 use std::fs::File;
@@ -221,14 +219,15 @@ impl AuditWriter {
         Ok(())
     }
 
-    /// The log file, when a durable event is written and waiting for its `sync_data`; the
-    /// caller syncs it and then calls [`AuditWriter::mark_synced`].
-    pub(crate) fn unsynced_file(&self) -> Option<&File> {
-        (self.unsynced && !self.holding).then_some(&self.file)
+    /// Whether a durable event is written and waiting for its `sync_data`.
+    #[cfg(test)]
+    fn has_unsynced(&self) -> bool {
+        self.unsynced && !self.holding
     }
 
-    pub(crate) fn mark_synced(&mut self) {
-        self.unsynced = false;
+    /// A second handle on the log file, for the journal's syncer to flush it.
+    pub(crate) fn file_clone(&self) -> Result<File, StateError> {
+        self.file.try_clone().map_err(StateError::Audit)
     }
 }
 
@@ -572,12 +571,9 @@ mod tests {
         assert_eq!(w.append(AuditEvent::StepEnd, "a", json!({})).unwrap(), 2);
         assert_eq!(w.append(AuditEvent::StepStart, "b", json!({})).unwrap(), 3);
         assert_eq!(read_audit(&path).unwrap().len(), 1);
-        assert!(
-            w.unsynced_file().is_none(),
-            "held events are synced after release"
-        );
+        assert!(!w.has_unsynced(), "held events are synced after release");
         w.release().unwrap();
-        assert!(w.unsynced_file().is_some());
+        assert!(w.has_unsynced());
         w.append(AuditEvent::StepEnd, "b", json!({})).unwrap();
         let events: Vec<(u64, String)> = read_audit(&path)
             .unwrap()
@@ -595,7 +591,7 @@ mod tests {
             ]
         );
         w.sync().unwrap();
-        assert!(w.unsynced_file().is_none());
+        assert!(!w.has_unsynced());
     }
 
     #[test]

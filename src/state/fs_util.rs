@@ -37,8 +37,8 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<(
 }
 
 /// The first half of [`write_atomic`]: the new content written to the temp file and fsynced, not
-/// yet visible under the target name. Split out so that the run dir can write and fsync the
-/// audit log around the rename (`RunDir::write_state_and_sync`).
+/// yet visible under the target name. Split out so that a journal compaction can replace the
+/// journal in the same dir fsync as the rename.
 /// Dropping it without [`Staged::publish`] deletes the temp file.
 #[derive(Debug)]
 pub(crate) struct Staged {

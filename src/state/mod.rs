@@ -13,6 +13,7 @@ mod audit;
 mod document;
 mod error;
 mod fs_util;
+mod journal;
 mod listing;
 mod lock;
 mod output_name;
@@ -24,6 +25,7 @@ mod run_dir;
 mod run_id;
 pub mod secrets;
 mod state_file;
+mod syncer;
 mod time;
 
 pub use audit::{
@@ -36,6 +38,7 @@ pub use document::{
     WorkflowRef,
 };
 pub use error::StateError;
+pub use journal::{JOURNAL_FILE, Journal};
 pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use output_name::{output_file_name, output_slug};

@@ -4,13 +4,13 @@
 //! [`super::ProjectDir::open_run`] and uses it for everything it persists. All I/O is synchronous
 //! std::fs; only the run's writer calls these methods, never an executor.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use super::audit::AuditWriter;
 use super::document::StateDoc;
 use super::error::StateError;
-use super::fs_util::{Staged, create_private_dir_all, remove_stale_temps, stage, sync_dir};
+use super::fs_util::{create_private_dir_all, remove_stale_temps};
+use super::journal::{self, Journal};
 use super::lock::{self, LockInfo, LockTakeover, RunLock};
 use super::output_name::output_file_name;
 use super::redact::Redactor;
@@ -79,9 +79,13 @@ impl RunDir {
         )
     }
 
-    /// Reads and checks state.json. A newer or unreadable file is reported and left untouched.
+    /// The run's state: the journal's last record when it has one (the run is going on, or
+    /// crashed), else state.json. A newer or unreadable file is reported and left untouched.
     pub fn read_state(&self) -> Result<StateDoc, StateError> {
-        state_file::read_state(&self.dir, &self.run_id)
+        match journal::latest(&self.dir, &self.run_id)? {
+            Some(doc) => Ok(doc),
+            None => state_file::read_state(&self.dir, &self.run_id),
+        }
     }
 
     /// Replaces state.json atomically with `doc`. The caller sets `updated_at`
@@ -90,38 +94,21 @@ impl RunDir {
         state_file::write_state(&self.dir, doc)
     }
 
-    /// Replaces state.json atomically with `doc` (runs-and-state.md §4), then writes the audit
-    /// events held back for this state and makes the log's durable events durable: temp file
-    /// written and `sync_all`ed, renamed over state.json, held events written, and the dir fsync
-    /// run alongside the log's `sync_data` (on a second thread), so one journal commit can
-    /// serve both. The held events go out only once the state they follow is in place; the
-    /// call returns only when the state and the log are both on disk.
-    pub fn write_state_and_sync(
-        &self,
-        doc: &StateDoc,
-        audit: &mut AuditWriter,
-    ) -> Result<(), StateError> {
-        let bytes = state_file::encode_state(doc)?;
-        stage(&self.dir, STATE_FILE, &bytes)
-            .and_then(Staged::rename)
-            .map_err(StateError::Save)?;
-        audit.release()?;
-        let (dir_synced, log_synced) = std::thread::scope(|scope| {
-            let log = audit
-                .unsynced_file()
-                .map(|file| scope.spawn(move || file.sync_data()));
-            let dir = sync_dir(&self.dir);
-            let log = log.map_or(Ok(()), |thread| {
-                thread
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("the audit sync thread panicked")))
-            });
-            (dir, log)
-        });
-        dir_synced.map_err(StateError::Save)?;
-        log_synced.map_err(StateError::Audit)?;
-        audit.mark_synced();
-        Ok(())
+    /// Writes `doc` as state.json, atomically and durably, and starts an empty journal
+    /// ([`journal::compact`]). `doc` must be at least as new as the journal's last record.
+    pub fn compact(&self, doc: &StateDoc) -> Result<(), StateError> {
+        journal::compact(&self.dir, doc, true)
+    }
+
+    /// Writes the final `doc` as state.json, atomically and durably, and deletes the journal:
+    /// the end of a run leaves only the snapshot.
+    pub fn close_journal(&self, doc: &StateDoc) -> Result<(), StateError> {
+        journal::compact(&self.dir, doc, false)
+    }
+
+    /// Opens the run's journal for appending; its syncer flushes `audit`'s log with it.
+    pub fn open_journal(&self, audit: &AuditWriter) -> Result<Journal, StateError> {
+        Journal::open(&self.dir, audit.file_clone()?)
     }
 
     /// Deletes the `.state.json.<pid>.tmp` files a crashed writer left behind. Call only while
@@ -180,38 +167,6 @@ mod tests {
         assert!(matches!(run.lock(), Err(StateError::LockHeld { .. })));
         lock.release().unwrap();
         assert_eq!(run.probe_lock(), None);
-    }
-
-    #[test]
-    fn state_write_releases_and_syncs_held_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let run = RunDir::at(dir.path(), "r-1");
-        let mut audit = run
-            .open_audit(Redactor::token_shapes_only().unwrap())
-            .unwrap();
-        let mut doc = StateDoc::new("r-1", "/p", WorkflowRef::default());
-        run.write_state_and_sync(&doc, &mut audit).unwrap();
-        audit.hold();
-        audit
-            .append(
-                super::super::AuditEvent::StepEnd,
-                "a",
-                serde_json::json!({}),
-            )
-            .unwrap();
-        assert_eq!(fs::read_to_string(run.audit_path()).unwrap(), "");
-        doc.status = super::super::RunStatus::Completed;
-        run.write_state_and_sync(&doc, &mut audit).unwrap();
-        assert_eq!(run.read_state().unwrap(), doc);
-        let text = fs::read_to_string(run.audit_path()).unwrap();
-        assert!(text.contains("\"event\":\"step_end\""), "{text}");
-        assert!(audit.unsynced_file().is_none());
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".tmp"))
-            .collect();
-        assert!(names.is_empty(), "{names:?}");
     }
 
     #[test]

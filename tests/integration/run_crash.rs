@@ -1,10 +1,15 @@
-//! Crash consistency: SIGKILL the runner at random moments, resume until the run completes, and
-//! check from the audit log that no step whose success was recorded ever ran again, and that
-//! every step's side effect happened. The moments come from a seeded generator, so a failure
-//! can be replayed with the seed it prints.
+//! Crash consistency: SIGKILL the runner 200 times at random moments, resume until each run
+//! completes, and check from the side effects and the audit log that no step whose success was
+//! recorded ever ran again, and that every step's side effect happened. Half the kills come from
+//! the debug-build hook that kills the runner right after its n-th journal append, before that
+//! record's flush (the window between reporting a change and making it durable); the others
+//! land at random instants. The moments come from a seeded generator, so a failure can be
+//! replayed with the seed it prints.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::run_support::{Run, runs, wf};
 use crate::test::Test;
@@ -45,9 +50,11 @@ const STEPS: [&str; 12] = [
     "s/q", "z", "",
 ];
 
-/// Runs of the workflow, and kills per run before a resume may finish.
-const TRIALS: u32 = 8;
-const KILLS: u32 = 4;
+/// Kills in total, shared by parallel workers (each its own temp dirs).
+const TOTAL_KILLS: u32 = 200;
+const WORKERS: u32 = 4;
+/// Kills per run before a resume may finish.
+const KILLS: u32 = 5;
 
 /// xorshift64*: a small seeded generator.
 struct Rng(u64);
@@ -57,7 +64,7 @@ impl Rng {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
     }
 }
 
@@ -77,37 +84,79 @@ fn kill_window_ms() -> u64 {
     (run_ms / 2).max(20)
 }
 
-/// Kills the runners after random delays below `window_ms`: up to `KILLS` times, with
-/// `--resume` after each, then lets a resume finish. Returns the test (for its temp dir) and how
-/// many kills hit a live runner.
-fn crash_until_done(rng: &mut Rng, seed: u64, window_ms: u64) -> (Test, u32) {
-    let mut test = crash_test();
-    let mut kills = 0;
-    for attempt in 0..=KILLS {
-        let mut running = test.spawn();
-        if attempt == KILLS {
-            let out = running.finish(Duration::from_secs(20));
-            return (out.then(), kills);
-        }
-        let deadline = Instant::now() + Duration::from_millis(rng.below(window_ms));
-        while Instant::now() < deadline && running.try_status().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        if let Some(status) = running.try_status() {
+/// The run's durable state as every reader sees it: the journal's last record while there is
+/// one (a run killed before its end compaction), else state.json.
+fn durable_state(run: &Run) -> Option<Value> {
+    let journal = std::fs::read_to_string(run.dir.join("journal.jsonl")).unwrap_or_default();
+    let last = journal
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str::<Value>(line).ok());
+    last.or_else(|| has_state(run).then(|| run.state()))
+}
+
+/// Waits for the runner to exit by itself (the kill hook) or kills it after a random delay.
+/// `Ok` when it died by a signal, `Err` when it ended on its own (the run completed).
+fn kill_once(
+    test: Test,
+    rng: &mut Rng,
+    seed: u64,
+    window_ms: u64,
+    hook: bool,
+) -> Result<Test, Box<Test>> {
+    let test = if hook {
+        // Up to about one process's worth of appends: most hooks fire.
+        let n = 1 + rng.below(24);
+        test.env("AGENT_RUNNER_DEBUG_KILL_AFTER_APPEND", &n.to_string())
+    } else {
+        test
+    };
+    let mut running = test.spawn();
+    let limit = if hook {
+        Duration::from_secs(20)
+    } else {
+        Duration::from_millis(rng.below(window_ms))
+    };
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline && running.try_status().is_none() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    match running.try_status() {
+        // Killed by the hook (a signal has no exit code).
+        Some(-1) => Ok(running.kill()),
+        Some(status) => {
             let out = running.finish(Duration::from_secs(1));
             assert_eq!(
                 status, 0,
                 "seed {seed}: run ended with {status}:\n{}",
                 out.stderr
             );
+            Err(Box::new(out.then()))
+        }
+        None => Ok(running.kill()),
+    }
+}
+
+/// Kills the runner up to `KILLS` times, with `--resume` after each, then lets a resume finish.
+/// Returns the test (for its temp dir) and how many kills hit a live runner.
+fn crash_until_done(rng: &mut Rng, seed: u64, window_ms: u64) -> (Test, u32) {
+    let mut test = crash_test();
+    let mut kills = 0;
+    for attempt in 0..=KILLS {
+        if attempt == KILLS {
+            let out = test.spawn().finish(Duration::from_secs(30));
             return (out.then(), kills);
         }
-        test = running.kill();
+        test = match kill_once(test, rng, seed, window_ms, attempt % 2 == 0) {
+            Ok(test) => test,
+            Err(done) => return (*done, kills),
+        };
         kills += 1;
+        wait_for_locks(&test);
         let all = runs(test.path());
         if all
             .iter()
-            .any(|run| has_state(run) && run.state()["completed"] == true)
+            .any(|run| durable_state(run).is_some_and(|s| s["completed"] == true))
         {
             // Killed after the final state was written but before the exit.
             return (test, kills);
@@ -122,68 +171,118 @@ fn crash_until_done(rng: &mut Rng, seed: u64, window_ms: u64) -> (Test, u32) {
     unreachable!("the last attempt always returns")
 }
 
+/// Waits until no run's lock is held any more. A killed runner's lock goes with its last
+/// thread, and a thread inside `fdatasync` on a busy disk can outlive the reaping of the
+/// process by a moment; the next `--resume` must not race it.
+fn wait_for_locks(test: &Test) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for run in runs(test.path()) {
+        let Ok(file) = std::fs::File::open(run.dir.join("lock")) else {
+            continue;
+        };
+        while file.try_lock().is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "a killed runner's lock stayed held"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
 fn has_state(run: &Run) -> bool {
     run.dir.join("state.json").exists()
 }
 
-#[test]
-fn sigkill_at_random_moments_never_reruns_a_recorded_success() {
-    let mut rng = Rng(0x5eed_cafe_f00d_0001);
-    let window_ms = kill_window_ms();
-    let mut total_kills = 0;
-    for trial in 0..TRIALS {
-        let seed = rng.0;
-        let (test, kills) = crash_until_done(&mut rng, seed, window_ms);
-        total_kills += kills;
-        // Runs killed before their first state write hold nothing; exactly one run has state.
-        let mut with_state: Vec<Run> = runs(test.path()).into_iter().filter(has_state).collect();
-        assert_eq!(with_state.len(), 1, "seed {seed} trial {trial}");
-        let run = with_state.remove(0);
-        let state = run.state();
-        assert_eq!(state["status"], "completed", "seed {seed} trial {trial}");
-        assert_eq!(state["completed"], true);
+/// No completed step ran twice, none was lost: checked on what one crashed and resumed run
+/// left behind.
+fn check_run(test: &Test, seed: u64) {
+    // Runs killed before their first state write hold nothing; exactly one run has state.
+    let mut with_state: Vec<Run> = runs(test.path()).into_iter().filter(has_state).collect();
+    assert_eq!(with_state.len(), 1, "seed {seed}");
+    let run = with_state.remove(0);
+    let state = durable_state(&run).unwrap_or_default();
+    assert_eq!(state["status"], "completed", "seed {seed}");
+    assert_eq!(state["completed"], true);
 
-        let log = std::fs::read_to_string(test.project().join("log.txt")).unwrap();
-        let ran: BTreeSet<&str> = log.lines().collect();
-        let expected: BTreeSet<&str> = STEPS.iter().copied().filter(|s| !s.is_empty()).collect();
-        assert_eq!(ran, expected, "seed {seed} trial {trial}: side effects");
+    let log = std::fs::read_to_string(test.project().join("log.txt")).unwrap();
+    let ran: BTreeSet<&str> = log.lines().collect();
+    let expected: BTreeSet<&str> = STEPS.iter().copied().filter(|s| !s.is_empty()).collect();
+    assert_eq!(
+        ran, expected,
+        "seed {seed}: side effects (a completed step was lost)"
+    );
 
-        // After a recorded success, the same step (same path, same iteration) never starts again.
-        let mut succeeded = BTreeSet::new();
-        let mut starts: BTreeMap<String, u32> = BTreeMap::new();
-        for event in run.audit() {
-            let path = event["path"].as_str().unwrap_or("").to_owned();
-            match event["event"].as_str() {
-                Some("step_start") => {
-                    assert!(
-                        !succeeded.contains(&path),
-                        "seed {seed} trial {trial}: {path} ran again after its success was recorded"
-                    );
-                    *starts.entry(path).or_default() += 1;
-                }
-                Some("step_end") if event["data"]["outcome"] == "success" => {
-                    succeeded.insert(path);
-                }
-                _ => {}
+    // After a recorded success, the same step (same path, same iteration) never starts again.
+    let mut succeeded = BTreeSet::new();
+    let mut starts: BTreeMap<String, u32> = BTreeMap::new();
+    for event in run.audit() {
+        let path = event["path"].as_str().unwrap_or("").to_owned();
+        match event["event"].as_str() {
+            Some("step_start") => {
+                assert!(
+                    !succeeded.contains(&path),
+                    "seed {seed}: {path} ran again after its success was recorded"
+                );
+                *starts.entry(path).or_default() += 1;
             }
-        }
-        // Each side effect has a step_start behind it (appends come only from started steps).
-        for line in log.lines() {
-            assert!(
-                starts.contains_key(line),
-                "seed {seed}: {line} ran without a step_start"
-            );
-        }
-        for path in &expected {
-            let count = log.lines().filter(|l| l == path).count() as u32;
-            assert!(
-                count <= starts[*path],
-                "seed {seed}: {path} ran {count} times"
-            );
+            Some("step_end") if event["data"]["outcome"] == "success" => {
+                succeeded.insert(path);
+            }
+            _ => {}
         }
     }
-    assert!(
-        total_kills >= TRIALS * KILLS / 2,
-        "only {total_kills} kills in a window of {window_ms} ms: the delays never hit a run"
-    );
+    // Each side effect has a step_start behind it (appends come only from started steps), and
+    // a step ran more often than it started only if a start was lost with its record.
+    for path in &expected {
+        let count = log.lines().filter(|l| l == path).count() as u32;
+        assert!(
+            starts.contains_key(*path),
+            "seed {seed}: {path} ran without a step_start"
+        );
+        assert!(
+            count <= starts[*path],
+            "seed {seed}: {path} ran {count} times after {} starts",
+            starts[*path]
+        );
+    }
+}
+
+/// One worker: crashed runs until it has landed its share of the kills.
+fn worker(seed: u64, window_ms: u64, share: u32) -> u32 {
+    let mut rng = Rng(seed);
+    let mut kills = 0;
+    let mut runs_without_kill = 0;
+    while kills < share {
+        let trial_seed = rng.0;
+        let (test, landed) = crash_until_done(&mut rng, trial_seed, window_ms);
+        check_run(&test, trial_seed);
+        kills += landed;
+        runs_without_kill = if landed == 0 {
+            runs_without_kill + 1
+        } else {
+            0
+        };
+        assert!(
+            runs_without_kill < 10,
+            "ten runs without a kill in a window of {window_ms} ms: the kills never hit a run"
+        );
+    }
+    kills
+}
+
+#[test]
+fn sigkill_at_random_instants_never_reruns_or_loses_a_completed_step() {
+    let window_ms = kill_window_ms();
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|i| {
+            let seed = 0x5eed_cafe_f00d_0001 ^ (u64::from(i) << 32);
+            std::thread::spawn(move || worker(seed, window_ms, TOTAL_KILLS / WORKERS))
+        })
+        .collect();
+    let total: u32 = workers
+        .into_iter()
+        .map(|w| w.join().expect("crash worker"))
+        .sum();
+    assert!(total >= TOTAL_KILLS, "{total} kills");
 }

@@ -14,7 +14,7 @@ use crate::test::Test;
 const NESTED: &str = r#"name: nested
 steps:
   - id: peek
-    command: cp "$AGENT_RUNNER_RUN_DIR/state.json" during.json
+    command: tail -n 1 "$AGENT_RUNNER_RUN_DIR/journal.jsonl" > during.json
   - id: each
     loop: {max: 2}
     steps:
@@ -226,11 +226,11 @@ fn list_show_and_log_read_a_real_failed_run() {
     assert_eq!(raw.stdout, file.replace(&tmp, "[TMP]"));
 }
 
-/// Copies state.json and audit.jsonl as they are when the command starts, to `<name>.json` and
-/// `<name>.jsonl` in the project.
+/// Copies the journal's last record (the durable state) and audit.jsonl as they are when the
+/// command starts, to `<name>.json` and `<name>.jsonl` in the project.
 fn peek(name: &str) -> String {
     format!(
-        r#"cp "$AGENT_RUNNER_RUN_DIR/state.json" {name}.json && cp "$AGENT_RUNNER_RUN_DIR/audit.jsonl" {name}.jsonl"#
+        r#"tail -n 1 "$AGENT_RUNNER_RUN_DIR/journal.jsonl" > {name}.json && cp "$AGENT_RUNNER_RUN_DIR/audit.jsonl" {name}.jsonl"#
     )
 }
 
@@ -251,10 +251,10 @@ fn peeked_events(out: &crate::test::Output, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The end of one step and the start of the next are one state write, and the events between
-/// them are held until it is done: every command (a `skip_if: sh:` condition, a step, a step in
-/// the next loop iteration) must still find, when it starts, the state and the log saying
-/// exactly where the run is.
+/// The end of a step is flushed while the runner moves on, and the events after it are held
+/// until it is on disk: every command (a `skip_if: sh:` condition, a step, a step in the next
+/// loop iteration) must still find, when it starts, the journal's last record and the log
+/// saying exactly where the run is.
 #[test]
 fn every_command_starts_with_the_position_and_the_log_on_disk() {
     let workflow = format!(

@@ -22,6 +22,9 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
     let signal = d.signal_name();
     let count = d.interrupts.count();
     let w = &mut d.writer;
+    // The last step's end line and counts come out once its move is on disk. A failed flush
+    // fails the save below too, which reports it.
+    let _ = w.flush();
     match &end {
         Ok(End::Success | End::Break) => {
             let doc = w.doc_mut();
@@ -61,7 +64,8 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
     };
     let saved = w
         .record("", &AuditData::RunEnd(run_end))
-        .and_then(|_| w.save());
+        .and_then(|_| w.save())
+        .and_then(|()| w.compact());
     let resume_hint = format!("to resume: agent-runner --resume {}", w.doc().run_id);
     if let Err(fatal) = saved {
         crate::console::error(&fatal.to_string());

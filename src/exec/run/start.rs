@@ -302,10 +302,10 @@ async fn start_and_execute(
     }
     if resumed && from.is_none() {
         // A plain resume changes only the status (and clears last_failure) before the first
-        // step: the state on disk is already a resumable position, so this write goes out with
-        // the first step's start (Runtime::save_later). A new run must create state.json now,
-        // and `--from` must record the chain it chose before anything else happens.
-        d.writer.save_later();
+        // step: the state on disk is already a resumable position, so this record need not be
+        // waited for (Writer::save_later). A new run must have its state on disk now, and
+        // `--from` must record the chain it chose before anything else happens.
+        d.writer.save_later()?;
     } else {
         d.writer.save()?;
     }
@@ -358,7 +358,8 @@ fn open_runtime(
             audit,
             Console::for_stderr(global.quiet),
             redactor.clone(),
-        ),
+        )
+        .map_err(state_error)?,
         redactor,
         settings,
         interrupts,

@@ -91,7 +91,6 @@ impl Runtime {
                 Ok(Some(End::Interrupted))
             }
             End::Success | End::Break => {
-                self.writer.emit(shown(EndLine::Ok, None))?;
                 record.outcome = Some(StepOutcome::Success);
                 let propagate = matches!(end, End::Break) || step_breaks;
                 if propagate {
@@ -99,10 +98,16 @@ impl Runtime {
                 }
                 // The state moves on before `step_end` is written: a crash in between must not
                 // leave a recorded success that a resume runs again.
+                // The `ok` line comes after the move: the writer holds it until the move is on
+                // disk, so a step shown complete is never run again.
                 if step_breaks {
+                    self.writer.emit(shown(EndLine::Ok, None))?;
                     self.break_loop(at, "success")?;
-                } else if !matches!(end, End::Break) {
-                    self.advance(at, Some(Outcome::Success));
+                } else {
+                    if !matches!(end, End::Break) {
+                        self.advance(at, Some(Outcome::Success))?;
+                    }
+                    self.writer.emit(shown(EndLine::Ok, None))?;
                 }
                 self.writer.emit(Event::StepEnded {
                     path,
@@ -129,10 +134,10 @@ impl Runtime {
                     return Ok(Some(End::Break));
                 }
                 if at.step.continue_on_failure {
+                    record.continued = Some(true);
+                    self.advance(at, Some(Outcome::Failed))?;
                     self.writer
                         .emit(shown(EndLine::Failed { continued: true }, message))?;
-                    record.continued = Some(true);
-                    self.advance(at, Some(Outcome::Failed));
                     self.writer.emit(Event::StepEnded {
                         path,
                         end: Box::new(record),

@@ -8,8 +8,8 @@
 //! [`super::StepCtx`] (containers come back here for their child list at `d + 1`: the one cycle
 //! of the runtime), then records the outcome, applies `continue_on_failure` / `break_if`, and
 //! moves the frame to the next sibling ([`super::step`]). Every change goes through the
-//! [`Writer`]; that move is written together with the next step's start (see
-//! [`Writer::save_later`] for why this is as crash-safe as two writes).
+//! [`Writer`]; that move's journal record is flushed while the walker goes on to the next step
+//! (see [`Writer::save_later`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -192,7 +192,7 @@ impl Runtime {
                     self.check_skip(&at, previous).await?
                 } {
                     Some(Ok(())) => {
-                        self.advance(&at, previous);
+                        self.advance(&at, previous)?;
                         continue;
                     }
                     Some(Err(failure)) if failure.class == ErrorClass::Interrupted => {
@@ -310,18 +310,22 @@ impl Runtime {
     }
 
     /// Moves the frame of this step's list to the next sibling; the next write saves it.
-    pub(super) fn advance(&mut self, at: &At<'_>, previous: Option<Outcome>) {
+    pub(super) fn advance(
+        &mut self,
+        at: &At<'_>,
+        previous: Option<Outcome>,
+    ) -> Result<(), RunError> {
         let next_id = at
             .steps
             .get(at.index + 1)
             .map(|s| s.id.clone())
             .unwrap_or_default();
-        let _ = self.writer.emit(Event::Advanced {
+        self.writer.emit(Event::Advanced {
             depth: at.ctx.depth,
             index: at.index + 1,
             step_id: next_id,
             previous,
-        });
+        })
     }
 
     /// Where `at` is, for events.

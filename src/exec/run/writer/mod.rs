@@ -1,19 +1,23 @@
-//! The one writer of a run: it alone owns `state.json`, `audit.jsonl` and the runner's console
-//! lines, and applies the [`Event`]s the walker and the executors report, in order.
+//! The one writer of a run: it alone owns `state.json`, the journal, `audit.jsonl` and the
+//! runner's console lines, and applies the [`Event`]s the walker and the executors report, in
+//! order.
 //!
-//! Durability (runs-and-state.md §4). [`Writer::save`] writes the whole document atomically,
-//! then releases the held audit events and syncs the log. [`Writer::save_later`] only marks the
-//! document changed and holds the audit events that follow: it is used for the changes that
-//! move the position *between* steps (a step's end, a loop's iteration boundary, a container
-//! setting up its child list, the resume start). After each of them nothing runs outside the
-//! process before the next write, which is at the latest the next step's start
-//! ([`Event::StepStarted`] always saves, releasing the held events before the step runs), the
-//! end of the run (it always saves), or [`Event::Flush`] before a command that is not a step
-//! (`skip_if: sh:`, an engine hook). So when a step starts, state.json already says so, fsynced.
-//! A crash between the two writes finds the previous state and a log without the held events:
-//! the step that had just ended runs again, as after a crash a moment earlier, between its exit
-//! and its end write; a step reported complete is never lost nor run again. Folding the end of
-//! step i into the start of step i+1 halves the state writes of a run of shell steps.
+//! Durability (runs-and-state.md §4, docs/runs-and-state.md "How state is made durable"). The
+//! journal is the durable record: every state change appends the whole document as one line
+//! ([`Journal::append`]); a long-lived syncer thread `fdatasync`s it (and the audit log).
+//! [`Writer::save`] appends and waits for the flush. [`Writer::save_later`] appends, starts the
+//! flush and returns: it is used for the changes that move the position *between* steps (a
+//! step's end, a loop's iteration boundary, a container setting up its child list). From then
+//! until the flush is known complete, the audit events and the `ok`/`failed` lines that follow
+//! are *held*: nothing reports the step complete before the record saying so is on disk. The
+//! next event that prints or runs something ([`Event::StepStarted`], a heading, a skip, an
+//! [`Event::Flush`] before a `skip_if: sh:` or an engine hook, the run's end) waits for the
+//! flush already under way and releases what was held. A step's start is appended without a
+//! flush of its own: if it is lost, the step runs again, which it would anyway. So a run of shell
+//! steps costs one `fdatasync` per step, overlapped with the walker's work towards the next
+//! step; a crash at any instant re-runs at most the step whose end was not yet reported.
+//! state.json is written, durably, only when the writer starts (compacting the journal) and by
+//! [`Writer::compact`] at the end of the run.
 
 use std::sync::Arc;
 
@@ -25,13 +29,14 @@ use super::super::usage::UsageTotals;
 use super::event::{EndLine, Event, Subscriber};
 use crate::console::Console;
 use crate::state::{
-    AuditData, AuditEvent, AuditWriter, Counts, Frame, FrameState, Redactor, RunDir, RunStatus,
-    Scope, StateDoc,
+    AuditData, AuditEvent, AuditWriter, Counts, Frame, FrameState, Journal, Redactor, RunDir,
+    RunStatus, Scope, StateDoc, StateError,
 };
 
 pub struct Writer {
     doc: StateDoc,
     run_dir: RunDir,
+    journal: Journal,
     audit: AuditWriter,
     console: Console,
     /// The run's redactor, which sub-workflow secrets are added to (every clone sees them).
@@ -39,30 +44,39 @@ pub struct Writer {
     /// Shell and agent steps by how they ended, for the summary.
     counts: Counts,
     usage: UsageTotals,
-    /// The document has changes that [`Writer::save_later`] left for the next write.
-    unsaved: bool,
+    /// Journal records were appended by [`Writer::save_later`] and may not be on disk yet: audit
+    /// events and end lines are held until they are.
+    pending: bool,
+    /// `ok`/`failed` lines held while `pending`.
+    held_lines: Vec<Event>,
     subscribers: Vec<Box<dyn Subscriber>>,
 }
 
 impl Writer {
+    /// The writer of a locked run: compacts `doc` into state.json (it must be at least as new
+    /// as the run's journal, as [`RunDir::read_state`] returns it) and opens an empty journal.
     pub fn new(
         doc: StateDoc,
         run_dir: RunDir,
         audit: AuditWriter,
         console: Console,
         redactor: Arc<Redactor>,
-    ) -> Self {
-        Writer {
+    ) -> Result<Self, StateError> {
+        run_dir.compact(&doc)?;
+        let journal = run_dir.open_journal(&audit)?;
+        Ok(Writer {
             doc,
             run_dir,
+            journal,
             audit,
             console,
             redactor,
             counts: Counts::default(),
             usage: UsageTotals::default(),
-            unsaved: false,
+            pending: false,
+            held_lines: Vec::new(),
             subscribers: Vec::new(),
-        }
+        })
     }
 
     /// Adds a subscriber that sees every event from now on.
@@ -145,27 +159,88 @@ impl Writer {
         }
     }
 
-    /// Saves the whole document atomically, then writes the held audit events and syncs the log
-    /// (see [`RunDir::write_state_and_sync`]); a failure ends the run with exit 4.
+    /// Appends the document to the journal and waits until it is on disk, then releases what
+    /// was held; a failure ends the run with exit 4.
     pub fn save(&mut self) -> Result<(), RunError> {
-        self.doc.touch();
-        self.unsaved = false;
-        tracing::trace!(position = ?self.doc.position_path(), status = %self.doc.status, "saving state");
+        self.append()?;
+        self.journal.sync().map_err(RunError::State)?;
+        self.release()
+    }
+
+    /// Appends the document to the journal and starts its flush without waiting; the audit
+    /// events and end lines that follow are held until it is on disk (see the module doc).
+    pub fn save_later(&mut self) -> Result<(), RunError> {
+        self.append()?;
+        self.journal.request_sync();
+        self.pending = true;
+        self.audit.hold();
+        Ok(())
+    }
+
+    /// Waits for the flush [`Writer::save_later`] started, if any, and releases what it held.
+    pub fn flush(&mut self) -> Result<(), RunError> {
+        if self.pending {
+            self.journal.sync().map_err(RunError::State)?;
+            self.release()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the final document as state.json and deletes the journal (the run's end); the
+    /// audit log is synced first.
+    pub fn compact(&mut self) -> Result<(), RunError> {
+        self.flush()?;
+        self.audit.sync().map_err(RunError::State)?;
         self.run_dir
-            .write_state_and_sync(&self.doc, &mut self.audit)
+            .close_journal(&self.doc)
             .map_err(RunError::State)
     }
 
-    /// Records that the document changed, for the next [`Writer::save`] to write; the audit
-    /// events that follow are held back until then (see the module doc).
-    pub fn save_later(&mut self) {
-        self.unsaved = true;
-        self.audit.hold();
+    fn append(&mut self) -> Result<(), RunError> {
+        self.doc.touch();
+        tracing::trace!(position = ?self.doc.position_path(), status = %self.doc.status, "journal record");
+        self.journal
+            .append(&self.doc)
+            .map(drop)
+            .map_err(RunError::State)
     }
 
-    /// Writes the changes [`Writer::save_later`] left, if any.
-    pub fn flush(&mut self) -> Result<(), RunError> {
-        if self.unsaved { self.save() } else { Ok(()) }
+    /// The journal is on disk up to now: writes the held audit events and prints held lines.
+    fn release(&mut self) -> Result<(), RunError> {
+        self.pending = false;
+        self.audit.release().map_err(RunError::State)?;
+        for line in std::mem::take(&mut self.held_lines) {
+            self.show_end(line);
+        }
+        Ok(())
+    }
+
+    /// Prints an [`Event::EndShown`] and counts it.
+    fn show_end(&mut self, event: Event) {
+        let Event::EndShown {
+            line,
+            leaf,
+            duration,
+            usage_text,
+            message,
+        } = event
+        else {
+            return;
+        };
+        match line {
+            EndLine::Ok => {
+                self.counts.ok += u64::from(leaf);
+                self.console.ok(duration, usage_text.as_deref());
+            }
+            EndLine::Failed { continued } => {
+                if continued {
+                    self.counts.failed_continued += u64::from(leaf);
+                }
+                self.console
+                    .failed(message.as_deref().unwrap_or_default(), duration, continued);
+            }
+            EndLine::Silent => {}
+        }
     }
 
     /// Appends an audit event of the run itself (`run_start`, `run_end`, …).
@@ -201,6 +276,10 @@ impl Writer {
         for subscriber in &mut self.subscribers {
             subscriber.event(&event);
         }
+        if prints(&event) {
+            // Nothing reaches the console before the end line it would follow.
+            self.flush()?;
+        }
         match event {
             Event::StepStarted {
                 step,
@@ -212,8 +291,14 @@ impl Writer {
                 frame.state = FrameState::Running;
                 frame.attempt += 1;
                 start.attempt = Some(frame.attempt);
+                let has_agent = frame.agent.is_some();
                 self.record(&step.path, &AuditData::StepStart(*start))?;
-                self.save()?;
+                // Not waited for: a start that is lost only runs the step again. An agent's
+                // pre-assigned session id is flushed alongside its spawn.
+                self.append()?;
+                if has_agent {
+                    self.journal.request_sync();
+                }
             }
             Event::Heading { display, label } => self.console.heading(&display, &label),
             Event::Skipped {
@@ -227,29 +312,13 @@ impl Writer {
                 self.console.skipped(&display, &reason);
                 self.record(&path, &AuditData::Skip(skip))?;
             }
-            Event::EndShown {
-                line,
-                leaf,
-                duration,
-                usage_text,
-                message,
-            } => match line {
-                EndLine::Ok => {
-                    self.counts.ok += u64::from(leaf);
-                    self.console.ok(duration, usage_text.as_deref());
+            end @ Event::EndShown { .. } => {
+                if self.pending {
+                    self.held_lines.push(end);
+                } else {
+                    self.show_end(end);
                 }
-                EndLine::Failed { continued } => {
-                    if continued {
-                        self.counts.failed_continued += u64::from(leaf);
-                    }
-                    self.console.failed(
-                        message.as_deref().unwrap_or_default(),
-                        duration,
-                        continued,
-                    );
-                }
-                EndLine::Silent => {}
-            },
+            }
             Event::StepEnded { path, end } => {
                 self.record(&path, &AuditData::StepEnd(*end))?;
             }
@@ -263,7 +332,7 @@ impl Writer {
                     previous_outcome: previous,
                     ..Frame::pending(index, step_id)
                 };
-                self.save_later();
+                self.save_later()?;
             }
             Event::Interrupted { depth } => {
                 self.frame_mut(depth).state = FrameState::Interrupted;
@@ -379,7 +448,7 @@ impl Writer {
             } => {
                 self.record(&path, &AuditData::IterationStart(record))?;
                 self.frame_mut(depth).child = Some(Box::new(Frame::pending(0, first_id)));
-                self.save_later();
+                self.save_later()?;
             }
             Event::IterationEnded {
                 depth,
@@ -397,7 +466,7 @@ impl Writer {
                         looped.iteration += 1;
                         looped.break_triggered |= broke;
                     }
-                    self.save_later();
+                    self.save_later()?;
                 }
             }
             Event::SecretsDeclared { values } => self.declare_secrets(values),
@@ -412,18 +481,36 @@ impl Writer {
             } => {
                 self.record(&path, &AuditData::SubWorkflowStart(record))?;
                 self.frame_mut(depth).child = Some(Box::new(Frame::pending(0, first_id)));
-                self.save_later();
+                self.save_later()?;
             }
             Event::SubWorkflowEnded { path, record } => {
                 self.record(&path, &AuditData::SubWorkflowEnd(record))?;
             }
             Event::GroupOpened { depth, first_id } => {
                 self.frame_mut(depth).child = Some(Box::new(Frame::pending(0, first_id)));
-                self.save_later();
+                self.save_later()?;
             }
             Event::Flush => self.flush()?,
         }
         Ok(())
+    }
+}
+
+/// Whether applying `event` writes to the console (other than a step's end line).
+fn prints(event: &Event) -> bool {
+    match event {
+        Event::StepStarted { .. }
+        | Event::Heading { .. }
+        | Event::Skipped { .. }
+        | Event::LoopBroken { .. }
+        | Event::Detail(_)
+        | Event::Line(_)
+        | Event::Output { .. }
+        | Event::StderrTail(_)
+        | Event::IterationHeading { .. }
+        | Event::SecretsDeclared { .. } => true,
+        Event::Warning { shown, .. } => *shown,
+        _ => false,
     }
 }
 

@@ -30,6 +30,7 @@ fn writer(fixture: &Fixture) -> Writer {
         Console::for_stderr(true),
         Arc::new(redactor),
     )
+    .unwrap()
 }
 
 fn started(path: &str) -> Event {
@@ -57,7 +58,7 @@ fn subscribers_see_every_event_in_order() {
 }
 
 #[test]
-fn the_move_past_a_step_is_held_until_the_next_start_is_saved() {
+fn the_end_of_a_step_is_held_until_the_move_past_it_is_flushed() {
     let fixture = Fixture::new();
     let mut w = writer(&fixture);
     w.emit(started("a")).unwrap();
@@ -75,10 +76,11 @@ fn the_move_past_a_step_is_held_until_the_next_start_is_saved() {
         end: Box::default(),
     })
     .unwrap();
-    // Not on disk yet: the state still says `a` runs, so the log must not say it ended.
+    // The move is in the journal before anything says `a` ended; the log holds `step_end`
+    // until the syncer confirms the flush, which the next start waits for.
     assert_eq!(read_audit(&log).unwrap().len(), 1);
-    let on_disk = w.run_dir().read_state().unwrap().position.unwrap();
-    assert_eq!((on_disk.index, on_disk.state), (0, FrameState::Running));
+    let journaled = w.run_dir().read_state().unwrap().position.unwrap();
+    assert_eq!((journaled.index, journaled.state), (1, FrameState::Pending));
     w.emit(started("b")).unwrap();
     let events: Vec<String> = read_audit(&log)
         .unwrap()
