@@ -48,6 +48,8 @@ pub struct LoadContext {
     pub profiles: Option<Vec<String>>,
     /// Engine files found in the project and user dirs, by name, with their declared options.
     pub engine_files: Vec<(String, Vec<String>)>,
+    /// What the Go-era rules need from the configuration (compat-go.md).
+    pub go: crate::compat::workflow::GoContext,
 }
 
 /// A `workflow:` call with a static value, recorded for the composition walk.
@@ -151,7 +153,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             return Analysis::failed(d);
         }
     };
-    let node = match yaml::parse(text) {
+    let mut node = match yaml::parse(text) {
         Ok(node) => node,
         Err(err) => {
             let mut diagnostics = Vec::new();
@@ -181,6 +183,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         }
     };
     let mut analyzer = Analyzer::new(ctx);
+    crate::compat::workflow::normalize(&mut node, &ctx.go, &mut analyzer.sink);
     let built = analyzer.workflow(&node, text.trim().is_empty());
     let Analyzer {
         sink,
@@ -551,7 +554,15 @@ impl<'a> Analyzer<'a> {
             );
             return false;
         }
-        if BUILTIN_VARS.contains(&name) {
+        if BUILTIN_VARS.contains(&name) && what == "parameter" && self.ctx.go.go_project {
+            // A Go project may name a parameter after a built-in; it shadows it (compat-go.md §3).
+            self.sink.warning(
+                "reserved-name",
+                format!("\"{name}\" is a built-in variable; this {what} shadows it"),
+                path,
+                Target::Value,
+            );
+        } else if BUILTIN_VARS.contains(&name) {
             self.sink.error(
                 "reserved-name",
                 format!("\"{name}\" is a built-in variable and cannot be used as a {what} name"),
@@ -604,11 +615,11 @@ impl<'a> Analyzer<'a> {
                 );
                 continue;
             }
-            if !is_identifier(name) {
+            if !crate::compat::workflow::is_session_name(name) {
                 self.sink.error(
                     "invalid-identifier",
                     format!(
-                        "session name {} is not valid: use letters, digits and \"_\", not starting with a digit",
+                        "session name {} is not valid: use letters, digits, \"_\" and \"-\", starting with a letter or \"_\"",
                         yaml::quote_short(name)
                     ),
                     name_path,
