@@ -18,7 +18,6 @@ use crate::workflow::loader::{read_limited, resolve_findings};
 use crate::workflow::model::{AgentMode, CLI_NAMES, Effort, Permissions};
 use crate::workflow::positions::join;
 use crate::workflow::resolve::Project;
-use crate::workflow::suggest::did_you_mean;
 use crate::workflow::yaml::{self, Node};
 
 pub const CONFIG_KEYS: &[&str] = &[
@@ -359,7 +358,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         for (cli, node) in entries {
             let path = join("clis", cli);
             if !CLI_NAMES.contains(&cli.as_str()) {
-                let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+                let hint = crate::compat::workflow::cli_hint(cli);
                 sink.error(
                     "config",
                     format!(
@@ -443,7 +442,7 @@ fn cli_name(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<String>
     if CLI_NAMES.contains(&cli) {
         return Some(cli.to_owned());
     }
-    let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+    let hint = crate::compat::workflow::cli_hint(cli);
     sink.error(
         "config",
         format!(

@@ -51,6 +51,18 @@ pub fn cli_alias(cli: &str) -> &str {
     if cli == "cursor" { "cursor-agent" } else { cli }
 }
 
+/// The did-you-mean of an unknown CLI name, also matching the Go names (`cursr` → `cursor-agent`).
+pub fn cli_hint(cli: &str) -> String {
+    let candidates = crate::workflow::model::CLI_NAMES
+        .iter()
+        .copied()
+        .chain(["cursor"]);
+    match crate::workflow::suggest::suggest(cli, candidates) {
+        Some(best) => format!(" (did you mean \"{}\"?)", cli_alias(best)),
+        None => String::new(),
+    }
+}
+
 /// Rewrites the Go spellings of a workflow tree in place, reporting Go-only features to `sink`.
 pub fn normalize(root: &mut Node, ctx: &GoContext, sink: &mut Sink) {
     let Node::Map(entries) = root else { return };
@@ -167,6 +179,40 @@ pub fn is_hidden(text: &str) -> bool {
         .ok()
         .and_then(|node| node.get("hidden").cloned())
         .is_some_and(|hidden| matches!(hidden, Node::Bool(true)))
+}
+
+/// `--validate` of a `_`-file named explicitly: only that it reads as YAML (compat-go.md §2).
+pub fn check_yaml(path: &std::path::Path, shown: &str) -> Vec<crate::workflow::Diagnostic> {
+    let failed = |code: &'static str, message: String, line, column| {
+        let mut d = crate::workflow::Diagnostic::error(code, message);
+        d.file = shown.to_owned();
+        d.line = line;
+        d.column = column;
+        vec![d]
+    };
+    let bytes = match crate::workflow::loader::read_limited(path) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            return failed(
+                "read-error",
+                format!("cannot read file: {message}"),
+                None,
+                None,
+            );
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return failed(
+            "yaml-syntax",
+            "invalid YAML: the file is not valid UTF-8".to_owned(),
+            None,
+            None,
+        );
+    };
+    match crate::workflow::yaml::parse(text) {
+        Ok(_) => Vec::new(),
+        Err(err) => failed(err.code, err.message, err.line, err.column),
+    }
 }
 
 /// The `Target` of a key finding (re-exported for the feature checks).

@@ -656,7 +656,7 @@ impl<'a> Analyzer<'a> {
             if CLI_NAMES.contains(&cli) {
                 Some(cli.to_owned())
             } else {
-                let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+                let hint = crate::compat::workflow::cli_hint(cli);
                 let message = format!(
                     "unknown cli {}{hint}; available: {}",
                     yaml::quote_short(cli),
