@@ -49,7 +49,7 @@ pub fn top_level(entries: &mut Vec<(String, Node)>, sink: &mut Sink) {
 }
 
 /// Go-only constructs of one step. Returns true when the whole step was a Go-only kind (a UI or
-/// script step), which is then replaced by a placeholder that keeps its `id`.
+/// script step), which is then replaced by a placeholder that keeps its `id` and `capture`.
 pub fn step(fields: &mut Vec<(String, Node)>, path: &str, sink: &mut Sink) -> bool {
     let has = |fields: &[(String, Node)], key: &str| fields.iter().any(|(k, _)| k == key);
     let ui_mode = fields
@@ -67,7 +67,9 @@ pub fn step(fields: &mut Vec<(String, Node)>, path: &str, sink: &mut Sink) -> bo
     };
     if let Some((feature, key, target)) = whole {
         report(sink, feature, &key_path(path, key), target);
-        fields.retain(|(k, _)| k == "id");
+        // The placeholder keeps the id and the capture, so later steps that use the captured
+        // value are not reported as well.
+        fields.retain(|(k, v)| k == "id" || (k == "capture" && matches!(v, Node::Str(_))));
         fields.push(("command".to_owned(), Node::Str("true".to_owned())));
         return true;
     }

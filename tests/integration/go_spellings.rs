@@ -30,7 +30,7 @@ fn every_later_go_feature_is_one_go_only_feature_error_pointing_to_migrating_md(
             "steps[0] (id \"pick\"): \"mode: ui\"",
         ),
         (
-            "steps:\n  - id: detect\n    script: detect.sh\n    script_inputs: {cwd: x}\n    capture: found\n    capture_format: json\n",
+            "steps:\n  - id: detect\n    script: detect.sh\n    script_inputs: {cwd: x}\n    capture: found\n    capture_format: json\n  - id: use\n    command: echo {{found}}\n",
             "4:5",
             "steps[0] (id \"detect\"): \"script\"",
         ),
@@ -87,6 +87,14 @@ fn autonomous_cursor_and_hyphenated_sessions_are_aliases() {
         assert_eq!((cli.as_str(), mode.as_str()), ("cursor-agent", "headless"));
     }
     assert_eq!(out.turn_session(0), out.turn_session(1));
+    // `defaults: {cli: cursor}` and `capture_format: text` (what every capture is here).
+    let out = agent_workflow(
+        "name: w\ndefaults: {cli: cursor}\nsteps:\n\
+         \x20 - {id: a, command: echo hi, capture: greeting, capture_format: text}\n\
+         \x20 - {id: b, mode: autonomous, prompt: \"say {{greeting}}\"}\n",
+    )
+    .run();
+    assert_eq!(out.turns()[0]["cli"], "cursor-agent");
     // Parameter and capture names keep the identifier rule: they become AR_<NAME> and CEL names.
     let lines = diagnostics("name: w\nparams: [my-param]\nsteps:\n  - {id: a, command: ls}\n");
     assert_eq!(lines.len(), 1, "{lines:?}");
