@@ -14,6 +14,7 @@ use super::features;
 use super::modes::Modes;
 use crate::config::Config;
 use crate::workflow::fields::{Location, Sink, Target, push_number};
+use crate::workflow::loader::LoadContext;
 use crate::workflow::model::AgentMode;
 use crate::workflow::yaml::Node;
 
@@ -63,10 +64,24 @@ pub fn cli_hint(cli: &str) -> String {
     }
 }
 
+/// The load context for a file written for the Go tool in a project that is not a Go project:
+/// the file gets the Go rules (a parameter may shadow a built-in variable, compat-go.md §4).
+pub fn go_file_context(ctx: &LoadContext) -> LoadContext {
+    let mut ctx = ctx.clone();
+    ctx.go.go_project = true;
+    ctx
+}
+
 /// Rewrites the Go spellings of a workflow tree in place, reporting Go-only features to `sink`.
-pub fn normalize(root: &mut Node, ctx: &GoContext, sink: &mut Sink) {
-    let Node::Map(entries) = root else { return };
+/// Returns true when the file had any Go spelling or Go-only feature.
+pub fn normalize(root: &mut Node, ctx: &GoContext, sink: &mut Sink) -> bool {
+    let Node::Map(entries) = root else {
+        return false;
+    };
+    let reported = sink.findings.len();
+    let mut go = false;
     if let Some(i) = entries.iter().position(|(k, _)| k == "hidden") {
+        go = true;
         match &entries[i].1 {
             Node::Bool(_) => {
                 entries.remove(i);
@@ -77,11 +92,14 @@ pub fn normalize(root: &mut Node, ctx: &GoContext, sink: &mut Sink) {
     features::top_level(entries, sink);
     for (key, value) in entries.iter_mut() {
         match (key.as_str(), value) {
-            ("defaults", Node::Map(fields)) => alias_cli(fields),
+            ("defaults", Node::Map(fields)) => go |= alias_cli(fields),
             ("sessions", Node::Seq(items)) => {
                 for item in items {
                     if let Node::Map(fields) = item {
-                        alias_cli(fields);
+                        go |= alias_cli(fields);
+                        go |= fields.iter().any(|(k, v)| {
+                            k == "name" && v.as_str().is_some_and(|n| n.contains('-'))
+                        });
                     }
                 }
             }
@@ -90,24 +108,31 @@ pub fn normalize(root: &mut Node, ctx: &GoContext, sink: &mut Sink) {
     }
     let mut modes = Modes::new(ctx, entries);
     if let Some((_, Node::Seq(steps))) = entries.iter_mut().find(|(k, _)| k == "steps") {
-        walk(steps, "steps", "steps", &mut modes, sink);
+        go |= walk(steps, "steps", "steps", &mut modes, sink);
     }
     sink.location = Location::TOP_LEVEL;
+    go || sink.findings.len() > reported
 }
 
-fn alias_cli(fields: &mut [(String, Node)]) {
+/// Renames `cli: cursor`; true when it did.
+fn alias_cli(fields: &mut [(String, Node)]) -> bool {
+    let mut renamed = false;
     for (key, value) in fields {
         if key == "cli"
             && let Node::Str(cli) = value
             && cli == "cursor"
         {
             *cli = cli_alias(cli).to_owned();
+            renamed = true;
         }
     }
+    renamed
 }
 
 /// The steps of one list, in document order; into groups and loop bodies, not sub-workflows.
-fn walk(steps: &mut [Node], yaml: &str, loc: &str, modes: &mut Modes, sink: &mut Sink) {
+/// True when a step had a Go spelling.
+fn walk(steps: &mut [Node], yaml: &str, loc: &str, modes: &mut Modes, sink: &mut Sink) -> bool {
+    let mut go = false;
     for (i, step) in steps.iter_mut().enumerate() {
         let Node::Map(fields) = step else { continue };
         let mut yaml_path = format!("{yaml}.");
@@ -122,13 +147,14 @@ fn walk(steps: &mut [Node], yaml: &str, loc: &str, modes: &mut Modes, sink: &mut
             path: loc_path.clone(),
             id,
         };
-        alias_cli(fields);
+        go |= alias_cli(fields);
         for (key, value) in fields.iter_mut() {
             if key == "mode"
                 && let Node::Str(mode) = value
                 && mode == "autonomous"
             {
                 *mode = "headless".to_owned();
+                go = true;
             }
         }
         if features::step(fields, &yaml_path, sink) {
@@ -151,9 +177,10 @@ fn walk(steps: &mut [Node], yaml: &str, loc: &str, modes: &mut Modes, sink: &mut
         if let Some((_, Node::Seq(children))) = fields.iter_mut().find(|(k, _)| k == "steps") {
             let child_yaml = format!("{yaml_path}.steps");
             let child_loc = format!("{loc_path}.steps");
-            walk(children, &child_yaml, &child_loc, modes, sink);
+            go |= walk(children, &child_yaml, &child_loc, modes, sink);
         }
     }
+    go
 }
 
 /// A step whose kind is agent: it has `prompt` and no other kind key.

@@ -182,8 +182,18 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             };
         }
     };
+    // Go spellings become native ones first; a file that has any gets the Go rules (compat-go.md).
+    let mut go_findings = Sink::default();
+    let go_file = crate::compat::workflow::normalize(&mut node, &ctx.go, &mut go_findings);
+    let go_ctx;
+    let ctx = if go_file && !ctx.go.go_project {
+        go_ctx = crate::compat::workflow::go_file_context(ctx);
+        &go_ctx
+    } else {
+        ctx
+    };
     let mut analyzer = Analyzer::new(ctx);
-    crate::compat::workflow::normalize(&mut node, &ctx.go, &mut analyzer.sink);
+    analyzer.sink.findings = go_findings.findings;
     let built = analyzer.workflow(&node, text.trim().is_empty());
     let Analyzer {
         sink,

@@ -279,7 +279,15 @@ fn in_a_go_project_a_parameter_may_shadow_a_builtin_variable() {
         out.stderr
     );
     assert!(out.stderr.contains("wn=mine"), "{}", out.stderr);
-    // Outside a Go project it stays an error.
+    // A file written for the Go tool gets the same rule in any project.
+    let go_file = format!("hidden: true\n{workflow}");
+    let out = Test::new().workflow("w", &go_file).arg("w").run();
+    assert!(
+        out.stderr.contains("warning[reserved-name]"),
+        "{}",
+        out.stderr
+    );
+    // A native file outside a Go project: still an error.
     Test::new()
         .workflow("w", workflow)
         .arg("w")
