@@ -182,7 +182,7 @@ pub struct RunRequest {
 pub struct Invocation {
     pub global: Global,
     pub command: Command,
-    /// Warnings about the arguments (e.g. the ignored `-headless`), printed before anything runs.
+    /// Warnings about the arguments, printed before anything runs.
     pub warnings: Vec<String>,
 }
 

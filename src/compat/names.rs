@@ -30,6 +30,9 @@ pub fn removed_builtin(arg: &str) -> Option<String> {
 /// The native name of a Go built-in (what `agent-runner migrate` writes), when there is one.
 pub fn replacement(arg: &str) -> Option<&'static str> {
     let (ns, name) = arg.split_once(':')?;
+    if crate::workflow::builtin::workflow(&format!("{ns}/{name}")).is_some() {
+        return None;
+    }
     let (_, equivalent) = GO_NAMESPACES.iter().find(|(n, _)| *n == ns)?;
     // Go's change lifecycles in `core` are what flokay does here.
     equivalent.or_else(|| name.contains("change").then_some("flokay"))
@@ -50,6 +53,8 @@ mod tests {
         assert_eq!(replacement("spec-driven:plan-change"), Some("flokay"));
         assert_eq!(replacement("core:verify-change"), Some("flokay"));
         assert_eq!(replacement("core:intake"), None);
+        // Built-ins that exist here stay as they are.
+        assert_eq!(replacement("core:finalize-pr"), None);
         assert!(removed_builtin("core:intake").is_some());
         assert!(removed_builtin("team:deploy").is_none());
     }

@@ -307,3 +307,35 @@ fn a_later_go_project_migrates_to_a_native_one_that_runs_the_same() {
         argvs_without_sessions(&first)
     );
 }
+
+#[test]
+fn migrate_reports_what_it_cannot_convert_and_rewrites_removed_builtin_calls() {
+    let out = go_project("readme-era")
+        .workflow(
+            "setup",
+            "name: setup\nsteps:\n  - id: pick\n    mode: ui\n    title: Pick\n    actions: [{label: Go, outcome: continue}]\n  - {id: plan, workflow: \"openspec:plan-change\", params: {change_name: x}}\n",
+        )
+        .args(["migrate", "--write"])
+        .status(3)
+        .run();
+    assert!(
+        out.stderr
+            .contains("error[go-only-feature]: steps[0] (id \"pick\"): \"mode: ui\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("1 Go-only construct(s) need a change by hand; see docs/migrating.md"),
+        "{}",
+        out.stderr
+    );
+    let setup = out.read(".agent-runner/workflows/setup.yaml");
+    assert!(setup.contains("workflow: \"flokay\""), "{setup}");
+    assert!(setup.contains("mode: ui"), "{setup}");
+    out.then()
+        .args(["migrate", "no-such-dir"])
+        .status(2)
+        .stderr_contains("no such directory: no-such-dir")
+        .run();
+}
