@@ -112,3 +112,96 @@ impl<'c> Modes<'c> {
         mode
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compat::workflow::normalize;
+    use crate::workflow::fields::Sink;
+    use crate::workflow::yaml::parse;
+
+    /// The mode each step of `yaml` ends up with (`-` for none written in).
+    fn modes(yaml: &str, ctx: &GoContext) -> Vec<String> {
+        let mut node = parse(yaml).unwrap();
+        normalize(&mut node, ctx, &mut Sink::default());
+        let mut out = Vec::new();
+        fn collect(steps: &Node, out: &mut Vec<String>) {
+            let Node::Seq(steps) = steps else { return };
+            for step in steps {
+                out.push(
+                    step.get("mode")
+                        .and_then(Node::as_str)
+                        .unwrap_or("-")
+                        .to_owned(),
+                );
+                if let Some(children) = step.get("steps") {
+                    collect(children, out);
+                }
+            }
+        }
+        collect(node.get("steps").unwrap(), &mut out);
+        out
+    }
+
+    fn ctx(default_mode: Option<AgentMode>) -> GoContext {
+        GoContext {
+            profile_modes: [
+                ("implementor".to_owned(), AgentMode::Headless),
+                ("planner".to_owned(), AgentMode::Interactive),
+            ]
+            .into_iter()
+            .collect(),
+            default_mode,
+            go_project: true,
+        }
+    }
+
+    #[test]
+    fn the_profile_then_the_session_start_then_the_config_then_interactive() {
+        let yaml = "name: w\nsteps:\n\
+            - {id: a, agent: implementor, prompt: x}\n\
+            - {id: b, prompt: x}\n\
+            - {id: c, session: new, agent: planner, prompt: x}\n\
+            - {id: d, session: resume, prompt: x}\n\
+            - {id: e, session: new, prompt: x}\n\
+            - {id: f, mode: interactive, session: new, agent: implementor, prompt: x}\n\
+            - {id: g, command: ls}\n";
+        assert_eq!(
+            modes(yaml, &ctx(None)),
+            [
+                "headless",
+                "headless",
+                "interactive",
+                "interactive",
+                "-",
+                "interactive",
+                "-"
+            ]
+        );
+        assert_eq!(
+            modes(yaml, &ctx(Some(AgentMode::Headless)))[4],
+            "headless",
+            "the configuration's default_mode comes last"
+        );
+    }
+
+    #[test]
+    fn named_sessions_take_their_declared_profile_and_keep_the_mode_they_started_with() {
+        let yaml = "name: w\nsessions:\n  - {name: lead-agent, agent: planner}\n  - {name: worker}\nsteps:\n\
+            - {id: a, session: lead-agent, prompt: x}\n\
+            - {id: b, session: worker, mode: autonomous, prompt: x}\n\
+            - id: loop\n  loop: {max: 2}\n  steps:\n    - {id: c, session: worker, prompt: x}\n    - {id: d, prompt: x}\n\
+            - {id: e, session: lead-agent, prompt: x}\n";
+        assert_eq!(
+            modes(yaml, &ctx(None)),
+            [
+                "interactive",
+                "headless",
+                "-",
+                "headless",
+                "headless",
+                "interactive"
+            ]
+        );
+    }
+}
