@@ -3,7 +3,6 @@
 //! the construct is taken out of the tree so the loader says nothing more about it.
 
 use super::MIGRATING_DOC;
-use super::workflow::KEY;
 use crate::workflow::fields::{Sink, Target};
 use crate::workflow::model::AgentMode;
 use crate::workflow::yaml::Node;
@@ -42,7 +41,7 @@ fn key_path(base: &str, key: &str) -> String {
 pub fn top_level(entries: &mut Vec<(String, Node)>, sink: &mut Sink) {
     for (key, feature) in TOP_KEYS {
         if let Some(i) = entries.iter().position(|(k, _)| k == key) {
-            report(sink, feature, key, KEY);
+            report(sink, feature, key, Target::Key);
             entries.remove(i);
         }
     }
@@ -58,12 +57,12 @@ pub fn step(fields: &mut Vec<(String, Node)>, path: &str, sink: &mut Sink) -> bo
     let whole = if ui_mode {
         Some(("mode: ui", "mode", Target::Value))
     } else if let Some(key) = UI_KEYS.iter().find(|k| has(fields, k)) {
-        Some(("mode: ui", *key, KEY))
+        Some(("mode: ui", *key, Target::Key))
     } else {
         SCRIPT_KEYS
             .iter()
             .find(|k| has(fields, k))
-            .map(|key| ("script", *key, KEY))
+            .map(|key| ("script", *key, Target::Key))
     };
     if let Some((feature, key, target)) = whole {
         report(sink, feature, &key_path(path, key), target);
@@ -75,7 +74,7 @@ pub fn step(fields: &mut Vec<(String, Node)>, path: &str, sink: &mut Sink) -> bo
     }
     for (key, feature) in STEP_KEYS {
         if let Some(i) = fields.iter().position(|(k, _)| k == key) {
-            report(sink, feature, &key_path(path, key), KEY);
+            report(sink, feature, &key_path(path, key), Target::Key);
             fields.remove(i);
         }
     }
@@ -86,7 +85,7 @@ pub fn step(fields: &mut Vec<(String, Node)>, path: &str, sink: &mut Sink) -> bo
                 sink,
                 "capture_format: json",
                 &key_path(path, "capture_format"),
-                KEY,
+                Target::Key,
             );
         }
         fields.remove(i);
@@ -124,7 +123,7 @@ pub fn interactive_capture(
             sink,
             "capture on an interactive step",
             &key_path(path, "capture"),
-            KEY,
+            Target::Key,
         );
         fields.remove(i);
         fields.retain(|(k, _)| k != "capture_stderr");

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use super::features;
 use super::modes::Modes;
 use crate::config::Config;
-use crate::workflow::fields::{Location, Sink, Target, push_number};
+use crate::workflow::fields::{Location, Sink, push_number};
 use crate::workflow::loader::LoadContext;
 use crate::workflow::model::AgentMode;
 use crate::workflow::yaml::Node;
@@ -241,6 +241,3 @@ pub fn check_yaml(path: &std::path::Path, shown: &str) -> Vec<crate::workflow::D
         Err(err) => failed(err.code, err.message, err.line, err.column),
     }
 }
-
-/// The `Target` of a key finding (re-exported for the feature checks).
-pub(crate) const KEY: Target = Target::Key;
