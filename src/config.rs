@@ -64,6 +64,9 @@ pub struct Config {
     pub default_mode: Option<AgentMode>,
     /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
     pub go_project: bool,
+    /// Go `active_profile` (project file) and profile sets, resolved once every layer is read.
+    pub active_profile: Option<String>,
+    pub profile_sets: compat::config::ProfileSets,
     /// Warnings of the files read (deprecations, Go-only keys), printed once per run.
     pub warnings: Vec<Diagnostic>,
 }
@@ -125,6 +128,8 @@ impl Config {
         over(&mut self.redact, higher.redact);
         over(&mut self.default_mode, higher.default_mode);
         self.go_project |= higher.go_project;
+        over(&mut self.active_profile, higher.active_profile);
+        self.profile_sets.merge(higher.profile_sets);
         self.warnings.extend(higher.warnings);
         for (name, high) in higher.clis {
             let low = self.clis.entry(name).or_default();
@@ -217,6 +222,20 @@ pub fn load(project: &Project) -> Result<Config, Vec<Diagnostic>> {
         diagnostics.extend(errors);
         layer.warnings = warnings;
         config = config.merged(layer);
+    }
+    // Go profile sets across layers: the active set's agents become profiles.
+    if !config.profile_sets.is_empty() {
+        match config
+            .profile_sets
+            .active_agents(config.active_profile.as_deref())
+        {
+            Ok(agents) => config.profiles.extend(agents),
+            Err(message) => {
+                let mut d = Diagnostic::error("config", message);
+                d.file = "configuration".to_owned();
+                diagnostics.push(d);
+            }
+        }
     }
     for (_, err) in config.profile_errors() {
         if matches!(err, ConfigError::UnknownParent { .. }) {
@@ -318,6 +337,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         redact: string_list(r, "redact", sink),
         default_mode: compat::config::mode(r, sink),
         go_project: compat::config::is_go_file(r),
+        active_profile: r.string("active_profile", sink).map(str::to_owned),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {
@@ -414,7 +434,10 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
             }
             config.profiles.insert(name.clone(), read_profile(&p, sink));
         }
-        config.profiles.extend(sets.active_agents(r, sink));
+        config
+            .profiles
+            .extend(sets.file_agents(config.active_profile.as_deref(), sink));
+        config.profile_sets = sets;
     }
     if config.default_mode.is_some() || config.profiles.values().any(|p| p.default_mode.is_some()) {
         compat::config::deprecate_default_mode(r, sink);

@@ -94,8 +94,9 @@ fn first_default_mode(r: &MapReader<'_, '_>) -> Option<String> {
     None
 }
 
-/// Go profile sets (`profiles.<set>: {extends, agents}`) of one file.
-#[derive(Default)]
+/// Go profile sets (`profiles.<set>: {extends, agents}`), of one file or merged across layers
+/// (the Go tool merged sets by name, agents of a higher layer replacing those of a lower one).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileSets {
     sets: BTreeMap<String, (Option<String>, BTreeMap<String, Profile>)>,
 }
@@ -115,10 +116,6 @@ impl ProfileSets {
                         let reader = MapReader::new(fields, path.as_str());
                         agents.insert(agent.clone(), read_profile(&reader, sink));
                     }
-                    // The Go tool accepted an empty agent as "inherit everything".
-                    Node::Null => {
-                        agents.insert(agent.clone(), Profile::default());
-                    }
                     other => sink.wrong_type(agent, "a mapping", other, path.as_str()),
                 }
             }
@@ -126,54 +123,50 @@ impl ProfileSets {
         self.sets.insert(name.to_owned(), (extends, agents));
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// `higher` over `self`: sets merge by name, agents by name.
+    pub fn merge(&mut self, higher: ProfileSets) {
+        for (name, (extends, agents)) in higher.sets {
+            let low = self.sets.entry(name).or_default();
+            if extends.is_some() {
+                low.0 = extends;
+            }
+            low.1.extend(agents);
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        name == DEFAULT_SET || self.sets.contains_key(name)
+    }
+
     /// The agents of the active set (`active_profile`, else `default`), its `extends` chain
-    /// applied parent first. Agents of other sets are not read, as under the Go tool.
-    pub fn active_agents(
-        &self,
-        r: &MapReader<'_, '_>,
-        sink: &mut Sink,
-    ) -> BTreeMap<String, Profile> {
-        let active = r.string("active_profile", sink);
+    /// applied parent first. Agents of other sets are not read, as under the Go tool. `extends:
+    /// default` without a `default` set means the built-in Go profiles.
+    pub fn active_agents(&self, active: Option<&str>) -> Result<BTreeMap<String, Profile>, String> {
         let start = active.unwrap_or(DEFAULT_SET);
-        if !self.sets.contains_key(start) && start != DEFAULT_SET {
-            let known: Vec<&str> = self.sets.keys().map(String::as_str).collect();
-            let hint = crate::workflow::suggest::did_you_mean(start, known.iter().copied());
-            sink.error(
-                "config",
-                format!("active_profile \"{start}\" names no profile set of this file{hint}"),
-                "active_profile",
-                Target::Value,
-            );
-            return BTreeMap::new();
+        if !self.contains(start) {
+            let hint =
+                crate::workflow::suggest::did_you_mean(start, self.sets.keys().map(String::as_str));
+            return Err(format!(
+                "active_profile \"{start}\" names no profile set{hint}"
+            ));
         }
         let mut chain: Vec<&str> = Vec::new();
         let mut current = Some(start);
         while let Some(name) = current {
             if chain.contains(&name) {
                 chain.push(name);
-                sink.error(
-                    "config",
-                    format!("profile set cycle: {}", chain.join(" -> ")),
-                    join("profiles", start).as_str(),
-                    Target::Key,
-                );
-                return BTreeMap::new();
+                return Err(format!("profile set cycle: {}", chain.join(" -> ")));
             }
             let Some((extends, _)) = self.sets.get(name) else {
                 if name != DEFAULT_SET {
-                    sink.error(
-                        "config",
-                        format!(
-                            "profile set \"{}\" extends unknown set \"{name}\"",
-                            chain.last().copied().unwrap_or(start)
-                        ),
-                        join(
-                            &join("profiles", chain.last().copied().unwrap_or(start)),
-                            "extends",
-                        )
-                        .as_str(),
-                        Target::Value,
-                    );
+                    let child = chain.last().copied().unwrap_or(start);
+                    return Err(format!(
+                        "profile set \"{child}\" extends unknown set \"{name}\""
+                    ));
                 }
                 break;
             };
@@ -186,6 +179,21 @@ impl ProfileSets {
                 agents.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
         }
-        agents
+        Ok(agents)
+    }
+
+    /// The agents of one file's active set, for that file alone. An `active_profile` that names
+    /// a set of another layer is left to [`crate::config::load`], which sees every layer.
+    pub fn file_agents(&self, active: Option<&str>, sink: &mut Sink) -> BTreeMap<String, Profile> {
+        if active.is_some_and(|a| !self.contains(a)) {
+            return BTreeMap::new();
+        }
+        match self.active_agents(active) {
+            Ok(agents) => agents,
+            Err(message) => {
+                sink.error("config", message, "profiles", Target::Key);
+                BTreeMap::new()
+            }
+        }
     }
 }

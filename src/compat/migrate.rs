@@ -59,7 +59,7 @@ pub fn run(project: &Project, dir: Option<&Path>, write: bool) -> i32 {
         let shown = project.show_path(&config_path);
         match std::fs::read_to_string(&config_path) {
             Ok(old) => {
-                let new = migrate_config(&config_path, &shown, &old);
+                let new = migrate_config(&config_path, &shown, &old, &config);
                 changes.push(Change {
                     path: config_path,
                     shown,
@@ -218,8 +218,9 @@ fn steps(
     }
 }
 
-/// A configuration file's text, migrated.
-fn migrate_config(path: &Path, shown: &str, text: &str) -> String {
+/// A configuration file's text, migrated. `merged` is every layer together: the agents of the
+/// active set may come from another file, and are written into this one.
+fn migrate_config(path: &Path, shown: &str, text: &str, merged: &Config) -> String {
     let (layer, diagnostics) = config::load_file(path, shown);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return text.to_owned();
@@ -245,6 +246,15 @@ fn migrate_config(path: &Path, shown: &str, text: &str) -> String {
         return edits.apply(text);
     }
     let mut layer = layer;
+    if layer.active_profile.is_some()
+        && let Ok(agents) = merged
+            .profile_sets
+            .active_agents(merged.active_profile.as_deref())
+    {
+        for (name, profile) in agents {
+            layer.profiles.entry(name).or_insert(profile);
+        }
+    }
     for (name, profile) in super::profiles::implicit_profiles() {
         layer.profiles.entry(name).or_insert(profile);
     }

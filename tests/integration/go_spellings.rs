@@ -233,6 +233,18 @@ fn a_run_written_by_the_go_tool_is_refused_on_resume() {
 
 #[test]
 fn go_config_keys_only_the_go_tool_knew_are_warnings_and_elsewhere_errors() {
+    // Profile sets merge across layers: the project picks a set the user file defines.
+    let out = crate::test::agent_workflow(
+        "name: w\nsteps:\n  - {id: a, agent: worker, prompt: x}\n",
+    )
+    .write_user(
+        "config.yaml",
+        "profiles:\n  team:\n    agents:\n      worker: {default_mode: autonomous, cli: codex}\n",
+    )
+    .project_config("active_profile: team\n")
+    .run();
+    assert_eq!(out.turns()[0]["cli"], "codex");
+    assert_eq!(out.turns()[0]["mode"], "headless");
     let workflow = "name: w\nsteps:\n  - {id: a, command: ls}\n";
     let go = Test::new()
         .workflow("w", workflow)
@@ -260,7 +272,7 @@ fn go_config_keys_only_the_go_tool_knew_are_warnings_and_elsewhere_errors() {
         .arg("w")
         .status(3)
         .stderr_contains(
-            "active_profile \"tem\" names no profile set of this file (did you mean \"team\"?)",
+            "configuration: error[config]: top level: active_profile \"tem\" names no profile set (did you mean \"team\"?)",
         )
         .run();
 }
