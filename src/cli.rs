@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+mod applies;
+
 /// Words that name a command when they are the first positional argument.
 pub const COMMAND_WORDS: &[&str] = &[
     "run",
@@ -231,7 +233,11 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
         verbose: raw.verbose,
         plain,
     };
-    match interpret(raw, after) {
+    let decided = interpret(&raw, after).and_then(|command| match command {
+        Some(command) => applies::check(&raw, &command).map(|()| Some(command)),
+        None => Ok(None),
+    });
+    match decided {
         Ok(Some(command)) => ParseOutcome::Invocation(Invocation {
             global,
             command,
@@ -302,7 +308,7 @@ fn rewrite_compat(args: Vec<String>) -> (Vec<String>, bool) {
 }
 
 /// Phase two: checks combinations and decides the command. `Ok(None)` means "print help".
-fn interpret(raw: RawArgs, after: Vec<String>) -> Result<Option<Command>, String> {
+fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, String> {
     let mut positional = raw.positional.clone();
     let word = positional
         .first()

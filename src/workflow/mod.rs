@@ -15,6 +15,7 @@ mod libyaml;
 pub mod loader;
 pub mod model;
 pub mod positions;
+pub mod requires;
 pub mod resolve;
 pub mod schema;
 pub mod steps;
