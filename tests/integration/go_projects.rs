@@ -174,22 +174,13 @@ fn migrate_prints_a_diff_then_writes_with_backups_and_the_agents_run_exactly_as_
 
     // Without --write: a unified diff on stdout, nothing changed.
     let diff = before.again().arg("migrate").run();
-    assert!(
-        diff.stdout
-            .contains("--- a/.agent-runner/workflows/implement-task.yaml"),
-        "{}",
-        diff.stdout
-    );
-    assert!(
-        diff.stdout.contains("+    mode: headless\n"),
-        "{}",
-        diff.stdout
-    );
-    assert!(
-        diff.stdout.contains("-    default_mode: headless\n"),
-        "{}",
-        diff.stdout
-    );
+    for line in [
+        "--- a/.agent-runner/workflows/implement-task.yaml",
+        "+    mode: headless\n",
+        "-    default_mode: headless\n",
+    ] {
+        assert!(diff.stdout.contains(line), "{line:?} in:\n{}", diff.stdout);
+    }
     assert_eq!(diff.read(".agent-runner/config.yaml"), config);
     assert!(
         !diff
