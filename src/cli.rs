@@ -119,7 +119,8 @@ pub struct RawArgs {
     #[arg(short = 'v', long)]
     pub version: bool,
 
-    /// A command word (run, list, show, log, workflows, schema, step) or a workflow, then parameters.
+    /// A command word (run, list, show, log, workflows, schema, step, migrate, validate, resume) or a
+    /// workflow, then parameters.
     #[arg(value_name = "WORKFLOW|COMMAND", allow_hyphen_values = false)]
     pub positional: Vec<String>,
 }

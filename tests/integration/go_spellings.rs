@@ -341,3 +341,20 @@ fn the_go_tools_must_fail_cases_still_fail() {
     .run();
     let _ = ALL_CLIS;
 }
+
+#[test]
+fn the_default_mode_deprecation_is_printed_once_per_run_however_many_files_set_it() {
+    let out = agent_workflow("name: w\nsteps:\n  - {id: a, prompt: x}\n  - {id: b, prompt: y}\n")
+        .write_user("config.yaml", "default_mode: headless\n")
+        .project_config(
+            "profiles:\n  mine: {default_mode: headless, cli: claude}\ndefault_mode: headless\n",
+        )
+        .run();
+    let warning =
+        "default_mode is deprecated; set mode: on the steps (agent-runner migrate does it)";
+    assert_eq!(out.stderr.matches(warning).count(), 1, "{}", out.stderr);
+    // The configuration's default_mode made both steps headless.
+    let turns = out.turns();
+    let modes: Vec<&str> = turns.iter().map(|t| t["mode"].as_str().unwrap()).collect();
+    assert_eq!(modes, ["headless", "headless"]);
+}
