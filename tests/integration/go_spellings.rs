@@ -324,7 +324,7 @@ fn the_go_tools_must_fail_cases_still_fail() {
     go().workflow("empty", "name: empty\nsteps: []\n")
         .args(["empty"])
         .status(3)
-        .stderr_contains("empty.yaml")
+        .stderr_contains("empty.yaml:2:8: error[empty-steps]: top level: \"steps\" must contain at least one step")
         .run();
     go().workflow("stepless", "name: stepless\n")
         .args(["stepless"])
