@@ -35,12 +35,19 @@ pub fn run(args: Vec<OsString>) -> i32 {
             exit::SUCCESS
         }
         Command::Schema => crate::commands::schema::run(),
-        Command::Workflows => {
+        Command::Workflows { all } => {
             let project = match project() {
                 Ok(project) => project,
                 Err(err) => return err.report(),
             };
-            crate::commands::workflows::run(invocation.global.json, &project)
+            crate::commands::workflows::run(invocation.global.json, all, &project)
+        }
+        Command::Migrate { dir, write } => {
+            let project = match project() {
+                Ok(project) => project,
+                Err(err) => return err.report(),
+            };
+            crate::compat::migrate::run(&project, dir.as_deref(), write)
         }
         Command::Validate { targets } => {
             let project = match project() {
