@@ -300,6 +300,10 @@ pub struct LoopFrame {
     pub pattern: Option<String>,
     /// The frozen match list of a for-each loop; `None` for counted loops. Never re-expanded.
     pub items: Option<Vec<String>>,
+    /// Journal records only: the run-dir file that holds `items`, written once when the loop
+    /// starts, so that a record does not repeat the list (never in state.json).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_file: Option<String>,
     /// The 0-based iteration that is running.
     pub iteration: u64,
     pub break_triggered: bool,

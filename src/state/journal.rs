@@ -10,7 +10,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::document::StateDoc;
 use super::error::StateError;
@@ -20,6 +20,9 @@ use super::syncer::Syncer;
 
 /// The journal's file name inside a run dir.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+/// Loop list files: `loop-items-<opened ms>-<n>.json`.
+const ITEMS_PREFIX: &str = "loop-items-";
 
 /// How much of the journal's tail is read at first when looking for its last record.
 const TAIL_CHUNK: u64 = 64 * 1024;
@@ -31,6 +34,10 @@ pub struct Journal {
     syncer: Syncer,
     /// Records appended so far (the generation the syncer is asked to reach).
     appended: u64,
+    dir: PathBuf,
+    /// When the journal was opened and how many loop lists it stored: their file names.
+    opened_ms: u128,
+    lists: u64,
     /// Debug builds only: SIGKILL the process right after this many appends, before their
     /// flush (`AGENT_RUNNER_DEBUG_KILL_AFTER_APPEND`), for the crash test.
     kill_after: Option<u64>,
@@ -51,14 +58,45 @@ impl Journal {
             file,
             syncer,
             appended: 0,
+            dir: dir.to_path_buf(),
+            opened_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            lists: 0,
             kill_after: debug_kill_after(),
         })
     }
 
     /// Appends `doc` as one record (one `write`) and returns its generation. Nothing is flushed.
-    pub fn append(&mut self, doc: &StateDoc) -> Result<u64, StateError> {
-        let mut line =
-            serde_json::to_vec(doc).map_err(|e| StateError::Save(io::Error::other(e)))?;
+    /// A for-each loop's list goes to a file of its own the first time a record holds it
+    /// (durably, before the record can be); later records name the file instead.
+    pub fn append(&mut self, doc: &mut StateDoc) -> Result<u64, StateError> {
+        let mut lists = Vec::new();
+        let mut frame = doc.position.as_mut();
+        while let Some(current) = frame {
+            if let Some(looped) = current.loop_.as_mut()
+                && let Some(items) = looped.items.take()
+            {
+                if looped.items_file.is_none() {
+                    looped.items_file = Some(self.store_items(&items)?);
+                }
+                lists.push(items);
+            }
+            frame = current.child.as_deref_mut();
+        }
+        let encoded = serde_json::to_vec(doc);
+        let mut lists = lists.into_iter();
+        let mut frame = doc.position.as_mut();
+        while let Some(current) = frame {
+            if let Some(looped) = current.loop_.as_mut()
+                && looped.items_file.is_some()
+                && looped.items.is_none()
+            {
+                looped.items = lists.next();
+            }
+            frame = current.child.as_deref_mut();
+        }
+        let mut line = encoded.map_err(|e| StateError::Save(io::Error::other(e)))?;
         line.push(b'\n');
         self.file.write_all(&line).map_err(StateError::Save)?;
         self.appended += 1;
@@ -66,6 +104,24 @@ impl Journal {
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
         }
         Ok(self.appended)
+    }
+
+    /// Writes a loop's list to `loop-items-<id>.json`, durably, and returns the file name.
+    fn store_items(&mut self, items: &[String]) -> Result<String, StateError> {
+        self.lists += 1;
+        let name = format!("{ITEMS_PREFIX}{}-{}.json", self.opened_ms, self.lists);
+        let bytes = serde_json::to_vec(items).map_err(|e| StateError::Save(io::Error::other(e)))?;
+        let mut file = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.dir.join(&name))
+            .map_err(StateError::Save)?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_data())
+            .and_then(|()| sync_dir(&self.dir))
+            .map_err(StateError::Save)?;
+        Ok(name)
     }
 
     /// Starts flushing everything appended so far, without waiting.
@@ -96,7 +152,8 @@ fn debug_kill_after() -> Option<u64> {
 /// `reopen`, an empty journal takes its place in the same dir fsync. `doc` must be the journal's
 /// last record, or newer: a crash between the two steps then finds a journal that says the same
 /// as state.json. Call only while holding the run lock.
-pub fn compact(dir: &Path, doc: &StateDoc, reopen: bool) -> Result<(), StateError> {
+pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), StateError> {
+    inline_items(doc);
     let bytes = encode_state(doc)?;
     stage(dir, STATE_FILE, &bytes)
         .and_then(super::fs_util::Staged::rename)
@@ -114,7 +171,52 @@ pub fn compact(dir: &Path, doc: &StateDoc, reopen: bool) -> Result<(), StateErro
             .open(&path)
             .map_err(StateError::Save)?;
     }
-    sync_dir(dir).map_err(StateError::Save)
+    sync_dir(dir).map_err(StateError::Save)?;
+    if !reopen {
+        // The lists are in state.json now; nothing names these files any more.
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(ITEMS_PREFIX)
+                {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts back the lists a journal record names by file.
+fn load_items(dir: &Path, doc: &mut StateDoc) -> Result<(), StateError> {
+    let mut frame = doc.position.as_mut();
+    while let Some(current) = frame {
+        if let Some(looped) = current.loop_.as_mut()
+            && looped.items.is_none()
+            && let Some(name) = looped.items_file.as_deref()
+        {
+            let path = dir.join(name);
+            let bytes = fs::read(&path).map_err(|e| StateError::io("read", &path, e))?;
+            let items = serde_json::from_slice(&bytes)
+                .map_err(|e| StateError::io("read", &path, io::Error::other(e)))?;
+            looped.items = Some(items);
+        }
+        frame = current.child.as_deref_mut();
+    }
+    Ok(())
+}
+
+/// Forgets the list files a document names (compaction writes the lists into state.json).
+fn inline_items(doc: &mut StateDoc) {
+    let mut frame = doc.position.as_mut();
+    while let Some(current) = frame {
+        if let Some(looped) = current.loop_.as_mut() {
+            looped.items_file = None;
+        }
+        frame = current.child.as_deref_mut();
+    }
 }
 
 /// The last whole record of `dir`'s journal, if it has one: the run's newest state. A journal
@@ -142,7 +244,8 @@ pub fn latest(dir: &Path, run_id: &str) -> Result<Option<StateDoc>, StateError> 
                     .read_to_end(&mut tail)
             })
             .map_err(|e| StateError::io("read", &path, e))?;
-        if let Some(doc) = last_record(&tail, start == 0, run_id) {
+        if let Some(mut doc) = last_record(&tail, start == 0, run_id) {
+            load_items(dir, &mut doc)?;
             return Ok(Some(doc));
         }
         if start == 0 {
@@ -185,12 +288,12 @@ mod tests {
     #[test]
     fn the_last_whole_record_wins_and_a_torn_one_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        compact(dir.path(), &doc("a"), true).unwrap();
+        compact(dir.path(), &mut doc("a"), true).unwrap();
         assert_eq!(latest(dir.path(), "r-1").unwrap(), None);
         let audit = File::create(dir.path().join("audit")).unwrap();
         let mut journal = Journal::open(dir.path(), audit).unwrap();
-        journal.append(&doc("b")).unwrap();
-        journal.append(&doc("c")).unwrap();
+        journal.append(&mut doc("b")).unwrap();
+        journal.append(&mut doc("c")).unwrap();
         journal.sync().unwrap();
         drop(journal);
         let mut file = private_file()
@@ -205,14 +308,14 @@ mod tests {
     #[test]
     fn compaction_writes_the_snapshot_and_empties_the_journal() {
         let dir = tempfile::tempdir().unwrap();
-        compact(dir.path(), &doc("a"), true).unwrap();
+        compact(dir.path(), &mut doc("a"), true).unwrap();
         let audit = File::create(dir.path().join("audit")).unwrap();
         let mut journal = Journal::open(dir.path(), audit).unwrap();
         let mut done = doc("b");
         done.status = RunStatus::Completed;
-        journal.append(&done).unwrap();
+        journal.append(&mut done).unwrap();
         journal.sync().unwrap();
-        compact(dir.path(), &done, false).unwrap();
+        compact(dir.path(), &mut done, false).unwrap();
         assert!(!dir.path().join(JOURNAL_FILE).exists());
         assert_eq!(latest(dir.path(), "r-1").unwrap(), None);
         let state = super::super::state_file::read_state(dir.path(), "r-1").unwrap();
@@ -222,13 +325,57 @@ mod tests {
     #[test]
     fn a_record_longer_than_the_first_tail_chunk_is_found() {
         let dir = tempfile::tempdir().unwrap();
-        compact(dir.path(), &doc("a"), true).unwrap();
+        compact(dir.path(), &mut doc("a"), true).unwrap();
         let audit = File::create(dir.path().join("audit")).unwrap();
         let mut journal = Journal::open(dir.path(), audit).unwrap();
         let mut big = doc("big");
         big.params.insert("x".into(), "y".repeat(200_000));
-        journal.append(&doc("b")).unwrap();
-        journal.append(&big).unwrap();
+        journal.append(&mut doc("b")).unwrap();
+        journal.append(&mut big.clone()).unwrap();
         assert_eq!(latest(dir.path(), "r-1").unwrap(), Some(big));
+    }
+
+    #[test]
+    fn a_loop_list_is_stored_once_and_read_back_with_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = doc("each");
+        let items: Vec<String> = (0..10_000).map(|i| format!("items/{i:05}")).collect();
+        state.position.as_mut().unwrap().loop_ = Some(crate::state::LoopFrame {
+            kind: crate::state::LoopKind::ForEach,
+            items: Some(items.clone()),
+            ..Default::default()
+        });
+        compact(dir.path(), &mut state, true).unwrap();
+        let audit = File::create(dir.path().join("audit")).unwrap();
+        let mut journal = Journal::open(dir.path(), audit).unwrap();
+        for iteration in 0..100 {
+            let frame = state.position.as_mut().unwrap();
+            frame.loop_.as_mut().unwrap().iteration = iteration;
+            journal.append(&mut state).unwrap();
+        }
+        // The document in memory keeps its list; the journal holds it once, in its own file.
+        let looped = state.position.as_ref().unwrap().loop_.as_ref().unwrap();
+        assert_eq!(looped.items.as_ref(), Some(&items));
+        let journal_bytes = fs::metadata(dir.path().join(JOURNAL_FILE)).unwrap().len();
+        assert!(
+            journal_bytes < 100 * 1024,
+            "{journal_bytes} bytes for 100 records"
+        );
+        let lists: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.starts_with(ITEMS_PREFIX).then_some(name)
+            })
+            .collect();
+        assert_eq!(lists.len(), 1, "{lists:?}");
+        let last = latest(dir.path(), "r-1").unwrap().unwrap();
+        let read = last.position.unwrap().loop_.unwrap();
+        assert_eq!((read.iteration, read.items), (99, Some(items)));
+        // The end of the run puts the list into state.json and deletes its file.
+        compact(dir.path(), &mut state, false).unwrap();
+        let text = fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
+        assert!(text.contains("items/09999") && !text.contains("items_file"));
+        assert!(!dir.path().join(&lists[0]).exists());
     }
 }

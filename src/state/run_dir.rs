@@ -96,13 +96,13 @@ impl RunDir {
 
     /// Writes `doc` as state.json, atomically and durably, and starts an empty journal
     /// ([`journal::compact`]). `doc` must be at least as new as the journal's last record.
-    pub fn compact(&self, doc: &StateDoc) -> Result<(), StateError> {
+    pub fn compact(&self, doc: &mut StateDoc) -> Result<(), StateError> {
         journal::compact(&self.dir, doc, true)
     }
 
     /// Writes the final `doc` as state.json, atomically and durably, and deletes the journal:
     /// the end of a run leaves only the snapshot.
-    pub fn close_journal(&self, doc: &StateDoc) -> Result<(), StateError> {
+    pub fn close_journal(&self, doc: &mut StateDoc) -> Result<(), StateError> {
         journal::compact(&self.dir, doc, false)
     }
 

@@ -62,7 +62,8 @@ impl Writer {
         console: Console,
         redactor: Arc<Redactor>,
     ) -> Result<Self, StateError> {
-        run_dir.compact(&doc)?;
+        let mut doc = doc;
+        run_dir.compact(&mut doc)?;
         let journal = run_dir.open_journal(&audit)?;
         Ok(Writer {
             doc,
@@ -192,7 +193,7 @@ impl Writer {
         self.flush()?;
         self.audit.sync().map_err(RunError::State)?;
         self.run_dir
-            .close_journal(&self.doc)
+            .close_journal(&mut self.doc)
             .map_err(RunError::State)
     }
 
@@ -200,7 +201,7 @@ impl Writer {
         self.doc.touch();
         tracing::trace!(position = ?self.doc.position_path(), status = %self.doc.status, "journal record");
         self.journal
-            .append(&self.doc)
+            .append(&mut self.doc)
             .map(drop)
             .map_err(RunError::State)
     }
