@@ -172,6 +172,9 @@ pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), State
             .map_err(StateError::Save)?;
     }
     sync_dir(dir).map_err(StateError::Save)?;
+    if reopen {
+        lists_in_snapshot(doc);
+    }
     if !reopen {
         // The lists are in state.json now; nothing names these files any more.
         if let Ok(entries) = fs::read_dir(dir) {
@@ -189,23 +192,82 @@ pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), State
     Ok(())
 }
 
-/// Puts back the lists a journal record names by file.
-fn load_items(dir: &Path, doc: &mut StateDoc) -> Result<(), StateError> {
+/// Starts an empty journal next to a state.json that already holds `doc`'s position and lists
+/// (a resume after a failure or an interruption): nothing is rewritten, and the lists stay
+/// where they are. Call only while holding the run lock.
+pub fn restart(dir: &Path, doc: &mut StateDoc) -> Result<(), StateError> {
+    let path = dir.join(JOURNAL_FILE);
+    match fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StateError::Save(e)),
+    }
+    private_file()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(StateError::Save)?;
+    sync_dir(dir).map_err(StateError::Save)?;
+    lists_in_snapshot(doc);
+    Ok(())
+}
+
+/// Whether `dir` has a journal with at least one record (state.json may be behind it).
+pub fn has_records(dir: &Path) -> bool {
+    fs::metadata(dir.join(JOURNAL_FILE)).is_ok_and(|m| m.len() > 0)
+}
+
+/// Records that state.json holds every list of `doc`: journal records name it instead.
+fn lists_in_snapshot(doc: &mut StateDoc) {
+    let mut frame = doc.position.as_mut();
+    while let Some(current) = frame {
+        if let Some(looped) = current.loop_.as_mut()
+            && looped.items.is_some()
+        {
+            looped.items_file = Some(STATE_FILE.to_owned());
+        }
+        frame = current.child.as_deref_mut();
+    }
+}
+
+/// Puts back the lists a journal record names by file: a list file, or state.json for the
+/// lists it held when the journal began (taken from its frame at the same depth).
+fn load_items(dir: &Path, run_id: &str, doc: &mut StateDoc) -> Result<(), StateError> {
+    let mut snapshot: Option<StateDoc> = None;
+    let mut depth = 0;
     let mut frame = doc.position.as_mut();
     while let Some(current) = frame {
         if let Some(looped) = current.loop_.as_mut()
             && looped.items.is_none()
             && let Some(name) = looped.items_file.as_deref()
         {
-            let path = dir.join(name);
-            let bytes = fs::read(&path).map_err(|e| StateError::io("read", &path, e))?;
-            let items = serde_json::from_slice(&bytes)
-                .map_err(|e| StateError::io("read", &path, io::Error::other(e)))?;
-            looped.items = Some(items);
+            looped.items = if name == STATE_FILE {
+                if snapshot.is_none() {
+                    snapshot = Some(super::state_file::read_state(dir, run_id)?);
+                }
+                snapshot.as_mut().and_then(|s| take_list(s, depth))
+            } else {
+                let path = dir.join(name);
+                let bytes = fs::read(&path).map_err(|e| StateError::io("read", &path, e))?;
+                Some(
+                    serde_json::from_slice(&bytes)
+                        .map_err(|e| StateError::io("read", &path, io::Error::other(e)))?,
+                )
+            };
         }
+        depth += 1;
         frame = current.child.as_deref_mut();
     }
     Ok(())
+}
+
+/// The list of the loop frame at `depth` of `doc`, taken out.
+fn take_list(doc: &mut StateDoc, depth: usize) -> Option<Vec<String>> {
+    let mut frame = doc.position.as_mut()?;
+    for _ in 0..depth {
+        frame = frame.child.as_deref_mut()?;
+    }
+    frame.loop_.as_mut()?.items.take()
 }
 
 /// Forgets the list files a document names (compaction writes the lists into state.json).
@@ -245,7 +307,7 @@ pub fn latest(dir: &Path, run_id: &str) -> Result<Option<StateDoc>, StateError> 
             })
             .map_err(|e| StateError::io("read", &path, e))?;
         if let Some(mut doc) = last_record(&tail, start == 0, run_id) {
-            load_items(dir, &mut doc)?;
+            load_items(dir, run_id, &mut doc)?;
             return Ok(Some(doc));
         }
         if start == 0 {
@@ -339,13 +401,14 @@ mod tests {
     fn a_loop_list_is_stored_once_and_read_back_with_the_record() {
         let dir = tempfile::tempdir().unwrap();
         let mut state = doc("each");
+        compact(dir.path(), &mut state, true).unwrap();
+        // The loop starts after the journal began.
         let items: Vec<String> = (0..10_000).map(|i| format!("items/{i:05}")).collect();
         state.position.as_mut().unwrap().loop_ = Some(crate::state::LoopFrame {
             kind: crate::state::LoopKind::ForEach,
             items: Some(items.clone()),
             ..Default::default()
         });
-        compact(dir.path(), &mut state, true).unwrap();
         let audit = File::create(dir.path().join("audit")).unwrap();
         let mut journal = Journal::open(dir.path(), audit).unwrap();
         for iteration in 0..100 {
@@ -371,7 +434,17 @@ mod tests {
         assert_eq!(lists.len(), 1, "{lists:?}");
         let last = latest(dir.path(), "r-1").unwrap().unwrap();
         let read = last.position.unwrap().loop_.unwrap();
-        assert_eq!((read.iteration, read.items), (99, Some(items)));
+        assert_eq!((read.iteration, read.items), (99, Some(items.clone())));
+        // A resume compacts: the list is then in state.json, which later records name.
+        compact(dir.path(), &mut state, true).unwrap();
+        let audit = File::create(dir.path().join("audit2")).unwrap();
+        let mut journal = Journal::open(dir.path(), audit).unwrap();
+        state.position.as_mut().unwrap().loop_.as_mut().unwrap().iteration = 100;
+        journal.append(&mut state).unwrap();
+        assert!(fs::metadata(dir.path().join(JOURNAL_FILE)).unwrap().len() < 1024);
+        let read = latest(dir.path(), "r-1").unwrap().unwrap();
+        let read = read.position.unwrap().loop_.unwrap();
+        assert_eq!((read.iteration, read.items), (100, Some(items)));
         // The end of the run puts the list into state.json and deletes its file.
         compact(dir.path(), &mut state, false).unwrap();
         let text = fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();

@@ -100,6 +100,17 @@ impl RunDir {
         journal::compact(&self.dir, doc, true)
     }
 
+    /// Starts the journal of a locked run: when state.json already holds `doc` (`current`: a
+    /// plain resume) and no journal record is newer, only an empty journal is started
+    /// ([`journal::restart`]); otherwise `doc` is compacted into state.json first.
+    pub fn begin_journal(&self, doc: &mut StateDoc, current: bool) -> Result<(), StateError> {
+        if current && !journal::has_records(&self.dir) && self.state_path().exists() {
+            journal::restart(&self.dir, doc)
+        } else {
+            journal::compact(&self.dir, doc, true)
+        }
+    }
+
     /// Writes the final `doc` as state.json, atomically and durably, and deletes the journal:
     /// the end of a run leaves only the snapshot.
     pub fn close_journal(&self, doc: &mut StateDoc) -> Result<(), StateError> {

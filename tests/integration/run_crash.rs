@@ -29,6 +29,11 @@ steps:
             command: echo "$AGENT_RUNNER_STEP" >> log.txt
   - id: s
     workflow: sub.yaml
+  - id: e
+    loop: {over: "items/*", as: item}
+    steps:
+      - id: x
+        command: echo "$AGENT_RUNNER_STEP" >> log.txt
   - id: z
     command: echo "$AGENT_RUNNER_STEP" >> log.txt
 "#;
@@ -45,9 +50,9 @@ steps:
 "#;
 
 /// Every shell step of one complete run, by audit path.
-const STEPS: [&str; 12] = [
+const STEPS: [&str; 15] = [
     "a", "l[0]/b", "l[0]/g/c", "l[1]/b", "l[1]/g/c", "l[2]/b", "l[2]/g/c", "s/m[0]/p", "s/m[1]/p",
-    "s/q", "z", "",
+    "s/q", "e[0]/x", "e[1]/x", "e[2]/x", "z", "",
 ];
 
 /// Kills in total, shared by parallel workers (each its own temp dirs).
@@ -72,6 +77,9 @@ fn crash_test() -> Test {
     Test::new()
         .write(&wf("crash"), ROOT)
         .write(".agent-runner/workflows/sub.yaml", SUB)
+        .write("items/1", "")
+        .write("items/2", "")
+        .write("items/3", "")
         .args(["crash"])
 }
 

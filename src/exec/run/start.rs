@@ -146,7 +146,15 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     if let Some(from) = &request.from {
         doc.position = Some(super::super::from::chain_to(&mut loader, &workflow, from)?);
     }
-    let mut d = open_runtime(doc, run_dir, loader, global, &config, workflow.clone())?;
+    let mut d = open_runtime(
+        doc,
+        run_dir,
+        loader,
+        global,
+        &config,
+        workflow.clone(),
+        false,
+    )?;
     d.engines = engines;
     d.writer.console().info(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
@@ -227,7 +235,15 @@ async fn resume_async(
     doc.status = RunStatus::Running;
     doc.last_failure = None;
     let resume_from = doc.position_path();
-    let mut d = open_runtime(doc, run_dir, loader, global, &config, workflow.clone())?;
+    let mut d = open_runtime(
+        doc,
+        run_dir,
+        loader,
+        global,
+        &config,
+        workflow.clone(),
+        from.is_none(),
+    )?;
     d.resuming_step = true;
     let mut engine_records = Vec::new();
     if let Some(root) = engine {
@@ -320,6 +336,7 @@ fn open_runtime(
     global: &Global,
     config: &crate::config::Config,
     root: Arc<Workflow>,
+    snapshot_current: bool,
 ) -> Result<Runtime, RunError> {
     let (lock, takeover) =
         RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
@@ -358,6 +375,7 @@ fn open_runtime(
             audit,
             Console::for_stderr(global.quiet),
             redactor.clone(),
+            snapshot_current,
         )
         .map_err(state_error)?,
         redactor,

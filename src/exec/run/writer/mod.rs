@@ -55,15 +55,18 @@ pub struct Writer {
 impl Writer {
     /// The writer of a locked run: compacts `doc` into state.json (it must be at least as new
     /// as the run's journal, as [`RunDir::read_state`] returns it) and opens an empty journal.
+    /// `snapshot_current`: `doc`'s position and loop lists are the ones in state.json (a plain
+    /// resume), which then is not rewritten unless a journal record is newer.
     pub fn new(
         doc: StateDoc,
         run_dir: RunDir,
         audit: AuditWriter,
         console: Console,
         redactor: Arc<Redactor>,
+        snapshot_current: bool,
     ) -> Result<Self, StateError> {
         let mut doc = doc;
-        run_dir.compact(&mut doc)?;
+        run_dir.begin_journal(&mut doc, snapshot_current)?;
         let journal = run_dir.open_journal(&audit)?;
         Ok(Writer {
             doc,

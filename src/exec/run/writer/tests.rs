@@ -29,6 +29,7 @@ fn writer(fixture: &Fixture) -> Writer {
         audit,
         Console::for_stderr(true),
         Arc::new(redactor),
+        false,
     )
     .unwrap()
 }
