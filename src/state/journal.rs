@@ -158,20 +158,7 @@ pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), State
     stage(dir, STATE_FILE, &bytes)
         .and_then(super::fs_util::Staged::rename)
         .map_err(StateError::Save)?;
-    let path = dir.join(JOURNAL_FILE);
-    match fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(StateError::Save(e)),
-    }
-    if reopen {
-        private_file()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(StateError::Save)?;
-    }
-    sync_dir(dir).map_err(StateError::Save)?;
+    replace_journal(dir, reopen)?;
     if reopen {
         lists_in_snapshot(doc);
     }
@@ -196,20 +183,28 @@ pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), State
 /// (a resume after a failure or an interruption): nothing is rewritten, and the lists stay
 /// where they are. Call only while holding the run lock.
 pub fn restart(dir: &Path, doc: &mut StateDoc) -> Result<(), StateError> {
+    replace_journal(dir, true)?;
+    lists_in_snapshot(doc);
+    Ok(())
+}
+
+/// Deletes the journal and, with `reopen`, creates an empty one; then fsyncs the dir, which
+/// makes an earlier rename of state.json durable in the same flush.
+fn replace_journal(dir: &Path, reopen: bool) -> Result<(), StateError> {
     let path = dir.join(JOURNAL_FILE);
     match fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(StateError::Save(e)),
     }
-    private_file()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(StateError::Save)?;
-    sync_dir(dir).map_err(StateError::Save)?;
-    lists_in_snapshot(doc);
-    Ok(())
+    if reopen {
+        private_file()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(StateError::Save)?;
+    }
+    sync_dir(dir).map_err(StateError::Save)
 }
 
 /// Whether `dir` has a journal with at least one record (state.json may be behind it).
@@ -439,7 +434,14 @@ mod tests {
         compact(dir.path(), &mut state, true).unwrap();
         let audit = File::create(dir.path().join("audit2")).unwrap();
         let mut journal = Journal::open(dir.path(), audit).unwrap();
-        state.position.as_mut().unwrap().loop_.as_mut().unwrap().iteration = 100;
+        state
+            .position
+            .as_mut()
+            .unwrap()
+            .loop_
+            .as_mut()
+            .unwrap()
+            .iteration = 100;
         journal.append(&mut state).unwrap();
         assert!(fs::metadata(dir.path().join(JOURNAL_FILE)).unwrap().len() < 1024);
         let read = latest(dir.path(), "r-1").unwrap().unwrap();
