@@ -7,6 +7,13 @@
 //!    iteration and completes the run (target ≤ 10 ms); `--version` is the baseline.
 //! 3. Peak RSS of the runner process itself over a 1000-step run (target ≤ 8 MiB), read from
 //!    `VmHWM` in `/proc/<pid>/status` while it runs; `--version` is the baseline.
+//! 4. The 500-step run with the state root on disk against the same run with it on tmpfs
+//!    (`/dev/shm`): what durability costs (target ≤ 1.15×).
+//! 5. Bytes the runner writes per loop iteration (`wchar` of `/proc/<pid>/io`, the difference
+//!    between stopping after more and fewer iterations) with a 10 000-item list against a
+//!    10-item list (target ≤ 2×).
+//! 6. `--resume` inside a 100 000-item loop against the same inside a 10-item loop (≤ 1.5×).
+//! 7. `list` in a project with 1000 runs (target ≤ 5 ms); `--version` is the baseline.
 //!
 //! The machine is shared, so every case interleaves its runs with its baseline's and reports
 //! medians. Run with `cargo bench --bench run`; `RUN_BENCH_RUNS=<n>` changes the repetitions and
@@ -42,6 +49,10 @@ fn main() {
     rows.extend(bench.steps_500(runs));
     rows.push(bench.resume_last_iteration(runs * 3));
     rows.push(bench.peak_rss(runs.min(5)));
+    rows.extend(bench.tmpfs_500(runs));
+    rows.push(bench.bytes_per_iteration());
+    rows.push(bench.resume_big_vs_small(runs * 3));
+    rows.push(bench.list_1000(runs * 3));
     print_table(&rows);
 }
 
@@ -142,15 +153,45 @@ impl Bench {
     /// iteration 9 999 through the state API. Every timed resume starts from a copy of that
     /// state and audit log, so each one does the same work: reload, run one iteration, finish.
     fn resume_last_iteration(&self, runs: usize) -> Row {
-        let workflow = "name: each\nsteps:\n  - id: items\n    loop: {over: \"items/*\", as: item}\n    steps:\n      - id: touch\n        command: test ! -e fail\n";
-        let project = self.project("each", workflow);
+        let (resume, version) = self.resume_time("each", LOOP_ITEMS, runs);
+        Row {
+            case: "resume at iteration 9999/10000",
+            runner: format!("{:.2} ms", ms(resume)),
+            baseline: format!("{:.2} ms (--version)", ms(version)),
+            ratio: ms(resume) / ms(version),
+            target: "<= 10 ms",
+            pass: ms(resume) <= 10.0,
+        }
+    }
+
+    /// Case 6: the same resume inside a 100 000-item loop and inside a 10-item loop.
+    fn resume_big_vs_small(&self, runs: usize) -> Row {
+        let (big, _) = self.resume_time("each100k", 100_000, runs);
+        let (small, _) = self.resume_time("each10", 10, runs);
+        Row {
+            case: "resume in 100000- vs 10-item loop",
+            runner: format!("{:.2} ms", ms(big)),
+            baseline: format!("{:.2} ms (10 items)", ms(small)),
+            ratio: ms(big) / ms(small),
+            target: "<= 1.5x",
+            pass: ms(big) <= 1.5 * ms(small),
+        }
+    }
+
+    /// Median times of `--resume` into the last iteration of an `items`-item for-each loop,
+    /// and of `--version`, interleaved.
+    fn resume_time(&self, name: &str, item_count: usize, runs: usize) -> (Duration, Duration) {
+        let workflow = format!(
+            "name: {name}\nsteps:\n  - id: items\n    loop: {{over: \"items/*\", as: item}}\n    steps:\n      - id: touch\n        command: test ! -e fail\n"
+        );
+        let project = self.project(name, &workflow);
         let items = project.join("items");
         fs::create_dir_all(&items).expect("create items");
-        for i in 0..LOOP_ITEMS {
-            fs::write(items.join(format!("{i:05}")), b"").expect("write item");
+        for i in 0..item_count {
+            fs::write(items.join(format!("{i:06}")), b"").expect("write item");
         }
         fs::write(project.join("fail"), b"").expect("write marker");
-        let status = quiet(&mut self.runner(&project, &["each"]))
+        let status = quiet(&mut self.runner(&project, &[name]))
             .status()
             .expect("run agent-runner");
         assert_eq!(status.code(), Some(1), "the first run must fail at item 0");
@@ -166,8 +207,8 @@ impl Bench {
         let mut doc = run.read_state().expect("read state");
         let frame = doc.position.as_mut().expect("a position");
         let looped = frame.loop_.as_mut().expect("a loop frame");
-        assert_eq!(looped.items.as_ref().map(Vec::len), Some(LOOP_ITEMS));
-        looped.iteration = LOOP_ITEMS as u64 - 1;
+        assert_eq!(looped.items.as_ref().map(Vec::len), Some(item_count));
+        looped.iteration = item_count as u64 - 1;
         assert_eq!(
             frame.child.as_ref().map(|c| c.state),
             Some(FrameState::Failed)
@@ -193,16 +234,7 @@ impl Bench {
             assert!(status.success(), "the resume must complete the run");
             version.push(time(&mut self.runner(&project, &["--version"])));
         }
-        let resume = median(resume);
-        let version = median(version);
-        Row {
-            case: "resume at iteration 9999/10000",
-            runner: format!("{:.2} ms", ms(resume)),
-            baseline: format!("{:.2} ms (--version)", ms(version)),
-            ratio: ms(resume) / ms(version),
-            target: "<= 10 ms",
-            pass: ms(resume) <= 10.0,
-        }
+        (median(resume), median(version))
     }
 
     /// Case 3: the runner's own peak RSS over a 1000-step run.
@@ -224,6 +256,122 @@ impl Bench {
             target: "<= 8 MiB",
             pass: runner <= 8.0,
         }
+    }
+}
+
+impl Bench {
+    /// Case 4: the 500-step run with the state root on disk and on tmpfs, interleaved.
+    fn tmpfs_500(&self, runs: usize) -> Option<Row> {
+        let shm = tempfile::tempdir_in("/dev/shm").ok()?;
+        let project = self.project("steps", &shell_steps_workflow("steps", 500));
+        let mut disk = Vec::new();
+        let mut tmpfs = Vec::new();
+        for _ in 0..runs {
+            disk.push(time(&mut self.runner(&project, &["steps"])));
+            tmpfs.push(time(
+                self.runner(&project, &["steps"])
+                    .env("AGENT_RUNNER_HOME", shm.path()),
+            ));
+        }
+        Some(timed_row(
+            "500 shell steps, disk vs tmpfs",
+            median(disk),
+            median(tmpfs),
+            1.15,
+            "<= 1.15x",
+        ))
+    }
+
+    /// Case 5: bytes written per iteration with a 10 000-item list and with a 10-item list.
+    fn bytes_per_iteration(&self) -> Row {
+        let big = self.iteration_bytes("bytes10k", 10_000, (100, 300));
+        let small = self.iteration_bytes("bytes10", 10, (2, 8));
+        Row {
+            case: "bytes/iteration, 10000 vs 10 items",
+            runner: format!("{big:.0} B"),
+            baseline: format!("{small:.0} B (10 items)"),
+            ratio: big / small,
+            target: "<= 2x",
+            pass: big <= 2.0 * small,
+        }
+    }
+
+    /// Bytes per iteration of a loop over `item_count` items: the runner stops at iteration
+    /// `stops.0` and then at `stops.1` (a failing step), and the difference is divided out, so
+    /// what every run writes once (start, the list, the end) cancels.
+    fn iteration_bytes(&self, name: &str, item_count: usize, stops: (usize, usize)) -> f64 {
+        let workflow = format!(
+            "name: {name}\nsteps:\n  - id: each\n    loop: {{over: \"items/*\", as: item}}\n    steps:\n      - id: step\n        command: test {{{{item}}}} != \"items/$STOP\"\n"
+        );
+        let project = self.project(name, &workflow);
+        let items = project.join("items");
+        fs::create_dir_all(&items).expect("create items");
+        for i in 0..item_count {
+            fs::write(items.join(format!("{i:06}")), b"").expect("write item");
+        }
+        let [first, second] = [stops.0, stops.1].map(|stop| {
+            written_bytes(
+                self.runner(&project, &[name])
+                    .env("STOP", format!("{stop:06}")),
+            )
+        });
+        second.saturating_sub(first) as f64 / (stops.1 - stops.0) as f64
+    }
+
+    /// Case 7: `list` in a project with 1000 runs, against `--version`.
+    fn list_1000(&self, runs: usize) -> Row {
+        let project = self.project("many", &shell_steps_workflow("many", 1));
+        let real = project.canonicalize().expect("project path");
+        let state = StateRoot::new(self.home())
+            .project(&real)
+            .expect("project state");
+        for _ in 0..1000 {
+            let run = state.create_run("many", None).expect("create run");
+            let doc = agent_runner::state::StateDoc::new(
+                run.id(),
+                real.display().to_string(),
+                agent_runner::state::WorkflowRef::default(),
+            );
+            run.write_state(&doc).expect("write state");
+        }
+        let mut list = Vec::new();
+        let mut version = Vec::new();
+        for _ in 0..runs {
+            list.push(time(&mut self.runner(&project, &["list"])));
+            version.push(time(&mut self.runner(&project, &["--version"])));
+        }
+        let (list, version) = (median(list), median(version));
+        Row {
+            case: "list, 1000 runs",
+            runner: format!("{:.2} ms", ms(list)),
+            baseline: format!("{:.2} ms (--version)", ms(version)),
+            ratio: ms(list) / ms(version),
+            target: "<= 5 ms",
+            pass: ms(list) <= 5.0,
+        }
+    }
+}
+
+/// Runs `command` (its exit status does not matter) and polls the bytes it has passed to
+/// `write` (`wchar` in `/proc/<pid>/io`) until it exits; the last reading is the total, give or
+/// take what it writes in its last poll interval.
+fn written_bytes(command: &mut Command) -> u64 {
+    let mut child = quiet(command).spawn().expect("spawn");
+    let io_file = format!("/proc/{}/io", child.id());
+    let mut written = 0;
+    loop {
+        if let Ok(text) = fs::read_to_string(&io_file)
+            && let Some(bytes) = text
+                .lines()
+                .find_map(|line| line.strip_prefix("wchar:"))
+                .and_then(|rest| rest.trim().parse().ok())
+        {
+            written = written.max(bytes);
+        }
+        if child.try_wait().expect("wait").is_some() {
+            return written;
+        }
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
