@@ -120,10 +120,9 @@ impl Tee {
     }
 
     async fn pump(mut self, mut pipe: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
-        let mut file = match &self.file {
-            Some(path) => Some(OutputFile::create(path, OUTPUT_FILE_LIMIT)?),
-            None => None,
-        };
+        // The output file is created with the stream's first bytes: a step that prints
+        // nothing leaves no empty file behind.
+        let mut file: Option<OutputFile> = None;
         let mut kept = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -148,6 +147,11 @@ impl Tee {
             }
             if self.keep && kept.len() <= CAPTURE_LIMIT {
                 kept.extend_from_slice(&chunk[..chunk.len().min(CAPTURE_LIMIT + 1 - kept.len())]);
+            }
+            if file.is_none()
+                && let Some(path) = self.file.as_deref()
+            {
+                file = Some(OutputFile::create(path, OUTPUT_FILE_LIMIT)?);
             }
             if let Some(file) = file.as_mut() {
                 file.write(chunk).await?;

@@ -64,7 +64,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
                 CaptureMode::Stdout
             }
         }),
-        output_files: Some(files),
+        output_files: Some(files.clone()),
         // `--quiet` hides the runner's own lines, never what the step prints.
         echo: true,
     };
@@ -84,10 +84,15 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         None => Report::new(End::Interrupted),
         Some(status) => Report::new(status_end(status)),
     };
-    report.record.outputs = Some(vec![
-        format!("output/{stem}.stdout"),
-        format!("output/{stem}.stderr"),
-    ]);
+    // Only the streams that printed something have a file.
+    report.record.outputs = Some(
+        [&files.0, &files.1]
+            .into_iter()
+            .filter(|path| path.exists())
+            .filter_map(|path| path.file_name())
+            .map(|name| format!("output/{}", name.to_string_lossy()))
+            .collect(),
+    );
     if let Some(status) = outcome.status {
         insert_status(&mut report.record, status);
     }
