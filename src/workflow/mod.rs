@@ -14,13 +14,16 @@ mod fxhash;
 mod libyaml;
 pub mod loader;
 pub mod model;
+mod names;
 pub mod positions;
+mod repeated_keys;
 pub mod resolve;
 pub mod schema;
 pub mod steps;
 pub mod suggest;
 mod validate;
 pub mod yaml;
+mod yaml_limits;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;

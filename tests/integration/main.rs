@@ -45,4 +45,6 @@ mod run_state;
 mod run_subworkflows;
 mod run_support;
 mod validate;
+mod validate_bounds;
+mod validate_messages;
 mod workflows;
