@@ -59,3 +59,25 @@ fn validate_summary_counts_only_the_files_with_findings() {
         .stderr_contains("validation failed: 2 error(s), 0 warning(s) in 2 file(s)\n")
         .run();
 }
+
+#[test]
+fn a_value_in_arithmetic_or_backticks_is_refused_before_anything_runs() {
+    // Both forms ran the value as a command when the quoting scanner misread them.
+    for command in ["echo \"$(( {{n}} + 1 ))\"", "echo \"`echo \\\"{{n}}\\\"`\""] {
+        let output = Test::new()
+            .write(
+                ".agent-runner/workflows/calc.yaml",
+                format!(
+                    "name: calc\nparams: [n]\nsteps:\n  - id: first\n    command: touch started\n  - id: calc\n    command: '{}'\n",
+                    command.replace('\'', "''")
+                ),
+            )
+            .args(["calc", "n=$(touch pwned)"])
+            .status(3)
+            .stderr_contains("error[unsafe-shell-context]: steps[1] (id \"calc\"): cannot safely insert {{n}}")
+            .stderr_contains("\"$AR_N\"")
+            .run();
+        assert!(!output.project().join("pwned").exists(), "{command}");
+        assert!(!output.project().join("started").exists(), "{command}");
+    }
+}
