@@ -17,7 +17,7 @@ use crate::workflow::loader::{read_limited, resolve_findings};
 use crate::workflow::model::{CLI_NAMES, Effort, Permissions};
 use crate::workflow::positions::join;
 use crate::workflow::resolve::Project;
-use crate::workflow::suggest::did_you_mean;
+use crate::workflow::suggest::did_you_mean_cli;
 use crate::workflow::yaml::{self, Node};
 
 pub const CONFIG_KEYS: &[&str] = &[
@@ -328,7 +328,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         for (cli, node) in entries {
             let path = join("clis", cli);
             if !CLI_NAMES.contains(&cli.as_str()) {
-                let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+                let hint = did_you_mean_cli(cli, CLI_NAMES);
                 sink.error(
                     "config",
                     format!(
@@ -397,7 +397,7 @@ fn cli_name(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<String>
     if CLI_NAMES.contains(&cli) {
         return Some(cli.to_owned());
     }
-    let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+    let hint = did_you_mean_cli(cli, CLI_NAMES);
     sink.error(
         "config",
         format!(

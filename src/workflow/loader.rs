@@ -18,7 +18,7 @@ use super::fxhash::FxHashMap;
 use super::model::*;
 use super::names::Names;
 use super::positions::{PositionIndex, with_ancestors};
-use super::suggest::did_you_mean;
+use super::suggest::{did_you_mean, did_you_mean_cli};
 use super::yaml::{self, Node};
 
 /// Workflow files larger than this are refused (a workflow is a page of YAML, not megabytes).
@@ -649,7 +649,7 @@ impl<'a> Analyzer<'a> {
             if CLI_NAMES.contains(&cli) {
                 Some(cli.to_owned())
             } else {
-                let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+                let hint = did_you_mean_cli(cli, CLI_NAMES);
                 let message = format!(
                     "unknown cli {}{hint}; available: {}",
                     yaml::quote_short(cli),

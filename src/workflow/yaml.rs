@@ -126,7 +126,26 @@ fn parse_with(text: &str, keep_first: bool) -> Result<(Node, bool), SyntaxError>
     let seed = NodeSeed(keep_first.then_some(&repeated));
     seed.deserialize(serde_yaml::Deserializer::from_str(text))
         .map(|node| (node, repeated.get()))
-        .map_err(|err| syntax_error(&err))
+        .map_err(|err| name_tabs(text, syntax_error(&err)))
+}
+
+/// libyaml says "found character that cannot start any token" for a tab where indentation is
+/// read; when the line has a tab up to the error, say so, and how to fix it.
+fn name_tabs(text: &str, mut err: SyntaxError) -> SyntaxError {
+    let (Some(line), Some(column)) = (err.line, err.column) else {
+        return err;
+    };
+    let Some(source_line) = text.lines().nth(line.saturating_sub(1)) else {
+        return err;
+    };
+    let tab = source_line.chars().take(column).position(|c| c == '\t');
+    if err.code == "yaml-syntax"
+        && let Some(index) = tab
+    {
+        err.message = "invalid YAML: a tab character here; YAML is indented with spaces, not tabs (replace the tab with spaces)".to_owned();
+        err.column = Some(index + 1);
+    }
+    err
 }
 
 mod fast {
@@ -524,6 +543,7 @@ mod tests {
         assert_eq!(err.code, "yaml-syntax");
         assert_eq!((err.line, err.column), (Some(2), Some(1)));
         assert!(!err.message.contains("line 2"), "{}", err.message);
+        assert!(err.message.contains("tab character"), "{}", err.message);
         let err = parse("a: 1\nb:\n  c: 1\n  c: 2\n").unwrap_err();
         assert_eq!(err.code, "duplicate-key");
         assert_eq!(err.message, "duplicate key \"c\"");

@@ -81,3 +81,32 @@ fn a_value_in_arithmetic_or_backticks_is_refused_before_anything_runs() {
         assert!(!output.project().join("started").exists(), "{command}");
     }
 }
+
+#[test]
+fn a_tab_in_the_indentation_is_called_a_tab() {
+    Test::new()
+        .write(
+            ".agent-runner/workflows/tabs.yaml",
+            "name: tabs\nsteps:\n  - id: a\n\tcommand: ls\n",
+        )
+        .args(["--validate", "tabs"])
+        .status(3)
+        .stderr_contains(
+            "tabs.yaml:4:1: error[yaml-syntax]: top level: invalid YAML: a tab character here; YAML is indented with spaces, not tabs",
+        )
+        .run();
+}
+
+#[test]
+fn an_unknown_cli_written_as_its_product_name_gets_a_did_you_mean() {
+    Test::new()
+        .write(
+            ".agent-runner/workflows/clis.yaml",
+            "name: clis\nsteps:\n  - {id: a, prompt: hi, cli: claude-code}\n  - {id: b, prompt: hi, cli: gemini-cli}\n",
+        )
+        .args(["--validate", "clis"])
+        .status(3)
+        .stderr_contains("unknown cli \"claude-code\" (did you mean \"claude\"?)")
+        .stderr_contains("unknown cli \"gemini-cli\" (did you mean \"gemini\"?)")
+        .run();
+}
