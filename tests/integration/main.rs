@@ -23,6 +23,7 @@ mod builtin_plans;
 mod builtin_runs;
 mod builtin_support;
 mod docs;
+mod docs_commands;
 mod engines;
 mod examples;
 mod fake_agent;
