@@ -202,12 +202,19 @@ fn line_column_offset(text: &str, line: usize, column: usize) -> usize {
             .map_or(rest.len(), |(i, _)| i)
 }
 
+/// At most this many quoting issues are reported per template (a huge template of bad
+/// placeholders must not build a message for each).
+const MAX_QUOTING_ISSUES: usize = 100;
+
 /// `single-quoted-var` and `unsafe-shell-context` issues: placeholders that stand where no
 /// quoting keeps a value inert.
 fn unsafe_positions(lexed: &Lexed<'_>, field: &str) -> Vec<TemplateIssue> {
     let mut scanner = QuoteScanner::new();
     let mut issues = Vec::new();
     for piece in &lexed.pieces {
+        if issues.len() >= MAX_QUOTING_ISSUES {
+            break;
+        }
         match piece {
             Piece::Text { out, .. } => scanner.feed(out),
             Piece::Tag {

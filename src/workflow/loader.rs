@@ -172,7 +172,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         ..
     } = analyzer;
     let has_errors = sink.has_errors() || repeated_keys;
-    let dropped = sink.dropped();
+    let mut dropped = sink.dropped();
     let mut findings = sink.findings;
     if !first_uses.is_empty() {
         let paths = node_paths(&node, first_uses.iter().map(|(_, node)| *node));
@@ -182,7 +182,9 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
     }
     let mut diagnostics = resolve_findings(findings, text, file);
     if repeated_keys {
-        diagnostics.extend(super::repeated_keys::diagnostics(&node, text, file));
+        let (repeats, total) = super::repeated_keys::diagnostics(&node, text, file, MAX_FINDINGS);
+        dropped += total - repeats.len();
+        diagnostics.extend(repeats);
         diagnostics.sort_by_key(|d| d.line.unwrap_or(0));
     }
     if dropped > 0 {

@@ -4,17 +4,22 @@
 //! [`parse_keeping_first`](super::yaml::parse_keeping_first)) so that the rest of the file is
 //! analysed as usual; this module reports the repeats themselves.
 
+use std::collections::HashSet;
+
 use super::diagnostic::Diagnostic;
 use super::fields::Location;
 use super::positions::PositionIndex;
 use super::yaml::Node;
 
-/// The `duplicate-key` errors of `text`, whose tree (first values kept) is `root`.
-pub fn diagnostics(root: &Node, text: &str, file: &str) -> Vec<Diagnostic> {
-    let index = PositionIndex::build(text);
-    index
+/// The first `limit` `duplicate-key` errors of `text`, whose tree (first values kept) is
+/// `root`, and how many there are in all.
+pub fn diagnostics(root: &Node, text: &str, file: &str, limit: usize) -> (Vec<Diagnostic>, usize) {
+    // Only the repeats are needed, not the position of every node.
+    let index = PositionIndex::build_for(text, Some(&HashSet::new()));
+    let found = index
         .duplicates
         .iter()
+        .take(limit)
         .map(|(map_path, key, pos)| {
             let mut d = Diagnostic::error("duplicate-key", format!("duplicate key \"{key}\""))
                 .with_help(format!(
@@ -28,7 +33,8 @@ pub fn diagnostics(root: &Node, text: &str, file: &str) -> Vec<Diagnostic> {
             d.step_id = location.step_id().map(str::to_owned);
             d
         })
-        .collect()
+        .collect();
+    (found, index.duplicates.len())
 }
 
 /// The innermost step that contains the YAML path `path` (`steps.2.steps.0.loop`), or the top
