@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+mod applies;
+
 /// Words that name a command when they are the first positional argument.
 pub const COMMAND_WORDS: &[&str] = &[
     "run",
@@ -214,7 +216,11 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
         quiet: raw.quiet,
         verbose: raw.verbose,
     };
-    match interpret(raw, after) {
+    let decided = interpret(&raw, after).and_then(|command| match command {
+        Some(command) => applies::check(&raw, &command).map(|()| Some(command)),
+        None => Ok(None),
+    });
+    match decided {
         Ok(Some(command)) => ParseOutcome::Invocation(Invocation {
             global,
             command,
@@ -285,7 +291,7 @@ fn rewrite_compat(args: Vec<String>) -> (Vec<String>, Vec<String>) {
 }
 
 /// Phase two: checks combinations and decides the command. `Ok(None)` means "print help".
-fn interpret(raw: RawArgs, after: Vec<String>) -> Result<Option<Command>, String> {
+fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, String> {
     let mut positional = raw.positional.clone();
     let word = positional
         .first()

@@ -93,7 +93,7 @@ fn init_debug_log() {
     let filter = tracing_subscriber::EnvFilter::new(filter.to_string_lossy());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::console::RedactedStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();

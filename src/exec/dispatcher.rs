@@ -209,7 +209,16 @@ impl Dispatcher {
         shell: bool,
     ) -> Result<String, Failure> {
         let vars = self.vars(ctx, step_id);
-        interpolate::render(text, &vars, shell).map_err(render_failure)
+        interpolate::render(text, &vars, shell).map_err(|err| {
+            match &err {
+                RenderError::NoValue(name) => {
+                    let known = self.scope(ctx.scope).capture_errors.get(name);
+                    known.map(|why| super::leaf::unset_capture(name, why))
+                }
+                _ => None,
+            }
+            .unwrap_or_else(|| render_failure(err))
+        })
     }
 
     // ----- the step list -----

@@ -157,6 +157,7 @@ mod tests {
                 .collect(),
             sessions: vec![],
             engine: None,
+            requires: Vec::new(),
             defaults: AgentSettings::default(),
             env: vec![],
             steps: vec![],

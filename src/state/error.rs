@@ -48,6 +48,14 @@ pub enum StateError {
         started_at: String,
     },
 
+    /// The run lock is held, but its file does not (yet) say by whom: the owner has just taken
+    /// it, or the file was damaged.
+    #[error(
+        "run {run_id} is locked by another process that has not recorded who it is ({}); wait for it to finish or stop that process first",
+        lock_path.display()
+    )]
+    LockHeldByUnknown { run_id: String, lock_path: PathBuf },
+
     /// The lock file names another host, whose processes cannot be checked from here.
     #[error(
         "run {run_id} is already in progress (pid {pid} on {host}, started {started_at}); wait for it to finish or stop that process first; if {host} is gone, delete {}",
@@ -98,6 +106,7 @@ impl StateError {
             | StateError::RedactPattern { .. } => exit::INVALID,
             StateError::Save(_)
             | StateError::LockHeld { .. }
+            | StateError::LockHeldByUnknown { .. }
             | StateError::LockHeldElsewhere { .. }
             | StateError::Lock { .. }
             | StateError::Audit(_)

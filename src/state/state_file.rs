@@ -63,15 +63,19 @@ pub fn decode_state(run_id: &str, bytes: &[u8]) -> Result<StateDoc, StateError> 
     serde_json::from_value(value).map_err(|e| unreadable(e.to_string()))
 }
 
-/// Reads and checks `dir/state.json` of run `run_id`. Never writes anything.
+/// Reads and checks `dir/state.json` of run `run_id`. Never writes anything. An unreadable file
+/// is named in the error, so that the user can look at it.
 pub fn read_state(dir: &Path, run_id: &str) -> Result<StateDoc, StateError> {
-    let bytes = read_capped(&dir.join(STATE_FILE), MAX_STATE_BYTES).map_err(|e| {
-        StateError::Unreadable {
-            run_id: run_id.to_string(),
-            reason: e.to_string(),
-        }
-    })?;
-    decode_state(run_id, &bytes)
+    let path = dir.join(STATE_FILE);
+    let named = |reason: String| StateError::Unreadable {
+        run_id: run_id.to_string(),
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let bytes = read_capped(&path, MAX_STATE_BYTES).map_err(|e| named(e.to_string()))?;
+    decode_state(run_id, &bytes).map_err(|err| match err {
+        StateError::Unreadable { reason, .. } => named(reason),
+        other => other,
+    })
 }
 
 /// Replaces `dir/state.json` atomically with `doc` (runs-and-state.md §4).

@@ -31,6 +31,7 @@ pub const TOP_KEYS: &[&str] = &[
     "params",
     "sessions",
     "engine",
+    "requires",
     "defaults",
     "env",
     "steps",
@@ -406,6 +407,10 @@ impl<'a> Analyzer<'a> {
             .map(|items| self.sessions(items))
             .unwrap_or_default();
         let engine = r.map("engine", &mut self.sink).and_then(|e| self.engine(e));
+        let requires = r
+            .list("requires", &mut self.sink)
+            .map(|items| super::requires::read(items, &mut self.sink))
+            .unwrap_or_default();
         let defaults = r
             .map("defaults", &mut self.sink)
             .map(|d| {
@@ -430,6 +435,7 @@ impl<'a> Analyzer<'a> {
             params,
             sessions,
             engine,
+            requires,
             defaults,
             env,
             steps: steps?,

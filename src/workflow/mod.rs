@@ -17,6 +17,7 @@ pub mod model;
 mod names;
 pub mod positions;
 mod repeated_keys;
+pub mod requires;
 pub mod resolve;
 pub mod schema;
 pub mod steps;

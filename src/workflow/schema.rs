@@ -95,6 +95,22 @@ fn top_key(key: &str) -> Value {
             "properties": {"type": {"type": "string"}},
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         }),
+        "requires" => json!({
+            "type": "array",
+            "description": "Programs on PATH and project paths checked before the first step.",
+            "items": {"oneOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "program": {"type": "string", "minLength": 1},
+                        "path": {"type": "string", "minLength": 1},
+                        "hint": {"type": "string"},
+                    },
+                },
+            ]},
+        }),
         "defaults" => json!({
             "type": "object",
             "additionalProperties": false,
