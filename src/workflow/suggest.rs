@@ -96,14 +96,7 @@ mod tests {
 
     #[test]
     fn suggests_clis_by_their_other_names() {
-        let clis = [
-            "claude",
-            "codex",
-            "copilot",
-            "cursor-agent",
-            "opencode",
-            "gemini",
-        ];
+        let clis = super::super::model::CLI_NAMES;
         for (input, cli) in [
             ("claud", "claude"),
             ("cursor", "cursor-agent"),
@@ -115,12 +108,12 @@ mod tests {
             ("openai-codex", "codex"),
         ] {
             assert_eq!(
-                did_you_mean_cli(input, &clis),
+                did_you_mean_cli(input, clis),
                 format!(" (did you mean \"{cli}\"?)"),
                 "{input}"
             );
         }
-        assert_eq!(did_you_mean_cli("gpt", &clis), "");
-        assert_eq!(did_you_mean_cli("c", &clis), "");
+        assert_eq!(did_you_mean_cli("gpt", clis), "");
+        assert_eq!(did_you_mean_cli("c", clis), "");
     }
 }
