@@ -241,6 +241,9 @@ const REFUSED: &[&str] = &[
     "printf -v {{x}} %s 1",
     "unset {{x}}",
     "trap {{x}} EXIT",
+    "python3 -c \"print({{x}})\"",
+    "awk \"BEGIN { print {{x}} }\"",
+    "sed \"s/a/{{x}}/\"",
 ];
 
 fn run(shell: &str, dir: &Path, command: &str) -> std::process::Output {

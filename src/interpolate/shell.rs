@@ -530,6 +530,10 @@ mod tests {
             ("declare -i n=", Command("declare")),
             ("local -n ref=", Command("local")),
             ("[ -v ", Command("[")),
+            ("python3 -c ", Command("python3")),
+            ("perl -ne ", Command("perl")),
+            ("awk '{print}' ", Command("awk")),
+            ("sed -e ", Command("sed")),
             ("echo ok; if true; then eval ", Command("eval")),
         ];
         for (text, place) in cases {

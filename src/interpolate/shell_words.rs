@@ -42,7 +42,8 @@ impl Unsafe {
     }
 }
 
-/// Commands whose arguments are always code or variable names.
+/// Commands whose arguments are always code or variable names (an awk or sed script is code:
+/// `system()`, GNU sed's `e`).
 const CODE_COMMANDS: &[&str] = &[
     "eval",
     "trap",
@@ -54,12 +55,34 @@ const CODE_COMMANDS: &[&str] = &[
     "mapfile",
     "readarray",
     "alias",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "sed",
 ];
 
-/// Commands that run an argument as code when given `-c` (alone or in a flag group), wherever
-/// they stand in the command (`xargs sh -c`, `find -exec bash -c`, `sudo -u x sh -c`).
-const SHELLS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish", "su", "script", "flock",
+/// Commands that run an argument as code when given one of these flags (alone or in a flag
+/// group), wherever they stand in the command (`xargs sh -c`, `find -exec bash -c`, `perl -ne`).
+const CODE_FLAGS: &[(&str, &[char])] = &[
+    ("sh", &['c']),
+    ("bash", &['c']),
+    ("dash", &['c']),
+    ("zsh", &['c']),
+    ("ksh", &['c']),
+    ("mksh", &['c']),
+    ("ash", &['c']),
+    ("busybox", &['c']),
+    ("fish", &['c']),
+    ("su", &['c']),
+    ("script", &['c']),
+    ("flock", &['c']),
+    ("python", &['c']),
+    ("python3", &['c']),
+    ("perl", &['e', 'E']),
+    ("ruby", &['e']),
+    ("node", &['e', 'p']),
+    ("php", &['r']),
 ];
 
 /// Commands that take a variable name after a flag: `printf -v`, `declare -n`, `test -v`.
@@ -92,8 +115,8 @@ pub(crate) struct Command {
     at_command: bool,
     /// The command name, when it takes variable names after some flag (`printf -v`).
     name: Option<&'static str>,
-    /// A shell named anywhere in the command so far, which a `-c` turns into code.
-    shell: Option<&'static str>,
+    /// An interpreter named anywhere in the command so far, and the flags that give it code.
+    interpreter: Option<(&'static str, &'static [char])>,
     /// Set once the arguments are unsafe; stays until the command ends.
     pub(crate) refused: Option<Unsafe>,
     /// Inside `[[ … ]]`, which only `]]` ends.
@@ -144,8 +167,8 @@ impl Command {
             self.at_command = false;
             return;
         }
-        if let Some(shell) = SHELLS.iter().find(|n| **n == word) {
-            self.shell = Some(shell);
+        if let Some(found) = CODE_FLAGS.iter().find(|(n, _)| *n == word) {
+            self.interpreter = Some(*found);
         }
         if self.at_command {
             self.command_word(&word);
@@ -183,8 +206,8 @@ impl Command {
         let Some(flags) = word.strip_prefix('-').filter(|f| !f.starts_with('-')) else {
             return;
         };
-        if let Some(shell) = self.shell.filter(|_| flags.contains('c')) {
-            self.refused = Some(Unsafe::Command(shell));
+        if let Some((name, _)) = self.interpreter.filter(|(_, code)| flags.contains(*code)) {
+            self.refused = Some(Unsafe::Command(name));
         }
         let named = self.name.and_then(|name| {
             NAME_FLAGS
