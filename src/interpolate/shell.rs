@@ -415,7 +415,7 @@ impl QuoteScanner {
             Frame::Heredoc { .. } => Some(Unsafe::Heredoc),
             _ => None,
         });
-        frames.or_else(|| self.commands.iter().rev().find_map(|c| c.refused))
+        frames.or_else(|| self.commands.iter().rev().find_map(Command::unsafe_here))
     }
 
     /// Records that a value was inserted here: it is part of a word and consumes any escape.
@@ -532,8 +532,13 @@ mod tests {
             ("[ -v ", Command("[")),
             ("python3 -c ", Command("python3")),
             ("perl -ne ", Command("perl")),
-            ("awk '{print}' ", Command("awk")),
+            ("awk ", Command("awk")),
+            ("awk -F: ", Command("awk")),
+            ("awk -v x=1 ", Command("awk")),
+            ("awk \"$(echo ", Command("awk")),
             ("sed -e ", Command("sed")),
+            ("sed -n -e p -e ", Command("sed")),
+            ("sed -E ", Command("sed")),
             ("echo ok; if true; then eval ", Command("eval")),
         ];
         for (text, place) in cases {
@@ -562,6 +567,12 @@ mod tests {
             "echo $x ",
             "f() { echo ",
             "# eval ",
+            "awk '{print}' ",
+            "awk -v t=\"$x\" '{print}' ",
+            "awk -f prog.awk ",
+            "sed -E 's/a/b/' ",
+            "sed -e p ",
+            "sed -n -f script.sed ",
         ] {
             assert_eq!(refused(text), None, "{text:?}");
         }

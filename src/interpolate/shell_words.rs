@@ -42,8 +42,7 @@ impl Unsafe {
     }
 }
 
-/// Commands whose arguments are always code or variable names (an awk or sed script is code:
-/// `system()`, GNU sed's `e`).
+/// Commands whose arguments are always code or variable names.
 const CODE_COMMANDS: &[&str] = &[
     "eval",
     "trap",
@@ -55,12 +54,12 @@ const CODE_COMMANDS: &[&str] = &[
     "mapfile",
     "readarray",
     "alias",
-    "awk",
-    "gawk",
-    "mawk",
-    "nawk",
-    "sed",
 ];
+
+/// Commands whose first operand is a program (`system()` in awk, GNU sed's `e`): the program
+/// word is code; operands after it are files. `-e` gives sed a program, `-f` a program file,
+/// and awk's `-v`/`-F` take a value.
+const SCRIPT_COMMANDS: &[&str] = &["awk", "gawk", "mawk", "nawk", "sed"];
 
 /// Commands that run an argument as code when given one of these flags (alone or in a flag
 /// group), wherever they stand in the command (`xargs sh -c`, `find -exec bash -c`, `perl -ne`).
@@ -119,10 +118,54 @@ pub(crate) struct Command {
     interpreter: Option<(&'static str, &'static [char])>,
     /// Set once the arguments are unsafe; stays until the command ends.
     pub(crate) refused: Option<Unsafe>,
+    /// The awk or sed program being looked for, if this is such a command.
+    script: Option<Script>,
     /// Inside `[[ … ]]`, which only `]]` ends.
     pub(crate) in_test: bool,
     /// Open `case … esac` in this frame: a `)` ends a pattern, not a substitution.
     pub(crate) cases: usize,
+}
+
+/// Where an awk or sed command is in its arguments.
+#[derive(Debug, Clone, Copy, Default)]
+struct Script {
+    name: &'static str,
+    sed: bool,
+    /// The program was given (as a word, by `-e` or by `-f`).
+    given: bool,
+    /// The next word is the value of an option.
+    value_next: bool,
+    /// The next word is a program (the first operand, or after sed's `-e`).
+    code_next: bool,
+    /// The previous word was sed's `-e`.
+    after_e: bool,
+}
+
+impl Script {
+    /// A word of the command ended: `flag` is its letters when it was a `-x` option.
+    fn advance(&mut self, flag: Option<&str>) {
+        let after_e = std::mem::take(&mut self.after_e);
+        if std::mem::take(&mut self.value_next) {
+            // The value of an option, or the program after sed's `-e`.
+        } else if let (Some(flag), false) = (flag, after_e) {
+            match flag.chars().last() {
+                Some('e') if self.sed => {
+                    self.given = true;
+                    self.after_e = true;
+                    self.value_next = true;
+                }
+                Some('f') => {
+                    self.given = true;
+                    self.value_next = true;
+                }
+                Some('v' | 'F') if !self.sed => self.value_next = true,
+                _ => {}
+            }
+        } else {
+            self.given = true;
+        }
+        self.code_next = self.after_e || (!self.given && !self.value_next);
+    }
 }
 
 const MAX_WORD: usize = 16;
@@ -164,6 +207,11 @@ impl Command {
             return;
         }
         if dirty {
+            if !self.at_command
+                && let Some(script) = self.script.as_mut()
+            {
+                script.advance(None);
+            }
             self.at_command = false;
             return;
         }
@@ -197,13 +245,26 @@ impl Command {
             } else {
                 Unsafe::Command(name)
             });
+        } else if let Some(name) = SCRIPT_COMMANDS.iter().find(|n| **n == word) {
+            self.script = Some(Script {
+                name,
+                sed: *name == "sed",
+                code_next: true,
+                ..Script::default()
+            });
         } else if let Some((name, _)) = NAME_FLAGS.iter().find(|(n, _)| *n == word) {
             self.name = Some(name);
         }
     }
 
     fn argument(&mut self, word: &str) {
-        let Some(flags) = word.strip_prefix('-').filter(|f| !f.starts_with('-')) else {
+        let flags = word
+            .strip_prefix('-')
+            .filter(|f| !f.is_empty() && !f.starts_with('-'));
+        if let Some(script) = self.script.as_mut() {
+            script.advance(flags);
+        }
+        let Some(flags) = flags else {
             return;
         };
         if let Some((name, _)) = self.interpreter.filter(|(_, code)| flags.contains(*code)) {
@@ -217,6 +278,15 @@ impl Command {
         if let Some((name, _)) = named {
             self.refused = Some(Unsafe::Command(name));
         }
+    }
+
+    /// Why a value in the current word would not be safe, if it would not.
+    pub(crate) fn unsafe_here(&self) -> Option<Unsafe> {
+        self.refused.or_else(|| {
+            self.script
+                .filter(|s| s.code_next)
+                .map(|s| Unsafe::Command(s.name))
+        })
     }
 
     /// The command ends (`;`, `&`, `|`, a newline, a parenthesis); `[[ … ]]` only at `]]`.
