@@ -40,11 +40,17 @@ pub fn run(args: Vec<OsString>) -> i32 {
             exit::SUCCESS
         }
         Command::Schema => crate::commands::schema::run(),
-        Command::Workflows => {
+        Command::Workflows { all } => {
             let Some(project) = project() else {
                 return exit::RUNTIME;
             };
-            crate::commands::workflows::run(invocation.global.json, &project)
+            crate::commands::workflows::run(invocation.global.json, all, &project)
+        }
+        Command::Migrate { dir, write } => {
+            let Some(project) = project() else {
+                return exit::RUNTIME;
+            };
+            crate::compat::migrate::run(&project, dir.as_deref(), write)
         }
         Command::Validate { targets } => {
             let Some(project) = project() else {

@@ -15,6 +15,7 @@ enum Kind {
     Show,
     Log,
     Workflows,
+    Migrate,
     Schema,
     StepContinue,
 }
@@ -29,7 +30,8 @@ impl Kind {
             Command::List { .. } => Kind::List,
             Command::Show { .. } => Kind::Show,
             Command::Log { .. } => Kind::Log,
-            Command::Workflows => Kind::Workflows,
+            Command::Workflows { .. } => Kind::Workflows,
+            Command::Migrate { .. } => Kind::Migrate,
             Command::Schema => Kind::Schema,
             Command::StepContinue { .. } => Kind::StepContinue,
             // `--version` prints the version whatever else is given.
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Show => "\"show\"",
             Kind::Log => "\"log\"",
             Kind::Workflows => "\"workflows\"",
+            Kind::Migrate => "\"migrate\"",
             Kind::Schema => "\"schema\"",
             Kind::StepContinue => "\"step continue\"",
         }
@@ -65,7 +68,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 9] = [
+    let options: [(bool, &str, &[Kind]); 10] = [
         (
             raw.json,
             "--json",
@@ -73,7 +76,8 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         ),
         (raw.quiet, "--quiet", &[Run, Resume]),
         (raw.verbose, "--verbose", &[Run, Resume]),
-        (raw.all, "--all", &[List]),
+        (raw.all, "--all", &[List, Workflows]),
+        (raw.write, "--write", &[Migrate]),
         (raw.limit.is_some(), "--limit", &[List]),
         (raw.follow, "--follow", &[Log]),
         (raw.note.is_some(), "--note", &[StepContinue]),

@@ -321,7 +321,7 @@ fn open_dispatcher(
     let redactor = super::secrets::install_redactor(secrets, config)?;
     let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, redactor.clone())
         .map_err(state_error)?;
-    if !global.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    if !global.quiet && !global.plain && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         console::spinner::enable();
         tokio::spawn(async {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));

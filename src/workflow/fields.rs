@@ -210,6 +210,19 @@ impl Sink {
         &mut self.findings[last]
     }
 
+    /// Takes over the findings of `other` (collected before this sink), counts included.
+    pub fn absorb(&mut self, other: Sink) {
+        self.errors += other.errors;
+        self.dropped += other.dropped;
+        for finding in other.findings {
+            if self.findings.len() >= MAX_FINDINGS {
+                self.dropped += 1;
+            } else {
+                self.findings.push(finding);
+            }
+        }
+    }
+
     /// The index of the finding the last [`Sink::push`] kept, if it kept it.
     pub fn last_kept(&self) -> Option<usize> {
         (self.dropped == 0).then(|| self.findings.len().checked_sub(1))?

@@ -29,6 +29,8 @@ mod engines;
 mod examples;
 mod fake_agent;
 mod fixtures;
+mod go_projects;
+mod go_spellings;
 mod interactive_exit;
 mod interactive_harness;
 mod interactive_sessions;
