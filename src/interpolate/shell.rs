@@ -408,6 +408,13 @@ impl QuoteScanner {
         if self.stack.len() > MAX_DEPTH {
             return Some(Unsafe::TooDeep);
         }
+        if self.after_dollar {
+            return Some(Unsafe::AfterDollar);
+        }
+        // The delimiter of a here-document (`<<{{x}}`).
+        if self.heredoc_word.is_some() || self.less == 2 {
+            return Some(Unsafe::Heredoc);
+        }
         let frames = self.stack.iter().rev().find_map(|frame| match frame {
             Frame::Plain(Closer::Arith(_) | Closer::Bracket(_)) => Some(Unsafe::Arithmetic),
             Frame::Plain(Closer::Brace(_)) => Some(Unsafe::ParamExpansion),
@@ -540,6 +547,10 @@ mod tests {
             ("sed -n -e p -e ", Command("sed")),
             ("sed -E ", Command("sed")),
             ("echo ok; if true; then eval ", Command("eval")),
+            ("echo \"$", AfterDollar),
+            ("echo $", AfterDollar),
+            ("cat <<", Heredoc),
+            ("cat <<-", Heredoc),
         ];
         for (text, place) in cases {
             assert_eq!(refused(text), Some(*place), "{text:?}");

@@ -21,6 +21,9 @@ pub(crate) enum Unsafe {
     /// An argument of a command that runs its arguments as shell code or reads them as variable
     /// names (`eval`, `sh -c`, `ssh`, `trap`, `unset`, …).
     Command(&'static str),
+    /// Right after a `$`: the value would become the rest of an expansion (`"${{x}}"` with
+    /// `(cmd)` runs `cmd`).
+    AfterDollar,
     /// Nested more deeply than the scanner follows.
     TooDeep,
 }
@@ -36,6 +39,9 @@ impl Unsafe {
             Unsafe::TestBrackets => "inside [[ … ]]".to_owned(),
             Unsafe::Command(name) => {
                 format!("in the arguments of \"{name}\", which runs them as code or names")
+            }
+            Unsafe::AfterDollar => {
+                "right after a $ (it would become part of an expansion)".to_owned()
             }
             Unsafe::TooDeep => "in shell text nested more than 32 levels deep".to_owned(),
         }

@@ -62,8 +62,12 @@ fn validate_summary_counts_only_the_files_with_findings() {
 
 #[test]
 fn a_value_in_arithmetic_or_backticks_is_refused_before_anything_runs() {
-    // Both forms ran the value as a command when the quoting scanner misread them.
-    for command in ["echo \"$(( {{n}} + 1 ))\"", "echo \"`echo \\\"{{n}}\\\"`\""] {
+    // Each form ran the value as a command when the quoting scanner misread it.
+    for command in [
+        "echo \"$(( {{n}} + 1 ))\"",
+        "echo \"`echo \\\"{{n}}\\\"`\"",
+        "echo \"${{n}}\"",
+    ] {
         let output = Test::new()
             .write(
                 ".agent-runner/workflows/calc.yaml",
@@ -72,7 +76,7 @@ fn a_value_in_arithmetic_or_backticks_is_refused_before_anything_runs() {
                     command.replace('\'', "''")
                 ),
             )
-            .args(["calc", "n=$(touch pwned)"])
+            .args(["calc", "n=(touch pwned)$(touch pwned)"])
             .status(3)
             .stderr_contains("error[unsafe-shell-context]: steps[1] (id \"calc\"): cannot safely insert {{n}}")
             .stderr_contains("\"$AR_N\"")
