@@ -243,6 +243,7 @@ const REFUSED: &[&str] = &[
     "trap {{x}} EXIT",
     "echo \"${{x}}\"",
     "echo ${{x}}",
+    "arr[{{x}}]=1",
     "cat <<{{x}}\nbody\n",
     "python3 -c \"print({{x}})\"",
     "awk \"BEGIN { print {{x}} }\"",

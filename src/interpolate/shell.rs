@@ -550,6 +550,8 @@ mod tests {
             ("echo \"$", AfterDollar),
             ("echo $", AfterDollar),
             ("cat <<", Heredoc),
+            ("arr[", Arithmetic),
+            ("x=1; arr[1+", Arithmetic),
             ("cat <<-", Heredoc),
         ];
         for (text, place) in cases {
@@ -584,6 +586,8 @@ mod tests {
             "sed -E 's/a/b/' ",
             "sed -e p ",
             "sed -n -f script.sed ",
+            "arr[1]=",
+            "echo a[",
         ] {
             assert_eq!(refused(text), None, "{text:?}");
         }

@@ -124,6 +124,8 @@ pub(crate) struct Command {
     interpreter: Option<(&'static str, &'static [char])>,
     /// Set once the arguments are unsafe; stays until the command ends.
     pub(crate) refused: Option<Unsafe>,
+    /// The current word is an assignment to an array element, inside its subscript.
+    subscript: bool,
     /// The awk or sed program being looked for, if this is such a command.
     script: Option<Script>,
     /// Inside `[[ … ]]`, which only `]]` ends.
@@ -186,6 +188,13 @@ impl Command {
 
     /// A character that is part of the current word.
     pub(crate) fn push(&mut self, c: char) {
+        // `name[` at the start of a command is an array subscript, which bash evaluates as
+        // arithmetic.
+        if c == '[' && self.at_command && !self.dirty && is_name(&self.word) {
+            self.subscript = true;
+        } else if c == ']' {
+            self.subscript = false;
+        }
         if self.word.len() < MAX_WORD {
             self.word.push(c);
         } else {
@@ -202,6 +211,7 @@ impl Command {
     pub(crate) fn end_word(&mut self) {
         let word = std::mem::take(&mut self.word);
         let dirty = std::mem::take(&mut self.dirty);
+        self.subscript = false;
         if word.is_empty() && !dirty {
             return;
         }
@@ -288,6 +298,9 @@ impl Command {
 
     /// Why a value in the current word would not be safe, if it would not.
     pub(crate) fn unsafe_here(&self) -> Option<Unsafe> {
+        if self.subscript {
+            return Some(Unsafe::Arithmetic);
+        }
         self.refused.or_else(|| {
             self.script
                 .filter(|s| s.code_next)
@@ -309,9 +322,10 @@ impl Command {
 }
 
 fn is_assignment(word: &str) -> bool {
-    word.split_once('=').is_some_and(|(name, _)| {
-        !name.is_empty()
-            && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    })
+    word.split_once('=').is_some_and(|(name, _)| is_name(name))
+}
+
+fn is_name(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
