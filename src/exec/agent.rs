@@ -51,10 +51,7 @@ async fn run_agent_once(
         recorded: recorded.as_ref(),
     };
     let resolved = {
-        let mut render = |t: &Template| {
-            d.render(at.ctx, &at.step.id, t.text(), false)
-                .map_err(|f| f.message)
-        };
+        let mut render = |t: &Template| d.render(at.ctx, &at.step.id, t).map_err(|f| f.message);
         layers.resolve(&mut render)
     };
     let resolved = match resolved {
@@ -135,7 +132,7 @@ async fn run_agent_once(
     start.insert("permissions".into(), json!(resolved.permissions.as_str()));
     start.insert("session_strategy".into(), json!(step.session.to_string()));
     start.insert("session_id".into(), json!(known_id));
-    let prompt = d.render(at.ctx, &at.step.id, step.prompt.text(), false);
+    let prompt = d.render(at.ctx, &at.step.id, &step.prompt);
     let workdir = super::leaf::resolve_workdir(d, at.ctx, at.step, step.workdir.as_ref());
     start.insert(
         "prompt".into(),
@@ -281,7 +278,7 @@ async fn run_agent_once(
     let step_env = {
         let mut env = Vec::new();
         for (name, template) in &step.env {
-            match d.render(at.ctx, &at.step.id, template.text(), false) {
+            match d.render(at.ctx, &at.step.id, template) {
                 Ok(value) => env.push((name.clone(), value)),
                 Err(failure) => return Ok(Report::failed(failure)),
             }
@@ -290,7 +287,7 @@ async fn run_agent_once(
     };
     let mut workflow_env = Vec::new();
     for (name, template) in &at.ctx.workflow.env {
-        match d.render(at.ctx, &at.step.id, template.text(), false) {
+        match d.render(at.ctx, &at.step.id, template) {
             Ok(value) => workflow_env.push((name.clone(), value)),
             Err(failure) => return Ok(Report::failed(failure)),
         }

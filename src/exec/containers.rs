@@ -191,7 +191,7 @@ fn plan_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Result<LoopFra
             let max = match max {
                 LoopMax::Fixed(n) => u64::from(*n),
                 LoopMax::Template(template) => {
-                    let text = d.render(at.ctx, &at.step.id, template.text(), false)?;
+                    let text = d.render(at.ctx, &at.step.id, template)?;
                     match text.trim().parse::<u64>() {
                         Ok(n) if (1..=10_000).contains(&n) => n,
                         _ => {
@@ -216,7 +216,7 @@ fn plan_loop(d: &mut Dispatcher, at: &At<'_>, spec: &LoopStep) -> Result<LoopFra
             require_matches,
             ..
         } => {
-            let pattern = d.render(at.ctx, &at.step.id, over.text(), false)?;
+            let pattern = d.render(at.ctx, &at.step.id, over)?;
             let items = glob::expand(&pattern, &d.settings.project_dir)
                 .map_err(|err| Failure::new(ErrorClass::Glob, err.to_string()))?;
             if items.is_empty() && *require_matches {
@@ -396,7 +396,7 @@ fn prepare_call(
             format!("sub-workflows are nested deeper than {MAX_NESTING} levels"),
         ));
     }
-    let value = d.render(at.ctx, &at.step.id, call.workflow.text(), false)?;
+    let value = d.render(at.ctx, &at.step.id, &call.workflow)?;
     let workflow = d.loader.load_sub(&value, &at.ctx.workflow.source)?;
     let source = workflow.source.to_string();
     if let Some(start) = at.ctx.chain.iter().position(|s| *s == source) {
@@ -409,10 +409,7 @@ fn prepare_call(
     }
     let mut given = Vec::new();
     for (name, template) in &call.params {
-        given.push((
-            name.clone(),
-            d.render(at.ctx, &at.step.id, template.text(), false)?,
-        ));
+        given.push((name.clone(), d.render(at.ctx, &at.step.id, template)?));
     }
     let params = super::subflow::bind_params(
         &workflow,

@@ -25,11 +25,12 @@ use super::outcome::{End, ErrorClass, Failure};
 use super::signals::Interrupts;
 use super::step::{At, Report};
 use crate::console::Console;
-use crate::interpolate::{self, RenderError, Vars};
+use crate::interpolate::{RenderError, Vars};
 use crate::state::{
     AuditEvent, AuditWriter, Frame, FrameState, Outcome, Redactor, RunDir, Scope, StateDoc,
+    StringMap,
 };
-use crate::workflow::{BreakIf, SkipIf, Step, StepKind};
+use crate::workflow::{BreakIf, SkipIf, Step, StepKind, Template};
 
 /// An error that ends the run at once, outside the step-failure rules (exit code + message).
 #[derive(Debug)]
@@ -201,15 +202,48 @@ impl Dispatcher {
     }
 
     /// Renders a template for step `step_id`; an unset capture or bad template fails the step.
+    /// The template looks up the few variables it uses in place: nothing is copied.
     pub fn render(
-        &mut self,
+        &self,
         ctx: &ListCtx,
         step_id: &str,
-        text: &str,
-        shell: bool,
+        template: &Template,
     ) -> Result<String, Failure> {
-        let vars = self.vars(ctx, step_id);
-        interpolate::render(text, &vars, shell).map_err(render_failure)
+        let (params, captures) = self.scope_values(ctx.scope);
+        let session_dir = self.run_dir.path().display().to_string();
+        VarsBuilder {
+            builtins: [
+                ("session_dir", &session_dir),
+                ("run_id", &self.doc.run_id),
+                ("step_id", step_id),
+                ("workflow_name", &ctx.workflow.name),
+            ],
+            params,
+            captures,
+            capture_names: &ctx.capture_names,
+            loop_vars: &ctx.loop_vars,
+        }
+        .render(template)
+        .map_err(render_failure)
+    }
+
+    /// The params and captures of `scope`, read-only: empty for a sub-workflow whose frame does
+    /// not hold them (yet).
+    fn scope_values(&self, scope: ScopeRef) -> (&StringMap, &StringMap) {
+        static EMPTY: StringMap = StringMap::new();
+        match scope {
+            ScopeRef::Root => (&self.doc.params, &self.doc.scope.captures),
+            ScopeRef::SubWorkflow(depth) => {
+                let mut frame = self.doc.position.as_ref();
+                for _ in 0..depth {
+                    frame = frame.and_then(|f| f.child.as_deref());
+                }
+                match frame.and_then(|f| f.sub_workflow.as_ref()) {
+                    Some(sub) => (&sub.params, &sub.scope.captures),
+                    None => (&EMPTY, &EMPTY),
+                }
+            }
+        }
     }
 
     // ----- the step list -----
@@ -327,7 +361,7 @@ impl Dispatcher {
                 Ok(Some(Ok(())))
             }
             Some(SkipIf::Shell(template)) => {
-                let command = match self.render(ctx, &step.id, template.text(), true) {
+                let command = match self.render(ctx, &step.id, template) {
                     Ok(command) => command,
                     Err(failure) => return Ok(Some(Err(failure))),
                 };

@@ -23,7 +23,7 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
     } else {
         "shell"
     };
-    let command = d.render(at.ctx, &at.step.id, spec.command.text(), true);
+    let command = d.render(at.ctx, &at.step.id, &spec.command);
     let workdir = resolve_workdir(d, at.ctx, at.step, spec.workdir.as_ref());
     let mut start = Map::new();
     start.insert(
@@ -177,7 +177,7 @@ pub fn resolve_workdir(
     let Some(template) = workdir else {
         return Ok(project);
     };
-    let rendered = d.render(ctx, &step.id, template.text(), false)?;
+    let rendered = d.render(ctx, &step.id, template)?;
     let path = project.join(&rendered);
     if path.is_dir() {
         Ok(path)
@@ -202,10 +202,7 @@ pub fn step_env(
 ) -> Result<Vec<(String, String)>, Failure> {
     let mut env = Vec::new();
     for (name, template) in at.ctx.workflow.env.iter().chain(step_env) {
-        env.push((
-            name.clone(),
-            d.render(at.ctx, &at.step.id, template.text(), false)?,
-        ));
+        env.push((name.clone(), d.render(at.ctx, &at.step.id, template)?));
     }
     if shell {
         let vars = d.vars(at.ctx, &at.step.id);

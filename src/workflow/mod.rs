@@ -10,7 +10,6 @@ pub mod compose;
 pub mod diagnostic;
 pub mod engine_file;
 pub mod fields;
-mod fxhash;
 mod libyaml;
 pub mod loader;
 pub mod model;
@@ -19,6 +18,7 @@ pub mod resolve;
 pub mod schema;
 pub mod steps;
 pub mod suggest;
+pub mod template;
 mod validate;
 pub mod yaml;
 

@@ -1,0 +1,132 @@
+//! A template analysed once and rendered many times.
+//!
+//! The loader analyses every template field ([`Compiled::new`] returns that analysis); the model
+//! keeps the result: which variables the template uses, whether it is valid, whether it is a
+//! shell template. A render then looks up just those variables (the caller's [`Lookup`], no copy
+//! of every capture) and walks Handlebars' parse of the rewritten template, made at the first
+//! render and kept (not at load, so `--validate` never pays for Handlebars' parser).
+
+use std::sync::OnceLock;
+
+use handlebars::{Context, RenderContext, Renderable, StringOutput};
+use serde_json::{Map, Value};
+
+use super::analyze::{Analysis, analyze, syntax_message};
+use super::lex::lex;
+use super::registry::WORKFLOW_REGISTRY;
+use super::render::{RenderError, from_handlebars, rewrite};
+use super::vars::{VarValue, Vars};
+
+/// The value of one variable, as a render sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarRef<'a> {
+    Set(&'a str),
+    /// A known capture that has no value yet: false in `{{#if}}`, an error anywhere else.
+    Unset,
+}
+
+/// Where a render finds its variables; `None` for a name that does not exist.
+pub trait Lookup {
+    fn lookup(&self, name: &str) -> Option<VarRef<'_>>;
+}
+
+impl Lookup for Vars {
+    fn lookup(&self, name: &str) -> Option<VarRef<'_>> {
+        self.get(name).map(|value| match value {
+            VarValue::Set(text) => VarRef::Set(text),
+            VarValue::Unset => VarRef::Unset,
+        })
+    }
+}
+
+/// What rendering needs to know about one template, from its analysis.
+#[derive(Debug)]
+pub struct Compiled {
+    shell: bool,
+    /// No `{{`: the template renders as its text.
+    is_static: bool,
+    /// The analysis found a problem, so every render fails.
+    faulty: bool,
+    /// Each variable the template uses, once, in order of first use.
+    names: Box<[Box<str>]>,
+    /// Handlebars' parse of the rewritten template, made at the first render.
+    parsed: OnceLock<Result<handlebars::Template, RenderError>>,
+}
+
+impl Compiled {
+    /// Analyses `text`. `field` names the template in the analysis' messages; `shell` is true for
+    /// `command` and `skip_if: sh:`, whose placeholders are shell-quoted.
+    pub fn new(text: &str, field: &str, shell: bool) -> (Compiled, Analysis) {
+        let analysis = analyze(text, field, shell);
+        let mut names: Vec<Box<str>> = Vec::new();
+        for var in &analysis.vars {
+            if !names.iter().any(|name| **name == *var.name) {
+                names.push(var.name.as_str().into());
+            }
+        }
+        let compiled = Compiled {
+            shell,
+            is_static: !text.contains("{{"),
+            faulty: !analysis.issues.is_empty(),
+            names: names.into_boxed_slice(),
+            parsed: OnceLock::new(),
+        };
+        (compiled, analysis)
+    }
+
+    /// True for a template whose placeholders are shell-quoted.
+    pub fn is_shell(&self) -> bool {
+        self.shell
+    }
+
+    /// Renders `text` (the text this was compiled from) with the variables of `vars`.
+    pub fn render(&self, text: &str, vars: &dyn Lookup) -> Result<String, RenderError> {
+        if self.is_static {
+            // Without `{{` there are no tags and no escapes: Handlebars would copy the text.
+            return Ok(text.to_owned());
+        }
+        if self.faulty {
+            return Err(run_time_issue(text, self.shell));
+        }
+        // Checked up front, in every branch, so a typo fails the same way whatever the conditions.
+        let mut data = Map::with_capacity(self.names.len());
+        for name in &self.names {
+            let value = match vars.lookup(name) {
+                None => return Err(RenderError::Undefined(name.to_string())),
+                Some(VarRef::Set(text)) => Value::String(text.to_owned()),
+                Some(VarRef::Unset) => Value::Null,
+            };
+            data.insert(name.to_string(), value);
+        }
+        let template = self
+            .parsed
+            .get_or_init(|| parse(text, self.shell))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let context = Context::from(Value::Object(data));
+        let mut render_context = RenderContext::new(None);
+        let mut out = StringOutput::new();
+        template
+            .render(&WORKFLOW_REGISTRY, &context, &mut render_context, &mut out)
+            .map_err(from_handlebars)?;
+        out.into_string()
+            .map_err(|err| RenderError::Template(err.to_string()))
+    }
+}
+
+/// The template rewritten into helper calls, parsed by Handlebars.
+fn parse(text: &str, shell: bool) -> Result<handlebars::Template, RenderError> {
+    let rewritten = rewrite(text, &lex(text), shell);
+    handlebars::Template::compile(&rewritten)
+        .map_err(|err| RenderError::Template(syntax_message(&err)))
+}
+
+/// The error of a template the analysis rejected, worded as a render has always worded it.
+fn run_time_issue(text: &str, shell: bool) -> RenderError {
+    let message = analyze(text, "template", shell)
+        .issues
+        .into_iter()
+        .next()
+        .map_or_else(|| "invalid template".to_owned(), |issue| issue.message);
+    RenderError::Template(message)
+}
