@@ -12,7 +12,9 @@ use crate::interpolate::{Analysis, Compiled, Lookup, RenderError};
 #[derive(Clone)]
 pub struct Template {
     text: String,
-    compiled: Arc<Compiled>,
+    shell: bool,
+    /// What rendering needs; `None` for text without `{{`, which renders as itself.
+    compiled: Option<Arc<Compiled>>,
 }
 
 impl Template {
@@ -32,7 +34,8 @@ impl Template {
         let (compiled, analysis) = Compiled::new(&text, field, shell);
         let template = Template {
             text,
-            compiled: Arc::new(compiled),
+            shell,
+            compiled: (!compiled.is_static()).then(|| Arc::new(compiled)),
         };
         (template, analysis)
     }
@@ -43,17 +46,20 @@ impl Template {
 
     /// True when rendering cannot change the text (no `{{`).
     pub fn is_static(&self) -> bool {
-        !self.text.contains("{{")
+        self.compiled.is_none()
     }
 
     /// True for a template whose values are shell-quoted.
     pub fn is_shell(&self) -> bool {
-        self.compiled.is_shell()
+        self.shell
     }
 
     /// The text with the variables of `vars` in place.
     pub fn render(&self, vars: &dyn Lookup) -> Result<String, RenderError> {
-        self.compiled.render(&self.text, vars)
+        match &self.compiled {
+            Some(compiled) => compiled.render(&self.text, vars),
+            None => Ok(self.text.clone()),
+        }
     }
 }
 
@@ -124,7 +130,7 @@ mod tests {
                 crate::interpolate::render(text, &vars, shell),
                 "{text}"
             );
-            // The second render uses the kept parse and gives the same answer.
+            // The second render uses the kept rewrite and gives the same answer.
             assert_eq!(
                 template.render(&vars),
                 crate::interpolate::render(text, &vars, shell),
@@ -162,5 +168,7 @@ mod tests {
         );
         assert_ne!(Template::new("x"), Template::shell("x"));
         assert_eq!(Template::new("x"), Template::new("x"));
+        assert!(Template::new(r"\{{x}}").render(&Vars::new()).is_ok());
+        assert!(Template::new("x").is_static() && !Template::new("{{x}}").is_static());
     }
 }
