@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub mod console;
 pub mod engine;

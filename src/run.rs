@@ -40,11 +40,17 @@ pub fn run(args: Vec<OsString>) -> i32 {
             exit::SUCCESS
         }
         Command::Schema => crate::commands::schema::run(),
-        Command::Workflows => {
+        Command::Workflows { all } => {
             let Some(project) = project() else {
                 return exit::RUNTIME;
             };
-            crate::commands::workflows::run(invocation.global.json, &project)
+            crate::commands::workflows::run(invocation.global.json, all, &project)
+        }
+        Command::Migrate { dir, write } => {
+            let Some(project) = project() else {
+                return exit::RUNTIME;
+            };
+            crate::compat::migrate::run(&project, dir.as_deref(), write)
         }
         Command::Validate { targets } => {
             let Some(project) = project() else {
@@ -93,7 +99,7 @@ fn init_debug_log() {
     let filter = tracing_subscriber::EnvFilter::new(filter.to_string_lossy());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::console::RedactedStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();

@@ -173,6 +173,27 @@ impl ExitInfo {
     }
 }
 
+/// The lines of a CLI's `stderr` worth showing on the console: everything before a stack
+/// backtrace (a CLI's own Rust trace is noise to the user; the output file keeps it), and how
+/// many lines were left out.
+pub fn without_backtrace(stderr: &str) -> (Vec<&str>, usize) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let start = lines.iter().position(|l| {
+        let l = l.trim().to_ascii_lowercase();
+        l.starts_with("stack backtrace:") || l.starts_with("note: run with `rust_backtrace")
+    });
+    match start {
+        Some(start) => {
+            let mut kept = lines[..start].to_vec();
+            while kept.last().is_some_and(|l| l.trim().is_empty()) {
+                kept.pop();
+            }
+            (kept, lines.len() - start)
+        }
+        None => (lines, 0),
+    }
+}
+
 /// The summary of one headless invocation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Completion {

@@ -90,6 +90,13 @@ impl Console {
         eprint_line(&format!("  {}", self.paint(RED, &text)));
     }
 
+    /// A line of the runner's own that `--quiet` hides (the banner at the start of a run).
+    pub fn info(&self, text: &str) {
+        if !self.quiet {
+            eprint_line(text);
+        }
+    }
+
     /// An indented line that is not hidden by `--quiet` (break notes, engine messages).
     pub fn line(&self, text: &str) {
         eprint_line(text);

@@ -170,10 +170,12 @@ async fn run_agent_once(
     let prompt_file = output_dir.join(format!("{stem}.prompt.md"));
     let prompt = match framing::large_prompt(&prompt, &prompt_file) {
         Some(short) => {
-            if let Err(err) = super::files::write_private(&prompt_file, prompt.as_bytes()) {
+            if let Err(err) = super::files::write_agent_input(&prompt_file, &prompt) {
                 d.begin(at, &label, start)?;
-                let message = format!("cannot write {}: {err}", prompt_file.display());
-                return Ok(Report::failed(Failure::new(ErrorClass::Internal, message)));
+                return Ok(Report::failed(Failure::new(
+                    ErrorClass::Internal,
+                    err.to_string(),
+                )));
             }
             short
         }
@@ -423,18 +425,19 @@ async fn run_headless(
             if let AgentEvent::SessionStarted { id, .. } = &event {
                 on_session(d, at, &note, session_id, id)?;
             }
-            if !d.settings.quiet {
-                for rendered in agents::render::render(&event, opts) {
-                    match rendered.target {
-                        Target::Stdout => {
-                            crate::console::print_stdout(&format!("{}\n", rendered.text))
-                        }
-                        Target::Stderr => crate::console::eprint_line(&rendered.text),
+            // `--quiet` keeps the step's output (the stream rendered on stdout) and drops only
+            // what goes to stderr.
+            for rendered in agents::render::render(&event, opts) {
+                match rendered.target {
+                    Target::Stdout => crate::console::print_stdout(&format!("{}\n", rendered.text)),
+                    Target::Stderr if !d.settings.quiet => {
+                        crate::console::eprint_line(&rendered.text)
                     }
+                    Target::Stderr => {}
                 }
             }
             for rendered in agents::render::render(&event, plain) {
-                text_file.push_str(&d.redactor.redact(&rendered.text));
+                text_file.push_str(&rendered.text);
                 text_file.push('\n');
             }
         }
@@ -453,7 +456,7 @@ async fn run_headless(
         }
     };
     crate::console::spinner::step_ended();
-    let _ = super::files::write_private(&text_path, text_file.as_bytes());
+    let _ = super::files::write_private(&text_path, &text_file);
     let outputs = json!([
         format!("output/{stem}.stream.jsonl"),
         format!("output/{stem}.txt"),
@@ -545,8 +548,14 @@ fn completion_report(
     let mut report = match &completion.failure {
         Some(failure) => {
             if !stderr_tail.is_empty() && !d.settings.verbose {
-                for line in stderr_tail.lines() {
+                let (lines, left_out) = agents::event::without_backtrace(stderr_tail);
+                for line in lines {
                     crate::console::eprint_line(&format!("  {line}"));
+                }
+                if left_out > 0 {
+                    crate::console::eprint_line(&format!(
+                        "  ({left_out} lines of the CLI's backtrace are in the step's .stderr output file)"
+                    ));
                 }
             }
             Report::failed(convert(failure.clone()))

@@ -282,6 +282,7 @@ pub async fn run_sub_workflow(
     let (workflow, frame) = match existing {
         Some(frame) => match d.loader.reload(&frame) {
             Ok((workflow, changed)) => {
+                d.declare_secrets(&workflow, &frame.params);
                 if changed {
                     d.warn(
                         at.audit_path,
@@ -302,6 +303,7 @@ pub async fn run_sub_workflow(
         },
         None => match prepare_call(d, at, call) {
             Ok((workflow, frame)) => {
+                d.declare_secrets(&workflow, &frame.params);
                 let start = json!({"source": frame.source, "name": frame.name, "params": d.redact_map(&frame.params)});
                 d.frame(depth).sub_workflow = Some(frame.clone());
                 d.begin(

@@ -209,7 +209,8 @@ impl Dispatcher {
         step_id: &str,
         template: &Template,
     ) -> Result<String, Failure> {
-        let (params, captures) = self.scope_values(ctx.scope);
+        let (params, scope) = self.scope_values(ctx.scope);
+        static NO_CAPTURES: StringMap = StringMap::new();
         let session_dir = self.run_dir.path().display().to_string();
         VarsBuilder {
             builtins: [
@@ -219,28 +220,37 @@ impl Dispatcher {
                 ("workflow_name", &ctx.workflow.name),
             ],
             params,
-            captures,
+            captures: scope.map_or(&NO_CAPTURES, |scope| &scope.captures),
             capture_names: &ctx.capture_names,
             loop_vars: &ctx.loop_vars,
         }
         .render(template)
-        .map_err(render_failure)
+        .map_err(|err| {
+            match &err {
+                RenderError::NoValue(name) => {
+                    let known = scope.and_then(|scope| scope.capture_errors.get(name));
+                    known.map(|why| super::leaf::unset_capture(name, why))
+                }
+                _ => None,
+            }
+            .unwrap_or_else(|| render_failure(err))
+        })
     }
 
-    /// The params and captures of `scope`, read-only: empty for a sub-workflow whose frame does
-    /// not hold them (yet).
-    fn scope_values(&self, scope: ScopeRef) -> (&StringMap, &StringMap) {
-        static EMPTY: StringMap = StringMap::new();
+    /// The params and the scope (captures) of `scope`, read-only: no params and no scope for a
+    /// sub-workflow whose frame does not hold them (yet).
+    fn scope_values(&self, scope: ScopeRef) -> (&StringMap, Option<&Scope>) {
+        static NO_PARAMS: StringMap = StringMap::new();
         match scope {
-            ScopeRef::Root => (&self.doc.params, &self.doc.scope.captures),
+            ScopeRef::Root => (&self.doc.params, Some(&self.doc.scope)),
             ScopeRef::SubWorkflow(depth) => {
                 let mut frame = self.doc.position.as_ref();
                 for _ in 0..depth {
                     frame = frame.and_then(|f| f.child.as_deref());
                 }
                 match frame.and_then(|f| f.sub_workflow.as_ref()) {
-                    Some(sub) => (&sub.params, &sub.scope.captures),
-                    None => (&EMPTY, &EMPTY),
+                    Some(sub) => (&sub.params, Some(&sub.scope)),
+                    None => (&NO_PARAMS, None),
                 }
             }
         }

@@ -16,6 +16,7 @@ use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
 use crate::interpolate::Vars;
+use crate::state::Redactor;
 use crate::workflow::{LoopKind, LoopMax, Step, StepKind, Template, Workflow};
 
 /// Longest prompt excerpt shown in a plan line.
@@ -46,8 +47,15 @@ pub fn print(
         params.push((name.clone(), value));
     }
     let secret = |name: &str| workflow.params.iter().any(|p| p.name == name && p.secret);
+    // The plan is printed through the console, which hides every value this redactor knows,
+    // including the secret params of the sub-workflows the plan expands.
+    let redactor = super::secrets::install_redactor(
+        params.iter().filter(|(k, _)| secret(k)).map(|(_, v)| v),
+        &config,
+    )?;
     let mut plan = Plan {
         loader,
+        redactor,
         config: &config,
         lines: Vec::new(),
         depth_guard: 0,
@@ -98,6 +106,7 @@ pub fn print(
 
 struct Plan<'a> {
     loader: &'a mut Loader,
+    redactor: Redactor,
     config: &'a Config,
     lines: Vec<String>,
     depth_guard: usize,
@@ -138,8 +147,13 @@ impl Plan<'_> {
                                 "{{run_id}}",
                                 "{{session_dir}}",
                             )
-                            .map(|m| m.into_iter().collect::<Vec<_>>())
                             .unwrap_or_default();
+                            let secrets = super::secrets::secret_values(&child, &bound);
+                            if self.redactor.add_secrets(secrets).is_err() {
+                                // A value the regex engine cannot take: show nothing of it.
+                                return json!([]);
+                            }
+                            let bound: Vec<_> = bound.into_iter().collect();
                             self.depth_guard += 1;
                             let value = self.steps(&child, &child.steps, &bound, depth + 1);
                             self.depth_guard -= 1;

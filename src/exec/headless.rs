@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitStatus;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::mpsc;
 
+use super::files::OutputFile;
 use super::process::{Finished, wait_or_stop};
 use super::signals::Interrupts;
 
@@ -77,7 +78,7 @@ async fn pump_lines(
     file: PathBuf,
     lines: mpsc::UnboundedSender<Vec<u8>>,
 ) -> std::io::Result<()> {
-    let mut out = super::files::create_private(&file).await?;
+    let mut out = OutputFile::create(&file, u64::MAX)?;
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
     loop {
@@ -89,7 +90,7 @@ async fn pump_lines(
         if n == 0 {
             break;
         }
-        out.write_all(&line).await?;
+        out.write(&line).await?;
         if line.last() != Some(&b'\n') && line.len() >= MAX_LINE {
             // Skip the rest of an overlong line; what was kept is passed on as it is.
             let mut rest = Vec::new();
@@ -101,12 +102,12 @@ async fn pump_lines(
             break;
         }
     }
-    out.flush().await
+    out.finish().await
 }
 
 /// Copies stderr to its file and returns the last lines.
 async fn pump_stderr(mut pipe: impl AsyncRead + Unpin, file: PathBuf) -> std::io::Result<String> {
-    let mut out = super::files::create_private(&file).await?;
+    let mut out = OutputFile::create(&file, u64::MAX)?;
     let mut tail: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -114,13 +115,13 @@ async fn pump_stderr(mut pipe: impl AsyncRead + Unpin, file: PathBuf) -> std::io
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n]).await?;
+        out.write(&buf[..n]).await?;
         tail.extend_from_slice(&buf[..n]);
         if tail.len() > 64 * 1024 {
             tail.drain(..tail.len() - 64 * 1024);
         }
     }
-    out.flush().await?;
+    out.finish().await?;
     let text = String::from_utf8_lossy(&tail);
     let lines: Vec<&str> = text.lines().collect();
     Ok(lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n"))

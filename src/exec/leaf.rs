@@ -72,8 +72,8 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
             }
         }),
         output_files: Some(files),
-        echo: !d.settings.quiet,
-        redactor: d.redactor.clone(),
+        // `--quiet` hides the runner's own lines, never what the step prints.
+        echo: true,
     };
     crate::console::spinner::step_started();
     let outcome = shell::run(job, d.interrupts.clone()).await;
@@ -81,8 +81,10 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
-            let message = format!("cannot start {}: {err}", d.settings.shell);
-            return Ok(Report::failed(Failure::new(ErrorClass::Internal, message)));
+            return Ok(Report::failed(Failure::new(
+                ErrorClass::Internal,
+                err.to_string(),
+            )));
         }
     };
     let mut report = match outcome.status {
@@ -136,7 +138,6 @@ pub async fn run_condition(
         capture: Some(CaptureMode::StdoutAndStderr),
         output_files: None,
         echo: false,
-        redactor: d.redactor.clone(),
     };
     match shell::run(job, d.interrupts.clone()).await {
         Err(err) => Ok(Err(Failure::new(
@@ -286,6 +287,13 @@ pub fn store_capture(
     data: &mut Map<String, Value>,
 ) -> Result<(), Failure> {
     if value.len() > CAPTURE_LIMIT {
+        let why = format!(
+            "step \"{}\" ran, but its output was larger than the 1 MiB capture limit",
+            at.step.id
+        );
+        d.scope(at.ctx.scope)
+            .capture_errors
+            .insert(name.to_owned(), why);
         return Err(Failure::new(
             ErrorClass::CaptureTooLarge,
             format!(
@@ -294,6 +302,7 @@ pub fn store_capture(
             ),
         ));
     }
+    d.scope(at.ctx.scope).capture_errors.remove(name);
     data.insert(
         "capture".into(),
         json!({"name": name, "bytes": value.len()}),
@@ -302,4 +311,12 @@ pub fn store_capture(
         .captures
         .insert(name.to_owned(), value);
     Ok(())
+}
+
+/// The failure of a template that uses capture `name`, which has no value because of `why`.
+pub fn unset_capture(name: &str, why: &str) -> Failure {
+    Failure::new(
+        ErrorClass::UndefinedVariable,
+        format!("variable \"{name}\" has no value here: {why}"),
+    )
 }

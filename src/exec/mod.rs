@@ -29,6 +29,7 @@ pub mod params;
 pub mod preflight;
 pub mod process;
 pub mod reopen;
+pub mod secrets;
 pub mod sessions;
 pub mod settings;
 pub mod shell;

@@ -142,6 +142,7 @@ mod tests {
                 .collect(),
             sessions: vec![],
             engine: None,
+            requires: Vec::new(),
             defaults: AgentSettings::default(),
             env: vec![],
             steps: vec![],

@@ -1,12 +1,15 @@
 //! Preflight (cli.md §4.5–§4.6): before the first step, check that every agent CLI the run will
-//! certainly need is installed and logged in, and warn when interactive steps have no terminal.
+//! certainly need is installed and logged in and that what the workflows' `requires:` lists is
+//! there, naming every problem at once; and warn when interactive steps have no terminal.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::dispatcher::Fatal;
 use super::subflow::Loader;
 use crate::agents;
+use crate::workflow::requires::{Need, Requirement};
 use crate::workflow::{AgentMode, StepKind, Workflow};
 
 /// Warns when the root workflow has interactive steps but stdin or stdout is not a terminal.
@@ -23,14 +26,18 @@ pub fn warn_without_terminal(workflow: &Workflow) {
     }
 }
 
-/// Checks the agent CLIs of the workflow and its static sub-workflows (exit 4 on a problem).
+/// Checks, before the first step, everything the run will certainly need: the agent CLIs of the
+/// workflow and its static sub-workflows (installed and logged in) and what their `requires:`
+/// lists (programs on `PATH`, paths in the project). Every problem is named at once (exit 4).
 ///
 /// Steps guarded by a `skip_if` (on the step or an enclosing step of the same file) are left to
-/// run time: they may never run, so their CLI is not required up front.
+/// run time: they may never run, so their CLI and their sub-workflow's needs are not required up
+/// front.
 pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal> {
     let config = loader.config();
-    let mut needed: Vec<(String, String)> = Vec::new();
-    collect_clis(
+    let mut needed = Needed::default();
+    needed.requirements(workflow);
+    collect(
         loader,
         workflow,
         &workflow.steps,
@@ -39,31 +46,74 @@ pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal>
         &mut needed,
         0,
     );
+    let mut problems = cli_problems(&needed.clis, &config);
+    problems.extend(requirement_problems(
+        &needed.requires,
+        &loader.project().dir,
+    ));
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(Fatal::new(crate::exit::RUNTIME, problems.remove(0))),
+        n => Err(Fatal::new(
+            crate::exit::RUNTIME,
+            format!(
+                "the run cannot start; {n} things it needs are missing:\n  - {}",
+                problems.join("\n  - ")
+            ),
+        )),
+    }
+}
+
+/// What a run needs, gathered from its workflow files.
+#[derive(Default)]
+struct Needed {
+    /// Each CLI with the path of the first step that needs it.
+    clis: Vec<(String, String)>,
+    /// Each requirement with the workflow that declares it.
+    requires: Vec<(Requirement, String)>,
+}
+
+impl Needed {
+    fn requirements(&mut self, workflow: &Workflow) {
+        for requirement in &workflow.requires {
+            if !self
+                .requires
+                .iter()
+                .any(|(known, _)| known.need == requirement.need)
+            {
+                self.requires
+                    .push((requirement.clone(), workflow.name.clone()));
+            }
+        }
+    }
+}
+
+/// The agent CLIs that are missing or not logged in, one message each.
+fn cli_problems(needed: &[(String, String)], config: &crate::config::Config) -> Vec<String> {
     let skip_login = std::env::var("AGENT_RUNNER_SKIP_PREFLIGHT").is_ok_and(|v| v == "1");
     let mut checked = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
     for (cli, path) in needed {
         if !checked.insert(cli.clone()) {
             continue;
         }
-        let Some(adapter) = agents::adapter(&cli) else {
+        let Some(adapter) = agents::adapter(cli) else {
             continue;
         };
-        let cli_config = config.clis.get(&cli);
+        let cli_config = config.clis.get(cli);
         let binary = agents::resolve_binary(
-            &cli,
+            cli,
             cli_config.and_then(|c| c.binary.as_deref()),
             adapter.default_binary(),
             &|k| std::env::var(k).ok(),
         );
         let path_var = std::env::var_os("PATH");
         let Some(found) = agents::find_on_path(&binary, path_var.as_deref()) else {
-            return Err(Fatal::new(
-                crate::exit::RUNTIME,
-                format!(
-                    "the \"{cli}\" CLI is not installed or not on PATH (needed by step \"{path}\"); {}",
-                    adapter.install_hint()
-                ),
+            problems.push(format!(
+                "the \"{cli}\" CLI is not installed or not on PATH (needed by step \"{path}\"); {}",
+                adapter.install_hint()
             ));
+            continue;
         };
         if skip_login {
             continue;
@@ -80,14 +130,37 @@ pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal>
                     Some(command) => format!("run \"{command}\" and start again"),
                     None => format!("{}, and start again", adapter.login_hint()),
                 };
-                return Err(Fatal::new(
-                    crate::exit::RUNTIME,
-                    format!("{cli} is not logged in (needed by step \"{path}\"); {fix}"),
+                problems.push(format!(
+                    "{cli} is not logged in (needed by step \"{path}\"); {fix}"
                 ));
             }
         }
     }
-    Ok(())
+    problems
+}
+
+/// The `requires:` entries that are not met, one message each.
+fn requirement_problems(needed: &[(Requirement, String)], project: &Path) -> Vec<String> {
+    let path_var = std::env::var_os("PATH");
+    let mut problems = Vec::new();
+    for (requirement, workflow) in needed {
+        let problem = match &requirement.need {
+            Need::Program(program) => agents::find_on_path(program, path_var.as_deref())
+                .is_none()
+                .then(|| format!("\"{program}\" is not installed or not on PATH (required by workflow \"{workflow}\")")),
+            Need::Path(path) => (!project.join(path).exists()).then(|| {
+                format!("{path} does not exist in the project (required by workflow \"{workflow}\")")
+            }),
+        };
+        if let Some(mut problem) = problem {
+            if let Some(hint) = &requirement.hint {
+                problem.push_str("; ");
+                problem.push_str(hint);
+            }
+            problems.push(problem);
+        }
+    }
+    problems
 }
 
 /// The command of a login hint: the first quoted part (`claude auth login` of
@@ -97,15 +170,16 @@ fn login_command(hint: &str) -> Option<&str> {
     rest.split_once('"').map(|(command, _)| command)
 }
 
-/// The statically known CLIs of `steps` (and static sub-workflows), with the path of the first
-/// step that needs each. Steps under a `skip_if` may never run and are left to run time.
-fn collect_clis(
+/// The statically known CLIs of `steps` (with the path of the first step that needs each) and
+/// the requirements of static sub-workflows. Steps under a `skip_if` may never run and are left
+/// to run time.
+fn collect(
     loader: &mut Loader,
     workflow: &Arc<Workflow>,
     steps: &[crate::workflow::Step],
     prefix: &str,
     config: &crate::config::Config,
-    out: &mut Vec<(String, String)>,
+    out: &mut Needed,
     depth: usize,
 ) {
     if depth > 32 {
@@ -123,10 +197,10 @@ fn collect_clis(
         match &step.kind {
             StepKind::Agent(agent) => {
                 if let Some(cli) = super::settings::static_cli(agent, workflow, config) {
-                    out.push((cli, path));
+                    out.clis.push((cli, path));
                 }
             }
-            StepKind::Loop(looped) => collect_clis(
+            StepKind::Loop(looped) => collect(
                 loader,
                 workflow,
                 &looped.steps,
@@ -136,11 +210,12 @@ fn collect_clis(
                 depth + 1,
             ),
             StepKind::Group(children) => {
-                collect_clis(loader, workflow, children, &path, config, out, depth + 1)
+                collect(loader, workflow, children, &path, config, out, depth + 1)
             }
             StepKind::SubWorkflow(call) if call.workflow.is_static() => {
                 if let Ok(child) = loader.load_sub(call.workflow.text(), &workflow.source) {
-                    collect_clis(
+                    out.requirements(&child);
+                    collect(
                         loader,
                         &child,
                         &child.steps.clone(),

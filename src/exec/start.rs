@@ -20,8 +20,8 @@ use crate::cli::{Global, RunRequest};
 use crate::console::{self, Console, eprint_line};
 use crate::exit;
 use crate::state::{
-    AuditEvent, AuditWriter, Frame, Redactor, RunDir, RunLock, RunStatus, SeedSession, StateDoc,
-    StateError, StateRoot, WorkflowRef,
+    AuditEvent, AuditWriter, Frame, RunDir, RunLock, RunStatus, SeedSession, StateDoc, StateError,
+    StateRoot, WorkflowRef,
 };
 use crate::workflow::Workflow;
 
@@ -98,17 +98,20 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     // engine's `state_dir` says (cli.md §4).
     let root = StateRoot::from_env().map_err(state_error)?;
     let project_state = root.project(&project).map_err(state_error)?;
-    let run_id = crate::state::new_run_id(&workflow.name, std::time::SystemTime::now());
-    let default_dir = project_state.runs_dir().join(&run_id).display().to_string();
+    // The id is claimed on disk at once: another run started in the same second cannot draw it.
+    let reserved = project_state
+        .reserve_run(&workflow.name)
+        .map_err(state_error)?;
+    let run_id = reserved.id().to_owned();
+    let default_dir = reserved.default_dir().display().to_string();
     let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
+    super::secrets::install_redactor(super::secrets::secret_values(&workflow, &params), &config)?;
     let engine = super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
     super::preflight::check(&mut loader, &workflow)?;
     super::preflight::warn_without_terminal(&workflow);
 
     let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
-    let run_dir = project_state
-        .create_run_with_id(&run_id, relocate.as_deref())
-        .map_err(state_error)?;
+    let run_dir = reserved.create(relocate.as_deref()).map_err(state_error)?;
     let session_dir = run_dir.path().display().to_string();
     let params = if session_dir == default_dir {
         params
@@ -149,11 +152,11 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     }
     let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
     d.engines = engines;
-    console::eprint_line(&format!(
+    d.console.info(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
-    console::eprint_line("");
+    d.console.info("");
     let mut skipped = Vec::new();
     if let Some(from) = &request.from {
         console::note(&format!(
@@ -187,6 +190,22 @@ async fn resume_async(
         None => project_state.newest_resumable().map_err(state_error)?.run,
     };
     let mut doc = run_dir.read_state().map_err(state_error)?;
+    if let (true, Some(from)) = (doc.completed || doc.status == RunStatus::Completed, &from) {
+        // A completed run has no position to go back to: say how to run it again instead of
+        // saying "nothing to resume" as if --from had not been given.
+        let mut loader = Loader::new(&project)?;
+        let (workflow, _) = loader.load_recorded(&doc.workflow)?;
+        super::from::check_exists(&mut loader, &workflow, from)?;
+        let source = &doc.workflow.source;
+        let target = source.strip_prefix("builtin:").unwrap_or(source);
+        return Err(Fatal::new(
+            exit::USAGE,
+            format!(
+                "run {} already completed; --from cannot restart it (start a new run instead: \"agent-runner {target} --from {from}\")",
+                doc.run_id
+            ),
+        ));
+    }
     if doc.completed || doc.status == RunStatus::Completed {
         eprint_line(&format!(
             "agent-runner: run {} already completed; nothing to resume",
@@ -226,7 +245,7 @@ async fn resume_async(
         engine_records = root.records;
     }
     let at = super::from::display_position(&d.doc, &workflow);
-    eprint_line(&format!(
+    d.console.info(&format!(
         "agent-runner: resuming run {} of workflow \"{}\" at {at}",
         d.doc.run_id, workflow.name
     ));
@@ -240,7 +259,7 @@ async fn resume_async(
             ),
         );
     }
-    eprint_line("");
+    d.console.info("");
     start_and_execute(d, workflow, resume_from, from, Vec::new(), engine_records).await
 }
 
@@ -294,17 +313,15 @@ fn open_dispatcher(
     let (lock, takeover) =
         RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
     run_dir.remove_stale_temps().map_err(state_error)?;
-    let secrets: Vec<&str> = doc
+    let secrets = doc
         .secret_params
         .iter()
-        .filter_map(|name| doc.params.get(name).map(String::as_str))
-        .collect();
-    let redactor =
-        Redactor::from_process_env(secrets, config.redact.as_deref().unwrap_or_default())
-            .map_err(state_error)?;
+        .filter_map(|name| doc.params.get(name))
+        .chain(&doc.sub_secrets);
+    let redactor = super::secrets::install_redactor(secrets, config)?;
     let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, redactor.clone())
         .map_err(state_error)?;
-    if !global.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    if !global.quiet && !global.plain && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         console::spinner::enable();
         tokio::spawn(async {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));

@@ -35,6 +35,15 @@ impl Loader {
             print_diagnostics(&diagnostics);
             Fatal::new(exit::INVALID, "")
         })?;
+        // Deprecations and Go-only keys of the configuration: once per run, however many files
+        // say the same.
+        let mut printed: Vec<(&str, &str)> = Vec::new();
+        for warning in &config.warnings {
+            if !printed.contains(&(warning.code, warning.message.as_str())) {
+                printed.push((warning.code, warning.message.as_str()));
+                console::eprint_line(&warning.to_string());
+            }
+        }
         let ctx = load_context(&project, Some(&config));
         Ok(Loader {
             project,

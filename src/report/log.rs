@@ -50,7 +50,7 @@ pub fn write_log(
         .map_or(&[], |doc| doc.secret_params.as_slice());
     let render = |line: &AuditLine| {
         if options.json {
-            line.raw.clone()
+            redactor.redact(&line.raw).into_owned()
         } else {
             render_line(line, secret_params, redactor)
         }
@@ -673,9 +673,13 @@ mod tests {
 
         let mut out = Vec::new();
         write_log(&entry, &redactor, &options(true, false), &mut out).unwrap();
+        // The raw lines, with a secret the writer missed (a short one) hidden all the same.
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            fs::read_to_string(run.audit_path()).unwrap() + "\n"
+            fs::read_to_string(run.audit_path())
+                .unwrap()
+                .replace("hunter22", REDACTED)
+                + "\n"
         );
         assert_eq!(read_audit(&run.audit_path()).unwrap().len(), 4);
     }

@@ -39,7 +39,11 @@ pub fn list(global: &Global, all: bool, limit: usize) -> i32 {
 /// `agent-runner show [RUN_ID] [--json]`: the summary of one run (default: the latest one).
 pub fn show(global: &Global, run_id: Option<&str>) -> i32 {
     let env = process_env();
-    let report = select_run(run_id).and_then(|run| show::gather(run, &env));
+    let report = select_run(run_id).and_then(|run| {
+        // Everything printed about this run, errors included, hides its secrets.
+        crate::state::secrets::install(&redactor_for(run.state.as_ref().ok(), &env)?);
+        show::gather(run, &env)
+    });
     print_report(report, global.json, show::render_json, show::render_text)
 }
 
@@ -76,6 +80,7 @@ pub fn log(global: &Global, run_id: Option<&str>, follow: bool) -> i32 {
         Ok(redactor) => redactor,
         Err(err) => return fail(&ReportError::State(err)),
     };
+    crate::state::secrets::install(&redactor);
     let options = log::Options {
         json: global.json,
         follow,
@@ -147,8 +152,8 @@ pub fn process_env() -> Vec<(String, String)> {
         .collect()
 }
 
-/// A redactor for one run: the values of its secret params (when its state is readable), the
-/// secret-looking values of `env`, and the token shapes.
+/// A redactor for one run: the values of its secret params and those of its sub-workflows (when
+/// its state is readable), the secret-looking values of `env`, and the token shapes.
 pub fn redactor_for(
     doc: Option<&StateDoc>,
     env: &[(String, String)],
@@ -157,6 +162,7 @@ pub fn redactor_for(
         doc.secret_params
             .iter()
             .filter_map(|name| doc.params.get(name))
+            .chain(&doc.sub_secrets)
     });
     Redactor::new(secrets, env.iter().map(|(k, v)| (k, v)), &[])
 }

@@ -785,8 +785,9 @@ to resume: agent-runner --resume {id}
         assert_eq!(
             err.to_string(),
             format!(
-                "state of run {} is unreadable (not a JSON object); the file was left as it is",
-                run.id()
+                "state of run {} is unreadable ({}: not a JSON object); the file was left as it is",
+                run.id(),
+                run.state_path().display()
             )
         );
         assert_eq!(err.exit_code(), crate::exit::INVALID);

@@ -37,6 +37,10 @@ pub struct StateDoc {
     /// Names of the params whose values are redacted everywhere else.
     #[serde(default)]
     pub secret_params: Vec<String>,
+    /// Values of the `secret: true` params of sub-workflows that have started, redacted
+    /// everywhere else like the root's secret params.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sub_secrets: Vec<String>,
     /// From `--session` given with a workflow.
     pub seed_session: Option<SeedSession>,
     /// Run-wide named sessions that have been started.
@@ -72,6 +76,7 @@ impl StateDoc {
             workflow,
             params: StringMap::new(),
             secret_params: Vec::new(),
+            sub_secrets: Vec::new(),
             seed_session: None,
             named_sessions: BTreeMap::new(),
             scope: Scope::default(),
@@ -152,6 +157,10 @@ pub struct NamedSession {
 pub struct Scope {
     #[serde(default)]
     pub captures: StringMap,
+    /// Why a capture has no value, for the captures whose step ran but could not store one
+    /// (output over the 1 MiB limit), so that a later use says so.
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
+    pub capture_errors: StringMap,
     pub last_session: Option<LastSession>,
 }
 

@@ -28,6 +28,10 @@ pub enum StateError {
     )]
     NewerFormat { run_id: String, version: u64 },
 
+    /// state.json has no `format_version`: the Go agent-runner wrote it. The file is untouched.
+    #[error("run {run} was written by the Go agent-runner; it cannot be resumed by agent-runner")]
+    GoRun { run: String },
+
     /// state.json cannot be read or parsed. The file is untouched and is never overwritten.
     #[error("state of run {run_id} is unreadable ({reason}); the file was left as it is")]
     Unreadable { run_id: String, reason: String },
@@ -47,6 +51,14 @@ pub enum StateError {
         host: String,
         started_at: String,
     },
+
+    /// The run lock is held, but its file does not (yet) say by whom: the owner has just taken
+    /// it, or the file was damaged.
+    #[error(
+        "run {run_id} is locked by another process that has not recorded who it is ({}); wait for it to finish or stop that process first",
+        lock_path.display()
+    )]
+    LockHeldByUnknown { run_id: String, lock_path: PathBuf },
 
     /// The lock file names another host, whose processes cannot be checked from here.
     #[error(
@@ -94,10 +106,12 @@ impl StateError {
             | StateError::NoSuchRun(_)
             | StateError::NothingToResume => exit::USAGE,
             StateError::NewerFormat { .. }
+            | StateError::GoRun { .. }
             | StateError::Unreadable { .. }
             | StateError::RedactPattern { .. } => exit::INVALID,
             StateError::Save(_)
             | StateError::LockHeld { .. }
+            | StateError::LockHeldByUnknown { .. }
             | StateError::LockHeldElsewhere { .. }
             | StateError::Lock { .. }
             | StateError::Audit(_)

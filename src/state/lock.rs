@@ -25,6 +25,8 @@ use super::time::now_rfc3339;
 const MAX_LOCK_BYTES: u64 = 64 * 1024;
 /// How often acquisition retries when the file was unlinked under it by a releasing owner.
 const ACQUIRE_ATTEMPTS: usize = 5;
+/// How often the owner of a held lock is read while its file is still empty (10 ms apart).
+const OWNER_READS: usize = 20;
 
 /// The content of a lock file: who owns the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,7 +194,7 @@ fn acquire(
                 return Ok((own(file, path, run_id).map_err(io_error)?, None));
             }
             Err(TryLockError::WouldBlock) => {
-                return Err(held_error(run_id, path, read_info(path)));
+                return Err(held_error(run_id, path, read_owner(path)));
             }
             Err(TryLockError::Error(e)) if has_no_advisory_locks(&e) => {
                 let previous = read_info(path);
@@ -231,11 +233,13 @@ fn own(mut file: File, path: &Path, run_id: &str) -> io::Result<RunLock> {
 }
 
 fn held_error(run_id: &str, path: &Path, info: Option<LockInfo>) -> StateError {
-    let unknown = || "unknown".to_string();
-    let (pid, host, started_at) = match info {
-        Some(info) => (info.pid.to_string(), info.host, info.started_at),
-        None => (unknown(), unknown(), unknown()),
+    let Some(info) = info else {
+        return StateError::LockHeldByUnknown {
+            run_id: run_id.to_string(),
+            lock_path: path.to_path_buf(),
+        };
     };
+    let (pid, host, started_at) = (info.pid.to_string(), info.host, info.started_at);
     if host != this_host() && host != "unknown" {
         StateError::LockHeldElsewhere {
             run_id: run_id.to_string(),
@@ -252,6 +256,18 @@ fn held_error(run_id: &str, path: &Path, info: Option<LockInfo>) -> StateError {
             started_at,
         }
     }
+}
+
+/// The owner of a held lock. An owner writes its info right after locking, so an empty file is
+/// read again a few times before it counts as unknown.
+fn read_owner(path: &Path) -> Option<LockInfo> {
+    for _ in 0..OWNER_READS {
+        if let Some(info) = read_info(path) {
+            return Some(info);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    read_info(path)
 }
 
 fn read_info(path: &Path) -> Option<LockInfo> {

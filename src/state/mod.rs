@@ -16,9 +16,11 @@ mod listing;
 mod lock;
 mod output_name;
 mod paths;
-mod redact;
+pub mod redact;
+mod reserved_run;
 mod run_dir;
 mod run_id;
+pub mod secrets;
 mod state_file;
 mod time;
 
@@ -43,6 +45,7 @@ pub use paths::{
     PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
+pub use reserved_run::ReservedRun;
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
 pub use run_id::{new_run_id, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};

@@ -22,7 +22,8 @@ use super::fs_util::{
     create_private_dir_all, create_private_dir_new, private_file, read_capped, subdirs,
     write_atomic,
 };
-use super::run_dir::{OUTPUT_DIR, RunDir};
+use super::reserved_run::ReservedRun;
+use super::run_dir::RunDir;
 use super::run_id::{new_run_id, validate_run_id};
 use super::time::now_rfc3339;
 
@@ -199,83 +200,44 @@ impl ProjectDir {
     }
 
     /// Creates the dir of a new run of workflow `workflow_name` with a fresh id, and its
-    /// `output/`. With `relocate_to = Some(D)` (an engine's `state_dir`) and `D` an existing
-    /// directory, the run dir is `D/.agent-runner/runs/<id>/` and the default location gets a
-    /// `redirect.json` stub; a missing `D` keeps the default location.
+    /// `output/`: [`ProjectDir::reserve_run`], then [`ReservedRun::create`].
     pub fn create_run(
         &self,
         workflow_name: &str,
         relocate_to: Option<&Path>,
     ) -> Result<RunDir, StateError> {
-        self.create_run_from(relocate_to, CREATE_ATTEMPTS, || {
+        self.reserve_run(workflow_name)?.create(relocate_to)
+    }
+
+    /// Claims a fresh run id for a run of `workflow_name` by creating `runs/<id>/`, drawing a new
+    /// id while the one drawn is taken (two runs started in the same second draw from only
+    /// 65 536 suffixes). The id is known before the run dir is complete, because engine hooks and
+    /// parameter defaults see it; it is claimed at once so that no other run can take it.
+    pub fn reserve_run(&self, workflow_name: &str) -> Result<ReservedRun, StateError> {
+        self.reserve_from(CREATE_ATTEMPTS, || {
             new_run_id(workflow_name, SystemTime::now())
         })
     }
 
-    /// Like [`ProjectDir::create_run`], with an id chosen beforehand (engine hooks see the run id
-    /// before the run dir exists). A taken id is an error.
-    pub fn create_run_with_id(
+    fn reserve_from(
         &self,
-        run_id: &str,
-        relocate_to: Option<&Path>,
-    ) -> Result<RunDir, StateError> {
-        validate_run_id(run_id)?;
-        self.create_run_from(relocate_to, 1, || run_id.to_owned())
-    }
-
-    fn create_run_from(
-        &self,
-        relocate_to: Option<&Path>,
         attempts: usize,
         mut next_id: impl FnMut() -> String,
-    ) -> Result<RunDir, StateError> {
+    ) -> Result<ReservedRun, StateError> {
         self.ensure()?;
-        let relocated_runs = match relocate_to {
-            Some(d) if d.is_dir() => Some(prepare_relocation(d)?),
-            _ => None,
-        };
         let mut last_error = None;
         for _ in 0..attempts {
             let run_id = next_id();
-            match self.try_create_run(&run_id, relocated_runs.as_deref()) {
-                Ok(run) => return Ok(run),
+            validate_run_id(&run_id)?;
+            let dir = self.runs_dir().join(&run_id);
+            match create_private_dir_new(&dir) {
+                Ok(()) => return Ok(ReservedRun::new(dir, run_id)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
                 Err(e) => return Err(StateError::io("create run dir in", self.runs_dir(), e)),
             }
         }
         let e = last_error.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists));
         Err(StateError::io("create run dir in", self.runs_dir(), e))
-    }
-
-    /// Claims `runs/<id>` at the default location first (the id is then taken), then creates the
-    /// relocated dir and the stub if relocating.
-    fn try_create_run(&self, run_id: &str, relocated_runs: Option<&Path>) -> io::Result<RunDir> {
-        let default_dir = self.runs_dir().join(run_id);
-        create_private_dir_new(&default_dir)?;
-        let Some(relocated_runs) = relocated_runs else {
-            create_private_dir_new(&default_dir.join(OUTPUT_DIR))?;
-            return Ok(RunDir::at(default_dir, run_id));
-        };
-        let real_dir = relocated_runs.join(run_id);
-        let created = create_private_dir_new(&real_dir)
-            .and_then(|()| create_private_dir_new(&real_dir.join(OUTPUT_DIR)))
-            .and_then(|()| {
-                let stub = Redirect {
-                    run_dir: real_dir.to_string_lossy().into_owned(),
-                };
-                let bytes = serde_json::to_vec_pretty(&stub).map_err(io::Error::other)?;
-                write_atomic(
-                    &default_dir,
-                    REDIRECT_FILE,
-                    &[bytes, b"\n".to_vec()].concat(),
-                )
-            });
-        if let Err(e) = created {
-            // Give the id back; a half-made stub would point nowhere.
-            let _ = fs::remove_dir_all(&default_dir);
-            return Err(e);
-        }
-        Ok(RunDir::at(real_dir, run_id))
     }
 
     /// Finds an existing run by id (validated first), following a `redirect.json` stub.
@@ -318,7 +280,7 @@ pub(crate) fn resolve_run_dir(dir: PathBuf, run_id: &str) -> Result<RunDir, Stat
 
 /// Makes `D/.agent-runner/runs/` exist; a newly created `D/.agent-runner/` gets a `.gitignore`
 /// of `*`. Returns the absolute path of `runs/`.
-fn prepare_relocation(d: &Path) -> Result<PathBuf, StateError> {
+pub(super) fn prepare_relocation(d: &Path) -> Result<PathBuf, StateError> {
     let d = fs::canonicalize(d).map_err(|e| StateError::io("resolve", d, e))?;
     let home = d.join(".agent-runner");
     match create_private_dir_new(&home) {
@@ -377,6 +339,27 @@ mod tests {
         let root = StateRoot::from_vars(Some("".into()), Some("/h".into())).unwrap();
         assert_eq!(root.path(), Path::new("/h/.agent-runner"));
         assert!(StateRoot::from_vars(None, None).is_ok());
+    }
+
+    #[test]
+    fn a_taken_run_id_is_drawn_again_and_an_unused_reservation_is_given_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = StateRoot::new(tmp.path().join("state"));
+        let project = root.project(tmp.path()).unwrap();
+        let first = project.reserve_from(1, || "w-1".to_owned()).unwrap();
+        // The same id drawn twice (two runs in the same second): the next draw is used.
+        let mut draws = ["w-1", "w-1", "w-2"].into_iter();
+        let second = project
+            .reserve_from(CREATE_ATTEMPTS, || draws.next().unwrap_or("w-3").to_owned())
+            .unwrap();
+        assert_eq!((first.id(), second.id()), ("w-1", "w-2"));
+        let err = project.reserve_from(3, || "w-1".to_owned()).unwrap_err();
+        assert!(err.to_string().contains("exists"), "{err}");
+        let run = first.create(None).unwrap();
+        assert!(run.output_dir().is_dir());
+        drop(second);
+        assert!(!project.runs_dir().join("w-2").exists());
+        assert!(project.runs_dir().join("w-1").is_dir());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! [`LineRedactor`] carries "inside a private key" from one line to the next.
 
 use std::borrow::Cow;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use regex::{Regex, RegexBuilder};
 
@@ -44,12 +45,22 @@ pub fn is_secret_env_name(name: &str) -> bool {
         || name.contains("API_KEY")
 }
 
-/// Replaces secrets in text. Cheap to clone; build one per run.
+/// Replaces secrets in text. Build one per run; clones share it, so a secret added later (the
+/// `secret: true` params of a sub-workflow) reaches every sink that holds a clone.
 #[derive(Debug, Clone)]
 pub struct Redactor {
+    shared: Arc<RwLock<Arc<Compiled>>>,
+}
+
+/// The patterns of one [`Redactor`], compiled into one regex.
+#[derive(Debug)]
+struct Compiled {
     all: Regex,
     pem_begin: Regex,
     pem_end: Regex,
+    /// Literal secrets, longest first, with their JSON-escaped forms.
+    literals: Vec<String>,
+    extra: Vec<String>,
 }
 
 impl Redactor {
@@ -66,11 +77,7 @@ impl Redactor {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut literals: Vec<String> = secret_values
-            .into_iter()
-            .map(|s| s.as_ref().to_string())
-            .filter(|s| s.chars().count() >= MIN_SECRET_PARAM_CHARS)
-            .collect();
+        let mut literals = secret_literals(secret_values);
         literals.extend(
             env.into_iter()
                 .filter(|(name, value)| {
@@ -79,10 +86,6 @@ impl Redactor {
                 })
                 .map(|(_, value)| value.as_ref().to_string()),
         );
-        // Longest first: where one secret contains another, the whole of it goes.
-        literals.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        literals.dedup();
-
         for pattern in extra_patterns {
             let compiled = Regex::new(pattern).map_err(|e| StateError::RedactPattern {
                 pattern: pattern.clone(),
@@ -95,26 +98,9 @@ impl Redactor {
                 });
             }
         }
-
-        let alternatives: Vec<String> = literals
-            .iter()
-            .map(|l| regex::escape(l))
-            .chain(TOKEN_SHAPES.iter().map(|s| s.to_string()))
-            .chain(extra_patterns.iter().cloned())
-            .map(|alt| format!("(?:{alt})"))
-            .collect();
-        let joined = alternatives.join("|");
-        let all = RegexBuilder::new(&joined)
-            .size_limit(64 * 1024 * 1024)
-            .build()
-            .map_err(|e| StateError::RedactPattern {
-                pattern: "(all redaction patterns combined)".to_string(),
-                reason: e.to_string(),
-            })?;
+        let compiled = Compiled::build(literals, extra_patterns.to_vec())?;
         Ok(Redactor {
-            all,
-            pem_begin: builtin(PEM_BEGIN)?,
-            pem_end: builtin(PEM_END)?,
+            shared: Arc::new(RwLock::new(Arc::new(compiled))),
         })
     }
 
@@ -137,9 +123,34 @@ impl Redactor {
         )
     }
 
+    /// Adds secret values (a sub-workflow's `secret: true` params) to this redactor and every
+    /// clone of it. Values it already hides, and short ones, change nothing.
+    pub fn add_secrets<S: AsRef<str>>(
+        &self,
+        values: impl IntoIterator<Item = S>,
+    ) -> Result<(), StateError> {
+        let current = self.current();
+        let new: Vec<String> = secret_literals(values)
+            .into_iter()
+            .filter(|v| !current.literals.contains(v))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut literals = current.literals.clone();
+        literals.extend(new);
+        let compiled = Arc::new(Compiled::build(literals, current.extra.clone())?);
+        *self.shared.write().unwrap_or_else(PoisonError::into_inner) = compiled;
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Compiled> {
+        Arc::clone(&self.shared.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// `text` with every secret replaced by `[REDACTED]`; borrowed when nothing matched.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        self.all.replace_all(text, REDACTED)
+        self.current().all.replace_all(text, REDACTED)
     }
 
     /// Redacts every string inside a JSON value, in place (object keys are left alone).
@@ -157,11 +168,63 @@ impl Redactor {
     }
 
     /// A line-by-line redactor for one stream (one output file).
-    pub fn line_redactor(&self) -> LineRedactor<'_> {
+    pub fn line_redactor(&self) -> LineRedactor {
         LineRedactor {
-            redactor: self,
+            redactor: self.clone(),
             in_private_key: false,
         }
+    }
+}
+
+/// The secret values long enough to redact. Each comes with its JSON-escaped form when that
+/// differs, so that a secret with a quote or a backslash is also hidden inside JSON text.
+fn secret_literals<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> Vec<String> {
+    let mut literals = Vec::new();
+    for value in values {
+        let value = value.as_ref();
+        if value.chars().count() < MIN_SECRET_PARAM_CHARS {
+            continue;
+        }
+        let escaped = serde_json::to_string(value).unwrap_or_default();
+        let escaped = escaped
+            .strip_prefix('"')
+            .and_then(|e| e.strip_suffix('"'))
+            .unwrap_or(value);
+        if escaped != value {
+            literals.push(escaped.to_owned());
+        }
+        literals.push(value.to_owned());
+    }
+    literals
+}
+
+impl Compiled {
+    fn build(mut literals: Vec<String>, extra: Vec<String>) -> Result<Self, StateError> {
+        // Longest first: where one secret contains another, the whole of it goes.
+        literals.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        literals.dedup();
+        let alternatives: Vec<String> = literals
+            .iter()
+            .map(|l| regex::escape(l))
+            .chain(TOKEN_SHAPES.iter().map(|s| s.to_string()))
+            .chain(extra.iter().cloned())
+            .map(|alt| format!("(?:{alt})"))
+            .collect();
+        let joined = alternatives.join("|");
+        let all = RegexBuilder::new(&joined)
+            .size_limit(64 * 1024 * 1024)
+            .build()
+            .map_err(|e| StateError::RedactPattern {
+                pattern: "(all redaction patterns combined)".to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Compiled {
+            all,
+            pem_begin: builtin(PEM_BEGIN)?,
+            pem_end: builtin(PEM_END)?,
+            literals,
+            extra,
+        })
     }
 }
 
@@ -174,24 +237,25 @@ fn builtin(pattern: &str) -> Result<Regex, StateError> {
 
 /// Redacts a stream one line at a time, hiding every line of a PEM private key block.
 #[derive(Debug)]
-pub struct LineRedactor<'r> {
-    redactor: &'r Redactor,
+pub struct LineRedactor {
+    redactor: Redactor,
     in_private_key: bool,
 }
 
-impl LineRedactor<'_> {
+impl LineRedactor {
     /// The redacted form of the next line of the stream.
     pub fn redact_line<'a>(&mut self, line: &'a str) -> Cow<'a, str> {
+        let compiled = self.redactor.current();
         if self.in_private_key {
-            if let Some(end) = self.redactor.pem_end.find(line) {
+            if let Some(end) = compiled.pem_end.find(line) {
                 self.in_private_key = false;
                 let rest = self.redactor.redact(&line[end.end()..]).into_owned();
                 return Cow::Owned(format!("{REDACTED}{rest}"));
             }
             return Cow::Borrowed(REDACTED);
         }
-        if let Some(begin) = self.redactor.pem_begin.find(line) {
-            self.in_private_key = !self.redactor.pem_end.is_match(&line[begin.end()..]);
+        if let Some(begin) = compiled.pem_begin.find(line) {
+            self.in_private_key = !compiled.pem_end.is_match(&line[begin.end()..]);
         }
         self.redactor.redact(line)
     }
@@ -307,6 +371,19 @@ mod tests {
         let r = Redactor::new(["a.b*c"], std::iter::empty::<(&str, &str)>(), &[]).unwrap();
         assert_eq!(r.redact("xa.b*cx"), format!("x{REDACTED}x"));
         assert_eq!(r.redact("aXbbc"), "aXbbc");
+    }
+
+    #[test]
+    fn secrets_added_later_reach_every_clone_and_json_text() {
+        let r = shapes();
+        let sink = r.clone();
+        assert_eq!(sink.redact("a late\"one\\x"), "a late\"one\\x");
+        r.add_secrets(["late\"one\\x", "ab"]).unwrap();
+        assert_eq!(sink.redact("a late\"one\\x"), format!("a {REDACTED}"));
+        // Inside JSON text the value is escaped; its escaped form is hidden too.
+        let json = serde_json::to_string("late\"one\\x").unwrap();
+        assert_eq!(sink.redact(&json), format!("\"{REDACTED}\""));
+        assert_eq!(sink.redact("ab"), "ab");
     }
 
     #[test]

@@ -46,6 +46,12 @@ pub fn decode_state(run_id: &str, bytes: &[u8]) -> Result<StateDoc, StateError> 
         Some(v) => v
             .as_u64()
             .ok_or_else(|| unreadable("format_version is not a positive integer".to_string()))?,
+        // The Go agent-runner wrote its state.json without a format version (compat-go.md §3).
+        None if object.contains_key("workflowFile") || object.contains_key("currentStep") => {
+            return Err(StateError::GoRun {
+                run: run_id.to_string(),
+            });
+        }
         None => return Err(unreadable("missing field `format_version`".to_string())),
     };
     if version > FORMAT_VERSION {
@@ -63,15 +69,22 @@ pub fn decode_state(run_id: &str, bytes: &[u8]) -> Result<StateDoc, StateError> 
     serde_json::from_value(value).map_err(|e| unreadable(e.to_string()))
 }
 
-/// Reads and checks `dir/state.json` of run `run_id`. Never writes anything.
+/// Reads and checks `dir/state.json` of run `run_id`. Never writes anything. An unreadable file
+/// is named in the error, so that the user can look at it.
 pub fn read_state(dir: &Path, run_id: &str) -> Result<StateDoc, StateError> {
-    let bytes = read_capped(&dir.join(STATE_FILE), MAX_STATE_BYTES).map_err(|e| {
-        StateError::Unreadable {
-            run_id: run_id.to_string(),
-            reason: e.to_string(),
-        }
-    })?;
-    decode_state(run_id, &bytes)
+    let path = dir.join(STATE_FILE);
+    let named = |reason: String| StateError::Unreadable {
+        run_id: run_id.to_string(),
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let bytes = read_capped(&path, MAX_STATE_BYTES).map_err(|e| named(e.to_string()))?;
+    decode_state(run_id, &bytes).map_err(|err| match err {
+        StateError::Unreadable { reason, .. } => named(reason),
+        StateError::GoRun { .. } => StateError::GoRun {
+            run: dir.display().to_string(),
+        },
+        other => other,
+    })
 }
 
 /// Replaces `dir/state.json` atomically with `doc` (runs-and-state.md §4).

@@ -14,6 +14,7 @@ mod libyaml;
 pub mod loader;
 pub mod model;
 pub mod positions;
+pub mod requires;
 pub mod resolve;
 pub mod schema;
 pub mod steps;

@@ -18,6 +18,8 @@ pub struct Workflow {
     pub params: Vec<Param>,
     pub sessions: Vec<SessionDecl>,
     pub engine: Option<EngineUse>,
+    /// What must be installed or present before the first step (`requires:`).
+    pub requires: Vec<super::requires::Requirement>,
     pub defaults: AgentSettings,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,

@@ -260,9 +260,12 @@ fn sigterm_interrupts_a_hanging_agent_and_resume_continues_its_session() {
     .fake_script("- [hang]\n")
     .status(130)
     .spawn();
-    running.wait_until(Duration::from_secs(60), "the agent's turn", |root| {
+    // The fake logs its turn before it creates the session file; a signal in between would leave
+    // no session to resume, so wait for the file too.
+    running.wait_until(Duration::from_secs(60), "the agent's session", |root| {
         std::fs::read_to_string(root.join("fake-agent.log"))
             .is_ok_and(|log| log.contains("\"mode\":\"headless\""))
+            && has_jsonl(&root.join("home/.claude/projects"))
     });
     running.signal(Signal::SIGTERM);
     let out = running.finish(Duration::from_secs(60));
@@ -393,4 +396,20 @@ fn a_headless_agent_that_asks_the_user_fails_the_step_with_a_clear_message() {
              answer in the prompt, or make the step interactive\n",
         )
         .run();
+}
+
+/// Whether a `.jsonl` file (a session of the fake claude) exists anywhere under `dir`.
+fn has_jsonl(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                has_jsonl(&path)
+            } else {
+                path.extension().is_some_and(|e| e == "jsonl")
+            }
+        })
 }

@@ -103,7 +103,11 @@ fn project() -> Test {
 fn run_flokay() -> Test {
     let test = project();
     let (status, screen) = run_in_pty(
-        pty_command(test.path(), &["flokay", "add-login"], &[openspec_bin_dir()]),
+        pty_command(
+            test.path(),
+            &["flokay", "add-login", "validate_command=test -f login.txt"],
+            &[openspec_bin_dir()],
+        ),
         &["wrote proposal", "wrote specs", "wrote design", "revised"],
     );
     assert_eq!(status, 0, "flokay failed:\n{screen}");
@@ -223,14 +227,29 @@ fn check_the_run(root: &Path) {
     assert!(root.join("project/openspec/specs/login/spec.md").exists());
     assert!(!root.join("project").join(CHANGE).exists());
 
-    // One commit per task and one for the archive, pushed on the change branch.
+    // The planning artifacts in a commit of their own, one commit per task and one for the
+    // archive, pushed on the change branch.
     assert_eq!(
         project_git(root, &["branch", "--show-current"]),
         "change/add-login"
     );
     assert_eq!(
         remote_git(root, &["log", "--format=%s", "change/add-login"]),
-        "add-login\n2. Add logout.txt\n1. Add login.txt\ninitial"
+        "add-login\n2. Add logout.txt\n1. Add login.txt\nPlan the OpenSpec change add-login\ninitial"
+    );
+    let files_of = |subject: &str| {
+        let rev = format!(":/^{subject}");
+        project_git(root, &["show", "--format=", "--name-only", &rev])
+    };
+    assert!(
+        files_of("Plan the OpenSpec change")
+            .lines()
+            .all(|f| f.starts_with(CHANGE)),
+        "the plan commit holds only the change's artifacts"
+    );
+    assert_eq!(
+        files_of("1. Add login.txt"),
+        format!("login.txt\n{CHANGE}/tasks.md")
     );
     assert_eq!(project_git(root, &["status", "--porcelain"]), "");
     let calls = gh_calls(root);

@@ -69,12 +69,36 @@ fn run_validator_finds_the_project_validator() {
 }
 
 #[test]
-fn run_validator_without_a_validator_passes_with_a_note() {
+fn run_validator_without_a_validator_fails_unless_the_user_allows_unchecked_work() {
     let out = with_fakes(Test::new(), "")
         .args(["core/run-validator"])
-        .stderr_contains("no validator found; pass validate_command")
+        .status(1)
+        .stderr_contains("no validator found: pass validate_command, add an executable .agent-runner/validate, or set allow_unchecked=yes to accept the work without a check")
+        .run();
+    assert!(
+        turns(&out).is_empty(),
+        "no agent tries to fix a missing validator"
+    );
+    let out = with_fakes(Test::new(), "")
+        .args(["core/run-validator", "allow_unchecked=yes"])
+        .stderr_contains("no validator found; the work is accepted without a check because allow_unchecked is set")
         .run();
     assert!(turns(&out).is_empty());
+}
+
+#[test]
+fn implement_task_never_ticks_a_task_off_when_no_validator_ran() {
+    let test = git_repo(Test::new().write("tasks.md", TASKS));
+    let out = with_fakes(
+        test,
+        "- [{write_file: {path: hello.txt, content: hello}}, {text: Added hello.txt.}]\n",
+    )
+    .args(["core/implement-task", "tasks.md"])
+    .status(1)
+    .stderr_contains("no validator found")
+    .run();
+    assert_eq!(out.read("tasks.md"), TASKS, "nothing is checked off");
+    assert_eq!(project_git(&out, &["log", "--format=%s"]), "initial");
 }
 
 // ---- core/implement-task ----

@@ -100,8 +100,9 @@ fn unreadable_state_exits_3_for_show_but_lists() {
     let out = env.run(&["show"]);
     assert!(
         text(&out.stderr).starts_with(&format!(
-            "agent-runner: error: state of run {} is unreadable (",
-            run.id()
+            "agent-runner: error: state of run {} is unreadable ({}: ",
+            run.id(),
+            run.state_path().display()
         )),
         "{}",
         text(&out.stderr)

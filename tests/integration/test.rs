@@ -492,7 +492,7 @@ impl Test {
     }
 
     /// The command that runs the binary in the test's clean environment.
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let root = self.path();
         let home = root.join("home");
         let path = match std::env::var_os("PATH") {
