@@ -1,7 +1,7 @@
 //! agent-runner: runs YAML workflows of AI coding-agent steps.
 //!
-//! Data flows one way: YAML → [`workflow`] model → dispatcher → executors → events → state and
-//! audit. `main.rs` only calls [`run::run`] and exits with the code it returns.
+//! Data flows one way: YAML → [`workflow`] model → runtime → executors → events → one writer → state,
+//! audit and console. `main.rs` only calls [`run::run`] and exits with the code it returns.
 
 pub mod agents;
 pub mod cli;
@@ -10,6 +10,7 @@ pub mod compat;
 pub mod config;
 pub mod console;
 pub mod engine;
+pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod interpolate;

@@ -37,6 +37,7 @@ mod interactive_terminal;
 mod interactive_triggers;
 mod pty_relay;
 mod reports;
+mod run_compat;
 mod run_crash;
 mod run_flow;
 mod run_loops;

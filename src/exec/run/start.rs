@@ -1,5 +1,5 @@
 //! Starting a run: a new run (cli.md §4) or a resume (runs-and-state.md §5), up to the point
-//! where the dispatcher takes over; then the end of the run.
+//! where the runtime takes over; then the end of the run.
 //!
 //! Order for a new run: resolve and validate the workflow with its static sub-workflows (exit 3),
 //! load the configuration (exit 3), bind parameters (exit 2), preflight the agent CLIs (exit 4),
@@ -9,19 +9,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
-
-use super::context::ListCtx;
-use super::dispatcher::{Counts, Dispatcher, Fatal, RunSettings};
-use super::params::{self, Bound};
-use super::signals::{Interrupts, SignalName};
-use super::subflow::Loader;
+use super::super::context::ListCtx;
+use super::super::error::RunError;
+use super::super::params::{self, Bound};
+use super::super::secrets;
+use super::super::signals::{Interrupts, SignalName};
+use super::super::subflow::Loader;
+use super::event::Event;
+use super::walk::{RunSettings, Runtime};
+use super::writer::Writer;
 use crate::cli::{Global, RunRequest};
 use crate::console::{self, Console, eprint_line};
 use crate::exit;
 use crate::state::{
-    AuditEvent, AuditWriter, Frame, RunDir, RunLock, RunStatus, SeedSession, StateDoc, StateError,
-    StateRoot, WorkflowRef,
+    AuditData, AuditWriter, Frame, LockTakeoverRecord, RunDir, RunLock, RunStart, RunStatus,
+    SeedRecord, SeedSession, Skip, SkipReason, StateDoc, StateError, StateRoot, WorkflowRecord,
+    WorkflowRef,
 };
 use crate::workflow::Workflow;
 
@@ -56,29 +59,21 @@ fn block_on(future: impl std::future::Future<Output = i32>) -> i32 {
     }
 }
 
-fn report_fatal(fatal: Fatal) -> i32 {
-    if !fatal.message.is_empty() {
-        console::error(&fatal.message);
-    }
-    fatal.code
+fn report_fatal(err: RunError) -> i32 {
+    crate::error::Error::Run(err).report()
 }
 
-fn project_dir() -> Result<PathBuf, Fatal> {
+fn project_dir() -> Result<PathBuf, RunError> {
     std::env::current_dir()
         .and_then(|dir| dir.canonicalize())
-        .map_err(|err| {
-            Fatal::new(
-                exit::RUNTIME,
-                format!("cannot read the current directory: {err}"),
-            )
-        })
+        .map_err(RunError::CurrentDir)
 }
 
-fn state_error(err: StateError) -> Fatal {
-    Fatal::new(err.exit_code(), err.to_string())
+fn state_error(err: StateError) -> RunError {
+    RunError::State(err)
 }
 
-async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fatal> {
+async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunError> {
     let project = project_dir()?;
     let mut loader = Loader::new(&project)?;
     let workflow = loader.load_root(&request.workflow)?;
@@ -86,13 +81,13 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     let bound = params::bind(&workflow, &request.params).map_err(|err| {
         console::error(&err.message);
         eprint_line(&err.usage);
-        Fatal::new(exit::USAGE, "")
+        RunError::Params
     })?;
     if request.dry_run {
-        return super::dry_run::print(&mut loader, &workflow, &bound, global.json);
+        return super::super::dry_run::print(&mut loader, &workflow, &bound, global.json);
     }
     if let Some(from) = &request.from {
-        super::from::check_exists(&mut loader, &workflow, from)?;
+        super::super::from::check_exists(&mut loader, &workflow, from)?;
     }
     // The run id comes first so engine hooks see it; the run dir is created last, where the
     // engine's `state_dir` says (cli.md §4).
@@ -105,10 +100,11 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
     let run_id = reserved.id().to_owned();
     let default_dir = reserved.default_dir().display().to_string();
     let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
-    super::secrets::install_redactor(super::secrets::secret_values(&workflow, &params), &config)?;
-    let engine = super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
-    super::preflight::check(&mut loader, &workflow)?;
-    super::preflight::warn_without_terminal(&workflow);
+    secrets::install_redactor(secrets::secret_values(&workflow, &params), &config)?;
+    let engine =
+        super::super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
+    super::super::preflight::check(&mut loader, &workflow)?;
+    super::super::preflight::warn_without_terminal(&workflow);
 
     let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
     let run_dir = reserved.create(relocate.as_deref()).map_err(state_error)?;
@@ -148,21 +144,21 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, Fata
             .unwrap_or_default(),
     ));
     if let Some(from) = &request.from {
-        doc.position = Some(super::from::chain_to(&mut loader, &workflow, from)?);
+        doc.position = Some(super::super::from::chain_to(&mut loader, &workflow, from)?);
     }
-    let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
+    let mut d = open_runtime(doc, run_dir, loader, global, &config, workflow.clone())?;
     d.engines = engines;
-    d.console.info(&format!(
+    d.writer.console().info(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
-    d.console.info("");
+    d.writer.console().info("");
     let mut skipped = Vec::new();
     if let Some(from) = &request.from {
         console::note(&format!(
             "starting at \"{from}\"; earlier steps are skipped and their captures are unset"
         ));
-        skipped = super::from::skipped_before(&mut d.loader, &workflow, from)?;
+        skipped = super::super::from::skipped_before(&mut d.loader, &workflow, from)?;
     }
     start_and_execute(d, workflow, None, request.from, skipped, engine_records).await
 }
@@ -171,20 +167,16 @@ async fn resume_async(
     run_id: Option<String>,
     from: Option<String>,
     global: &Global,
-) -> Result<i32, Fatal> {
+) -> Result<i32, RunError> {
     let project = project_dir()?;
     let root = StateRoot::from_env().map_err(state_error)?;
     let project_state = root.project(&project).map_err(state_error)?;
     let run_dir = match &run_id {
         Some(id) => project_state.open_run(id).map_err(|err| match err {
-            StateError::NoSuchRun(_) => {
-                let mut message =
-                    format!("no run \"{id}\" in this project (see \"agent-runner list\")");
-                if Loader::new(&project).is_ok_and(|mut l| l.exists(id)) {
-                    message.push_str(&format!("; to start workflow \"{id}\", leave out --resume"));
-                }
-                Fatal::new(exit::USAGE, message)
-            }
+            StateError::NoSuchRun(_) => RunError::NoSuchRun {
+                id: id.clone(),
+                is_workflow: Loader::new(&project).is_ok_and(|mut l| l.exists(id)),
+            },
             other => state_error(other),
         })?,
         None => project_state.newest_resumable().map_err(state_error)?.run,
@@ -195,16 +187,14 @@ async fn resume_async(
         // saying "nothing to resume" as if --from had not been given.
         let mut loader = Loader::new(&project)?;
         let (workflow, _) = loader.load_recorded(&doc.workflow)?;
-        super::from::check_exists(&mut loader, &workflow, from)?;
+        super::super::from::check_exists(&mut loader, &workflow, from)?;
         let source = &doc.workflow.source;
         let target = source.strip_prefix("builtin:").unwrap_or(source);
-        return Err(Fatal::new(
-            exit::USAGE,
-            format!(
-                "run {} already completed; --from cannot restart it (start a new run instead: \"agent-runner {target} --from {from}\")",
-                doc.run_id
-            ),
-        ));
+        return Err(RunError::CompletedFrom {
+            run_id: doc.run_id.clone(),
+            target: target.to_owned(),
+            from: from.clone(),
+        });
     }
     if doc.completed || doc.status == RunStatus::Completed {
         eprint_line(&format!(
@@ -217,11 +207,11 @@ async fn resume_async(
     let (workflow, changed) = loader.load_recorded(&doc.workflow)?;
     let config = loader.config();
     match &from {
-        Some(from) => super::from::check_exists(&mut loader, &workflow, from)?,
-        None => super::from::check_position(&doc, &workflow)?,
+        Some(from) => super::super::from::check_exists(&mut loader, &workflow, from)?,
+        None => super::super::from::check_position(&doc, &workflow)?,
     }
     let run_path = run_dir.path().to_path_buf();
-    let engine = super::engines::attach_root(
+    let engine = super::super::engines::attach_root(
         &loader,
         &workflow,
         &doc.params,
@@ -229,25 +219,26 @@ async fn resume_async(
         Some(run_path),
         false,
     )?;
-    super::preflight::check(&mut loader, &workflow)?;
-    super::preflight::warn_without_terminal(&workflow);
+    super::super::preflight::check(&mut loader, &workflow)?;
+    super::super::preflight::warn_without_terminal(&workflow);
     if let Some(from) = &from {
-        doc.position = Some(super::from::chain_to(&mut loader, &workflow, from)?);
+        doc.position = Some(super::super::from::chain_to(&mut loader, &workflow, from)?);
     }
     doc.status = RunStatus::Running;
     doc.last_failure = None;
     let resume_from = doc.position_path();
-    let mut d = open_dispatcher(doc, run_dir, loader, global, &config, workflow.clone())?;
+    let mut d = open_runtime(doc, run_dir, loader, global, &config, workflow.clone())?;
     d.resuming_step = true;
     let mut engine_records = Vec::new();
     if let Some(root) = engine {
         d.engines.push(root.engine);
         engine_records = root.records;
     }
-    let at = super::from::display_position(&d.doc, &workflow);
-    d.console.info(&format!(
+    let at = super::super::from::display_position(d.writer.doc(), &workflow);
+    d.writer.console().info(&format!(
         "agent-runner: resuming run {} of workflow \"{}\" at {at}",
-        d.doc.run_id, workflow.name
+        d.writer.doc().run_id,
+        workflow.name
     ));
     if changed {
         d.warn(
@@ -259,67 +250,87 @@ async fn resume_async(
             ),
         );
     }
-    d.console.info("");
+    d.writer.console().info("");
     start_and_execute(d, workflow, resume_from, from, Vec::new(), engine_records).await
 }
 
 /// Writes `run_start` and the first state of this invocation, then runs the workflow.
 async fn start_and_execute(
-    mut d: Dispatcher,
+    mut d: Runtime,
     workflow: Arc<Workflow>,
     resume_from: Option<String>,
     from: Option<String>,
     skipped: Vec<(String, String, bool)>,
     engine_records: Vec<crate::engine::HookRecord>,
-) -> Result<i32, Fatal> {
-    let start = json!({
-        "workflow": {"name": workflow.name, "source": workflow.source.to_string(), "hash": workflow.hash},
-        "params": d.redact_map(&d.doc.params),
-        "project_dir": d.settings.project_dir.display().to_string(),
-        "agent_runner_version": env!("CARGO_PKG_VERSION"),
-        "resumed": resume_from.is_some(),
-        "resume_from": resume_from,
-        "from": from,
-        "seed_session": d.doc.seed_session.as_ref().map(|s| json!({"cli": s.cli, "id": s.id})),
-    });
-    d.audit(AuditEvent::RunStart, "", start)?;
-    d.engine_records("", engine_records)?;
+) -> Result<i32, RunError> {
+    let doc = d.writer.doc();
+    let params = match d.redact_map(&doc.params) {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let start = RunStart {
+        workflow: Some(WorkflowRecord {
+            name: Some(workflow.name.clone()),
+            source: Some(workflow.source.to_string()),
+            hash: Some(workflow.hash.clone()),
+        }),
+        params,
+        project_dir: Some(d.settings.project_dir.display().to_string()),
+        agent_runner_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        resumed: Some(resume_from.is_some()),
+        resume_from,
+        from: from.clone(),
+        seed_session: doc.seed_session.as_ref().map(|s| SeedRecord {
+            cli: s.cli.clone(),
+            id: s.id.clone(),
+        }),
+    };
+    let resumed = start.resumed == Some(true);
+    d.writer.record("", &AuditData::RunStart(start))?;
+    d.writer.emit(Event::Engine {
+        path: String::new(),
+        records: engine_records,
+    })?;
     for (display, path, leaf) in skipped {
-        d.counts.skipped += u64::from(leaf);
-        d.console.skipped(&display, "--from");
-        d.audit(AuditEvent::Skip, &path, json!({"reason": "from"}))?;
+        d.writer.emit(Event::Skipped {
+            display,
+            path,
+            reason: "--from".to_owned(),
+            skip: Skip::because(SkipReason::From),
+            leaf,
+        })?;
     }
-    if resume_from.is_some() && from.is_none() {
+    if resumed && from.is_none() {
         // A plain resume changes only the status (and clears last_failure) before the first
         // step: the state on disk is already a resumable position, so this write goes out with
-        // the first step's start (Dispatcher::save_later). A new run must create state.json now,
+        // the first step's start (Runtime::save_later). A new run must create state.json now,
         // and `--from` must record the chain it chose before anything else happens.
-        d.save_later();
+        d.writer.save_later();
     } else {
-        d.save()?;
+        d.writer.save()?;
     }
     Ok(execute(d, workflow).await)
 }
 
-/// Takes the lock, opens the audit log and builds the dispatcher.
-fn open_dispatcher(
+/// Takes the lock, opens the audit log and builds the runtime.
+fn open_runtime(
     doc: StateDoc,
     run_dir: RunDir,
     loader: Loader,
     global: &Global,
     config: &crate::config::Config,
     root: Arc<Workflow>,
-) -> Result<Dispatcher, Fatal> {
+) -> Result<Runtime, RunError> {
     let (lock, takeover) =
         RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
     run_dir.remove_stale_temps().map_err(state_error)?;
-    let secrets = doc
+    let values = doc
         .secret_params
         .iter()
         .filter_map(|name| doc.params.get(name))
         .chain(&doc.sub_secrets);
-    let redactor = super::secrets::install_redactor(secrets, config)?;
-    let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, redactor.clone())
+    let redactor = Arc::new(secrets::install_redactor(values, config)?);
+    let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, (*redactor).clone())
         .map_err(state_error)?;
     if !global.quiet && !global.plain && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         console::spinner::enable();
@@ -332,8 +343,7 @@ fn open_dispatcher(
         });
     }
     let signal = SignalName::default();
-    let interrupts = Interrupts::listen(signal.clone())
-        .map_err(|err| Fatal::new(exit::RUNTIME, format!("cannot listen for signals: {err}")))?;
+    let interrupts = Interrupts::listen(signal.clone()).map_err(RunError::Signals)?;
     let settings = RunSettings {
         project_dir: PathBuf::from(&doc.project_dir),
         shell: config.shell.clone().unwrap_or_else(|| "/bin/sh".to_owned()),
@@ -341,17 +351,18 @@ fn open_dispatcher(
         verbose: global.verbose,
         runner_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agent-runner")),
     };
-    let mut d = Dispatcher {
-        doc,
-        run_dir,
-        audit,
-        redactor: Arc::new(redactor),
-        console: Console::for_stderr(global.quiet),
+    let mut d = Runtime {
+        writer: Writer::new(
+            doc,
+            run_dir,
+            audit,
+            Console::for_stderr(global.quiet),
+            redactor.clone(),
+        ),
+        redactor,
         settings,
         interrupts,
         signal,
-        counts: Counts::default(),
-        usage: Default::default(),
         started: Instant::now(),
         resuming_step: false,
         loader,
@@ -359,20 +370,19 @@ fn open_dispatcher(
         lock: Some(lock),
         root,
         engines: Vec::new(),
-        unsaved: false,
     };
     if let Some(takeover) = takeover {
-        d.audit(
-            AuditEvent::LockTakeover,
-            "",
-            json!({"previous_pid": takeover.previous_pid, "previous_host": takeover.previous_host}),
-        )?;
+        let record = LockTakeoverRecord {
+            previous_pid: Some(u64::from(takeover.previous_pid)),
+            previous_host: Some(takeover.previous_host),
+        };
+        d.writer.record("", &AuditData::LockTakeover(record))?;
     }
     Ok(d)
 }
 
 /// Runs the root step list to its end, then writes the end of the run and releases the lock.
-async fn execute(mut d: Dispatcher, workflow: Arc<Workflow>) -> i32 {
+async fn execute(mut d: Runtime, workflow: Arc<Workflow>) -> i32 {
     let engine = (!d.engines.is_empty()).then_some(0);
     let ctx = ListCtx::root(workflow.clone(), engine);
     let end = d.run_list(&ctx, &workflow.steps).await;
@@ -391,7 +401,7 @@ fn render_params(
     bound: Vec<(String, Bound)>,
     run_id: &str,
     session_dir: &str,
-) -> Result<crate::state::StringMap, Fatal> {
+) -> Result<crate::state::StringMap, RunError> {
     let given: Vec<(String, String)> = bound
         .into_iter()
         .filter_map(|(name, value)| match value {
@@ -399,8 +409,8 @@ fn render_params(
             Bound::Default(_) | Bound::Empty => None,
         })
         .collect();
-    super::subflow::bind_params(workflow, given, run_id, session_dir)
-        .map_err(|failure| Fatal::new(exit::USAGE, failure.message))
+    super::super::subflow::bind_params(workflow, given, run_id, session_dir)
+        .map_err(RunError::ParamDefault)
 }
 
 fn workflow_ref(workflow: &Workflow) -> WorkflowRef {

@@ -3,63 +3,56 @@
 use std::path::PathBuf;
 use std::process::ExitStatus;
 
-use crate::state::AuditEvent;
-use serde_json::{Map, Value, json};
-
-use super::context::ListCtx;
-use super::dispatcher::{Dispatcher, Fatal};
-use super::display::output_stem;
-use super::outcome::{End, ErrorClass, Failure};
-use super::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
-use super::step::{At, Report};
+use super::super::display::output_stem;
+use super::super::error::RunError;
+use super::super::outcome::{End, ErrorClass, Failure};
+use super::super::process::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
+use super::super::run::{Event, Report, StepCtx};
+use crate::state::{CaptureRecord, StepEnd, StepStart};
 use crate::workflow::{ShellStep, Step, Template};
 
 /// Largest `skip_if` output kept in the audit log.
 const SKIP_OUTPUT_LIMIT: usize = 4096;
 
-pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Result<Report, Fatal> {
+pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, RunError> {
     let label = if spec.interactive {
         "interactive shell"
     } else {
         "shell"
     };
-    let command = d.render(at.ctx, &at.step.id, &spec.command);
-    let workdir = resolve_workdir(d, at.ctx, at.step, spec.workdir.as_ref());
-    let mut start = Map::new();
-    start.insert(
-        "command".into(),
-        json!(command.as_deref().unwrap_or(spec.command.text())),
-    );
-    start.insert(
-        "workdir".into(),
-        json!(workdir.as_ref().map(|w| w.display().to_string()).ok()),
-    );
-    let seq = d.begin(at, label, start)?;
+    let command = cx.render(&spec.command);
+    let workdir = resolve_workdir(cx, spec.workdir.as_ref());
+    let start = StepStart {
+        command: Some(command.as_deref().unwrap_or(spec.command.text()).to_owned()),
+        workdir: Some(workdir.as_ref().map(|w| w.display().to_string()).ok()),
+        ..StepStart::default()
+    };
+    let seq = cx.start(label, start)?;
     let (command, workdir) = match (command, workdir) {
         (Ok(command), Ok(workdir)) => (command, workdir),
         (Err(failure), _) | (_, Err(failure)) => return Ok(Report::failed(failure)),
     };
     // Continuation lines of a multi-line command line up under the first.
-    let shown = d
-        .redactor
+    let shown = cx
+        .redactor()
         .redact(command.trim_end())
         .replace('\n', "\n           ");
-    d.console.detail(&format!("command: {shown}"));
-    let env = match step_env(d, at, &spec.env, true) {
+    cx.emit(Event::Detail(format!("command: {shown}")))?;
+    let env = match step_env(cx, &spec.env, true) {
         Ok(env) => env,
         Err(failure) => return Ok(Report::failed(failure)),
     };
     if spec.interactive {
-        return super::interactive::run_shell_relay(d, at, seq, &command, workdir, env).await;
+        return super::relay::run_shell(cx, seq, &command, workdir, env).await;
     }
-    let stem = output_stem(seq, at.audit_path);
-    let output_dir = d.run_dir.output_dir();
+    let stem = output_stem(seq, cx.at.audit_path);
+    let output_dir = cx.output_dir();
     let files = (
         output_dir.join(format!("{stem}.stdout")),
         output_dir.join(format!("{stem}.stderr")),
     );
     let job = ShellJob {
-        shell: d.settings.shell.clone(),
+        shell: cx.settings().shell.clone(),
         script: command,
         workdir,
         env,
@@ -76,7 +69,7 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
         echo: true,
     };
     crate::console::spinner::step_started();
-    let outcome = shell::run(job, d.interrupts.clone()).await;
+    let outcome = shell::run(job, cx.interrupts()).await;
     crate::console::spinner::step_ended();
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -91,15 +84,12 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
         None => Report::new(End::Interrupted),
         Some(status) => Report::new(status_end(status)),
     };
-    report.data.insert(
-        "outputs".into(),
-        json!([
-            format!("output/{stem}.stdout"),
-            format!("output/{stem}.stderr")
-        ]),
-    );
+    report.record.outputs = Some(vec![
+        format!("output/{stem}.stdout"),
+        format!("output/{stem}.stderr"),
+    ]);
     if let Some(status) = outcome.status {
-        insert_status(&mut report.data, status);
+        insert_status(&mut report.record, status);
     }
     if let Some(capture) = &spec.capture
         && outcome.status.is_some()
@@ -108,7 +98,7 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
             &outcome.stdout,
             capture.stderr.then_some(outcome.stderr.as_slice()),
         );
-        if let Err(failure) = store_capture(d, at, &capture.name, value, &mut report.data) {
+        if let Err(failure) = store_capture(cx, &capture.name, value, &mut report.record) {
             report.end = End::Failed(failure);
         }
     }
@@ -117,20 +107,13 @@ pub async fn run_shell(d: &mut Dispatcher, at: &At<'_>, spec: &ShellStep) -> Res
 
 /// Runs a `skip_if: sh:` command: `Ok((exit code, output))`, or the failure when it cannot run.
 pub async fn run_condition(
-    d: &mut Dispatcher,
-    at: &At<'_>,
+    cx: &mut StepCtx<'_, '_>,
     command: &str,
-) -> Result<Result<(i32, String), Failure>, Fatal> {
-    let workdir = match resolve_workdir(d, at.ctx, at.step, step_workdir(at.step)) {
-        Ok(workdir) => workdir,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let env = match step_env(d, at, &[], true) {
-        Ok(env) => env,
-        Err(failure) => return Ok(Err(failure)),
-    };
+) -> Result<(i32, String), Failure> {
+    let workdir = resolve_workdir(cx, step_workdir(cx.at.step))?;
+    let env = step_env(cx, &[], true)?;
     let job = ShellJob {
-        shell: d.settings.shell.clone(),
+        shell: cx.settings().shell.clone(),
         script: command.to_owned(),
         workdir,
         env,
@@ -139,22 +122,22 @@ pub async fn run_condition(
         output_files: None,
         echo: false,
     };
-    match shell::run(job, d.interrupts.clone()).await {
-        Err(err) => Ok(Err(Failure::new(
+    match shell::run(job, cx.interrupts()).await {
+        Err(err) => Err(Failure::new(
             ErrorClass::Internal,
             format!("cannot run skip_if command: {err}"),
-        ))),
+        )),
         Ok(outcome) => {
             let Some(status) = outcome.status else {
-                return Ok(Err(Failure::new(ErrorClass::Interrupted, "interrupted")));
+                return Err(Failure::new(ErrorClass::Interrupted, "interrupted"));
             };
             let mut output = outcome.stdout;
             output.extend_from_slice(&outcome.stderr);
             output.truncate(SKIP_OUTPUT_LIMIT);
-            Ok(Ok((
+            Ok((
                 status.code().unwrap_or(-1),
                 String::from_utf8_lossy(&output).into_owned(),
-            )))
+            ))
         }
     }
 }
@@ -169,16 +152,14 @@ fn step_workdir(step: &Step) -> Option<&Template> {
 
 /// The step's working directory: the project dir, or `workdir` relative to it. It must exist.
 pub fn resolve_workdir(
-    d: &mut Dispatcher,
-    ctx: &ListCtx,
-    step: &Step,
+    cx: &StepCtx<'_, '_>,
     workdir: Option<&Template>,
 ) -> Result<PathBuf, Failure> {
-    let project = d.settings.project_dir.clone();
+    let project = cx.settings().project_dir.clone();
     let Some(template) = workdir else {
         return Ok(project);
     };
-    let rendered = d.render(ctx, &step.id, template)?;
+    let rendered = cx.render(template)?;
     let path = project.join(&rendered);
     if path.is_dir() {
         Ok(path)
@@ -196,17 +177,16 @@ pub fn resolve_workdir(
 /// The environment added for a shell or agent process: workflow `env` < step `env` < `AR_*`
 /// (shell only) < the runner's own variables.
 pub fn step_env(
-    d: &mut Dispatcher,
-    at: &At<'_>,
+    cx: &mut StepCtx<'_, '_>,
     step_env: &[(String, Template)],
     shell: bool,
 ) -> Result<Vec<(String, String)>, Failure> {
     let mut env = Vec::new();
-    for (name, template) in at.ctx.workflow.env.iter().chain(step_env) {
-        env.push((name.clone(), d.render(at.ctx, &at.step.id, template)?));
+    for (name, template) in cx.at.ctx.workflow.env.iter().chain(step_env) {
+        env.push((name.clone(), cx.render(template)?));
     }
     if shell {
-        let vars = d.vars(at.ctx, &at.step.id);
+        let vars = cx.vars();
         let (exports, too_big) = crate::interpolate::export_env(&vars);
         env.extend(exports);
         for name in too_big {
@@ -214,20 +194,28 @@ pub fn step_env(
                 "variable \"{name}\" is larger than 64 KiB and is not exported as AR_{}",
                 name.to_uppercase()
             );
-            let _ = d.audit(
-                AuditEvent::Warning,
-                at.audit_path,
-                json!({"code": "env_too_large", "message": message}),
-            );
+            let _ = cx.emit(Event::Warning {
+                path: cx.at.audit_path.to_owned(),
+                code: "env_too_large".to_owned(),
+                message,
+                shown: false,
+            });
         }
     }
-    env.push(("AGENT_RUNNER_RUN_ID".into(), d.doc.run_id.clone()));
-    env.push((
-        "AGENT_RUNNER_RUN_DIR".into(),
-        d.run_dir.path().display().to_string(),
-    ));
-    env.push(("AGENT_RUNNER_STEP".into(), at.audit_path.to_owned()));
+    env.extend(runner_env(cx));
     Ok(env)
+}
+
+/// The runner's own variables for a step's process: run id, run dir, step path.
+pub fn runner_env(cx: &StepCtx<'_, '_>) -> Vec<(String, String)> {
+    vec![
+        ("AGENT_RUNNER_RUN_ID".into(), cx.run_id().to_owned()),
+        (
+            "AGENT_RUNNER_RUN_DIR".into(),
+            cx.run_dir().display().to_string(),
+        ),
+        ("AGENT_RUNNER_STEP".into(), cx.at.audit_path.to_owned()),
+    ]
 }
 
 /// Success for exit 0; otherwise `exit status <n>` or `killed by signal <NAME>`.
@@ -252,12 +240,14 @@ pub fn status_end(status: ExitStatus) -> End {
     }
 }
 
-pub fn insert_status(data: &mut Map<String, Value>, status: ExitStatus) {
+/// The exit code and signal of a finished process, for its `step_end`.
+pub fn insert_status(record: &mut StepEnd, status: ExitStatus) {
     use std::os::unix::process::ExitStatusExt;
-    data.insert("exit_code".into(), json!(status.code()));
-    data.insert(
-        "signal".into(),
-        json!(status.signal().map(crate::console::format::signal_name)),
+    record.exit_code = Some(status.code().map(i64::from));
+    record.signal = Some(
+        status
+            .signal()
+            .map(|s| crate::console::format::signal_name(s).to_owned()),
     );
 }
 
@@ -280,37 +270,42 @@ fn captured_value(stdout: &[u8], stderr: Option<&[u8]>) -> String {
 
 /// Stores a captured value in the step's scope, unless it is over the limit.
 pub fn store_capture(
-    d: &mut Dispatcher,
-    at: &At<'_>,
+    cx: &mut StepCtx<'_, '_>,
     name: &str,
     value: String,
-    data: &mut Map<String, Value>,
+    record: &mut StepEnd,
 ) -> Result<(), Failure> {
     if value.len() > CAPTURE_LIMIT {
         let why = format!(
             "step \"{}\" ran, but its output was larger than the 1 MiB capture limit",
-            at.step.id
+            cx.at.step.id
         );
-        d.scope(at.ctx.scope)
-            .capture_errors
-            .insert(name.to_owned(), why);
+        let refused = Event::CaptureRefused {
+            scope: cx.at.ctx.scope,
+            name: name.to_owned(),
+            why,
+        };
+        cx.emit(refused)
+            .map_err(|err| Failure::new(ErrorClass::Internal, err.to_string()))?;
         return Err(Failure::new(
             ErrorClass::CaptureTooLarge,
             format!(
                 "captured output of step \"{}\" is larger than 1 MiB; write it to a file (for example under {{{{session_dir}}}}) and capture the path instead",
-                at.step.id
+                cx.at.step.id
             ),
         ));
     }
-    d.scope(at.ctx.scope).capture_errors.remove(name);
-    data.insert(
-        "capture".into(),
-        json!({"name": name, "bytes": value.len()}),
-    );
-    d.scope(at.ctx.scope)
-        .captures
-        .insert(name.to_owned(), value);
-    Ok(())
+    record.capture = Some(CaptureRecord {
+        name: name.to_owned(),
+        bytes: value.len() as u64,
+    });
+    let captured = Event::Captured {
+        scope: cx.at.ctx.scope,
+        name: name.to_owned(),
+        value,
+    };
+    cx.emit(captured)
+        .map_err(|err| Failure::new(ErrorClass::Internal, err.to_string()))
 }
 
 /// The failure of a template that uses capture `name`, which has no value because of `why`.

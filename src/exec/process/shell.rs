@@ -3,16 +3,16 @@
 //! The child leads its own process group with stdin from `/dev/null`. Its stdout and stderr are
 //! teed: to the console as they arrive (redacted, see [`crate::console::echo`]), to the step's
 //! output files (redacted line by line, capped at 64 MiB), and, for `capture`, into memory
-//! (capped just above the 1 MiB capture limit so a runaway command cannot exhaust memory). The executor reports; the dispatcher decides.
+//! (capped just above the 1 MiB capture limit so a runaway command cannot exhaust memory). The executor reports; the runtime decides.
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::files::OutputFile;
-use super::process::{Finished, wait_or_stop};
-use super::signals::Interrupts;
+use super::super::files::OutputFile;
+use super::super::signals::Interrupts;
+use super::{Finished, wait_or_stop};
 use crate::console::echo::{self, Echo};
 
 /// Captured values above this size fail the step (workflow-format.md §9).
@@ -20,7 +20,7 @@ pub const CAPTURE_LIMIT: usize = 1024 * 1024;
 /// Output files stop growing here.
 const OUTPUT_FILE_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// Everything one shell command needs; owned, so the dispatcher stays free while it runs.
+/// Everything one shell command needs; owned, so the runtime stays free while it runs.
 pub struct ShellJob {
     pub shell: String,
     pub script: String,
@@ -52,7 +52,7 @@ pub struct ShellOutcome {
 /// Runs the job to completion (or until the run is interrupted). An error says what failed:
 /// starting the shell, or writing an output file (naming it).
 pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<ShellOutcome> {
-    let mut command = super::process::group_command(&job.shell, &job.workdir);
+    let mut command = super::group_command(&job.shell, &job.workdir);
     command.arg("-c").arg(&job.script);
     for name in &job.env_remove {
         command.env_remove(name);

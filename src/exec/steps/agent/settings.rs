@@ -23,7 +23,7 @@ pub struct Resolved {
 pub struct Recorded {
     pub cli: Option<String>,
     pub model: Option<String>,
-    pub effort: Option<String>,
+    pub effort: Option<Effort>,
 }
 
 /// Inputs of one resolution.
@@ -107,10 +107,7 @@ impl Layers<'_> {
             ]);
         }
 
-        let recorded_effort = self
-            .recorded
-            .and_then(|r| r.effort.as_deref())
-            .and_then(Effort::parse);
+        let recorded_effort = self.recorded.and_then(|r| r.effort);
         let effort = first([
             self.step.effort,
             step_profile.as_ref().and_then(|p| p.effort),

@@ -5,6 +5,9 @@
 //! grandchild too. Stopping escalates (runs-and-state.md §9): SIGINT to the group (agent CLIs
 //! save their session), SIGTERM after 10 s, SIGKILL 3 s later; a second signal kills at once.
 
+pub mod headless;
+pub mod shell;
+
 use std::process::ExitStatus;
 use std::time::Duration;
 

@@ -3,22 +3,19 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use super::dispatcher::Dispatcher;
-use super::outcome::Failure;
-use super::step::At;
+use super::super::super::outcome::Failure;
 use crate::workflow::{AgentMode, AgentStep, SessionStrategy, Step, StepKind, Template};
 
 /// Asks `[r] reopen / [e] exit` when stdin and stdout are terminals; `false` without one.
-pub fn wants_reopen(d: &Dispatcher, at: &At<'_>, failure: &Failure) -> bool {
+pub fn wants_reopen(step: &Step, failure: &Failure) -> bool {
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         return false;
     }
     let (engine, message) = split_message(&failure.message);
     let prompt = format!(
         "agent-runner: engine {engine}: step \"{}\" is not complete: {message}\n  [r] reopen the step interactively to finish it\n  [e] exit now (the run can be resumed later)\nchoice [r/e]: ",
-        at.step.id
+        step.id
     );
-    let _ = d;
     loop {
         crate::console::spinner::clear();
         let mut err = std::io::stderr().lock();

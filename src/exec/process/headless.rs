@@ -1,6 +1,6 @@
 //! The process side of a headless agent step: spawn the CLI (own process group, stdin from
 //! `/dev/null`), keep its raw stdout stream and its stderr in the step's output files, and send
-//! every stdout line to the dispatcher, which parses and renders it. Lines are capped at 16 MiB.
+//! every stdout line to the agent executor, which parses it. Lines are capped at 16 MiB.
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -8,9 +8,9 @@ use std::process::ExitStatus;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use super::files::OutputFile;
-use super::process::{Finished, wait_or_stop};
-use super::signals::Interrupts;
+use super::super::files::OutputFile;
+use super::super::signals::Interrupts;
+use super::{Finished, wait_or_stop};
 
 /// Longest stream line passed on whole; longer lines are cut (and then parse as raw text).
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -40,7 +40,7 @@ pub async fn run(
     lines: mpsc::UnboundedSender<Vec<u8>>,
     mut interrupts: Interrupts,
 ) -> std::io::Result<HeadlessEnd> {
-    let mut command = super::process::group_command(&job.program, &job.workdir);
+    let mut command = super::group_command(&job.program, &job.workdir);
     command
         .args(&job.args)
         .env_clear()
