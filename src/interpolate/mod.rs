@@ -21,6 +21,7 @@ mod quote;
 mod registry;
 mod render;
 mod shell;
+mod shell_words;
 mod vars;
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ pub mod fields;
 mod libyaml;
 pub mod loader;
 pub mod model;
+mod names;
 pub mod positions;
+mod repeated_keys;
 pub mod requires;
 pub mod resolve;
 pub mod schema;
@@ -22,6 +24,7 @@ pub mod suggest;
 pub mod template;
 mod validate;
 pub mod yaml;
+mod yaml_limits;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;
