@@ -7,10 +7,10 @@
 //! `undefined-variable`, with a did-you-mean and the list of known names.
 
 use super::fields::{Target, YamlPath};
-use super::fxhash::FxHashMap;
 use super::loader::Analyzer;
 use super::model::{BUILTIN_VARS, Template};
 use super::suggest::suggest;
+use rustc_hash::FxHashMap;
 
 /// At most this many known names are listed in the help of an `undefined-variable` error.
 const LISTED_NAMES: usize = 40;
