@@ -13,6 +13,7 @@
 use std::sync::OnceLock;
 
 use handlebars::{Context, RenderContext, Renderable, StringOutput};
+use rustc_hash::FxHashSet;
 use serde_json::{Map, Value};
 
 use super::analyze::{Analysis, analyze, syntax_message};
@@ -62,12 +63,14 @@ impl Compiled {
     /// `command` and `skip_if: sh:`, whose placeholders are shell-quoted.
     pub fn new(text: &str, field: &str, shell: bool) -> (Compiled, Analysis) {
         let analysis = analyze(text, field, shell);
-        let mut names: Vec<Box<str>> = Vec::new();
-        for var in &analysis.vars {
-            if !names.iter().any(|name| **name == *var.name) {
-                names.push(var.name.as_str().into());
-            }
-        }
+        // A set, not a search of the list: one template may use thousands of names.
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
+        let names: Vec<Box<str>> = analysis
+            .vars
+            .iter()
+            .filter(|var| seen.insert(&var.name))
+            .map(|var| var.name.as_str().into())
+            .collect();
         let compiled = Compiled {
             shell,
             is_static: !text.contains("{{"),
