@@ -35,6 +35,7 @@ mod interactive_harness;
 mod interactive_sessions;
 mod interactive_terminal;
 mod interactive_triggers;
+mod process_lifetime;
 mod pty_relay;
 mod reports;
 mod run_compat;

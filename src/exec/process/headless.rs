@@ -47,6 +47,7 @@ pub async fn run(
         .envs(job.env.iter().map(|(k, v)| (k, v)));
     tracing::debug!(program = %job.program, args = ?job.args, "spawning headless agent");
     let mut child = command.spawn()?;
+    let _watched = super::guard::watch(child.id());
     let stdout = child
         .stdout
         .take()

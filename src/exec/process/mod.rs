@@ -5,6 +5,7 @@
 //! grandchild too. Stopping escalates (runs-and-state.md §9): SIGINT to the group (agent CLIs
 //! save their session), SIGTERM after 10 s, SIGKILL 3 s later; a second signal kills at once.
 
+pub mod guard;
 pub mod headless;
 pub mod shell;
 

@@ -62,6 +62,7 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
     let mut child = command.spawn().map_err(|err| {
         std::io::Error::new(err.kind(), format!("cannot start {}: {err}", job.shell))
     })?;
+    let _watched = super::guard::watch(child.id());
     let (stdout_file, stderr_file) = match &job.output_files {
         Some((out, err)) => (Some(out.clone()), Some(err.clone())),
         None => (None, None),
