@@ -92,6 +92,8 @@ pub struct Step {
     pub continue_on_failure: bool,
     pub skip_if: Option<SkipIf>,
     pub break_if: Option<BreakIf>,
+    /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
+    pub limits: super::duration::StepLimits,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
     pub yaml_path: String,
 }

@@ -51,6 +51,7 @@ mod run_start;
 mod run_state;
 mod run_subworkflows;
 mod run_support;
+mod run_timeouts;
 mod secrets;
 mod validate;
 mod workflows;
