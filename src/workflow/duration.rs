@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use super::fields::{MapReader, Sink, Target};
+use super::yaml::Node;
+
 /// The hint every duration error carries.
 pub const DURATION_HINT: &str = "write \"30s\" or \"5m\"";
 
@@ -28,6 +31,64 @@ impl Limit {
 pub struct StepLimits {
     pub timeout: Option<Limit>,
     pub idle_timeout: Option<Limit>,
+}
+
+/// `timeout` and `idle_timeout` of a mapping (a step, workflow `defaults`, a configuration
+/// layer or `clis.<cli>`).
+pub fn read_limits(r: &MapReader<'_, '_>, sink: &mut Sink) -> StepLimits {
+    StepLimits {
+        timeout: read_limit(r, "timeout", sink),
+        idle_timeout: read_limit(r, "idle_timeout", sink),
+    }
+}
+
+/// A limit at `key`: a duration or `none`; anything else is the `duration` error.
+pub fn read_limit(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Limit> {
+    let node = r.get(key)?;
+    let parsed = match node {
+        Node::Str(text) => parse_limit(text),
+        other => Err(format!("{} is not a duration", other.describe())),
+    };
+    match parsed {
+        Ok(limit) => Some(limit),
+        Err(why) => {
+            sink.error_help(
+                "duration",
+                format!("invalid {key}: {why}"),
+                format!("{DURATION_HINT}, or \"none\" for no limit"),
+                r.path_of(key),
+                Target::Value,
+            );
+            None
+        }
+    }
+}
+
+/// A duration at `key` (no `none`); anything else is the `duration` error.
+pub fn read_duration(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Duration> {
+    match read_limit(r, key, sink)? {
+        Limit::After(d) => Some(d),
+        Limit::Off => {
+            sink.error_help(
+                "duration",
+                format!("invalid {key}: \"none\" is not allowed here"),
+                DURATION_HINT.to_owned(),
+                r.path_of(key),
+                Target::Value,
+            );
+            None
+        }
+    }
+}
+
+impl StepLimits {
+    /// `self` where set, else `lower`.
+    pub fn or(self, lower: StepLimits) -> StepLimits {
+        StepLimits {
+            timeout: self.timeout.or(lower.timeout),
+            idle_timeout: self.idle_timeout.or(lower.idle_timeout),
+        }
+    }
 }
 
 /// Parses a limit: `none` or a duration.

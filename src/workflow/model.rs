@@ -19,6 +19,8 @@ pub struct Workflow {
     /// What must be installed or present before the first step (`requires:`).
     pub requires: Vec<super::requires::Requirement>,
     pub defaults: AgentSettings,
+    /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
+    pub default_limits: super::duration::StepLimits,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,

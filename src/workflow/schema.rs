@@ -158,6 +158,13 @@ fn agent_key(key: &str) -> Value {
         "effort" => json!({"enum": Effort::ALL}),
         "agent" => string("Profile from config.yaml."),
         "permissions" => json!({"enum": Permissions::ALL}),
+        // Also keys of steps (which fall back to this table).
+        "timeout" | "idle_timeout" => json!({
+            "type": "string",
+            "minLength": 1,
+            "pattern": DURATION_OR_NONE,
+            "description": "A duration such as 90s, 15m or 1h30m (shell and headless steps), or none.",
+        }),
         _ => json!({}),
     }
 }
@@ -183,12 +190,6 @@ fn step_key(key: &str) -> Value {
         "env" => json!({"$ref": "#/$defs/env"}),
         "skip_if" => json!({"type": "string", "pattern": "^(previous_success|sh:.*\\S.*)$"}),
         "break_if" => json!({"enum": ["success", "failure"]}),
-        "timeout" | "idle_timeout" => json!({
-            "type": "string",
-            "minLength": 1,
-            "pattern": DURATION_OR_NONE,
-            "description": "A duration such as 90s, 15m or 1h30m (shell and headless steps), or none.",
-        }),
         "loop" => json!({"$ref": "#/$defs/loop"}),
         "steps" => json!({"type": "array", "items": {"$ref": "#/$defs/step"}}),
         "workflow" => {

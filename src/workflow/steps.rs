@@ -5,7 +5,7 @@
 //! steps" need. Nesting is bounded twice: by the YAML parser's own depth limit, and by
 //! [`MAX_STEP_DEPTH`] here.
 
-use super::duration::{DURATION_HINT, Limit, StepLimits, parse_limit};
+use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
@@ -315,10 +315,7 @@ impl<'a> Analyzer<'a> {
             .bool("continue_on_failure", &mut self.sink)
             .unwrap_or(false);
         let skip_if = self.skip_if(r, first);
-        let limits = StepLimits {
-            timeout: self.limit(r, "timeout"),
-            idle_timeout: self.limit(r, "idle_timeout"),
-        };
+        let limits = read_limits(r, &mut self.sink);
         let break_if = r
             .keyword(
                 "break_if",
@@ -379,28 +376,6 @@ impl<'a> Analyzer<'a> {
             limits,
             yaml_path: String::new(),
         })
-    }
-
-    /// `timeout` / `idle_timeout`: a duration or `none`; anything else is the `duration` error.
-    fn limit(&mut self, r: &MapReader<'a, '_>, key: &str) -> Option<Limit> {
-        let node = r.get(key)?;
-        let parsed = match node {
-            Node::Str(text) => parse_limit(text),
-            other => Err(format!("{} is not a duration", other.describe())),
-        };
-        match parsed {
-            Ok(limit) => Some(limit),
-            Err(why) => {
-                self.sink.error_help(
-                    "duration",
-                    format!("invalid {key}: {why}"),
-                    format!("{DURATION_HINT}, or \"none\" for no limit"),
-                    r.path_of(key),
-                    Target::Value,
-                );
-                None
-            }
-        }
     }
 
     /// Checks `id` (`raw`, already read from `r`); true when it is a valid id not used before.

@@ -156,3 +156,86 @@ fn a_step_that_exits_0_during_the_grace_still_timed_out() {
     assert_eq!(end["outcome"], "failed");
     assert_eq!(end["error"]["class"], "timeout");
 }
+
+#[test]
+fn configured_and_workflow_default_limits_apply_and_none_switches_them_off() {
+    // The project's `timeout` stops the first step; `timeout: none` on the second lifts it.
+    let out = Test::new()
+        .project_config("timeout: 300ms\n")
+        .workflow(
+            "w",
+            "name: w\nsteps:\n  - id: capped\n    command: sleep 30\n    continue_on_failure: true\n  - id: free\n    command: sleep 0.6\n    timeout: none\n",
+        )
+        .arg("w")
+        .run();
+    let ends = out.events("step_end");
+    assert_eq!(
+        ends[0]["data"]["timeout"],
+        json!({"kind": "wall", "limit_ms": 300})
+    );
+    assert_eq!(ends[1]["data"]["outcome"], "success");
+    // The workflow's defaults come before the configuration's.
+    let out = Test::new()
+        .project_config("idle_timeout: 1h\n")
+        .workflow(
+            "w",
+            "name: w\ndefaults:\n  idle_timeout: 300ms\nsteps:\n  - id: quiet\n    command: sleep 30\n",
+        )
+        .arg("w")
+        .status(1)
+        .run();
+    nothing_left(&out);
+    assert_eq!(
+        out.events("step_end")[0]["data"]["timeout"],
+        json!({"kind": "idle", "limit_ms": 300})
+    );
+}
+
+#[test]
+fn a_cli_limit_applies_to_that_clis_agent_steps_only() {
+    let out = agent_workflow(
+        "name: w\nsteps:\n  - id: shell\n    command: sleep 0.6\n  - id: agent\n    mode: headless\n    prompt: Work.\n",
+    )
+    .project_config("clis:\n  claude:\n    timeout: 300ms\n")
+    .fake_script("- [hang]\n")
+    .status(1)
+    .run();
+    nothing_left(&out);
+    let ends = out.events("step_end");
+    assert_eq!(ends[0]["data"]["outcome"], "success");
+    assert_eq!(
+        ends[1]["data"]["timeout"],
+        json!({"kind": "wall", "limit_ms": 300})
+    );
+}
+
+#[test]
+fn kill_grace_bounds_how_long_a_group_that_ignores_sigterm_lives() {
+    // Both the shell and its sleep ignore SIGTERM: only the SIGKILL after kill_grace ends them,
+    // long before the default grace of 10 s.
+    let out = Test::new()
+        .project_config("kill_grace: 200ms\n")
+        .workflow(
+            "w",
+            "name: w\nsteps:\n  - id: stubborn\n    command: trap '' TERM; sleep 30\n    timeout: 300ms\n",
+        )
+        .arg("w")
+        .status(1)
+        .run();
+    nothing_left(&out);
+    let end = &out.events("step_end")[0]["data"];
+    assert_eq!(end["error"]["class"], "timeout");
+    assert!(end["duration_ms"].as_u64().unwrap() < 5_000, "{end}");
+}
+
+#[test]
+fn a_bad_configured_duration_names_the_file_and_the_fix() {
+    Test::new()
+        .project_config("timeout: 30\nclis:\n  codex:\n    idle_timeout: 5x\n")
+        .workflow("w", "name: w\nsteps:\n  - id: a\n    command: echo hi\n")
+        .arg("w")
+        .status(3)
+        .stderr_contains(".agent-runner/config.yaml:1:10: error[config]: top level: invalid timeout: number 30 is not a duration\n  help: write \"30s\" or \"5m\", or \"none\" for no limit\n")
+        .stderr_contains(".agent-runner/config.yaml:4:19: error[config]: top level: invalid idle_timeout: \"5x\": unknown unit \"x\"")
+        .run();
+}

@@ -53,7 +53,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         output_dir.join(format!("{stem}.stdout")),
         output_dir.join(format!("{stem}.stderr")),
     );
-    let (limits, mut notices) = timeouts::limits(cx.at.step, false);
+    let (limits, mut notices) = timeouts::limits(cx, None);
     let job = ShellJob {
         shell: cx.settings().shell.clone(),
         script: command,

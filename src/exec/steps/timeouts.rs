@@ -9,24 +9,41 @@ use super::super::outcome::{End, ErrorClass, Failure};
 use super::super::process::limits::{Expired, KILL_GRACE, LimitKind, Limits};
 use super::super::run::{Event, Report, StepCtx};
 use crate::state::TimeoutRecord;
-use crate::workflow::Step;
-use crate::workflow::duration::format;
+use crate::workflow::duration::{Limit, format};
 
 /// The one built-in limit: a headless agent silent for this long is stuck.
 pub const HEADLESS_IDLE: Duration = Duration::from_secs(30 * 60);
 
-/// The limits of `step`'s attempt, and where the moment one is reached is told.
-pub fn limits(step: &Step, headless: bool) -> (Limits, mpsc::UnboundedReceiver<Expired>) {
+/// The limits of the step's attempt, and where the moment one is reached is told. `cli` is the
+/// agent CLI of a headless step (`None` for a shell step). Most specific first: the step, the
+/// workflow's `defaults`, `clis.<cli>` in the configuration, the configuration's own keys, then
+/// the built-in idle limit of headless steps.
+pub fn limits(
+    cx: &StepCtx<'_, '_>,
+    cli: Option<&str>,
+) -> (Limits, mpsc::UnboundedReceiver<Expired>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let idle = match step.limits.idle_timeout {
+    let config = cx.config();
+    let from_cli = cli
+        .and_then(|cli| config.clis.get(cli))
+        .map(|c| c.limits)
+        .unwrap_or_default();
+    let set = cx
+        .at
+        .step
+        .limits
+        .or(cx.at.ctx.workflow.default_limits)
+        .or(from_cli)
+        .or(config.limits);
+    let idle = match set.idle_timeout {
         Some(limit) => limit.duration(),
-        None if headless => Some(HEADLESS_IDLE),
+        None if cli.is_some() => Some(HEADLESS_IDLE),
         None => None,
     };
     let limits = Limits {
-        wall: step.limits.timeout.and_then(|l| l.duration()),
+        wall: set.timeout.and_then(Limit::duration),
         idle,
-        grace: KILL_GRACE,
+        grace: config.kill_grace.unwrap_or(KILL_GRACE),
         notice: Some(tx),
     };
     (limits, rx)

@@ -32,7 +32,7 @@ pub async fn run(
         stem,
     } = launch;
     let output_dir = cx.output_dir();
-    let (limits, mut notices) = timeouts::limits(cx.at.step, true);
+    let (limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
     let job = HeadlessJob {
         program: spec.program.clone(),
         args: spec.args.clone(),
