@@ -15,7 +15,9 @@ mod fxhash;
 mod libyaml;
 pub mod loader;
 pub mod model;
+mod names;
 pub mod positions;
+mod repeated_keys;
 pub mod requires;
 pub mod resolve;
 pub mod schema;
@@ -23,6 +25,7 @@ pub mod steps;
 pub mod suggest;
 mod validate;
 pub mod yaml;
+mod yaml_limits;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;

@@ -47,6 +47,9 @@ const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
 /// Steps nested deeper than this are refused.
 pub const MAX_STEP_DEPTH: usize = 50;
 
+/// At most this many steps of a list are reserved room for up front.
+const RESERVE_STEPS: usize = 4096;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Shell,
@@ -196,9 +199,10 @@ impl<'a> Analyzer<'a> {
             );
             return None;
         }
-        let mut steps = Vec::with_capacity(items.len());
-        // Most items are steps with ids: grow the id map once per list, not step by step.
-        self.ids.reserve(items.len());
+        // Most items are steps with ids: grow the id map once per list, not step by step (within
+        // reason: a huge list of bad items must not reserve room for steps it never builds).
+        let mut steps = Vec::with_capacity(items.len().min(RESERVE_STEPS));
+        self.ids.reserve(items.len().min(RESERVE_STEPS));
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             // `steps[2]`: one allocation, which becomes the step's `yaml_path`.
@@ -414,7 +418,9 @@ impl<'a> Analyzer<'a> {
                 id_path,
                 Target::Value,
             );
-            self.first_uses.push((self.sink.findings.len() - 1, first));
+            if let Some(index) = self.sink.last_kept() {
+                self.first_uses.push((index, first));
+            }
             return false;
         }
         self.ids.insert(id, raw);
@@ -861,7 +867,7 @@ impl<'a> Analyzer<'a> {
         if !self.check_identifier(name, "loop variable", path) {
             return None;
         }
-        if self.params.contains(&name) {
+        if self.params.contains(name) {
             self.sink.warning(
                 "shadowed",
                 format!(
@@ -931,7 +937,7 @@ impl<'a> Analyzer<'a> {
 }
 
 /// Every `capture` name anywhere in a step list (iteratively, not into other files).
-fn collect_captures<'a>(items: &'a [Node], out: &mut Vec<&'a str>) {
+fn collect_captures<'a>(items: &'a [Node], out: &mut super::names::Names<'a>) {
     let mut stack: Vec<&Node> = items.iter().collect();
     while let Some(node) = stack.pop() {
         if let Some(capture) = node.get("capture").and_then(Node::as_str) {

@@ -123,6 +123,7 @@ invalid_fixtures! {
     template_syntax => "template-syntax",
     undefined_variable => "undefined-variable",
     unknown_cli => "unknown-cli",
+    unsafe_shell_context => "unsafe-shell-context",
     unknown_helper => "unknown-helper",
     unknown_key => "unknown-key",
     unknown_profile => "unknown-profile",
