@@ -38,7 +38,15 @@ pub const TOP_KEYS: &[&str] = &[
 ];
 pub const PARAM_KEYS: &[&str] = &["name", "description", "default", "required", "secret"];
 pub const SESSION_KEYS: &[&str] = &["name", "cli", "model", "effort", "agent", "permissions"];
-pub const DEFAULTS_KEYS: &[&str] = &["cli", "model", "effort", "agent", "permissions"];
+pub const DEFAULTS_KEYS: &[&str] = &[
+    "cli",
+    "model",
+    "effort",
+    "agent",
+    "permissions",
+    "timeout",
+    "idle_timeout",
+];
 
 /// The built-in engines and the options each accepts.
 pub const BUILTIN_ENGINES: &[(&str, &[&str])] = &[("openspec", &["change_param"])];
@@ -424,12 +432,13 @@ impl<'a> Analyzer<'a> {
             .list("requires", &mut self.sink)
             .map(|items| super::requires::read(items, &mut self.sink))
             .unwrap_or_default();
-        let defaults = r
+        let (defaults, default_limits) = r
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
                 reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
-                self.agent_settings(&reader)
+                let limits = super::duration::read_limits(&reader, &mut self.sink);
+                (self.agent_settings(&reader), limits)
             })
             .unwrap_or_default();
         let env = self.env(&r);
@@ -450,6 +459,7 @@ impl<'a> Analyzer<'a> {
             engine,
             requires,
             defaults,
+            default_limits,
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),

@@ -8,6 +8,7 @@
 pub mod builtin;
 pub mod compose;
 pub mod diagnostic;
+pub mod duration;
 pub mod engine_file;
 pub mod fields;
 mod libyaml;

@@ -5,6 +5,7 @@
 //! steps" need. Nesting is bounded twice: by the YAML parser's own depth limit, and by
 //! [`MAX_STEP_DEPTH`] here.
 
+use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
@@ -31,13 +32,15 @@ pub const STEP_KEYS: &[&str] = &[
     "continue_on_failure",
     "skip_if",
     "break_if",
+    "timeout",
+    "idle_timeout",
     "loop",
     "steps",
     "workflow",
     "params",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["timeout", "retry", "when", "parallel"];
+pub const PLANNED_KEYS: &[&str] = &["retry", "when", "parallel"];
 pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
 /// The keys that decide a step's kind, in the order of the rules.
 const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
@@ -98,6 +101,8 @@ impl Kind {
         }
         match self {
             Kind::Shell => [
+                "timeout",
+                "idle_timeout",
                 "mode",
                 "command",
                 "capture",
@@ -107,12 +112,46 @@ impl Kind {
             ]
             .contains(&key),
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
-            Kind::Headless => AGENT.contains(&key) || key == "capture",
+            Kind::Headless => {
+                AGENT.contains(&key) || ["capture", "timeout", "idle_timeout"].contains(&key)
+            }
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode"].contains(&key),
             Kind::Sub => ["workflow", "params", "mode"].contains(&key),
             Kind::Group => ["steps", "mode"].contains(&key),
         }
+    }
+}
+
+/// `timeout` and `idle_timeout` where they are not (yet) allowed: the code and the message.
+fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
+    match (key, kind) {
+        ("idle_timeout", Kind::Interactive | Kind::InteractiveShell) => Some((
+            "idle-timeout-interactive",
+            "\"idle_timeout\" is not allowed on interactive steps, where a person is present; \
+             use \"timeout\" or remove it"
+                .to_owned(),
+        )),
+        (
+            "timeout",
+            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
+        ) => Some((
+            "planned",
+            format!(
+                "\"timeout\" on {} steps is planned but not supported yet; set it on the \
+                     shell and headless steps",
+                kind.label()
+            ),
+        )),
+        ("idle_timeout", Kind::Loop | Kind::Sub | Kind::Group) => Some((
+            "field-not-allowed",
+            format!(
+                "\"idle_timeout\" is not allowed on {} steps; set it on the shell and headless \
+                 steps inside",
+                kind.label()
+            ),
+        )),
+        _ => None,
     }
 }
 
@@ -256,7 +295,9 @@ impl<'a> Analyzer<'a> {
         let kind = self.kind(r);
         if let Some(kind) = kind {
             for (key, _) in r.entries {
-                if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
+                if let Some((code, message)) = limit_not_allowed(key, kind) {
+                    self.sink.error(code, message, r.path_of(key), Target::Key);
+                } else if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
                     self.sink.error(
                         "field-not-allowed",
                         format!(
@@ -278,6 +319,7 @@ impl<'a> Analyzer<'a> {
             .bool("continue_on_failure", &mut self.sink)
             .unwrap_or(false);
         let skip_if = self.skip_if(r, first);
+        let limits = read_limits(r, &mut self.sink);
         let break_if = r
             .keyword(
                 "break_if",
@@ -335,6 +377,7 @@ impl<'a> Analyzer<'a> {
             continue_on_failure,
             skip_if,
             break_if,
+            limits,
             yaml_path: String::new(),
         })
     }
