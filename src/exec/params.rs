@@ -156,6 +156,7 @@ mod tests {
                 })
                 .collect(),
             sessions: vec![],
+            default_limits: Default::default(),
             engine: None,
             requires: Vec::new(),
             defaults: AgentSettings::default(),

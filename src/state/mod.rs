@@ -28,6 +28,10 @@ mod state_file;
 mod syncer;
 mod time;
 
+pub use self::time::{
+    TimeFormat, duration_ms_between, format_rfc3339, format_utc, format_utc_millis, now_rfc3339,
+    parse_rfc3339, parse_rfc3339_millis, system_time_from_millis, unix_millis,
+};
 pub use audit::{
     AuditEvent, AuditLine, AuditReader, AuditRecord, AuditWriter, MAX_STRING_BYTES, read_audit,
     truncate_strings,
@@ -49,15 +53,11 @@ pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
     FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, RunEnd, RunOutcome,
     RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip, SkipIfRecord, SkipReason,
-    StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, UsageRecord,
-    Warning, WorkflowRecord,
+    StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, TimeoutRecord,
+    UsageRecord, Warning, WorkflowRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
 pub use run_id::{new_run_id, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};
-pub use time::{
-    UtcDateTime, duration_ms_between, format_rfc3339, now_rfc3339, parse_rfc3339,
-    parse_rfc3339_millis, system_time_from_millis, unix_millis,
-};

@@ -8,9 +8,9 @@
 pub mod builtin;
 pub mod compose;
 pub mod diagnostic;
+pub mod duration;
 pub mod engine_file;
 pub mod fields;
-mod fxhash;
 mod libyaml;
 pub mod loader;
 pub mod model;
@@ -22,6 +22,7 @@ pub mod resolve;
 pub mod schema;
 pub mod steps;
 pub mod suggest;
+pub mod template;
 mod validate;
 pub mod yaml;
 mod yaml_limits;

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub use super::template::Template;
+
 /// One workflow file, loaded and validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -19,6 +21,8 @@ pub struct Workflow {
     /// What must be installed or present before the first step (`requires:`).
     pub requires: Vec<super::requires::Requirement>,
     pub defaults: AgentSettings,
+    /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
+    pub default_limits: super::duration::StepLimits,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
@@ -92,6 +96,8 @@ pub struct Step {
     pub continue_on_failure: bool,
     pub skip_if: Option<SkipIf>,
     pub break_if: Option<BreakIf>,
+    /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
+    pub limits: super::duration::StepLimits,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
     pub yaml_path: String,
 }
@@ -313,25 +319,6 @@ pub struct SubWorkflowStep {
     pub workflow: Template,
     /// Rendered in the caller's scope, not shell-quoted.
     pub params: Vec<(String, Template)>,
-}
-
-/// Template text as written in the file (Handlebars, see the `interpolate` module).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Template(pub String);
-
-impl Template {
-    pub fn new(text: impl Into<String>) -> Self {
-        Template(text.into())
-    }
-
-    pub fn text(&self) -> &str {
-        &self.0
-    }
-
-    /// True when rendering cannot change the text (no `{{`).
-    pub fn is_static(&self) -> bool {
-        !self.0.contains("{{")
-    }
 }
 
 /// Names of the built-in variables (workflow-format.md §8.3).

@@ -5,6 +5,7 @@
 //! steps" need. Nesting is bounded twice: by the YAML parser's own depth limit, and by
 //! [`MAX_STEP_DEPTH`] here.
 
+use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
@@ -31,13 +32,15 @@ pub const STEP_KEYS: &[&str] = &[
     "continue_on_failure",
     "skip_if",
     "break_if",
+    "timeout",
+    "idle_timeout",
     "loop",
     "steps",
     "workflow",
     "params",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["timeout", "retry", "when", "parallel"];
+pub const PLANNED_KEYS: &[&str] = &["retry", "when", "parallel"];
 pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
 /// The keys that decide a step's kind, in the order of the rules.
 const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
@@ -98,6 +101,8 @@ impl Kind {
         }
         match self {
             Kind::Shell => [
+                "timeout",
+                "idle_timeout",
                 "mode",
                 "command",
                 "capture",
@@ -107,12 +112,46 @@ impl Kind {
             ]
             .contains(&key),
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
-            Kind::Headless => AGENT.contains(&key) || key == "capture",
+            Kind::Headless => {
+                AGENT.contains(&key) || ["capture", "timeout", "idle_timeout"].contains(&key)
+            }
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode"].contains(&key),
             Kind::Sub => ["workflow", "params", "mode"].contains(&key),
             Kind::Group => ["steps", "mode"].contains(&key),
         }
+    }
+}
+
+/// `timeout` and `idle_timeout` where they are not (yet) allowed: the code and the message.
+fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
+    match (key, kind) {
+        ("idle_timeout", Kind::Interactive | Kind::InteractiveShell) => Some((
+            "idle-timeout-interactive",
+            "\"idle_timeout\" is not allowed on interactive steps, where a person is present; \
+             use \"timeout\" or remove it"
+                .to_owned(),
+        )),
+        (
+            "timeout",
+            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
+        ) => Some((
+            "planned",
+            format!(
+                "\"timeout\" on {} steps is planned but not supported yet; set it on the \
+                     shell and headless steps",
+                kind.label()
+            ),
+        )),
+        ("idle_timeout", Kind::Loop | Kind::Sub | Kind::Group) => Some((
+            "field-not-allowed",
+            format!(
+                "\"idle_timeout\" is not allowed on {} steps; set it on the shell and headless \
+                 steps inside",
+                kind.label()
+            ),
+        )),
+        _ => None,
     }
 }
 
@@ -256,7 +295,9 @@ impl<'a> Analyzer<'a> {
         let kind = self.kind(r);
         if let Some(kind) = kind {
             for (key, _) in r.entries {
-                if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
+                if let Some((code, message)) = limit_not_allowed(key, kind) {
+                    self.sink.error(code, message, r.path_of(key), Target::Key);
+                } else if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
                     self.sink.error(
                         "field-not-allowed",
                         format!(
@@ -278,6 +319,7 @@ impl<'a> Analyzer<'a> {
             .bool("continue_on_failure", &mut self.sink)
             .unwrap_or(false);
         let skip_if = self.skip_if(r, first);
+        let limits = read_limits(r, &mut self.sink);
         let break_if = r
             .keyword(
                 "break_if",
@@ -335,6 +377,7 @@ impl<'a> Analyzer<'a> {
             continue_on_failure,
             skip_if,
             break_if,
+            limits,
             yaml_path: String::new(),
         })
     }
@@ -530,8 +573,9 @@ impl<'a> Analyzer<'a> {
                 );
                 return None;
             }
-            self.template(command, "skip_if", true, path, false);
-            return Some(SkipIf::Shell(Template::new(command)));
+            return Some(SkipIf::Shell(
+                self.template(command, "skip_if", true, path, false),
+            ));
         }
         self.sink.error(
             "skip-if",
@@ -553,10 +597,9 @@ impl<'a> Analyzer<'a> {
     }
 
     fn shell(&mut self, r: &MapReader<'a, '_>, interactive: bool) -> Option<StepKind> {
-        let command = r.nonempty_string("command", &mut self.sink);
-        if let Some(command) = command {
-            self.template(command, "command", true, r.path_of("command"), false);
-        }
+        let command = r
+            .nonempty_string("command", &mut self.sink)
+            .map(|command| self.template(command, "command", true, r.path_of("command"), false));
         let capture = if interactive {
             None
         } else {
@@ -574,7 +617,7 @@ impl<'a> Analyzer<'a> {
         let workdir = self.workdir(r);
         let env = self.env(r);
         Some(StepKind::Shell(ShellStep {
-            command: Template::new(command?),
+            command: command?,
             interactive,
             capture: capture.map(|name| Capture { name, stderr }),
             workdir,
@@ -584,15 +627,13 @@ impl<'a> Analyzer<'a> {
 
     fn workdir(&mut self, r: &MapReader<'a, '_>) -> Option<Template> {
         let workdir = r.nonempty_string("workdir", &mut self.sink)?;
-        self.template(workdir, "workdir", false, r.path_of("workdir"), false);
-        Some(Template::new(workdir))
+        Some(self.template(workdir, "workdir", false, r.path_of("workdir"), false))
     }
 
     fn agent(&mut self, r: &MapReader<'a, '_>, kind: Kind) -> Option<StepKind> {
-        let prompt = r.nonempty_string("prompt", &mut self.sink);
-        if let Some(prompt) = prompt {
-            self.template(prompt, "prompt", false, r.path_of("prompt"), false);
-        }
+        let prompt = r
+            .nonempty_string("prompt", &mut self.sink)
+            .map(|prompt| self.template(prompt, "prompt", false, r.path_of("prompt"), false));
         let explicit = r.get("session").is_some();
         let session = match r.string("session", &mut self.sink) {
             Some("new") => Some(SessionStrategy::New),
@@ -659,7 +700,7 @@ impl<'a> Analyzer<'a> {
             } else {
                 AgentMode::Interactive
             },
-            prompt: Template::new(prompt?),
+            prompt: prompt?,
             session: session?,
             cli: settings.cli,
             model: settings.model,
@@ -723,10 +764,9 @@ impl<'a> Analyzer<'a> {
         let max = l
             .get("max")
             .and_then(|node| self.loop_max(node, l.path_of("max")));
-        let over = l.string("over", &mut self.sink).map(|over| {
-            self.template(over, "loop.over", false, l.path_of("over"), false);
-            Template::new(over)
-        });
+        let over = l
+            .string("over", &mut self.sink)
+            .map(|over| self.template(over, "loop.over", false, l.path_of("over"), false));
         let var = l
             .string("as", &mut self.sink)
             .and_then(|v| self.loop_var(v, l.path_of("as")));
@@ -798,10 +838,9 @@ impl<'a> Analyzer<'a> {
             Node::Num { int: Some(n), .. } if (1..=10000).contains(n) => {
                 u32::try_from(*n).ok().map(LoopMax::Fixed)
             }
-            Node::Str(text) if text.contains("{{") => {
-                self.template(text, "loop.max", false, path, false);
-                Some(LoopMax::Template(Template::new(text.clone())))
-            }
+            Node::Str(text) if text.contains("{{") => Some(LoopMax::Template(
+                self.template(text, "loop.max", false, path, false),
+            )),
             Node::Str(text) => match text.trim().parse::<u32>() {
                 Ok(n) if (1..=10000).contains(&n) => Some(LoopMax::Fixed(n)),
                 _ => {
@@ -839,9 +878,9 @@ impl<'a> Analyzer<'a> {
 
     fn sub_workflow(&mut self, r: &MapReader<'a, '_>, id: Option<String>) -> Option<StepKind> {
         let workflow = r.nonempty_string("workflow", &mut self.sink);
-        if let Some(workflow) = workflow {
-            self.template(workflow, "workflow", false, r.path_of("workflow"), false);
-        }
+        let workflow_template = workflow.map(|workflow| {
+            self.template(workflow, "workflow", false, r.path_of("workflow"), false)
+        });
         let mut params = Vec::new();
         let mut ok = true;
         if let Some(entries) = r.map("params", &mut self.sink) {
@@ -860,8 +899,9 @@ impl<'a> Analyzer<'a> {
                 }
                 match value.scalar_text() {
                     Some(text) => {
-                        self.template(&text, &format!("params.{key}"), false, path, false);
-                        params.push((key.clone(), Template::new(text)));
+                        let field = format!("params.{key}");
+                        let template = self.template(&text, &field, false, path, false);
+                        params.push((key.clone(), template));
                     }
                     None => {
                         self.sink
@@ -873,7 +913,7 @@ impl<'a> Analyzer<'a> {
         } else if r.has("params") {
             ok = false;
         }
-        let workflow = workflow?;
+        let (workflow, workflow_template) = workflow.zip(workflow_template)?;
         if !workflow.contains("{{") {
             self.calls.push(Call {
                 value: workflow.to_owned(),
@@ -886,7 +926,7 @@ impl<'a> Analyzer<'a> {
         }
         ok.then(|| {
             StepKind::SubWorkflow(SubWorkflowStep {
-                workflow: Template::new(workflow),
+                workflow: workflow_template,
                 params,
             })
         })

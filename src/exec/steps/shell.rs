@@ -6,8 +6,10 @@ use std::process::ExitStatus;
 use super::super::display::output_stem;
 use super::super::error::RunError;
 use super::super::outcome::{End, ErrorClass, Failure};
+use super::super::process::limits::Limits;
 use super::super::process::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
 use super::super::run::{Event, Report, StepCtx};
+use super::timeouts;
 use crate::state::{CaptureRecord, StepEnd, StepStart};
 use crate::workflow::{ShellStep, Step, Template};
 
@@ -20,7 +22,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
     } else {
         "shell"
     };
-    let command = cx.render(spec.command.text(), true);
+    let command = cx.render(&spec.command);
     let workdir = resolve_workdir(cx, spec.workdir.as_ref());
     let start = StepStart {
         command: Some(command.as_deref().unwrap_or(spec.command.text()).to_owned()),
@@ -51,6 +53,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         output_dir.join(format!("{stem}.stdout")),
         output_dir.join(format!("{stem}.stderr")),
     );
+    let (limits, mut notices) = timeouts::limits(cx, None);
     let job = ShellJob {
         shell: cx.settings().shell.clone(),
         script: command,
@@ -67,9 +70,17 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         output_files: Some(files.clone()),
         // `--quiet` hides the runner's own lines, never what the step prints.
         echo: true,
+        limits,
     };
     crate::console::spinner::step_started();
-    let outcome = shell::run(job, cx.interrupts()).await;
+    let process = shell::run(job, cx.interrupts());
+    tokio::pin!(process);
+    let outcome = loop {
+        tokio::select! {
+            Some(expired) = notices.recv() => timeouts::announce(cx, expired, "the command"),
+            outcome = &mut process => break outcome,
+        }
+    };
     crate::console::spinner::step_ended();
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -80,9 +91,10 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
             )));
         }
     };
-    let mut report = match outcome.status {
-        None => Report::new(End::Interrupted),
-        Some(status) => Report::new(status_end(status)),
+    let mut report = match (outcome.status, outcome.timed_out) {
+        (_, Some(expired)) => timeouts::timed_out(cx, expired),
+        (None, None) => Report::new(End::Interrupted),
+        (Some(status), None) => Report::new(status_end(status)),
     };
     // Only the streams that printed something have a file.
     report.record.outputs = Some(
@@ -126,6 +138,7 @@ pub async fn run_condition(
         capture: Some(CaptureMode::StdoutAndStderr),
         output_files: None,
         echo: false,
+        limits: Limits::default(),
     };
     match shell::run(job, cx.interrupts()).await {
         Err(err) => Err(Failure::new(
@@ -164,7 +177,7 @@ pub fn resolve_workdir(
     let Some(template) = workdir else {
         return Ok(project);
     };
-    let rendered = cx.render(template.text(), false)?;
+    let rendered = cx.render(template)?;
     let path = project.join(&rendered);
     if path.is_dir() {
         Ok(path)
@@ -188,7 +201,7 @@ pub fn step_env(
 ) -> Result<Vec<(String, String)>, Failure> {
     let mut env = Vec::new();
     for (name, template) in cx.at.ctx.workflow.env.iter().chain(step_env) {
-        env.push((name.clone(), cx.render(template.text(), false)?));
+        env.push((name.clone(), cx.render(template)?));
     }
     if shell {
         let vars = cx.vars();
