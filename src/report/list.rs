@@ -115,7 +115,7 @@ pub fn gather_project(
     limit: usize,
 ) -> Result<Listing, ReportError> {
     let name = project_name(project);
-    let entries = project.list_runs()?;
+    let entries = project.list_newest_runs(limit)?;
     let base = redactor_for(None, env)?;
     let runs = limited(entries.iter(), limit)
         .map(|entry| RunSummary::from_entry(entry, &name, &base, env))
@@ -132,7 +132,7 @@ pub fn gather_all(
     env: &[(String, String)],
     limit: usize,
 ) -> Result<Listing, ReportError> {
-    let projects = root.list_all_runs()?;
+    let projects = root.list_newest_all_runs(limit)?;
     let mut entries: Vec<(String, &RunEntry)> = projects
         .iter()
         .flat_map(|p| {

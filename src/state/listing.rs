@@ -6,6 +6,7 @@
 //! an unreadable state.json is reported in its entry and left as it is.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::document::{RunStatus, StateDoc};
@@ -92,26 +93,129 @@ impl ProjectDir {
     pub fn list_runs(&self) -> Result<Vec<RunEntry>, StateError> {
         let runs_dir = self.runs_dir();
         let dirs = subdirs(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
-        let mut runs = Vec::new();
-        for (run_id, path) in dirs {
-            if validate_run_id(&run_id).is_err() {
-                continue;
-            }
-            runs.push(match resolve_run_dir(path.clone(), &run_id) {
-                Ok(run) => RunEntry::load(run),
-                Err(e) => RunEntry {
-                    run: RunDir::at(path, &run_id),
-                    state: Err(e),
-                    status: None,
-                    lock_holder: None,
-                    sort_key: 0,
-                },
-            });
+        let runs = dirs
+            .into_iter()
+            .filter(|(run_id, _)| validate_run_id(run_id).is_ok())
+            .map(|(run_id, path)| load_entry(run_id, path))
+            .collect();
+        Ok(sorted(runs))
+    }
+
+    /// The newest `limit` runs of the project (0: all), newest first, reading the state of only
+    /// those: which runs are newest comes from the directories alone (the time in the run id,
+    /// then the directory's creation time), so a listing costs the same however many runs there are.
+    pub fn list_newest_runs(&self, limit: usize) -> Result<Vec<RunEntry>, StateError> {
+        if limit == 0 {
+            return self.list_runs();
         }
-        runs.sort_by(|a, b| b.sort_key.cmp(&a.sort_key).then_with(|| b.id().cmp(a.id())));
+        let names = newest(self.run_names()?, limit, |name| name);
+        let runs = names
+            .into_iter()
+            .map(|name| load_entry(name.id, name.path))
+            .collect();
+        let mut runs = sorted(runs);
+        runs.truncate(limit);
         Ok(runs)
     }
 
+    /// The run directories of `runs/` named by a valid run id, unread.
+    fn run_names(&self) -> Result<Vec<RunName>, StateError> {
+        let runs_dir = self.runs_dir();
+        let dirs = subdirs(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
+        Ok(dirs
+            .into_iter()
+            .filter(|(run_id, _)| validate_run_id(run_id).is_ok())
+            .map(|(id, path)| RunName {
+                key: creation_key(&id, &path),
+                id,
+                path,
+            })
+            .collect())
+    }
+}
+
+/// A run directory before its state is read, with when it was created.
+struct RunName {
+    key: (i64, u128),
+    id: String,
+    path: PathBuf,
+}
+
+/// The `limit` newest of `items` by their [`RunName`] key, newest first, and every other item
+/// whose key ties with the last of them: directories created within one clock tick cannot be
+/// told apart, so their states decide (callers sort by `created_at` and cut to `limit`).
+fn newest<T>(mut items: Vec<T>, limit: usize, name: impl Fn(&T) -> &RunName) -> Vec<T> {
+    items.sort_by_key(|item| std::cmp::Reverse(name(item).key));
+    if let Some(boundary) = items
+        .get(limit.saturating_sub(1))
+        .map(|item| name(item).key)
+    {
+        let keep = items
+            .iter()
+            .take_while(|item| name(item).key >= boundary)
+            .count();
+        items.truncate(keep.max(limit));
+    }
+    items
+}
+
+/// When a run was created, from its directory alone: the second in its id
+/// (`<slug>-<YYYYMMDD>-<HHMMSS>-<hex>`, else the directory's), then the directory's creation
+/// (else modification) time in nanoseconds.
+fn creation_key(id: &str, path: &Path) -> (i64, u128) {
+    let created = fs::metadata(path)
+        .and_then(|m| m.created().or_else(|_| m.modified()))
+        .ok();
+    let nanos = created
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let seconds = id_seconds(id).unwrap_or_else(|| created.map_or(0, unix_millis).div_euclid(1000));
+    (seconds, nanos)
+}
+
+/// The UTC second a run id names, if it has the shape the runner gives ids.
+fn id_seconds(id: &str) -> Option<i64> {
+    let mut parts = id.rsplitn(4, '-');
+    let (_hex, time, date) = (parts.next()?, parts.next()?, parts.next()?);
+    if time.len() != 6
+        || date.len() != 8
+        || !(time.bytes().chain(date.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let stamp = format!(
+        "{}-{}-{}T{}:{}:{}.000Z",
+        &date[..4],
+        &date[4..6],
+        &date[6..],
+        &time[..2],
+        &time[2..4],
+        &time[4..]
+    );
+    parse_rfc3339_millis(&stamp).map(|ms| ms.div_euclid(1000))
+}
+
+/// Reads the run at `path` (a redirect stub followed); a broken stub is an unreadable entry.
+fn load_entry(run_id: String, path: PathBuf) -> RunEntry {
+    match resolve_run_dir(path.clone(), &run_id) {
+        Ok(run) => RunEntry::load(run),
+        Err(e) => RunEntry {
+            run: RunDir::at(path, &run_id),
+            state: Err(e),
+            status: None,
+            lock_holder: None,
+            sort_key: 0,
+        },
+    }
+}
+
+/// `runs` newest first: by `created_at` (else the dir's mtime), then by id.
+fn sorted(mut runs: Vec<RunEntry>) -> Vec<RunEntry> {
+    runs.sort_by(|a, b| b.sort_key.cmp(&a.sort_key).then_with(|| b.id().cmp(a.id())));
+    runs
+}
+
+impl ProjectDir {
     /// The run with this id. Errors: `invalid run id "<id>"`, `no run "<id>" in this project`.
     pub fn find_run(&self, run_id: &str) -> Result<RunEntry, StateError> {
         self.open_run(run_id).map(RunEntry::load)
@@ -150,6 +254,35 @@ impl StateRoot {
                 Ok(ProjectRuns { project, runs })
             })
             .collect()
+    }
+
+    /// Like [`StateRoot::list_all_runs`], reading only the newest `limit` runs across projects
+    /// (0: all); projects without one of them are left out.
+    pub fn list_newest_all_runs(&self, limit: usize) -> Result<Vec<ProjectRuns>, StateError> {
+        if limit == 0 {
+            return self.list_all_runs();
+        }
+        let projects = self.projects()?;
+        let mut names = Vec::new();
+        for (index, project) in projects.iter().enumerate() {
+            names.extend(project.run_names()?.into_iter().map(|name| (name, index)));
+        }
+        let names = newest(names, limit, |(name, _)| name);
+        let mut runs: Vec<Vec<RunEntry>> = projects.iter().map(|_| Vec::new()).collect();
+        for (name, index) in names {
+            if let Some(project_runs) = runs.get_mut(index) {
+                project_runs.push(load_entry(name.id, name.path));
+            }
+        }
+        Ok(projects
+            .into_iter()
+            .zip(runs)
+            .filter(|(_, runs)| !runs.is_empty())
+            .map(|(project, runs)| ProjectRuns {
+                project,
+                runs: sorted(runs),
+            })
+            .collect())
     }
 }
 
@@ -257,6 +390,50 @@ mod tests {
             f.project.newest_resumable(),
             Err(StateError::NothingToResume)
         ));
+    }
+
+    /// A run dir named by `id`, its state created on `day` of January 2026.
+    fn add_named_run(project: &ProjectDir, id: &str, day: u32) {
+        let dir = project.runs_dir().join(id);
+        fs::create_dir_all(&dir).unwrap();
+        let run = RunDir::at(dir, id);
+        let mut doc = StateDoc::new(id, "/p", WorkflowRef::default());
+        doc.created_at = format!("2026-01-{day:02}T00:00:00.000Z");
+        run.write_state(&doc).unwrap();
+    }
+
+    #[test]
+    fn limited_listing_reads_the_newest_runs_by_their_ids() {
+        let f = fixture();
+        // Created on disk newest first: the time in the id, not the directory's, decides.
+        add_named_run(&f.project, "w-20260103-000000-cccc", 3);
+        add_named_run(&f.project, "w-20260102-000000-bbbb", 2);
+        add_named_run(&f.project, "w-20260101-000000-aaaa", 1);
+        // The state of a run that is not among the newest is never read.
+        fs::write(
+            f.project
+                .runs_dir()
+                .join("w-20260101-000000-aaaa/state.json"),
+            b"{\"format_version\": 1, \"run_",
+        )
+        .unwrap();
+        let ids = |runs: Vec<RunEntry>| runs.iter().map(|r| r.id().to_owned()).collect::<Vec<_>>();
+        let two = ids(f.project.list_newest_runs(2).unwrap());
+        assert_eq!(two, ["w-20260103-000000-cccc", "w-20260102-000000-bbbb"]);
+        let all = f.project.list_newest_runs(0).unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(
+            all.iter().any(|run| run.state.is_err()),
+            "unreadable runs are still listed"
+        );
+        let across = f.root.list_newest_all_runs(1).unwrap();
+        assert_eq!(
+            ids(across.into_iter().flat_map(|p| p.runs).collect()),
+            ["w-20260103-000000-cccc"]
+        );
+        assert_eq!(id_seconds("w-20260101-000001-aaaa"), Some(1_767_225_601));
+        assert_eq!(id_seconds("w-2026-01-01-aaaa"), None);
+        assert_eq!(id_seconds("relocated"), None);
     }
 
     #[test]
