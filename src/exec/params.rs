@@ -163,7 +163,7 @@ mod tests {
             env: vec![],
             steps: vec![],
             source: Source::Builtin("wf".into()),
-            hash: String::new(),
+            hash: Default::default(),
         }
     }
 

@@ -94,7 +94,7 @@ impl Loader {
         let workflow = self
             .load_checked(source)
             .map_err(|()| RunError::InvalidWorkflow)?;
-        let changed = workflow.hash != recorded.hash;
+        let changed = workflow.hash.as_str() != recorded.hash;
         Ok((workflow, changed))
     }
 
@@ -134,7 +134,7 @@ impl Loader {
                 format!("sub-workflow {} is invalid", self.project.show(&source)),
             )
         })?;
-        let changed = workflow.hash != frame.hash;
+        let changed = workflow.hash.as_str() != frame.hash;
         Ok((workflow, changed))
     }
 

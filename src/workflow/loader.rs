@@ -222,7 +222,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
     let workflow = match built {
         Some(mut workflow) if !has_errors => {
             workflow.source = source;
-            workflow.hash = hash(bytes);
+            workflow.hash = SourceHash::of(bytes);
             Some(workflow)
         }
         _ => None,
@@ -463,7 +463,7 @@ impl<'a> Analyzer<'a> {
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),
-            hash: String::new(),
+            hash: SourceHash::default(),
         })
     }
 
@@ -847,7 +847,10 @@ mod tests {
             })
             .collect();
         assert_eq!(sessions, ["new", "resume"]);
-        assert!(workflow.hash.starts_with("sha256:"));
+        // Loading (and so `--validate`) does not hash the file; a run asking for it does.
+        assert!(!workflow.hash.is_computed());
+        assert!(workflow.hash.as_str().starts_with("sha256:"));
+        assert!(workflow.hash.is_computed());
     }
 
     /// The first use of a repeated id is found by its node, at any depth, for every repeat.

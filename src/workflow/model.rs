@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 pub use super::template::Template;
 
@@ -26,8 +27,43 @@ pub struct Workflow {
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
-    /// `sha256:<hex>` of the file bytes.
-    pub hash: String,
+    /// `sha256:<hex>` of the file bytes, worked out when a run first records it.
+    pub hash: SourceHash,
+}
+
+/// The `sha256:<hex>` of a workflow file's bytes, computed on first use: validating a workflow
+/// never hashes it, only a run that records the hash does.
+#[derive(Debug, Clone, Default)]
+pub struct SourceHash {
+    bytes: Arc<[u8]>,
+    digest: Arc<OnceLock<String>>,
+}
+
+impl SourceHash {
+    /// The hash of these bytes, not yet computed.
+    pub fn of(bytes: &[u8]) -> Self {
+        SourceHash {
+            bytes: Arc::from(bytes),
+            digest: Arc::default(),
+        }
+    }
+
+    /// Whether the digest has been worked out yet.
+    #[cfg(test)]
+    pub fn is_computed(&self) -> bool {
+        self.digest.get().is_some()
+    }
+
+    /// `sha256:<hex>`, computed the first time it is asked for.
+    pub fn as_str(&self) -> &str {
+        self.digest.get_or_init(|| super::loader::hash(&self.bytes))
+    }
+}
+
+impl PartialEq for SourceHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
 }
 
 /// Where a workflow file comes from.

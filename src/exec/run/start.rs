@@ -288,7 +288,7 @@ async fn start_and_execute(
         workflow: Some(WorkflowRecord {
             name: Some(workflow.name.clone()),
             source: Some(workflow.source.to_string()),
-            hash: Some(workflow.hash.clone()),
+            hash: Some(workflow.hash.as_str().to_owned()),
         }),
         params,
         project_dir: Some(d.settings.project_dir.display().to_string()),
@@ -436,7 +436,7 @@ fn workflow_ref(workflow: &Workflow) -> WorkflowRef {
     WorkflowRef {
         name: workflow.name.clone(),
         source: workflow.source.to_string(),
-        hash: workflow.hash.clone(),
+        hash: workflow.hash.as_str().to_owned(),
     }
 }
 

@@ -183,7 +183,7 @@ fn prepare_call(
     let frame = SubWorkflowFrame {
         source,
         name: workflow.name.clone(),
-        hash: workflow.hash.clone(),
+        hash: workflow.hash.as_str().to_owned(),
         params,
         scope: Default::default(),
     };
