@@ -7,7 +7,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 OPENSPEC_VERSION := 1.13.2
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(PATH)
 
-.PHONY: build test lint bench ci demo tools schema
+.PHONY: build test lint bench ci demo tools schema screenshots
 
 build:
 	$(CARGO) build --release
@@ -35,6 +35,10 @@ bench:
 # Regenerates the committed JSON Schema (a test fails when it is stale).
 schema:
 	$(CARGO) run -q -- schema > schema/workflow.schema.json
+
+# Retakes the run-view screenshots in docs/images/ (the browser tests take them).
+screenshots:
+	UPDATE_SCREENSHOTS=1 $(CARGO) nextest run -E 'test(/^ui_view::/)'
 
 demo:
 	$(CARGO) run --release -- demo

@@ -21,6 +21,7 @@ pub const COMMAND_WORDS: &[&str] = &[
     "workflows",
     "step",
     "schema",
+    "ui",
     "help",
 ];
 
@@ -34,6 +35,7 @@ Examples:
   agent-runner --resume flokay-20261121-083312-7f3a --from tasks
   agent-runner --dry-run flokay add-login    print the plan without running anything
   agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows | schema
+  agent-runner ui                            a local web view of the runs (prints its URL)
 
 Inside an interactive step, type /continue and Enter (or press Ctrl-]) to end the step; /abort
 stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid workflow or config,
@@ -51,7 +53,8 @@ stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid work
     override_usage = "agent-runner [OPTIONS] <WORKFLOW> [PARAMS]... [-- PARAMS...]\n       \
                       agent-runner --validate [--json] [<WORKFLOW|FILE>...]\n       \
                       agent-runner --resume [<RUN_ID>] [--from <STEP>]\n       \
-                      agent-runner <list|show|log|workflows|schema|step continue> ..."
+                      agent-runner <list|show|log|workflows|schema|step continue> ...\n       \
+                      agent-runner ui [--port N] [--bind ADDR] [--token-file F] [--all] [--open]"
 )]
 pub struct RawArgs {
     /// Change to DIR first; it becomes the project directory.
@@ -91,7 +94,7 @@ pub struct RawArgs {
     #[arg(long)]
     pub verbose: bool,
 
-    /// list: runs of every project.
+    /// list, ui: runs of every project.
     #[arg(long)]
     pub all: bool,
 
@@ -102,6 +105,22 @@ pub struct RawArgs {
     /// log: keep following the log until the run ends.
     #[arg(short = 'f', long)]
     pub follow: bool,
+
+    /// ui: the port to listen on (default 4780; 0 picks a free one).
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+
+    /// ui: the address to listen on (default 127.0.0.1; others need --token-file).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+
+    /// ui: a file holding the access token to use instead of a random one.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// ui: open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 
     /// step continue: a note for the audit log.
     #[arg(long, value_name = "TEXT")]
@@ -149,6 +168,7 @@ pub enum Command {
     },
     Workflows,
     Schema,
+    Ui(UiRequest),
     StepContinue {
         note: Option<String>,
     },
@@ -163,6 +183,19 @@ pub struct RunRequest {
     pub from: Option<String>,
     pub dry_run: bool,
 }
+
+/// `agent-runner ui`: where to serve the run view and what it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiRequest {
+    pub port: u16,
+    pub bind: String,
+    pub token_file: Option<PathBuf>,
+    pub all: bool,
+    pub open: bool,
+}
+
+/// The port `ui` listens on when `--port` is not given.
+pub const UI_DEFAULT_PORT: u16 = 4780;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
@@ -414,6 +447,16 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
         ),
         Some("workflows") => command_only(Command::Workflows, 0),
         Some("schema") => command_only(Command::Schema, 0),
+        Some("ui") => command_only(
+            Command::Ui(UiRequest {
+                port: raw.port.unwrap_or(UI_DEFAULT_PORT),
+                bind: raw.bind.clone().unwrap_or_else(|| "127.0.0.1".to_owned()),
+                token_file: raw.token_file.clone(),
+                all: raw.all,
+                open: raw.open,
+            }),
+            0,
+        ),
         Some("help") => Ok(None),
         Some("step") => match positional.get(1).map(String::as_str) {
             Some("continue") => command_only(

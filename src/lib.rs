@@ -16,4 +16,5 @@ pub mod pty;
 pub mod report;
 pub mod run;
 pub mod state;
+pub mod ui;
 pub mod workflow;

@@ -61,6 +61,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Log { run_id, follow } => {
             crate::report::log(&invocation.global, run_id.as_deref(), follow)
         }
+        Command::Ui(request) => crate::ui::run(&request),
         Command::StepContinue { note } => {
             let report = crate::pty::step_continue(note.as_deref());
             if report.exit_code == exit::SUCCESS {

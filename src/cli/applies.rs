@@ -16,6 +16,7 @@ enum Kind {
     Log,
     Workflows,
     Schema,
+    Ui,
     StepContinue,
 }
 
@@ -31,6 +32,7 @@ impl Kind {
             Command::Log { .. } => Kind::Log,
             Command::Workflows => Kind::Workflows,
             Command::Schema => Kind::Schema,
+            Command::Ui(_) => Kind::Ui,
             Command::StepContinue { .. } => Kind::StepContinue,
             // `--version` prints the version whatever else is given.
             Command::Version => return None,
@@ -49,6 +51,7 @@ impl Kind {
             Kind::Log => "\"log\"",
             Kind::Workflows => "\"workflows\"",
             Kind::Schema => "\"schema\"",
+            Kind::Ui => "\"ui\"",
             Kind::StepContinue => "\"step continue\"",
         }
     }
@@ -65,7 +68,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 9] = [
+    let options: [(bool, &str, &[Kind]); 13] = [
         (
             raw.json,
             "--json",
@@ -73,12 +76,16 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         ),
         (raw.quiet, "--quiet", &[Run, Resume]),
         (raw.verbose, "--verbose", &[Run, Resume]),
-        (raw.all, "--all", &[List]),
+        (raw.all, "--all", &[List, Ui]),
         (raw.limit.is_some(), "--limit", &[List]),
         (raw.follow, "--follow", &[Log]),
         (raw.note.is_some(), "--note", &[StepContinue]),
         (raw.from.is_some(), "--from", &[Run, Resume]),
         (raw.session.is_some(), "--session", &[Run, Resume]),
+        (raw.port.is_some(), "--port", &[Ui]),
+        (raw.bind.is_some(), "--bind", &[Ui]),
+        (raw.token_file.is_some(), "--token-file", &[Ui]),
+        (raw.open, "--open", &[Ui]),
     ];
     for (given, option, applies_to) in options {
         if given && !applies_to.contains(&kind) {

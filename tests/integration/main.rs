@@ -48,5 +48,7 @@ mod run_state;
 mod run_subworkflows;
 mod run_support;
 mod secrets;
+mod ui_support;
+mod ui_view;
 mod validate;
 mod workflows;

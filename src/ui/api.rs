@@ -1,0 +1,104 @@
+//! The JSON the page reads: `GET /api/runs` in the shape of `list --json` and
+//! `GET /api/runs/<id>` in the shape of `show --json` (cli.md §9), both built by
+//! [`crate::report`]. Each run of the listing also gets `usage` (tokens and cost, as `show`
+//! sums them) for the board's cards, cached per run until its audit log changes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use super::{App, Scope};
+use crate::report::{ReportError, list, show};
+use crate::state::{RunDir, RunEntry, StateError};
+
+/// What a card shows of a run's usage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Usage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cost_usd: Option<f64>,
+}
+
+/// The audit log's size and mtime: when they change, the usage is computed again.
+type Stamp = (u64, Option<SystemTime>);
+
+/// Usage per run dir, with the stamp of the audit log it was computed from.
+#[derive(Debug, Default)]
+pub struct UsageCache(Mutex<HashMap<String, (Stamp, Option<Usage>)>>);
+
+impl UsageCache {
+    /// The usage of the run at `run_dir`, recomputed only when its audit log changed.
+    fn get(&self, run_dir: &str, run_id: &str, env: &[(String, String)]) -> Option<Usage> {
+        let run = RunDir::at(run_dir, run_id);
+        let meta = std::fs::metadata(run.audit_path()).ok();
+        let stamp: Stamp = (
+            meta.as_ref().map_or(0, std::fs::Metadata::len),
+            meta.and_then(|m| m.modified().ok()),
+        );
+        if let Ok(cache) = self.0.lock()
+            && let Some((cached, usage)) = cache.get(run_dir)
+            && *cached == stamp
+        {
+            return *usage;
+        }
+        let usage = show::gather(RunEntry::load(run), env)
+            .ok()
+            .map(|report| Usage {
+                input_tokens: report.usage.input_tokens,
+                output_tokens: report.usage.output_tokens,
+                cost_usd: report.usage.cost_usd,
+            });
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert(run_dir.to_owned(), (stamp, usage));
+        }
+        usage
+    }
+}
+
+/// `GET /api/runs`: every run shown, newest first, each with its `usage`.
+pub fn runs(app: &App) -> Result<Value, ReportError> {
+    let listing = match &app.scope {
+        Scope::Project(project) => list::gather_project(project, &app.env, 0)?,
+        Scope::All => list::gather_all(&app.root, &app.env, 0)?,
+    };
+    let mut value = list::render_json(&listing);
+    let usages = listing
+        .runs
+        .iter()
+        .map(|run| app.usage.get(&run.run_dir, &run.run_id, &app.env));
+    if let Some(items) = value.get_mut("runs").and_then(Value::as_array_mut) {
+        for (item, usage) in items.iter_mut().zip(usages) {
+            if let (Some(map), Some(usage)) = (item.as_object_mut(), usage) {
+                map.insert(
+                    "usage".to_owned(),
+                    json!({
+                        "input_tokens": usage.input_tokens,
+                        "output_tokens": usage.output_tokens,
+                        "cost_usd": usage.cost_usd.map(|c| (c * 1e6).round() / 1e6),
+                    }),
+                );
+            }
+        }
+    }
+    Ok(value)
+}
+
+/// The run with this id among the runs shown.
+pub fn find(app: &App, run_id: &str) -> Result<RunEntry, StateError> {
+    match &app.scope {
+        Scope::Project(project) => project.find_run(run_id),
+        Scope::All => app
+            .root
+            .projects()?
+            .iter()
+            .find_map(|project| project.find_run(run_id).ok())
+            .ok_or_else(|| StateError::NoSuchRun(run_id.to_owned())),
+    }
+}
+
+/// `GET /api/runs/<id>`: the run's report.
+pub fn run(app: &App, run_id: &str) -> Result<show::RunReport, ReportError> {
+    show::gather(find(app, run_id)?, &app.env)
+}
