@@ -23,6 +23,9 @@ pub const COMMAND_WORDS: &[&str] = &[
     "schema",
     "ui",
     "help",
+    "migrate",
+    "resume",
+    "validate",
 ];
 
 const AFTER_HELP: &str = "\
@@ -34,7 +37,8 @@ Examples:
   agent-runner --resume                      continue the latest interrupted run of this project
   agent-runner --resume flokay-20261121-083312-7f3a --from tasks
   agent-runner --dry-run flokay add-login    print the plan without running anything
-  agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows | schema
+  agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows [--all] | schema
+  agent-runner migrate [DIR] [--write]       convert a Go agent-runner project (diff first)
   agent-runner ui                            a local web view of the runs (prints its URL)
 
 Inside an interactive step, type /continue and Enter (or press Ctrl-]) to end the step; /abort
@@ -53,7 +57,7 @@ stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid work
     override_usage = "agent-runner [OPTIONS] <WORKFLOW> [PARAMS]... [-- PARAMS...]\n       \
                       agent-runner --validate [--json] [<WORKFLOW|FILE>...]\n       \
                       agent-runner --resume [<RUN_ID>] [--from <STEP>]\n       \
-                      agent-runner <list|show|log|workflows|schema|step continue> ...\n       \
+                      agent-runner <list|show|log|workflows|schema|migrate|step continue> ...\n       \
                       agent-runner ui [--port N] [--bind ADDR] [--token-file F] [--all] [--open]"
 )]
 pub struct RawArgs {
@@ -94,9 +98,13 @@ pub struct RawArgs {
     #[arg(long)]
     pub verbose: bool,
 
-    /// list, ui: runs of every project.
+    /// list, ui: runs of every project. workflows: also the hidden ones.
     #[arg(long)]
     pub all: bool,
+
+    /// migrate: write the changes (keeping a .bak of each file) instead of printing a diff.
+    #[arg(long)]
+    pub write: bool,
 
     /// list: at most N runs (default 20).
     #[arg(long, value_name = "N")]
@@ -130,7 +138,8 @@ pub struct RawArgs {
     #[arg(short = 'v', long)]
     pub version: bool,
 
-    /// A command word (run, list, show, log, workflows, schema, step) or a workflow, then parameters.
+    /// A command word (run, list, show, log, workflows, schema, step, migrate, validate, resume) or a
+    /// workflow, then parameters.
     #[arg(value_name = "WORKFLOW|COMMAND", allow_hyphen_values = false)]
     pub positional: Vec<String>,
 }
@@ -142,6 +151,8 @@ pub struct Global {
     pub json: bool,
     pub quiet: bool,
     pub verbose: bool,
+    /// `-headless` (the Go tool's "no TUI"): no spinner.
+    pub plain: bool,
 }
 
 /// What the user asked for, after all checks of the arguments themselves.
@@ -166,7 +177,13 @@ pub enum Command {
         run_id: Option<String>,
         follow: bool,
     },
-    Workflows,
+    Workflows {
+        all: bool,
+    },
+    Migrate {
+        dir: Option<PathBuf>,
+        write: bool,
+    },
     Schema,
     Ui(UiRequest),
     StepContinue {
@@ -201,7 +218,7 @@ pub const UI_DEFAULT_PORT: u16 = 4780;
 pub struct Invocation {
     pub global: Global,
     pub command: Command,
-    /// Warnings about the arguments (e.g. the ignored `-headless`), printed before anything runs.
+    /// Warnings about the arguments, printed before anything runs.
     pub warnings: Vec<String>,
 }
 
@@ -236,7 +253,7 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
             before.push(arg);
         }
     }
-    let (before, warnings) = rewrite_compat(before);
+    let (before, plain) = rewrite_compat(before);
     let mut argv = vec![program.to_string_lossy().into_owned()];
     argv.extend(before);
     let raw = match RawArgs::try_parse_from(argv) {
@@ -248,6 +265,7 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
         json: raw.json,
         quiet: raw.quiet,
         verbose: raw.verbose,
+        plain,
     };
     let decided = interpret(&raw, after).and_then(|command| match command {
         Some(command) => applies::check(&raw, &command).map(|()| Some(command)),
@@ -257,7 +275,7 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
         Ok(Some(command)) => ParseOutcome::Invocation(Invocation {
             global,
             command,
-            warnings,
+            warnings: Vec::new(),
         }),
         Ok(None) => ParseOutcome::Help(help_text()),
         Err(message) => ParseOutcome::Usage(message),
@@ -285,14 +303,15 @@ pub fn help_text() -> String {
     RawArgs::command().render_long_help().to_string()
 }
 
-/// Rewrites the single-dash compatibility spellings before `--` (cli.md §1).
-fn rewrite_compat(args: Vec<String>) -> (Vec<String>, Vec<String>) {
+/// Rewrites the single-dash compatibility spellings before `--` (cli.md §1); the flag is set when
+/// `-headless` was given.
+fn rewrite_compat(args: Vec<String>) -> (Vec<String>, bool) {
     const LONG: &[&str] = &[
         "validate", "resume", "session", "from", "dry-run", "json", "version", "help", "quiet",
         "verbose",
     ];
     let mut out = Vec::with_capacity(args.len());
-    let mut warnings = Vec::new();
+    let mut plain = false;
     for arg in args {
         let Some(rest) = arg.strip_prefix('-').filter(|r| !r.starts_with('-')) else {
             out.push(arg);
@@ -313,14 +332,13 @@ fn rewrite_compat(args: Vec<String>) -> (Vec<String>, Vec<String>) {
             out.push("show".to_owned());
             out.extend(value.map(str::to_owned));
         } else if name == "headless" && value.is_none() {
-            warnings.push(
-                "-headless is ignored; set \"mode: headless\" on the steps instead".to_owned(),
-            );
+            // The Go tool's "no TUI": accepted silently; step modes do not change.
+            plain = true;
         } else {
             out.push(arg);
         }
     }
-    (out, warnings)
+    (out, plain)
 }
 
 /// Phase two: checks combinations and decides the command. `Ok(None)` means "print help".
@@ -445,7 +463,26 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
             },
             1,
         ),
-        Some("workflows") => command_only(Command::Workflows, 0),
+        Some("workflows") => command_only(Command::Workflows { all: raw.all }, 0),
+        Some("migrate") => command_only(
+            Command::Migrate {
+                dir: positional.get(1).map(PathBuf::from),
+                write: raw.write,
+            },
+            1,
+        ),
+        Some("resume") => command_only(
+            Command::Resume {
+                run_id: positional.get(1).cloned(),
+                from: raw.from.clone(),
+            },
+            1,
+        ),
+        Some("validate") => {
+            let mut targets: Vec<String> = positional.into_iter().skip(1).collect();
+            targets.extend(after);
+            Ok(Some(Command::Validate { targets }))
+        }
         Some("schema") => command_only(Command::Schema, 0),
         Some("ui") => command_only(
             Command::Ui(UiRequest {

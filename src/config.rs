@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::compat;
 use crate::workflow::Diagnostic;
 use crate::workflow::fields::{A_STRING, MapReader, Sink, Target};
 use crate::workflow::loader::{read_limited, resolve_findings};
-use crate::workflow::model::{CLI_NAMES, Effort, Permissions};
+use crate::workflow::model::{AgentMode, CLI_NAMES, Effort, Permissions};
 use crate::workflow::positions::join;
 use crate::workflow::resolve::Project;
-use crate::workflow::suggest::did_you_mean;
 use crate::workflow::yaml::{self, Node};
 
 pub const CONFIG_KEYS: &[&str] = &[
@@ -30,6 +30,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "shell",
     "interactive",
     "redact",
+    "default_mode",
+    "active_profile",
 ];
 const CLI_KEYS: &[&str] = &["binary", "extra_args", "model", "effort", "env"];
 const PROFILE_KEYS: &[&str] = &[
@@ -39,6 +41,7 @@ const PROFILE_KEYS: &[&str] = &[
     "permissions",
     "system_prompt",
     "extends",
+    "default_mode",
 ];
 const INTERACTIVE_KEYS: &[&str] = &["idle_hint", "idle_hint_after", "stop_grace"];
 
@@ -57,6 +60,15 @@ pub struct Config {
     pub idle_hint_after: Option<Duration>,
     pub stop_grace: Option<Duration>,
     pub redact: Option<Vec<String>>,
+    /// Go-era `default_mode` (compat-go.md §1): the mode of prompt steps that get none otherwise.
+    pub default_mode: Option<AgentMode>,
+    /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
+    pub go_project: bool,
+    /// Go `active_profile` (project file) and profile sets, resolved once every layer is read.
+    pub active_profile: Option<String>,
+    pub profile_sets: compat::config::ProfileSets,
+    /// Warnings of the files read (deprecations, Go-only keys), printed once per run.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// `clis.<cli>`
@@ -78,6 +90,8 @@ pub struct Profile {
     pub permissions: Option<Permissions>,
     pub system_prompt: Option<String>,
     pub extends: Option<String>,
+    /// Go-era `default_mode` of the profile (compat-go.md §1).
+    pub default_mode: Option<AgentMode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -112,6 +126,11 @@ impl Config {
         over(&mut self.idle_hint_after, higher.idle_hint_after);
         over(&mut self.stop_grace, higher.stop_grace);
         over(&mut self.redact, higher.redact);
+        over(&mut self.default_mode, higher.default_mode);
+        self.go_project |= higher.go_project;
+        over(&mut self.active_profile, higher.active_profile);
+        self.profile_sets.merge(higher.profile_sets);
+        self.warnings.extend(higher.warnings);
         for (name, high) in higher.clis {
             let low = self.clis.entry(name).or_default();
             over(&mut low.binary, high.binary);
@@ -156,6 +175,7 @@ impl Config {
                 resolved.effort = p.effort.or(resolved.effort);
                 resolved.permissions = p.permissions.or(resolved.permissions);
                 resolved.system_prompt = p.system_prompt.clone().or(resolved.system_prompt);
+                resolved.default_mode = p.default_mode.or(resolved.default_mode);
             }
         }
         resolved.extends = None;
@@ -182,7 +202,11 @@ impl Config {
 
 /// The user and project configuration, merged; `Err` holds every `error[config]` diagnostic.
 pub fn load(project: &Project) -> Result<Config, Vec<Diagnostic>> {
-    let mut config = Config::default();
+    // The profiles the Go tool created implicitly are the lowest layer (compat-go.md §1).
+    let mut config = Config {
+        profiles: compat::profiles::implicit_profiles(),
+        ..Config::default()
+    };
     let mut diagnostics = Vec::new();
     let files = [
         project.user_dir.as_ref().map(|d| d.join("config.yaml")),
@@ -192,9 +216,26 @@ pub fn load(project: &Project) -> Result<Config, Vec<Diagnostic>> {
         if !path.is_file() {
             continue;
         }
-        let (layer, found) = load_file(&path, &project.show_path(&path));
-        diagnostics.extend(found);
+        let (mut layer, found) = load_file(&path, &project.show_path(&path));
+        let (errors, warnings): (Vec<_>, Vec<_>) =
+            found.into_iter().partition(Diagnostic::is_error);
+        diagnostics.extend(errors);
+        layer.warnings = warnings;
         config = config.merged(layer);
+    }
+    // Go profile sets across layers: the active set's agents become profiles.
+    if !config.profile_sets.is_empty() {
+        match config
+            .profile_sets
+            .active_agents(config.active_profile.as_deref())
+        {
+            Ok(agents) => config.profiles.extend(agents),
+            Err(message) => {
+                let mut d = Diagnostic::error("config", message);
+                d.file = "configuration".to_owned();
+                diagnostics.push(d);
+            }
+        }
     }
     for (_, err) in config.profile_errors() {
         if matches!(err, ConfigError::UnknownParent { .. }) {
@@ -273,9 +314,15 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> (Config, Vec<Diagnostic>) {
             );
         }
     }
-    let mut diagnostics = resolve_findings(sink.findings, text, file);
+    let mut findings = sink.findings;
+    if config.go_project {
+        compat::config::go_file_findings(&mut findings);
+    }
+    let mut diagnostics = resolve_findings(findings, text, file);
     for d in &mut diagnostics {
-        d.code = "config";
+        if d.is_error() {
+            d.code = "config";
+        }
     }
     (config, diagnostics)
 }
@@ -288,6 +335,9 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         default_effort: r.keyword("default_effort", Effort::ALL, Effort::parse, sink),
         shell: r.nonempty_string("shell", sink).map(str::to_owned),
         redact: string_list(r, "redact", sink),
+        default_mode: compat::config::mode(r, sink),
+        go_project: compat::config::is_go_file(r),
+        active_profile: r.string("active_profile", sink).map(str::to_owned),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {
@@ -328,7 +378,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         for (cli, node) in entries {
             let path = join("clis", cli);
             if !CLI_NAMES.contains(&cli.as_str()) {
-                let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+                let hint = crate::compat::workflow::cli_hint(cli);
                 sink.error(
                     "config",
                     format!(
@@ -370,6 +420,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         }
     }
     if let Some(entries) = r.map("profiles", sink) {
+        let mut sets = compat::config::ProfileSets::default();
         for (name, node) in entries {
             let path = join("profiles", name);
             let Node::Map(fields) = node else {
@@ -377,27 +428,44 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
                 continue;
             };
             let p = MapReader::new(fields, &path);
-            p.check_keys(PROFILE_KEYS, &[], sink);
-            let profile = Profile {
-                cli: cli_name(&p, "cli", sink),
-                model: p.string("model", sink).map(str::to_owned),
-                effort: p.keyword("effort", Effort::ALL, Effort::parse, sink),
-                permissions: p.keyword("permissions", Permissions::ALL, Permissions::parse, sink),
-                system_prompt: p.string("system_prompt", sink).map(str::to_owned),
-                extends: p.string("extends", sink).map(str::to_owned),
-            };
-            config.profiles.insert(name.clone(), profile);
+            if p.has("agents") {
+                sets.read(name, &p, sink);
+                continue;
+            }
+            config.profiles.insert(name.clone(), read_profile(&p, sink));
         }
+        config
+            .profiles
+            .extend(sets.file_agents(config.active_profile.as_deref(), sink));
+        config.profile_sets = sets;
+    }
+    if config.default_mode.is_some() || config.profiles.values().any(|p| p.default_mode.is_some()) {
+        compat::config::deprecate_default_mode(r, sink);
     }
     config
 }
 
+/// One profile mapping (`profiles.<name>`, or a Go `profiles.<set>.agents.<name>`).
+pub(crate) fn read_profile(p: &MapReader<'_, '_>, sink: &mut Sink) -> Profile {
+    p.check_keys(PROFILE_KEYS, &[], sink);
+    Profile {
+        cli: cli_name(p, "cli", sink),
+        model: p.string("model", sink).map(str::to_owned),
+        effort: p.keyword("effort", Effort::ALL, Effort::parse, sink),
+        permissions: p.keyword("permissions", Permissions::ALL, Permissions::parse, sink),
+        system_prompt: p.string("system_prompt", sink).map(str::to_owned),
+        extends: p.string("extends", sink).map(str::to_owned),
+        default_mode: compat::config::mode(p, sink),
+    }
+}
+
 fn cli_name(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<String> {
     let cli = r.string(key, sink)?;
+    let cli = compat::workflow::cli_alias(cli);
     if CLI_NAMES.contains(&cli) {
         return Some(cli.to_owned());
     }
-    let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+    let hint = crate::compat::workflow::cli_hint(cli);
     sink.error(
         "config",
         format!(

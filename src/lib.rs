@@ -1,14 +1,16 @@
 //! agent-runner: runs YAML workflows of AI coding-agent steps.
 //!
-//! Data flows one way: YAML → [`workflow`] model → dispatcher → executors → events → state and
-//! audit. `main.rs` only calls [`run::run`] and exits with the code it returns.
+//! Data flows one way: YAML → [`workflow`] model → runtime → executors → events → one writer → state,
+//! audit and console. `main.rs` only calls [`run::run`] and exits with the code it returns.
 
 pub mod agents;
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub mod console;
 pub mod engine;
+pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod interpolate;

@@ -6,6 +6,7 @@
 use std::ffi::OsString;
 
 use crate::cli::{self, Command, ParseOutcome};
+use crate::error::Error;
 use crate::exit;
 
 /// Runs agent-runner with these process arguments and returns the exit code.
@@ -17,22 +18,16 @@ pub fn run(args: Vec<OsString>) -> i32 {
             crate::console::print_stdout(&text);
             return exit::SUCCESS;
         }
-        ParseOutcome::Usage(message) => {
-            crate::console::error(&message);
-            return exit::USAGE;
-        }
+        ParseOutcome::Usage(message) => return Error::Usage(message).report(),
     };
     for warning in &invocation.warnings {
         crate::console::warning(warning);
     }
     if let Some(dir) = &invocation.global.dir
-        && let Err(err) = std::env::set_current_dir(dir)
+        && let Err(source) = std::env::set_current_dir(dir)
     {
-        crate::console::error(&format!(
-            "cannot change to directory \"{}\": {err}",
-            dir.display()
-        ));
-        return exit::USAGE;
+        let dir = dir.clone();
+        return Error::ChangeDir { dir, source }.report();
     }
     match invocation.command {
         Command::Version => {
@@ -40,21 +35,30 @@ pub fn run(args: Vec<OsString>) -> i32 {
             exit::SUCCESS
         }
         Command::Schema => crate::commands::schema::run(),
-        Command::Workflows => {
-            let Some(project) = project() else {
-                return exit::RUNTIME;
+        Command::Workflows { all } => {
+            let project = match project() {
+                Ok(project) => project,
+                Err(err) => return err.report(),
             };
-            crate::commands::workflows::run(invocation.global.json, &project)
+            crate::commands::workflows::run(invocation.global.json, all, &project)
+        }
+        Command::Migrate { dir, write } => {
+            let project = match project() {
+                Ok(project) => project,
+                Err(err) => return err.report(),
+            };
+            crate::compat::migrate::run(&project, dir.as_deref(), write)
         }
         Command::Validate { targets } => {
-            let Some(project) = project() else {
-                return exit::RUNTIME;
+            let project = match project() {
+                Ok(project) => project,
+                Err(err) => return err.report(),
             };
             crate::commands::validate::run(&targets, invocation.global.json, &project)
         }
-        Command::Run(request) => crate::exec::start::run_new(request, &invocation.global),
+        Command::Run(request) => crate::exec::run::start::run_new(request, &invocation.global),
         Command::Resume { run_id, from } => {
-            crate::exec::start::resume(run_id, from, &invocation.global)
+            crate::exec::run::start::resume(run_id, from, &invocation.global)
         }
         Command::List { all, limit } => crate::report::list(&invocation.global, all, limit),
         Command::Show { run_id } => crate::report::show(&invocation.global, run_id.as_deref()),
@@ -75,14 +79,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
 }
 
 /// The project: the current directory (after `-C`) and the user dirs from the environment.
-fn project() -> Option<crate::workflow::resolve::Project> {
-    match std::env::current_dir() {
-        Ok(dir) => Some(crate::workflow::resolve::Project::from_env(dir)),
-        Err(err) => {
-            crate::console::error(&format!("cannot read the current directory: {err}"));
-            None
-        }
-    }
+fn project() -> Result<crate::workflow::resolve::Project, Error> {
+    let dir = std::env::current_dir().map_err(Error::CurrentDir)?;
+    Ok(crate::workflow::resolve::Project::from_env(dir))
 }
 
 /// Internal debug logs on stderr, filtered by `AGENT_RUNNER_LOG` (e.g. `debug`,

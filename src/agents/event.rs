@@ -5,8 +5,6 @@
 //! the parser for the [`Completion`]: session id, final answer, usage, cost and, if the step
 //! failed, a classified [`Failure`].
 
-use std::fmt;
-
 /// Longest stream line the parsers accept (agents.md §1). Longer lines become a warning.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -62,35 +60,7 @@ impl Usage {
     }
 }
 
-/// Why a step's agent run failed (agents.md §1, cli.md exit codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// The CLI is not logged in.
-    CliAuth,
-    /// The CLI binary was not found.
-    CliMissing,
-    /// The CLI reported an error of its own (unknown session, refused flags, failed turn).
-    CliError,
-    /// The CLI exited non-zero without saying why.
-    ExitStatus,
-}
-
-impl ErrorClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::CliAuth => "cli_auth",
-            ErrorClass::CliMissing => "cli_missing",
-            ErrorClass::CliError => "cli_error",
-            ErrorClass::ExitStatus => "exit_status",
-        }
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::error::ErrorClass;
 
 /// A classified failure with the message shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `--interrupt-after` calls [`RelayInterrupt::interrupt`] that long after the start, as the
-//! dispatcher does on SIGTERM; repeat it for a second interruption. After the relay ends it prints `relay-outcome: <json>`; a setup error prints
+//! runtime does on SIGTERM; repeat it for a second interruption. After the relay ends it prints `relay-outcome: <json>`; a setup error prints
 //! `relay-error: <class>: <message>` on stderr and exits 4.
 
 use std::ffi::OsString;

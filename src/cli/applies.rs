@@ -15,6 +15,7 @@ enum Kind {
     Show,
     Log,
     Workflows,
+    Migrate,
     Schema,
     Ui,
     StepContinue,
@@ -30,7 +31,8 @@ impl Kind {
             Command::List { .. } => Kind::List,
             Command::Show { .. } => Kind::Show,
             Command::Log { .. } => Kind::Log,
-            Command::Workflows => Kind::Workflows,
+            Command::Workflows { .. } => Kind::Workflows,
+            Command::Migrate { .. } => Kind::Migrate,
             Command::Schema => Kind::Schema,
             Command::Ui(_) => Kind::Ui,
             Command::StepContinue { .. } => Kind::StepContinue,
@@ -50,6 +52,7 @@ impl Kind {
             Kind::Show => "\"show\"",
             Kind::Log => "\"log\"",
             Kind::Workflows => "\"workflows\"",
+            Kind::Migrate => "\"migrate\"",
             Kind::Schema => "\"schema\"",
             Kind::Ui => "\"ui\"",
             Kind::StepContinue => "\"step continue\"",
@@ -68,7 +71,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 13] = [
+    let options: [(bool, &str, &[Kind]); 14] = [
         (
             raw.json,
             "--json",
@@ -76,7 +79,8 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         ),
         (raw.quiet, "--quiet", &[Run, Resume]),
         (raw.verbose, "--verbose", &[Run, Resume]),
-        (raw.all, "--all", &[List, Ui]),
+        (raw.all, "--all", &[List, Workflows, Ui]),
+        (raw.write, "--write", &[Migrate]),
         (raw.limit.is_some(), "--limit", &[List]),
         (raw.follow, "--follow", &[Log]),
         (raw.note.is_some(), "--note", &[StepContinue]),

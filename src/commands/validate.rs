@@ -26,6 +26,8 @@ enum Kind {
     Workflow,
     Engine,
     Config,
+    /// A `_`-file of a workflows folder (the Go tool's `_group.yaml`): only checked to be YAML.
+    Meta,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Workflow => "workflow",
             Kind::Engine => "engine",
             Kind::Config => "config",
+            Kind::Meta => "yaml",
         }
     }
 }
@@ -169,6 +172,13 @@ fn validate_target(target: &str, project: &Project, ctx: &LoadContext) -> Outcom
             files: vec![shown.clone()],
             diagnostics: engine_file::check_file(path, &shown).diagnostics,
         },
+        (Kind::Meta, Source::File(path)) => Outcome {
+            target: target.to_owned(),
+            kind,
+            workflow: None,
+            files: vec![shown.clone()],
+            diagnostics: crate::compat::workflow::check_yaml(path, &shown),
+        },
         (Kind::Config, Source::File(path)) => Outcome {
             target: target.to_owned(),
             kind,
@@ -203,6 +213,9 @@ fn classify(path: &Path, project: &Project) -> Kind {
         && (parent == project.config_dir() || project.user_dir.as_deref() == Some(parent))
     {
         return Kind::Config;
+    }
+    if crate::workflow::resolve::is_meta_file(path) {
+        return Kind::Meta;
     }
     Kind::Workflow
 }

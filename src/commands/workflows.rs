@@ -1,5 +1,6 @@
-//! `agent-runner workflows [--json]`: the workflows available here (cli.md §2, §9): project, then
-//! user, then built-in. A name that a higher source also has is marked `(shadowed)`.
+//! `agent-runner workflows [--all] [--json]`: the workflows available here (cli.md §2, §9):
+//! project, then user, then built-in. A name that a higher source also has is marked
+//! `(shadowed)`. Workflows marked `hidden: true` are listed only with `--all`.
 
 use serde_json::{Value, json};
 
@@ -17,7 +18,7 @@ struct Entry {
 }
 
 /// Lists the workflows; returns the exit code.
-pub fn run(json: bool, project: &Project) -> i32 {
+pub fn run(json: bool, all: bool, project: &Project) -> i32 {
     let mut entries: Vec<Entry> = Vec::new();
     let mut add = |name: String, source: &'static str, source_ref: Source| {
         let shadowed = entries.iter().any(|e| e.name == name);
@@ -41,12 +42,18 @@ pub fn run(json: bool, project: &Project) -> i32 {
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name).then(a.shadowed.cmp(&b.shadowed)));
 
-    let ctx = crate::workflow::loader::LoadContext::default();
+    // The configuration decides the Go-era modes a file's steps get, hence whether it is valid.
+    let config = crate::config::load(project).ok();
+    let ctx = crate::workflow::compose::load_context(project, config.as_ref());
     let rows: Vec<Value> = entries
         .iter()
-        .map(|e| {
+        .filter_map(|e| {
             let shown = project.show(&e.source_ref);
             let analysis = analyze_source(&e.source_ref, project, &ctx);
+            // `hidden: true` (Go): listed only with --all (compat-go.md §2).
+            if !all && crate::compat::workflow::is_hidden(&analysis.text) {
+                return None;
+            }
             let (description, params) = match &analysis.workflow {
                 Some(w) => (
                     w.description.lines().next().unwrap_or("").to_owned(),
@@ -63,8 +70,8 @@ pub fn run(json: bool, project: &Project) -> i32 {
                     Vec::new(),
                 ),
             };
-            json!({"name": e.name, "source": e.source, "path": shown,
-                   "description": description, "params": params, "shadowed": e.shadowed})
+            Some(json!({"name": e.name, "source": e.source, "path": shown,
+                   "description": description, "params": params, "shadowed": e.shadowed}))
         })
         .collect();
     if json {

@@ -58,6 +58,15 @@ pub fn cost(usd: f64) -> String {
     format!("${usd:.2}")
 }
 
+/// `41.2k in / 3.1k out tokens, $0.22`: an agent step's usage, the cost only when known.
+pub fn usage(input: u64, output: u64, cost_usd: Option<f64>) -> String {
+    let tokens = format!("{} in / {} out tokens", tokens(input), tokens(output));
+    match cost_usd {
+        Some(usd) => format!("{tokens}, {}", cost(usd)),
+        None => tokens,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,7 +83,7 @@ pub struct StepInfo {
 impl StepInfo {
     /// The `step` of `step` at audit path `path`: mode and session strategy come from the step
     /// itself; `cli` (after defaults and profiles) and `continues_session` (whether the run
-    /// resumes a conversation) are what the dispatcher decided.
+    /// resumes a conversation) are what the runtime decided.
     pub fn new(step: &Step, path: &str, cli: Option<&str>, continues_session: bool) -> StepInfo {
         let (mode, session_strategy) = match &step.kind {
             StepKind::Agent(agent) => (

@@ -3,7 +3,7 @@
 //! Attaching fills the options, renders the `vars` and runs the `checks` (engines.md §2). Each
 //! hook then goes through the same stages: `needs` (data from the cache or freshly run), `when`,
 //! `run`, `let`, and finally the hook's own template (`template`, `error` or `path`). Whatever
-//! happens, a hook returns a [`HookResult`]: the [`HookOutcome`] the dispatcher acts on, and a
+//! happens, a hook returns a [`HookResult`]: the [`HookOutcome`] the runtime acts on, and a
 //! [`HookRecord`] with the fields of the `engine` audit event (runs-and-state.md §7). Failures
 //! never escape as errors: a failing command, bad JSON, a timeout or a template that cannot be
 //! rendered all become an outcome, following the hook's failure rule.
@@ -64,17 +64,10 @@ pub struct HookRecord {
 }
 
 impl HookRecord {
-    /// The `data` object of the audit event, fields in the documented order.
+    /// The `data` object of the audit event (its [`crate::state::EngineRecord`]), fields in the
+    /// documented order.
     pub fn to_json(&self) -> Value {
-        json!({
-            "engine": self.engine,
-            "hook": self.hook,
-            "outcome": self.outcome,
-            "argv": self.argv,
-            "exit_code": self.exit_code,
-            "duration_ms": self.duration_ms,
-            "message": self.message,
-        })
+        crate::state::AuditData::Engine(self.clone().into()).to_value()
     }
 }
 

@@ -5,7 +5,7 @@
 //! An engine file is data, never Rust. [`find`] locates it (project, user dir, built-in) and
 //! checks it fully ([`file`] with [`templates`]; `--validate` runs the same checks through
 //! [`workflow::engine_file`](crate::workflow::engine_file)), giving an [`EngineSpec`].
-//! [`Engine::attach`] binds the spec to a scope: options, `vars`, `checks`. The dispatcher then
+//! [`Engine::attach`] binds the spec to a scope: options, `vars`, `checks`. The runtime then
 //! calls the hooks at their moments — [`Engine::validate_workflow`] when the scope starts,
 //! [`Engine::enrich_prompt`] before each agent step, [`Engine::validate_step`] after each
 //! successful one, [`Engine::state_dir`] once at run start — and acts on the [`HookOutcome`].

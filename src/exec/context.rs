@@ -35,7 +35,7 @@ pub struct ListCtx {
     pub chain: Vec<String>,
     /// Every capture name of this file: known names without a value render as unset.
     pub capture_names: Arc<BTreeSet<String>>,
-    /// The engine instance of this scope (its own or its caller's), by index in the dispatcher.
+    /// The engine instance of this scope (its own or its caller's), by index in the runtime.
     pub engine: Option<usize>,
 }
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::dispatcher::Fatal;
+use super::error::RunError;
 use super::labels::agent_label;
 use super::params::Bound;
-use super::settings::{Layers, Recorded};
+use super::steps::agent::settings::{Layers, Recorded};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
@@ -27,7 +27,7 @@ pub fn print(
     workflow: &Arc<Workflow>,
     bound: &[(String, Bound)],
     json: bool,
-) -> Result<i32, Fatal> {
+) -> Result<i32, RunError> {
     let config = loader.config();
     let mut builtins = Vars::new();
     for name in ["run_id", "session_dir"] {
@@ -163,7 +163,7 @@ impl Plan<'_> {
                 }
                 _ => json!([]),
             };
-            out.push(json!({"id": step.id, "kind": super::step::kind_name(step), "label": label, "detail": detail, "steps": children}));
+            out.push(json!({"id": step.id, "kind": super::run::step::kind_name(step), "label": label, "detail": detail, "steps": children}));
         }
         Value::Array(out)
     }

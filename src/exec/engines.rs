@@ -3,20 +3,19 @@
 //!
 //! The root workflow's engine is attached before the run dir exists (its `state_dir` decides
 //! where that dir goes). A sub-workflow without `engine:` shares its caller's instance, cache
-//! included; one with its own `engine:` gets a new instance. Instances live in the dispatcher and
+//! included; one with its own `engine:` gets a new instance. Instances live in the runtime and
 //! step lists refer to them by index.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::dispatcher::{Dispatcher, Fatal};
+use super::error::RunError;
 use super::outcome::{ErrorClass, Failure};
-use super::step::At;
+use super::run::{Event, StepCtx};
 use super::subflow::Loader;
 use crate::engine::{self, Engine, EngineContext, EngineError, HookOutcome, HookRecord, StepInfo};
-use crate::exit;
-use crate::state::AuditEvent;
+use crate::state::SubWorkflowFrame;
 use crate::workflow::{Step, Workflow};
 
 /// An attached engine with what attaching produced: warnings to print, hook records to log.
@@ -88,9 +87,8 @@ pub fn attach_root(
     run_id: &str,
     run_dir: Option<PathBuf>,
     want_state_dir: bool,
-) -> Result<Option<RootEngine>, Fatal> {
-    let attached = attach(loader, workflow, params, run_id, run_dir)
-        .map_err(|message| Fatal::new(exit::INVALID, message))?;
+) -> Result<Option<RootEngine>, RunError> {
+    let attached = attach(loader, workflow, params, run_id, run_dir).map_err(RunError::Engine)?;
     let Some(Attached {
         engine: mut instance,
         warnings,
@@ -117,87 +115,104 @@ pub fn attach_root(
     }))
 }
 
-impl Dispatcher {
-    /// Writes `engine` audit events for hook records (redacted: argv can contain params).
-    pub fn engine_records(
-        &mut self,
-        path: &str,
-        records: impl IntoIterator<Item = HookRecord>,
-    ) -> Result<(), Fatal> {
-        for record in records {
-            let mut data = record.to_json();
-            self.redactor.redact_json(&mut data);
-            self.audit(AuditEvent::Engine, path, data)?;
-        }
-        Ok(())
+/// Engine hook records as an event for the audit log (redacted there: argv can contain
+/// params).
+fn records_event(path: &str, records: impl IntoIterator<Item = HookRecord>) -> Event {
+    Event::Engine {
+        path: path.to_owned(),
+        records: records.into_iter().collect(),
     }
+}
 
-    /// `enrich_prompt` for an agent step in a scope with an engine: the block to add, if any,
-    /// and the console note to print under the step's heading.
-    pub fn enrich(
-        &mut self,
-        at: &At<'_>,
-        cli: &str,
-        continues: bool,
-    ) -> Result<(Option<String>, Option<String>), Fatal> {
-        let Some(index) = at.ctx.engine else {
-            return Ok((None, None));
-        };
-        let info = StepInfo::new(at.step, at.audit_path, Some(cli), continues);
-        if index >= self.engines.len() {
-            return Ok((None, None));
-        }
-        // The hook runs a command before the step's own start write: what the previous step
-        // left for that write must be on disk first (Dispatcher::save_later).
-        self.flush()?;
-        let Some(instance) = self.engines.get_mut(index) else {
-            return Ok((None, None));
-        };
-        let name = instance.name().to_owned();
-        let result = instance.enrich_prompt(&info);
-        self.engine_records(at.audit_path, result.record)?;
-        Ok(match result.outcome {
-            HookOutcome::Ok(Some(text)) if !text.trim().is_empty() => {
-                let note = format!(
-                    "engine {name}: added {} lines of context",
-                    text.lines().count()
-                );
-                (Some(text), Some(note))
+/// A sub-workflow with its own `engine:` gets a new instance (checks and `validate_workflow` run
+/// on entry); `Ok(None)` shares the caller's.
+pub fn attach_own(
+    cx: &mut StepCtx<'_, '_>,
+    workflow: &Arc<Workflow>,
+    frame: &SubWorkflowFrame,
+) -> Result<Result<Option<usize>, Failure>, RunError> {
+    let run_dir = Some(cx.run_dir().to_path_buf());
+    let run_id = cx.run_id().to_owned();
+    match attach(cx.loader(), workflow, &frame.params, &run_id, run_dir) {
+        Ok(None) => Ok(Ok(None)),
+        Ok(Some(attached)) => {
+            for warning in attached.warnings {
+                cx.warn("engine", &warning);
             }
-            HookOutcome::Error(reason) => (
-                None,
-                Some(format!(
-                    "engine {name}: no extra context for this step ({reason})"
-                )),
-            ),
-            _ => (None, None),
-        })
+            cx.emit(records_event(cx.at.audit_path, attached.records))?;
+            let engines = cx.engines();
+            engines.push(attached.engine);
+            Ok(Ok(Some(engines.len() - 1)))
+        }
+        Err(message) => Ok(Err(Failure::new(ErrorClass::EngineRejected, message))),
     }
+}
 
-    /// `validate_step` after an agent step succeeded: `Err` when the engine rejects the step.
-    pub fn check_step(
-        &mut self,
-        at: &At<'_>,
-        step: &Step,
-        cli: &str,
-        continues: bool,
-    ) -> Result<Result<(), Failure>, Fatal> {
-        let Some(index) = at.ctx.engine else {
-            return Ok(Ok(()));
-        };
-        let info = StepInfo::new(step, at.audit_path, Some(cli), continues);
-        let Some(instance) = self.engines.get_mut(index) else {
-            return Ok(Ok(()));
-        };
-        let name = instance.name().to_owned();
-        let result = instance.validate_step(&info);
-        self.engine_records(at.audit_path, result.record)?;
-        Ok(match result.outcome {
-            HookOutcome::Rejected(message) => Err(Failure::new(
-                ErrorClass::EngineRejected,
-                format!("engine {name} rejected the step: {message}"),
-            )),
-            _ => Ok(()),
-        })
+/// `enrich_prompt` for an agent step in a scope with an engine: the block to add, if any,
+/// and the console note to print under the step's heading.
+pub fn enrich(
+    cx: &mut StepCtx<'_, '_>,
+    cli: &str,
+    continues: bool,
+) -> Result<(Option<String>, Option<String>), RunError> {
+    let at = cx.at;
+    let Some(index) = at.ctx.engine else {
+        return Ok((None, None));
+    };
+    let info = StepInfo::new(at.step, at.audit_path, Some(cli), continues);
+    if index >= cx.engines().len() {
+        return Ok((None, None));
     }
+    // The hook runs a command before the step's own start write: what the previous step
+    // left for that write must be on disk first (Writer::save_later).
+    cx.emit(Event::Flush)?;
+    let Some(instance) = cx.engines().get_mut(index) else {
+        return Ok((None, None));
+    };
+    let name = instance.name().to_owned();
+    let result = instance.enrich_prompt(&info);
+    cx.emit(records_event(at.audit_path, result.record))?;
+    Ok(match result.outcome {
+        HookOutcome::Ok(Some(text)) if !text.trim().is_empty() => {
+            let note = format!(
+                "engine {name}: added {} lines of context",
+                text.lines().count()
+            );
+            (Some(text), Some(note))
+        }
+        HookOutcome::Error(reason) => (
+            None,
+            Some(format!(
+                "engine {name}: no extra context for this step ({reason})"
+            )),
+        ),
+        _ => (None, None),
+    })
+}
+
+/// `validate_step` after an agent step succeeded: `Err` when the engine rejects the step.
+pub fn check_step(
+    cx: &mut StepCtx<'_, '_>,
+    step: &Step,
+    cli: &str,
+    continues: bool,
+) -> Result<Result<(), Failure>, RunError> {
+    let at = cx.at;
+    let Some(index) = at.ctx.engine else {
+        return Ok(Ok(()));
+    };
+    let info = StepInfo::new(step, at.audit_path, Some(cli), continues);
+    let Some(instance) = cx.engines().get_mut(index) else {
+        return Ok(Ok(()));
+    };
+    let name = instance.name().to_owned();
+    let result = instance.validate_step(&info);
+    cx.emit(records_event(at.audit_path, result.record))?;
+    Ok(match result.outcome {
+        HookOutcome::Rejected(message) => Err(Failure::new(
+            ErrorClass::EngineRejected,
+            format!("engine {name} rejected the step: {message}"),
+        )),
+        _ => Ok(()),
+    })
 }

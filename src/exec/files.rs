@@ -33,7 +33,7 @@ fn write_error(path: &Path, err: std::io::Error) -> std::io::Error {
     )
 }
 
-/// Writes a whole private file, redacted, for files the dispatcher writes itself.
+/// Writes a whole private file, redacted, for files the runtime writes itself.
 pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut lines = secrets::active().map(|r| r.line_redactor());
     let mut out = String::with_capacity(contents.len());

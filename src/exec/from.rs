@@ -3,14 +3,13 @@
 //!
 //! The step is a top-level id or a path `a/b` that goes into groups and sub-workflows whose
 //! `workflow:` is static (never into loops). The run's position becomes a chain of pending
-//! frames that leads to that step; the dispatcher then descends it like any saved position.
+//! frames that leads to that step; the runtime then descends it like any saved position.
 
 use std::sync::Arc;
 
-use super::dispatcher::Fatal;
 use super::display::StepPath;
+use super::error::RunError;
 use super::subflow::Loader;
-use crate::exit;
 use crate::state::{Frame, StateDoc};
 use crate::workflow::{Step, StepKind, Workflow};
 
@@ -25,11 +24,15 @@ pub fn check_exists(
     loader: &mut Loader,
     workflow: &Arc<Workflow>,
     from: &str,
-) -> Result<(), Fatal> {
+) -> Result<(), RunError> {
     levels(loader, workflow, from).map(|_| ())
 }
 
-fn levels(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Result<Vec<Level>, Fatal> {
+fn levels(
+    loader: &mut Loader,
+    workflow: &Arc<Workflow>,
+    from: &str,
+) -> Result<Vec<Level>, RunError> {
     let mut levels = Vec::new();
     let mut current = workflow.clone();
     let mut steps: Vec<Step> = workflow.steps.clone();
@@ -51,7 +54,7 @@ fn levels(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Result<V
             StepKind::SubWorkflow(call) if call.workflow.is_static() => {
                 let child = loader
                     .load_sub(call.workflow.text(), &current.source)
-                    .map_err(|failure| Fatal::new(exit::USAGE, failure.message))?;
+                    .map_err(RunError::FromSubWorkflow)?;
                 current = child.clone();
                 child.steps.clone()
             }
@@ -61,7 +64,7 @@ fn levels(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Result<V
     Ok(levels)
 }
 
-fn no_step(workflow: &Workflow, from: &str, candidates: &[Step]) -> Fatal {
+fn no_step(workflow: &Workflow, from: &str, candidates: &[Step]) -> RunError {
     let ids: Vec<&str> = candidates
         .iter()
         .map(|s| s.id.as_str())
@@ -69,15 +72,20 @@ fn no_step(workflow: &Workflow, from: &str, candidates: &[Step]) -> Fatal {
         .collect();
     let last = from.rsplit('/').next().unwrap_or(from);
     let hint = crate::workflow::suggest::did_you_mean(last, ids.iter().copied());
-    Fatal::new(
-        exit::USAGE,
-        format!("no step \"{from}\" in workflow \"{}\"{hint}", workflow.name),
-    )
+    RunError::NoSuchStep {
+        from: from.to_owned(),
+        workflow: workflow.name.clone(),
+        hint,
+    }
 }
 
 /// The pending frame chain that leads to `from`. Steps before it are listed in the returned
 /// skip list (console form, audit form) for a new run's `skip` events.
-pub fn chain_to(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Result<Frame, Fatal> {
+pub fn chain_to(
+    loader: &mut Loader,
+    workflow: &Arc<Workflow>,
+    from: &str,
+) -> Result<Frame, RunError> {
     let levels = levels(loader, workflow, from)?;
     let mut chain: Option<Frame> = None;
     for level in levels.iter().rev() {
@@ -86,11 +94,10 @@ pub fn chain_to(loader: &mut Loader, workflow: &Arc<Workflow>, from: &str) -> Re
         frame.child = chain.take().map(Box::new);
         chain = Some(frame);
     }
-    chain.ok_or_else(|| {
-        Fatal::new(
-            exit::USAGE,
-            format!("no step \"{from}\" in workflow \"{}\"", workflow.name),
-        )
+    chain.ok_or_else(|| RunError::NoSuchStep {
+        from: from.to_owned(),
+        workflow: workflow.name.clone(),
+        hint: String::new(),
     })
 }
 
@@ -100,7 +107,7 @@ pub fn skipped_before(
     loader: &mut Loader,
     workflow: &Arc<Workflow>,
     from: &str,
-) -> Result<Vec<(String, String, bool)>, Fatal> {
+) -> Result<Vec<(String, String, bool)>, RunError> {
     let levels = levels(loader, workflow, from)?;
     let mut path = StepPath::default();
     let mut skipped = Vec::new();
@@ -151,7 +158,7 @@ pub fn display_position(doc: &StateDoc, workflow: &Workflow) -> String {
 
 /// The saved position's top-level step must still exist before a resume says where it continues
 /// (deeper levels are checked as the run descends).
-pub fn check_position(doc: &StateDoc, workflow: &Workflow) -> Result<(), Fatal> {
+pub fn check_position(doc: &StateDoc, workflow: &Workflow) -> Result<(), RunError> {
     let Some(top) = &doc.position else {
         return Ok(());
     };
@@ -162,11 +169,10 @@ pub fn check_position(doc: &StateDoc, workflow: &Workflow) -> Result<(), Fatal> 
 }
 
 /// `cannot resume: step "<id>" no longer exists in <file>; …` (runs-and-state.md §5), exit 3.
-pub fn missing_step(step_id: &str, source: &crate::workflow::Source, run_id: &str) -> Fatal {
-    Fatal::new(
-        exit::INVALID,
-        format!(
-            "cannot resume: step \"{step_id}\" no longer exists in {source}; use --resume {run_id} --from <step> to choose where to continue"
-        ),
-    )
+pub fn missing_step(step_id: &str, source: &crate::workflow::Source, run_id: &str) -> RunError {
+    RunError::StepGone {
+        step_id: step_id.to_owned(),
+        source_name: source.to_string(),
+        run_id: run_id.to_owned(),
+    }
 }

@@ -1,40 +1,37 @@
 //! Running workflows.
 //!
-//! Theory of operation: [`start`] prepares a run (or a resume) and hands it to the
-//! [`dispatcher`], which owns the run's truth — the position, scopes and sessions in
-//! `state.json`, and the audit log. It walks the step tree one step list at a time, giving each
-//! step to the executor for its kind: [`leaf`] for shell steps, [`agent`] for agent steps,
-//! [`containers`] for loops, groups and sub-workflows (which recurse into the dispatcher).
-//! Executors run processes and report what happened; only the dispatcher writes state. Signals
-//! are counted by [`signals`]; a running child is stopped by [`process`]. [`finish`] writes the
-//! end of the run.
+//! Theory of operation, in three places:
+//! - **Start a run** — [`run::start`] prepares a new run or a resume (validation, config,
+//!   params, [`preflight`], run dir, lock) and builds the [`run::Runtime`]; [`run::finish`]
+//!   writes the end of the run and picks the exit code.
+//! - **Walk the step tree** — [`run::walk`] runs one step list at a time, evaluates `skip_if`,
+//!   hands each step to its executor, and applies `continue_on_failure` / `break_if`
+//!   ([`run::step`]). Containers come back to it for their child list: the one cycle.
+//! - **Run one kind of step** — [`steps`]: one module per kind (shell, agent, loop, group,
+//!   sub-workflow, and the terminal relay of interactive steps). An executor gets a
+//!   [`run::StepCtx`] and reports what happened as [`run::Event`]s; only the
+//!   [`run::Writer`] turns events into `state.json`, the audit log and console lines.
+//!
+//! Around them: [`process`] spawns and stops child processes (shell commands, headless agents),
+//! [`signals`] counts interrupts, [`engines`] connects engines to the run, [`subflow`] loads
+//! workflows, and [`error`] holds the errors that end a run.
 
-pub mod agent;
-pub mod containers;
 pub mod context;
-pub mod dispatcher;
 pub mod display;
 pub mod dry_run;
 pub mod engines;
+pub mod error;
 pub mod files;
-pub mod finish;
 pub mod from;
 pub mod glob;
-pub mod headless;
-pub mod interactive;
 pub mod labels;
-pub mod leaf;
 pub mod outcome;
 pub mod params;
 pub mod preflight;
 pub mod process;
-pub mod reopen;
+pub mod run;
 pub mod secrets;
-pub mod sessions;
-pub mod settings;
-pub mod shell;
 pub mod signals;
-pub mod start;
-pub mod step;
+pub mod steps;
 pub mod subflow;
 pub mod usage;

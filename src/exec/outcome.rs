@@ -2,90 +2,7 @@
 
 use std::fmt;
 
-use crate::exit;
-
-/// Error classes of step failures, as written in the audit log and `last_failure`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    ExitStatus,
-    Signal,
-    UndefinedVariable,
-    CaptureTooLarge,
-    Workdir,
-    CliMissing,
-    CliAuth,
-    CliError,
-    NoTerminal,
-    SubWorkflow,
-    Glob,
-    LoopExhausted,
-    EngineRejected,
-    /// A value rendered at run time is not valid where it is used (e.g. a loop `max` that is
-    /// not a number). Not in the spec's list, which has no class for it; a workflow failure.
-    InvalidValue,
-    Interrupted,
-    Internal,
-}
-
-impl ErrorClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::ExitStatus => "exit_status",
-            ErrorClass::Signal => "signal",
-            ErrorClass::UndefinedVariable => "undefined_variable",
-            ErrorClass::CaptureTooLarge => "capture_too_large",
-            ErrorClass::Workdir => "workdir",
-            ErrorClass::CliMissing => "cli_missing",
-            ErrorClass::CliAuth => "cli_auth",
-            ErrorClass::CliError => "cli_error",
-            ErrorClass::NoTerminal => "no_terminal",
-            ErrorClass::SubWorkflow => "sub_workflow",
-            ErrorClass::Glob => "glob",
-            ErrorClass::LoopExhausted => "loop_exhausted",
-            ErrorClass::EngineRejected => "engine_rejected",
-            ErrorClass::InvalidValue => "invalid_value",
-            ErrorClass::Interrupted => "interrupted",
-            ErrorClass::Internal => "internal",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        ALL_CLASSES
-            .iter()
-            .copied()
-            .find(|class| class.as_str() == text)
-    }
-
-    /// The exit code of a run that ends on a failure of this class (cli.md §8).
-    pub fn exit_code(self) -> i32 {
-        match self {
-            ErrorClass::CliMissing
-            | ErrorClass::CliAuth
-            | ErrorClass::NoTerminal
-            | ErrorClass::Internal => exit::RUNTIME,
-            _ => exit::WORKFLOW_FAILED,
-        }
-    }
-}
-
-const ALL_CLASSES: &[ErrorClass] = &[
-    ErrorClass::ExitStatus,
-    ErrorClass::Signal,
-    ErrorClass::UndefinedVariable,
-    ErrorClass::CaptureTooLarge,
-    ErrorClass::Workdir,
-    ErrorClass::CliMissing,
-    ErrorClass::CliAuth,
-    ErrorClass::CliError,
-    ErrorClass::NoTerminal,
-    ErrorClass::SubWorkflow,
-    ErrorClass::Glob,
-    ErrorClass::LoopExhausted,
-    ErrorClass::EngineRejected,
-    ErrorClass::InvalidValue,
-    ErrorClass::Interrupted,
-    ErrorClass::Internal,
-];
+pub use crate::error::ErrorClass;
 
 /// Why a step failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +30,15 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// An adapter's classified failure as a step failure.
+impl From<crate::agents::Failure> for Failure {
+    fn from(failure: crate::agents::Failure) -> Self {
+        Failure::new(failure.class, failure.message)
     }
 }
 

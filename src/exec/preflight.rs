@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::dispatcher::Fatal;
+use super::error::RunError;
 use super::subflow::Loader;
 use crate::agents;
 use crate::workflow::requires::{Need, Requirement};
@@ -33,7 +33,7 @@ pub fn warn_without_terminal(workflow: &Workflow) {
 /// Steps guarded by a `skip_if` (on the step or an enclosing step of the same file) are left to
 /// run time: they may never run, so their CLI and their sub-workflow's needs are not required up
 /// front.
-pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal> {
+pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), RunError> {
     let config = loader.config();
     let mut needed = Needed::default();
     needed.requirements(workflow);
@@ -51,16 +51,10 @@ pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), Fatal>
         &needed.requires,
         &loader.project().dir,
     ));
-    match problems.len() {
-        0 => Ok(()),
-        1 => Err(Fatal::new(crate::exit::RUNTIME, problems.remove(0))),
-        n => Err(Fatal::new(
-            crate::exit::RUNTIME,
-            format!(
-                "the run cannot start; {n} things it needs are missing:\n  - {}",
-                problems.join("\n  - ")
-            ),
-        )),
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Unmet(problems))
     }
 }
 
@@ -196,7 +190,9 @@ fn collect(
         };
         match &step.kind {
             StepKind::Agent(agent) => {
-                if let Some(cli) = super::settings::static_cli(agent, workflow, config) {
+                if let Some(cli) =
+                    super::steps::agent::settings::static_cli(agent, workflow, config)
+                {
                     out.clis.push((cli, path));
                 }
             }

@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::dispatcher::Fatal;
+use super::error::RunError;
 use super::outcome::{ErrorClass, Failure};
 use crate::config::{self, Config};
 use crate::console;
-use crate::exit;
 use crate::state::{StringMap, SubWorkflowFrame, WorkflowRef};
 use crate::workflow::compose::{Composition, load_composition, load_context};
 use crate::workflow::loader::LoadContext;
@@ -29,12 +28,21 @@ pub struct Loader {
 
 impl Loader {
     /// The loader of the project at `dir`, with its configuration loaded (exit 3 when invalid).
-    pub fn new(dir: &Path) -> Result<Self, Fatal> {
+    pub fn new(dir: &Path) -> Result<Self, RunError> {
         let project = Project::from_env(dir.to_path_buf());
         let config = config::load(&project).map_err(|diagnostics| {
             print_diagnostics(&diagnostics);
-            Fatal::new(exit::INVALID, "")
+            RunError::InvalidConfig
         })?;
+        // Deprecations and Go-only keys of the configuration: once per run, however many files
+        // say the same.
+        let mut printed: Vec<(&str, &str)> = Vec::new();
+        for warning in &config.warnings {
+            if !printed.contains(&(warning.code, warning.message.as_str())) {
+                printed.push((warning.code, warning.message.as_str()));
+                console::eprint_line(&warning.to_string());
+            }
+        }
         let ctx = load_context(&project, Some(&config));
         Ok(Loader {
             project,
@@ -63,35 +71,29 @@ impl Loader {
     }
 
     /// Resolves and validates the root workflow with its static sub-workflows.
-    pub fn load_root(&mut self, arg: &str) -> Result<Arc<Workflow>, Fatal> {
+    pub fn load_root(&mut self, arg: &str) -> Result<Arc<Workflow>, RunError> {
         let source = self
             .project
             .resolve_name(arg)
-            .map_err(|err| Fatal::new(exit::USAGE, err.to_string()))?;
+            .map_err(RunError::UnknownWorkflow)?;
         self.load_checked(source)
-            .map_err(|()| Fatal::new(exit::INVALID, ""))
+            .map_err(|()| RunError::InvalidWorkflow)
     }
 
     /// Reloads the root workflow of a run being resumed; `true` when its bytes changed.
     pub fn load_recorded(
         &mut self,
         recorded: &WorkflowRef,
-    ) -> Result<(Arc<Workflow>, bool), Fatal> {
+    ) -> Result<(Arc<Workflow>, bool), RunError> {
         let source = parse_source(&recorded.source);
         if let Source::File(path) = &source
             && !path.exists()
         {
-            return Err(Fatal::new(
-                exit::INVALID,
-                format!(
-                    "cannot resume: workflow file {} no longer exists",
-                    path.display()
-                ),
-            ));
+            return Err(RunError::WorkflowGone(path.clone()));
         }
         let workflow = self
             .load_checked(source)
-            .map_err(|()| Fatal::new(exit::INVALID, ""))?;
+            .map_err(|()| RunError::InvalidWorkflow)?;
         let changed = workflow.hash != recorded.hash;
         Ok((workflow, changed))
     }

@@ -1,6 +1,6 @@
 //! Token usage and cost, rolled up over every agent step of the run (agents.md §10).
 
-use serde_json::{Value, json};
+use crate::state::RunUsage;
 
 use crate::console::format;
 
@@ -28,16 +28,14 @@ impl UsageTotals {
         }
     }
 
-    pub fn to_json(&self) -> Value {
-        if self.agent_steps == 0 {
-            return Value::Null;
-        }
-        json!({
-            "input_tokens": self.input_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost_usd": (self.cost_missing < self.agent_steps).then_some(self.cost_usd),
-            "cost_complete": self.cost_missing == 0,
+    /// The `usage` of `run_end`; `None` when no agent step ran.
+    pub fn to_record(&self) -> Option<RunUsage> {
+        (self.agent_steps > 0).then(|| RunUsage {
+            input_tokens: self.input_tokens,
+            cached_input_tokens: self.cached_input_tokens,
+            output_tokens: self.output_tokens,
+            cost_usd: (self.cost_missing < self.agent_steps).then_some(self.cost_usd),
+            cost_complete: self.cost_missing == 0,
         })
     }
 

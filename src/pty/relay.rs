@@ -20,7 +20,7 @@
 //!    or the sentinel) starts the *settle* — wait until the agent has been quiet for
 //!    [`SETTLE_QUIET`] after the trigger, at most [`SETTLE_MAX`] — so the agent can finish its reply
 //!    and save its session; the child exiting ends it with its status; [`RelayInterrupt`] (the
-//!    dispatcher's SIGTERM/SIGHUP) ends it as interrupted. Between events it resizes the PTY and the
+//!    runtime's SIGTERM/SIGHUP) ends it as interrupted. Between events it resizes the PTY and the
 //!    screen model after SIGWINCH and draws the idle hint.
 //! 4. **Stop.** The input pump stops reading. A still-running child gets SIGTERM on its process
 //!    group, `stop_grace`, then SIGKILL ([`PtyChild::stop`]); a second interrupt skips the grace.
@@ -32,6 +32,7 @@
 //! out of this function — including `?` and panics — restores the terminal, because the guard,
 //! the signal handlers and the control server are dropped (or, for a panic, the hook runs).
 
+use crate::error::ErrorClass;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
@@ -92,7 +93,7 @@ pub struct RelaySpec {
     pub transcript_path: Option<PathBuf>,
     /// Applied to the transcript before it is written.
     pub redact: Option<Redactor>,
-    /// Lets the dispatcher stop the relay from outside.
+    /// Lets the runtime stop the relay from outside.
     pub interrupt: RelayInterrupt,
 }
 
@@ -213,11 +214,11 @@ pub enum RelayError {
 
 impl RelayError {
     /// The step's error class (runs-and-state.md §7).
-    pub fn class(&self) -> &'static str {
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Self::NoTerminal { .. } => "no_terminal",
-            Self::ProgramNotFound { .. } => "cli_missing",
-            _ => "internal",
+            Self::NoTerminal { .. } => ErrorClass::NoTerminal,
+            Self::ProgramNotFound { .. } => ErrorClass::CliMissing,
+            _ => ErrorClass::Internal,
         }
     }
 }
@@ -621,7 +622,7 @@ mod tests {
             err.to_string(),
             "interactive step \"implement\" needs a terminal (stdin is not a terminal); run agent-runner from a terminal or make the step headless"
         );
-        assert_eq!(err.class(), "no_terminal");
+        assert_eq!(err.class(), ErrorClass::NoTerminal);
     }
 
     #[test]

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{
-    ReportError, clock_time, get_f64, get_str, get_u64, one_line, skip_reason_label, usage_label,
-};
+use super::{ReportError, clock_time, one_line, skip_reason_label, usage_label};
 use crate::console::format;
-use crate::state::{AuditLine, AuditReader, AuditRecord, REDACTED, Redactor, RunEntry};
+use crate::state::{
+    AuditData, AuditLine, AuditReader, AuditRecord, ControlAction, REDACTED, Redactor, RunEnd,
+    RunEntry, RunStart, StepEnd, StepOutcome, StepStart, UsageRecord,
+};
 
 /// How often `log -f` looks for new lines.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -127,98 +128,108 @@ pub fn render_event(record: &AuditRecord, secret_params: &[String], redactor: &R
     redactor.redact(&parts.join(" ")).into_owned()
 }
 
-/// A string field, on one line and cut to [`MAX_PIECE`] characters.
-fn piece(data: &Value, key: &str) -> Option<String> {
-    get_str(data, key).map(|s| one_line(s, MAX_PIECE))
+/// A piece of text, on one line and cut to [`MAX_PIECE`] characters.
+fn piece(text: Option<&str>) -> Option<String> {
+    text.map(|s| one_line(s, MAX_PIECE))
 }
 
-fn duration_of(data: &Value) -> Option<String> {
-    get_u64(data, "duration_ms").map(|ms| format::duration(Duration::from_millis(ms)))
+fn duration_of(duration_ms: Option<u64>) -> Option<String> {
+    duration_ms.map(|ms| format::duration(Duration::from_millis(ms)))
 }
 
-/// `<in> in / <out> out tokens[, $<cost>]` from a usage object (and a cost beside it).
-fn usage_of(usage: Option<&Value>, cost_usd: Option<f64>) -> Option<String> {
-    let usage = usage.filter(|u| u.is_object())?;
-    let input = get_u64(usage, "input_tokens").unwrap_or(0);
-    let output = get_u64(usage, "output_tokens").unwrap_or(0);
-    let cost = cost_usd.or_else(|| get_f64(usage, "cost_usd"));
-    Some(usage_label(input, output, cost))
+/// `<in> in / <out> out tokens[, $<cost>]` of an agent step's usage (and the cost beside it).
+fn step_usage(usage: Option<&UsageRecord>, cost_usd: Option<f64>) -> Option<String> {
+    let usage = usage?;
+    Some(usage_label(
+        usage.input_tokens.unwrap_or(0),
+        usage.output_tokens.unwrap_or(0),
+        cost_usd,
+    ))
 }
 
 /// The event-specific digest of `data`.
 pub fn summarize(event: &str, data: &Value, secret_params: &[String]) -> String {
-    match event {
-        "run_start" => run_start(data, secret_params),
-        "run_end" => run_end(data),
-        "step_start" => step_start(data),
-        "step_end" => step_end(data),
-        "skip" => skip_reason_label(data),
-        "iteration_start" => {
-            let mut text = format!("iteration {}", get_u64(data, "iteration").unwrap_or(0));
-            if let Some(item) = piece(data, "item") {
+    match AuditData::parse(event, data) {
+        AuditData::RunStart(start) => run_start(&start, secret_params),
+        AuditData::RunEnd(end) => run_end(&end),
+        AuditData::StepStart(start) => step_start(&start),
+        AuditData::StepEnd(end) => step_end(&end),
+        AuditData::Skip(skip) => skip_reason_label(&skip),
+        AuditData::IterationStart(iteration) => {
+            let mut text = format!("iteration {}", iteration.iteration.unwrap_or(0));
+            if let Some(item) = piece(iteration.item.as_deref()) {
                 text.push_str(&format!(" {item}"));
             }
             text
         }
-        "iteration_end" => {
-            let mut text = format!("iteration {}", get_u64(data, "iteration").unwrap_or(0));
-            push_outcome(&mut text, data);
+        AuditData::IterationEnd(iteration) => {
+            let mut text = format!("iteration {}", iteration.iteration.unwrap_or(0));
+            push_outcome(&mut text, iteration.outcome, iteration.duration_ms);
             text
         }
-        "sub_workflow_start" => named_source(data),
-        "sub_workflow_end" => {
+        AuditData::SubWorkflowStart(call) => {
+            named_source(call.name.as_deref(), call.source.as_deref())
+        }
+        AuditData::SubWorkflowEnd(call) => {
             let mut text = String::new();
-            push_outcome(&mut text, data);
+            push_outcome(&mut text, call.outcome, call.duration_ms);
             text.trim_start().to_owned()
         }
-        "session" => join_present([
-            piece(data, "cli"),
-            piece(data, "session_id"),
-            piece(data, "how").map(|how| format!("({how})")),
+        AuditData::Session(session) => join_present([
+            piece(session.cli.as_deref()),
+            piece(session.session_id.as_deref()),
+            session.how.map(|how| format!("({})", how.as_str())),
         ]),
-        "control" => {
+        AuditData::Control(control) => {
+            let action = control.action.map(|action| match action {
+                ControlAction::Continue => "continue".to_owned(),
+                ControlAction::Abort => "abort".to_owned(),
+            });
             let mut text = join_present([
-                piece(data, "action"),
-                piece(data, "source").map(|source| format!("({source})")),
+                action,
+                piece(control.source.as_deref()).map(|source| format!("({source})")),
             ]);
-            if let Some(note) = piece(data, "note") {
+            if let Some(note) = piece(control.note.as_deref()) {
                 text.push_str(&format!(": {note}"));
             }
             text
         }
-        "engine" => {
+        AuditData::Engine(record) => {
             let mut text = join_present([
-                piece(data, "engine"),
-                piece(data, "hook"),
-                piece(data, "outcome"),
-                duration_of(data).map(|d| format!("({d})")),
+                piece(record.engine.as_deref()),
+                piece(record.hook.as_deref()),
+                piece(record.outcome.as_deref()),
+                duration_of(record.duration_ms).map(|d| format!("({d})")),
             ]);
-            if let Some(message) = piece(data, "message") {
+            if let Some(message) = piece(record.message.as_deref()) {
                 text.push_str(&format!(": {message}"));
             }
             text
         }
-        "warning" => piece(data, "message").unwrap_or_default(),
-        "error" => match (piece(data, "class"), piece(data, "message")) {
-            (Some(class), Some(message)) => format!("{class}: {message}"),
-            (class, message) => class.or(message).unwrap_or_default(),
-        },
-        "interrupt" => {
-            let mut text = piece(data, "signal").unwrap_or_default();
-            if let Some(count) = get_u64(data, "count").filter(|&c| c > 1) {
+        AuditData::Warning(warning) => piece(warning.message.as_deref()).unwrap_or_default(),
+        AuditData::Error(error) => {
+            let class = error.class.map(|c| c.as_str().to_owned());
+            match (class, piece(error.message.as_deref())) {
+                (Some(class), Some(message)) => format!("{class}: {message}"),
+                (class, message) => class.or(message).unwrap_or_default(),
+            }
+        }
+        AuditData::Interrupt(interrupt) => {
+            let mut text = piece(interrupt.signal.as_deref()).unwrap_or_default();
+            if let Some(count) = interrupt.count.filter(|&c| c > 1) {
                 text.push_str(&format!(" (#{count})"));
             }
             text
         }
-        "lock_takeover" => {
-            let pid = data
-                .get("previous_pid")
-                .map_or_else(|| "?".to_owned(), |p| one_line(&p.to_string(), 20));
-            let host = piece(data, "previous_host").unwrap_or_else(|| "?".to_owned());
+        AuditData::LockTakeover(takeover) => {
+            let pid = takeover
+                .previous_pid
+                .map_or_else(|| "?".to_owned(), |pid| pid.to_string());
+            let host = piece(takeover.previous_host.as_deref()).unwrap_or_else(|| "?".to_owned());
             format!("from pid {pid} on {host}")
         }
-        _ if data.is_null() => String::new(),
-        _ => one_line(&data.to_string(), MAX_PIECE),
+        AuditData::Unknown(data) if data.is_null() => String::new(),
+        AuditData::Unknown(data) => one_line(&data.to_string(), MAX_PIECE),
     }
 }
 
@@ -228,116 +239,126 @@ fn join_present<const N: usize>(pieces: [Option<String>; N]) -> String {
 }
 
 /// `<name> (<source>)`, or whichever of the two is known.
-fn named_source(data: &Value) -> String {
-    match (piece(data, "name"), piece(data, "source")) {
+fn named_source(name: Option<&str>, source: Option<&str>) -> String {
+    match (piece(name), piece(source)) {
         (Some(name), Some(source)) => format!("{name} ({source})"),
         (name, source) => name.or(source).unwrap_or_default(),
     }
 }
 
 /// Appends ` <outcome> (<duration>)`.
-fn push_outcome(text: &mut String, data: &Value) {
-    if let Some(outcome) = piece(data, "outcome") {
-        text.push_str(&format!(" {outcome}"));
+fn push_outcome(text: &mut String, outcome: Option<StepOutcome>, duration_ms: Option<u64>) {
+    if let Some(outcome) = outcome {
+        text.push_str(&format!(" {}", outcome.as_str()));
     }
-    if let Some(duration) = duration_of(data) {
+    if let Some(duration) = duration_of(duration_ms) {
         text.push_str(&format!(" ({duration})"));
     }
 }
 
-fn run_start(data: &Value, secret_params: &[String]) -> String {
-    let mut text = data.get("workflow").map(named_source).unwrap_or_default();
-    if data.get("resumed").and_then(Value::as_bool) == Some(true) {
+fn run_start(start: &RunStart, secret_params: &[String]) -> String {
+    let mut text = start
+        .workflow
+        .as_ref()
+        .map(|w| named_source(w.name.as_deref(), w.source.as_deref()))
+        .unwrap_or_default();
+    if start.resumed == Some(true) {
         text.push_str(" resumed");
-        if let Some(at) = piece(data, "resume_from") {
+        if let Some(at) = piece(start.resume_from.as_deref()) {
             text.push_str(&format!(" at {at}"));
         }
     }
-    if let Some(from) = piece(data, "from") {
+    if let Some(from) = piece(start.from.as_deref()) {
         text.push_str(&format!(" from {from}"));
     }
-    if let Some(params) = data.get("params").and_then(Value::as_object) {
-        for (name, value) in params {
-            let shown = if secret_params.contains(name) {
-                REDACTED.to_owned()
-            } else {
-                match value {
-                    Value::String(s) => one_line(s, MAX_PIECE),
-                    other => one_line(&other.to_string(), MAX_PIECE),
-                }
-            };
-            text.push_str(&format!(" {}={shown}", one_line(name, 40)));
-        }
+    for (name, value) in &start.params {
+        let shown = if secret_params.contains(name) {
+            REDACTED.to_owned()
+        } else {
+            match value {
+                Value::String(s) => one_line(s, MAX_PIECE),
+                other => one_line(&other.to_string(), MAX_PIECE),
+            }
+        };
+        text.push_str(&format!(" {}={shown}", one_line(name, 40)));
     }
     text.trim_start().to_owned()
 }
 
-fn run_end(data: &Value) -> String {
-    let mut text = piece(data, "outcome").unwrap_or_else(|| "ended".to_owned());
-    if let Some(code) = data.get("exit_code").and_then(Value::as_i64) {
+fn run_end(end: &RunEnd) -> String {
+    let mut text = end
+        .outcome
+        .map_or_else(|| "ended".to_owned(), |o| o.as_str().to_owned());
+    if let Some(code) = end.exit_code {
         text.push_str(&format!(" (exit {code})"));
     }
-    if let Some(duration) = duration_of(data) {
+    if let Some(duration) = duration_of(end.duration_ms) {
         text.push_str(&format!(" in {duration}"));
     }
-    if let Some(counts) = data.get("counts").filter(|c| c.is_object()) {
-        let count = |key| get_u64(counts, key).unwrap_or(0);
+    if let Some(counts) = end.counts {
         text.push_str(&format!(
             ": {} ok, {} skipped, {} failed but continued",
-            count("ok"),
-            count("skipped"),
-            count("failed_continued")
+            counts.ok, counts.skipped, counts.failed_continued
         ));
     }
-    if let Some(usage) = usage_of(data.get("usage"), get_f64(data, "cost_usd")) {
-        text.push_str(&format!("; {usage}"));
+    if let Some(usage) = &end.usage {
+        let label = usage_label(usage.input_tokens, usage.output_tokens, usage.cost_usd);
+        text.push_str(&format!("; {label}"));
     }
     text
 }
 
-fn step_start(data: &Value) -> String {
-    let kind = piece(data, "kind");
-    let mut text = if let Some(cli) = piece(data, "cli") {
-        let mode = piece(data, "mode")
+fn step_start(start: &StepStart) -> String {
+    let kind = start.kind.map(|k| k.as_str().to_owned());
+    let mut text = if let Some(cli) = piece(start.cli.as_deref()) {
+        let mode = piece(start.mode.as_deref())
             .or(kind)
             .unwrap_or_else(|| "agent".to_owned());
         let mut label = format!("{mode} {cli}");
-        if let Some(model) = piece(data, "model") {
+        if let Some(model) = piece(start.model.clone().flatten().as_deref()) {
             label.push_str(&format!("/{model}"));
         }
-        if let Some(strategy) = piece(data, "session_strategy") {
-            label.push_str(&format!(", session {strategy}"));
+        if let Some(strategy) = &start.session_strategy {
+            label.push_str(&format!(
+                ", session {}",
+                one_line(&strategy.to_string(), MAX_PIECE)
+            ));
         }
         label
-    } else if let Some(command) = piece(data, "command") {
+    } else if let Some(command) = piece(start.command.as_deref()) {
         format!("{}: {command}", kind.unwrap_or_else(|| "shell".to_owned()))
-    } else if let Some(loop_kind) = piece(data, "loop_kind") {
+    } else if let Some(loop_kind) = start.loop_kind.as_deref() {
         if loop_kind == "for_each" {
-            let pattern = piece(data, "pattern").unwrap_or_else(|| "?".to_owned());
-            let matches = get_u64(data, "match_count").unwrap_or(0);
+            let pattern = piece(start.pattern.as_deref()).unwrap_or_else(|| "?".to_owned());
+            let matches = start.match_count.unwrap_or(0);
             format!("for-each {pattern} ({matches} matches)")
         } else {
-            match get_u64(data, "max") {
+            match start.max {
                 Some(max) => format!("loop x{max}"),
                 None => "loop".to_owned(),
             }
         }
-    } else if data.get("source").is_some() {
-        format!("sub-workflow {}", named_source(data))
+    } else if start.source.is_some() {
+        format!(
+            "sub-workflow {}",
+            named_source(start.name.as_deref(), start.source.as_deref())
+        )
     } else {
         kind.unwrap_or_default()
     };
-    if let Some(attempt) = get_u64(data, "attempt").filter(|&a| a > 1) {
+    if let Some(attempt) = start.attempt.filter(|&a| a > 1) {
         text.push_str(&format!(" (attempt {attempt})"));
     }
     text
 }
 
-fn step_end(data: &Value) -> String {
-    let mut text = piece(data, "outcome").unwrap_or_else(|| "ended".to_owned());
+fn step_end(end: &StepEnd) -> String {
+    let mut text = end
+        .outcome
+        .map_or_else(|| "ended".to_owned(), |o| o.as_str().to_owned());
     let details: Vec<String> = [
-        duration_of(data),
-        usage_of(data.get("usage"), get_f64(data, "cost_usd")),
+        duration_of(end.duration_ms),
+        step_usage(end.usage.as_ref(), end.cost_usd.flatten()),
     ]
     .into_iter()
     .flatten()
@@ -345,17 +366,17 @@ fn step_end(data: &Value) -> String {
     if !details.is_empty() {
         text.push_str(&format!(" ({})", details.join(", ")));
     }
-    let error = data.get("error").and_then(|e| piece(e, "message"));
+    let error = end.error.as_ref().and_then(|e| piece(e.message.as_deref()));
     if let Some(message) = error {
         text.push_str(&format!(": {message}"));
     }
-    if data.get("continued").and_then(Value::as_bool) == Some(true) {
+    if end.continued == Some(true) {
         text.push_str("; continued");
     }
-    if data.get("break_triggered").and_then(Value::as_bool) == Some(true) {
+    if end.break_triggered == Some(true) {
         text.push_str("; break");
     }
-    if let Some(capture) = data.get("capture").and_then(|c| piece(c, "name")) {
+    if let Some(capture) = end.capture.as_ref().and_then(|c| piece(Some(&c.name))) {
         text.push_str(&format!("; captured {capture}"));
     }
     text

@@ -15,11 +15,11 @@ pub mod table;
 use std::path::PathBuf;
 
 use crate::cli::Global;
-use crate::console::{self, format};
+use crate::console;
 use crate::exit;
 use crate::state::{
-    ProjectDir, REDACTED, Redactor, RunEntry, StateDoc, StateError, StateRoot, StringMap,
-    UtcDateTime, parse_rfc3339_millis,
+    ProjectDir, REDACTED, Redactor, RunEntry, Skip, SkipReason, StateDoc, StateError, StateRoot,
+    StringMap, UtcDateTime, parse_rfc3339_millis,
 };
 
 /// `agent-runner list [--all] [--limit N] [--json]`: the runs of this project (or of every
@@ -64,7 +64,7 @@ fn print_report<T>(
             console::print_stdout(&text);
             exit::SUCCESS
         }
-        Err(err) => fail(&err),
+        Err(err) => fail(err),
     }
 }
 
@@ -74,11 +74,11 @@ pub fn log(global: &Global, run_id: Option<&str>, follow: bool) -> i32 {
     let env = process_env();
     let run = match select_run(run_id) {
         Ok(run) => run,
-        Err(err) => return fail(&err),
+        Err(err) => return fail(err),
     };
     let redactor = match redactor_for(run.state.as_ref().ok(), &env) {
         Ok(redactor) => redactor,
-        Err(err) => return fail(&ReportError::State(err)),
+        Err(err) => return fail(ReportError::State(err)),
     };
     crate::state::secrets::install(&redactor);
     let options = log::Options {
@@ -89,7 +89,7 @@ pub fn log(global: &Global, run_id: Option<&str>, follow: bool) -> i32 {
     let mut out = std::io::stdout().lock();
     match log::write_log(&run, &redactor, &options, &mut out) {
         Ok(()) => exit::SUCCESS,
-        Err(err) => fail(&err),
+        Err(err) => fail(err),
     }
 }
 
@@ -121,9 +121,8 @@ impl ReportError {
     }
 }
 
-fn fail(err: &ReportError) -> i32 {
-    console::error(&err.to_string());
-    err.exit_code()
+fn fail(err: ReportError) -> i32 {
+    crate::error::Error::Report(err).report()
 }
 
 /// The project of the current directory (its real path; `-C` has already changed into it).
@@ -230,35 +229,23 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
-/// `41.2k in / 3.1k out tokens, $0.22`: an agent step's usage, the cost only when known.
-pub fn usage_label(input: u64, output: u64, cost_usd: Option<f64>) -> String {
-    let tokens = format!(
-        "{} in / {} out tokens",
-        format::tokens(input),
-        format::tokens(output)
-    );
-    match cost_usd {
-        Some(cost) => format!("{tokens}, {}", format::cost(cost)),
-        None => tokens,
-    }
-}
+pub use crate::console::format::usage as usage_label;
 
 /// Why a step was skipped, as the console says it: `previous step succeeded`,
 /// `sh: <cmd> exited 0`, `--from`.
-pub fn skip_reason_label(data: &serde_json::Value) -> String {
-    let field = |key: &str| get_str(data, key);
-    match field("reason") {
-        Some("previous_success") => "previous step succeeded".to_owned(),
-        Some("sh") => {
-            let command = one_line(field("command").unwrap_or("?"), 80);
-            match data.get("exit_code").and_then(serde_json::Value::as_i64) {
+pub fn skip_reason_label(skip: &Skip) -> String {
+    match (skip.reason(), skip.reason_text.as_deref()) {
+        (Some(SkipReason::PreviousSuccess), _) => "previous step succeeded".to_owned(),
+        (Some(SkipReason::Sh), _) => {
+            let command = one_line(skip.command.as_deref().unwrap_or("?"), 80);
+            match skip.exit_code {
                 Some(code) => format!("sh: {command} exited {code}"),
                 None => format!("sh: {command}"),
             }
         }
-        Some("from") => "--from".to_owned(),
-        Some(other) => one_line(other, 80),
-        None => "unknown reason".to_owned(),
+        (Some(SkipReason::From), _) => "--from".to_owned(),
+        (None, Some(other)) => one_line(other, 80),
+        (None, None) => "unknown reason".to_owned(),
     }
 }
 

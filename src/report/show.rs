@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::table::Table;
 use super::{
@@ -19,8 +19,8 @@ use super::{
 };
 use crate::console::format;
 use crate::state::{
-    AuditRecord, LastFailure, Redactor, RunEntry, RunStatus, StateDoc, StringMap,
-    duration_ms_between, read_audit,
+    AuditData, AuditRecord, LastFailure, Redactor, RunEntry, RunStatus, StateDoc, StepEnd,
+    StepOutcome, StringMap, duration_ms_between, read_audit,
 };
 
 /// What `show` reports about a run. Every string is already redacted.
@@ -187,7 +187,7 @@ pub fn build(
         duration_ms: duration_ms_between(&doc.created_at, &doc.updated_at),
         last_failure: doc.last_failure.as_ref().map(|f| LastFailure {
             path: redact(&f.path),
-            class: f.class.clone(),
+            class: f.class,
             message: redact(&f.message),
         }),
         run_dir: run_dir.to_owned(),
@@ -203,22 +203,21 @@ pub fn steps_from_audit(records: &[AuditRecord], live: bool) -> Vec<StepRow> {
     let mut rows: Vec<StepRow> = Vec::new();
     let mut open: HashMap<&str, usize> = HashMap::new();
     for record in records {
-        let data = &record.data;
-        match record.event.as_str() {
-            "step_start" => {
+        match record.typed() {
+            AuditData::StepStart(start) => {
                 open.insert(&record.path, rows.len());
                 rows.push(StepRow {
                     path: record.path.clone(),
-                    kind: get_str(data, "kind").map(str::to_owned),
-                    cli: get_str(data, "cli").map(str::to_owned),
-                    model: get_str(data, "model").map(str::to_owned),
-                    session_id: get_str(data, "session_id").map(str::to_owned),
-                    session_strategy: get_str(data, "session_strategy").map(str::to_owned),
+                    kind: start.kind.map(|k| k.as_str().to_owned()),
+                    cli: start.cli,
+                    model: start.model.flatten(),
+                    session_id: start.session_id.flatten(),
+                    session_strategy: start.session_strategy.map(|s| s.to_string()),
                     started_at: Some(record.ts.clone()),
                     ..StepRow::default()
                 });
             }
-            "step_end" => {
+            AuditData::StepEnd(end) => {
                 let index = match open.remove(record.path.as_str()) {
                     Some(index) => index,
                     // The start is missing (a damaged log): the end still deserves a row.
@@ -230,21 +229,20 @@ pub fn steps_from_audit(records: &[AuditRecord], live: bool) -> Vec<StepRow> {
                         rows.len() - 1
                     }
                 };
-                end_row(&mut rows[index], data);
+                end_row(&mut rows[index], end);
             }
-            "skip" => rows.push(StepRow {
+            AuditData::Skip(skip) => rows.push(StepRow {
                 path: record.path.clone(),
-                kind: get_str(data, "kind").map(str::to_owned),
                 outcome: "skipped".to_owned(),
-                skip_reason: Some(skip_reason_label(data)),
+                skip_reason: Some(skip_reason_label(&skip)),
                 started_at: Some(record.ts.clone()),
                 ..StepRow::default()
             }),
-            "session" => {
+            AuditData::Session(session) => {
                 if let Some(&index) = open.get(record.path.as_str())
-                    && let Some(id) = get_str(data, "session_id")
+                    && let Some(id) = session.session_id
                 {
-                    rows[index].session_id = Some(id.to_owned());
+                    rows[index].session_id = Some(id);
                 }
             }
             _ => {}
@@ -257,39 +255,30 @@ pub fn steps_from_audit(records: &[AuditRecord], live: bool) -> Vec<StepRow> {
     rows
 }
 
-fn end_row(row: &mut StepRow, data: &Value) {
-    row.outcome = get_str(data, "outcome").unwrap_or("unknown").to_owned();
-    row.continued = data.get("continued").and_then(Value::as_bool) == Some(true);
-    row.duration_ms = get_u64(data, "duration_ms");
-    row.exit_code = data.get("exit_code").and_then(Value::as_i64);
-    if let Some(id) = get_str(data, "session_id") {
-        row.session_id = Some(id.to_owned());
+fn end_row(row: &mut StepRow, end: StepEnd) {
+    row.outcome = end
+        .outcome
+        .map_or("unknown", StepOutcome::as_str)
+        .to_owned();
+    row.continued = end.continued == Some(true);
+    row.duration_ms = end.duration_ms;
+    row.exit_code = end.exit_code.flatten();
+    if let Some(id) = end.session_id.flatten() {
+        row.session_id = Some(id);
     }
-    row.error = data.get("error").filter(|e| e.is_object()).cloned();
-    row.outputs = data
-        .get("outputs")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    let cost = data.get("cost_usd").filter(|c| c.is_number()).cloned();
-    row.usage = match (data.get("usage"), cost) {
-        (Some(Value::Object(usage)), cost) => {
-            let mut usage = usage.clone();
-            usage.insert("cost_usd".to_owned(), cost.unwrap_or(Value::Null));
-            Some(Value::Object(usage))
+    row.error = end.error.map(|e| json!(e));
+    row.outputs = end.outputs.unwrap_or_default();
+    let cost = end.cost_usd.flatten();
+    row.usage = match (end.usage, cost) {
+        (Some(usage), cost) => {
+            let mut usage = json!(usage);
+            if let Some(map) = usage.as_object_mut() {
+                map.insert("cost_usd".to_owned(), json!(cost));
+            }
+            Some(usage)
         }
-        (_, Some(cost)) => {
-            let mut usage = Map::new();
-            usage.insert("cost_usd".to_owned(), cost);
-            Some(Value::Object(usage))
-        }
-        _ => None,
+        (None, Some(cost)) => Some(json!({"cost_usd": cost})),
+        (None, None) => None,
     };
 }
 
@@ -512,7 +501,7 @@ mod tests {
             doc.position = Some(attempts);
             doc.last_failure = Some(LastFailure {
                 path: "attempts/test".into(),
-                class: "exit_status".into(),
+                class: crate::error::ErrorClass::ExitStatus,
                 message: "exit status 101".into(),
             });
         });

@@ -1,6 +1,6 @@
 //! Test fixtures for the report commands: a temporary state root with a project, and real run
 //! dirs written through the state API (state.json via `RunDir::write_state`, events via
-//! `AuditWriter`), exactly as the dispatcher leaves them.
+//! `AuditWriter`), exactly as the run's writer leaves them.
 
 use std::fs;
 

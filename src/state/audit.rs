@@ -1,16 +1,16 @@
 //! The audit log (runs-and-state.md §7): `audit.jsonl`, one JSON object per line with the fields
-//! `ts, seq, run_id, event, path, data` in that order, appended by the dispatcher only.
+//! `ts, seq, run_id, event, path, data` in that order, appended by the run's writer only.
 //!
 //! `seq` keeps counting across resumes: opening the log reads the last complete line's `seq`
 //! (a line cut by a crash is skipped and closed with a newline, so it stays a line of its own).
-//! Each event is one `write` of a whole line, except while the writer *holds*: the dispatcher
+//! Each event is one `write` of a whole line, except while the writer *holds*: the writer
 //! holds the events that follow a state change it has not written yet (see
-//! `Dispatcher::save_later`) and releases them right after that state is renamed into place, so
+//! `Writer::save_later`) and releases them right after that state is renamed into place, so
 //! the log never records what the state on disk does not reflect (a recorded success is never
 //! run again after a crash). The events that end something (`step_end`, `iteration_end`,
 //! `interrupt`, `run_end`) are made durable with `sync_data` by the next state write, alongside
 //! its dir fsync (`RunDir::write_state_and_sync`), or by [`AuditWriter::sync`] / drop; the
-//! dispatcher writes state after each of them before anything else runs. `data` is redacted,
+//! writer writes state after each of them before anything else runs. `data` is redacted,
 //! then strings longer than 64 KiB are cut. The reader half serves `log` and `log -f`.
 
 use std::fs::File;
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::StateError;
 use super::fs_util::private_file;
+use super::records::AuditData;
 use super::redact::Redactor;
 use super::time::now_rfc3339;
 
@@ -184,6 +185,16 @@ impl AuditWriter {
         Ok(seq)
     }
 
+    /// Appends one typed event (see [`AuditWriter::append`]).
+    pub fn record(&mut self, path: &str, data: &AuditData) -> Result<u64, StateError> {
+        match data.event() {
+            Some(event) => self.append(event, path, data.to_value()),
+            None => Err(StateError::Audit(io::Error::other(
+                "an audit event without a name",
+            ))),
+        }
+    }
+
     /// From now on, appended events are kept back (with their `ts` and `seq`) until
     /// [`AuditWriter::release`].
     pub fn hold(&mut self) {
@@ -314,6 +325,13 @@ pub struct AuditRecord {
 pub struct AuditLine {
     pub raw: String,
     pub record: Option<AuditRecord>,
+}
+
+impl AuditRecord {
+    /// The typed `data` of this event.
+    pub fn typed(&self) -> AuditData {
+        AuditData::parse(&self.event, &self.data)
+    }
 }
 
 impl AuditLine {

@@ -2,7 +2,7 @@
 //!
 //! The types mirror the spec field by field and serialize in the spec's field order. Optional frame
 //! parts (`agent`, `loop`, `sub_workflow`) are left out when absent; everything else is always
-//! written, `null` included, so the file reads the same at every depth. Only the dispatcher builds
+//! written, `null` included, so the file reads the same at every depth. Only the run's writer builds
 //! and changes these values; [`super::RunDir::write_state`] persists them.
 
 use std::collections::BTreeMap;
@@ -11,6 +11,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::time::now_rfc3339;
+use crate::error::ErrorClass;
+use crate::workflow::{Effort, SessionStrategy};
 
 /// The state format this binary writes. Newer files are refused, older ones migrated in memory.
 pub const FORMAT_VERSION: u64 = 1;
@@ -57,7 +59,7 @@ pub struct StateDoc {
 
 impl StateDoc {
     /// A fresh document for a run that is starting: status `running`, both timestamps now, empty
-    /// scope, no position yet (the dispatcher sets it before the first write).
+    /// scope, no position yet (the runtime sets it before the first write).
     pub fn new(
         run_id: impl Into<String>,
         project_dir: impl Into<String>,
@@ -149,7 +151,7 @@ pub struct NamedSession {
     pub cli: String,
     pub session_id: String,
     pub model: Option<String>,
-    pub effort: Option<String>,
+    pub effort: Option<Effort>,
 }
 
 /// The variables and session history of one workflow invocation (root or sub-workflow).
@@ -171,15 +173,15 @@ pub struct LastSession {
     pub cli: String,
     pub session_id: String,
     pub model: Option<String>,
-    pub effort: Option<String>,
+    pub effort: Option<Effort>,
 }
 
 /// The failure that stopped the run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastFailure {
     pub path: String,
-    /// An error class (runs-and-state.md §7), e.g. `exit_status`.
-    pub class: String,
+    /// The error class (runs-and-state.md §7), e.g. `exit_status`.
+    pub class: ErrorClass,
     pub message: String,
 }
 
@@ -270,11 +272,11 @@ impl Frame {
 }
 
 /// An agent step in progress.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentFrame {
     pub cli: String,
     /// `new`, `resume`, `inherit` or a declared session name.
-    pub strategy: String,
+    pub strategy: SessionStrategy,
     /// Written as soon as it is known.
     pub session_id: Option<String>,
     /// The runner chose the id before starting the CLI (Claude `--session-id`).

@@ -28,6 +28,10 @@ pub enum StateError {
     )]
     NewerFormat { run_id: String, version: u64 },
 
+    /// state.json has no `format_version`: the Go agent-runner wrote it. The file is untouched.
+    #[error("run {run} was written by the Go agent-runner; it cannot be resumed by agent-runner")]
+    GoRun { run: String },
+
     /// state.json cannot be read or parsed. The file is untouched and is never overwritten.
     #[error("state of run {run_id} is unreadable ({reason}); the file was left as it is")]
     Unreadable { run_id: String, reason: String },
@@ -102,6 +106,7 @@ impl StateError {
             | StateError::NoSuchRun(_)
             | StateError::NothingToResume => exit::USAGE,
             StateError::NewerFormat { .. }
+            | StateError::GoRun { .. }
             | StateError::Unreadable { .. }
             | StateError::RedactPattern { .. } => exit::INVALID,
             StateError::Save(_)

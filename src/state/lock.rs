@@ -83,7 +83,7 @@ impl LockInfo {
     }
 }
 
-/// A stale lock that was taken over (file systems without advisory locks); the dispatcher emits
+/// A stale lock that was taken over (file systems without advisory locks); the runtime emits
 /// the `lock_takeover` audit event with these fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockTakeover {

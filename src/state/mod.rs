@@ -1,10 +1,11 @@
 //! Durable run state (runs-and-state.md): where runs live, the state.json document and its atomic
 //! writes, the run lock, the audit log, redaction, and run listing for `list`/`show`/`--resume`.
 //!
-//! Theory of operation: the dispatcher owns the run. At start it resolves the project
-//! ([`StateRoot`] → [`ProjectDir`]), creates or finds the [`RunDir`], takes its lock, and then
-//! after every event it changes its in-memory [`StateDoc`] and calls [`RunDir::write_state`] and
-//! the audit writer. Everything here is synchronous std::fs and is never called by executors.
+//! Theory of operation: at start the runtime resolves the project ([`StateRoot`] →
+//! [`ProjectDir`]), creates or finds the [`RunDir`] and takes its lock; from then on the run's
+//! one writer (`exec::run::Writer`) owns it: for every event it changes its in-memory
+//! [`StateDoc`] and calls [`RunDir::write_state`] and the audit writer, whose typed `data` is
+//! one of the [`AuditData`] records that `show` and `log` read back. Everything here is synchronous std::fs and is never called by executors.
 //! Readers (`list`, `show`, `log`) never write: a newer or corrupt file is reported and left as
 //! it is.
 
@@ -16,6 +17,7 @@ mod listing;
 mod lock;
 mod output_name;
 mod paths;
+mod records;
 pub mod redact;
 mod reserved_run;
 mod run_dir;
@@ -39,6 +41,13 @@ pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use output_name::{output_file_name, output_slug};
 pub use paths::{
     PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
+};
+pub use records::{
+    AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
+    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, RunEnd, RunOutcome,
+    RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip, SkipIfRecord, SkipReason,
+    StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, UsageRecord,
+    Warning, WorkflowRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;

@@ -1,8 +1,8 @@
 //! [`RunDir`]: the handle on one run's directory (`state.json`, `audit.jsonl`, `lock`, `output/`).
 //!
-//! The dispatcher gets one from [`super::ProjectDir::create_run`] or
+//! The runtime gets one from [`super::ProjectDir::create_run`] or
 //! [`super::ProjectDir::open_run`] and uses it for everything it persists. All I/O is synchronous
-//! std::fs; only the dispatcher calls these methods, never an executor.
+//! std::fs; only the run's writer calls these methods, never an executor.
 
 use std::io;
 use std::path::{Path, PathBuf};

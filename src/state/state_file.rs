@@ -46,6 +46,12 @@ pub fn decode_state(run_id: &str, bytes: &[u8]) -> Result<StateDoc, StateError> 
         Some(v) => v
             .as_u64()
             .ok_or_else(|| unreadable("format_version is not a positive integer".to_string()))?,
+        // The Go agent-runner wrote its state.json without a format version (compat-go.md §3).
+        None if object.contains_key("workflowFile") || object.contains_key("currentStep") => {
+            return Err(StateError::GoRun {
+                run: run_id.to_string(),
+            });
+        }
         None => return Err(unreadable("missing field `format_version`".to_string())),
     };
     if version > FORMAT_VERSION {
@@ -74,6 +80,9 @@ pub fn read_state(dir: &Path, run_id: &str) -> Result<StateDoc, StateError> {
     let bytes = read_capped(&path, MAX_STATE_BYTES).map_err(|e| named(e.to_string()))?;
     decode_state(run_id, &bytes).map_err(|err| match err {
         StateError::Unreadable { reason, .. } => named(reason),
+        StateError::GoRun { .. } => StateError::GoRun {
+            run: dir.display().to_string(),
+        },
         other => other,
     })
 }

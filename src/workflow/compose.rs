@@ -116,6 +116,9 @@ pub fn load_context(project: &Project, config: Option<&Config>) -> LoadContext {
     LoadContext {
         profiles,
         engine_files,
+        go: config
+            .map(crate::compat::workflow::GoContext::from_config)
+            .unwrap_or_default(),
     }
 }
 

@@ -49,6 +49,8 @@ pub struct LoadContext {
     pub profiles: Option<Vec<String>>,
     /// Engine files found in the project and user dirs, by name, with their declared options.
     pub engine_files: Vec<(String, Vec<String>)>,
+    /// What the Go-era rules need from the configuration (compat-go.md).
+    pub go: crate::compat::workflow::GoContext,
 }
 
 /// A `workflow:` call with a static value, recorded for the composition walk.
@@ -152,7 +154,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             return Analysis::failed(d);
         }
     };
-    let node = match yaml::parse(text) {
+    let mut node = match yaml::parse(text) {
         Ok(node) => node,
         Err(err) => {
             let mut diagnostics = Vec::new();
@@ -181,7 +183,18 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             };
         }
     };
+    // Go spellings become native ones first; a file that has any gets the Go rules (compat-go.md).
+    let mut go_findings = Sink::default();
+    let go_file = crate::compat::workflow::normalize(&mut node, &ctx.go, &mut go_findings);
+    let go_ctx;
+    let ctx = if go_file && !ctx.go.go_project {
+        go_ctx = crate::compat::workflow::go_file_context(ctx);
+        &go_ctx
+    } else {
+        ctx
+    };
     let mut analyzer = Analyzer::new(ctx);
+    analyzer.sink.findings = go_findings.findings;
     let built = analyzer.workflow(&node, text.trim().is_empty());
     let Analyzer {
         sink,
@@ -557,7 +570,15 @@ impl<'a> Analyzer<'a> {
             );
             return false;
         }
-        if BUILTIN_VARS.contains(&name) {
+        if BUILTIN_VARS.contains(&name) && what == "parameter" && self.ctx.go.go_project {
+            // A Go project may name a parameter after a built-in; it shadows it (compat-go.md §3).
+            self.sink.warning(
+                "reserved-name",
+                format!("\"{name}\" is a built-in variable; this {what} shadows it"),
+                path,
+                Target::Value,
+            );
+        } else if BUILTIN_VARS.contains(&name) {
             self.sink.error(
                 "reserved-name",
                 format!("\"{name}\" is a built-in variable and cannot be used as a {what} name"),
@@ -610,11 +631,11 @@ impl<'a> Analyzer<'a> {
                 );
                 continue;
             }
-            if !is_identifier(name) {
+            if !crate::compat::workflow::is_session_name(name) {
                 self.sink.error(
                     "invalid-identifier",
                     format!(
-                        "session name {} is not valid: use letters, digits and \"_\", not starting with a digit",
+                        "session name {} is not valid: use letters, digits, \"_\" and \"-\", starting with a letter or \"_\"",
                         yaml::quote_short(name)
                     ),
                     name_path,
@@ -651,7 +672,7 @@ impl<'a> Analyzer<'a> {
             if CLI_NAMES.contains(&cli) {
                 Some(cli.to_owned())
             } else {
-                let hint = did_you_mean(cli, CLI_NAMES.iter().copied());
+                let hint = crate::compat::workflow::cli_hint(cli);
                 let message = format!(
                     "unknown cli {}{hint}; available: {}",
                     yaml::quote_short(cli),

@@ -186,6 +186,31 @@ pub enum SessionStrategy {
     Named(String),
 }
 
+impl SessionStrategy {
+    /// `new`, `resume`, `inherit`, or any other word as a declared session's name.
+    pub fn from_name(text: &str) -> Self {
+        match text {
+            "new" => SessionStrategy::New,
+            "resume" => SessionStrategy::Resume,
+            "inherit" => SessionStrategy::Inherit,
+            name => SessionStrategy::Named(name.to_owned()),
+        }
+    }
+}
+
+/// Written as its keyword or the session's name (state.json `strategy`, the audit log).
+impl serde::Serialize for SessionStrategy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SessionStrategy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| SessionStrategy::from_name(&text))
+    }
+}
+
 impl fmt::Display for SessionStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -222,6 +247,21 @@ macro_rules! keyword_enum {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Self::parse(&text).ok_or_else(|| {
+                    serde::de::Error::unknown_variant(&text, Self::ALL)
+                })
             }
         }
     };

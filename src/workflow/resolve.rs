@@ -122,7 +122,15 @@ impl Project {
         }
         if let Some((ns, name)) = arg.split_once(':') {
             if is_name(ns) && is_name(name) {
-                return builtin_source(&format!("{ns}/{name}"), arg);
+                return builtin_source(&format!("{ns}/{name}"), arg).map_err(|err| {
+                    match crate::compat::names::removed_builtin(arg) {
+                        Some(message) => ResolveError::NotFound {
+                            message,
+                            looked_for: format!("builtin:{ns}/{name}"),
+                        },
+                        None => err,
+                    }
+                });
             }
             return Err(ResolveError::Invalid(arg.to_owned()));
         }
@@ -134,7 +142,7 @@ impl Project {
         for dir in &dirs {
             for ext in ["yaml", "yml"] {
                 let path = dir.join(format!("{arg}.{ext}"));
-                if path.is_file() {
+                if path.is_file() && !is_meta_file(&path) {
                     return Ok(Source::File(path));
                 }
             }
@@ -225,15 +233,26 @@ pub fn is_path(arg: &str) -> bool {
         || arg.starts_with('/')
 }
 
-/// `name` or `dir/name`, with `[A-Za-z0-9_-]+` segments.
+/// `name` or `dir/name`, with `[A-Za-z0-9_.-]+` segments; `.` is not first and `..` does not
+/// occur (versioned names such as `deploy-v2.0`, compat-go.md §2).
 pub fn is_name(arg: &str) -> bool {
     !arg.is_empty()
         && arg.split('/').all(|seg| {
             !seg.is_empty()
+                && !seg.starts_with('.')
+                && !seg.contains("..")
                 && seg
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
         })
+}
+
+/// A file in a workflows folder whose name starts with `_` (the Go tool's `_group.yaml`): not a
+/// workflow, so listing, name resolution and `--validate` without targets skip it.
+pub fn is_meta_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('_'))
 }
 
 /// Removes `.` and resolves `..` lexically.
@@ -267,6 +286,9 @@ pub fn list_names(dir: &Path) -> Vec<(String, PathBuf)> {
             let Some(file) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
                 continue;
             };
+            if is_meta_file(&path) {
+                continue;
+            }
             if path.is_dir() {
                 if stack.len() < 64 {
                     stack.push((path, format!("{prefix}{file}/")));

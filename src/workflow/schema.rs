@@ -28,7 +28,7 @@ pub fn schema() -> Value {
         "type": "object",
         "required": ["name", "steps"],
         "additionalProperties": false,
-        "properties": object(TOP_KEYS, top_key),
+        "properties": with_go_keys(object(TOP_KEYS, top_key)),
         "$defs": {
             "param": {
                 "oneOf": [
@@ -46,7 +46,7 @@ pub fn schema() -> Value {
                 "required": ["name"],
                 "additionalProperties": false,
                 "properties": object(SESSION_KEYS, |key| match key {
-                    "name" => json!({"type": "string", "pattern": IDENTIFIER, "not": {"enum": ["new", "resume", "inherit"]}}),
+                    "name" => json!({"type": "string", "pattern": SESSION_NAME, "not": {"enum": ["new", "resume", "inherit"]}}),
                     other => agent_key(other),
                 }),
             },
@@ -67,6 +67,20 @@ pub fn schema() -> Value {
             },
         }
     })
+}
+
+/// Session names may also contain `-`, as Go agent-runner files wrote them (compat-go.md §2).
+const SESSION_NAME: &str = "^[A-Za-z_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$";
+
+/// The top-level key the Go spellings add: `hidden` (compat-go.md §2).
+fn with_go_keys(mut properties: Value) -> Value {
+    if let Value::Object(map) = &mut properties {
+        map.insert(
+            "hidden".to_owned(),
+            json!({"type": "boolean", "description": "Leave the workflow out of `agent-runner workflows` (shown with --all)."}),
+        );
+    }
+    properties
 }
 
 fn object(keys: &[&str], schema_of: impl Fn(&str) -> Value) -> Value {
@@ -136,7 +150,8 @@ fn param_key(key: &str) -> Value {
 
 fn agent_key(key: &str) -> Value {
     match key {
-        "cli" => json!({"enum": CLI_NAMES}),
+        // `cursor` is the Go agent-runner's name of cursor-agent (compat-go.md §2).
+        "cli" => json!({"enum": CLI_NAMES.iter().copied().chain(["cursor"]).collect::<Vec<_>>()}),
         "model" => string("Model name, passed through the adapter (template)."),
         "effort" => json!({"enum": Effort::ALL}),
         "agent" => string("Profile from config.yaml."),
@@ -149,7 +164,8 @@ fn step_key(key: &str) -> Value {
     match key {
         "id" => json!({"type": "string", "pattern": STEP_ID}),
         "description" => string("Free text, shown by --dry-run."),
-        "mode" => json!({"enum": ["interactive", "headless", "shell"]}),
+        // `autonomous` is the later Go name of headless (compat-go.md §2).
+        "mode" => json!({"enum": ["interactive", "headless", "shell", "autonomous"]}),
         "prompt" => {
             json!({"type": "string", "minLength": 1, "description": "The agent's task (template)."})
         }

@@ -30,6 +30,7 @@ const DOCS: &[&str] = &[
     "docs/cli.md",
     "docs/configuration.md",
     "docs/engines.md",
+    "docs/migrating.md",
     "docs/runs-and-state.md",
     "docs/workflow-format.md",
 ];
@@ -189,6 +190,11 @@ fn configuration_examples_are_valid() {
 #[test]
 fn engines_examples_are_valid() {
     assert!(check("docs/engines.md") >= 3);
+}
+
+#[test]
+fn migrating_examples_are_valid() {
+    assert!(check("docs/migrating.md") >= 1);
 }
 
 #[test]

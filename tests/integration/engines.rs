@@ -1,7 +1,7 @@
 //! Engines against the real OpenSpec CLI (`make tools` installs it into `.tools/`), the
 //! `workflow` template context of a real composition, and `--validate` of engine files.
 //!
-//! The hooks are driven through the library API, as the dispatcher calls them. OpenSpec runs for
+//! The hooks are driven through the library API, as the runtime calls them. OpenSpec runs for
 //! real in a temporary project; a missing CLI fails the tests instead of skipping them.
 
 use std::collections::BTreeMap;

@@ -1,0 +1,102 @@
+//! Child processes in their own process group, and how they are stopped.
+//!
+//! Shell steps, `skip_if: sh:` commands and headless agents each run as the leader of a new
+//! process group, so the terminal's Ctrl-C reaches only the runner and a stop reaches every
+//! grandchild too. Stopping escalates (runs-and-state.md §9): SIGINT to the group (agent CLIs
+//! save their session), SIGTERM after 10 s, SIGKILL 3 s later; a second signal kills at once.
+
+pub mod headless;
+pub mod shell;
+
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::Child;
+
+use super::signals::Interrupts;
+
+/// How long a stopped group gets after SIGINT before SIGTERM, and after SIGTERM before SIGKILL.
+const SIGINT_GRACE: Duration = Duration::from_secs(10);
+const SIGTERM_GRACE: Duration = Duration::from_secs(3);
+
+/// How a waited-for child ended.
+#[derive(Debug)]
+pub enum Finished {
+    /// It exited (or was killed by a signal) without being stopped by us.
+    Exited(ExitStatus),
+    /// The run was interrupted while it ran; the group has been stopped and reaped.
+    Interrupted,
+}
+
+/// A command for a non-interactive child: its own process group, stdin from `/dev/null`, stdout
+/// and stderr piped to the runner, killed if the runner drops it.
+pub fn group_command(program: &str, workdir: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .current_dir(workdir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    command
+}
+
+/// Sends `signal` to the whole process group led by `pid`. A group that is already gone is fine.
+pub fn signal_group(pid: u32, signal: Signal) {
+    if let Ok(raw) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(raw), signal);
+    }
+}
+
+/// Waits for `child` (a process-group leader). When the run is interrupted meanwhile, stops the
+/// group with the escalation above and reports [`Finished::Interrupted`].
+pub async fn wait_or_stop(
+    child: &mut Child,
+    interrupts: &mut Interrupts,
+) -> std::io::Result<Finished> {
+    let Some(pid) = child.id() else {
+        return child.wait().await.map(Finished::Exited);
+    };
+    if interrupts.count() == 0 {
+        tokio::select! {
+            status = child.wait() => return status.map(Finished::Exited),
+            () = interrupts.next() => {}
+        }
+    }
+    stop_group(child, pid, interrupts).await?;
+    Ok(Finished::Interrupted)
+}
+
+/// The stop escalation for an interrupted run. Also kills the group's stragglers after the
+/// leader has exited, so nothing is left running.
+async fn stop_group(
+    child: &mut Child,
+    pid: u32,
+    interrupts: &mut Interrupts,
+) -> std::io::Result<()> {
+    let steps = [
+        (Signal::SIGINT, SIGINT_GRACE),
+        (Signal::SIGTERM, SIGTERM_GRACE),
+    ];
+    for (signal, grace) in steps {
+        if interrupts.count() >= 2 {
+            break;
+        }
+        signal_group(pid, signal);
+        tokio::select! {
+            status = child.wait() => {
+                status?;
+                signal_group(pid, Signal::SIGKILL);
+                return Ok(());
+            }
+            () = tokio::time::sleep(grace) => {}
+            () = interrupts.next_after(1) => {}
+        }
+    }
+    signal_group(pid, Signal::SIGKILL);
+    child.wait().await?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The shell executor: runs one `command` (or `skip_if: sh:`) as `<shell> -c <script>`.
+//!
+//! The child leads its own process group with stdin from `/dev/null`. Its stdout and stderr are
+//! teed: to the console as they arrive (redacted, see [`crate::console::echo`]), to the step's
+//! output files (redacted line by line, capped at 64 MiB), and, for `capture`, into memory
+//! (capped just above the 1 MiB capture limit so a runaway command cannot exhaust memory). The executor reports; the runtime decides.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::super::files::OutputFile;
+use super::super::signals::Interrupts;
+use super::{Finished, wait_or_stop};
+use crate::console::echo::{self, Echo};
+
+/// Captured values above this size fail the step (workflow-format.md §9).
+pub const CAPTURE_LIMIT: usize = 1024 * 1024;
+/// Output files stop growing here.
+const OUTPUT_FILE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Everything one shell command needs; owned, so the runtime stays free while it runs.
+pub struct ShellJob {
+    pub shell: String,
+    pub script: String,
+    pub workdir: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub env_remove: Vec<String>,
+    /// Keep stdout (and stderr when `capture_stderr`) in memory.
+    pub capture: Option<CaptureMode>,
+    /// Where stdout and stderr are written; `None` keeps nothing (skip_if commands).
+    pub output_files: Option<(PathBuf, PathBuf)>,
+    /// Show the child's output on the console.
+    pub echo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureMode {
+    Stdout,
+    StdoutAndStderr,
+}
+
+#[derive(Debug)]
+pub struct ShellOutcome {
+    /// `None` when the run was interrupted while the command ran.
+    pub status: Option<ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Runs the job to completion (or until the run is interrupted). An error says what failed:
+/// starting the shell, or writing an output file (naming it).
+pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<ShellOutcome> {
+    let mut command = super::group_command(&job.shell, &job.workdir);
+    command.arg("-c").arg(&job.script);
+    for name in &job.env_remove {
+        command.env_remove(name);
+    }
+    command.envs(job.env.iter().map(|(k, v)| (k, v)));
+    tracing::debug!(shell = %job.shell, script = %job.script, workdir = %job.workdir.display(), "spawning shell command");
+    let mut child = command.spawn().map_err(|err| {
+        std::io::Error::new(err.kind(), format!("cannot start {}: {err}", job.shell))
+    })?;
+    let (stdout_file, stderr_file) = match &job.output_files {
+        Some((out, err)) => (Some(out.clone()), Some(err.clone())),
+        None => (None, None),
+    };
+    let keep_stdout = job.capture.is_some();
+    let keep_stderr = job.capture == Some(CaptureMode::StdoutAndStderr);
+    let stdout = child.stdout.take().map(|pipe| {
+        let tee = Tee::new(
+            stdout_file,
+            job.echo.then(|| Echo::new(echo::Stream::Stdout)),
+            keep_stdout,
+        );
+        tokio::spawn(tee.pump(pipe))
+    });
+    let stderr = child.stderr.take().map(|pipe| {
+        let tee = Tee::new(
+            stderr_file,
+            job.echo.then(|| Echo::new(echo::Stream::Stderr)),
+            keep_stderr,
+        );
+        tokio::spawn(tee.pump(pipe))
+    });
+    let finished = wait_or_stop(&mut child, &mut interrupts).await?;
+    let stdout = join(stdout).await?;
+    let stderr = join(stderr).await?;
+    let status = match finished {
+        Finished::Exited(status) => Some(status),
+        Finished::Interrupted => None,
+    };
+    Ok(ShellOutcome {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+async fn join(
+    task: Option<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>>,
+) -> std::io::Result<Vec<u8>> {
+    match task {
+        Some(task) => task.await.map_err(std::io::Error::other)?,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// One output stream's destinations.
+struct Tee {
+    file: Option<PathBuf>,
+    echo: Option<Echo>,
+    keep: bool,
+}
+
+impl Tee {
+    fn new(file: Option<PathBuf>, echo: Option<Echo>, keep: bool) -> Self {
+        Tee { file, echo, keep }
+    }
+
+    async fn pump(mut self, mut pipe: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
+        let mut file = match &self.file {
+            Some(path) => Some(OutputFile::create(path, OUTPUT_FILE_LIMIT)?),
+            None => None,
+        };
+        let mut kept = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match self.echo.as_mut() {
+                Some(echo) if echo.holding() => {
+                    match tokio::time::timeout(echo::HOLD, pipe.read(&mut buf)).await {
+                        Ok(read) => read?,
+                        Err(_) => {
+                            echo.flush().await;
+                            continue;
+                        }
+                    }
+                }
+                _ => pipe.read(&mut buf).await?,
+            };
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            if let Some(echo) = self.echo.as_mut() {
+                echo.write(chunk).await;
+            }
+            if self.keep && kept.len() <= CAPTURE_LIMIT {
+                kept.extend_from_slice(&chunk[..chunk.len().min(CAPTURE_LIMIT + 1 - kept.len())]);
+            }
+            if let Some(file) = file.as_mut() {
+                file.write(chunk).await?;
+            }
+        }
+        if let Some(echo) = self.echo.as_mut() {
+            echo.flush().await;
+        }
+        if let Some(file) = file {
+            file.finish().await?;
+        }
+        Ok(kept)
+    }
+}

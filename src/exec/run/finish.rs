@@ -1,0 +1,116 @@
+//! The end of a run: final state, `run_end`, the console summary and the exit code.
+
+use super::super::error::RunError;
+use super::super::outcome::End;
+use super::walk::Runtime;
+use crate::console::{eprint_line, format};
+use crate::error::ErrorClass;
+use crate::exit;
+use crate::state::{
+    AuditData, ErrorRecord, Frame, FrameState, Interrupt, RunEnd, RunOutcome, RunStatus,
+};
+
+/// Writes the final state and events for how the run ended and returns the exit code.
+pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) -> i32 {
+    let duration = d.started.elapsed();
+    let (outcome, code) = match &end {
+        Ok(End::Success | End::Break) => (RunOutcome::Completed, exit::SUCCESS),
+        Ok(End::Failed(failure)) => (RunOutcome::Failed, failure.class.exit_code()),
+        Ok(End::Interrupted) => (RunOutcome::Interrupted, exit::INTERRUPTED),
+        Err(fatal) => (RunOutcome::Failed, fatal.exit_code()),
+    };
+    let signal = d.signal_name();
+    let count = d.interrupts.count();
+    let w = &mut d.writer;
+    match &end {
+        Ok(End::Success | End::Break) => {
+            let doc = w.doc_mut();
+            doc.status = RunStatus::Completed;
+            doc.completed = true;
+            doc.position = None;
+        }
+        Ok(End::Interrupted) => {
+            let doc = w.doc_mut();
+            doc.status = RunStatus::Interrupted;
+            if let Some(position) = doc.position.as_mut() {
+                mark_interrupted(position);
+            }
+            let interrupt = Interrupt {
+                signal: Some(signal.to_owned()),
+                count: Some(count as u64),
+            };
+            let _ = w.record("", &AuditData::Interrupt(interrupt));
+        }
+        Ok(End::Failed(_)) => w.doc_mut().status = RunStatus::Failed,
+        Err(fatal) => {
+            w.doc_mut().status = RunStatus::Failed;
+            let error = ErrorRecord {
+                class: Some(ErrorClass::Internal),
+                message: Some(fatal.to_string()),
+            };
+            let _ = w.record("", &AuditData::Error(error));
+        }
+    }
+    let counts = w.counts();
+    let run_end = RunEnd {
+        outcome: Some(outcome),
+        exit_code: Some(i64::from(code)),
+        duration_ms: Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
+        counts: Some(counts),
+        usage: w.usage().to_record(),
+    };
+    let saved = w
+        .record("", &AuditData::RunEnd(run_end))
+        .and_then(|_| w.save());
+    let resume_hint = format!("to resume: agent-runner --resume {}", w.doc().run_id);
+    if let Err(fatal) = saved {
+        crate::console::error(&fatal.to_string());
+        return fatal.exit_code();
+    }
+    match end {
+        Ok(End::Success | End::Break) => {
+            eprint_line(&format!(
+                "agent-runner: workflow \"{workflow_name}\" completed in {} ({} ok, {} skipped, {} failed but continued)",
+                format::duration(duration),
+                counts.ok,
+                counts.skipped,
+                counts.failed_continued
+            ));
+            if let Some(line) = d.writer.usage().summary_line() {
+                eprint_line(&line);
+            }
+        }
+        Ok(End::Failed(failure)) => {
+            eprint_line("");
+            let display = failure.display.as_deref().unwrap_or("?");
+            let reason = d.redactor.redact(&failure.message).into_owned();
+            eprint_line(&format!(
+                "agent-runner: step \"{display}\" failed: {reason}"
+            ));
+            eprint_line(&resume_hint);
+        }
+        Ok(End::Interrupted) => {
+            eprint_line("");
+            eprint_line("agent-runner: interrupted; state saved");
+            eprint_line(&resume_hint);
+        }
+        Err(fatal) => {
+            crate::console::error(&fatal.to_string());
+            if fatal.exit_code() != exit::INVALID {
+                eprint_line(&resume_hint);
+            }
+        }
+    }
+    code
+}
+
+/// Every frame that was running becomes `interrupted`.
+fn mark_interrupted(frame: &mut Frame) {
+    let mut current = Some(frame);
+    while let Some(frame) = current {
+        if frame.state == FrameState::Running {
+            frame.state = FrameState::Interrupted;
+        }
+        current = frame.child.as_deref_mut();
+    }
+}

@@ -1,0 +1,18 @@
+//! Running a workflow, on the runtime's side: [`start`] a new run or a resume, [`walk`] the step
+//! tree, one [`step`]'s life around its executor, and [`finish`] the run. Every change of the
+//! run's truth is an [`Event`] applied by the one [`Writer`]; executors (in
+//! [`super::steps`]) get a [`StepCtx`] and never this module's [`Runtime`].
+
+pub mod event;
+pub mod finish;
+pub mod start;
+pub mod step;
+mod step_ctx;
+pub mod walk;
+pub mod writer;
+
+pub use event::{EndLine, Event, StepRef, Subscriber};
+pub use step::{At, Report};
+pub use step_ctx::StepCtx;
+pub use walk::{BoxFuture, RunSettings, Runtime};
+pub use writer::Writer;

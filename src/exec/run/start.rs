@@ -1,0 +1,436 @@
+//! Starting a run: a new run (cli.md §4) or a resume (runs-and-state.md §5), up to the point
+//! where the runtime takes over; then the end of the run.
+//!
+//! Order for a new run: resolve and validate the workflow with its static sub-workflows (exit 3),
+//! load the configuration (exit 3), bind parameters (exit 2), preflight the agent CLIs (exit 4),
+//! then create the run dir, take the lock and write the first state before any step runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::super::context::ListCtx;
+use super::super::error::RunError;
+use super::super::params::{self, Bound};
+use super::super::secrets;
+use super::super::signals::{Interrupts, SignalName};
+use super::super::subflow::Loader;
+use super::event::Event;
+use super::walk::{RunSettings, Runtime};
+use super::writer::Writer;
+use crate::cli::{Global, RunRequest};
+use crate::console::{self, Console, eprint_line};
+use crate::exit;
+use crate::state::{
+    AuditData, AuditWriter, Frame, LockTakeoverRecord, RunDir, RunLock, RunStart, RunStatus,
+    SeedRecord, SeedSession, Skip, SkipReason, StateDoc, StateError, StateRoot, WorkflowRecord,
+    WorkflowRef,
+};
+use crate::workflow::Workflow;
+
+/// `agent-runner <workflow> [params]` and `--dry-run`.
+pub fn run_new(request: RunRequest, global: &Global) -> i32 {
+    block_on(async move {
+        run_new_async(request, global)
+            .await
+            .unwrap_or_else(report_fatal)
+    })
+}
+
+/// `agent-runner --resume [RUN_ID] [--from STEP]`.
+pub fn resume(run_id: Option<String>, from: Option<String>, global: &Global) -> i32 {
+    block_on(async move {
+        resume_async(run_id, from, global)
+            .await
+            .unwrap_or_else(report_fatal)
+    })
+}
+
+fn block_on(future: impl std::future::Future<Output = i32>) -> i32 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(err) => {
+            console::error(&format!("cannot start the async runtime: {err}"));
+            exit::RUNTIME
+        }
+    }
+}
+
+fn report_fatal(err: RunError) -> i32 {
+    crate::error::Error::Run(err).report()
+}
+
+fn project_dir() -> Result<PathBuf, RunError> {
+    std::env::current_dir()
+        .and_then(|dir| dir.canonicalize())
+        .map_err(RunError::CurrentDir)
+}
+
+fn state_error(err: StateError) -> RunError {
+    RunError::State(err)
+}
+
+async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunError> {
+    let project = project_dir()?;
+    let mut loader = Loader::new(&project)?;
+    let workflow = loader.load_root(&request.workflow)?;
+    let config = loader.config();
+    let bound = params::bind(&workflow, &request.params).map_err(|err| {
+        console::error(&err.message);
+        eprint_line(&err.usage);
+        RunError::Params
+    })?;
+    if request.dry_run {
+        return super::super::dry_run::print(&mut loader, &workflow, &bound, global.json);
+    }
+    if let Some(from) = &request.from {
+        super::super::from::check_exists(&mut loader, &workflow, from)?;
+    }
+    // The run id comes first so engine hooks see it; the run dir is created last, where the
+    // engine's `state_dir` says (cli.md §4).
+    let root = StateRoot::from_env().map_err(state_error)?;
+    let project_state = root.project(&project).map_err(state_error)?;
+    // The id is claimed on disk at once: another run started in the same second cannot draw it.
+    let reserved = project_state
+        .reserve_run(&workflow.name)
+        .map_err(state_error)?;
+    let run_id = reserved.id().to_owned();
+    let default_dir = reserved.default_dir().display().to_string();
+    let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
+    secrets::install_redactor(secrets::secret_values(&workflow, &params), &config)?;
+    let engine =
+        super::super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
+    super::super::preflight::check(&mut loader, &workflow)?;
+    super::super::preflight::warn_without_terminal(&workflow);
+
+    let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
+    let run_dir = reserved.create(relocate.as_deref()).map_err(state_error)?;
+    let session_dir = run_dir.path().display().to_string();
+    let params = if session_dir == default_dir {
+        params
+    } else {
+        render_params(&workflow, bound, &run_id, &session_dir)?
+    };
+    let (engines, engine_records) = match engine {
+        Some(mut root) => {
+            root.engine.set_run_dir(run_dir.path().to_path_buf());
+            (vec![root.engine], root.records)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let secret_names: Vec<String> = workflow
+        .params
+        .iter()
+        .filter(|p| p.secret)
+        .map(|p| p.name.clone())
+        .collect();
+    let mut doc = StateDoc::new(
+        &run_id,
+        project.display().to_string(),
+        workflow_ref(&workflow),
+    );
+    doc.params = params;
+    doc.secret_params = secret_names;
+    doc.seed_session = request.seed_session.as_deref().map(parse_seed);
+    doc.position = Some(Frame::pending(
+        0,
+        workflow
+            .steps
+            .first()
+            .map(|s| s.id.clone())
+            .unwrap_or_default(),
+    ));
+    if let Some(from) = &request.from {
+        doc.position = Some(super::super::from::chain_to(&mut loader, &workflow, from)?);
+    }
+    let mut d = open_runtime(doc, run_dir, loader, global, &config, workflow.clone())?;
+    d.engines = engines;
+    d.writer.console().info(&format!(
+        "agent-runner: running workflow \"{}\" (run {run_id})",
+        workflow.name
+    ));
+    d.writer.console().info("");
+    let mut skipped = Vec::new();
+    if let Some(from) = &request.from {
+        console::note(&format!(
+            "starting at \"{from}\"; earlier steps are skipped and their captures are unset"
+        ));
+        skipped = super::super::from::skipped_before(&mut d.loader, &workflow, from)?;
+    }
+    start_and_execute(d, workflow, None, request.from, skipped, engine_records).await
+}
+
+async fn resume_async(
+    run_id: Option<String>,
+    from: Option<String>,
+    global: &Global,
+) -> Result<i32, RunError> {
+    let project = project_dir()?;
+    let root = StateRoot::from_env().map_err(state_error)?;
+    let project_state = root.project(&project).map_err(state_error)?;
+    let run_dir = match &run_id {
+        Some(id) => project_state.open_run(id).map_err(|err| match err {
+            StateError::NoSuchRun(_) => RunError::NoSuchRun {
+                id: id.clone(),
+                is_workflow: Loader::new(&project).is_ok_and(|mut l| l.exists(id)),
+            },
+            other => state_error(other),
+        })?,
+        None => project_state.newest_resumable().map_err(state_error)?.run,
+    };
+    let mut doc = run_dir.read_state().map_err(state_error)?;
+    if let (true, Some(from)) = (doc.completed || doc.status == RunStatus::Completed, &from) {
+        // A completed run has no position to go back to: say how to run it again instead of
+        // saying "nothing to resume" as if --from had not been given.
+        let mut loader = Loader::new(&project)?;
+        let (workflow, _) = loader.load_recorded(&doc.workflow)?;
+        super::super::from::check_exists(&mut loader, &workflow, from)?;
+        let source = &doc.workflow.source;
+        let target = source.strip_prefix("builtin:").unwrap_or(source);
+        return Err(RunError::CompletedFrom {
+            run_id: doc.run_id.clone(),
+            target: target.to_owned(),
+            from: from.clone(),
+        });
+    }
+    if doc.completed || doc.status == RunStatus::Completed {
+        eprint_line(&format!(
+            "agent-runner: run {} already completed; nothing to resume",
+            doc.run_id
+        ));
+        return Ok(exit::SUCCESS);
+    }
+    let mut loader = Loader::new(&project)?;
+    let (workflow, changed) = loader.load_recorded(&doc.workflow)?;
+    let config = loader.config();
+    match &from {
+        Some(from) => super::super::from::check_exists(&mut loader, &workflow, from)?,
+        None => super::super::from::check_position(&doc, &workflow)?,
+    }
+    let run_path = run_dir.path().to_path_buf();
+    let engine = super::super::engines::attach_root(
+        &loader,
+        &workflow,
+        &doc.params,
+        &doc.run_id,
+        Some(run_path),
+        false,
+    )?;
+    super::super::preflight::check(&mut loader, &workflow)?;
+    super::super::preflight::warn_without_terminal(&workflow);
+    if let Some(from) = &from {
+        doc.position = Some(super::super::from::chain_to(&mut loader, &workflow, from)?);
+    }
+    doc.status = RunStatus::Running;
+    doc.last_failure = None;
+    let resume_from = doc.position_path();
+    let mut d = open_runtime(doc, run_dir, loader, global, &config, workflow.clone())?;
+    d.resuming_step = true;
+    let mut engine_records = Vec::new();
+    if let Some(root) = engine {
+        d.engines.push(root.engine);
+        engine_records = root.records;
+    }
+    let at = super::super::from::display_position(d.writer.doc(), &workflow);
+    d.writer.console().info(&format!(
+        "agent-runner: resuming run {} of workflow \"{}\" at {at}",
+        d.writer.doc().run_id,
+        workflow.name
+    ));
+    if changed {
+        d.warn(
+            "",
+            "workflow_changed",
+            &format!(
+                "{} changed since this run started; continuing by step id",
+                workflow.source
+            ),
+        );
+    }
+    d.writer.console().info("");
+    start_and_execute(d, workflow, resume_from, from, Vec::new(), engine_records).await
+}
+
+/// Writes `run_start` and the first state of this invocation, then runs the workflow.
+async fn start_and_execute(
+    mut d: Runtime,
+    workflow: Arc<Workflow>,
+    resume_from: Option<String>,
+    from: Option<String>,
+    skipped: Vec<(String, String, bool)>,
+    engine_records: Vec<crate::engine::HookRecord>,
+) -> Result<i32, RunError> {
+    let doc = d.writer.doc();
+    let params = match d.redact_map(&doc.params) {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let start = RunStart {
+        workflow: Some(WorkflowRecord {
+            name: Some(workflow.name.clone()),
+            source: Some(workflow.source.to_string()),
+            hash: Some(workflow.hash.clone()),
+        }),
+        params,
+        project_dir: Some(d.settings.project_dir.display().to_string()),
+        agent_runner_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        resumed: Some(resume_from.is_some()),
+        resume_from,
+        from: from.clone(),
+        seed_session: doc.seed_session.as_ref().map(|s| SeedRecord {
+            cli: s.cli.clone(),
+            id: s.id.clone(),
+        }),
+    };
+    let resumed = start.resumed == Some(true);
+    d.writer.record("", &AuditData::RunStart(start))?;
+    d.writer.emit(Event::Engine {
+        path: String::new(),
+        records: engine_records,
+    })?;
+    for (display, path, leaf) in skipped {
+        d.writer.emit(Event::Skipped {
+            display,
+            path,
+            reason: "--from".to_owned(),
+            skip: Skip::because(SkipReason::From),
+            leaf,
+        })?;
+    }
+    if resumed && from.is_none() {
+        // A plain resume changes only the status (and clears last_failure) before the first
+        // step: the state on disk is already a resumable position, so this write goes out with
+        // the first step's start (Runtime::save_later). A new run must create state.json now,
+        // and `--from` must record the chain it chose before anything else happens.
+        d.writer.save_later();
+    } else {
+        d.writer.save()?;
+    }
+    Ok(execute(d, workflow).await)
+}
+
+/// Takes the lock, opens the audit log and builds the runtime.
+fn open_runtime(
+    doc: StateDoc,
+    run_dir: RunDir,
+    loader: Loader,
+    global: &Global,
+    config: &crate::config::Config,
+    root: Arc<Workflow>,
+) -> Result<Runtime, RunError> {
+    let (lock, takeover) =
+        RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
+    run_dir.remove_stale_temps().map_err(state_error)?;
+    let values = doc
+        .secret_params
+        .iter()
+        .filter_map(|name| doc.params.get(name))
+        .chain(&doc.sub_secrets);
+    let redactor = Arc::new(secrets::install_redactor(values, config)?);
+    let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, (*redactor).clone())
+        .map_err(state_error)?;
+    if !global.quiet && !global.plain && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        console::spinner::enable();
+        tokio::spawn(async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                console::spinner::tick();
+            }
+        });
+    }
+    let signal = SignalName::default();
+    let interrupts = Interrupts::listen(signal.clone()).map_err(RunError::Signals)?;
+    let settings = RunSettings {
+        project_dir: PathBuf::from(&doc.project_dir),
+        shell: config.shell.clone().unwrap_or_else(|| "/bin/sh".to_owned()),
+        quiet: global.quiet,
+        verbose: global.verbose,
+        runner_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agent-runner")),
+    };
+    let mut d = Runtime {
+        writer: Writer::new(
+            doc,
+            run_dir,
+            audit,
+            Console::for_stderr(global.quiet),
+            redactor.clone(),
+        ),
+        redactor,
+        settings,
+        interrupts,
+        signal,
+        started: Instant::now(),
+        resuming_step: false,
+        loader,
+        pending_skip_if: None,
+        lock: Some(lock),
+        root,
+        engines: Vec::new(),
+    };
+    if let Some(takeover) = takeover {
+        let record = LockTakeoverRecord {
+            previous_pid: Some(u64::from(takeover.previous_pid)),
+            previous_host: Some(takeover.previous_host),
+        };
+        d.writer.record("", &AuditData::LockTakeover(record))?;
+    }
+    Ok(d)
+}
+
+/// Runs the root step list to its end, then writes the end of the run and releases the lock.
+async fn execute(mut d: Runtime, workflow: Arc<Workflow>) -> i32 {
+    let engine = (!d.engines.is_empty()).then_some(0);
+    let ctx = ListCtx::root(workflow.clone(), engine);
+    let end = d.run_list(&ctx, &workflow.steps).await;
+    let code = super::finish::finish(&mut d, end, &workflow.name);
+    if let Some(lock) = d.lock.take()
+        && let Err(err) = lock.release()
+    {
+        console::warning(&format!("cannot release the run lock: {err}"));
+    }
+    code
+}
+
+/// Renders parameter defaults (templates over builtins) now that the run id exists.
+fn render_params(
+    workflow: &Workflow,
+    bound: Vec<(String, Bound)>,
+    run_id: &str,
+    session_dir: &str,
+) -> Result<crate::state::StringMap, RunError> {
+    let given: Vec<(String, String)> = bound
+        .into_iter()
+        .filter_map(|(name, value)| match value {
+            Bound::Given(value) => Some((name, value)),
+            Bound::Default(_) | Bound::Empty => None,
+        })
+        .collect();
+    super::super::subflow::bind_params(workflow, given, run_id, session_dir)
+        .map_err(RunError::ParamDefault)
+}
+
+fn workflow_ref(workflow: &Workflow) -> WorkflowRef {
+    WorkflowRef {
+        name: workflow.name.clone(),
+        source: workflow.source.to_string(),
+        hash: workflow.hash.clone(),
+    }
+}
+
+/// `--session [cli:]id` given with a workflow.
+fn parse_seed(text: &str) -> SeedSession {
+    match text.split_once(':') {
+        Some((cli, id)) if crate::workflow::CLI_NAMES.contains(&cli) => SeedSession {
+            cli: Some(cli.to_owned()),
+            id: id.to_owned(),
+        },
+        _ => SeedSession {
+            cli: None,
+            id: text.to_owned(),
+        },
+    }
+}

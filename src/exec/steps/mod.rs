@@ -1,0 +1,78 @@
+//! Running one step, one module per kind: [`shell`] (and `skip_if: sh:` conditions), [`agent`],
+//! [`loops`], [`group`], [`sub_workflow`], and [`relay`] for the interactive kinds. Each executor
+//! gets a [`StepCtx`], runs its step, reports what happened as events, and returns a [`Report`];
+//! none of them sees the runtime. The containers ask the context to run their child list.
+
+pub mod agent;
+pub mod group;
+pub mod loops;
+pub mod relay;
+pub mod shell;
+pub mod sub_workflow;
+
+use super::error::RunError;
+use super::run::{Report, StepCtx};
+use crate::workflow::StepKind;
+
+/// Runs the step of `cx` with the executor for its kind.
+pub async fn run(cx: &mut StepCtx<'_, '_>) -> Result<Report, RunError> {
+    let step = cx.at.step;
+    match &step.kind {
+        StepKind::Shell(shell) => shell::run(cx, shell).await,
+        StepKind::Agent(agent) => agent::run(cx, agent).await,
+        StepKind::Loop(looped) => loops::run(cx, looped).await,
+        StepKind::Group(children) => group::run(cx, children).await,
+        StepKind::SubWorkflow(call) => sub_workflow::run(cx, call).await,
+    }
+}
+
+/// The id of the first step of a child list (empty for an empty list).
+fn first_id(steps: &[crate::workflow::Step]) -> String {
+    steps.first().map(|s| s.id.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every `.rs` file below `dir`.
+    fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Executors see a `StepCtx` and report events; the runtime and the writer stay out of reach.
+    #[test]
+    fn no_executor_reaches_the_runtime_or_the_writer() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/exec");
+        let mut files = Vec::new();
+        sources(&root.join("steps"), &mut files);
+        sources(&root.join("process"), &mut files);
+        files.push(root.join("engines.rs"));
+        assert!(files.len() > 10, "{files:?}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Tests (this one included) may name what they check for.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for forbidden in [
+                "Runtime",
+                "run::walk",
+                "run::writer",
+                "Writer {",
+                "&mut Writer",
+            ] {
+                let uses = code
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .any(|l| l.contains(forbidden));
+                assert!(!uses, "{} uses {forbidden}", file.display());
+            }
+        }
+    }
+}

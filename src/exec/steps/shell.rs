@@ -1,0 +1,317 @@
+//! Shell steps and `skip_if: sh:` conditions: rendering, workdir, environment, and the result.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+use super::super::display::output_stem;
+use super::super::error::RunError;
+use super::super::outcome::{End, ErrorClass, Failure};
+use super::super::process::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
+use super::super::run::{Event, Report, StepCtx};
+use crate::state::{CaptureRecord, StepEnd, StepStart};
+use crate::workflow::{ShellStep, Step, Template};
+
+/// Largest `skip_if` output kept in the audit log.
+const SKIP_OUTPUT_LIMIT: usize = 4096;
+
+pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, RunError> {
+    let label = if spec.interactive {
+        "interactive shell"
+    } else {
+        "shell"
+    };
+    let command = cx.render(spec.command.text(), true);
+    let workdir = resolve_workdir(cx, spec.workdir.as_ref());
+    let start = StepStart {
+        command: Some(command.as_deref().unwrap_or(spec.command.text()).to_owned()),
+        workdir: Some(workdir.as_ref().map(|w| w.display().to_string()).ok()),
+        ..StepStart::default()
+    };
+    let seq = cx.start(label, start)?;
+    let (command, workdir) = match (command, workdir) {
+        (Ok(command), Ok(workdir)) => (command, workdir),
+        (Err(failure), _) | (_, Err(failure)) => return Ok(Report::failed(failure)),
+    };
+    // Continuation lines of a multi-line command line up under the first.
+    let shown = cx
+        .redactor()
+        .redact(command.trim_end())
+        .replace('\n', "\n           ");
+    cx.emit(Event::Detail(format!("command: {shown}")))?;
+    let env = match step_env(cx, &spec.env, true) {
+        Ok(env) => env,
+        Err(failure) => return Ok(Report::failed(failure)),
+    };
+    if spec.interactive {
+        return super::relay::run_shell(cx, seq, &command, workdir, env).await;
+    }
+    let stem = output_stem(seq, cx.at.audit_path);
+    let output_dir = cx.output_dir();
+    let files = (
+        output_dir.join(format!("{stem}.stdout")),
+        output_dir.join(format!("{stem}.stderr")),
+    );
+    let job = ShellJob {
+        shell: cx.settings().shell.clone(),
+        script: command,
+        workdir,
+        env,
+        env_remove: Vec::new(),
+        capture: spec.capture.as_ref().map(|c| {
+            if c.stderr {
+                CaptureMode::StdoutAndStderr
+            } else {
+                CaptureMode::Stdout
+            }
+        }),
+        output_files: Some(files),
+        // `--quiet` hides the runner's own lines, never what the step prints.
+        echo: true,
+    };
+    crate::console::spinner::step_started();
+    let outcome = shell::run(job, cx.interrupts()).await;
+    crate::console::spinner::step_ended();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            return Ok(Report::failed(Failure::new(
+                ErrorClass::Internal,
+                err.to_string(),
+            )));
+        }
+    };
+    let mut report = match outcome.status {
+        None => Report::new(End::Interrupted),
+        Some(status) => Report::new(status_end(status)),
+    };
+    report.record.outputs = Some(vec![
+        format!("output/{stem}.stdout"),
+        format!("output/{stem}.stderr"),
+    ]);
+    if let Some(status) = outcome.status {
+        insert_status(&mut report.record, status);
+    }
+    if let Some(capture) = &spec.capture
+        && outcome.status.is_some()
+    {
+        let value = captured_value(
+            &outcome.stdout,
+            capture.stderr.then_some(outcome.stderr.as_slice()),
+        );
+        if let Err(failure) = store_capture(cx, &capture.name, value, &mut report.record) {
+            report.end = End::Failed(failure);
+        }
+    }
+    Ok(report)
+}
+
+/// Runs a `skip_if: sh:` command: `Ok((exit code, output))`, or the failure when it cannot run.
+pub async fn run_condition(
+    cx: &mut StepCtx<'_, '_>,
+    command: &str,
+) -> Result<(i32, String), Failure> {
+    let workdir = resolve_workdir(cx, step_workdir(cx.at.step))?;
+    let env = step_env(cx, &[], true)?;
+    let job = ShellJob {
+        shell: cx.settings().shell.clone(),
+        script: command.to_owned(),
+        workdir,
+        env,
+        env_remove: Vec::new(),
+        capture: Some(CaptureMode::StdoutAndStderr),
+        output_files: None,
+        echo: false,
+    };
+    match shell::run(job, cx.interrupts()).await {
+        Err(err) => Err(Failure::new(
+            ErrorClass::Internal,
+            format!("cannot run skip_if command: {err}"),
+        )),
+        Ok(outcome) => {
+            let Some(status) = outcome.status else {
+                return Err(Failure::new(ErrorClass::Interrupted, "interrupted"));
+            };
+            let mut output = outcome.stdout;
+            output.extend_from_slice(&outcome.stderr);
+            output.truncate(SKIP_OUTPUT_LIMIT);
+            Ok((
+                status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output).into_owned(),
+            ))
+        }
+    }
+}
+
+fn step_workdir(step: &Step) -> Option<&Template> {
+    match &step.kind {
+        crate::workflow::StepKind::Shell(s) => s.workdir.as_ref(),
+        crate::workflow::StepKind::Agent(a) => a.workdir.as_ref(),
+        _ => None,
+    }
+}
+
+/// The step's working directory: the project dir, or `workdir` relative to it. It must exist.
+pub fn resolve_workdir(
+    cx: &StepCtx<'_, '_>,
+    workdir: Option<&Template>,
+) -> Result<PathBuf, Failure> {
+    let project = cx.settings().project_dir.clone();
+    let Some(template) = workdir else {
+        return Ok(project);
+    };
+    let rendered = cx.render(template.text(), false)?;
+    let path = project.join(&rendered);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(Failure::new(
+            ErrorClass::Workdir,
+            format!(
+                "workdir \"{rendered}\" does not exist (relative to {})",
+                project.display()
+            ),
+        ))
+    }
+}
+
+/// The environment added for a shell or agent process: workflow `env` < step `env` < `AR_*`
+/// (shell only) < the runner's own variables.
+pub fn step_env(
+    cx: &mut StepCtx<'_, '_>,
+    step_env: &[(String, Template)],
+    shell: bool,
+) -> Result<Vec<(String, String)>, Failure> {
+    let mut env = Vec::new();
+    for (name, template) in cx.at.ctx.workflow.env.iter().chain(step_env) {
+        env.push((name.clone(), cx.render(template.text(), false)?));
+    }
+    if shell {
+        let vars = cx.vars();
+        let (exports, too_big) = crate::interpolate::export_env(&vars);
+        env.extend(exports);
+        for name in too_big {
+            let message = format!(
+                "variable \"{name}\" is larger than 64 KiB and is not exported as AR_{}",
+                name.to_uppercase()
+            );
+            let _ = cx.emit(Event::Warning {
+                path: cx.at.audit_path.to_owned(),
+                code: "env_too_large".to_owned(),
+                message,
+                shown: false,
+            });
+        }
+    }
+    env.extend(runner_env(cx));
+    Ok(env)
+}
+
+/// The runner's own variables for a step's process: run id, run dir, step path.
+pub fn runner_env(cx: &StepCtx<'_, '_>) -> Vec<(String, String)> {
+    vec![
+        ("AGENT_RUNNER_RUN_ID".into(), cx.run_id().to_owned()),
+        (
+            "AGENT_RUNNER_RUN_DIR".into(),
+            cx.run_dir().display().to_string(),
+        ),
+        ("AGENT_RUNNER_STEP".into(), cx.at.audit_path.to_owned()),
+    ]
+}
+
+/// Success for exit 0; otherwise `exit status <n>` or `killed by signal <NAME>`.
+pub fn status_end(status: ExitStatus) -> End {
+    use std::os::unix::process::ExitStatusExt;
+    if status.success() {
+        return End::Success;
+    }
+    match (status.code(), status.signal()) {
+        (Some(code), _) => End::Failed(Failure::new(
+            ErrorClass::ExitStatus,
+            format!("exit status {code}"),
+        )),
+        (None, Some(signal)) => End::Failed(Failure::new(
+            ErrorClass::Signal,
+            format!(
+                "killed by signal {}",
+                crate::console::format::signal_name(signal)
+            ),
+        )),
+        (None, None) => End::Failed(Failure::new(ErrorClass::ExitStatus, "exit status unknown")),
+    }
+}
+
+/// The exit code and signal of a finished process, for its `step_end`.
+pub fn insert_status(record: &mut StepEnd, status: ExitStatus) {
+    use std::os::unix::process::ExitStatusExt;
+    record.exit_code = Some(status.code().map(i64::from));
+    record.signal = Some(
+        status
+            .signal()
+            .map(|s| crate::console::format::signal_name(s).to_owned()),
+    );
+}
+
+/// stdout trimmed, plus `--- stderr ---` and the trimmed stderr when that is wanted and not empty.
+fn captured_value(stdout: &[u8], stderr: Option<&[u8]>) -> String {
+    let mut value = String::from_utf8_lossy(stdout).trim().to_owned();
+    if let Some(stderr) = stderr {
+        let stderr = String::from_utf8_lossy(stderr);
+        let stderr = stderr.trim();
+        if !stderr.is_empty() {
+            if !value.is_empty() {
+                value.push('\n');
+            }
+            value.push_str("--- stderr ---\n");
+            value.push_str(stderr);
+        }
+    }
+    value
+}
+
+/// Stores a captured value in the step's scope, unless it is over the limit.
+pub fn store_capture(
+    cx: &mut StepCtx<'_, '_>,
+    name: &str,
+    value: String,
+    record: &mut StepEnd,
+) -> Result<(), Failure> {
+    if value.len() > CAPTURE_LIMIT {
+        let why = format!(
+            "step \"{}\" ran, but its output was larger than the 1 MiB capture limit",
+            cx.at.step.id
+        );
+        let refused = Event::CaptureRefused {
+            scope: cx.at.ctx.scope,
+            name: name.to_owned(),
+            why,
+        };
+        cx.emit(refused)
+            .map_err(|err| Failure::new(ErrorClass::Internal, err.to_string()))?;
+        return Err(Failure::new(
+            ErrorClass::CaptureTooLarge,
+            format!(
+                "captured output of step \"{}\" is larger than 1 MiB; write it to a file (for example under {{{{session_dir}}}}) and capture the path instead",
+                cx.at.step.id
+            ),
+        ));
+    }
+    record.capture = Some(CaptureRecord {
+        name: name.to_owned(),
+        bytes: value.len() as u64,
+    });
+    let captured = Event::Captured {
+        scope: cx.at.ctx.scope,
+        name: name.to_owned(),
+        value,
+    };
+    cx.emit(captured)
+        .map_err(|err| Failure::new(ErrorClass::Internal, err.to_string()))
+}
+
+/// The failure of a template that uses capture `name`, which has no value because of `why`.
+pub fn unset_capture(name: &str, why: &str) -> Failure {
+    Failure::new(
+        ErrorClass::UndefinedVariable,
+        format!("variable \"{name}\" has no value here: {why}"),
+    )
+}
