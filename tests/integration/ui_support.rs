@@ -59,6 +59,19 @@ impl UiServer {
         format!("{}/?token={}", self.base, self.token)
     }
 
+    /// The name of the cookie that carries the token (it names the port).
+    pub fn cookie_name(&self) -> String {
+        format!(
+            "agent_runner_token_{}",
+            self.base.rsplit(':').next().expect("port")
+        )
+    }
+
+    /// A `Cookie:` header with the right token.
+    pub fn cookie_header(&self) -> String {
+        format!("Cookie: {}={}", self.cookie_name(), self.token)
+    }
+
     /// The server's pid.
     pub fn pid(&self) -> i32 {
         i32::try_from(self.child.id()).expect("pid")

@@ -277,7 +277,7 @@ fn requests_without_the_token_get_401_and_no_run_data() {
     finished_run(&test, "fix-tests", 1);
     let id = run_id(&test, "fix-tests");
     let ui = UiServer::start(&test, &[]);
-    let cookie_name = format!("agent_runner_token_{}", ui.base.rsplit(':').next().unwrap());
+    let cookie_name = ui.cookie_name();
     for (path, headers) in [
         ("/api/runs".to_owned(), vec![]),
         (format!("/api/runs/{id}"), vec![]),
@@ -310,7 +310,7 @@ fn requests_without_the_token_get_401_and_no_run_data() {
             .contains(&format!("set-cookie: {}", set_cookie.to_lowercase())),
         "{response}"
     );
-    let cookie = format!("Cookie: {cookie_name}={}", ui.token);
+    let cookie = ui.cookie_header();
     let (status, response) = http("GET", &ui.base, "/api/runs", &[&cookie]);
     assert_eq!(status, 200, "{response}");
     assert!(response.contains(&id), "{response}");
@@ -359,4 +359,78 @@ fn a_non_loopback_address_needs_a_token_file() {
         .status(2)
         .stderr_contains("give a token of your choice with --token-file <FILE>")
         .run();
+}
+
+#[test]
+fn the_event_stream_sends_audit_lines_by_seq_and_resumes_after_last_event_id() {
+    let test = project();
+    finished_run(&test, "fix-tests", 1);
+    let id = run_id(&test, "fix-tests");
+    let ui = UiServer::start(&test, &[]);
+    let cookie = ui.cookie_header();
+    let events = format!("/api/runs/{id}/events");
+    let ids = |response: &str| -> Vec<u64> {
+        response
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: ").or(l.strip_prefix("id:")))
+            .map(|v| v.trim().parse().unwrap())
+            .collect()
+    };
+    // A finished run: every line, then `end`, then the stream closes.
+    let (status, all) = http("GET", &ui.base, &events, &[&cookie]);
+    assert_eq!(status, 200, "{all}");
+    let all_ids = ids(&all);
+    assert!(all_ids.len() >= 5, "{all}");
+    assert_eq!(all_ids, (1..=all_ids.len() as u64).collect::<Vec<_>>());
+    assert!(all.contains("\"event\":\"run_end\""), "{all}");
+    let end = all.find("event: end\ndata: end\n").expect("an end event");
+    assert!(end > all.rfind("id: ").unwrap(), "`end` comes last: {all}");
+    // A reconnect after seq 3 gets the rest only.
+    let (_, rest) = http("GET", &ui.base, &events, &[&cookie, "Last-Event-ID: 3"]);
+    assert_eq!(ids(&rest), all_ids[3..].to_vec());
+}
+
+#[test]
+fn an_unreadable_run_is_listed_as_unreadable_and_the_server_keeps_serving() {
+    let test = project();
+    finished_run(&test, "fix-tests", 1);
+    let id = run_id(&test, "fix-tests");
+    let projects = test.path().join("home/.agent-runner/projects");
+    let project_dir = std::fs::read_dir(&projects)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let broken = project_dir.join("runs/broken-20261201-101010-abcd");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("state.json"), "{ not json").unwrap();
+    std::fs::write(project_dir.join("runs/stray.txt"), "not a run").unwrap();
+    std::fs::create_dir_all(projects.join("foreign")).unwrap();
+    let ui = UiServer::start(&test, &["--all"]);
+    let cookie = ui.cookie_header();
+    let (status, response) = http("GET", &ui.base, "/api/runs", &[&cookie]);
+    assert_eq!(status, 200, "{response}");
+    let body: serde_json::Value =
+        serde_json::from_str(&response[response.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    let statuses: Vec<(&str, &str)> = body["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["run_id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert!(
+        statuses.contains(&("broken-20261201-101010-abcd", "unreadable")),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&(id.as_str(), "failed")), "{statuses:?}");
+    let (status, _) = http(
+        "GET",
+        &ui.base,
+        "/api/runs/broken-20261201-101010-abcd",
+        &[&cookie],
+    );
+    assert_eq!(status, 500);
+    let (status, _) = http("GET", &ui.base, &format!("/api/runs/{id}"), &[&cookie]);
+    assert_eq!(status, 200, "the server still serves");
 }
