@@ -135,6 +135,8 @@ async fn serve(addr: SocketAddr, root: StateRoot, scope: Scope, token: String, o
     if open {
         open_browser(&url);
     }
+    let warming = app.clone();
+    tokio::task::spawn_blocking(move || api::UsageCache::warm(&warming));
     let router = routes::router(app);
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(stop_signal())

@@ -102,6 +102,8 @@ async function showBoard() {
     return `<div class="column" id="col-${key}"><h2>${title} (${mine.length})</h2>${mine.slice(0, 100).map(card).join("") || '<p class="muted">none</p>'}</div>`;
   });
   main.innerHTML = `<div class="board">${columns.join("")}</div>${costTable(runs)}`;
+  // The server is still adding up usage: ask again.
+  if (runs.some(r => !("usage" in r))) soon(showBoard);
 }
 
 // ---- Run detail --------------------------------------------------------------------------
