@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::compat;
 use crate::workflow::Diagnostic;
+use crate::workflow::duration::{StepLimits, read_duration, read_limits};
 use crate::workflow::fields::{A_STRING, MapReader, Sink, Target};
 use crate::workflow::loader::{read_limited, resolve_findings};
 use crate::workflow::model::{AgentMode, CLI_NAMES, Effort, Permissions};
@@ -32,8 +33,19 @@ pub const CONFIG_KEYS: &[&str] = &[
     "redact",
     "default_mode",
     "active_profile",
+    "timeout",
+    "idle_timeout",
+    "kill_grace",
 ];
-const CLI_KEYS: &[&str] = &["binary", "extra_args", "model", "effort", "env"];
+const CLI_KEYS: &[&str] = &[
+    "binary",
+    "extra_args",
+    "model",
+    "effort",
+    "env",
+    "timeout",
+    "idle_timeout",
+];
 const PROFILE_KEYS: &[&str] = &[
     "cli",
     "model",
@@ -60,6 +72,10 @@ pub struct Config {
     pub idle_hint_after: Option<Duration>,
     pub stop_grace: Option<Duration>,
     pub redact: Option<Vec<String>>,
+    /// `timeout` and `idle_timeout` of shell and agent steps (control.md §2).
+    pub limits: StepLimits,
+    /// How long a timed-out step's group has between SIGTERM and SIGKILL.
+    pub kill_grace: Option<Duration>,
     /// Go-era `default_mode` (compat-go.md §1): the mode of prompt steps that get none otherwise.
     pub default_mode: Option<AgentMode>,
     /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
@@ -79,6 +95,8 @@ pub struct CliConfig {
     pub model: Option<String>,
     pub effort: Option<Effort>,
     pub env: BTreeMap<String, String>,
+    /// `timeout` and `idle_timeout` of this CLI's agent steps.
+    pub limits: StepLimits,
 }
 
 /// `profiles.<name>`
@@ -126,6 +144,8 @@ impl Config {
         over(&mut self.idle_hint_after, higher.idle_hint_after);
         over(&mut self.stop_grace, higher.stop_grace);
         over(&mut self.redact, higher.redact);
+        self.limits = higher.limits.or(self.limits);
+        over(&mut self.kill_grace, higher.kill_grace);
         over(&mut self.default_mode, higher.default_mode);
         self.go_project |= higher.go_project;
         over(&mut self.active_profile, higher.active_profile);
@@ -138,6 +158,7 @@ impl Config {
             over(&mut low.model, high.model);
             over(&mut low.effort, high.effort);
             low.env.extend(high.env);
+            low.limits = high.limits.or(low.limits);
         }
         self.profiles.extend(higher.profiles);
         self
@@ -338,6 +359,8 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         default_mode: compat::config::mode(r, sink),
         go_project: compat::config::is_go_file(r),
         active_profile: r.string("active_profile", sink).map(str::to_owned),
+        limits: read_limits(r, sink),
+        kill_grace: read_duration(r, "kill_grace", sink),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {
@@ -415,6 +438,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
                     model: c.string("model", sink).map(str::to_owned),
                     effort: c.keyword("effort", Effort::ALL, Effort::parse, sink),
                     env,
+                    limits: read_limits(&c, sink),
                 },
             );
         }

@@ -1,6 +1,15 @@
 //! Thin entry point: everything else lives in the library (see `agent_runner::run`).
 
+use agent_runner::exec::process::guard;
+
 fn main() {
-    let code = agent_runner::run::run(std::env::args_os().collect());
+    let args: Vec<_> = std::env::args_os().collect();
+    if args.len() == 2 && args[1] == guard::WATCHDOG_ARG {
+        std::process::exit(guard::watchdog_main());
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        guard::install(exe);
+    }
+    let code = agent_runner::run::run(args);
     std::process::exit(code);
 }

@@ -76,9 +76,15 @@ pub fn run(targets: &[String], json: bool, project: &Project) -> i32 {
 
     let terminal = std::io::stderr().is_terminal();
     let mut stdout = String::new();
+    // A sub-workflow reached from several targets is reported, and counted, once.
+    let mut seen = std::collections::HashSet::new();
+    let mut unique: Vec<&Diagnostic> = Vec::new();
     for outcome in &outcomes {
         for d in &outcome.diagnostics {
-            console::eprint_line(&render(d, terminal, project));
+            if seen.insert(d.to_string()) {
+                unique.push(d);
+                console::eprint_line(&render(d, terminal, project));
+            }
         }
         if outcome.ok() && !json {
             stdout.push_str(&format!(
@@ -93,13 +99,7 @@ pub fn run(targets: &[String], json: bool, project: &Project) -> i32 {
             ));
         }
     }
-    let count = |severity: Severity| {
-        outcomes
-            .iter()
-            .flat_map(|o| &o.diagnostics)
-            .filter(|d| d.severity == severity)
-            .count()
-    };
+    let count = |severity: Severity| unique.iter().filter(|d| d.severity == severity).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     if json {
         stdout =
@@ -110,8 +110,9 @@ pub fn run(targets: &[String], json: bool, project: &Project) -> i32 {
     if errors == 0 {
         return exit::SUCCESS;
     }
-    let mut files: Vec<&String> = outcomes.iter().flat_map(|o| &o.files).collect();
-    files.sort();
+    // The files the errors and warnings are in (a target that was not found counts as one).
+    let mut files: Vec<&str> = unique.iter().map(|d| d.file.as_str()).collect();
+    files.sort_unstable();
     files.dedup();
     console::eprint_line(&format!(
         "agent-runner: validation failed: {errors} error(s), {warnings} warning(s) in {} file(s)",

@@ -60,7 +60,8 @@ pub fn cli_hint(cli: &str) -> String {
         .chain(["cursor"]);
     match crate::workflow::suggest::suggest(cli, candidates) {
         Some(best) => format!(" (did you mean \"{}\"?)", cli_alias(best)),
-        None => String::new(),
+        // Product and package names: claude-code, gemini-cli, github-copilot.
+        None => crate::workflow::suggest::did_you_mean_cli(cli, crate::workflow::model::CLI_NAMES),
     }
 }
 

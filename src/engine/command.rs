@@ -61,6 +61,7 @@ pub fn run(
         .stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn().map_err(|e| spawn_error(program, dir, &e))?;
+    let _watched = crate::exec::process::guard::watch(Some(child.id()));
     let (sender, receiver) = mpsc::channel();
     let readers = [
         child.stdout.take().map(|s| reader(s, true, sender.clone())),

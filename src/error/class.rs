@@ -33,6 +33,8 @@ pub enum ErrorClass {
     InvalidValue,
     Interrupted,
     Internal,
+    /// A `timeout` or `idle_timeout` was reached (control.md §2).
+    Timeout,
 }
 
 impl ErrorClass {
@@ -55,6 +57,7 @@ impl ErrorClass {
             ErrorClass::InvalidValue => "invalid_value",
             ErrorClass::Interrupted => "interrupted",
             ErrorClass::Internal => "internal",
+            ErrorClass::Timeout => "timeout",
         }
     }
 
@@ -92,6 +95,7 @@ mod tests {
             ErrorClass::LoopExhausted,
             ErrorClass::EngineRejected,
             ErrorClass::InvalidValue,
+            ErrorClass::Timeout,
         ] {
             let json = serde_json::to_value(class).unwrap();
             assert_eq!(json, class.as_str());

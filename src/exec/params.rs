@@ -102,12 +102,27 @@ fn split_keyed(arg: &str) -> Option<(&str, &str)> {
     (key.is_empty() || crate::workflow::fields::is_identifier(key)).then_some((key, value))
 }
 
-/// `usage: agent-runner <workflow> <required...> [<optional>...]`
+/// `usage: agent-runner <workflow> <required...> [<optional>...]`, then one line per parameter
+/// that has a description: `  <name>  <description>`.
 pub fn usage_line(workflow: &Workflow) -> String {
     let mut line = format!("usage: agent-runner {}", workflow.name);
     for param in &workflow.params {
         line.push(' ');
         line.push_str(&display_param(param));
+    }
+    let width = workflow
+        .params
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for param in workflow.params.iter().filter(|p| !p.description.is_empty()) {
+        let description = param.description.split_whitespace().collect::<Vec<_>>();
+        line.push_str(&format!(
+            "\n  {:width$}  {}",
+            param.name,
+            description.join(" ")
+        ));
     }
     line
 }
@@ -141,6 +156,7 @@ mod tests {
                 })
                 .collect(),
             sessions: vec![],
+            default_limits: Default::default(),
             engine: None,
             requires: Vec::new(),
             defaults: AgentSettings::default(),
@@ -197,6 +213,16 @@ mod tests {
         assert_eq!(
             bind(&wf, &[]).unwrap_err().usage,
             "usage: agent-runner wf <change> [<base>]"
+        );
+    }
+
+    #[test]
+    fn usage_lists_the_parameter_descriptions() {
+        let mut wf = workflow(&[("change", None, true), ("base", Some("main"), false)]);
+        wf.params[0].description = "The OpenSpec change\nto work on".into();
+        assert_eq!(
+            usage_line(&wf),
+            "usage: agent-runner wf <change> [<base>]\n  change  The OpenSpec change to work on"
         );
     }
 

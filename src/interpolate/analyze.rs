@@ -30,7 +30,7 @@ pub struct VarUse {
 /// One problem in a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateIssue {
-    /// `template-syntax`, `unknown-helper` or `single-quoted-var`.
+    /// `template-syntax`, `unknown-helper`, `single-quoted-var` or `unsafe-shell-context`.
     pub code: &'static str,
     /// The exact message of workflow-format.md §15, including the field name.
     pub message: String,
@@ -95,7 +95,7 @@ pub(crate) fn analyze_lexed(text: &str, lexed: &Lexed<'_>, field: &str, shell: b
         }
     }
     if shell {
-        problems.extend(single_quoted(lexed, field));
+        problems.extend(unsafe_positions(lexed, field));
     }
     problems.sort_by_key(|issue| issue.offset);
     analysis.issues = problems;
@@ -202,11 +202,19 @@ fn line_column_offset(text: &str, line: usize, column: usize) -> usize {
             .map_or(rest.len(), |(i, _)| i)
 }
 
-/// `single-quoted-var` issues: placeholders that stand inside `'…'` or `$'…'`.
-fn single_quoted(lexed: &Lexed<'_>, field: &str) -> Vec<TemplateIssue> {
+/// At most this many quoting issues are reported per template (a huge template of bad
+/// placeholders must not build a message for each).
+const MAX_QUOTING_ISSUES: usize = 100;
+
+/// `single-quoted-var` and `unsafe-shell-context` issues: placeholders that stand where no
+/// quoting keeps a value inert.
+fn unsafe_positions(lexed: &Lexed<'_>, field: &str) -> Vec<TemplateIssue> {
     let mut scanner = QuoteScanner::new();
     let mut issues = Vec::new();
     for piece in &lexed.pieces {
+        if issues.len() >= MAX_QUOTING_ISSUES {
+            break;
+        }
         match piece {
             Piece::Text { out, .. } => scanner.feed(out),
             Piece::Tag {
@@ -214,14 +222,24 @@ fn single_quoted(lexed: &Lexed<'_>, field: &str) -> Vec<TemplateIssue> {
                 tag: Tag::Var(name),
                 ..
             } => {
-                if scanner.slot().quote == Quote::Single {
-                    issues.push(TemplateIssue {
+                match scanner.slot().quote {
+                    Quote::Single => issues.push(TemplateIssue {
                         code: "single-quoted-var",
                         message: format!(
                             "cannot safely insert {{{{{name}}}}} inside single quotes in \"{field}\"; put it outside the quotes (it is quoted for you) or write {{{{raw {name}}}}}"
                         ),
                         offset: Some(src.start),
-                    });
+                    }),
+                    Quote::Unsafe(place) => issues.push(TemplateIssue {
+                        code: "unsafe-shell-context",
+                        message: format!(
+                            "cannot safely insert {{{{{name}}}}} {} in \"{field}\": no quoting keeps a value from running as code there; read it from the environment instead (\"$AR_{}\", and check it first where it must be a number or a name), or write {{{{raw {name}}}}} if the value really is code",
+                            place.describe(),
+                            name.to_ascii_uppercase()
+                        ),
+                        offset: Some(src.start),
+                    }),
+                    _ => {}
                 }
                 scanner.inserted();
             }

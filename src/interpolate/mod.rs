@@ -18,6 +18,7 @@ mod quote;
 mod registry;
 mod render;
 mod shell;
+mod shell_words;
 mod vars;
 
 #[cfg(test)]

@@ -35,11 +35,6 @@ fn double_quote_escape(value: &str) -> String {
     backslash_before(value, &['\\', '"', '$', '`'])
 }
 
-/// One layer of backtick unescaping happens before the inner command is parsed; this undoes it.
-fn backtick_escape(value: &str) -> String {
-    backslash_before(value, &['\\', '`', '$'])
-}
-
 fn backslash_before(value: &str, special: &[char]) -> String {
     let mut out = String::with_capacity(value.len() + 8);
     for c in value.chars() {
@@ -51,19 +46,17 @@ fn backslash_before(value: &str, special: &[char]) -> String {
     out
 }
 
-/// The text to insert for `value` at `slot`, or `None` inside single quotes (there is no safe
-/// way to insert there; load-time validation reports it as `single-quoted-var`).
+/// The text to insert for `value` at `slot`, or `None` inside single quotes and the other places
+/// with no safe quoting (load-time validation reports them as `single-quoted-var` and
+/// `unsafe-shell-context`).
 pub(crate) fn quote_for(value: &str, slot: Slot) -> Option<String> {
     let mut text = match slot.quote {
         Quote::Unquoted => shell_quote(value),
         Quote::Double => double_quote_escape(value),
         // A newline would end the comment and let the rest of the value run as a command.
         Quote::Comment => shell_quote(&value.replace(['\n', '\r'], " ")),
-        Quote::Single => return None,
+        Quote::Single | Quote::Unsafe(_) => return None,
     };
-    for _ in 0..slot.backticks {
-        text = backtick_escape(&text);
-    }
     if slot.escaped {
         // The template's own backslash would escape our first character; a newline after it
         // turns the pair into a line continuation, which the shell removes.
@@ -81,7 +74,6 @@ mod tests {
         let v = "it's \"ok\"";
         let slot = |quote| Slot {
             quote,
-            backticks: 0,
             escaped: false,
         };
         assert_eq!(
@@ -104,26 +96,16 @@ mod tests {
 
     #[test]
     fn layers_and_escapes() {
-        let at = |quote, backticks, escaped| Slot {
-            quote,
-            backticks,
-            escaped,
-        };
+        let at = |quote, escaped| Slot { quote, escaped };
         assert_eq!(
-            quote_for("a`b", at(Quote::Unquoted, 1, false)).as_deref(),
-            Some("'a\\`b'")
-        );
-        assert_eq!(
-            quote_for("$", at(Quote::Double, 2, false)).as_deref(),
-            Some(r"\\\\\\\$")
-        );
-        assert_eq!(
-            quote_for("a", at(Quote::Unquoted, 0, true)).as_deref(),
+            quote_for("a", at(Quote::Unquoted, true)).as_deref(),
             Some("\na")
         );
         assert_eq!(
-            quote_for("a\nb", at(Quote::Comment, 0, false)).as_deref(),
+            quote_for("a\nb", at(Quote::Comment, false)).as_deref(),
             Some("'a b'")
         );
+        let arithmetic = Quote::Unsafe(super::super::shell_words::Unsafe::Arithmetic);
+        assert_eq!(quote_for("1", at(arithmetic, false)), None);
     }
 }

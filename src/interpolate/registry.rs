@@ -19,8 +19,8 @@ use super::shell::{Quote, Slot};
 
 /// Writes a value verbatim: `{{__ar_value [x]}}`.
 pub(crate) const VALUE_HELPER: &str = "__ar_value";
-/// Writes a value quoted for its shell position: `{{__ar_shell [x] "double" 1 false}}`
-/// (quote, enclosing backticks, pending backslash).
+/// Writes a value quoted for its shell position: `{{__ar_shell [x] "double" false}}`
+/// (quote, pending backslash).
 pub(crate) const SHELL_HELPER: &str = "__ar_shell";
 
 /// A registry with strict mode on and HTML escaping off, and only Handlebars' own helpers.
@@ -80,13 +80,13 @@ impl HelperDef for WriteValue {
             return Ok(());
         }
         let text = quote_for(&value, slot_param(h))
-            .ok_or_else(|| RenderErrorReason::Other("value inside single quotes".to_owned()))?;
+            .ok_or_else(|| RenderErrorReason::Other("no safe quoting here".to_owned()))?;
         out.write(&text)?;
         Ok(())
     }
 }
 
-/// The shell position encoded by the rewrite: `"double" 1 false`.
+/// The shell position encoded by the rewrite: `"double" false`.
 fn slot_param(h: &Helper<'_>) -> Slot {
     let arg = |i| h.param(i).map(|p| p.value());
     let quote = match arg(1).and_then(|v| v.as_str()) {
@@ -95,11 +95,9 @@ fn slot_param(h: &Helper<'_>) -> Slot {
         Some("comment") => Quote::Comment,
         _ => Quote::Single,
     };
-    let backticks = arg(2).and_then(|v| v.as_u64()).unwrap_or(0);
     Slot {
         quote,
-        backticks: usize::try_from(backticks).unwrap_or(usize::MAX),
-        escaped: arg(3).and_then(|v| v.as_bool()).unwrap_or(false),
+        escaped: arg(2).and_then(|v| v.as_bool()).unwrap_or(false),
     }
 }
 
@@ -109,7 +107,7 @@ pub(crate) fn quote_name(quote: Quote) -> &'static str {
         Quote::Unquoted => "unquoted",
         Quote::Double => "double",
         Quote::Comment => "comment",
-        Quote::Single => "single",
+        Quote::Single | Quote::Unsafe(_) => "single",
     }
 }
 

@@ -65,10 +65,7 @@ fn rewrite(text: &str, lexed: &Lexed<'_>, shell: bool) -> String {
                 let slot = scanner.slot();
                 scanner.inserted();
                 let quote = quote_name(slot.quote);
-                format!(
-                    "{SHELL_HELPER} [{name}] \"{quote}\" {} {}",
-                    slot.backticks, slot.escaped
-                )
+                format!("{SHELL_HELPER} [{name}] \"{quote}\" {}", slot.escaped)
             }
             Tag::Var(name) => format!("{VALUE_HELPER} [{name}]"),
             Tag::Raw(name) => {
@@ -235,7 +232,10 @@ mod tests {
         assert_eq!(sh("echo \"{{x}}\"", ""), "echo \"\"");
         assert_eq!(sh("cp {{x}} b", "src/a-1.txt"), "cp src/a-1.txt b");
         assert_eq!(sh("echo \"$(cat {{x}})\"", "a b"), "echo \"$(cat 'a b')\"");
-        assert_eq!(sh("echo \"`cat {{x}}`\"", "a$b"), "echo \"`cat 'a\\$b'`\"");
+        assert!(matches!(
+            render("echo \"`cat {{x}}`\"", &vars(&[("x", Some("a"))]), true),
+            Err(RenderError::Template(m)) if m.contains("backticks")
+        ));
         assert_eq!(
             sh("echo \"$x {{x}}\" '{{raw x}}' {{x}}", "$"),
             "echo \"$x \\$\" '$' '$'"

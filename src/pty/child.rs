@@ -33,16 +33,20 @@ pub struct PtyChild {
     pid: Pid,
     /// Kept so portable-pty's handle lives as long as the child; never waited on.
     _handle: Box<dyn portable_pty::Child + Send + Sync>,
+    /// Lists the child's session with the process watchdog until the child is dropped.
+    _watched: crate::exec::process::guard::Watched,
     end: Option<ChildEnd>,
 }
 
 impl PtyChild {
     /// Takes over a child spawned by portable-pty.
     pub fn new(handle: Box<dyn portable_pty::Child + Send + Sync>) -> Option<Self> {
-        let pid = i32::try_from(handle.process_id()?).ok()?;
+        let raw = handle.process_id()?;
+        let pid = i32::try_from(raw).ok()?;
         Some(Self {
             pid: Pid::from_raw(pid),
             _handle: handle,
+            _watched: crate::exec::process::guard::watch(Some(raw)),
             end: None,
         })
     }

@@ -159,13 +159,27 @@ impl Location {
 pub struct Sink {
     pub findings: Vec<Finding>,
     pub location: Location,
+    /// How many errors were found: steps compare it before and after, so counting must not walk
+    /// the findings (a file of many bad steps would take quadratic time).
+    errors: usize,
+    /// Findings past [`MAX_FINDINGS`], counted but not kept.
+    dropped: usize,
+    /// Where a dropped finding is built, so that [`Sink::push`] can always return one.
+    spare: Option<Finding>,
 }
+
+/// The most findings kept for one file: enough to fix a file by, and a bound on the memory and
+/// time a small file of many bad steps can cost.
+pub const MAX_FINDINGS: usize = 1000;
 
 impl Default for Sink {
     fn default() -> Self {
         Sink {
             findings: Vec::new(),
             location: Location::TOP_LEVEL,
+            errors: 0,
+            dropped: 0,
+            spare: None,
         }
     }
 }
@@ -180,14 +194,43 @@ impl Sink {
     ) -> &mut Finding {
         diagnostic.location = self.location.text();
         diagnostic.step_id = self.location.step_id().map(str::to_owned);
-        self.findings.push(Finding {
+        self.errors += usize::from(diagnostic.is_error());
+        let finding = Finding {
             diagnostic,
             path: path.into().to_string(),
             target,
             first_use: None,
-        });
+        };
+        if self.findings.len() >= MAX_FINDINGS {
+            self.dropped += 1;
+            return self.spare.insert(finding);
+        }
+        self.findings.push(finding);
         let last = self.findings.len() - 1;
         &mut self.findings[last]
+    }
+
+    /// Takes over the findings of `other` (collected before this sink), counts included.
+    pub fn absorb(&mut self, other: Sink) {
+        self.errors += other.errors;
+        self.dropped += other.dropped;
+        for finding in other.findings {
+            if self.findings.len() >= MAX_FINDINGS {
+                self.dropped += 1;
+            } else {
+                self.findings.push(finding);
+            }
+        }
+    }
+
+    /// The index of the finding the last [`Sink::push`] kept, if it kept it.
+    pub fn last_kept(&self) -> Option<usize> {
+        (self.dropped == 0).then(|| self.findings.len().checked_sub(1))?
+    }
+
+    /// How many findings were not kept (past [`MAX_FINDINGS`]).
+    pub fn dropped(&self) -> usize {
+        self.dropped
     }
 
     pub fn error<'p>(
@@ -226,14 +269,11 @@ impl Sink {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.findings.iter().any(|f| f.diagnostic.is_error())
+        self.errors > 0
     }
 
     pub fn error_count(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.diagnostic.is_error())
-            .count()
+        self.errors
     }
 
     /// `"<key>" must be <expected>, found <kind>` at the value.

@@ -48,6 +48,21 @@ pub struct Event {
     pub kind: EventKind,
     /// Where the event starts.
     pub pos: Pos,
+    /// The anchor a node defines (`&name`), or the one an alias refers to (`*name`).
+    pub anchor: Option<String>,
+}
+
+/// Copies a NUL-terminated libyaml string, if there is one.
+///
+/// # Safety
+/// `ptr` is null or points to a NUL-terminated string that lives for the call.
+unsafe fn c_string(ptr: *const u8) -> Option<String> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the caller guarantees a NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(ptr.cast()) };
+    Some(text.to_string_lossy().into_owned())
 }
 
 /// Owns a libyaml parser reading from a borrowed byte slice.
@@ -102,6 +117,17 @@ impl<'a> Parser<'a> {
         let pos = Pos {
             line: event.start_mark.line as usize + 1,
             column: event.start_mark.column as usize + 1,
+        };
+        // SAFETY: each event type is read through its own union member, whose anchor is null
+        // or a NUL-terminated string owned by the event (copied before the event is freed).
+        let anchor = unsafe {
+            match event.type_ {
+                unsafe_sys::YAML_ALIAS_EVENT => c_string(event.data.alias.anchor),
+                unsafe_sys::YAML_SCALAR_EVENT => c_string(event.data.scalar.anchor),
+                unsafe_sys::YAML_SEQUENCE_START_EVENT => c_string(event.data.sequence_start.anchor),
+                unsafe_sys::YAML_MAPPING_START_EVENT => c_string(event.data.mapping_start.anchor),
+                _ => None,
+            }
         };
         let kind = match event.type_ {
             unsafe_sys::YAML_STREAM_START_EVENT => EventKind::StreamStart,
@@ -163,7 +189,7 @@ impl<'a> Parser<'a> {
         // SAFETY: the event was initialised by the parser and is freed exactly once; nothing
         // borrowed from it (the scalar text was copied) outlives this call.
         unsafe { unsafe_sys::yaml_event_delete(event) };
-        Some(Event { kind, pos })
+        Some(Event { kind, pos, anchor })
     }
 }
 

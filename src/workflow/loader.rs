@@ -12,11 +12,12 @@ use sha2::{Digest, Sha256};
 
 use super::diagnostic::Diagnostic;
 use super::fields::{
-    Finding, Location, MapReader, Sink, Target, YamlPath, is_identifier, push_number,
+    Finding, Location, MAX_FINDINGS, MapReader, Sink, Target, YamlPath, is_identifier, push_number,
 };
 use super::fxhash::FxHashMap;
 use super::model::*;
-use super::positions::PositionIndex;
+use super::names::Names;
+use super::positions::{PositionIndex, with_ancestors};
 use super::suggest::did_you_mean;
 use super::yaml::{self, Node};
 
@@ -37,7 +38,15 @@ pub const TOP_KEYS: &[&str] = &[
 ];
 pub const PARAM_KEYS: &[&str] = &["name", "description", "default", "required", "secret"];
 pub const SESSION_KEYS: &[&str] = &["name", "cli", "model", "effort", "agent", "permissions"];
-pub const DEFAULTS_KEYS: &[&str] = &["cli", "model", "effort", "agent", "permissions"];
+pub const DEFAULTS_KEYS: &[&str] = &[
+    "cli",
+    "model",
+    "effort",
+    "agent",
+    "permissions",
+    "timeout",
+    "idle_timeout",
+];
 
 /// The built-in engines and the options each accepts.
 pub const BUILTIN_ENGINES: &[(&str, &[&str])] = &[("openspec", &["change_param"])];
@@ -154,33 +163,14 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             return Analysis::failed(d);
         }
     };
-    let mut node = match yaml::parse(text) {
-        Ok(node) => node,
+    let (mut node, repeated_keys) = match yaml::parse_keeping_first(text) {
+        Ok(parsed) => parsed,
         Err(err) => {
-            let mut diagnostics = Vec::new();
-            if err.code == "duplicate-key" {
-                // serde_yaml points at the mapping; libyaml finds every repeated key exactly.
-                let index = PositionIndex::build(text);
-                for (_, key, pos) in &index.duplicates {
-                    let mut d =
-                        Diagnostic::error("duplicate-key", format!("duplicate key \"{key}\""));
-                    d.file = file.to_owned();
-                    d.line = Some(pos.line);
-                    d.column = Some(pos.column);
-                    diagnostics.push(d);
-                }
-            }
-            if diagnostics.is_empty() {
-                let mut d = Diagnostic::error(err.code, err.message);
-                d.file = file.to_owned();
-                d.line = err.line;
-                d.column = err.column;
-                diagnostics.push(d);
-            }
-            return Analysis {
-                diagnostics,
-                ..Analysis::failed(Diagnostic::error("", ""))
-            };
+            let mut d = Diagnostic::error(err.code, err.message);
+            d.file = file.to_owned();
+            d.line = err.line;
+            d.column = err.column;
+            return Analysis::failed(d);
         }
     };
     // Go spellings become native ones first; a file that has any gets the Go rules (compat-go.md).
@@ -194,7 +184,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         ctx
     };
     let mut analyzer = Analyzer::new(ctx);
-    analyzer.sink.findings = go_findings.findings;
+    analyzer.sink.absorb(go_findings);
     let built = analyzer.workflow(&node, text.trim().is_empty());
     let Analyzer {
         sink,
@@ -203,7 +193,8 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         first_uses,
         ..
     } = analyzer;
-    let has_errors = sink.has_errors();
+    let has_errors = sink.has_errors() || repeated_keys;
+    let mut dropped = sink.dropped();
     let mut findings = sink.findings;
     if !first_uses.is_empty() {
         let paths = node_paths(&node, first_uses.iter().map(|(_, node)| *node));
@@ -211,7 +202,23 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             findings[finding].first_use = paths.get(&std::ptr::from_ref(node)).cloned();
         }
     }
-    let diagnostics = resolve_findings(findings, text, file);
+    let mut diagnostics = resolve_findings(findings, text, file);
+    if repeated_keys {
+        let (repeats, total) = super::repeated_keys::diagnostics(&node, text, file, MAX_FINDINGS);
+        dropped += total - repeats.len();
+        diagnostics.extend(repeats);
+        diagnostics.sort_by_key(|d| d.line.unwrap_or(0));
+    }
+    if dropped > 0 {
+        let mut d = Diagnostic::error(
+            "too-many-findings",
+            format!(
+                "{dropped} more errors and warnings in this file are not listed (only the first {MAX_FINDINGS} are)"
+            ),
+        );
+        d.file = file.to_owned();
+        diagnostics.push(d);
+    }
     let workflow = match built {
         Some(mut workflow) if !has_errors => {
             workflow.source = source;
@@ -296,7 +303,14 @@ pub fn resolve_findings(findings: Vec<Finding>, text: &str, file: &str) -> Vec<D
     if findings.is_empty() {
         return Vec::new();
     }
-    let index = PositionIndex::build(text);
+    let mut wanted = std::collections::HashSet::new();
+    for finding in &findings {
+        with_ancestors(&finding.path, &mut wanted);
+        if let Some(first) = &finding.first_use {
+            with_ancestors(first, &mut wanted);
+        }
+    }
+    let index = PositionIndex::build_for(text, Some(&wanted));
     findings
         .into_iter()
         .map(|finding| {
@@ -329,7 +343,7 @@ pub fn resolve_findings(findings: Vec<Finding>, text: &str, file: &str) -> Vec<D
 pub(crate) struct Analyzer<'a> {
     pub sink: Sink,
     pub ctx: &'a LoadContext,
-    pub params: Vec<&'a str>,
+    pub params: Names<'a>,
     /// Named sessions declared in this file, with their `cli`.
     pub declared: Vec<(String, Option<String>)>,
     /// Step ids seen so far, with the node of the first `id` value.
@@ -338,11 +352,11 @@ pub(crate) struct Analyzer<'a> {
     /// looked up only at the end.
     pub first_uses: Vec<(usize, &'a Node)>,
     /// Variables of the enclosing loops, innermost last.
-    pub loop_vars: Vec<&'a str>,
+    pub loop_vars: Names<'a>,
     /// Captures of steps earlier in document order.
-    pub captures: Vec<&'a str>,
+    pub captures: Names<'a>,
     /// Every capture anywhere in the enclosing loop bodies.
-    pub body_captures: Vec<&'a str>,
+    pub body_captures: Names<'a>,
     pub loop_depth: usize,
     /// An agent step has been seen (session defaulting, workflow-format.md §6).
     pub seen_agent: bool,
@@ -354,13 +368,13 @@ impl<'a> Analyzer<'a> {
         Analyzer {
             sink: Sink::default(),
             ctx,
-            params: Vec::new(),
+            params: Names::default(),
             declared: Vec::new(),
             ids: FxHashMap::default(),
             first_uses: Vec::new(),
-            loop_vars: Vec::new(),
-            captures: Vec::new(),
-            body_captures: Vec::new(),
+            loop_vars: Names::default(),
+            captures: Names::default(),
+            body_captures: Names::default(),
             loop_depth: 0,
             seen_agent: false,
             calls: Vec::new(),
@@ -418,12 +432,13 @@ impl<'a> Analyzer<'a> {
             .list("requires", &mut self.sink)
             .map(|items| super::requires::read(items, &mut self.sink))
             .unwrap_or_default();
-        let defaults = r
+        let (defaults, default_limits) = r
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
                 reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
-                self.agent_settings(&reader)
+                let limits = super::duration::read_limits(&reader, &mut self.sink);
+                (self.agent_settings(&reader), limits)
             })
             .unwrap_or_default();
         let env = self.env(&r);
@@ -444,6 +459,7 @@ impl<'a> Analyzer<'a> {
             engine,
             requires,
             defaults,
+            default_limits,
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),
@@ -545,7 +561,7 @@ impl<'a> Analyzer<'a> {
     }
 
     fn param_name(&mut self, name: &'a str, path: YamlPath<'_>) {
-        if self.check_identifier(name, "parameter", path) && self.params.contains(&name) {
+        if self.check_identifier(name, "parameter", path) && self.params.contains(name) {
             self.sink.error(
                 "duplicate-param",
                 format!("duplicate parameter \"{name}\""),

@@ -8,13 +8,16 @@
 pub mod builtin;
 pub mod compose;
 pub mod diagnostic;
+pub mod duration;
 pub mod engine_file;
 pub mod fields;
 mod fxhash;
 mod libyaml;
 pub mod loader;
 pub mod model;
+mod names;
 pub mod positions;
+mod repeated_keys;
 pub mod requires;
 pub mod resolve;
 pub mod schema;
@@ -22,6 +25,7 @@ pub mod steps;
 pub mod suggest;
 mod validate;
 pub mod yaml;
+mod yaml_limits;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;

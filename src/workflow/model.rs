@@ -19,6 +19,8 @@ pub struct Workflow {
     /// What must be installed or present before the first step (`requires:`).
     pub requires: Vec<super::requires::Requirement>,
     pub defaults: AgentSettings,
+    /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
+    pub default_limits: super::duration::StepLimits,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
@@ -92,6 +94,8 @@ pub struct Step {
     pub continue_on_failure: bool,
     pub skip_if: Option<SkipIf>,
     pub break_if: Option<BreakIf>,
+    /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
+    pub limits: super::duration::StepLimits,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
     pub yaml_path: String,
 }

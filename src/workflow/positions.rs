@@ -6,7 +6,7 @@
 //! same parser serde_yaml wraps, so the two always agree on the structure). Valid files never pay
 //! for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use super::libyaml::Pos;
 use super::libyaml::{EventKind, Parser};
@@ -23,6 +23,20 @@ pub struct PositionIndex {
     entries: HashMap<String, Entry>,
     /// Keys that occur twice in one mapping: (path of the mapping, key, position of the repeat).
     pub duplicates: Vec<(String, String, Pos)>,
+}
+
+/// `path` and every ancestor of it, down to the root (`""`).
+pub fn with_ancestors(path: &str, into: &mut HashSet<String>) {
+    let mut path = path;
+    loop {
+        if !into.insert(path.to_owned()) {
+            return;
+        }
+        match parent_of(path) {
+            Some(parent) => path = parent,
+            None => return,
+        }
+    }
 }
 
 /// The path of a child: `join("steps.2", "id")` is `steps.2.id`; the root path is `""`.
@@ -68,6 +82,13 @@ impl PositionIndex {
 
     /// Reads the positions of `text`. A syntax error ends the walk; what was read so far stays.
     pub fn build(text: &str) -> PositionIndex {
+        Self::build_for(text, None)
+    }
+
+    /// [`PositionIndex::build`] keeping only the positions of `wanted` paths and their
+    /// ancestors (what lookups fall back to), so a huge file costs no more memory than its
+    /// findings need. `None` keeps every position.
+    pub fn build_for(text: &str, wanted: Option<&HashSet<String>>) -> PositionIndex {
         let mut index = PositionIndex::default();
         let Some(mut parser) = Parser::new(text.as_bytes()) else {
             return index;
@@ -138,9 +159,13 @@ impl PositionIndex {
                     }
                 }
                 (Placement::Node(path, key), kind) => {
-                    index
-                        .entries
-                        .insert(path.clone(), Entry { key, value: pos });
+                    // Under a repeated key, the first value's positions stay (it is the one read).
+                    if wanted.is_none_or(|wanted| wanted.contains(&path)) {
+                        index
+                            .entries
+                            .entry(path.clone())
+                            .or_insert(Entry { key, value: pos });
+                    }
                     match kind {
                         Kind::Start(true) => frames.push(Frame::Map {
                             path,

@@ -10,6 +10,8 @@ use super::steps::{LOOP_KEYS, STEP_KEYS};
 
 const IDENTIFIER: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 const STEP_ID: &str = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
+/// A duration of control.md §1 (zero is refused by `--validate`), or `none`.
+const DURATION_OR_NONE: &str = "^(none|([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$";
 
 /// The schema, pretty-printed with a trailing newline.
 pub fn schema_text() -> String {
@@ -156,6 +158,13 @@ fn agent_key(key: &str) -> Value {
         "effort" => json!({"enum": Effort::ALL}),
         "agent" => string("Profile from config.yaml."),
         "permissions" => json!({"enum": Permissions::ALL}),
+        // Also keys of steps (which fall back to this table).
+        "timeout" | "idle_timeout" => json!({
+            "type": "string",
+            "minLength": 1,
+            "pattern": DURATION_OR_NONE,
+            "description": "A duration such as 90s, 15m or 1h30m (shell and headless steps), or none.",
+        }),
         _ => json!({}),
     }
 }

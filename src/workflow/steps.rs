@@ -5,6 +5,7 @@
 //! steps" need. Nesting is bounded twice: by the YAML parser's own depth limit, and by
 //! [`MAX_STEP_DEPTH`] here.
 
+use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
@@ -31,18 +32,23 @@ pub const STEP_KEYS: &[&str] = &[
     "continue_on_failure",
     "skip_if",
     "break_if",
+    "timeout",
+    "idle_timeout",
     "loop",
     "steps",
     "workflow",
     "params",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["timeout", "retry", "when", "parallel"];
+pub const PLANNED_KEYS: &[&str] = &["retry", "when", "parallel"];
 pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
 /// The keys that decide a step's kind, in the order of the rules.
 const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
 /// Steps nested deeper than this are refused.
 pub const MAX_STEP_DEPTH: usize = 50;
+
+/// At most this many steps of a list are reserved room for up front.
+const RESERVE_STEPS: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -95,6 +101,8 @@ impl Kind {
         }
         match self {
             Kind::Shell => [
+                "timeout",
+                "idle_timeout",
                 "mode",
                 "command",
                 "capture",
@@ -104,12 +112,46 @@ impl Kind {
             ]
             .contains(&key),
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
-            Kind::Headless => AGENT.contains(&key) || key == "capture",
+            Kind::Headless => {
+                AGENT.contains(&key) || ["capture", "timeout", "idle_timeout"].contains(&key)
+            }
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode"].contains(&key),
             Kind::Sub => ["workflow", "params", "mode"].contains(&key),
             Kind::Group => ["steps", "mode"].contains(&key),
         }
+    }
+}
+
+/// `timeout` and `idle_timeout` where they are not (yet) allowed: the code and the message.
+fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
+    match (key, kind) {
+        ("idle_timeout", Kind::Interactive | Kind::InteractiveShell) => Some((
+            "idle-timeout-interactive",
+            "\"idle_timeout\" is not allowed on interactive steps, where a person is present; \
+             use \"timeout\" or remove it"
+                .to_owned(),
+        )),
+        (
+            "timeout",
+            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
+        ) => Some((
+            "planned",
+            format!(
+                "\"timeout\" on {} steps is planned but not supported yet; set it on the \
+                     shell and headless steps",
+                kind.label()
+            ),
+        )),
+        ("idle_timeout", Kind::Loop | Kind::Sub | Kind::Group) => Some((
+            "field-not-allowed",
+            format!(
+                "\"idle_timeout\" is not allowed on {} steps; set it on the shell and headless \
+                 steps inside",
+                kind.label()
+            ),
+        )),
+        _ => None,
     }
 }
 
@@ -157,9 +199,10 @@ impl<'a> Analyzer<'a> {
             );
             return None;
         }
-        let mut steps = Vec::with_capacity(items.len());
-        // Most items are steps with ids: grow the id map once per list, not step by step.
-        self.ids.reserve(items.len());
+        // Most items are steps with ids: grow the id map once per list, not step by step (within
+        // reason: a huge list of bad items must not reserve room for steps it never builds).
+        let mut steps = Vec::with_capacity(items.len().min(RESERVE_STEPS));
+        self.ids.reserve(items.len().min(RESERVE_STEPS));
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             // `steps[2]`: one allocation, which becomes the step's `yaml_path`.
@@ -252,7 +295,9 @@ impl<'a> Analyzer<'a> {
         let kind = self.kind(r);
         if let Some(kind) = kind {
             for (key, _) in r.entries {
-                if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
+                if let Some((code, message)) = limit_not_allowed(key, kind) {
+                    self.sink.error(code, message, r.path_of(key), Target::Key);
+                } else if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
                     self.sink.error(
                         "field-not-allowed",
                         format!(
@@ -274,6 +319,7 @@ impl<'a> Analyzer<'a> {
             .bool("continue_on_failure", &mut self.sink)
             .unwrap_or(false);
         let skip_if = self.skip_if(r, first);
+        let limits = read_limits(r, &mut self.sink);
         let break_if = r
             .keyword(
                 "break_if",
@@ -331,6 +377,7 @@ impl<'a> Analyzer<'a> {
             continue_on_failure,
             skip_if,
             break_if,
+            limits,
             yaml_path: String::new(),
         })
     }
@@ -371,7 +418,9 @@ impl<'a> Analyzer<'a> {
                 id_path,
                 Target::Value,
             );
-            self.first_uses.push((self.sink.findings.len() - 1, first));
+            if let Some(index) = self.sink.last_kept() {
+                self.first_uses.push((index, first));
+            }
             return false;
         }
         self.ids.insert(id, raw);
@@ -818,7 +867,7 @@ impl<'a> Analyzer<'a> {
         if !self.check_identifier(name, "loop variable", path) {
             return None;
         }
-        if self.params.contains(&name) {
+        if self.params.contains(name) {
             self.sink.warning(
                 "shadowed",
                 format!(
@@ -888,7 +937,7 @@ impl<'a> Analyzer<'a> {
 }
 
 /// Every `capture` name anywhere in a step list (iteratively, not into other files).
-fn collect_captures<'a>(items: &'a [Node], out: &mut Vec<&'a str>) {
+fn collect_captures<'a>(items: &'a [Node], out: &mut super::names::Names<'a>) {
     let mut stack: Vec<&Node> = items.iter().collect();
     while let Some(node) = stack.pop() {
         if let Some(capture) = node.get("capture").and_then(Node::as_str) {

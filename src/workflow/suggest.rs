@@ -35,6 +35,22 @@ where
     }
 }
 
+/// ` (did you mean "<cli>"?)` for an unknown agent CLI name, or nothing. Besides typos, it knows
+/// the names people write for the CLIs (the package or product name, `cursor` for the binary
+/// `cursor-agent`): a known name inside the input or the input inside a known name.
+pub fn did_you_mean_cli(input: &str, clis: &[&str]) -> String {
+    let lower = input.to_ascii_lowercase();
+    let contained = clis
+        .iter()
+        .copied()
+        .find(|cli| (lower.len() >= 3 && cli.contains(lower.as_str())) || lower.contains(cli));
+    let close = contained.or_else(|| suggest(input, clis.iter().copied()));
+    match close {
+        Some(best) => format!(" (did you mean \"{best}\"?)"),
+        None => String::new(),
+    }
+}
+
 /// Levenshtein distance over chars, with transpositions counted as one edit. Inputs longer than
 /// 64 characters are compared by their first 64 characters (nothing that long is a typo of a key).
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -76,5 +92,28 @@ mod tests {
             did_you_mean("chnage", ["change", "run_id"]),
             " (did you mean \"change\"?)"
         );
+    }
+
+    #[test]
+    fn suggests_clis_by_their_other_names() {
+        let clis = super::super::model::CLI_NAMES;
+        for (input, cli) in [
+            ("claud", "claude"),
+            ("cursor", "cursor-agent"),
+            ("claude-code", "claude"),
+            ("Claude Code", "claude"),
+            ("gemini-cli", "gemini"),
+            ("github-copilot", "copilot"),
+            ("open-code", "opencode"),
+            ("openai-codex", "codex"),
+        ] {
+            assert_eq!(
+                did_you_mean_cli(input, clis),
+                format!(" (did you mean \"{cli}\"?)"),
+                "{input}"
+            );
+        }
+        assert_eq!(did_you_mean_cli("gpt", clis), "");
+        assert_eq!(did_you_mean_cli("c", clis), "");
     }
 }

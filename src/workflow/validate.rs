@@ -6,9 +6,27 @@
 //! `undefined-variable`, with a did-you-mean and the list of known names.
 
 use super::fields::{Target, YamlPath};
+use super::fxhash::FxHashMap;
 use super::loader::Analyzer;
 use super::model::BUILTIN_VARS;
 use super::suggest::suggest;
+
+/// At most this many known names are listed in the help of an `undefined-variable` error.
+const LISTED_NAMES: usize = 40;
+
+/// `a, b, c`, cut after [`LISTED_NAMES`] with how many more there are.
+fn listing(names: &[&str]) -> String {
+    let mut text = names
+        .iter()
+        .take(LISTED_NAMES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > LISTED_NAMES {
+        text.push_str(&format!(" and {} more", names.len() - LISTED_NAMES));
+    }
+    text
+}
 
 impl<'a> Analyzer<'a> {
     /// Checks a template field at `path`. `builtins_only` is for param defaults.
@@ -26,22 +44,28 @@ impl<'a> Analyzer<'a> {
             self.sink
                 .error(issue.code, issue.message, path, Target::Value);
         }
-        let mut reported: Vec<&str> = Vec::new();
+        let mut reported: FxHashMap<&str, ()> = FxHashMap::default();
+        // Computed once per field, and only when a name is unknown.
+        let mut known: Option<(Vec<&str>, String)> = None;
         for var in &analysis.vars {
             let name = var.name.as_str();
-            if reported.contains(&name) || self.is_known(name, builtins_only) {
+            if reported.contains_key(name) || self.is_known(name, builtins_only) {
                 continue;
             }
-            reported.push(name);
-            let known = self.known_names(builtins_only);
-            let hint = match suggest(name, known.iter().copied()) {
+            reported.insert(name, ());
+            let (names, listed) = known.get_or_insert_with(|| {
+                let names = self.known_names(builtins_only);
+                let listed = listing(&names);
+                (names, listed)
+            });
+            let hint = match suggest(name, names.iter().copied()) {
                 Some(best) => format!(" (did you mean \"{best}\"?)"),
                 None => String::new(),
             };
             self.sink.error_help(
                 "undefined-variable",
                 format!("undefined variable \"{name}\" in \"{field}\"{hint}"),
-                format!("known here: {}", known.join(", ")),
+                format!("known here: {listed}"),
                 path,
                 Target::Value,
             );
@@ -55,16 +79,19 @@ impl<'a> Analyzer<'a> {
         if builtins_only {
             return false;
         }
-        let has = |list: &[&str]| list.contains(&name);
-        has(&self.params) || has(&self.loop_vars) || has(&self.captures) || has(&self.body_captures)
+        self.params.contains(name)
+            || self.loop_vars.contains(name)
+            || self.captures.contains(name)
+            || self.body_captures.contains(name)
     }
 
     /// Known names in the order the help lists them: params, captures, loop variables
     /// (innermost first), builtins.
-    fn known_names(&self, builtins_only: bool) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
+    fn known_names(&self, builtins_only: bool) -> Vec<&'a str> {
+        let mut names: Vec<&'a str> = Vec::new();
+        let mut seen: FxHashMap<&'a str, ()> = FxHashMap::default();
         let mut add = |name: &&'a str| {
-            if !names.contains(name) {
+            if seen.insert(name, ()).is_none() {
                 names.push(name);
             }
         };

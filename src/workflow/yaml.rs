@@ -8,10 +8,12 @@
 //! produces diagnostics) works on [`Node`]s, so the YAML library can be swapped without touching
 //! the rules of the format.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{
-    self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+    self, Deserialize, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
 };
 use serde_yaml::{Number, Value};
 
@@ -104,10 +106,46 @@ pub struct SyntaxError {
 /// repeated or non-string keys, deep nesting, several documents) goes through serde_yaml, which
 /// then gives the result or the error.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    if let Some(node) = fast::parse(text) {
-        return Ok(node);
+    parse_with(text, false).map(|(node, _)| node)
+}
+
+/// [`parse`] for workflow files, whose analysis goes on past a repeated key: the first value of
+/// a repeated key is kept, the repeats are dropped, and the flag says whether there were any
+/// (their positions come from [`PositionIndex`](super::positions::PositionIndex)).
+pub fn parse_keeping_first(text: &str) -> Result<(Node, bool), SyntaxError> {
+    parse_with(text, true)
+}
+
+fn parse_with(text: &str, keep_first: bool) -> Result<(Node, bool), SyntaxError> {
+    if let Some(parsed) = fast::parse(text, keep_first) {
+        return Ok(parsed);
     }
-    serde_yaml::from_str::<Node>(text).map_err(|err| syntax_error(&err))
+    // What the fast path hands over can be costly to read: refuse that before reading it.
+    super::yaml_limits::check(text)?;
+    let repeated = Cell::new(false);
+    let seed = NodeSeed(keep_first.then_some(&repeated));
+    seed.deserialize(serde_yaml::Deserializer::from_str(text))
+        .map(|node| (node, repeated.get()))
+        .map_err(|err| name_tabs(text, syntax_error(&err)))
+}
+
+/// libyaml says "found character that cannot start any token" for a tab where indentation is
+/// read; when the line has a tab up to the error, say so, and how to fix it.
+fn name_tabs(text: &str, mut err: SyntaxError) -> SyntaxError {
+    let (Some(line), Some(column)) = (err.line, err.column) else {
+        return err;
+    };
+    let Some(source_line) = text.lines().nth(line.saturating_sub(1)) else {
+        return err;
+    };
+    let tab = source_line.chars().take(column).position(|c| c == '\t');
+    if err.code == "yaml-syntax"
+        && let Some(index) = tab
+    {
+        err.message = "invalid YAML: a tab character here; YAML is indented with spaces, not tabs (replace the tab with spaces)".to_owned();
+        err.column = Some(index + 1);
+    }
+    err
 }
 
 mod fast {
@@ -129,13 +167,17 @@ mod fast {
         Seq(Vec<Node>),
         Map {
             entries: Vec<(String, Node)>,
-            key: Option<String>,
+            /// The key whose value comes next; `None` inside it drops the value (a repeat).
+            key: Option<Option<String>>,
             /// The keys so far, once there are more than [`SCAN_KEYS`].
             seen: Option<HashSet<String>>,
         },
     }
 
-    pub(super) fn parse(text: &str) -> Option<Node> {
+    /// The document and whether a key was repeated (only with `keep_first`; otherwise a repeat
+    /// hands the document over).
+    pub(super) fn parse(text: &str, keep_first: bool) -> Option<(Node, bool)> {
+        let mut repeated = false;
         let mut parser = Parser::new(text.as_bytes())?;
         if parser.next_event()?.kind != EventKind::StreamStart
             || parser.next_event()?.kind != EventKind::DocumentStart
@@ -185,17 +227,23 @@ mod fast {
                 None => break node,
                 Some(Frame::Seq(items)) => items.push(node),
                 Some(Frame::Map { entries, key, seen }) => match key.take() {
-                    Some(key) => entries.push((key, node)),
+                    Some(Some(key)) => entries.push((key, node)),
+                    Some(None) => {}
                     None => {
                         let Node::Str(text) = node else {
                             return None;
                         };
-                        let repeated = match seen {
+                        let repeated_key = match seen {
                             Some(seen) => !seen.insert(text.clone()),
                             None => entries.iter().any(|(k, _)| *k == text),
                         };
-                        if repeated {
-                            return None;
+                        if repeated_key {
+                            if !keep_first {
+                                return None;
+                            }
+                            repeated = true;
+                            *key = Some(None);
+                            continue;
                         }
                         if seen.is_none() && entries.len() >= SCAN_KEYS {
                             let mut set: HashSet<String> =
@@ -203,7 +251,7 @@ mod fast {
                             set.insert(text.clone());
                             *seen = Some(set);
                         }
-                        *key = Some(text);
+                        *key = Some(Some(text));
                     }
                 },
             }
@@ -214,7 +262,7 @@ mod fast {
         {
             return None;
         }
-        Some(root)
+        Some((root, repeated))
     }
 
     /// The YAML 1.2 core-schema type of a plain scalar, as serde_yaml resolves it.
@@ -339,13 +387,26 @@ fn mark_len(text: &str) -> usize {
 /// The recursion is bounded by serde_yaml's own nesting limit (128).
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Node, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
+        NodeSeed(None).deserialize(deserializer)
     }
 }
 
-struct NodeVisitor;
+/// Reads a [`Node`]; with a flag, a repeated key keeps its first value and sets the flag
+/// instead of failing.
+#[derive(Clone, Copy)]
+struct NodeSeed<'f>(Option<&'f Cell<bool>>);
 
-impl<'de> Visitor<'de> for NodeVisitor {
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Node;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(NodeVisitor(self))
+    }
+}
+
+struct NodeVisitor<'f>(NodeSeed<'f>);
+
+impl<'de> Visitor<'de> for NodeVisitor<'_> {
     type Value = Node;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -361,7 +422,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
-        Node::deserialize(deserializer)
+        self.0.deserialize(deserializer)
     }
 
     fn visit_bool<E>(self, b: bool) -> Result<Node, E> {
@@ -390,7 +451,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(self.0)? {
             items.push(item);
         }
         Ok(Node::Seq(items))
@@ -403,9 +464,14 @@ impl<'de> Visitor<'de> for NodeVisitor {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Value>()? {
             if keys.contains(&key) {
-                return Err(de::Error::custom(DuplicateKey(&key)));
+                let NodeSeed(Some(repeated)) = self.0 else {
+                    return Err(de::Error::custom(DuplicateKey(&key)));
+                };
+                repeated.set(true);
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
             }
-            let value = map.next_value()?;
+            let value = map.next_value_seed(self.0)?;
             entries.push((key_text(&key), value));
             keys.push(key);
         }
@@ -415,7 +481,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
     /// A tagged value: tags are not part of the format, so it is read as if untagged.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Node, A::Error> {
         let (_tag, variant): (de::IgnoredAny, _) = data.variant()?;
-        variant.newtype_variant()
+        variant.newtype_variant_seed(self.0)
     }
 }
 
@@ -477,6 +543,7 @@ mod tests {
         assert_eq!(err.code, "yaml-syntax");
         assert_eq!((err.line, err.column), (Some(2), Some(1)));
         assert!(!err.message.contains("line 2"), "{}", err.message);
+        assert!(err.message.contains("tab character"), "{}", err.message);
         let err = parse("a: 1\nb:\n  c: 1\n  c: 2\n").unwrap_err();
         assert_eq!(err.code, "duplicate-key");
         assert_eq!(err.message, "duplicate key \"c\"");
@@ -517,7 +584,7 @@ mod tests {
 
     /// Every document the fast path takes, it reads exactly as serde_yaml does.
     fn assert_same(text: &str) {
-        if let Some(node) = fast::parse(text) {
+        if let Some(node) = fast::parse(text, false).map(|(node, _)| node) {
             assert_eq!(Some(node), slow(text), "{text:?}");
         }
     }
@@ -613,7 +680,7 @@ mod tests {
                 let numeric = scalar.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c));
                 let at_start = text.starts_with(scalar);
                 assert!(
-                    fast::parse(&text).is_some() || numeric || at_start,
+                    fast::parse(&text, false).is_some() || numeric || at_start,
                     "{text:?} left the fast path"
                 );
             }
@@ -635,13 +702,20 @@ mod tests {
             "# only a comment\n",
             "x: 99999999999999999999999\n",
         ] {
-            assert_eq!(fast::parse(text), None, "{text:?}");
+            assert_eq!(
+                fast::parse(text, false).map(|(node, _)| node),
+                None,
+                "{text:?}"
+            );
         }
         let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
-        assert_eq!(fast::parse(&deep), None);
+        assert_eq!(fast::parse(&deep, false).map(|(node, _)| node), None);
         let many: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
         assert_same(&many);
-        assert_eq!(fast::parse(&format!("{many}k7: again\n")), None);
+        assert_eq!(
+            fast::parse(&format!("{many}k7: again\n"), false).map(|(node, _)| node),
+            None
+        );
         // Documents the fast path hands over still parse, through serde_yaml.
         assert_eq!(parse("").unwrap(), Node::Null);
         assert!(parse("a: &x 1\nb: *x\n").is_ok());
@@ -672,7 +746,7 @@ mod tests {
         for text in &texts {
             assert_same(text);
             slow(text);
-            fast_count += usize::from(fast::parse(text).is_some());
+            fast_count += usize::from(fast::parse(text, false).map(|(node, _)| node).is_some());
         }
         assert!(
             fast_count > texts.len() / 2,

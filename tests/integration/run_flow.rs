@@ -189,7 +189,7 @@ steps:
       - id: g
         steps:
           - id: work
-            command: exit $((5 + {{i}}))
+            command: exit $((5 + {{raw i}})) # the loop index is the runner's own number
             skip_if: "sh: test {{i}} = 0"
 "#,
         )

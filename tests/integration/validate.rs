@@ -71,7 +71,7 @@ fn unknown_name_is_a_validation_error() {
         .status(3)
         .stderr(
             "fxi: error[not-found]: top level: workflow \"fxi\" not found (looked in .agent-runner/workflows/, ~/.config/agent-runner/workflows/ and the built-in workflows) (did you mean \"fix\"?)\n\
-             agent-runner: validation failed: 1 error(s), 0 warning(s) in 0 file(s)\n",
+             agent-runner: validation failed: 1 error(s), 0 warning(s) in 1 file(s)\n",
         )
         .run();
 }

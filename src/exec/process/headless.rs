@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::super::files::OutputFile;
 use super::super::signals::Interrupts;
+use super::limits::{Activity, Expired, Limits};
 use super::{Finished, wait_or_stop};
 
 /// Longest stream line passed on whole; longer lines are cut (and then parse as raw text).
@@ -25,12 +26,16 @@ pub struct HeadlessJob {
     pub workdir: PathBuf,
     pub stream_file: PathBuf,
     pub stderr_file: PathBuf,
+    /// `timeout` and `idle_timeout` (each stdout line, a stream event, is activity).
+    pub limits: Limits,
 }
 
 #[derive(Debug)]
 pub struct HeadlessEnd {
-    /// `None` when the run was interrupted while the agent ran.
+    /// `None` when the run was interrupted, or a limit reached, while the agent ran.
     pub status: Option<ExitStatus>,
+    /// The limit that stopped the agent.
+    pub timed_out: Option<Expired>,
     pub stderr_tail: String,
 }
 
@@ -47,15 +52,21 @@ pub async fn run(
         .envs(job.env.iter().map(|(k, v)| (k, v)));
     tracing::debug!(program = %job.program, args = ?job.args, "spawning headless agent");
     let mut child = command.spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .map(|pipe| tokio::spawn(pump_lines(pipe, job.stream_file.clone(), lines)));
+    let _watched = super::guard::watch(child.id());
+    let activity = Activity::default();
+    let stdout = child.stdout.take().map(|pipe| {
+        tokio::spawn(pump_lines(
+            pipe,
+            job.stream_file.clone(),
+            lines,
+            activity.clone(),
+        ))
+    });
     let stderr = child
         .stderr
         .take()
         .map(|pipe| tokio::spawn(pump_stderr(pipe, job.stderr_file.clone())));
-    let finished = wait_or_stop(&mut child, &mut interrupts).await?;
+    let finished = wait_or_stop(&mut child, &mut interrupts, &job.limits, &activity).await?;
     if let Some(task) = stdout {
         task.await.map_err(std::io::Error::other)??;
     }
@@ -63,12 +74,14 @@ pub async fn run(
         Some(task) => task.await.map_err(std::io::Error::other)??,
         None => String::new(),
     };
-    let status = match finished {
-        Finished::Exited(status) => Some(status),
-        Finished::Interrupted => None,
+    let (status, timed_out) = match finished {
+        Finished::Exited(status) => (Some(status), None),
+        Finished::Interrupted => (None, None),
+        Finished::TimedOut(expired) => (None, Some(expired)),
     };
     Ok(HeadlessEnd {
         status,
+        timed_out,
         stderr_tail,
     })
 }
@@ -77,6 +90,7 @@ async fn pump_lines(
     pipe: impl AsyncRead + Unpin,
     file: PathBuf,
     lines: mpsc::UnboundedSender<Vec<u8>>,
+    activity: Activity,
 ) -> std::io::Result<()> {
     let mut out = OutputFile::create(&file, u64::MAX)?;
     let mut reader = BufReader::new(pipe);
@@ -90,6 +104,7 @@ async fn pump_lines(
         if n == 0 {
             break;
         }
+        activity.touch();
         out.write(&line).await?;
         if line.last() != Some(&b'\n') && line.len() >= MAX_LINE {
             // Skip the rest of an overlong line; what was kept is passed on as it is.

@@ -5,7 +5,9 @@
 //! grandchild too. Stopping escalates (runs-and-state.md §9): SIGINT to the group (agent CLIs
 //! save their session), SIGTERM after 10 s, SIGKILL 3 s later; a second signal kills at once.
 
+pub mod guard;
 pub mod headless;
+pub mod limits;
 pub mod shell;
 
 use std::process::ExitStatus;
@@ -16,6 +18,7 @@ use nix::unistd::Pid;
 use tokio::process::Child;
 
 use super::signals::Interrupts;
+use limits::{Activity, Expired, Limits};
 
 /// How long a stopped group gets after SIGINT before SIGTERM, and after SIGTERM before SIGKILL.
 const SIGINT_GRACE: Duration = Duration::from_secs(10);
@@ -28,6 +31,8 @@ pub enum Finished {
     Exited(ExitStatus),
     /// The run was interrupted while it ran; the group has been stopped and reaped.
     Interrupted,
+    /// A limit was reached; the group has been stopped (SIGTERM, grace, SIGKILL) and reaped.
+    TimedOut(Expired),
 }
 
 /// A command for a non-interactive child: its own process group, stdin from `/dev/null`, stdout
@@ -52,22 +57,69 @@ pub fn signal_group(pid: u32, signal: Signal) {
 }
 
 /// Waits for `child` (a process-group leader). When the run is interrupted meanwhile, stops the
-/// group with the escalation above and reports [`Finished::Interrupted`].
+/// group with the escalation above and reports [`Finished::Interrupted`]; when a limit is
+/// reached, stops it as [`limits`] says and reports [`Finished::TimedOut`].
 pub async fn wait_or_stop(
     child: &mut Child,
     interrupts: &mut Interrupts,
+    limits: &Limits,
+    activity: &Activity,
 ) -> std::io::Result<Finished> {
+    let spawned = tokio::time::Instant::now().into_std();
     let Some(pid) = child.id() else {
         return child.wait().await.map(Finished::Exited);
     };
-    if interrupts.count() == 0 {
+    while interrupts.count() == 0 {
+        let next = limits.next(spawned, activity);
+        let deadline = next.map(|(at, _)| tokio::time::Instant::from_std(at));
         tokio::select! {
             status = child.wait() => return status.map(Finished::Exited),
             () = interrupts.next() => {}
+            () = sleep_until(deadline) => {
+                // An idle limit moves with output: only a limit still reached now counts.
+                if let Some((at, expired)) = limits.next(spawned, activity)
+                    && at <= std::time::Instant::now()
+                {
+                    time_out(child, pid, interrupts, limits, expired).await?;
+                    return Ok(Finished::TimedOut(expired));
+                }
+            }
         }
     }
     stop_group(child, pid, interrupts).await?;
     Ok(Finished::Interrupted)
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The stop sequence of a reached limit: SIGTERM to the group (agent CLIs flush their final
+/// events), the grace while the output is still read, then SIGKILL. An interruption during the
+/// grace kills at once.
+async fn time_out(
+    child: &mut Child,
+    pid: u32,
+    interrupts: &mut Interrupts,
+    limits: &Limits,
+    expired: Expired,
+) -> std::io::Result<()> {
+    if let Some(notice) = &limits.notice {
+        let _ = notice.send(expired);
+    }
+    signal_group(pid, Signal::SIGTERM);
+    let seen = interrupts.count();
+    tokio::select! {
+        status = child.wait() => { status?; }
+        () = tokio::time::sleep(limits.grace) => {}
+        () = interrupts.next_after(seen) => {}
+    }
+    signal_group(pid, Signal::SIGKILL);
+    child.wait().await?;
+    Ok(())
 }
 
 /// The stop escalation for an interrupted run. Also kills the group's stragglers after the

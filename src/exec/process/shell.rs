@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::super::files::OutputFile;
 use super::super::signals::Interrupts;
+use super::limits::{Activity, Expired, Limits};
 use super::{Finished, wait_or_stop};
 use crate::console::echo::{self, Echo};
 
@@ -33,6 +34,8 @@ pub struct ShellJob {
     pub output_files: Option<(PathBuf, PathBuf)>,
     /// Show the child's output on the console.
     pub echo: bool,
+    /// `timeout` and `idle_timeout` (any byte on stdout or stderr is activity).
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +46,10 @@ pub enum CaptureMode {
 
 #[derive(Debug)]
 pub struct ShellOutcome {
-    /// `None` when the run was interrupted while the command ran.
+    /// `None` when the run was interrupted, or a limit reached, while the command ran.
     pub status: Option<ExitStatus>,
+    /// The limit that stopped the command.
+    pub timed_out: Option<Expired>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
@@ -62,10 +67,12 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
     let mut child = command.spawn().map_err(|err| {
         std::io::Error::new(err.kind(), format!("cannot start {}: {err}", job.shell))
     })?;
+    let _watched = super::guard::watch(child.id());
     let (stdout_file, stderr_file) = match &job.output_files {
         Some((out, err)) => (Some(out.clone()), Some(err.clone())),
         None => (None, None),
     };
+    let activity = Activity::default();
     let keep_stdout = job.capture.is_some();
     let keep_stderr = job.capture == Some(CaptureMode::StdoutAndStderr);
     let stdout = child.stdout.take().map(|pipe| {
@@ -73,6 +80,7 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
             stdout_file,
             job.echo.then(|| Echo::new(echo::Stream::Stdout)),
             keep_stdout,
+            activity.clone(),
         );
         tokio::spawn(tee.pump(pipe))
     });
@@ -81,18 +89,21 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
             stderr_file,
             job.echo.then(|| Echo::new(echo::Stream::Stderr)),
             keep_stderr,
+            activity.clone(),
         );
         tokio::spawn(tee.pump(pipe))
     });
-    let finished = wait_or_stop(&mut child, &mut interrupts).await?;
+    let finished = wait_or_stop(&mut child, &mut interrupts, &job.limits, &activity).await?;
     let stdout = join(stdout).await?;
     let stderr = join(stderr).await?;
-    let status = match finished {
-        Finished::Exited(status) => Some(status),
-        Finished::Interrupted => None,
+    let (status, timed_out) = match finished {
+        Finished::Exited(status) => (Some(status), None),
+        Finished::Interrupted => (None, None),
+        Finished::TimedOut(expired) => (None, Some(expired)),
     };
     Ok(ShellOutcome {
         status,
+        timed_out,
         stdout,
         stderr,
     })
@@ -112,11 +123,17 @@ struct Tee {
     file: Option<PathBuf>,
     echo: Option<Echo>,
     keep: bool,
+    activity: Activity,
 }
 
 impl Tee {
-    fn new(file: Option<PathBuf>, echo: Option<Echo>, keep: bool) -> Self {
-        Tee { file, echo, keep }
+    fn new(file: Option<PathBuf>, echo: Option<Echo>, keep: bool, activity: Activity) -> Self {
+        Tee {
+            file,
+            echo,
+            keep,
+            activity,
+        }
     }
 
     async fn pump(mut self, mut pipe: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
@@ -142,6 +159,7 @@ impl Tee {
             if n == 0 {
                 break;
             }
+            self.activity.touch();
             let chunk = &buf[..n];
             if let Some(echo) = self.echo.as_mut() {
                 echo.write(chunk).await;

@@ -9,6 +9,7 @@ pub mod loops;
 pub mod relay;
 pub mod shell;
 pub mod sub_workflow;
+pub mod timeouts;
 
 use super::error::RunError;
 use super::run::{Report, StepCtx};

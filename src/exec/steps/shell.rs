@@ -6,8 +6,10 @@ use std::process::ExitStatus;
 use super::super::display::output_stem;
 use super::super::error::RunError;
 use super::super::outcome::{End, ErrorClass, Failure};
+use super::super::process::limits::Limits;
 use super::super::process::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
 use super::super::run::{Event, Report, StepCtx};
+use super::timeouts;
 use crate::state::{CaptureRecord, StepEnd, StepStart};
 use crate::workflow::{ShellStep, Step, Template};
 
@@ -51,6 +53,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         output_dir.join(format!("{stem}.stdout")),
         output_dir.join(format!("{stem}.stderr")),
     );
+    let (limits, mut notices) = timeouts::limits(cx, None);
     let job = ShellJob {
         shell: cx.settings().shell.clone(),
         script: command,
@@ -67,9 +70,17 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         output_files: Some(files),
         // `--quiet` hides the runner's own lines, never what the step prints.
         echo: true,
+        limits,
     };
     crate::console::spinner::step_started();
-    let outcome = shell::run(job, cx.interrupts()).await;
+    let process = shell::run(job, cx.interrupts());
+    tokio::pin!(process);
+    let outcome = loop {
+        tokio::select! {
+            Some(expired) = notices.recv() => timeouts::announce(cx, expired, "the command"),
+            outcome = &mut process => break outcome,
+        }
+    };
     crate::console::spinner::step_ended();
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -80,9 +91,10 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
             )));
         }
     };
-    let mut report = match outcome.status {
-        None => Report::new(End::Interrupted),
-        Some(status) => Report::new(status_end(status)),
+    let mut report = match (outcome.status, outcome.timed_out) {
+        (_, Some(expired)) => timeouts::timed_out(cx, expired),
+        (None, None) => Report::new(End::Interrupted),
+        (Some(status), None) => Report::new(status_end(status)),
     };
     report.record.outputs = Some(vec![
         format!("output/{stem}.stdout"),
@@ -121,6 +133,7 @@ pub async fn run_condition(
         capture: Some(CaptureMode::StdoutAndStderr),
         output_files: None,
         echo: false,
+        limits: Limits::default(),
     };
     match shell::run(job, cx.interrupts()).await {
         Err(err) => Err(Failure::new(

@@ -24,7 +24,7 @@ pub use run::{
 pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
     CaptureRecord, FailureRecord, Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName,
-    StepOutcome, StepStart, UsageRecord,
+    StepOutcome, StepStart, TimeoutRecord, UsageRecord,
 };
 
 use super::AuditEvent;

@@ -264,6 +264,20 @@ pub struct StepEnd {
         deserialize_with = "lenient::option"
     )]
     pub transcript: Option<String>,
+    /// The limit that stopped the step (control.md §2).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub timeout: Option<TimeoutRecord>,
+}
+
+/// `timeout{kind, limit_ms}` of a step stopped by a limit: `kind` is `wall` or `idle`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TimeoutRecord {
+    pub kind: String,
+    pub limit_ms: u64,
 }
 
 /// `error{class,message}` of a failed step.

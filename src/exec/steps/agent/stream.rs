@@ -10,6 +10,7 @@ use super::super::super::outcome::{End, ErrorClass, Failure};
 use super::super::super::process::headless::{self, HeadlessJob};
 use super::super::super::run::{Event, Report, StepCtx};
 use super::super::shell::insert_status;
+use super::super::timeouts;
 use super::plan::Plan;
 use super::record;
 use super::start::Launch;
@@ -31,6 +32,7 @@ pub async fn run(
         stem,
     } = launch;
     let output_dir = cx.output_dir();
+    let (limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
     let job = HeadlessJob {
         program: spec.program.clone(),
         args: spec.args.clone(),
@@ -38,6 +40,7 @@ pub async fn run(
         workdir: invocation.workdir.clone(),
         stream_file: output_dir.join(format!("{stem}.stream.jsonl")),
         stderr_file: output_dir.join(format!("{stem}.stderr")),
+        limits,
     };
     let text_path = output_dir.join(format!("{stem}.txt"));
     let mut text_file = String::new();
@@ -82,6 +85,7 @@ pub async fn run(
     let end = loop {
         tokio::select! {
             Some(line) = rx.recv() => handle(cx, line, &mut session_id, &mut text_file)?,
+            Some(expired) = notices.recv() => timeouts::announce(cx, expired, "the agent"),
             end = &mut process => {
                 while let Ok(line) = rx.try_recv() {
                     handle(cx, line, &mut session_id, &mut text_file)?;
@@ -109,6 +113,12 @@ pub async fn run(
             return Ok(Report::failed(Failure::new(ErrorClass::Internal, message)));
         }
     };
+    if let Some(expired) = end.timed_out {
+        // The session id seen before the limit is already in state: a resume continues it.
+        let mut report = timeouts::timed_out(cx, expired);
+        report.record.outputs = Some(outputs);
+        return record::keep_session(cx, step, plan, session_id, report);
+    }
     let Some(status) = end.status else {
         let mut report = Report::new(End::Interrupted);
         report.record.outputs = Some(outputs);

@@ -1,0 +1,100 @@
+//! Process lifetime (control.md §9): when the runner is killed with SIGKILL, none of the
+//! processes its steps started keeps running, nor does the runner's watchdog. Processes are found
+//! in `/proc` by the test's temporary directory in their environment (every step process inherits
+//! `HOME` from the runner), so the check sees grandchildren that left the step's process group.
+
+use std::time::{Duration, Instant};
+
+use crate::test::{Test, agent_workflow};
+
+/// The limit of control.md §9.
+const GONE_WITHIN: Duration = Duration::from_secs(2);
+
+/// The live (not zombie) processes whose environment mentions `marker`: `(pid, command name)`.
+pub fn processes_with(marker: &str) -> Vec<(i32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        })
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (_, rest) = stat.split_once(" (")?;
+            let (name, rest) = rest.rsplit_once(") ")?;
+            (!rest.starts_with('Z')).then(|| (pid, name.to_owned()))
+        })
+        .collect()
+}
+
+/// Starts `test`, waits until `sleeps` `sleep` processes of its steps run, kills the runner
+/// with SIGKILL and asserts that every process of the run is gone within [`GONE_WITHIN`].
+fn killed_runner_leaves_nothing(test: Test, sleeps: usize) {
+    let marker = test.path().display().to_string();
+    let mut running = test.spawn();
+    let count = |name: &str| {
+        processes_with(&marker)
+            .iter()
+            .filter(|(_, n)| n == name)
+            .count()
+    };
+    running.wait_until(Duration::from_secs(30), "the step's sleeps", |_| {
+        count("sleep") >= sleeps
+    });
+    let _test = running.kill();
+    let killed = Instant::now();
+    loop {
+        let left = processes_with(&marker);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            killed.elapsed() < GONE_WITHIN,
+            "still running {GONE_WITHIN:?} after the runner was killed: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigkill_of_the_runner_stops_a_shell_steps_processes() {
+    // The step's shell waits for one sleep in its group and one that moved to a session of its
+    // own; both are its children, not the runner's.
+    let test = Test::new()
+        .workflow(
+            "w",
+            "name: w\nsteps:\n  - id: wait\n    command: setsid sleep 300 & sleep 300; echo done\n",
+        )
+        .arg("w");
+    killed_runner_leaves_nothing(test, 2);
+}
+
+#[test]
+fn sigkill_of_the_runner_stops_a_headless_agent_and_its_children() {
+    let test =
+        agent_workflow("name: w\nsteps:\n  - id: agent\n    mode: headless\n    prompt: Work.\n")
+            .fake_script("- [{sh: \"setsid sleep 300 & sleep 300\"}]\n");
+    killed_runner_leaves_nothing(test, 2);
+}
+
+#[test]
+fn a_run_that_ends_normally_leaves_no_watchdog_behind() {
+    let test = Test::new()
+        .workflow("w", "name: w\nsteps:\n  - id: a\n    command: echo hi\n")
+        .arg("w");
+    let marker = test.path().display().to_string();
+    let out = test.run();
+    let ended = Instant::now();
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            ended.elapsed() < GONE_WITHIN,
+            "left running: {:?}",
+            processes_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(out);
+}
