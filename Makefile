@@ -7,7 +7,17 @@ TOOLS_DIR := $(CURDIR)/.tools
 OPENSPEC_VERSION := 1.13.2
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(PATH)
 
-.PHONY: build test lint bench ci demo tools schema screenshots
+# Fake agent CLIs (the tests' `fake-agent`, linked as claude, codex, ...) to try workflows
+# without the real ones (docs/agent-clis.md, "Trying workflows without agent CLIs").
+TARGET_DIR ?= $(CURDIR)/target
+FAKE_CLIS := $(TARGET_DIR)/fake-clis
+FAKE_CLI_NAMES := claude codex copilot cursor-agent opencode gemini
+# The fakes keep their session files under their own home; runs are still recorded in the
+# user's agent-runner state directory.
+WITH_FAKE_CLIS = env AGENT_RUNNER_HOME="$${AGENT_RUNNER_HOME:-$$HOME/.agent-runner}" \
+	HOME="$(FAKE_CLIS)/home" PATH="$(FAKE_CLIS)/bin:$$PATH"
+
+.PHONY: build test lint bench ci demo tools schema fake-clis try screenshots
 
 build:
 	$(CARGO) build --release
@@ -42,5 +52,17 @@ screenshots:
 
 demo:
 	$(CARGO) run --release -- demo
+# The demo with the fake claude on PATH, so that its agent step runs too, offline.
+demo: build fake-clis
+	$(WITH_FAKE_CLIS) $(TARGET_DIR)/release/agent-runner demo
+
+# `make try ARGS="run my-workflow"`: agent-runner with the fake agent CLIs first on PATH.
+try: build fake-clis
+	$(WITH_FAKE_CLIS) $(TARGET_DIR)/release/agent-runner $(ARGS)
+
+fake-clis:
+	$(CARGO) build --release -p agent-runner-test-helpers --bin fake-agent
+	mkdir -p $(FAKE_CLIS)/bin $(FAKE_CLIS)/home
+	for cli in $(FAKE_CLI_NAMES); do ln -sf $(TARGET_DIR)/release/fake-agent $(FAKE_CLIS)/bin/$$cli; done
 
 ci: lint test

@@ -10,6 +10,11 @@
 //! process start) copies to the slave of the drained PTY, set raw as the relay sets the user's
 //! terminal. Every byte then crosses two kernel PTYs, as with the real relay.
 //!
+//! Then, in this process, the terminal filters on the same bytes in the relay's 64 KiB chunks:
+//! each hand-written state machine of src/pty (output filter, screen tracker, transcript) against
+//! `vte`'s parser with callbacks that only count. That is the least any `vte`-based filter would
+//! cost, so a hand-written filter faster than it stays (the filters' module docs cite this).
+//!
 //! Run with `cargo bench --bench pty`. `PTY_BENCH_MB` (default 200) and `PTY_BENCH_RUNS`
 //! (default 5) change the file size and the number of runs. `PTY_BENCH_OTHER_RUNNER`, the path
 //! of another `agent-runner` binary (say, one built from main), measures it too, in the same
@@ -235,6 +240,69 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// Callbacks that only count what `vte` found: the floor of any filter built on it.
+#[derive(Default)]
+struct CountingPerformer(u64);
+
+impl vte::Perform for CountingPerformer {
+    fn print(&mut self, _: char) {
+        self.0 += 1;
+    }
+    fn execute(&mut self, _: u8) {
+        self.0 += 1;
+    }
+    fn csi_dispatch(&mut self, _: &vte::Params, _: &[u8], _: bool, _: char) {
+        self.0 += 1;
+    }
+    fn osc_dispatch(&mut self, _: &[&[u8]], _: bool) {
+        self.0 += 1;
+    }
+    fn esc_dispatch(&mut self, _: &[u8], _: bool, _: u8) {
+        self.0 += 1;
+    }
+}
+
+/// Median MB/s of `feed` over `input` in 64 KiB chunks, over `runs` passes.
+fn filter_rate(input: &[u8], runs: usize, mut feed: impl FnMut(&[u8])) -> f64 {
+    let megabytes = input.len() as f64 / (1024.0 * 1024.0);
+    let rates = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            for chunk in input.chunks(64 * 1024) {
+                feed(std::hint::black_box(chunk));
+            }
+            megabytes / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(rates)
+}
+
+/// The relay's filters against `vte`'s parser, in process, on the bench's own output.
+fn filters_against_vte(file: &Path, runs: usize) {
+    use agent_runner::pty::transcript::Transcript;
+    use agent_runner::pty::{output_filter::OutputFilter, screen_tracker::ScreenTracker};
+    let input = std::fs::read(file).expect("read input");
+    let mut output = OutputFilter::new("0123456789abcdef0123456789abcdef");
+    let mut forwarded = agent_runner::pty::output_filter::FilteredOutput::default();
+    let output_rate = filter_rate(&input, runs, |chunk| {
+        forwarded.forward.clear();
+        output.feed_into(chunk, &mut forwarded);
+    });
+    let mut screen = ScreenTracker::new();
+    let screen_rate = filter_rate(&input, runs, |chunk| screen.feed(chunk));
+    let mut transcript = Transcript::new();
+    let transcript_rate = filter_rate(&input, runs, |chunk| transcript.push(chunk));
+    let mut parser = vte::Parser::new();
+    let mut counted = CountingPerformer::default();
+    let vte_rate = filter_rate(&input, runs, |chunk| parser.advance(&mut counted, chunk));
+    std::hint::black_box((counted.0, screen.at_line_start(), transcript.render().len()));
+    println!(
+        "filters, MB/s in process (median of {runs}): output filter {output_rate:.0}, screen tracker \
+         {screen_rate:.0}, transcript {transcript_rate:.0}; vte parser with counting callbacks \
+         {vte_rate:.0} (the floor of a vte-based filter)"
+    );
+}
+
 fn main() {
     let mb = env_number("PTY_BENCH_MB", 200);
     let runs = env_number("PTY_BENCH_RUNS", 5).max(1);
@@ -245,6 +313,8 @@ fn main() {
     let megabytes = bytes / (1024.0 * 1024.0);
     let relay = Project::new(&format!("cat {}", file.display()));
     let empty = Project::new("exit 0");
+
+    filters_against_vte(&file, runs);
 
     // Warm the page cache and the binaries once.
     drain(bare(&file));

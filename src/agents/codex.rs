@@ -21,7 +21,7 @@ use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
 };
-use super::ids::UtcTime;
+use super::ids::date_path;
 use super::invocation::{Argv, BuildError, Capabilities, CommandSpec, Invocation};
 use super::json::{Loose, count};
 use super::summary::{compact, first_line};
@@ -183,10 +183,7 @@ pub fn discover_in(sessions: &Path, ctx: &DiscoveryContext) -> Discovery {
         .now
         .checked_sub(Duration::from_secs(86_400))
         .unwrap_or(UNIX_EPOCH);
-    let mut dirs = vec![
-        UtcTime::of(ctx.now).date_path(),
-        UtcTime::of(yesterday).date_path(),
-    ];
+    let mut dirs = vec![date_path(ctx.now), date_path(yesterday)];
     dirs.dedup();
     let mut matches: Vec<(u64, String, String)> = Vec::new();
     for dir in dirs {

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::display::StepPath;
-use crate::interpolate::Vars;
-use crate::workflow::{StepKind, Workflow};
+use crate::interpolate::{Lookup, RenderError, VarRef, Vars};
+use crate::workflow::{StepKind, Template, Workflow};
 
 /// Where a step list's scope lives in the state document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +125,12 @@ pub struct VarsBuilder<'a> {
 }
 
 impl VarsBuilder<'_> {
+    /// Renders `template` with these variables, looking up only the ones it uses.
+    pub fn render(&self, template: &Template) -> Result<String, RenderError> {
+        template.render(self)
+    }
+
+    /// All the variables, copied (for the `AR_*` environment of a shell step).
     pub fn build(&self) -> Vars {
         let mut vars = Vars::new();
         for (name, value) in self.builtins {
@@ -143,5 +149,89 @@ impl VarsBuilder<'_> {
             vars.set(name, value);
         }
         vars
+    }
+}
+
+/// The same precedence as [`VarsBuilder::build`], answered in place: the innermost loop variable,
+/// then captures (a known one without a value is unset), params, builtins.
+impl Lookup for VarsBuilder<'_> {
+    fn lookup(&self, name: &str) -> Option<VarRef<'_>> {
+        if let Some((_, value)) = self.loop_vars.iter().rev().find(|(n, _)| n == name) {
+            return Some(VarRef::Set(value));
+        }
+        if self.capture_names.contains(name) {
+            return Some(match self.captures.get(name) {
+                Some(value) => VarRef::Set(value),
+                None => VarRef::Unset,
+            });
+        }
+        if let Some(value) = self.params.get(name) {
+            return Some(VarRef::Set(value));
+        }
+        self.builtins
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| VarRef::Set(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn lookup_in_place_agrees_with_the_copied_variables() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let params = map(&[("a", "param"), ("b", "param"), ("run_id", "shadowed")]);
+        let captures = map(&[
+            ("b", "capture"),
+            ("c", "capture"),
+            ("stray", "not declared"),
+        ]);
+        let capture_names: BTreeSet<String> =
+            ["b", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
+        let loop_vars = vec![
+            ("e".to_owned(), "outer".to_owned()),
+            ("e".to_owned(), "inner".to_owned()),
+            ("f".to_owned(), "loop".to_owned()),
+        ];
+        let builder = VarsBuilder {
+            builtins: [
+                ("session_dir", "/s"),
+                ("run_id", "r"),
+                ("step_id", "x"),
+                ("workflow_name", "w"),
+            ],
+            params: &params,
+            captures: &captures,
+            capture_names: &capture_names,
+            loop_vars: &loop_vars,
+        };
+        let copied = builder.build();
+        for name in [
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+            "f",
+            "stray",
+            "run_id",
+            "step_id",
+            "session_dir",
+            "workflow_name",
+            "nothing",
+        ] {
+            assert_eq!(builder.lookup(name), copied.lookup(name), "{name}");
+        }
+        assert_eq!(builder.lookup("e"), Some(VarRef::Set("inner")));
+        assert_eq!(builder.lookup("d"), Some(VarRef::Unset));
+        assert_eq!(builder.lookup("stray"), None);
     }
 }

@@ -15,7 +15,7 @@ use super::steps::agent::settings::{Layers, Recorded};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
-use crate::interpolate::{self, Vars};
+use crate::interpolate::Vars;
 use crate::state::Redactor;
 use crate::workflow::{LoopKind, LoopMax, Step, StepKind, Template, Workflow};
 
@@ -39,7 +39,8 @@ pub fn print(
     for (name, value) in bound {
         let value = match value {
             Bound::Given(value) => value.clone(),
-            Bound::Default(template) => interpolate::render(template.text(), &builtins, false)
+            Bound::Default(template) => template
+                .render(&builtins)
                 .unwrap_or_else(|_| template.text().to_owned()),
             Bound::Empty => String::new(),
         };
@@ -138,7 +139,7 @@ impl Plan<'_> {
                         Ok(child) => {
                             let mut child_params = Vec::new();
                             for (name, template) in &call.params {
-                                child_params.push((name.clone(), render(template, &vars, false)));
+                                child_params.push((name.clone(), render(template, &vars)));
                             }
                             let bound = super::subflow::bind_params(
                                 &child,
@@ -208,10 +209,7 @@ impl Plan<'_> {
                 } else {
                     "shell"
                 };
-                (
-                    label.to_owned(),
-                    first_line(&render(&shell.command, vars, true)),
-                )
+                (label.to_owned(), first_line(&render(&shell.command, vars)))
             }
             StepKind::Agent(agent) => {
                 let layers = Layers {
@@ -221,12 +219,12 @@ impl Plan<'_> {
                     decl: workflow.session_decl(&agent.session),
                     recorded: None::<&Recorded>,
                 };
-                let resolved = layers.resolve(&mut |t: &Template| Ok(render(t, vars, false)));
+                let resolved = layers.resolve(&mut |t: &Template| Ok(render(t, vars)));
                 let label = match &resolved {
                     Ok(r) => agent_label(agent, &r.cli, r.model.as_deref()),
                     Err(_) => agent_label(agent, "?", None),
                 };
-                let prompt = render(&agent.prompt, vars, false);
+                let prompt = render(&agent.prompt, vars);
                 let first = prompt.lines().next().unwrap_or_default();
                 let detail = if first.chars().count() > PROMPT_EXCERPT {
                     format!(
@@ -240,7 +238,7 @@ impl Plan<'_> {
             }
             StepKind::Group(_) => ("group".to_owned(), String::new()),
             StepKind::SubWorkflow(call) => {
-                let value = render(&call.workflow, vars, false);
+                let value = render(&call.workflow, vars);
                 let detail = match self.loader.load_sub(&value, &workflow.source) {
                     Ok(child) => format!("{} ({})", child.name, child.source),
                     Err(_) => value,
@@ -251,12 +249,12 @@ impl Plan<'_> {
                 LoopKind::Counted { max } => {
                     let max = match max {
                         LoopMax::Fixed(n) => n.to_string(),
-                        LoopMax::Template(t) => render(t, vars, false),
+                        LoopMax::Template(t) => render(t, vars),
                     };
                     (format!("loop x{max}"), String::new())
                 }
                 LoopKind::ForEach { over, .. } => {
-                    let pattern = render(over, vars, false);
+                    let pattern = render(over, vars);
                     let project = self.loader.project().dir.clone();
                     let count = super::glob::expand(&pattern, &project)
                         .map(|m| m.len())
@@ -268,8 +266,10 @@ impl Plan<'_> {
     }
 }
 
-fn render(template: &Template, vars: &Vars, shell: bool) -> String {
-    interpolate::render(template.text(), vars, shell).unwrap_or_else(|_| template.text().to_owned())
+fn render(template: &Template, vars: &Vars) -> String {
+    template
+        .render(vars)
+        .unwrap_or_else(|_| template.text().to_owned())
 }
 
 /// A value only known at run time shows as `{{name}}`.

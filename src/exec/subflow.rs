@@ -206,7 +206,8 @@ pub fn bind_params(
             continue;
         }
         let value = match &param.default {
-            Some(default) => crate::interpolate::render(default.text(), &builtins, false)
+            Some(default) => default
+                .render(&builtins)
                 .map_err(|err| fail(format!("default of parameter \"{}\": {err}", param.name)))?,
             None if !param.required => String::new(),
             None => {

@@ -1,14 +1,16 @@
 //! Run-time rendering of workflow templates.
 //!
-//! A template is lexed and checked exactly as at load time, then rewritten before Handlebars
-//! sees it: every `{{x}}` becomes a call of a private helper that writes the value verbatim or,
-//! in shell contexts, quoted for the position the quote scanner found for it; conditions read
-//! the variable by a bracketed path. Handlebars then does the rest (blocks, `\{{`, whitespace
-//! control), with the variables as context data.
+//! Before Handlebars sees a template it is rewritten: every `{{x}}` becomes a call of a private
+//! helper that writes the value verbatim or, in shell contexts, quoted for the position the quote
+//! scanner found for it; conditions read the variable by a bracketed path. Handlebars then does
+//! the rest (blocks, `\{{`, whitespace control), with the variables as context data. A model's
+//! templates are rewritten and parsed once (see `compiled`); [`render`] is for text that is not
+//! part of a model.
 
-use super::analyze::{analyze_lexed, syntax_message};
-use super::lex::{Lexed, Piece, Tag, lex};
-use super::registry::{SHELL_HELPER, VALUE_HELPER, WORKFLOW_REGISTRY, quote_name};
+use super::analyze::syntax_message;
+use super::compiled::Compiled;
+use super::lex::{Lexed, Piece, Tag};
+use super::registry::{SHELL_HELPER, VALUE_HELPER, quote_name};
 use super::shell::QuoteScanner;
 use super::vars::Vars;
 
@@ -26,27 +28,11 @@ pub enum RenderError {
 /// Renders `text` with `vars`. With `shell`, every `{{x}}` is quoted for the shell position it
 /// stands in (workflow-format.md §8.5); otherwise values are written verbatim.
 pub fn render(text: &str, vars: &Vars, shell: bool) -> Result<String, RenderError> {
-    if !text.contains("{{") {
-        // Without `{{` there are no tags and no escapes: Handlebars would copy the text.
-        return Ok(text.to_owned());
-    }
-    let lexed = lex(text);
-    let analysis = analyze_lexed(text, &lexed, "template", shell);
-    if let Some(issue) = analysis.issues.into_iter().next() {
-        return Err(RenderError::Template(issue.message));
-    }
-    // Checked up front, in every branch, so a typo fails the same way whatever the conditions.
-    if let Some(unknown) = analysis.vars.iter().find(|v| vars.get(&v.name).is_none()) {
-        return Err(RenderError::Undefined(unknown.name.clone()));
-    }
-    let rewritten = rewrite(text, &lexed, shell);
-    WORKFLOW_REGISTRY
-        .render_template(&rewritten, &vars.to_json())
-        .map_err(from_handlebars)
+    Compiled::new(text, "template", shell).0.render(text, vars)
 }
 
 /// The template with each allowed tag replaced by its helper call; text is kept as written.
-fn rewrite(text: &str, lexed: &Lexed<'_>, shell: bool) -> String {
+pub(crate) fn rewrite(text: &str, lexed: &Lexed<'_>, shell: bool) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     let mut scanner = QuoteScanner::new();
     for piece in &lexed.pieces {
@@ -88,7 +74,7 @@ fn rewrite(text: &str, lexed: &Lexed<'_>, shell: bool) -> String {
     out
 }
 
-fn from_handlebars(error: handlebars::RenderError) -> RenderError {
+pub(crate) fn from_handlebars(error: handlebars::RenderError) -> RenderError {
     use handlebars::RenderErrorReason as Reason;
     match error.reason() {
         Reason::NestedError(inner) => {

@@ -49,23 +49,6 @@ impl Vars {
             .iter()
             .map(|(name, value)| (name.as_str(), value))
     }
-
-    /// The values as Handlebars context data: unset values become `null`, which `{{#if}}`
-    /// treats as false and the value helpers reject.
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        let map = self
-            .values
-            .iter()
-            .map(|(name, value)| {
-                let json = match value {
-                    VarValue::Set(text) => serde_json::Value::String(text.clone()),
-                    VarValue::Unset => serde_json::Value::Null,
-                };
-                (name.clone(), json)
-            })
-            .collect();
-        serde_json::Value::Object(map)
-    }
 }
 
 #[cfg(test)]
@@ -84,9 +67,5 @@ mod tests {
         assert_eq!(vars.get("z"), None);
         let names: Vec<_> = vars.iter().map(|(name, _)| name).collect();
         assert_eq!(names, ["a", "b", "c"]);
-        assert_eq!(
-            vars.to_json(),
-            serde_json::json!({"a": "capture", "b": null, "c": ""})
-        );
     }
 }

@@ -65,7 +65,7 @@ pub fn control_socket_path(run_dir: &Path) -> PathBuf {
 /// A fresh step token: 32 hex digits from the system's random source.
 pub fn new_token() -> io::Result<String> {
     let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    getrandom::fill(&mut bytes)?;
     Ok(hex(&bytes))
 }
 

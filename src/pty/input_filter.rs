@@ -12,6 +12,11 @@
 //!
 //! The bytes inside CSI/SS3 sequences, OSC/DCS/APC/PM/SOS strings and bracketed pastes are never
 //! triggers. Cursor-moving keys make the [`LineTracker`] give up on the line until the next Enter.
+//!
+//! Why not `vte`'s parser: it reports sequences, not the bytes to forward or hold; it reads the
+//! three raw bytes of an X10 mouse report (`ESC [ M` + 3) as text; and it does not know bracketed
+//! paste, so a pasted `ESC ]` without its end would leave it inside an OSC that swallows the
+//! paste's end marker. (This path carries keystrokes, not bulk output; speed is not the reason.)
 
 use super::line_tracker::{LineCommand, LineTracker};
 

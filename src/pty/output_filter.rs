@@ -10,6 +10,11 @@
 //! delay. A sentinel-shaped OSC that is never terminated is released unchanged once it reaches
 //! 8 KiB. A trailing lone ESC is held for the next chunk, because it may start the sentinel; the
 //! output pump calls [`OutputFilter::flush`] when the agent falls quiet.
+//!
+//! Hand-written rather than built on `vte`, which is slower on this hot path: `cargo bench --bench
+//! pty` measured this filter at 2545 MB/s (1243 on a busier machine) and `vte`'s parser, with
+//! callbacks that only count, at 506 MB/s (330). `vte` also reports sequences without their bytes,
+//! while everything but the sentinel must be forwarded unchanged.
 
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;

@@ -18,6 +18,10 @@
 //! that way is one extra blank line, while the other way would glue the step's end line to the
 //! child's last output. Like the filters, it gives the same answers however the output is split
 //! across reads. Plain text is skipped in runs: only the last byte before the next ESC matters.
+//!
+//! Hand-written rather than built on `vte` (which `vt100` uses), because `vte` is slower on the
+//! relay's hot path: `cargo bench --bench pty` measured this tracker at 2210 MB/s (1440 on a
+//! busier machine) and `vte`'s parser alone, with callbacks that only count, at 506 MB/s (330).
 
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;

@@ -5,6 +5,10 @@
 //! the current line over, so progress bars and spinners leave only their last state; Backspace
 //! removes the previous character. Only the last 1 MiB is kept, and a cut transcript says so on its
 //! first line. User keystrokes never reach it: the relay feeds it child output only.
+//!
+//! Hand-written rather than built on `vte`, which is slower on the relay's hot path: `cargo bench
+//! --bench pty` measured this stripper at 834 MB/s (414 on a busier machine) and `vte`'s parser
+//! alone, with callbacks that only count, at 506 MB/s (330), before any text is kept.
 
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;

@@ -19,7 +19,7 @@ use crate::console;
 use crate::exit;
 use crate::state::{
     ProjectDir, REDACTED, Redactor, RunEntry, Skip, SkipReason, StateDoc, StateError, StateRoot,
-    StringMap, UtcDateTime, parse_rfc3339_millis,
+    StringMap, format_utc_millis, parse_rfc3339_millis,
 };
 
 /// `agent-runner list [--all] [--limit N] [--json]`: the runs of this project (or of every
@@ -185,13 +185,10 @@ pub fn shown_params(doc: &StateDoc, redactor: &Redactor) -> StringMap {
 /// `2026-11-21 09:40` (UTC) from an RFC 3339 timestamp; `-` when it is malformed.
 pub fn short_time(rfc3339: &str) -> String {
     match parse_rfc3339_millis(rfc3339) {
-        Some(ms) => {
-            let t = UtcDateTime::from_unix_millis(ms);
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}",
-                t.year, t.month, t.day, t.hour, t.minute
-            )
-        }
+        Some(ms) => format_utc_millis(
+            ms,
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]"),
+        ),
         None => "-".to_owned(),
     }
 }
@@ -199,13 +196,10 @@ pub fn short_time(rfc3339: &str) -> String {
 /// `09:40:02.004` (UTC) from an RFC 3339 timestamp; `--:--:--.---` when it is malformed.
 pub fn clock_time(rfc3339: &str) -> String {
     match parse_rfc3339_millis(rfc3339) {
-        Some(ms) => {
-            let t = UtcDateTime::from_unix_millis(ms);
-            format!(
-                "{:02}:{:02}:{:02}.{:03}",
-                t.hour, t.minute, t.second, t.millisecond
-            )
-        }
+        Some(ms) => format_utc_millis(
+            ms,
+            time::macros::format_description!("[hour]:[minute]:[second].[subsecond digits:3]"),
+        ),
         None => "--:--:--.---".to_owned(),
     }
 }

@@ -26,6 +26,10 @@ pub mod secrets;
 mod state_file;
 mod time;
 
+pub use self::time::{
+    TimeFormat, duration_ms_between, format_rfc3339, format_utc, format_utc_millis, now_rfc3339,
+    parse_rfc3339, parse_rfc3339_millis, system_time_from_millis, unix_millis,
+};
 pub use audit::{
     AuditEvent, AuditLine, AuditReader, AuditRecord, AuditWriter, MAX_STRING_BYTES, read_audit,
     truncate_strings,
@@ -54,7 +58,3 @@ pub use reserved_run::ReservedRun;
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
 pub use run_id::{new_run_id, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};
-pub use time::{
-    UtcDateTime, duration_ms_between, format_rfc3339, now_rfc3339, parse_rfc3339,
-    parse_rfc3339_millis, system_time_from_millis, unix_millis,
-};

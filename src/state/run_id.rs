@@ -1,8 +1,6 @@
 //! Run ids (runs-and-state.md §1): `<slug>-<YYYYMMDD>-<HHMMSS>-<4 lowercase hex>` in UTC, and the
 //! check applied to ids typed on the command line before they are used as a path component.
 
-use std::fs::File;
-use std::io::Read;
 use std::sync::LazyLock;
 use std::time::SystemTime;
 
@@ -10,7 +8,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use super::error::StateError;
-use super::time::UtcDateTime;
+use super::time::format_utc;
 
 /// Slugs are cut to this many characters.
 const MAX_SLUG_CHARS: usize = 40;
@@ -42,18 +40,15 @@ pub fn workflow_slug(name: &str) -> String {
 }
 
 /// A new run id for a run of workflow `workflow_name` started at `now`, e.g.
-/// `flokay-20261121-083312-7f3a`. The 4 hex digits come from `/dev/urandom`.
+/// `flokay-20261121-083312-7f3a`. The 4 hex digits come from the system's random source.
 pub fn new_run_id(workflow_name: &str, now: SystemTime) -> String {
-    let t = UtcDateTime::from_system_time(now);
+    let stamp = format_utc(
+        now,
+        time::macros::format_description!("[year][month][day]-[hour][minute][second]"),
+    );
     format!(
-        "{}-{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
+        "{}-{stamp}-{:04x}",
         workflow_slug(workflow_name),
-        t.year,
-        t.month,
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
         random_u16()
     )
 }
@@ -75,14 +70,11 @@ pub fn validate_run_id(id: &str) -> Result<(), StateError> {
     }
 }
 
-/// Two random bytes from `/dev/urandom`; if that cannot be read, a hash of the time and pid,
-/// which is still unpredictable enough to avoid collisions between runs.
+/// Two random bytes from the system's random source; if that cannot be read, a hash of the time
+/// and pid, which is still unpredictable enough to avoid collisions between runs.
 fn random_u16() -> u16 {
     let mut bytes = [0u8; 2];
-    if File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok()
-    {
+    if getrandom::fill(&mut bytes).is_ok() {
         return u16::from_be_bytes(bytes);
     }
     let nanos = SystemTime::now()

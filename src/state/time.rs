@@ -1,68 +1,21 @@
 //! Timestamps as state.json and the audit log write them: RFC 3339 in UTC with milliseconds
-//! (`2026-11-21T08:33:12.511Z`), and the parsing back that `list`/`show` need for durations.
-//!
-//! The civil-date conversion is the days-from-civil algorithm on the proleptic Gregorian calendar
-//! (400-year eras), done here rather than pulling in a date crate for two functions.
+//! (`2026-11-21T08:33:12.511Z`), the parsing back that `list`/`show` need for durations, and the
+//! other UTC renderings of an instant (run ids, report columns). The calendar is the `time`
+//! crate's; this module fixes the formats.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const MILLIS_PER_DAY: i64 = 86_400_000;
+use time::format_description::BorrowedFormatItem;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
 
-/// A UTC calendar date and time of day, at millisecond precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtcDateTime {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-    pub millisecond: u32,
-}
+/// A format description for [`format_utc`], written with [`time::macros::format_description!`].
+pub type TimeFormat = [BorrowedFormatItem<'static>];
 
-impl UtcDateTime {
-    /// The calendar time of a point given in milliseconds since the Unix epoch.
-    pub fn from_unix_millis(ms: i64) -> Self {
-        let days = ms.div_euclid(MILLIS_PER_DAY);
-        let rest = ms.rem_euclid(MILLIS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        // `rest` is in [0, 86_400_000), so every part below fits a u32.
-        let rest = rest as u32;
-        UtcDateTime {
-            year,
-            month,
-            day,
-            hour: rest / 3_600_000,
-            minute: rest / 60_000 % 60,
-            second: rest / 1000 % 60,
-            millisecond: rest % 1000,
-        }
-    }
-
-    /// The calendar time of a [`SystemTime`], truncated to milliseconds.
-    pub fn from_system_time(t: SystemTime) -> Self {
-        Self::from_unix_millis(unix_millis(t))
-    }
-
-    /// Milliseconds since the Unix epoch. Fields out of their usual range simply carry over
-    /// (second 60 becomes the next minute).
-    pub fn to_unix_millis(&self) -> i64 {
-        let days = days_from_civil(self.year, self.month, self.day);
-        days * MILLIS_PER_DAY
-            + i64::from(self.hour) * 3_600_000
-            + i64::from(self.minute) * 60_000
-            + i64::from(self.second) * 1000
-            + i64::from(self.millisecond)
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    pub fn to_rfc3339(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            self.year, self.month, self.day, self.hour, self.minute, self.second, self.millisecond
-        )
-    }
-}
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`: milliseconds are truncated, never rounded.
+const RFC3339_MILLIS: &TimeFormat =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// Milliseconds since the Unix epoch (negative before 1970).
 pub fn unix_millis(t: SystemTime) -> i64 {
@@ -82,9 +35,28 @@ pub fn system_time_from_millis(ms: i64) -> SystemTime {
     }
 }
 
+/// The instant `ms` milliseconds after the Unix epoch written in UTC with `format`. Instants
+/// outside the years 0000 to 9999 are clamped to them.
+pub fn format_utc_millis(ms: i64, format: &TimeFormat) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if ms < 0 {
+        OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT)
+    } else {
+        OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX)
+    });
+    // Formatting a UTC date and time into a String has no way to fail: every component the
+    // formats use is present, and the output is memory.
+    at.format(format).unwrap_or_default()
+}
+
+/// `t`, truncated to milliseconds, written in UTC with `format`.
+pub fn format_utc(t: SystemTime, format: &TimeFormat) -> String {
+    format_utc_millis(unix_millis(t), format)
+}
+
 /// `t` as RFC 3339 UTC with milliseconds, e.g. `2026-11-21T08:33:12.511Z`.
 pub fn format_rfc3339(t: SystemTime) -> String {
-    UtcDateTime::from_system_time(t).to_rfc3339()
+    format_utc(t, RFC3339_MILLIS)
 }
 
 /// The current time as RFC 3339 UTC with milliseconds.
@@ -93,68 +65,17 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Parses an RFC 3339 timestamp (`2026-11-21T08:33:12.511Z`, any number of fraction digits,
-/// `Z` or a `±HH:MM` offset) into milliseconds since the Unix epoch. `None` if it is malformed.
+/// `Z` or a `±HH:MM` offset, `T`, `t` or a space between date and time) into milliseconds since
+/// the Unix epoch; finer digits are dropped, like the writer does. `None` if it is malformed.
 pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+    // The `time` crate takes any one byte between date and time; the state files never hold
+    // anything but `T`, and a reader should not accept more than RFC 3339's examples.
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
-    if !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let year = i64::from(digits(&b[0..4])?);
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
-    let hour = digits(&b[11..13])?;
-    let minute = digits(&b[14..16])?;
-    let second = digits(&b[17..19])?;
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-
-    let mut rest = &b[19..];
-    let mut millisecond = 0;
-    if let Some((b'.', frac)) = rest.split_first() {
-        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 {
-            return None;
-        }
-        // Keep milliseconds; finer digits are dropped (truncation, like the writer).
-        let padded = frac[..n].iter().chain(std::iter::repeat(&b'0')).take(3);
-        millisecond = padded.fold(0, |acc, c| acc * 10 + u32::from(c - b'0'));
-        rest = &frac[n..];
-    }
-
-    let offset_minutes: i64 = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let h = i64::from(digits(&[*h1, *h2])?);
-            let m = i64::from(digits(&[*m1, *m2])?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let total = h * 60 + m;
-            if *sign == b'-' { -total } else { total }
-        }
-        _ => return None,
-    };
-
-    let local = UtcDateTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        millisecond,
-    };
-    Some(local.to_unix_millis() - offset_minutes * 60_000)
+    let at = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    let nanos = at.to_offset(UtcOffset::UTC).unix_timestamp_nanos();
+    i64::try_from(nanos.div_euclid(1_000_000)).ok()
 }
 
 /// Parses an RFC 3339 timestamp into a [`SystemTime`]. `None` if it is malformed.
@@ -167,57 +88,6 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 pub fn duration_ms_between(start: &str, end: &str) -> Option<u64> {
     let d = parse_rfc3339_millis(end)? - parse_rfc3339_millis(start)?;
     u64::try_from(d).ok()
-}
-
-fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
-}
-
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    // Years start in March so that the leap day is the last day of the year.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    // Both values are small and non-negative by construction.
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -236,16 +106,40 @@ mod tests {
         assert_eq!(parse_rfc3339_millis("2026-11-21T08:33:12.511Z"), Some(ms));
     }
 
+    const MILLIS_PER_DAY: i64 = 86_400_000;
+
     #[test]
     fn round_trips_every_day_across_leap_years() {
         // Every day from 1896 to 2104 (1900 and 2100 are not leap years, 2000 is).
-        let first = days_from_civil(1896, 1, 1);
-        let last = days_from_civil(2104, 12, 31);
+        let first = parse_rfc3339_millis("1896-01-01T00:00:00Z").unwrap() / MILLIS_PER_DAY;
+        let last = parse_rfc3339_millis("2104-12-31T00:00:00Z").unwrap() / MILLIS_PER_DAY;
+        assert_eq!(last - first, 76_335);
         for day in first..=last {
             let ms = day * MILLIS_PER_DAY + 45_296_789;
-            let text = UtcDateTime::from_unix_millis(ms).to_rfc3339();
+            let text = format_rfc3339(system_time_from_millis(ms));
+            assert!(text.ends_with("T12:34:56.789Z"), "{text}");
             assert_eq!(parse_rfc3339_millis(&text), Some(ms), "{text}");
         }
+    }
+
+    #[test]
+    fn other_formats_and_the_clamped_range() {
+        let ms = parse_rfc3339_millis("2026-11-21T08:33:12.511Z").unwrap();
+        let date_path = format_description!("[year]/[month]/[day]");
+        assert_eq!(format_utc_millis(ms, date_path), "2026/11/21");
+        let clock = format_description!("[hour]:[minute]:[second].[subsecond digits:3]");
+        assert_eq!(format_utc_millis(ms, clock), "08:33:12.511");
+        assert_eq!(
+            format_utc_millis(ms - 1_000_000_000_000_000, date_path),
+            "-9999/01/01"
+        );
+        assert_eq!(format_utc_millis(i64::MAX, date_path), "9999/12/31");
+        // Fractions are cut, not rounded, also before the epoch.
+        assert_eq!(format_utc_millis(-1, clock), "23:59:59.999");
+        assert_eq!(
+            format_rfc3339(UNIX_EPOCH + Duration::from_nanos(999_999)),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -257,7 +151,7 @@ mod tests {
         assert!(parse_rfc3339("2100-02-29T12:00:00.000Z").is_none());
         let feb29 = parse_rfc3339_millis("2024-02-29T23:59:59.999Z").unwrap();
         assert_eq!(
-            UtcDateTime::from_unix_millis(feb29 + 1).to_rfc3339(),
+            format_rfc3339(system_time_from_millis(feb29 + 1)),
             "2024-03-01T00:00:00.000Z"
         );
     }
@@ -303,6 +197,7 @@ mod tests {
             "2026-11-21T08:33:12.Z",
             "2026-11-21T08:33:12.511Zjunk",
             "2026-11-21T08:33:12+0100",
+            "2026-11-21X08:33:12Z",
             "２０２６-11-21T08:33:12Z",
         ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad:?}");

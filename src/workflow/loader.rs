@@ -14,12 +14,12 @@ use super::diagnostic::Diagnostic;
 use super::fields::{
     Finding, Location, MAX_FINDINGS, MapReader, Sink, Target, YamlPath, is_identifier, push_number,
 };
-use super::fxhash::FxHashMap;
 use super::model::*;
 use super::names::Names;
 use super::positions::{PositionIndex, with_ancestors};
 use super::suggest::did_you_mean;
 use super::yaml::{self, Node};
+use rustc_hash::FxHashMap;
 
 /// Workflow files larger than this are refused (a workflow is a page of YAML, not megabytes).
 pub const MAX_FILE_SIZE: usize = 1024 * 1024;
@@ -516,9 +516,9 @@ impl<'a> Analyzer<'a> {
                     }
                     let description = r.string("description", &mut self.sink).unwrap_or("");
                     let default = r.scalar("default", &mut self.sink);
-                    if let Some(default) = &default {
-                        self.template(default, "default", false, r.path_of("default"), true);
-                    }
+                    let default = default.map(|default| {
+                        self.template(&default, "default", false, r.path_of("default"), true)
+                    });
                     let required = r.bool("required", &mut self.sink);
                     if required == Some(true)
                         && default.is_some()
@@ -536,7 +536,7 @@ impl<'a> Analyzer<'a> {
                         name: name.to_owned(),
                         description: description.to_owned(),
                         required: default.is_none() && required.unwrap_or(true),
-                        default: default.map(Template::new),
+                        default,
                         secret,
                     })
                 }
@@ -699,10 +699,9 @@ impl<'a> Analyzer<'a> {
                 None
             }
         });
-        let model = r.string("model", &mut self.sink).map(|model| {
-            self.template(model, "model", false, r.path_of("model"), false);
-            Template::new(model)
-        });
+        let model = r
+            .string("model", &mut self.sink)
+            .map(|model| self.template(model, "model", false, r.path_of("model"), false));
         let effort = r.keyword("effort", Effort::ALL, Effort::parse, &mut self.sink);
         let permissions = r.keyword(
             "permissions",
@@ -812,8 +811,8 @@ impl<'a> Analyzer<'a> {
             let path = env_path.key(key);
             match value.scalar_text() {
                 Some(text) => {
-                    self.template(&text, "env", false, path, false);
-                    env.push((key.clone(), Template::new(text)));
+                    let template = self.template(&text, "env", false, path, false);
+                    env.push((key.clone(), template));
                 }
                 None => self
                     .sink

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub use super::template::Template;
+
 /// One workflow file, loaded and validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -317,25 +319,6 @@ pub struct SubWorkflowStep {
     pub workflow: Template,
     /// Rendered in the caller's scope, not shell-quoted.
     pub params: Vec<(String, Template)>,
-}
-
-/// Template text as written in the file (Handlebars, see the `interpolate` module).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Template(pub String);
-
-impl Template {
-    pub fn new(text: impl Into<String>) -> Self {
-        Template(text.into())
-    }
-
-    pub fn text(&self) -> &str {
-        &self.0
-    }
-
-    /// True when rendering cannot change the text (no `{{`).
-    pub fn is_static(&self) -> bool {
-        !self.0.contains("{{")
-    }
 }
 
 /// Names of the built-in variables (workflow-format.md §8.3).

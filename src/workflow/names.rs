@@ -2,7 +2,7 @@
 //! captures, loop variables): a file with thousands of steps must not check each name against
 //! every earlier one.
 
-use super::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 
 /// Names in the order they were added (repeats kept), with a count per name for lookups.
 #[derive(Debug, Default)]

@@ -573,8 +573,9 @@ impl<'a> Analyzer<'a> {
                 );
                 return None;
             }
-            self.template(command, "skip_if", true, path, false);
-            return Some(SkipIf::Shell(Template::new(command)));
+            return Some(SkipIf::Shell(
+                self.template(command, "skip_if", true, path, false),
+            ));
         }
         self.sink.error(
             "skip-if",
@@ -596,10 +597,9 @@ impl<'a> Analyzer<'a> {
     }
 
     fn shell(&mut self, r: &MapReader<'a, '_>, interactive: bool) -> Option<StepKind> {
-        let command = r.nonempty_string("command", &mut self.sink);
-        if let Some(command) = command {
-            self.template(command, "command", true, r.path_of("command"), false);
-        }
+        let command = r
+            .nonempty_string("command", &mut self.sink)
+            .map(|command| self.template(command, "command", true, r.path_of("command"), false));
         let capture = if interactive {
             None
         } else {
@@ -617,7 +617,7 @@ impl<'a> Analyzer<'a> {
         let workdir = self.workdir(r);
         let env = self.env(r);
         Some(StepKind::Shell(ShellStep {
-            command: Template::new(command?),
+            command: command?,
             interactive,
             capture: capture.map(|name| Capture { name, stderr }),
             workdir,
@@ -627,15 +627,13 @@ impl<'a> Analyzer<'a> {
 
     fn workdir(&mut self, r: &MapReader<'a, '_>) -> Option<Template> {
         let workdir = r.nonempty_string("workdir", &mut self.sink)?;
-        self.template(workdir, "workdir", false, r.path_of("workdir"), false);
-        Some(Template::new(workdir))
+        Some(self.template(workdir, "workdir", false, r.path_of("workdir"), false))
     }
 
     fn agent(&mut self, r: &MapReader<'a, '_>, kind: Kind) -> Option<StepKind> {
-        let prompt = r.nonempty_string("prompt", &mut self.sink);
-        if let Some(prompt) = prompt {
-            self.template(prompt, "prompt", false, r.path_of("prompt"), false);
-        }
+        let prompt = r
+            .nonempty_string("prompt", &mut self.sink)
+            .map(|prompt| self.template(prompt, "prompt", false, r.path_of("prompt"), false));
         let explicit = r.get("session").is_some();
         let session = match r.string("session", &mut self.sink) {
             Some("new") => Some(SessionStrategy::New),
@@ -702,7 +700,7 @@ impl<'a> Analyzer<'a> {
             } else {
                 AgentMode::Interactive
             },
-            prompt: Template::new(prompt?),
+            prompt: prompt?,
             session: session?,
             cli: settings.cli,
             model: settings.model,
@@ -766,10 +764,9 @@ impl<'a> Analyzer<'a> {
         let max = l
             .get("max")
             .and_then(|node| self.loop_max(node, l.path_of("max")));
-        let over = l.string("over", &mut self.sink).map(|over| {
-            self.template(over, "loop.over", false, l.path_of("over"), false);
-            Template::new(over)
-        });
+        let over = l
+            .string("over", &mut self.sink)
+            .map(|over| self.template(over, "loop.over", false, l.path_of("over"), false));
         let var = l
             .string("as", &mut self.sink)
             .and_then(|v| self.loop_var(v, l.path_of("as")));
@@ -841,10 +838,9 @@ impl<'a> Analyzer<'a> {
             Node::Num { int: Some(n), .. } if (1..=10000).contains(n) => {
                 u32::try_from(*n).ok().map(LoopMax::Fixed)
             }
-            Node::Str(text) if text.contains("{{") => {
-                self.template(text, "loop.max", false, path, false);
-                Some(LoopMax::Template(Template::new(text.clone())))
-            }
+            Node::Str(text) if text.contains("{{") => Some(LoopMax::Template(
+                self.template(text, "loop.max", false, path, false),
+            )),
             Node::Str(text) => match text.trim().parse::<u32>() {
                 Ok(n) if (1..=10000).contains(&n) => Some(LoopMax::Fixed(n)),
                 _ => {
@@ -882,9 +878,9 @@ impl<'a> Analyzer<'a> {
 
     fn sub_workflow(&mut self, r: &MapReader<'a, '_>, id: Option<String>) -> Option<StepKind> {
         let workflow = r.nonempty_string("workflow", &mut self.sink);
-        if let Some(workflow) = workflow {
-            self.template(workflow, "workflow", false, r.path_of("workflow"), false);
-        }
+        let workflow_template = workflow.map(|workflow| {
+            self.template(workflow, "workflow", false, r.path_of("workflow"), false)
+        });
         let mut params = Vec::new();
         let mut ok = true;
         if let Some(entries) = r.map("params", &mut self.sink) {
@@ -903,8 +899,9 @@ impl<'a> Analyzer<'a> {
                 }
                 match value.scalar_text() {
                     Some(text) => {
-                        self.template(&text, &format!("params.{key}"), false, path, false);
-                        params.push((key.clone(), Template::new(text)));
+                        let field = format!("params.{key}");
+                        let template = self.template(&text, &field, false, path, false);
+                        params.push((key.clone(), template));
                     }
                     None => {
                         self.sink
@@ -916,7 +913,7 @@ impl<'a> Analyzer<'a> {
         } else if r.has("params") {
             ok = false;
         }
-        let workflow = workflow?;
+        let (workflow, workflow_template) = workflow.zip(workflow_template)?;
         if !workflow.contains("{{") {
             self.calls.push(Call {
                 value: workflow.to_owned(),
@@ -929,7 +926,7 @@ impl<'a> Analyzer<'a> {
         }
         ok.then(|| {
             StepKind::SubWorkflow(SubWorkflowStep {
-                workflow: Template::new(workflow),
+                workflow: workflow_template,
                 params,
             })
         })

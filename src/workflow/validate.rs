@@ -1,15 +1,16 @@
 //! Template checks and the known-names logic (workflow-format.md §8.4).
 //!
 //! A template field is checked only when its text contains `{{`. The template itself is analysed
-//! by the `interpolate` module (syntax, helpers, quoting in shell contexts); this module decides
+//! by the `interpolate` module (syntax, helpers, quoting in shell contexts), and the model keeps
+//! that analysis in its [`Template`] for run time; this module decides
 //! which variable names are known at that point of the file and reports the others as
 //! `undefined-variable`, with a did-you-mean and the list of known names.
 
 use super::fields::{Target, YamlPath};
-use super::fxhash::FxHashMap;
 use super::loader::Analyzer;
-use super::model::BUILTIN_VARS;
+use super::model::{BUILTIN_VARS, Template};
 use super::suggest::suggest;
+use rustc_hash::FxHashMap;
 
 /// At most this many known names are listed in the help of an `undefined-variable` error.
 const LISTED_NAMES: usize = 40;
@@ -29,7 +30,8 @@ fn listing(names: &[&str]) -> String {
 }
 
 impl<'a> Analyzer<'a> {
-    /// Checks a template field at `path`. `builtins_only` is for param defaults.
+    /// Checks a template field at `path` and returns it as the model keeps it, with its
+    /// analysis. `builtins_only` is for param defaults.
     pub(crate) fn template(
         &mut self,
         text: &str,
@@ -37,9 +39,9 @@ impl<'a> Analyzer<'a> {
         shell: bool,
         path: YamlPath<'_>,
         builtins_only: bool,
-    ) {
-        // `analyze` returns at once, allocating nothing, for text without `{{`.
-        let analysis = crate::interpolate::analyze(text, field, shell);
+    ) -> Template {
+        // The analysis returns at once, allocating nothing, for text without `{{`.
+        let (template, analysis) = Template::analysed(text.to_owned(), field, shell);
         for issue in analysis.issues {
             self.sink
                 .error(issue.code, issue.message, path, Target::Value);
@@ -70,6 +72,7 @@ impl<'a> Analyzer<'a> {
                 Target::Value,
             );
         }
+        template
     }
 
     fn is_known(&self, name: &str, builtins_only: bool) -> bool {

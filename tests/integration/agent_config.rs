@@ -185,7 +185,7 @@ fn the_binary_comes_from_config_and_the_environment_overrides_it() {
     let link = |dir: &str| {
         let at = test.path().join(dir);
         std::fs::create_dir_all(&at).unwrap();
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), at.join("claude")).unwrap();
+        std::os::unix::fs::symlink(crate::helpers::fake_agent(), at.join("claude")).unwrap();
         at.join("claude").display().to_string()
     };
     let (configured, from_env) = (link("configured"), link("from-env"));

@@ -128,7 +128,7 @@ fn agent_environment_drops_nested_agent_and_ar_variables() {
     let test = Test::new();
     let fakes = test.path().join("fakes");
     std::fs::create_dir_all(&fakes).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), fakes.join("claude")).unwrap();
+    std::os::unix::fs::symlink(crate::helpers::fake_agent(), fakes.join("claude")).unwrap();
     let dump = test.path().join("claude.env");
     let wrapper = format!(
         "#!/bin/sh\nif [ \"$1\" = -p ]; then env > '{}'; fi\nexec '{}' \"$@\"\n",

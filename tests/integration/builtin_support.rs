@@ -62,7 +62,7 @@ pub const PR_URL: &str = "https://github.example/acme/app/pull/1";
 pub fn with_fakes(test: Test, script: &str) -> Test {
     let root = test.path().to_path_buf();
     for cli in ["claude", "codex"] {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), root.join("bin").join(cli))
+        std::os::unix::fs::symlink(crate::helpers::fake_agent(), root.join("bin").join(cli))
             .expect("link the fake agent");
     }
     // An empty script means "every turn succeeds with the default answer".

@@ -85,7 +85,7 @@ impl World {
         .unwrap();
         for cli in ["claude", "codex"] {
             std::os::unix::fs::symlink(
-                env!("CARGO_BIN_EXE_fake-agent"),
+                crate::helpers::fake_agent(),
                 dir.path().join("bin").join(cli),
             )
             .unwrap();
@@ -120,7 +120,7 @@ impl World {
         self
     }
 
-    /// Sets the fake's `FAKE_AGENT_SCRIPT` (one entry per agent turn, see `fake_agent/script.rs`).
+    /// Sets the fake's `FAKE_AGENT_SCRIPT` (one entry per agent turn, see `crates/test-helpers/src/bin/fake-agent/script.rs`).
     pub fn script(mut self, yaml: &str) -> Self {
         let path = self.path("script.yaml");
         std::fs::write(&path, yaml).unwrap();

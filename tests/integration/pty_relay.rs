@@ -6,14 +6,15 @@
 //! that log their input put the PTY in raw mode and `cat` into a file, and ignore SIGTERM so that
 //! every byte sent before the trigger is logged before the grace period ends.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use expectrl::{Regex, Session};
 use serde_json::Value;
 
-const RELAY_HOST: &str = env!("CARGO_BIN_EXE_relay-host");
+use crate::helpers::relay_host;
+
 const TIMEOUT: Duration = Duration::from_secs(10);
 const DEL: u8 = 0x7f;
 
@@ -44,11 +45,12 @@ impl Host {
         let wrapper = r#"read go; printf 'stty-before:%s\n' "$(stty -g)"; "$@"; printf 'stty-after:%s\n' "$(stty -g)""#;
         let mut command = Command::new("/bin/sh");
         command
-            .args(["-c", wrapper, "wrapper", RELAY_HOST])
+            .args(["-c", wrapper, "wrapper"])
+            .arg(relay_host())
             .args(&options)
             .args(["--", "/bin/sh", "-c", script])
             .env("LOG", &log)
-            .env("RELAY_HOST", RELAY_HOST)
+            .env("RELAY_HOST", relay_host())
             .env_remove("TERM");
         let mut session = Session::spawn(command).unwrap();
         session.set_expect_timeout(Some(TIMEOUT));
@@ -316,7 +318,7 @@ fn sigtstp_to_the_runner_is_ignored_during_the_relay() {
 
 #[test]
 fn without_a_terminal_the_step_fails_with_no_terminal() {
-    let output = Command::new(RELAY_HOST)
+    let output = Command::new(relay_host())
         .args(["--", "/bin/true"])
         .stdin(std::process::Stdio::null())
         .output()
@@ -327,5 +329,5 @@ fn without_a_terminal_the_step_fails_with_no_terminal() {
         stderr.contains("no_terminal: interactive step \"relay-host\" needs a terminal (stdin is not a terminal); run agent-runner from a terminal or make the step headless"),
         "{stderr}"
     );
-    assert!(Path::new(RELAY_HOST).exists());
+    assert!(relay_host().exists());
 }

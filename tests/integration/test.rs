@@ -314,7 +314,7 @@ impl Test {
     pub fn fake_clis(self, names: &[&str]) -> Self {
         for name in names {
             let link = self.path().join("bin").join(name);
-            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-agent"), link).expect("link fake");
+            std::os::unix::fs::symlink(crate::helpers::fake_agent(), link).expect("link fake");
         }
         let root = self.path().to_path_buf();
         self.env("FAKE_AGENT_LOG", &root.join(FAKE_LOG).display().to_string())
@@ -329,7 +329,7 @@ impl Test {
             .env("IS_SANDBOX", "1")
     }
 
-    /// Sets the fake's per-turn script (`$FAKE_AGENT_SCRIPT`, see `src/bin/fake_agent/script.rs`).
+    /// Sets the fake's per-turn script (`$FAKE_AGENT_SCRIPT`, see `crates/test-helpers/src/bin/fake-agent/script.rs`).
     pub fn fake_script(self, yaml: &str) -> Self {
         let at = self.path().join("fake-script.yaml");
         let test = self.write_at(at.clone(), yaml);

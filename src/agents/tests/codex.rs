@@ -365,7 +365,7 @@ fn discovery_matches_cwd_and_spawn_time() {
     let home = tempfile::tempdir().unwrap();
     let sessions = home.path().join("sessions");
     let now = SystemTime::now();
-    let today = crate::agents::ids::UtcTime::of(now).date_path();
+    let today = crate::agents::ids::date_path(now);
     let ctx = DiscoveryContext {
         workdir: "/work/proj".into(),
         spawned_at: now - Duration::from_secs(5),

@@ -17,7 +17,7 @@ use super::walk::{BoxFuture, RunSettings, Runtime};
 use crate::config::Config;
 use crate::interpolate::Vars;
 use crate::state::{Frame, Redactor, Scope, StateDoc, StepStart};
-use crate::workflow::{Step, Workflow};
+use crate::workflow::{Step, Template, Workflow};
 
 /// What an executor may see and do while it runs one step.
 pub struct StepCtx<'r, 'a> {
@@ -72,8 +72,8 @@ impl<'r, 'a> StepCtx<'r, 'a> {
     // ----- rendering -----
 
     /// Renders a template of this step; an unset capture or a bad template fails the step.
-    pub fn render(&self, text: &str, shell: bool) -> Result<String, Failure> {
-        self.rt.render(self.at.ctx, &self.at.step.id, text, shell)
+    pub fn render(&self, template: &Template) -> Result<String, Failure> {
+        self.rt.render(self.at.ctx, &self.at.step.id, template)
     }
 
     /// The variables this step's templates see.

@@ -29,9 +29,9 @@ use super::event::{Event, StepRef};
 use super::step::At;
 use super::step::Report;
 use super::writer::Writer;
-use crate::interpolate::{self, RenderError, Vars};
+use crate::interpolate::{RenderError, Vars};
 use crate::state::{FrameState, Outcome, Redactor, Skip, SkipIfRecord, SkipReason};
-use crate::workflow::{SkipIf, Step, StepKind};
+use crate::workflow::{SkipIf, Step, StepKind, Template};
 
 /// A boxed future: the step tree is walked recursively.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -71,8 +71,13 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// The variables a template of step `step_id` in `ctx` sees.
-    pub fn vars(&self, ctx: &ListCtx, step_id: &str) -> Vars {
+    /// Calls `f` with the variables a template of step `step_id` in `ctx` sees, read in place.
+    fn with_vars<T>(
+        &self,
+        ctx: &ListCtx,
+        step_id: &str,
+        f: impl FnOnce(&VarsBuilder<'_>) -> T,
+    ) -> T {
         let doc = self.writer.doc();
         let params = match ctx.scope {
             super::super::context::ScopeRef::Root => Some(&doc.params),
@@ -88,7 +93,7 @@ impl Runtime {
             .scope(ctx.scope)
             .map_or(&empty, |scope| &scope.captures);
         let session_dir = self.writer.run_dir().path().display().to_string();
-        VarsBuilder {
+        f(&VarsBuilder {
             builtins: [
                 ("session_dir", &session_dir),
                 ("run_id", &doc.run_id),
@@ -99,30 +104,34 @@ impl Runtime {
             captures,
             capture_names: &ctx.capture_names,
             loop_vars: &ctx.loop_vars,
-        }
-        .build()
+        })
+    }
+
+    /// The variables a template of step `step_id` in `ctx` sees, copied.
+    pub fn vars(&self, ctx: &ListCtx, step_id: &str) -> Vars {
+        self.with_vars(ctx, step_id, |vars| vars.build())
     }
 
     /// Renders a template for step `step_id`; an unset capture or bad template fails the step.
+    /// The template looks up the few variables it uses in place: nothing is copied.
     pub fn render(
         &self,
         ctx: &ListCtx,
         step_id: &str,
-        text: &str,
-        shell: bool,
+        template: &Template,
     ) -> Result<String, Failure> {
-        let vars = self.vars(ctx, step_id);
-        interpolate::render(text, &vars, shell).map_err(|err| {
-            match &err {
-                RenderError::NoValue(name) => self
-                    .writer
-                    .scope(ctx.scope)
-                    .and_then(|scope| scope.capture_errors.get(name))
-                    .map(|why| super::super::steps::shell::unset_capture(name, why)),
-                _ => None,
-            }
-            .unwrap_or_else(|| render_failure(err))
-        })
+        self.with_vars(ctx, step_id, |vars| vars.render(template))
+            .map_err(|err| {
+                match &err {
+                    RenderError::NoValue(name) => self
+                        .writer
+                        .scope(ctx.scope)
+                        .and_then(|scope| scope.capture_errors.get(name))
+                        .map(|why| super::super::steps::shell::unset_capture(name, why)),
+                    _ => None,
+                }
+                .unwrap_or_else(|| render_failure(err))
+            })
     }
 
     /// A string map with every value redacted, for events and console output.
@@ -270,7 +279,7 @@ impl Runtime {
                 Ok(Some(Ok(())))
             }
             Some(SkipIf::Shell(template)) => {
-                let command = match self.render(ctx, &step.id, template.text(), true) {
+                let command = match self.render(ctx, &step.id, template) {
                     Ok(command) => command,
                     Err(failure) => return Ok(Some(Err(failure))),
                 };

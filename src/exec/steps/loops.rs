@@ -193,7 +193,7 @@ fn plan_loop(cx: &StepCtx<'_, '_>, spec: &LoopStep) -> Result<LoopFrame, Failure
             let max = match max {
                 LoopMax::Fixed(n) => u64::from(*n),
                 LoopMax::Template(template) => {
-                    let text = cx.render(template.text(), false)?;
+                    let text = cx.render(template)?;
                     match text.trim().parse::<u64>() {
                         Ok(n) if (1..=10_000).contains(&n) => n,
                         _ => {
@@ -218,7 +218,7 @@ fn plan_loop(cx: &StepCtx<'_, '_>, spec: &LoopStep) -> Result<LoopFrame, Failure
             require_matches,
             ..
         } => {
-            let pattern = cx.render(over.text(), false)?;
+            let pattern = cx.render(over)?;
             let items = glob::expand(&pattern, &cx.settings().project_dir)
                 .map_err(|err| Failure::new(ErrorClass::Glob, err.to_string()))?;
             if items.is_empty() && *require_matches {

@@ -22,7 +22,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
     } else {
         "shell"
     };
-    let command = cx.render(spec.command.text(), true);
+    let command = cx.render(&spec.command);
     let workdir = resolve_workdir(cx, spec.workdir.as_ref());
     let start = StepStart {
         command: Some(command.as_deref().unwrap_or(spec.command.text()).to_owned()),
@@ -172,7 +172,7 @@ pub fn resolve_workdir(
     let Some(template) = workdir else {
         return Ok(project);
     };
-    let rendered = cx.render(template.text(), false)?;
+    let rendered = cx.render(template)?;
     let path = project.join(&rendered);
     if path.is_dir() {
         Ok(path)
@@ -196,7 +196,7 @@ pub fn step_env(
 ) -> Result<Vec<(String, String)>, Failure> {
     let mut env = Vec::new();
     for (name, template) in cx.at.ctx.workflow.env.iter().chain(step_env) {
-        env.push((name.clone(), cx.render(template.text(), false)?));
+        env.push((name.clone(), cx.render(template)?));
     }
     if shell {
         let vars = cx.vars();

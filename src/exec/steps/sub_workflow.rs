@@ -159,7 +159,7 @@ fn prepare_call(
             format!("sub-workflows are nested deeper than {MAX_NESTING} levels"),
         ));
     }
-    let value = cx.render(call.workflow.text(), false)?;
+    let value = cx.render(&call.workflow)?;
     let workflow = cx.loader().load_sub(&value, &at.ctx.workflow.source)?;
     let source = workflow.source.to_string();
     if let Some(start) = at.ctx.chain.iter().position(|s| *s == source) {
@@ -172,7 +172,7 @@ fn prepare_call(
     }
     let mut given = Vec::new();
     for (name, template) in &call.params {
-        given.push((name.clone(), cx.render(template.text(), false)?));
+        given.push((name.clone(), cx.render(template)?));
     }
     let params = super::super::subflow::bind_params(
         &workflow,

@@ -61,7 +61,7 @@ pub fn plan(
         recorded: recorded.as_ref(),
     };
     let resolved = {
-        let mut render = |t: &Template| cx.render(t.text(), false).map_err(|f| f.message);
+        let mut render = |t: &Template| cx.render(t).map_err(|f| f.message);
         layers.resolve(&mut render)
     };
     let resolved = match resolved {

@@ -40,7 +40,7 @@ pub fn start(
         session_id: Some(plan.known_id.clone()),
         ..StepStart::default()
     };
-    let prompt = cx.render(step.prompt.text(), false);
+    let prompt = cx.render(&step.prompt);
     let workdir = resolve_workdir(cx, step.workdir.as_ref());
     start.prompt = Some(prompt.as_deref().unwrap_or(step.prompt.text()).to_owned());
     let continuing = plan.session.resume.is_some();
@@ -204,11 +204,11 @@ fn child_env(
 ) -> Result<EnvLayers, Failure> {
     let mut step_env = Vec::new();
     for (name, template) in &step.env {
-        step_env.push((name.clone(), cx.render(template.text(), false)?));
+        step_env.push((name.clone(), cx.render(template)?));
     }
     let mut workflow_env = Vec::new();
     for (name, template) in &cx.at.ctx.workflow.env {
-        workflow_env.push((name.clone(), cx.render(template.text(), false)?));
+        workflow_env.push((name.clone(), cx.render(template)?));
     }
     let cli_config = plan.config.clis.get(&plan.resolved.cli);
     Ok(EnvLayers {

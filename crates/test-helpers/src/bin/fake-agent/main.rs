@@ -7,22 +7,15 @@
 //!
 //! Environment:
 //! - `FAKE_AGENT_LOGGED_OUT=1`: auth checks report logged out; turns fail like a logged-out CLI.
-//! - `FAKE_AGENT_SCRIPT=<yaml>`: per-turn behaviour (see `fake_agent/script.rs`).
+//! - `FAKE_AGENT_SCRIPT=<yaml>`: per-turn behaviour (see `script.rs` beside this file).
 //! - `FAKE_AGENT_LOG=<file>`: one JSON line per invocation, plus terminal input in interactive mode.
 
-#[path = "fake_agent/argv.rs"]
 mod argv;
-#[path = "fake_agent/clis.rs"]
 mod clis;
-#[path = "fake_agent/fixtures.rs"]
 mod fixtures;
-#[path = "fake_agent/record.rs"]
 mod record;
-#[path = "fake_agent/script.rs"]
 mod script;
-#[path = "fake_agent/sessions.rs"]
 mod sessions;
-#[path = "fake_agent/turn.rs"]
 mod turn;
 
 use std::io::IsTerminal;

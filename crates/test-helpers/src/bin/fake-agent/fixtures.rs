@@ -6,7 +6,7 @@ macro_rules! fixtures {
         pub fn template(cli: &str, scenario: &str) -> Option<&'static str> {
             match (cli, scenario) {
                 $(($cli, $name) => Some(include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/streams/", $cli, "/", $name, ".jsonl"
+                    env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/streams/", $cli, "/", $name, ".jsonl"
                 ))),)+
                 _ => None,
             }

@@ -12,8 +12,10 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agent_runner::agents::ids::{UtcTime, format_uuid_v4};
+use agent_runner::agents::ids::format_uuid_v4;
+use agent_runner::state::format_utc;
 use serde_json::json;
+use time::macros::format_description;
 
 use super::clis::Cli;
 
@@ -29,9 +31,8 @@ pub fn home() -> PathBuf {
 
 fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut bytes);
-    }
+    // A fake's ids only need to differ between runs; all zeros is still a valid id.
+    let _ = getrandom::fill(&mut bytes);
     bytes
 }
 
@@ -178,19 +179,18 @@ pub fn any_for_cwd(cli: Cli, cwd: &str) -> bool {
 /// Creates the store entry of a new session (first line included).
 pub fn create(cli: Cli, id: &str, cwd: &str, headless: bool) -> std::io::Result<PathBuf> {
     let now = SystemTime::now();
-    let t = UtcTime::of(now);
-    let stamp = format!(
-        "{:04}-{:02}-{:02}T{:02}-{:02}-{:02}",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
+    let stamp = format_utc(
+        now,
+        format_description!("[year]-[month]-[day]T[hour]-[minute]-[second]"),
     );
-    let iso = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
+    let iso = format_utc(
+        now,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z"),
     );
     let (path, first) = match cli {
         Cli::Codex => (
             codex_sessions()
-                .join(t.date_path())
+                .join(agent_runner::agents::ids::date_path(now))
                 .join(format!("rollout-{stamp}-{id}.jsonl")),
             Some(
                 json!({"timestamp": iso, "type": "session_meta", "payload": {
