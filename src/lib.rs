@@ -19,4 +19,5 @@ pub mod report;
 pub mod run;
 pub mod state;
 pub mod ui;
+pub mod ui_launch;
 pub mod workflow;
