@@ -17,7 +17,7 @@ FAKE_CLI_NAMES := claude codex copilot cursor-agent opencode gemini
 WITH_FAKE_CLIS = env AGENT_RUNNER_HOME="$${AGENT_RUNNER_HOME:-$$HOME/.agent-runner}" \
 	HOME="$(FAKE_CLIS)/home" PATH="$(FAKE_CLIS)/bin:$$PATH"
 
-.PHONY: build test lint bench ci demo tools schema fake-clis try
+.PHONY: build test lint bench ci demo tools schema fake-clis try screenshots
 
 build:
 	$(CARGO) build --release
@@ -46,6 +46,12 @@ bench:
 schema:
 	$(CARGO) run -q -- schema > schema/workflow.schema.json
 
+# Retakes the run-view screenshots in docs/images/ (the browser tests take them).
+screenshots:
+	UPDATE_SCREENSHOTS=1 $(CARGO) nextest run -E 'test(/^ui_view::/)'
+
+demo:
+	$(CARGO) run --release -- demo
 # The demo with the fake claude on PATH, so that its agent step runs too, offline.
 demo: build fake-clis
 	$(WITH_FAKE_CLIS) $(TARGET_DIR)/release/agent-runner demo

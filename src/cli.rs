@@ -21,6 +21,7 @@ pub const COMMAND_WORDS: &[&str] = &[
     "workflows",
     "step",
     "schema",
+    "ui",
     "help",
     "migrate",
     "resume",
@@ -38,6 +39,7 @@ Examples:
   agent-runner --dry-run flokay add-login    print the plan without running anything
   agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows [--all] | schema
   agent-runner migrate [DIR] [--write]       convert a Go agent-runner project (diff first)
+  agent-runner ui                            a local web view of the runs (prints its URL)
 
 Inside an interactive step, type /continue and Enter (or press Ctrl-]) to end the step; /abort
 stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid workflow or config,
@@ -55,7 +57,8 @@ stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid work
     override_usage = "agent-runner [OPTIONS] <WORKFLOW> [PARAMS]... [-- PARAMS...]\n       \
                       agent-runner --validate [--json] [<WORKFLOW|FILE>...]\n       \
                       agent-runner --resume [<RUN_ID>] [--from <STEP>]\n       \
-                      agent-runner <list|show|log|workflows|schema|migrate|step continue> ..."
+                      agent-runner <list|show|log|workflows|schema|migrate|step continue> ...\n       \
+                      agent-runner ui [--port N] [--bind ADDR] [--token-file F] [--all] [--open]"
 )]
 pub struct RawArgs {
     /// Change to DIR first; it becomes the project directory.
@@ -95,7 +98,7 @@ pub struct RawArgs {
     #[arg(long)]
     pub verbose: bool,
 
-    /// list: runs of every project. workflows: also the hidden ones.
+    /// list, ui: runs of every project. workflows: also the hidden ones.
     #[arg(long)]
     pub all: bool,
 
@@ -110,6 +113,22 @@ pub struct RawArgs {
     /// log: keep following the log until the run ends.
     #[arg(short = 'f', long)]
     pub follow: bool,
+
+    /// ui: the port to listen on (default 4780; 0 picks a free one).
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+
+    /// ui: the address to listen on (default 127.0.0.1; others need --token-file).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+
+    /// ui: a file holding the access token to use instead of a random one.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// ui: open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 
     /// step continue: a note for the audit log.
     #[arg(long, value_name = "TEXT")]
@@ -166,6 +185,7 @@ pub enum Command {
         write: bool,
     },
     Schema,
+    Ui(UiRequest),
     StepContinue {
         note: Option<String>,
     },
@@ -180,6 +200,19 @@ pub struct RunRequest {
     pub from: Option<String>,
     pub dry_run: bool,
 }
+
+/// `agent-runner ui`: where to serve the run view and what it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiRequest {
+    pub port: u16,
+    pub bind: String,
+    pub token_file: Option<PathBuf>,
+    pub all: bool,
+    pub open: bool,
+}
+
+/// The port `ui` listens on when `--port` is not given.
+pub const UI_DEFAULT_PORT: u16 = 4780;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
@@ -451,6 +484,16 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
             Ok(Some(Command::Validate { targets }))
         }
         Some("schema") => command_only(Command::Schema, 0),
+        Some("ui") => command_only(
+            Command::Ui(UiRequest {
+                port: raw.port.unwrap_or(UI_DEFAULT_PORT),
+                bind: raw.bind.clone().unwrap_or_else(|| "127.0.0.1".to_owned()),
+                token_file: raw.token_file.clone(),
+                all: raw.all,
+                open: raw.open,
+            }),
+            0,
+        ),
         Some("help") => Ok(None),
         Some("step") => match positional.get(1).map(String::as_str) {
             Some("continue") => command_only(

@@ -12,7 +12,8 @@ pub const USAGE: i32 = 2;
 /// longer exists.
 pub const INVALID: i32 = 3;
 /// Runtime or environment error: agent CLI missing or logged out, no terminal for an interactive
-/// step, run lock held, state or audit not writable, internal error.
+/// step, run lock held, state or audit not writable, `ui` cannot listen (port in use), internal
+/// error.
 pub const RUNTIME: i32 = 4;
 /// Interrupted by SIGINT, SIGTERM, SIGHUP or `/abort`. State is saved.
 pub const INTERRUPTED: i32 = 130;

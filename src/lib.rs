@@ -18,4 +18,6 @@ pub mod pty;
 pub mod report;
 pub mod run;
 pub mod state;
+pub mod ui;
+pub mod ui_launch;
 pub mod workflow;

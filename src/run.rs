@@ -10,7 +10,16 @@ use crate::error::Error;
 use crate::exit;
 
 /// Runs agent-runner with these process arguments and returns the exit code.
+///
+/// `ui` is handed to the `agent-runner-ui` binary ([`crate::ui_launch`]), so that the web
+/// server's code is not linked into the binary that runs workflows (it would cost every run
+/// about 1 MiB of resident memory).
 pub fn run(args: Vec<OsString>) -> i32 {
+    run_with(args, crate::ui_launch::exec_ui_binary)
+}
+
+/// [`run`], with `ui` served by `ui`: the `agent-runner-ui` binary passes the server itself.
+pub fn run_with(args: Vec<OsString>, ui: fn(&crate::cli::UiRequest) -> i32) -> i32 {
     init_debug_log();
     let invocation = match cli::parse(args) {
         ParseOutcome::Invocation(invocation) => invocation,
@@ -65,6 +74,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Log { run_id, follow } => {
             crate::report::log(&invocation.global, run_id.as_deref(), follow)
         }
+        Command::Ui(request) => ui(&request),
         Command::StepContinue { note } => {
             let report = crate::pty::step_continue(note.as_deref());
             if report.exit_code == exit::SUCCESS {

@@ -17,6 +17,7 @@ enum Kind {
     Workflows,
     Migrate,
     Schema,
+    Ui,
     StepContinue,
 }
 
@@ -33,6 +34,7 @@ impl Kind {
             Command::Workflows { .. } => Kind::Workflows,
             Command::Migrate { .. } => Kind::Migrate,
             Command::Schema => Kind::Schema,
+            Command::Ui(_) => Kind::Ui,
             Command::StepContinue { .. } => Kind::StepContinue,
             // `--version` prints the version whatever else is given.
             Command::Version => return None,
@@ -52,6 +54,7 @@ impl Kind {
             Kind::Workflows => "\"workflows\"",
             Kind::Migrate => "\"migrate\"",
             Kind::Schema => "\"schema\"",
+            Kind::Ui => "\"ui\"",
             Kind::StepContinue => "\"step continue\"",
         }
     }
@@ -68,7 +71,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 10] = [
+    let options: [(bool, &str, &[Kind]); 14] = [
         (
             raw.json,
             "--json",
@@ -76,13 +79,17 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         ),
         (raw.quiet, "--quiet", &[Run, Resume]),
         (raw.verbose, "--verbose", &[Run, Resume]),
-        (raw.all, "--all", &[List, Workflows]),
+        (raw.all, "--all", &[List, Workflows, Ui]),
         (raw.write, "--write", &[Migrate]),
         (raw.limit.is_some(), "--limit", &[List]),
         (raw.follow, "--follow", &[Log]),
         (raw.note.is_some(), "--note", &[StepContinue]),
         (raw.from.is_some(), "--from", &[Run, Resume]),
         (raw.session.is_some(), "--session", &[Run, Resume]),
+        (raw.port.is_some(), "--port", &[Ui]),
+        (raw.bind.is_some(), "--bind", &[Ui]),
+        (raw.token_file.is_some(), "--token-file", &[Ui]),
+        (raw.open, "--open", &[Ui]),
     ];
     for (given, option, applies_to) in options {
         if given && !applies_to.contains(&kind) {

@@ -73,6 +73,16 @@ impl LockInfo {
     }
 }
 
+impl LockInfo {
+    /// The pid to signal to stop this owner: only a process on this host whose start time is
+    /// recorded and still matches, so a pid reused by another process is never signalled.
+    pub fn signal_target(&self) -> Option<u32> {
+        let recorded = self.pid_start_time?;
+        (self.host == this_host() && process_start_time(self.pid) == Some(recorded))
+            .then_some(self.pid)
+    }
+}
+
 /// A stale lock that was taken over (file systems without advisory locks); the runtime emits
 /// the `lock_takeover` audit event with these fields.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -52,6 +52,19 @@ fn options_a_command_would_ignore_are_refused_with_exit_2() {
             &["--validate", "--from", "a"],
             "--validate cannot be used with --from",
         ),
+        (&["ui", "--json"], "--json cannot be used with \"ui\""),
+        (
+            &["ui", "--limit", "5"],
+            "--limit cannot be used with \"ui\"",
+        ),
+        (
+            &["list", "--port", "0"],
+            "--port cannot be used with \"list\"; it applies only to \"ui\"",
+        ),
+        (
+            &["w", "--open"],
+            "--open cannot be used with a workflow run",
+        ),
         (
             &["--resume", "run-a", "--session", "run-b"],
             "--resume run-a and --session run-b both name the run to resume; give only one",

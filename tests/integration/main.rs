@@ -54,6 +54,8 @@ mod run_subworkflows;
 mod run_support;
 mod run_timeouts;
 mod secrets;
+mod ui_support;
+mod ui_view;
 mod validate;
 mod validate_bounds;
 mod validate_messages;
