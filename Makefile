@@ -17,12 +17,24 @@ FAKE_CLI_NAMES := claude codex copilot cursor-agent opencode gemini
 WITH_FAKE_CLIS = env AGENT_RUNNER_HOME="$${AGENT_RUNNER_HOME:-$$HOME/.agent-runner}" \
 	HOME="$(FAKE_CLIS)/home" PATH="$(FAKE_CLIS)/bin:$$PATH"
 
-.PHONY: build test lint bench ci demo tools schema fake-clis try screenshots
+.PHONY: build test lint bench ci demo tools browser schema fake-clis try screenshots
 
 build:
 	$(CARGO) build --release
 
-tools: $(TOOLS_DIR)/node_modules/.bin/openspec
+tools: $(TOOLS_DIR)/node_modules/.bin/openspec browser
+
+# The run-view tests drive Debian's headless Chromium through chromedriver: installed when
+# missing (apt-get, with sudo when not root); elsewhere, install them yourself.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
+	else \
+		echo "make: install Chromium and chromedriver for the run-view tests (they are skipped without them)"; \
+	fi
 
 $(TOOLS_DIR)/node_modules/.bin/openspec:
 	mkdir -p $(TOOLS_DIR)
@@ -50,8 +62,6 @@ schema:
 screenshots:
 	UPDATE_SCREENSHOTS=1 $(CARGO) nextest run -E 'test(/^ui_view::/)'
 
-demo:
-	$(CARGO) run --release -- demo
 # The demo with the fake claude on PATH, so that its agent step runs too, offline.
 demo: build fake-clis
 	$(WITH_FAKE_CLIS) $(TARGET_DIR)/release/agent-runner demo
