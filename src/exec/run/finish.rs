@@ -87,9 +87,10 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
         Ok(End::Failed(failure)) => {
             eprint_line("");
             let display = failure.display.as_deref().unwrap_or("?");
-            let reason = d.redactor.redact(&failure.message).into_owned();
+            // eprint_line redacts the whole line.
             eprint_line(&format!(
-                "agent-runner: step \"{display}\" failed: {reason}"
+                "agent-runner: step \"{display}\" failed: {}",
+                failure.message
             ));
             eprint_line(&resume_hint);
         }

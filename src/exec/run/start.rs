@@ -22,9 +22,9 @@ use crate::cli::{Global, RunRequest};
 use crate::console::{self, Console, eprint_line};
 use crate::exit;
 use crate::state::{
-    AuditData, AuditWriter, Frame, LockTakeoverRecord, RunDir, RunLock, RunStart, RunStatus,
-    SeedRecord, SeedSession, Skip, SkipReason, StateDoc, StateError, StateRoot, WorkflowRecord,
-    WorkflowRef,
+    AuditData, AuditWriter, Frame, LockTakeoverRecord, Redactor, RunDir, RunLock, RunStart,
+    RunStatus, SeedRecord, SeedSession, Skip, SkipReason, StateDoc, StateError, StateRoot,
+    WorkflowRecord, WorkflowRef,
 };
 use crate::workflow::Workflow;
 
@@ -100,7 +100,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     let run_id = reserved.id().to_owned();
     let default_dir = reserved.default_dir().display().to_string();
     let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
-    secrets::install_redactor(secrets::secret_values(&workflow, &params), &config)?;
+    let redactor = secrets::install_redactor(secrets::secret_values(&workflow, &params), &config)?;
     let engine =
         super::super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
     super::super::preflight::check(&mut loader, &workflow)?;
@@ -152,6 +152,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
         loader,
         global,
         &config,
+        Some(redactor),
         workflow.clone(),
         false,
     )?;
@@ -241,6 +242,7 @@ async fn resume_async(
         loader,
         global,
         &config,
+        None,
         workflow.clone(),
         from.is_none(),
     )?;
@@ -328,25 +330,37 @@ async fn start_and_execute(
     Ok(execute(d, workflow).await)
 }
 
-/// Takes the lock, opens the audit log and builds the runtime.
+/// Takes the lock, opens the audit log and builds the runtime. `redactor` is the one a new run
+/// installed as soon as its parameters were known; a resume builds it here from the state.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of a run both start paths hand over, each used once"
+)]
 fn open_runtime(
     doc: StateDoc,
     run_dir: RunDir,
     loader: Loader,
     global: &Global,
     config: &crate::config::Config,
+    redactor: Option<Redactor>,
     root: Arc<Workflow>,
     snapshot_current: bool,
 ) -> Result<Runtime, RunError> {
     let (lock, takeover) =
         RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
     run_dir.remove_stale_temps().map_err(state_error)?;
-    let values = doc
-        .secret_params
-        .iter()
-        .filter_map(|name| doc.params.get(name))
-        .chain(&doc.sub_secrets);
-    let redactor = Arc::new(secrets::install_redactor(values, config)?);
+    let redactor = match redactor {
+        Some(redactor) => redactor,
+        None => {
+            let values = doc
+                .secret_params
+                .iter()
+                .filter_map(|name| doc.params.get(name))
+                .chain(&doc.sub_secrets);
+            secrets::install_redactor(values, config)?
+        }
+    };
+    let redactor = Arc::new(redactor);
     let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, (*redactor).clone())
         .map_err(state_error)?;
     if !global.quiet && !global.plain && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
