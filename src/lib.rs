@@ -21,3 +21,4 @@ pub mod state;
 pub mod ui;
 pub mod ui_launch;
 pub mod workflow;
+pub mod worktree;

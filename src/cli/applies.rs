@@ -18,6 +18,8 @@ enum Kind {
     Migrate,
     Schema,
     Ui,
+    WorktreesList,
+    WorktreesPrune,
     StepContinue,
 }
 
@@ -35,6 +37,8 @@ impl Kind {
             Command::Migrate { .. } => Kind::Migrate,
             Command::Schema => Kind::Schema,
             Command::Ui(_) => Kind::Ui,
+            Command::WorktreesList => Kind::WorktreesList,
+            Command::WorktreesPrune { .. } => Kind::WorktreesPrune,
             Command::StepContinue { .. } => Kind::StepContinue,
             // `--version` prints the version whatever else is given.
             Command::Version => return None,
@@ -55,6 +59,8 @@ impl Kind {
             Kind::Migrate => "\"migrate\"",
             Kind::Schema => "\"schema\"",
             Kind::Ui => "\"ui\"",
+            Kind::WorktreesList => "\"worktrees list\"",
+            Kind::WorktreesPrune => "\"worktrees prune\"",
             Kind::StepContinue => "\"step continue\"",
         }
     }
@@ -71,11 +77,11 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 14] = [
+    let options: [(bool, &str, &[Kind]); 15] = [
         (
             raw.json,
             "--json",
-            &[Validate, DryRun, List, Show, Log, Workflows],
+            &[Validate, DryRun, List, Show, Log, Workflows, WorktreesList],
         ),
         (raw.quiet, "--quiet", &[Run, Resume]),
         (raw.verbose, "--verbose", &[Run, Resume]),
@@ -90,6 +96,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         (raw.bind.is_some(), "--bind", &[Ui]),
         (raw.token_file.is_some(), "--token-file", &[Ui]),
         (raw.open, "--open", &[Ui]),
+        (raw.force, "--force", &[WorktreesPrune]),
     ];
     for (given, option, applies_to) in options {
         if given && !applies_to.contains(&kind) {

@@ -59,5 +59,5 @@ pub use records::{
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
-pub use run_id::{new_run_id, validate_run_id, workflow_slug};
+pub use run_id::{new_run_id, slug, slug_or, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};

@@ -60,3 +60,4 @@ mod validate;
 mod validate_bounds;
 mod validate_messages;
 mod workflows;
+mod worktrees;
