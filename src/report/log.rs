@@ -228,6 +228,18 @@ pub fn summarize(event: &str, data: &Value, secret_params: &[String]) -> String 
             let host = piece(takeover.previous_host.as_deref()).unwrap_or_else(|| "?".to_owned());
             format!("from pid {pid} on {host}")
         }
+        AuditData::Worktree(worktree) => join_present([
+            piece(worktree.branch.as_deref()),
+            Some(
+                if worktree.reused == Some(true) {
+                    "reused"
+                } else {
+                    "created"
+                }
+                .to_owned(),
+            ),
+            piece(worktree.path.as_deref()).map(|path| format!("at {path}")),
+        ]),
         AuditData::Unknown(data) if data.is_null() => String::new(),
         AuditData::Unknown(data) => one_line(&data.to_string(), MAX_PIECE),
     }
@@ -605,6 +617,15 @@ mod tests {
                     json!({"previous_pid": 4242, "previous_host": "mybox"}),
                 ),
                 "09:31:40.118 lock_takeover from pid 4242 on mybox",
+            ),
+            (
+                line(
+                    "worktree",
+                    "tasks[2]",
+                    json!({"path": "/p/.agent-runner/worktrees/r/2-c", "branch": "agent-runner/r/2-c",
+                        "base_commit": "9f3e", "reused": true}),
+                ),
+                "09:31:40.118 worktree tasks[2] agent-runner/r/2-c reused at /p/.agent-runner/worktrees/r/2-c",
             ),
             (
                 line("future_event", "x", json!({"a": 1})),

@@ -11,6 +11,7 @@ pub mod list;
 pub mod log;
 pub mod show;
 pub mod table;
+pub mod worktrees;
 
 use std::path::PathBuf;
 

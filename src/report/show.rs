@@ -41,6 +41,8 @@ pub struct RunReport {
     pub locked_by_pid: Option<u32>,
     pub steps: Vec<StepRow>,
     pub usage: UsageTotals,
+    /// The git worktrees of the run's parallel branches.
+    pub worktrees: Vec<super::worktrees::WorktreeRow>,
 }
 
 impl RunReport {
@@ -192,6 +194,7 @@ pub fn build(
         }),
         run_dir: run_dir.to_owned(),
         locked_by_pid,
+        worktrees: super::worktrees::from_audit(&records),
         steps,
         usage,
     }
@@ -347,6 +350,7 @@ pub fn render_text(report: &RunReport) -> String {
             out.push_str(&format!("  {}\n", one_line(output, usize::MAX)));
         }
     }
+    out.push_str(&super::worktrees::render_text(&report.worktrees));
     if report.usage.steps > 0 {
         let totals = &report.usage;
         let mut line = format!(
@@ -467,6 +471,7 @@ pub fn render_json(report: &RunReport) -> Value {
             "cost_complete": totals.steps_without_cost == 0,
         },
         "steps": steps,
+        "worktrees": super::worktrees::render_json(&report.worktrees),
         "run_dir": report.run_dir,
         "locked_by_pid": report.locked_by_pid,
         "resume_command": report.resume_command(),
@@ -660,6 +665,7 @@ to resume: agent-runner --resume {id}
                 "duration_ms",
                 "usage",
                 "steps",
+                "worktrees",
                 "run_dir",
                 "locked_by_pid",
                 "resume_command",

@@ -47,6 +47,7 @@ pub enum AuditEvent {
     Error,
     Interrupt,
     LockTakeover,
+    Worktree,
 }
 
 impl AuditEvent {
@@ -69,6 +70,7 @@ impl AuditEvent {
             AuditEvent::Error => "error",
             AuditEvent::Interrupt => "interrupt",
             AuditEvent::LockTakeover => "lock_takeover",
+            AuditEvent::Worktree => "worktree",
         }
     }
 

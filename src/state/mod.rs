@@ -54,7 +54,7 @@ pub use records::{
     FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, RunEnd, RunOutcome,
     RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip, SkipIfRecord, SkipReason,
     StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, TimeoutRecord,
-    UsageRecord, Warning, WorkflowRecord,
+    UsageRecord, Warning, WorkflowRecord, WorktreeRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;

@@ -16,7 +16,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use flow::{EngineRecord, IterationEnd, IterationStart, SubWorkflowEnd, SubWorkflowStart};
+pub use flow::{
+    EngineRecord, IterationEnd, IterationStart, SubWorkflowEnd, SubWorkflowStart, WorktreeRecord,
+};
 pub use run::{
     Counts, ErrorRecord, Interrupt, LockTakeoverRecord, RunEnd, RunOutcome, RunStart, RunUsage,
     SeedRecord, Warning, WorkflowRecord,
@@ -48,6 +50,7 @@ pub enum AuditData {
     Error(ErrorRecord),
     Interrupt(Interrupt),
     LockTakeover(LockTakeoverRecord),
+    Worktree(WorktreeRecord),
     /// An event this binary does not know, or data that does not parse: kept as it is.
     Unknown(Value),
 }
@@ -72,6 +75,7 @@ impl AuditData {
             AuditData::Error(_) => AuditEvent::Error,
             AuditData::Interrupt(_) => AuditEvent::Interrupt,
             AuditData::LockTakeover(_) => AuditEvent::LockTakeover,
+            AuditData::Worktree(_) => AuditEvent::Worktree,
             AuditData::Unknown(_) => return None,
         })
     }
@@ -98,6 +102,7 @@ impl AuditData {
             AuditData::Error(r) => value(r),
             AuditData::Interrupt(r) => value(r),
             AuditData::LockTakeover(r) => value(r),
+            AuditData::Worktree(r) => value(r),
             AuditData::Unknown(v) => v.clone(),
         }
     }
@@ -127,6 +132,7 @@ impl AuditData {
             "error" => typed(data, AuditData::Error),
             "interrupt" => typed(data, AuditData::Interrupt),
             "lock_takeover" => typed(data, AuditData::LockTakeover),
+            "worktree" => typed(data, AuditData::Worktree),
             _ => AuditData::Unknown(data.clone()),
         }
     }
