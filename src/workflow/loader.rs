@@ -73,6 +73,9 @@ pub struct Call {
     pub step_id: Option<String>,
     /// Keys of the step's `params:`.
     pub params: Vec<String>,
+    /// The call is inside a branch with its own worktree (`nested-worktree` if the callee
+    /// makes worktrees too).
+    pub in_worktree: bool,
 }
 
 /// The result of analysing one file.
@@ -358,6 +361,8 @@ pub(crate) struct Analyzer<'a> {
     /// Every capture anywhere in the enclosing loop bodies.
     pub body_captures: Names<'a>,
     pub loop_depth: usize,
+    /// How many enclosing steps have `worktree: true` (more than one is `nested-worktree`).
+    pub worktree_depth: usize,
     /// An agent step has been seen (session defaulting, workflow-format.md §6).
     pub seen_agent: bool,
     pub calls: Vec<Call>,
@@ -376,6 +381,7 @@ impl<'a> Analyzer<'a> {
             captures: Names::default(),
             body_captures: Names::default(),
             loop_depth: 0,
+            worktree_depth: 0,
             seen_agent: false,
             calls: Vec::new(),
         }

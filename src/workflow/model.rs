@@ -134,6 +134,9 @@ pub struct Step {
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
     pub limits: super::duration::StepLimits,
+    /// `worktree: true` (control.md §8): each branch of this parallel step runs in its own git
+    /// worktree.
+    pub worktree: bool,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
     pub yaml_path: String,
 }
@@ -380,6 +383,11 @@ impl Workflow {
             SessionStrategy::Named(name) => self.sessions.iter().find(|d| d.name == *name),
             _ => None,
         }
+    }
+
+    /// Whether a step of this file has `worktree: true` (not looking into sub-workflows).
+    pub fn uses_worktrees(&self) -> bool {
+        self.walk().any(|step| step.worktree)
     }
 
     /// Every step of this file, depth first in document order (not into sub-workflows).

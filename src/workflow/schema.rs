@@ -199,6 +199,10 @@ fn step_key(key: &str) -> Value {
             "type": "object",
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         }),
+        "worktree" => json!({
+            "type": "boolean",
+            "description": "On a parallel group or a loop with max_parallel: each branch runs in its own git worktree.",
+        }),
         other => agent_key(other),
     }
 }

@@ -38,6 +38,7 @@ pub const STEP_KEYS: &[&str] = &[
     "steps",
     "workflow",
     "params",
+    "worktree",
 ];
 /// Keys of later features: using them is the `planned` error.
 pub const PLANNED_KEYS: &[&str] = &["retry", "when", "parallel"];
@@ -116,9 +117,9 @@ impl Kind {
                 AGENT.contains(&key) || ["capture", "timeout", "idle_timeout"].contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
-            Kind::Loop => ["loop", "steps", "mode"].contains(&key),
+            Kind::Loop => ["loop", "steps", "mode", "worktree"].contains(&key),
             Kind::Sub => ["workflow", "params", "mode"].contains(&key),
-            Kind::Group => ["steps", "mode"].contains(&key),
+            Kind::Group => ["steps", "mode", "worktree"].contains(&key),
         }
     }
 }
@@ -140,6 +141,15 @@ fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
             format!(
                 "\"timeout\" on {} steps is planned but not supported yet; set it on the \
                      shell and headless steps",
+                kind.label()
+            ),
+        )),
+        ("worktree", kind) if !matches!(kind, Kind::Loop | Kind::Group) => Some((
+            "worktree-kind",
+            format!(
+                "\"worktree\" is not allowed on {} steps; it goes on a parallel group \
+                 (\"parallel\") or a loop with \"max_parallel\", whose branches each get a \
+                 worktree",
                 kind.label()
             ),
         )),
@@ -343,6 +353,13 @@ impl<'a> Analyzer<'a> {
                 }
             });
 
+        let worktree = self.worktree(r, kind);
+        let vars_len = self.loop_vars.len();
+        if worktree {
+            // The branches' steps know their worktree as `{{worktree}}`.
+            self.worktree_depth += 1;
+            self.loop_vars.push("worktree");
+        }
         let step_kind = match kind {
             Some(Kind::Shell | Kind::InteractiveShell) => {
                 self.shell(r, kind == Some(Kind::InteractiveShell))
@@ -364,6 +381,10 @@ impl<'a> Analyzer<'a> {
                 .map(StepKind::Group),
             None => None,
         };
+        if worktree {
+            self.worktree_depth -= 1;
+            self.loop_vars.truncate(vars_len);
+        }
         // Captures become visible to the steps after this one.
         if let Some(capture) = r.get("capture").and_then(Node::as_str)
             && matches!(kind, Some(Kind::Shell | Kind::Headless))
@@ -378,8 +399,29 @@ impl<'a> Analyzer<'a> {
             skip_if,
             break_if,
             limits,
+            worktree,
             yaml_path: String::new(),
         })
+    }
+
+    /// `worktree` (a bool, on loops and groups); `nested-worktree` inside a branch that already
+    /// has a worktree.
+    fn worktree(&mut self, r: &MapReader<'a, '_>, kind: Option<Kind>) -> bool {
+        let worktree = r.bool("worktree", &mut self.sink).unwrap_or(false);
+        if !worktree || !matches!(kind, Some(Kind::Loop | Kind::Group)) {
+            return false;
+        }
+        if self.worktree_depth > 0 {
+            self.sink.error(
+                "nested-worktree",
+                "\"worktree: true\" inside a branch that already runs in its own worktree; \
+                 remove it here (the inner steps share the outer branch's worktree)"
+                    .to_owned(),
+                r.path_of("worktree"),
+                Target::Key,
+            );
+        }
+        true
     }
 
     /// Checks `id` (`raw`, already read from `r`); true when it is a valid id not used before.
@@ -922,6 +964,7 @@ impl<'a> Analyzer<'a> {
                 location: self.sink.location.text(),
                 step_id: id,
                 params: params.iter().map(|(k, _)| k.clone()).collect(),
+                in_worktree: self.worktree_depth > 0,
             });
         }
         ok.then(|| {
