@@ -6,8 +6,16 @@ use crate::state::{slug, slug_or};
 
 /// The slug of a loop iteration's branch: `<index>-<item slug>`, or `<index>` when there is no
 /// item (a counted loop) or its slug is empty. The index is the iteration's, as in audit paths.
+/// A for-each item is a path; its slug is made from its file name without the extension
+/// (`tasks/03-login.md` → `03-login`), the part that tells the items apart.
 pub fn iteration(index: u64, item: Option<&str>) -> String {
-    match item.map(slug).filter(|s| !s.is_empty()) {
+    let name = |item: &str| {
+        let stem = std::path::Path::new(item)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        slug(&stem.unwrap_or_else(|| item.to_owned()))
+    };
+    match item.map(name).filter(|s| !s.is_empty()) {
         Some(item) => format!("{index}-{item}"),
         None => index.to_string(),
     }
@@ -38,10 +46,9 @@ mod tests {
 
     #[test]
     fn iteration_slugs_start_with_the_index() {
-        assert_eq!(
-            iteration(3, Some("tasks/Add Login.md")),
-            "3-tasks-add-login-md"
-        );
+        assert_eq!(iteration(3, Some("tasks/Add Login.md")), "3-add-login");
+        assert_eq!(iteration(4, Some("/abs/dir/tasks/")), "4-tasks");
+        assert_eq!(iteration(5, Some("a.tar.gz")), "5-a-tar");
         assert_eq!(iteration(0, None), "0");
         assert_eq!(iteration(7, Some("日本")), "7");
         assert_eq!(iteration(12, Some("--x--")), "12-x");
