@@ -35,3 +35,4 @@ pub mod signals;
 pub mod steps;
 pub mod subflow;
 pub mod usage;
+pub mod worktrees;

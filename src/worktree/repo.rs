@@ -17,6 +17,10 @@ pub const WORKTREES_DIR: &str = ".agent-runner/worktrees";
 /// The prefix of every branch a run creates.
 pub const BRANCH_PREFIX: &str = "agent-runner/";
 
+/// The git setting of a run's branch (`branch.<name>.agent-runner-path`) that names the step
+/// path owning it.
+const OWNER_KEY: &str = "agent-runner-path";
+
 /// Git is asked to create one worktree at a time: branches of a parallel step start together,
 /// and concurrent `git worktree add` calls contend for the same repository files.
 static CREATING: Mutex<()> = Mutex::new(());
@@ -39,6 +43,8 @@ pub struct Worktree {
     pub path: PathBuf,
     /// The branch checked out there (`agent-runner/<run-id>/<slug>`).
     pub branch: String,
+    /// The branch's slug: the one wanted, or a numbered one when another branch had it.
+    pub slug: String,
     /// `false` when the worktree was already there (a resume).
     pub created: bool,
 }
@@ -112,39 +118,102 @@ impl Repo {
         worktree.join(&self.prefix)
     }
 
-    /// The worktree of a run's branch `slug`: reused when it is there, else created on a new
-    /// branch from `base` (or on the branch, when only the branch is left from an earlier run).
-    pub fn ensure(&self, run_id: &str, slug: &str, base: &str) -> Result<Worktree, WorktreeError> {
-        let path = self.worktree_path(run_id, slug);
-        let branch = branch_name(run_id, slug);
+    /// The worktree of the run's branch whose step path is `owner` (`tasks[3]`), on the slug
+    /// `wanted` or, when another branch of the run already has that one, `wanted-2`, `wanted-3`,
+    /// …: reused when the branch is there (a resume), else created on a new branch from `base`.
+    ///
+    /// Git itself remembers which step path owns a branch (the branch's `agent-runner-path`
+    /// setting), so a resume finds the same slug again whatever happened in between.
+    pub fn ensure(
+        &self,
+        run_id: &str,
+        wanted: &str,
+        owner: &str,
+        base: &str,
+    ) -> Result<Worktree, WorktreeError> {
         // Another branch's creation failing must not stop this one: the guard protects no data.
         let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
         self.make_worktrees_dir()?;
         let listed = self.list()?;
-        let registered = listed.iter().find(|w| same_path(&w.path, &path));
-        let taken = || WorktreeError::PathTaken {
-            path: path.clone(),
-            branch: branch.clone(),
-            run_id: run_id.to_owned(),
-        };
-        match registered {
-            Some(w) if w.branch.as_deref() != Some(branch.as_str()) => return Err(taken()),
-            Some(w) if !w.missing => {
-                return Ok(Worktree {
+        let mut n = 1u64;
+        loop {
+            let candidate = match n {
+                1 => wanted.to_owned(),
+                n => format!("{wanted}-{n}"),
+            };
+            let branch = branch_name(run_id, &candidate);
+            let path = self.worktree_path(run_id, &candidate);
+            let exists = self.branch_exists(&branch)?;
+            let mine = exists && self.owner_of(&branch)?.as_deref() == Some(owner);
+            let registered = listed.iter().find(|w| same_path(&w.path, &path));
+            let free = !exists && registered.is_none() && !path.exists();
+            if mine || free {
+                let worktree = Worktree {
                     path,
                     branch,
-                    created: false,
+                    slug: candidate,
+                    created: true,
+                };
+                return self.check_out(worktree, registered, base, owner, run_id);
+            }
+            n += 1;
+        }
+    }
+
+    /// Checks out `worktree.branch` at `worktree.path`: nothing to do when it is there already,
+    /// the existing branch when only its directory is gone, else a new branch from `base`.
+    fn check_out(
+        &self,
+        mut worktree: Worktree,
+        registered: Option<&Listed>,
+        base: &str,
+        owner: &str,
+        run_id: &str,
+    ) -> Result<Worktree, WorktreeError> {
+        let Worktree { path, branch, .. } = &worktree;
+        match registered {
+            Some(w) if w.branch.as_deref() != Some(branch.as_str()) => {
+                return Err(WorktreeError::PathTaken {
+                    path: path.clone(),
+                    branch: branch.clone(),
+                    run_id: run_id.to_owned(),
                 });
             }
-            Some(_) => {}
-            None if path.exists() => return Err(taken()),
-            None => {}
+            Some(w) if !w.missing => {
+                worktree.created = false;
+                return Ok(worktree);
+            }
+            _ => {}
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(WorktreeError::io(parent))?;
         }
-        let force = registered.is_some();
-        let branch_exists = git::succeeds(
+        let mut args: Vec<std::ffi::OsString> = vec!["worktree".into(), "add".into()];
+        if registered.is_some() {
+            // Registered, but its directory is gone: git wants to be told.
+            args.push("--force".into());
+        }
+        if self.branch_exists(branch)? {
+            args.extend([path.clone().into_os_string(), branch.into()]);
+        } else {
+            args.extend(["-b".into(), branch.into(), path.clone().into_os_string()]);
+            args.push(base.into());
+        }
+        git::run(&self.top, &args)?;
+        git::run(
+            &self.top,
+            [
+                "config",
+                "--local",
+                &format!("branch.{branch}.{OWNER_KEY}"),
+                owner,
+            ],
+        )?;
+        Ok(worktree)
+    }
+
+    fn branch_exists(&self, branch: &str) -> Result<bool, WorktreeError> {
+        git::succeeds(
             &self.top,
             [
                 "rev-parse",
@@ -152,27 +221,17 @@ impl Repo {
                 "--quiet",
                 &format!("refs/heads/{branch}"),
             ],
-        )?;
-        let mut args: Vec<std::ffi::OsString> = vec!["worktree".into(), "add".into()];
-        if force {
-            args.push("--force".into());
+        )
+    }
+
+    /// The step path that owns a branch of a run, if git has it.
+    fn owner_of(&self, branch: &str) -> Result<Option<String>, WorktreeError> {
+        let key = format!("branch.{branch}.{OWNER_KEY}");
+        match git::run(&self.top, ["config", "--local", "--get", &key]) {
+            Ok(owner) => Ok(Some(owner)),
+            Err(WorktreeError::Git { .. }) => Ok(None),
+            Err(err) => Err(err),
         }
-        if branch_exists {
-            args.extend([path.clone().into_os_string(), branch.clone().into()]);
-        } else {
-            args.extend([
-                "-b".into(),
-                branch.clone().into(),
-                path.clone().into_os_string(),
-                base.into(),
-            ]);
-        }
-        git::run(&self.top, &args)?;
-        Ok(Worktree {
-            path,
-            branch,
-            created: true,
-        })
     }
 
     /// Creates `.agent-runner/worktrees/` with a `.gitignore` of `*` in it, so that neither the

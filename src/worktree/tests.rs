@@ -58,7 +58,7 @@ fn a_worktree_is_created_on_its_branch_from_the_base_and_reused_after() {
     std::fs::write(project.join("later"), "x").unwrap();
     commit_all(&project, "later");
 
-    let first = repo.ensure("wf-1", "0-a", &base).unwrap();
+    let first = repo.ensure("wf-1", "0-a", "t[0]", &base).unwrap();
     assert!(first.created);
     assert_eq!(first.branch, "agent-runner/wf-1/0-a");
     assert_eq!(first.path, project.join(".agent-runner/worktrees/wf-1/0-a"));
@@ -75,7 +75,7 @@ fn a_worktree_is_created_on_its_branch_from_the_base_and_reused_after() {
     assert!(!repo.has_uncommitted_changes().unwrap());
 
     std::fs::write(first.path.join("work"), "in progress").unwrap();
-    let again = repo.ensure("wf-1", "0-a", &base).unwrap();
+    let again = repo.ensure("wf-1", "0-a", "t[0]", &base).unwrap();
     assert!(!again.created);
     assert_eq!(again.path, first.path);
     assert!(again.path.join("work").is_file(), "the work is kept");
@@ -86,13 +86,13 @@ fn a_branch_left_without_its_worktree_is_checked_out_again() {
     let (_dir, project) = repo();
     let repo = Repo::discover(&project).unwrap();
     let base = repo.head().unwrap();
-    let wt = repo.ensure("wf-1", "g", &base).unwrap();
+    let wt = repo.ensure("wf-1", "g", "p/g", &base).unwrap();
     std::fs::write(wt.path.join("done"), "x").unwrap();
     commit_all(&wt.path, "work");
     let tip = git(&wt.path, &["rev-parse", "HEAD"]);
     std::fs::remove_dir_all(&wt.path).unwrap();
 
-    let again = repo.ensure("wf-1", "g", &base).unwrap();
+    let again = repo.ensure("wf-1", "g", "p/g", &base).unwrap();
     assert!(again.created);
     assert_eq!(git(&again.path, &["rev-parse", "HEAD"]), tip);
 }
@@ -105,8 +105,8 @@ fn a_path_that_is_not_the_runs_worktree_is_left_alone() {
     let path = repo.worktree_path("wf-1", "x");
     std::fs::create_dir_all(&path).unwrap();
     std::fs::write(path.join("mine"), "keep").unwrap();
-    let err = repo.ensure("wf-1", "x", &base).unwrap_err();
-    assert!(matches!(err, WorktreeError::PathTaken { .. }), "{err}");
+    let wt = repo.ensure("wf-1", "x", "p/x", &base).unwrap();
+    assert_eq!(wt.slug, "x-2");
     assert!(path.join("mine").is_file());
 }
 
@@ -119,9 +119,29 @@ fn a_project_in_a_subdirectory_runs_in_the_same_subdirectory_of_the_worktree() {
     commit_all(&top, "app");
     let repo = Repo::discover(&project).unwrap();
     assert_eq!(repo.prefix, PathBuf::from("app/"));
-    let wt = repo.ensure("wf-1", "a", &repo.head().unwrap()).unwrap();
+    let wt = repo
+        .ensure("wf-1", "a", "p/a", &repo.head().unwrap())
+        .unwrap();
     assert!(wt.path.starts_with(project.join(WORKTREES_DIR)));
     assert!(repo.workdir_in(&wt.path).join("f").is_file());
+}
+
+#[test]
+fn two_branches_wanting_one_slug_get_two() {
+    let (_dir, project) = repo();
+    let repo = Repo::discover(&project).unwrap();
+    let base = repo.head().unwrap();
+    let first = repo.ensure("wf-1", "impl", "a/impl", &base).unwrap();
+    let second = repo.ensure("wf-1", "impl", "b/impl", &base).unwrap();
+    assert_eq!(
+        (first.slug.as_str(), second.slug.as_str()),
+        ("impl", "impl-2")
+    );
+    // Each finds its own again, in any order.
+    let again = repo.ensure("wf-1", "impl", "b/impl", &base).unwrap();
+    assert_eq!((again.slug.as_str(), again.created), ("impl-2", false));
+    let again = repo.ensure("wf-1", "impl", "a/impl", &base).unwrap();
+    assert_eq!((again.slug.as_str(), again.created), ("impl", false));
 }
 
 #[test]
@@ -138,10 +158,10 @@ fn prune_keeps_unmerged_and_dirty_work_unless_forced() {
     let (_dir, project) = repo();
     let repo = Repo::discover(&project).unwrap();
     let base = repo.head().unwrap();
-    let clean = repo.ensure("wf-1", "0-clean", &base).unwrap();
-    let dirty = repo.ensure("wf-1", "1-dirty", &base).unwrap();
-    let committed = repo.ensure("wf-1", "2-committed", &base).unwrap();
-    let other = repo.ensure("wf-2", "0-other", &base).unwrap();
+    let clean = repo.ensure("wf-1", "0-clean", "t[0]", &base).unwrap();
+    let dirty = repo.ensure("wf-1", "1-dirty", "t[1]", &base).unwrap();
+    let committed = repo.ensure("wf-1", "2-committed", "t[2]", &base).unwrap();
+    let other = repo.ensure("wf-2", "0-other", "t[0]", &base).unwrap();
     std::fs::write(dirty.path.join("new"), "x").unwrap();
     std::fs::write(committed.path.join("new"), "x").unwrap();
     commit_all(&committed.path, "work");
@@ -177,7 +197,9 @@ fn prune_keeps_unmerged_and_dirty_work_unless_forced() {
 fn a_merged_branch_is_pruned() {
     let (_dir, project) = repo();
     let repo = Repo::discover(&project).unwrap();
-    let wt = repo.ensure("wf-1", "a", &repo.head().unwrap()).unwrap();
+    let wt = repo
+        .ensure("wf-1", "a", "p/a", &repo.head().unwrap())
+        .unwrap();
     std::fs::write(wt.path.join("new"), "x").unwrap();
     commit_all(&wt.path, "work");
     git(&project, &["merge", "-q", "--ff-only", &wt.branch]);
