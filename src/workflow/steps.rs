@@ -427,6 +427,28 @@ impl<'a> Analyzer<'a> {
         if !worktree || !matches!(kind, Some(Kind::Loop | Kind::Group)) {
             return false;
         }
+        // Read from the mapping itself, so that this holds whatever else is wrong with it.
+        let parallel = match kind {
+            Some(Kind::Group) => r.get("parallel").is_some_and(|p| *p != Node::Bool(false)),
+            _ => {
+                matches!(r.get("loop"), Some(Node::Map(entries)) if entries.iter().any(|(k, _)| k == "max_parallel"))
+            }
+        };
+        if !parallel {
+            let (what, fix) = match kind {
+                Some(Kind::Group) => ("group", "add \"parallel: true\""),
+                _ => ("loop", "add \"max_parallel\" to \"loop\""),
+            };
+            self.sink.error(
+                "worktree-kind",
+                format!(
+                    "\"worktree\" needs branches that run side by side, but this {what} runs its \
+                     steps one after another; {fix}, or remove \"worktree\""
+                ),
+                r.path_of("worktree"),
+                Target::Key,
+            );
+        }
         if self.worktree_depth > 0 {
             self.sink.error(
                 "nested-worktree",

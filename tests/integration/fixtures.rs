@@ -128,6 +128,7 @@ invalid_fixtures! {
     unknown_key => "unknown-key",
     unknown_profile => "unknown-profile",
     warnings_with_error => "warnings-with-error",
+    worktree_kind => "worktree-kind",
     wrong_types => "wrong-types",
     yaml_syntax => "yaml-syntax",
 }
