@@ -240,16 +240,7 @@ fn the_stop_button_interrupts_the_run_which_exits_130() {
         browser
             .wait_text("#status", "the run to be running", |t| t == "running")
             .await;
-        browser
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css("#stop"))
-            .await
-            .expect("the stop button")
-            .click()
-            .await
-            .expect("click stop");
+        browser.click("#stop").await;
         let question = browser
             .client
             .get_alert_text()
