@@ -14,8 +14,12 @@ use super::time::now_rfc3339;
 use crate::error::ErrorClass;
 use crate::workflow::{Effort, SessionStrategy};
 
-/// The state format this binary writes. Newer files are refused, older ones migrated in memory.
-pub const FORMAT_VERSION: u64 = 1;
+/// The newest state format this binary reads and writes; newer files are refused. A document
+/// is written as version 1 (which a first-release binary reads) unless it uses a second-release
+/// field: see [`StateDoc::uses_second_release_fields`].
+pub const FORMAT_VERSION: u64 = 2;
+/// The first release's format.
+pub const FIRST_FORMAT_VERSION: u64 = 1;
 
 /// String-to-string maps (params, captures) are kept sorted so files are stable.
 pub type StringMap = BTreeMap<String, String>;
@@ -67,7 +71,7 @@ impl StateDoc {
     ) -> Self {
         let now = now_rfc3339();
         StateDoc {
-            format_version: FORMAT_VERSION,
+            format_version: FIRST_FORMAT_VERSION,
             run_id: run_id.into(),
             agent_runner_version: env!("CARGO_PKG_VERSION").to_string(),
             project_dir: project_dir.into(),
@@ -90,6 +94,35 @@ impl StateDoc {
     /// Sets `updated_at` to now. Call before each write.
     pub fn touch(&mut self) {
         self.updated_at = now_rfc3339();
+    }
+
+    /// Whether the document uses a field of the second release (control.md §11 "Audit and
+    /// state"): such a file carries `format_version: 2`, so that a first-release binary refuses
+    /// it with its "newer agent-runner" message instead of misreading it. Every new state field
+    /// is added here.
+    pub fn uses_second_release_fields(&self) -> bool {
+        let second = |scope: &Scope| !scope.steps.is_empty();
+        second(&self.scope)
+            || self.frames().any(|frame| {
+                frame
+                    .sub_workflow
+                    .as_ref()
+                    .is_some_and(|sub| second(&sub.scope))
+            })
+    }
+
+    /// Sets `format_version` to what the document's fields require. Every write calls it.
+    pub fn stamp_format_version(&mut self) {
+        self.format_version = if self.uses_second_release_fields() {
+            FORMAT_VERSION
+        } else {
+            FIRST_FORMAT_VERSION
+        };
+    }
+
+    /// The frames of the position, outermost first.
+    pub fn frames(&self) -> impl Iterator<Item = &Frame> {
+        std::iter::successors(self.position.as_ref(), |frame| frame.child.as_deref())
     }
 
     /// The step path of the current position (`implement[2]/work/validate/attempts[1]/fix`), or
@@ -164,6 +197,22 @@ pub struct Scope {
     #[serde(default, skip_serializing_if = "StringMap::is_empty")]
     pub capture_errors: StringMap,
     pub last_session: Option<LastSession>,
+    /// How the steps of this scope ended, the last time each ran, for conditions that read
+    /// `steps.<id>` (kept only for files whose conditions do).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps: BTreeMap<String, StepResult>,
+}
+
+/// How a step ended, as `steps.<id>` shows it to a condition (control.md §6).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// `success`, `failed` or `skipped`.
+    pub outcome: String,
+    pub exit_code: Option<i64>,
+    pub class: Option<ErrorClass>,
+    pub duration_ms: u64,
+    /// The agent's reported cost (a JSON number, so the record stays comparable).
+    pub cost_usd: Option<serde_json::Number>,
 }
 
 /// The most recent agent session of a scope, which `resume` and `inherit` steps continue.

@@ -84,6 +84,7 @@ impl Journal {
             }
             frame = current.child.as_deref_mut();
         }
+        doc.stamp_format_version();
         let encoded = serde_json::to_vec(doc);
         let mut lists = lists.into_iter();
         let mut frame = doc.position.as_mut();
@@ -154,6 +155,7 @@ fn debug_kill_after() -> Option<u64> {
 /// as state.json. Call only while holding the run lock.
 pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), StateError> {
     inline_items(doc);
+    doc.stamp_format_version();
     let bytes = encode_state(doc)?;
     stage(dir, STATE_FILE, &bytes)
         .and_then(super::fs_util::Staged::rename)

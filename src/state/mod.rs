@@ -37,9 +37,9 @@ pub use audit::{
     truncate_strings,
 };
 pub use document::{
-    AgentFrame, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession, LoopFrame, LoopKind,
-    NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc, StringMap, SubWorkflowFrame,
-    WorkflowRef,
+    AgentFrame, FIRST_FORMAT_VERSION, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession,
+    LoopFrame, LoopKind, NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc,
+    StepResult, StringMap, SubWorkflowFrame, WorkflowRef,
 };
 pub use error::StateError;
 pub use journal::{JOURNAL_FILE, Journal};

@@ -30,6 +30,7 @@ pub const STEP_KEYS: &[&str] = &[
     "workdir",
     "env",
     "continue_on_failure",
+    "when",
     "skip_if",
     "break_if",
     "timeout",
@@ -40,7 +41,7 @@ pub const STEP_KEYS: &[&str] = &[
     "params",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["retry", "when", "parallel"];
+pub const PLANNED_KEYS: &[&str] = &["retry", "parallel"];
 pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
 /// The keys that decide a step's kind, in the order of the rules.
 const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
@@ -74,13 +75,14 @@ impl Kind {
         }
     }
 
-    /// Keys allowed besides the common ones (id, description, continue_on_failure, skip_if,
-    /// break_if).
+    /// Keys allowed besides the common ones (id, description, continue_on_failure, when,
+    /// skip_if, break_if).
     fn allows(self, key: &str) -> bool {
         const COMMON: &[&str] = &[
             "id",
             "description",
             "continue_on_failure",
+            "when",
             "skip_if",
             "break_if",
         ];
@@ -318,30 +320,9 @@ impl<'a> Analyzer<'a> {
         let continue_on_failure = r
             .bool("continue_on_failure", &mut self.sink)
             .unwrap_or(false);
+        let when = self.when(r);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
-        let break_if = r
-            .keyword(
-                "break_if",
-                &["success", "failure"],
-                |v| match v {
-                    "success" => Some(BreakIf::Success),
-                    "failure" => Some(BreakIf::Failure),
-                    _ => None,
-                },
-                &mut self.sink,
-            )
-            .inspect(|_| {
-                if self.loop_depth == 0 {
-                    self.sink.error(
-                        "break-if-outside-loop",
-                        "break_if is only allowed on steps inside a loop body in the same file"
-                            .to_owned(),
-                        r.path_of("break_if"),
-                        Target::Key,
-                    );
-                }
-            });
 
         let step_kind = match kind {
             Some(Kind::Shell | Kind::InteractiveShell) => {
@@ -370,11 +351,14 @@ impl<'a> Analyzer<'a> {
         {
             self.captures.push(capture);
         }
+        // After the step: an expression may test what the step captured.
+        let break_if = self.break_if(r);
         Some(Step {
             id: String::new(),
             description,
             kind: step_kind?,
             continue_on_failure,
+            when,
             skip_if,
             break_if,
             limits,
@@ -789,10 +773,12 @@ impl<'a> Analyzer<'a> {
         // The body: loop variables and every capture in the body are known inside it.
         let vars_len = self.loop_vars.len();
         let body_len = self.body_captures.len();
+        let ids_len = self.body_ids.len();
         self.loop_vars.extend(var);
         self.loop_vars.extend(index);
         if let Some(items) = body {
-            collect_captures(items, &mut self.body_captures);
+            collect_names(items, "capture", &mut self.body_captures);
+            collect_names(items, "id", &mut self.body_ids);
         }
         self.loop_depth += 1;
         let steps = body.and_then(|items| {
@@ -802,6 +788,7 @@ impl<'a> Analyzer<'a> {
         self.loop_depth -= 1;
         self.loop_vars.truncate(vars_len);
         self.body_captures.truncate(body_len);
+        self.body_ids.truncate(ids_len);
 
         let steps = steps?;
         if !shape_ok {
@@ -933,12 +920,13 @@ impl<'a> Analyzer<'a> {
     }
 }
 
-/// Every `capture` name anywhere in a step list (iteratively, not into other files).
-fn collect_captures<'a>(items: &'a [Node], out: &mut super::names::Names<'a>) {
+/// Every string value of `key` (`capture`, `id`) anywhere in a step list (iteratively, not into
+/// other files).
+fn collect_names<'a>(items: &'a [Node], key: &str, out: &mut super::names::Names<'a>) {
     let mut stack: Vec<&Node> = items.iter().collect();
     while let Some(node) = stack.pop() {
-        if let Some(capture) = node.get("capture").and_then(Node::as_str) {
-            out.push(capture);
+        if let Some(name) = node.get(key).and_then(Node::as_str) {
+            out.push(name);
         }
         if let Some(Node::Seq(children)) = node.get("steps") {
             stack.extend(children.iter());
