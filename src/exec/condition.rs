@@ -17,13 +17,13 @@ use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, Value};
 
 use super::outcome::{ErrorClass, Failure};
-use crate::state::StepResult;
+use crate::state::{CaptureValue, Captures, StepResult};
 use crate::workflow::Condition;
 
 /// What a condition can read, borrowed from the run's state.
 pub struct CondScope<'a> {
     pub params: &'a BTreeMap<String, String>,
-    pub captures: &'a BTreeMap<String, String>,
+    pub captures: &'a Captures,
     /// Every capture name of the file: a known name without a value is unset.
     pub capture_names: &'a BTreeSet<String>,
     pub loop_vars: &'a [(String, String)],
@@ -45,9 +45,38 @@ fn env() -> Arc<Env> {
     ENV.get_or_init(|| Arc::new(Env::stdlib())).clone()
 }
 
-/// The CEL value of a capture: its text. (A JSON capture becomes a map or a list.)
-pub fn capture_value(text: &str) -> Value {
-    Value::String(Arc::new(text.to_owned()))
+/// The CEL value of a capture: a string for captured text; for a JSON capture (control.md §7)
+/// its value, objects as maps and arrays as lists.
+pub fn capture_value(capture: &CaptureValue) -> Value {
+    match capture {
+        CaptureValue::Text(text) => Value::String(Arc::new(text.clone())),
+        CaptureValue::Json(value) => json_value(value),
+    }
+}
+
+/// A JSON value as CEL sees it: integers as `int` (or `uint` past `i64`), other numbers as
+/// `double`.
+fn json_value(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(text) => Value::String(Arc::new(text.clone())),
+        serde_json::Value::Array(items) => {
+            Value::List(Arc::new(items.iter().map(json_value).collect()))
+        }
+        serde_json::Value::Object(fields) => {
+            let map: HashMap<Key, Value> = fields
+                .iter()
+                .map(|(k, v)| (Key::from(k.as_str()), json_value(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
 }
 
 /// A string map as a CEL map.
@@ -200,7 +229,7 @@ mod tests {
 
     struct Fixture {
         params: BTreeMap<String, String>,
-        captures: BTreeMap<String, String>,
+        captures: Captures,
         capture_names: BTreeSet<String>,
         loop_vars: Vec<(String, String)>,
         steps: BTreeMap<String, StepResult>,
@@ -221,8 +250,26 @@ mod tests {
             );
             Fixture {
                 params: [("who".to_owned(), "world".to_owned())].into(),
-                captures: [("verdict".to_owned(), "pass".to_owned())].into(),
-                capture_names: ["verdict".to_owned(), "later".to_owned()].into(),
+                captures: [
+                    ("verdict".to_owned(), CaptureValue::Text("pass".to_owned())),
+                    (
+                        "review".to_owned(),
+                        CaptureValue::Json(serde_json::json!({
+                            "verdict": "fail",
+                            "issues": ["a", "b"],
+                            "score": 7,
+                            "ratio": 0.5,
+                            "extra": null
+                        })),
+                    ),
+                ]
+                .into(),
+                capture_names: [
+                    "verdict".to_owned(),
+                    "later".to_owned(),
+                    "review".to_owned(),
+                ]
+                .into(),
                 loop_vars: vec![("who".to_owned(), "loop".to_owned())],
                 steps,
             }
@@ -259,6 +306,28 @@ mod tests {
             f.eval("run.cost_usd < 1.0 && run.tokens == 1200 && run.id == 'r-1'"),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn a_json_capture_is_a_map() {
+        let f = Fixture::new();
+        assert_eq!(
+            f.eval(
+                "review.verdict == 'fail' && size(review.issues) == 2 && review.issues[1] == 'b'"
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            f.eval("review.score > 5 && review.ratio < 1.0 && review.extra == null"),
+            Ok(true)
+        );
+        assert_eq!(
+            f.eval("has(review.verdict) && !has(review.missing)"),
+            Ok(true)
+        );
+        assert_eq!(f.eval("review.issues.exists(i, i == 'a')"), Ok(true));
+        let err = f.eval("review.missing == 'x'").unwrap_err();
+        assert_eq!(err.class, ErrorClass::InvalidValue, "{}", err.message);
     }
 
     #[test]

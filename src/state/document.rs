@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::capture::{CaptureValue, Captures};
 use super::time::now_rfc3339;
 use crate::error::ErrorClass;
 use crate::workflow::{Effort, SessionStrategy};
@@ -101,7 +102,9 @@ impl StateDoc {
     /// it with its "newer agent-runner" message instead of misreading it. Every new state field
     /// is added here.
     pub fn uses_second_release_fields(&self) -> bool {
-        let second = |scope: &Scope| !scope.steps.is_empty();
+        let second = |scope: &Scope| {
+            !scope.steps.is_empty() || scope.captures.values().any(CaptureValue::is_json)
+        };
         second(&self.scope)
             || self.frames().any(|frame| {
                 frame
@@ -111,13 +114,18 @@ impl StateDoc {
             })
     }
 
-    /// Sets `format_version` to what the document's fields require. Every write calls it.
-    pub fn stamp_format_version(&mut self) {
-        self.format_version = if self.uses_second_release_fields() {
+    /// The `format_version` this document must be written with.
+    pub fn required_format_version(&self) -> u64 {
+        if self.uses_second_release_fields() {
             FORMAT_VERSION
         } else {
             FIRST_FORMAT_VERSION
-        };
+        }
+    }
+
+    /// Sets `format_version` to what the document's fields require. Every write calls it.
+    pub fn stamp_format_version(&mut self) {
+        self.format_version = self.required_format_version();
     }
 
     /// The frames of the position, outermost first.
@@ -191,7 +199,7 @@ pub struct NamedSession {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
     #[serde(default)]
-    pub captures: StringMap,
+    pub captures: Captures,
     /// Why a capture has no value, for the captures whose step ran but could not store one
     /// (output over the 1 MiB limit), so that a later use says so.
     #[serde(default, skip_serializing_if = "StringMap::is_empty")]

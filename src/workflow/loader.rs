@@ -184,6 +184,10 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         ctx
     };
     let mut analyzer = Analyzer::new(ctx);
+    analyzer.dir = match &source {
+        Source::File(path) => path.parent(),
+        Source::Builtin(_) => None,
+    };
     analyzer.sink.absorb(go_findings);
     let built = analyzer.workflow(&node, text.trim().is_empty());
     analyzer.reserved_names();
@@ -371,6 +375,13 @@ pub(crate) struct Analyzer<'a> {
     pub reserved: Vec<(Location, String, &'a str, &'static str)>,
     /// The file has a condition (`when:`, an expression `break_if:`).
     pub has_conditions: bool,
+    /// The captures among [`Analyzer::captures`] made by steps with `output:` (JSON captures,
+    /// whose fields templates may read with a dotted path).
+    pub json_captures: Names<'a>,
+    /// The same among [`Analyzer::body_captures`].
+    pub body_json_captures: Names<'a>,
+    /// The directory of the workflow file, for `schema_file`; `None` for built-ins.
+    pub dir: Option<&'a Path>,
     pub loop_depth: usize,
     /// An agent step has been seen (session defaulting, workflow-format.md §6).
     pub seen_agent: bool,
@@ -392,6 +403,9 @@ impl<'a> Analyzer<'a> {
             body_ids: Names::default(),
             reserved: Vec::new(),
             has_conditions: false,
+            json_captures: Names::default(),
+            body_json_captures: Names::default(),
+            dir: None,
             loop_depth: 0,
             seen_agent: false,
             calls: Vec::new(),

@@ -27,6 +27,7 @@ pub const STEP_KEYS: &[&str] = &[
     "permissions",
     "capture",
     "capture_stderr",
+    "output",
     "workdir",
     "env",
     "continue_on_failure",
@@ -109,13 +110,15 @@ impl Kind {
                 "command",
                 "capture",
                 "capture_stderr",
+                "output",
                 "workdir",
                 "env",
             ]
             .contains(&key),
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
             Kind::Headless => {
-                AGENT.contains(&key) || ["capture", "timeout", "idle_timeout"].contains(&key)
+                AGENT.contains(&key)
+                    || ["capture", "output", "timeout", "idle_timeout"].contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode"].contains(&key),
@@ -125,9 +128,19 @@ impl Kind {
     }
 }
 
-/// `timeout` and `idle_timeout` where they are not (yet) allowed: the code and the message.
+/// Keys with a code of their own where they are not (yet) allowed (`timeout`, `idle_timeout`,
+/// `output`): the code and the message.
 fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
     match (key, kind) {
+        ("output", Kind::Shell | Kind::Headless) => None,
+        ("output", _) => Some((
+            "output-kind",
+            format!(
+                "\"output\" is not allowed on {} steps; only shell and headless agent steps \
+                 produce a JSON answer",
+                kind.label()
+            ),
+        )),
         ("idle_timeout", Kind::Interactive | Kind::InteractiveShell) => Some((
             "idle-timeout-interactive",
             "\"idle_timeout\" is not allowed on interactive steps, where a person is present; \
@@ -350,6 +363,9 @@ impl<'a> Analyzer<'a> {
             && matches!(kind, Some(Kind::Shell | Kind::Headless))
         {
             self.captures.push(capture);
+            if r.has("output") {
+                self.json_captures.push(capture);
+            }
         }
         // After the step: an expression may test what the step captured.
         let break_if = self.break_if(r);
@@ -598,12 +614,27 @@ impl<'a> Analyzer<'a> {
                 Target::Key,
             );
         }
+        let output = if interactive {
+            Ok(None)
+        } else {
+            self.output(r)
+        };
+        if stderr && matches!(output, Ok(Some(_))) {
+            self.sink.error(
+                "capture-stderr",
+                "\"capture_stderr\" cannot be used with \"output\", which parses stdout alone"
+                    .to_owned(),
+                r.path_of("capture_stderr"),
+                Target::Key,
+            );
+        }
         let workdir = self.workdir(r);
         let env = self.env(r);
         Some(StepKind::Shell(ShellStep {
             command: command?,
             interactive,
             capture: capture.map(|name| Capture { name, stderr }),
+            output: output.ok()?,
             workdir,
             env,
         }))
@@ -671,10 +702,10 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let capture = if kind == Kind::Headless {
-            self.capture_name(r)
+        let (capture, output) = if kind == Kind::Headless {
+            (self.capture_name(r), self.output(r))
         } else {
-            None
+            (None, Ok(None))
         };
         let workdir = self.workdir(r);
         let env = self.env(r);
@@ -692,6 +723,7 @@ impl<'a> Analyzer<'a> {
             agent: settings.agent,
             permissions: settings.permissions,
             capture,
+            output: output.ok()?,
             workdir,
             env,
         }))
@@ -774,11 +806,16 @@ impl<'a> Analyzer<'a> {
         let vars_len = self.loop_vars.len();
         let body_len = self.body_captures.len();
         let ids_len = self.body_ids.len();
+        let body_json_len = self.body_json_captures.len();
         self.loop_vars.extend(var);
         self.loop_vars.extend(index);
         if let Some(items) = body {
-            collect_names(items, "capture", &mut self.body_captures);
-            collect_names(items, "id", &mut self.body_ids);
+            collect_body(
+                items,
+                &mut self.body_captures,
+                &mut self.body_json_captures,
+                &mut self.body_ids,
+            );
         }
         self.loop_depth += 1;
         let steps = body.and_then(|items| {
@@ -789,6 +826,7 @@ impl<'a> Analyzer<'a> {
         self.loop_vars.truncate(vars_len);
         self.body_captures.truncate(body_len);
         self.body_ids.truncate(ids_len);
+        self.body_json_captures.truncate(body_json_len);
 
         let steps = steps?;
         if !shape_ok {
@@ -920,13 +958,24 @@ impl<'a> Analyzer<'a> {
     }
 }
 
-/// Every string value of `key` (`capture`, `id`) anywhere in a step list (iteratively, not into
-/// other files).
-fn collect_names<'a>(items: &'a [Node], key: &str, out: &mut super::names::Names<'a>) {
+/// Every `capture` name and step id anywhere in a step list (iteratively, not into other
+/// files); the captures of steps with `output:` also go to `json`.
+fn collect_body<'a>(
+    items: &'a [Node],
+    out: &mut super::names::Names<'a>,
+    json: &mut super::names::Names<'a>,
+    ids: &mut super::names::Names<'a>,
+) {
     let mut stack: Vec<&Node> = items.iter().collect();
     while let Some(node) = stack.pop() {
-        if let Some(name) = node.get(key).and_then(Node::as_str) {
-            out.push(name);
+        if let Some(id) = node.get("id").and_then(Node::as_str) {
+            ids.push(id);
+        }
+        if let Some(capture) = node.get("capture").and_then(Node::as_str) {
+            out.push(capture);
+            if node.get("output").is_some() {
+                json.push(capture);
+            }
         }
         if let Some(Node::Seq(children)) = node.get("steps") {
             stack.extend(children.iter());

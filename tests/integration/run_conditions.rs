@@ -269,3 +269,27 @@ fn a_step_a_resume_reenters_is_not_checked_again() {
         .stdout("worked\n")
         .run();
 }
+
+#[test]
+fn a_json_capture_is_a_map_in_conditions() {
+    Test::new()
+        .write(
+            &wf("typed"),
+            r#"name: typed
+steps:
+  - id: review
+    command: echo '{"verdict":"fail","issues":["x","y"],"score":3}'
+    output: json
+    capture: review
+  - id: fix
+    when: review.verdict == "fail" && size(review.issues) == 2 && review.score < 5
+    command: echo fixing
+  - id: ship
+    when: review.verdict == "pass"
+    command: echo shipping
+"#,
+        )
+        .args(["typed"])
+        .stdout("{\"verdict\":\"fail\",\"issues\":[\"x\",\"y\"],\"score\":3}\nfixing\n")
+        .run();
+}

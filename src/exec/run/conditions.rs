@@ -24,12 +24,13 @@ impl Runtime {
         let doc = self.writer.doc();
         let empty = BTreeMap::new();
         let empty_steps = BTreeMap::new();
+        let no_captures = crate::state::Captures::new();
         let scope = self.writer.scope(ctx.scope);
         let params = self.scope_params(ctx);
         let usage = self.writer.usage();
         let scope = CondScope {
             params: params.unwrap_or(&empty),
-            captures: scope.map_or(&empty, |s| &s.captures),
+            captures: scope.map_or(&no_captures, |s| &s.captures),
             capture_names: &ctx.capture_names,
             loop_vars: &ctx.loop_vars,
             steps: scope.map_or(&empty_steps, |s| &s.steps),
