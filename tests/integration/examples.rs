@@ -163,7 +163,9 @@ fn structured_output_runs_with_the_fake_claude() {
         "- [{json: {verdict: fail, reasons: [\"more prose\"]}}]\n",
     )
     .args(["examples/structured-output.yaml"])
-    .stdout_contains("verdict: fail\nall of it: {\"verdict\":\"fail\",\"reasons\":[\"more prose\"]}\n")
+    .stdout_contains(
+        "verdict: fail\nall of it: {\"verdict\":\"fail\",\"reasons\":[\"more prose\"]}\n",
+    )
     .stdout_contains("The reviewer found problems")
     .run();
     let turns = turns(&out);
