@@ -240,6 +240,10 @@ pub fn summarize(event: &str, data: &Value, secret_params: &[String]) -> String 
             ),
             piece(worktree.path.as_deref()).map(|path| format!("at {path}")),
         ]),
+        AuditData::OutputRepair(repair) => {
+            let errors = crate::workflow::output::describe_errors(&repair.errors);
+            one_line(&errors, MAX_PIECE)
+        }
         AuditData::Unknown(data) if data.is_null() => String::new(),
         AuditData::Unknown(data) => one_line(&data.to_string(), MAX_PIECE),
     }

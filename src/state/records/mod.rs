@@ -25,8 +25,8 @@ pub use run::{
 };
 pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
-    CaptureRecord, FailureRecord, Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName,
-    StepOutcome, StepStart, TimeoutRecord, UsageRecord,
+    CaptureRecord, FailureRecord, OutputRepair, Skip, SkipIfRecord, SkipReason, StepEnd,
+    StepKindName, StepOutcome, StepStart, TimeoutRecord, UsageRecord,
 };
 
 use super::AuditEvent;
@@ -51,6 +51,7 @@ pub enum AuditData {
     Interrupt(Interrupt),
     LockTakeover(LockTakeoverRecord),
     Worktree(WorktreeRecord),
+    OutputRepair(OutputRepair),
     /// An event this binary does not know, or data that does not parse: kept as it is.
     Unknown(Value),
 }
@@ -76,6 +77,7 @@ impl AuditData {
             AuditData::Interrupt(_) => AuditEvent::Interrupt,
             AuditData::LockTakeover(_) => AuditEvent::LockTakeover,
             AuditData::Worktree(_) => AuditEvent::Worktree,
+            AuditData::OutputRepair(_) => AuditEvent::OutputRepair,
             AuditData::Unknown(_) => return None,
         })
     }
@@ -103,6 +105,7 @@ impl AuditData {
             AuditData::Interrupt(r) => value(r),
             AuditData::LockTakeover(r) => value(r),
             AuditData::Worktree(r) => value(r),
+            AuditData::OutputRepair(r) => value(r),
             AuditData::Unknown(v) => v.clone(),
         }
     }
@@ -133,6 +136,7 @@ impl AuditData {
             "interrupt" => typed(data, AuditData::Interrupt),
             "lock_takeover" => typed(data, AuditData::LockTakeover),
             "worktree" => typed(data, AuditData::Worktree),
+            "output_repair" => typed(data, AuditData::OutputRepair),
             _ => AuditData::Unknown(data.clone()),
         }
     }
