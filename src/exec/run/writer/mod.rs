@@ -323,6 +323,9 @@ impl Writer {
                     self.show_end(end);
                 }
             }
+            Event::StepResult { scope, id, result } => {
+                self.scope_mut(scope).steps.insert(id, result);
+            }
             Event::StepEnded { path, end } => {
                 self.record(&path, &AuditData::StepEnd(*end))?;
             }
