@@ -20,6 +20,7 @@ enum Kind {
     Ui,
     WorktreesList,
     WorktreesPrune,
+    K8s,
     StepContinue,
 }
 
@@ -39,6 +40,7 @@ impl Kind {
             Command::Ui(_) => Kind::Ui,
             Command::WorktreesList => Kind::WorktreesList,
             Command::WorktreesPrune { .. } => Kind::WorktreesPrune,
+            Command::K8s(_) => Kind::K8s,
             Command::StepContinue { .. } => Kind::StepContinue,
             // `--version` prints the version whatever else is given.
             Command::Version => return None,
@@ -61,6 +63,7 @@ impl Kind {
             Kind::Ui => "\"ui\"",
             Kind::WorktreesList => "\"worktrees list\"",
             Kind::WorktreesPrune => "\"worktrees prune\"",
+            Kind::K8s => "\"k8s\"",
             Kind::StepContinue => "\"step continue\"",
         }
     }
@@ -77,7 +80,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 15] = [
+    let options: [(bool, &str, &[Kind]); 20] = [
         (
             raw.json,
             "--json",
@@ -97,6 +100,11 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         (raw.token_file.is_some(), "--token-file", &[Ui]),
         (raw.open, "--open", &[Ui]),
         (raw.force, "--force", &[WorktreesPrune]),
+        (raw.run_id.is_some(), "--run-id", &[Run, K8s]),
+        (raw.image.is_some(), "--image", &[K8s]),
+        (!raw.secrets.is_empty(), "--secret", &[K8s]),
+        (raw.pvc.is_some(), "--pvc", &[K8s]),
+        (raw.namespace.is_some(), "--namespace", &[K8s]),
     ];
     for (given, option, applies_to) in options {
         if given && !applies_to.contains(&kind) {
