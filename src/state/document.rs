@@ -14,8 +14,13 @@ use super::time::now_rfc3339;
 use crate::error::ErrorClass;
 use crate::workflow::{Effort, SessionStrategy};
 
-/// The state format this binary writes. Newer files are refused, older ones migrated in memory.
-pub const FORMAT_VERSION: u64 = 1;
+/// The newest state format this binary reads and writes. Newer files are refused, older ones
+/// migrated in memory. A document is written as version 1 unless it uses a second-release field
+/// ([`StateDoc::uses_second_release`]).
+pub const FORMAT_VERSION: u64 = 2;
+
+/// The first release's format, which a document without second-release fields keeps.
+pub const FIRST_FORMAT_VERSION: u64 = 1;
 
 /// String-to-string maps (params, captures) are kept sorted so files are stable.
 pub type StringMap = BTreeMap<String, String>;
@@ -67,7 +72,7 @@ impl StateDoc {
     ) -> Self {
         let now = now_rfc3339();
         StateDoc {
-            format_version: FORMAT_VERSION,
+            format_version: FIRST_FORMAT_VERSION,
             run_id: run_id.into(),
             agent_runner_version: env!("CARGO_PKG_VERSION").to_string(),
             project_dir: project_dir.into(),
@@ -93,9 +98,32 @@ impl StateDoc {
     }
 
     /// The step path of the current position (`implement[2]/work/validate/attempts[1]/fix`), or
-    /// `None` when there is none.
+    /// `None` when there is none. With several branches running, their paths joined by `, `.
     pub fn position_path(&self) -> Option<String> {
-        self.position.as_ref().map(Frame::path)
+        self.position.as_ref().map(|p| p.paths().join(", "))
+    }
+
+    /// The step path of every branch that is going on (one path outside parallel steps).
+    pub fn position_paths(&self) -> Vec<String> {
+        self.position.as_ref().map(Frame::paths).unwrap_or_default()
+    }
+
+    /// Whether the document uses a field of the second release (control.md §11 "Audit and
+    /// state"), which makes it `format_version: 2`.
+    pub fn uses_second_release(&self) -> bool {
+        let mut found = false;
+        if let Some(position) = self.position.as_ref() {
+            position.walk(&mut |frame| found |= frame.parallel.is_some());
+        }
+        found
+    }
+
+    /// Sets `format_version` to 2 once a second-release field is used (it stays 2: a
+    /// first-release binary must not resume a run that used one).
+    pub fn mark_format(&mut self) {
+        if self.format_version < FORMAT_VERSION && self.uses_second_release() {
+            self.format_version = FORMAT_VERSION;
+        }
     }
 }
 
@@ -221,6 +249,9 @@ pub struct Frame {
     pub loop_: Option<LoopFrame>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_workflow: Option<SubWorkflowFrame>,
+    /// A parallel step's branches (control.md §8); a second-release field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<super::parallel::ParallelFrame>,
     /// The frame inside this step, or `None` before the step's body has started.
     pub child: Option<Box<Frame>>,
 }
