@@ -35,6 +35,9 @@ pub enum ErrorClass {
     Internal,
     /// A `timeout` or `idle_timeout` was reached (control.md §2).
     Timeout,
+    /// A step with `output:` produced no JSON value, or one that does not match its schema
+    /// (control.md §7). Not retried by default.
+    OutputInvalid,
 }
 
 impl ErrorClass {
@@ -58,6 +61,7 @@ impl ErrorClass {
             ErrorClass::Interrupted => "interrupted",
             ErrorClass::Internal => "internal",
             ErrorClass::Timeout => "timeout",
+            ErrorClass::OutputInvalid => "output_invalid",
         }
     }
 
@@ -96,6 +100,7 @@ mod tests {
             ErrorClass::EngineRejected,
             ErrorClass::InvalidValue,
             ErrorClass::Timeout,
+            ErrorClass::OutputInvalid,
         ] {
             let json = serde_json::to_value(class).unwrap();
             assert_eq!(json, class.as_str());

@@ -10,16 +10,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::capture::{CaptureValue, Captures};
 use super::time::now_rfc3339;
 use crate::error::ErrorClass;
 use crate::workflow::{Effort, SessionStrategy};
 
-/// The newest state format this binary reads and writes. Newer files are refused, older ones
-/// migrated in memory. A document is written as version 1 unless it uses a second-release field
-/// ([`StateDoc::uses_second_release`]).
+/// The newest state format this binary reads and writes; newer files are refused. A document
+/// is written as version 1 (which a first-release binary reads) unless it uses a second-release
+/// field: see [`StateDoc::uses_second_release_fields`].
 pub const FORMAT_VERSION: u64 = 2;
-
-/// The first release's format, which a document without second-release fields keeps.
+/// The first release's format.
 pub const FIRST_FORMAT_VERSION: u64 = 1;
 
 /// String-to-string maps (params, captures) are kept sorted so files are stable.
@@ -97,6 +97,45 @@ impl StateDoc {
         self.updated_at = now_rfc3339();
     }
 
+    /// Whether the document uses a field of the second release (control.md §11 "Audit and
+    /// state"): such a file carries `format_version: 2`, so that a first-release binary refuses
+    /// it with its "newer agent-runner" message instead of misreading it. Every new state field
+    /// is added here.
+    pub fn uses_second_release_fields(&self) -> bool {
+        let typed_captures = |scope: &Scope| scope.captures.values().any(CaptureValue::is_json);
+        let mut found = typed_captures(&self.scope);
+        if let Some(position) = self.position.as_ref() {
+            position.walk(&mut |frame| {
+                found |= frame
+                    .sub_workflow
+                    .as_ref()
+                    .is_some_and(|sub| typed_captures(&sub.scope));
+                // Branch frames (control.md §8).
+                found |= frame.parallel.is_some();
+            });
+        }
+        found
+    }
+
+    /// The `format_version` this document must be written with.
+    pub fn required_format_version(&self) -> u64 {
+        if self.uses_second_release_fields() {
+            FORMAT_VERSION
+        } else {
+            FIRST_FORMAT_VERSION
+        }
+    }
+
+    /// Sets `format_version` to what the document's fields require. Every write calls it.
+    pub fn stamp_format_version(&mut self) {
+        self.format_version = self.required_format_version();
+    }
+
+    /// The frames of the position, outermost first.
+    pub fn frames(&self) -> impl Iterator<Item = &Frame> {
+        std::iter::successors(self.position.as_ref(), |frame| frame.child.as_deref())
+    }
+
     /// The step path of the current position (`implement[2]/work/validate/attempts[1]/fix`), or
     /// `None` when there is none. With several branches running, their paths joined by `, `.
     pub fn position_path(&self) -> Option<String> {
@@ -106,24 +145,6 @@ impl StateDoc {
     /// The step path of every branch that is going on (one path outside parallel steps).
     pub fn position_paths(&self) -> Vec<String> {
         self.position.as_ref().map(Frame::paths).unwrap_or_default()
-    }
-
-    /// Whether the document uses a field of the second release (control.md §11 "Audit and
-    /// state"), which makes it `format_version: 2`.
-    pub fn uses_second_release(&self) -> bool {
-        let mut found = false;
-        if let Some(position) = self.position.as_ref() {
-            position.walk(&mut |frame| found |= frame.parallel.is_some());
-        }
-        found
-    }
-
-    /// Sets `format_version` to 2 once a second-release field is used (it stays 2: a
-    /// first-release binary must not resume a run that used one).
-    pub fn mark_format(&mut self) {
-        if self.format_version < FORMAT_VERSION && self.uses_second_release() {
-            self.format_version = FORMAT_VERSION;
-        }
     }
 }
 
@@ -186,7 +207,7 @@ pub struct NamedSession {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
     #[serde(default)]
-    pub captures: StringMap,
+    pub captures: Captures,
     /// Why a capture has no value, for the captures whose step ran but could not store one
     /// (output over the 1 MiB limit), so that a later use says so.
     #[serde(default, skip_serializing_if = "StringMap::is_empty")]

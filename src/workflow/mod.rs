@@ -15,6 +15,7 @@ mod libyaml;
 pub mod loader;
 pub mod model;
 mod names;
+pub mod output;
 mod parallel;
 pub mod positions;
 mod repeated_keys;

@@ -3,6 +3,7 @@
 //! fails or continues as the step says; a resume runs the step again. Durations are short and
 //! the assertions are on what was recorded and on the processes being gone, not on wall-clock
 //! budgets.
+
 use serde_json::json;
 
 use crate::process_lifetime::nothing_left;

@@ -158,8 +158,9 @@ impl Runtime {
                 .map(|s| &s.params),
         };
         let empty = BTreeMap::new();
+        let no_captures = crate::state::Captures::new();
         let captures = writer.captures_in(&self.branch.forks, ctx.scope);
-        let captures = captures.as_deref().unwrap_or(&empty);
+        let captures = captures.as_deref().unwrap_or(&no_captures);
         let session_dir = self.run_dir.display().to_string();
         f(&VarsBuilder {
             builtins: [
@@ -423,7 +424,9 @@ impl Runtime {
 
 fn render_failure(err: RenderError) -> Failure {
     let class = match err {
-        RenderError::NoValue(_) | RenderError::Undefined(_) => ErrorClass::UndefinedVariable,
+        RenderError::NoValue(_) | RenderError::Undefined(_) | RenderError::NoField { .. } => {
+            ErrorClass::UndefinedVariable
+        }
         RenderError::Template(_) => ErrorClass::Internal,
     };
     Failure::new(class, err.to_string())

@@ -30,8 +30,8 @@ use super::branch::{BranchCtx, Fork};
 use super::event::{EndLine, Event, Subscriber};
 use crate::console::Console;
 use crate::state::{
-    AuditData, AuditEvent, AuditWriter, BranchFrame, BranchState, Counts, Frame, FrameState,
-    Journal, ParallelFrame, Redactor, RunDir, RunStatus, Scope, StateDoc, StateError, StringMap,
+    AuditData, AuditEvent, AuditWriter, BranchFrame, BranchState, Captures, Counts, Frame,
+    FrameState, Journal, ParallelFrame, Redactor, RunDir, RunStatus, Scope, StateDoc, StateError,
 };
 
 pub struct Writer {
@@ -180,9 +180,9 @@ impl Writer {
         &self,
         forks: &[Fork],
         scope: ScopeRef,
-    ) -> Option<std::borrow::Cow<'_, StringMap>> {
+    ) -> Option<std::borrow::Cow<'_, Captures>> {
         let base = self.scope_in(&forks[..outer_forks(forks, scope)], scope)?;
-        let overlays: Vec<&StringMap> = (outer_forks(forks, scope)..forks.len())
+        let overlays: Vec<&Captures> = (outer_forks(forks, scope)..forks.len())
             .filter_map(|i| self.branch_in(forks, i))
             .map(|b| &b.scope.captures)
             .filter(|c| !c.is_empty())
@@ -295,7 +295,6 @@ impl Writer {
 
     fn append(&mut self) -> Result<(), RunError> {
         self.doc.touch();
-        self.doc.mark_format();
         tracing::trace!(position = ?self.doc.position_path(), status = %self.doc.status, "journal record");
         self.journal
             .append(&mut self.doc)
