@@ -41,8 +41,8 @@ pub use audit::{
 pub use capture::{CaptureValue, Captures, json_text};
 pub use document::{
     AgentFrame, FIRST_FORMAT_VERSION, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession,
-    LoopFrame, LoopKind, NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc, StringMap,
-    SubWorkflowFrame, WorkflowRef,
+    LoopFrame, LoopKind, NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc,
+    StepResult, StringMap, SubWorkflowFrame, WorkflowRef,
 };
 pub use error::StateError;
 pub use journal::{JOURNAL_FILE, Journal};

@@ -206,7 +206,16 @@ fn step_key(key: &str) -> Value {
         "workdir" => string("Working directory, relative to the project dir (template)."),
         "env" => json!({"$ref": "#/$defs/env"}),
         "skip_if" => json!({"type": "string", "pattern": "^(previous_success|sh:.*\\S.*)$"}),
-        "break_if" => json!({"enum": ["success", "failure"]}),
+        "when" => json!({
+            "type": "string",
+            "minLength": 1,
+            "description": "A CEL expression; the step runs only when it is true (control.md §6).",
+        }),
+        "break_if" => json!({
+            "type": "string",
+            "minLength": 1,
+            "description": "success, failure, or a CEL expression evaluated after the step: true ends the loop.",
+        }),
         "loop" => json!({"$ref": "#/$defs/loop"}),
         "steps" => json!({"type": "array", "items": {"$ref": "#/$defs/step"}}),
         "parallel" => json!({

@@ -130,6 +130,7 @@ invalid_fixtures! {
     undefined_variable => "undefined-variable",
     unknown_cli => "unknown-cli",
     unsafe_shell_context => "unsafe-shell-context",
+    when_syntax => "when-syntax",
     unknown_helper => "unknown-helper",
     unknown_key => "unknown-key",
     unknown_profile => "unknown-profile",

@@ -5,6 +5,7 @@
 
 mod branch;
 mod branches;
+mod conditions;
 pub mod event;
 pub mod finish;
 mod slots;

@@ -123,6 +123,11 @@ impl Runtime {
         self.halt.trigger();
     }
 
+    /// The writer, borrowed for reading (never across an `await`).
+    pub(super) fn shared_writer(&self) -> Ref<'_, Writer> {
+        self.shared.writer.borrow()
+    }
+
     /// The writer, borrowed until the end of the statement (never across an `await`).
     pub fn writer(&self) -> RefMut<'_, Writer> {
         self.shared.writer.borrow_mut()
@@ -150,13 +155,7 @@ impl Runtime {
     ) -> T {
         let writer = self.shared.writer.borrow();
         let doc = writer.doc();
-        let params = match ctx.scope {
-            super::super::context::ScopeRef::Root => Some(&doc.params),
-            super::super::context::ScopeRef::SubWorkflow(depth) => writer
-                .frame_in(&self.branch.forks, depth)
-                .and_then(|f| f.sub_workflow.as_ref())
-                .map(|s| &s.params),
-        };
+        let params = scope_params(&writer, &self.branch.forks, ctx);
         let empty = BTreeMap::new();
         let no_captures = crate::state::Captures::new();
         let captures = writer.captures_in(&self.branch.forks, ctx.scope);
@@ -268,11 +267,15 @@ impl Runtime {
                     resuming,
                 };
                 let started = Instant::now();
-                let report = match if resuming {
-                    None
-                } else {
-                    self.check_skip(&at, previous).await?
-                } {
+                // `when` first, then `skip_if`; a step a resume re-enters is not checked again.
+                let checked = match resuming {
+                    true => None,
+                    false => match self.check_when(&at)? {
+                        None => self.check_skip(&at, previous).await?,
+                        decided => decided,
+                    },
+                };
+                let report = match checked {
                     Some(Ok(())) => {
                         self.advance(&at, previous)?;
                         continue;
@@ -351,6 +354,7 @@ impl Runtime {
                     skip: Skip::because(SkipReason::PreviousSuccess),
                     leaf,
                 })?;
+                self.record_skipped(at)?;
                 Ok(Some(Ok(())))
             }
             Some(SkipIf::Shell(template)) => {
@@ -379,6 +383,7 @@ impl Runtime {
                             },
                             leaf,
                         })?;
+                        self.record_skipped(at)?;
                         Ok(Some(Ok(())))
                     }
                     Ok((code, _)) => {
@@ -419,6 +424,21 @@ impl Runtime {
             display: at.display.to_owned(),
             path: at.audit_path.to_owned(),
         }
+    }
+}
+
+/// The params of a step list's scope, as a walker at `forks` sees it.
+pub(super) fn scope_params<'w>(
+    writer: &'w Writer,
+    forks: &[Fork],
+    ctx: &ListCtx,
+) -> Option<&'w BTreeMap<String, String>> {
+    match ctx.scope {
+        super::super::context::ScopeRef::Root => Some(&writer.doc().params),
+        super::super::context::ScopeRef::SubWorkflow(depth) => writer
+            .frame_in(forks, depth)
+            .and_then(|f| f.sub_workflow.as_ref())
+            .map(|s| &s.params),
     }
 }
 

@@ -336,6 +336,8 @@ pub enum SkipReason {
     PreviousSuccess,
     Sh,
     From,
+    /// A `when:` condition was false.
+    When,
 }
 
 /// `skip`: a step that did not run, and why.
@@ -360,6 +362,12 @@ pub struct Skip {
         deserialize_with = "lenient::option"
     )]
     pub output: Option<String>,
+    /// The `when:` expression that was false.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub expression: Option<String>,
 }
 
 impl Skip {

@@ -19,6 +19,8 @@
 //! state.json is written, durably, only when the writer starts (compacting the journal) and by
 //! [`Writer::compact`] at the end of the run.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -32,6 +34,7 @@ use crate::console::Console;
 use crate::state::{
     AuditData, AuditEvent, AuditWriter, BranchFrame, BranchState, Captures, Counts, Frame,
     FrameState, Journal, ParallelFrame, Redactor, RunDir, RunStatus, Scope, StateDoc, StateError,
+    StepResult,
 };
 
 pub struct Writer {
@@ -176,25 +179,42 @@ impl Writer {
 
     /// The captures a walker at `forks` sees in `scope`: the scope's, with those of every
     /// branch it is in laid over them (inner ones win). Borrowed when no branch captured.
-    pub fn captures_in(
+    pub fn captures_in(&self, forks: &[Fork], scope: ScopeRef) -> Option<Cow<'_, Captures>> {
+        self.layered(forks, scope, |s| &s.captures)
+    }
+
+    /// How the steps of `scope` ended (`steps.<id>`), as a walker at `forks` sees them.
+    pub fn steps_in(
         &self,
         forks: &[Fork],
         scope: ScopeRef,
-    ) -> Option<std::borrow::Cow<'_, Captures>> {
-        let base = self.scope_in(&forks[..outer_forks(forks, scope)], scope)?;
-        let overlays: Vec<&Captures> = (outer_forks(forks, scope)..forks.len())
+    ) -> Option<Cow<'_, BTreeMap<String, StepResult>>> {
+        self.layered(forks, scope, |s| &s.steps)
+    }
+
+    /// A map of `scope` as a walker at `forks` sees it: the scope's own, with the same map of
+    /// every branch it is in laid over it.
+    fn layered<'s, T: Clone>(
+        &'s self,
+        forks: &[Fork],
+        scope: ScopeRef,
+        field: impl Fn(&'s Scope) -> &'s BTreeMap<String, T>,
+    ) -> Option<Cow<'s, BTreeMap<String, T>>> {
+        let first = outer_forks(forks, scope);
+        let base = field(self.scope_in(&forks[..first], scope)?);
+        let overlays: Vec<&BTreeMap<String, T>> = (first..forks.len())
             .filter_map(|i| self.branch_in(forks, i))
-            .map(|b| &b.scope.captures)
+            .map(|b| field(&b.scope))
             .filter(|c| !c.is_empty())
             .collect();
         if overlays.is_empty() {
-            return Some(std::borrow::Cow::Borrowed(&base.captures));
+            return Some(Cow::Borrowed(base));
         }
-        let mut merged = base.captures.clone();
+        let mut merged = base.clone();
         for overlay in overlays {
             merged.extend(overlay.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        Some(std::borrow::Cow::Owned(merged))
+        Some(Cow::Owned(merged))
     }
 
     /// Why capture `name` has no value, as a walker at `forks` sees `scope`.
@@ -449,6 +469,9 @@ impl Writer {
                     self.show_end(end);
                 }
             }
+            Event::StepResult { scope, id, result } => {
+                self.scope_mut(scope).steps.insert(id, result);
+            }
             Event::StepEnded { path, end } => {
                 self.record(&path, &AuditData::StepEnd(*end))?;
             }
@@ -657,6 +680,7 @@ impl Writer {
                             }
                             target.captures.extend(ended.scope.captures);
                             target.capture_errors.extend(ended.scope.capture_errors);
+                            target.steps.extend(ended.scope.steps);
                         }
                     }
                 }
