@@ -17,6 +17,7 @@ mod test;
 mod agent_config;
 mod agent_faults;
 mod agent_headless;
+mod agent_outputs;
 mod agent_sessions;
 mod builtin_flokay;
 mod builtin_plans;
