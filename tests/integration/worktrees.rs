@@ -138,3 +138,16 @@ fn worktrees_arguments_are_checked() {
         .stderr_contains("--force cannot be used with \"worktrees list\"")
         .run();
 }
+
+#[test]
+fn worktree_true_outside_a_git_repository_stops_before_any_step() {
+    Test::new()
+        .workflow(
+            "tasks",
+            "name: tasks\nsteps:\n  - {id: first, command: touch ran}\n  - id: each\n    loop: {max: 2, max_parallel: 2}\n    worktree: true\n    steps:\n      - {id: a, command: pwd}\n",
+        )
+        .arg("tasks")
+        .status(4)
+        .stderr_contains("step \"each\" has \"worktree: true\", which needs a git repository, but [TMP]/project is not inside a git repository (worktree-not-git)")
+        .run();
+}
