@@ -151,3 +151,97 @@ fn worktree_true_outside_a_git_repository_stops_before_any_step() {
         .stderr_contains("step \"each\" has \"worktree: true\", which needs a git repository, but [TMP]/project is not inside a git repository (worktree-not-git)")
         .run();
 }
+
+/// A for-each of two tasks with `max_parallel` and `worktree: true`: each task commits in its own
+/// worktree on its own branch.
+const PER_TASK: &str = r#"name: per-task
+steps:
+  - id: tasks
+    loop: { over: "tasks/*.md", as: task_file, max_parallel: 2 }
+    worktree: true
+    steps:
+      - id: work
+        skip_if: "sh: test -e skip-me"
+        command: |
+          test "$AR_WORKTREE" = {{worktree}}
+          test "$(pwd)" = {{worktree}}
+          cat {{task_file}} > done.txt
+          git add done.txt && git commit -qm "did {{task_file}}"
+"#;
+
+#[test]
+fn each_branch_works_and_commits_in_its_own_worktree() {
+    let test = git_repo(
+        Test::new()
+            .write("tasks/Add Login.md", "login\n")
+            .write("tasks/fix-logout.md", "logout\n")
+            .workflow("per-task", PER_TASK),
+    );
+    // An uncommitted change is not in the worktrees, and the run says so.
+    std::fs::write(test.project().join("tasks/fix-logout.md"), "changed\n").unwrap();
+    let out = test
+        .arg("per-task")
+        .stderr_contains("uncommitted changes are not in the worktrees")
+        .run();
+    let run_id = out.run_id();
+    let project = out.project();
+    let worktrees = project.join(".agent-runner/worktrees");
+    assert_eq!(
+        std::fs::read_to_string(worktrees.join(".gitignore")).unwrap(),
+        "*\n"
+    );
+    for (slug, content) in [("0-add-login", "login\n"), ("1-fix-logout", "logout\n")] {
+        let dir = worktrees.join(&run_id).join(slug);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("done.txt")).unwrap(),
+            content
+        );
+        let branch = format!("agent-runner/{run_id}/{slug}");
+        assert_eq!(git(&dir, &["branch", "--show-current"]), branch);
+        assert_eq!(
+            git(
+                &project,
+                &["rev-list", "--count", &format!("HEAD..{branch}")]
+            ),
+            "1"
+        );
+    }
+    // The project's own checkout is untouched, and the worktrees are not changes of it.
+    assert!(!project.join("done.txt").exists());
+    assert_eq!(
+        git(&project, &["status", "--porcelain"]),
+        " M tasks/fix-logout.md"
+    );
+    let events = out.events("worktree");
+    assert_eq!(events.len(), 2, "{events:?}");
+    let head = git(&project, &["rev-parse", "HEAD"]);
+    for event in &events {
+        assert_eq!(event["data"]["base_commit"], head.as_str());
+        assert_eq!(event["data"]["created"], true);
+        assert!(
+            event["data"]["branch"]
+                .as_str()
+                .unwrap()
+                .starts_with("agent-runner/")
+        );
+    }
+    let paths: std::collections::BTreeSet<_> = events
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paths, ["tasks[0]", "tasks[1]"].map(String::from).into());
+    let shown = out.again().arg("show").run();
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("agent-runner/{run_id}/0-add-login")),
+        "{}",
+        shown.stdout
+    );
+    let listed = shown.then().args(["worktrees", "list"]).run();
+    assert!(
+        listed.stdout.contains("1-fix-logout  1 "),
+        "{}",
+        listed.stdout
+    );
+}

@@ -194,6 +194,13 @@ pub enum Event {
     },
     /// A group's children start from the first one.
     GroupOpened { depth: usize, first_id: String },
+    /// The commit the worktrees of the parallel step whose frame is at `depth` start from.
+    WorktreeBase { depth: usize, commit: String },
+    /// A branch's git worktree was made or found again: the `worktree` audit event.
+    Worktree {
+        path: String,
+        record: crate::state::WorktreeRecord,
+    },
     /// A branch of the parallel step whose frame is at `depth` starts (or continues after a
     /// resume): listed with its label, its position at `first_id` unless it has one.
     BranchStarted {

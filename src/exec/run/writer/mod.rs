@@ -380,7 +380,10 @@ impl Writer {
         };
         let mut value = data.to_value();
         if let Value::Object(map) = &mut value {
-            map.insert("branch".to_owned(), Value::String(label.clone()));
+            // The `worktree` event has a `branch` of its own (the git branch); its path names
+            // the parallel branch.
+            map.entry("branch".to_owned())
+                .or_insert_with(|| Value::String(label.clone()));
         }
         self.audit
             .append(event, path, value)
@@ -591,6 +594,15 @@ impl Writer {
             }
             Event::OutputRepair { path, record } => {
                 self.record(&path, &AuditData::OutputRepair(record))?;
+            }
+            Event::Worktree { path, record } => {
+                self.record(&path, &AuditData::Worktree(record))?;
+            }
+            Event::WorktreeBase { depth, commit } => {
+                let frame = self.frame_mut(depth);
+                let parallel = frame.parallel.get_or_insert_with(ParallelFrame::default);
+                parallel.base_commit = Some(commit);
+                self.save()?;
             }
             Event::LoopPlanned { depth, plan } => self.frame_mut(depth).loop_ = Some(plan),
             Event::IterationHeading { heading, item } => {
