@@ -31,6 +31,7 @@ const DOCS: &[&str] = &[
     "docs/configuration.md",
     "docs/engines.md",
     "docs/migrating.md",
+    "docs/recipes.md",
     "docs/runs-and-state.md",
     "docs/workflow-format.md",
 ];
@@ -195,6 +196,11 @@ fn engines_examples_are_valid() {
 #[test]
 fn migrating_examples_are_valid() {
     assert!(check("docs/migrating.md") >= 1);
+}
+
+#[test]
+fn recipes_examples_are_valid() {
+    assert_eq!(check("docs/recipes.md"), 3);
 }
 
 #[test]
