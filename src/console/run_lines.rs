@@ -18,6 +18,8 @@ const RESET: &str = "\x1b[0m";
 pub struct Console {
     pub colour: bool,
     pub quiet: bool,
+    /// `--simulate`: every step heading ends with ` (stub)`.
+    pub stub: bool,
 }
 
 impl Console {
@@ -26,6 +28,7 @@ impl Console {
         Console {
             colour: colour_enabled(std::io::stderr().is_terminal()),
             quiet,
+            stub: false,
         }
     }
 
@@ -40,7 +43,8 @@ impl Console {
     /// `==> <display path> [<kind label>]`
     pub fn heading(&self, display: &str, label: &str) {
         if !self.quiet {
-            eprint_line(&self.paint(BOLD, &format!("==> {display} [{label}]")));
+            let stub = if self.stub { " (stub)" } else { "" };
+            eprint_line(&self.paint(BOLD, &format!("==> {display} [{label}]{stub}")));
         }
     }
 
