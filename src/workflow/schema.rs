@@ -189,7 +189,7 @@ fn step_key(key: &str) -> Value {
         "output" => json!({
             "description": "The step's answer is one JSON value (shell and headless steps): json, or a JSON Schema it must match.",
             "oneOf": [
-                {"const": "json"},
+                {"enum": ["json"]},
                 {
                     "type": "object",
                     "additionalProperties": false,

@@ -94,6 +94,8 @@ invalid_fixtures! {
     list_document => "list-document",
     loop_index => "loop-index",
     idle_timeout_interactive => "idle-timeout-interactive",
+    output_kind => "output-kind",
+    output_schema => "output-schema",
     loop_max => "loop-max",
     loop_no_steps => "loop-no-steps",
     loop_shape => "loop-shape",

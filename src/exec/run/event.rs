@@ -138,6 +138,11 @@ pub enum Event {
         message: String,
         shown: bool,
     },
+    /// A step's answer did not match its output schema: the runner asks once more.
+    OutputRepair {
+        path: String,
+        record: crate::state::OutputRepair,
+    },
     /// Engine hooks ran.
     Engine {
         path: String,

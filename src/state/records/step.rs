@@ -280,6 +280,14 @@ pub struct TimeoutRecord {
     pub limit_ms: u64,
 }
 
+/// `output_repair{errors}`: the answer did not match the step's output schema, and the runner
+/// asks once more in the same session (control.md §7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutputRepair {
+    pub errors: Vec<crate::workflow::output::SchemaError>,
+}
+
 /// `error{class,message}` of a failed step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -447,6 +447,9 @@ impl Writer {
             Event::Control { path, record } => {
                 let _ = self.record(&path, &AuditData::Control(record));
             }
+            Event::OutputRepair { path, record } => {
+                self.record(&path, &AuditData::OutputRepair(record))?;
+            }
             Event::LoopPlanned { depth, plan } => self.frame_mut(depth).loop_ = Some(plan),
             Event::IterationHeading { heading, item } => {
                 self.console.iteration(&heading, item.as_deref());
