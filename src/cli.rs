@@ -239,8 +239,8 @@ pub struct RunRequest {
     pub dry_run: bool,
     /// `--run-id`: the id of the new run instead of a generated one.
     pub run_id: Option<String>,
-    /// `--simulate`, with its `--stub` arguments and `--stub-file`.
-    pub simulate: Option<Simulation>,
+    /// `--simulate`, with its `--stub` arguments and `--stub-file` (boxed: most runs have none).
+    pub simulate: Option<Box<Simulation>>,
 }
 
 /// `--simulate`: the stubs as given.
@@ -513,9 +513,11 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
                 from: raw.from.clone(),
                 dry_run: raw.dry_run,
                 run_id: raw.run_id.clone(),
-                simulate: raw.simulate.then(|| Simulation {
-                    stubs: raw.stub.clone(),
-                    stub_file: raw.stub_file.clone(),
+                simulate: raw.simulate.then(|| {
+                    Box::new(Simulation {
+                        stubs: raw.stub.clone(),
+                        stub_file: raw.stub_file.clone(),
+                    })
                 }),
             })))
         }
