@@ -83,7 +83,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 20] = [
+    let options: [(bool, &str, &[Kind]); 21] = [
         (
             raw.json,
             "--json",
