@@ -240,7 +240,7 @@ impl CopilotParser {
         if stderr.contains("No session, task, or name matched") {
             let id = self.expected_id.as_deref().unwrap_or("?");
             return Some(Failure::new(
-                ErrorClass::CliError,
+                ErrorClass::SessionMissing,
                 format!("copilot has no session {id}"),
             ));
         }
@@ -259,13 +259,16 @@ impl StreamParser for CopilotParser {
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
-        Completion {
+        let mut completion = Completion {
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
             usage: self.usage,
             cost_usd: None,
             num_turns: None,
             failure: self.classify(exit),
-        }
+            denials: Vec::new(),
+        };
+        super::classify::refine(&mut completion, exit);
+        completion
     }
 }

@@ -26,7 +26,7 @@ mod run_id;
 pub mod secrets;
 mod state_file;
 mod syncer;
-mod time;
+pub(crate) mod time;
 
 pub use self::time::{
     TimeFormat, duration_ms_between, format_rfc3339, format_utc, format_utc_millis, now_rfc3339,

@@ -393,7 +393,7 @@ fn a_headless_agent_that_asks_the_user_fails_the_step_with_a_clear_message() {
         .stderr_contains(
             "agent-runner: step \"1/1 a\" failed: claude tried to ask the user a question \
              (\"Which database should I use?\"), but nobody can answer in a headless step; put the \
-             answer in the prompt, or make the step interactive\n",
+             answer in the prompt, or make the step interactive [agent_question]\n",
         )
         .run();
 }

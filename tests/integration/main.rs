@@ -26,6 +26,7 @@ mod cli_regressions;
 mod docs;
 mod docs_commands;
 mod engines;
+mod error_classes;
 mod examples;
 mod fixtures;
 mod go_projects;

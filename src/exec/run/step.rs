@@ -120,8 +120,9 @@ impl Runtime {
                 record.error = Some(FailureRecord {
                     class: Some(failure.class),
                     message: Some(failure.message.clone()),
+                    reset_at: failure.reset_at.map(crate::state::time::format_rfc3339),
                 });
-                let message = Some(failure.message.clone());
+                let message = Some(shown_message(&failure));
                 if step_breaks {
                     self.writer
                         .emit(shown(EndLine::Failed { continued: false }, message))?;
@@ -178,6 +179,16 @@ impl Runtime {
             loop_depth,
             matched: matched.to_owned(),
         })
+    }
+}
+
+/// A failure's message as the console shows it: with its class after it when the class is one
+/// of control.md §3 (`rate limited [rate_limit]`).
+pub fn shown_message(failure: &Failure) -> String {
+    if failure.class.shown() {
+        format!("{} [{}]", failure.message, failure.class)
+    } else {
+        failure.message.clone()
     }
 }
 

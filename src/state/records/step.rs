@@ -280,7 +280,7 @@ pub struct TimeoutRecord {
     pub limit_ms: u64,
 }
 
-/// `error{class,message}` of a failed step.
+/// `error{class,message[,reset_at]}` of a failed step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FailureRecord {
@@ -288,6 +288,12 @@ pub struct FailureRecord {
     pub class: Option<ErrorClass>,
     #[serde(deserialize_with = "lenient::option")]
     pub message: Option<String>,
+    /// When a `quota` resets (RFC 3339), if the CLI said so.
+    #[serde(
+        deserialize_with = "lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reset_at: Option<String>,
 }
 
 /// `capture{name,bytes}` of a step that stored a capture.
