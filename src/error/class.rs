@@ -47,7 +47,8 @@ pub enum ErrorClass {
     MaxTurns,
     /// A budget was exceeded (control.md §5, or the CLI's own budget flag).
     Budget,
-    /// A structured output did not match its schema (control.md §7).
+    /// A step with `output:` produced no JSON value, or one that does not match its schema
+    /// (control.md §7). Not retried by default.
     OutputInvalid,
     /// The agent asked the user a question in a headless step.
     AgentQuestion,

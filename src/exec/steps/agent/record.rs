@@ -9,7 +9,9 @@ use super::super::shell::store_capture;
 use super::plan::Plan;
 use crate::agents::Completion;
 use crate::console::format;
-use crate::state::{LastSession, NamedSession, SessionHow, SessionRecord, UsageRecord};
+use crate::state::{
+    CaptureValue, LastSession, NamedSession, SessionHow, SessionRecord, UsageRecord,
+};
 use crate::workflow::{AgentStep, SessionStrategy};
 
 /// A session id arrived from the stream: record it at once (and save, so a crash can continue
@@ -62,7 +64,12 @@ pub fn completion_report(
         None => Report::new(End::Success),
     };
     if let (Some(name), Some(text)) = (&step.capture, &completion.final_text)
-        && let Err(failure) = store_capture(cx, name, text.trim().to_owned(), &mut report.record)
+        && let Err(failure) = store_capture(
+            cx,
+            name,
+            CaptureValue::Text(text.trim().to_owned()),
+            &mut report.record,
+        )
     {
         report.end = End::Failed(failure);
     }
