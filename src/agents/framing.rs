@@ -103,6 +103,15 @@ pub fn assemble_prompt(prompt: &str, enrichment: Option<&str>) -> String {
     }
 }
 
+/// The prompt of a retried attempt that continues the previous attempt's session (control.md
+/// §4): what stopped it, then the original prompt.
+pub fn retry_prompt(class: &str, message: &str, prompt: &str) -> String {
+    format!(
+        "The previous attempt of this step stopped early ({class}: {message}). Continue the task \
+         from where it stopped; do not redo finished work.\n\n{prompt}"
+    )
+}
+
 /// The large-prompt rule: `None` when `prompt` can be passed as it is; otherwise the short prompt
 /// that points at `file` (an absolute path), where the caller must write the full prompt.
 pub fn large_prompt(prompt: &str, file: &Path) -> Option<String> {

@@ -104,6 +104,7 @@ impl StateDoc {
     pub fn uses_second_release_fields(&self) -> bool {
         let typed_captures = |scope: &Scope| scope.captures.values().any(CaptureValue::is_json);
         typed_captures(&self.scope)
+            || self.frames().any(|frame| frame.retry_attempt > 0)
             || self.frames().any(|frame| {
                 frame
                     .sub_workflow
@@ -254,6 +255,10 @@ pub struct Frame {
     pub previous_outcome: Option<Outcome>,
     /// How many times this step has been started in this run.
     pub attempt: u32,
+    /// The try of a step with `retry` that runs now, stored before each try (control.md §4);
+    /// 0 for a step without retries. A second-release field.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentFrame>,
     #[serde(rename = "loop", default, skip_serializing_if = "Option::is_none")]
@@ -262,6 +267,10 @@ pub struct Frame {
     pub sub_workflow: Option<SubWorkflowFrame>,
     /// The frame inside this step, or `None` before the step's body has started.
     pub child: Option<Box<Frame>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Frame {

@@ -55,8 +55,8 @@ pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
     FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, RunEnd, RunOutcome,
     RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip, SkipIfRecord, SkipReason,
-    StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, TimeoutRecord,
-    UsageRecord, Warning, WorkflowRecord,
+    StepEnd, StepKindName, StepOutcome, StepRetry, StepStart, SubWorkflowEnd, SubWorkflowStart,
+    TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;

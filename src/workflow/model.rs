@@ -24,6 +24,10 @@ pub struct Workflow {
     pub defaults: AgentSettings,
     /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
     pub default_limits: super::duration::StepLimits,
+    /// `defaults.retry`: for the file's shell and headless steps.
+    pub default_retry: Option<super::retry::Retry>,
+    /// `defaults.deny`: for the file's headless steps.
+    pub default_deny: Option<super::retry::Deny>,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
@@ -134,6 +138,10 @@ pub struct Step {
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
     pub limits: super::duration::StepLimits,
+    /// `retry` (control.md §4), on shell and headless steps.
+    pub retry: Option<super::retry::Retry>,
+    /// `deny` (control.md §3), on headless steps.
+    pub deny: Option<super::retry::Deny>,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
     pub yaml_path: String,
 }

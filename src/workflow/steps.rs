@@ -9,6 +9,7 @@ use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
+use super::retry::{read_deny, read_retry};
 use super::suggest::did_you_mean;
 use super::yaml::{Node, quote_short};
 
@@ -35,13 +36,15 @@ pub const STEP_KEYS: &[&str] = &[
     "break_if",
     "timeout",
     "idle_timeout",
+    "retry",
+    "deny",
     "loop",
     "steps",
     "workflow",
     "params",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["retry", "when", "parallel"];
+pub const PLANNED_KEYS: &[&str] = &["when", "parallel"];
 pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
 /// The keys that decide a step's kind, in the order of the rules.
 const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
@@ -104,6 +107,7 @@ impl Kind {
             Kind::Shell => [
                 "timeout",
                 "idle_timeout",
+                "retry",
                 "mode",
                 "command",
                 "capture",
@@ -116,7 +120,15 @@ impl Kind {
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
             Kind::Headless => {
                 AGENT.contains(&key)
-                    || ["capture", "output", "timeout", "idle_timeout"].contains(&key)
+                    || [
+                        "capture",
+                        "output",
+                        "timeout",
+                        "idle_timeout",
+                        "retry",
+                        "deny",
+                    ]
+                    .contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode"].contains(&key),
@@ -156,6 +168,17 @@ fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
                 kind.label()
             ),
         )),
+        (
+            "retry",
+            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
+        ) => Some((
+            "retry-kind",
+            format!(
+                "\"retry\" is not allowed on {} steps; it applies to shell and headless steps \
+                 (use a loop with break_if to retry several steps)",
+                kind.label()
+            ),
+        )),
         ("idle_timeout", Kind::Loop | Kind::Sub | Kind::Group) => Some((
             "field-not-allowed",
             format!(
@@ -173,6 +196,7 @@ fn reason(key: &str, kind: Kind) -> &'static str {
     match key {
         "capture" => "; only shell and headless steps can capture output",
         "capture_stderr" => "; only shell steps can capture stderr",
+        "deny" => "; only headless agent steps have tool calls to deny",
         "session" | "cli" | "model" | "effort" | "agent" | "permissions" => {
             "; only agent steps (with \"prompt\") use it"
         }
@@ -333,6 +357,8 @@ impl<'a> Analyzer<'a> {
             .unwrap_or(false);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
+        let retry = read_retry(r, &mut self.sink);
+        let deny = read_deny(r, &mut self.sink);
         let break_if = r
             .keyword(
                 "break_if",
@@ -394,6 +420,8 @@ impl<'a> Analyzer<'a> {
             skip_if,
             break_if,
             limits,
+            retry,
+            deny,
             yaml_path: String::new(),
         })
     }

@@ -400,16 +400,5 @@ fn a_headless_agent_that_asks_the_user_fails_the_step_with_a_clear_message() {
 
 /// Whether a `.jsonl` file (a session of the fake claude) exists anywhere under `dir`.
 fn has_jsonl(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|entry| {
-            let path = entry.path();
-            if path.is_dir() {
-                has_jsonl(&path)
-            } else {
-                path.extension().is_some_and(|e| e == "jsonl")
-            }
-        })
+    crate::test::any_file_below(dir, &|path| path.extension().is_some_and(|e| e == "jsonl"))
 }

@@ -48,6 +48,7 @@ mod run_messages;
 mod run_outputs;
 mod run_params;
 mod run_resume;
+mod run_retry;
 mod run_shell;
 mod run_signals;
 mod run_start;

@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod finish;
+mod retry;
 pub mod start;
 pub mod step;
 mod step_ctx;

@@ -43,8 +43,10 @@ pub struct At<'a> {
     pub step: &'a Step,
     pub display: &'a str,
     pub audit_path: &'a str,
-    /// The step had started before (a resumed run continues it).
+    /// The step had started before (a resumed run continues it, a retried one too).
     pub resuming: bool,
+    /// The failure of the previous try of a retried step (its agent continues with it said).
+    pub previous_failure: Option<&'a Failure>,
 }
 
 impl Runtime {

@@ -270,6 +270,30 @@ pub struct StepEnd {
         deserialize_with = "lenient::option"
     )]
     pub timeout: Option<TimeoutRecord>,
+    /// Which attempt of a retried step this is (control.md §4), as its `step_start.attempt`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub attempt: Option<u32>,
+    /// How many tool calls the CLI denied (control.md §3).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub denied: Option<u64>,
+}
+
+/// `step_retry{attempt, class, message, delay_ms}`: a failed attempt is tried again after the
+/// delay; `attempt` is the try that comes next.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StepRetry {
+    pub attempt: u32,
+    #[serde(deserialize_with = "lenient::option")]
+    pub class: Option<ErrorClass>,
+    pub message: String,
+    pub delay_ms: u64,
 }
 
 /// `timeout{kind, limit_ms}` of a step stopped by a limit: `kind` is `wall` or `idle`.
