@@ -561,7 +561,7 @@ mod tests {
             [
                 "c.yaml:2:1: error[config]: top level: unknown key \"shel\" (did you mean \"shell\"?)",
                 "c.yaml:1:14: error[config]: top level: unknown cli \"clade\" (did you mean \"claude\"?); available: claude, codex, copilot, cursor-agent, opencode, gemini",
-                "c.yaml:3:27: error[config]: top level: invalid stop_grace: \"soon\" is not a duration",
+                "c.yaml:3:27: error[config]: top level: invalid stop_grace: \"soon\" is not a duration\n  help: write \"30s\" or \"5m\"",
             ]
         );
     }
