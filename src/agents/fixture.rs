@@ -3,7 +3,8 @@
 //!
 //! A fixture is JSONL with placeholders: `{{session_id}}`, `{{text}}` (the final answer) and
 //! `{{cwd}}` and `{{home}}`. Values are JSON-escaped, since every placeholder sits inside a JSON
-//! string, except `{{resets_at}}`, a bare number of Unix seconds (`0` when not given). Lines
+//! string, except `{{json}}`, a whole JSON value (a structured answer), written as it is (`null`
+//! when empty), and `{{resets_at}}`, a bare number of Unix seconds (`0` when not given). Lines
 //! starting with `#` are not stream lines: `# exit: <n>` sets the exit status the real CLI had
 //! (default 0), `# stderr: <line>` adds a line the real CLI printed on stderr, anything else is a
 //! comment.
@@ -17,6 +18,8 @@ pub struct FixtureVars<'a> {
     pub home: &'a str,
     /// When a usage limit resets, in Unix seconds.
     pub resets_at: u64,
+    /// A JSON value (compact text) for `{{json}}`.
+    pub json: &'a str,
 }
 
 /// A fixture with its placeholders filled in.
@@ -58,6 +61,14 @@ fn substitute(line: &str, vars: &FixtureVars<'_>, json: bool) -> String {
         .replace("{{cwd}}", &value(vars.cwd))
         .replace("{{home}}", &value(vars.home))
         .replace("{{resets_at}}", &vars.resets_at.to_string())
+        .replace(
+            "{{json}}",
+            if vars.json.is_empty() {
+                "null"
+            } else {
+                vars.json
+            },
+        )
 }
 
 /// `text` as the inside of a JSON string literal.
@@ -84,6 +95,7 @@ mod tests {
                 cwd: "/w",
                 home: "/h",
                 resets_at: 0,
+                json: "",
             },
         );
         assert_eq!(f.exit, 3);

@@ -33,6 +33,18 @@ pub struct Invocation {
     /// Absolute path of the running agent-runner (for claude's `--allowedTools`).
     pub runner_exe: PathBuf,
     pub host: HostFacts,
+    /// The JSON Schema the final answer must match, for a CLI with a native option
+    /// ([`Capabilities::output_schema`]); `None` otherwise.
+    pub output_schema: Option<SchemaArg>,
+}
+
+/// A step's output schema as the CLIs take it: the compact JSON text (claude's
+/// `--json-schema`) and a file holding it (codex's `--output-schema`), which the runner writes to
+/// the run's output dir before the CLI starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaArg {
+    pub json: String,
+    pub file: PathBuf,
 }
 
 /// Facts about the runner's own process that change argv or refuse a step.
@@ -117,6 +129,8 @@ pub struct Capabilities {
     pub preassigned_session_id: bool,
     /// The CLI has a flag for system text (otherwise it is folded into the prompt).
     pub system_prompt_flag: bool,
+    /// The CLI takes a JSON Schema for its final answer in headless mode (control.md §7).
+    pub output_schema: bool,
     pub effort: bool,
     pub usage: bool,
     pub cost: bool,

@@ -224,7 +224,7 @@ fn step_key(key: &str) -> Value {
         "output" => json!({
             "description": "The step's answer is one JSON value (shell and headless steps): json, or a JSON Schema it must match.",
             "oneOf": [
-                {"const": "json"},
+                {"enum": ["json"]},
                 {
                     "type": "object",
                     "additionalProperties": false,
@@ -241,7 +241,16 @@ fn step_key(key: &str) -> Value {
         "workdir" => string("Working directory, relative to the project dir (template)."),
         "env" => json!({"$ref": "#/$defs/env"}),
         "skip_if" => json!({"type": "string", "pattern": "^(previous_success|sh:.*\\S.*)$"}),
-        "break_if" => json!({"enum": ["success", "failure"]}),
+        "when" => json!({
+            "type": "string",
+            "minLength": 1,
+            "description": "A CEL expression; the step runs only when it is true (control.md §6).",
+        }),
+        "break_if" => json!({
+            "type": "string",
+            "minLength": 1,
+            "description": "success, failure, or a CEL expression evaluated after the step: true ends the loop.",
+        }),
         "loop" => json!({"$ref": "#/$defs/loop"}),
         "steps" => json!({"type": "array", "items": {"$ref": "#/$defs/step"}}),
         "workflow" => {

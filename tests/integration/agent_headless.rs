@@ -205,6 +205,7 @@ fn claude_stream_is_rendered_on_stdout_and_kept_in_output_files() {
             cwd: &cwd,
             home: &home,
             resets_at: 0,
+            json: "",
         },
     );
     let expected: String = fixture.lines.iter().map(|l| format!("{l}\n")).collect();

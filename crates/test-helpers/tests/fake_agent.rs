@@ -110,6 +110,7 @@ impl World {
                 root: false,
                 is_sandbox: true,
             },
+            output_schema: None,
         }
     }
 

@@ -38,6 +38,7 @@ pub fn inv(
         extra_args: Vec::new(),
         runner_exe: PathBuf::from("/usr/local/bin/agent-runner"),
         host: HostFacts::default(),
+        output_schema: None,
     }
 }
 
@@ -52,6 +53,9 @@ pub fn resume() -> SessionRequest {
         id: SID.to_string(),
     }
 }
+
+/// The structured answer of the fixtures with `{{json}}`.
+pub const STRUCTURED: &str = r#"{"verdict":"pass","issues":[]}"#;
 
 pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -77,6 +81,7 @@ pub fn parse_fixture(
             cwd: "/work/proj",
             home: "/home/u",
             resets_at: RESETS_AT,
+            json: STRUCTURED,
         },
     );
     let mut events = Vec::new();

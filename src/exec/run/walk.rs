@@ -79,14 +79,7 @@ impl Runtime {
         f: impl FnOnce(&VarsBuilder<'_>) -> T,
     ) -> T {
         let doc = self.writer.doc();
-        let params = match ctx.scope {
-            super::super::context::ScopeRef::Root => Some(&doc.params),
-            super::super::context::ScopeRef::SubWorkflow(depth) => self
-                .writer
-                .frame(depth)
-                .and_then(|f| f.sub_workflow.as_ref())
-                .map(|s| &s.params),
-        };
+        let params = self.scope_params(ctx);
         let empty = BTreeMap::new();
         let no_captures = crate::state::Captures::new();
         let captures = self
@@ -106,6 +99,18 @@ impl Runtime {
             capture_names: &ctx.capture_names,
             loop_vars: &ctx.loop_vars,
         })
+    }
+
+    /// The parameters of the scope of `ctx`.
+    pub(super) fn scope_params(&self, ctx: &ListCtx) -> Option<&BTreeMap<String, String>> {
+        match ctx.scope {
+            super::super::context::ScopeRef::Root => Some(&self.writer.doc().params),
+            super::super::context::ScopeRef::SubWorkflow(depth) => self
+                .writer
+                .frame(depth)
+                .and_then(|f| f.sub_workflow.as_ref())
+                .map(|s| &s.params),
+        }
     }
 
     /// The variables a template of step `step_id` in `ctx` sees, copied.
@@ -197,11 +202,15 @@ impl Runtime {
                     previous_failure: None,
                 };
                 let started = Instant::now();
-                let report = match if resuming {
-                    None
-                } else {
-                    self.check_skip(&at, previous).await?
-                } {
+                // `when` first, then `skip_if`; a step a resume re-enters is not checked again.
+                let checked = match resuming {
+                    true => None,
+                    false => match self.check_when(&at)? {
+                        None => self.check_skip(&at, previous).await?,
+                        decided => decided,
+                    },
+                };
+                let report = match checked {
                     Some(Ok(())) => {
                         self.advance(&at, previous)?;
                         continue;
@@ -283,6 +292,7 @@ impl Runtime {
                     skip: Skip::because(SkipReason::PreviousSuccess),
                     leaf,
                 })?;
+                self.record_skipped(at)?;
                 Ok(Some(Ok(())))
             }
             Some(SkipIf::Shell(template)) => {
@@ -311,6 +321,7 @@ impl Runtime {
                             },
                             leaf,
                         })?;
+                        self.record_skipped(at)?;
                         Ok(Some(Ok(())))
                     }
                     Ok((code, _)) => {

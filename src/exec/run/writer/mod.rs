@@ -328,6 +328,9 @@ impl Writer {
                     self.show_end(end);
                 }
             }
+            Event::StepResult { scope, id, result } => {
+                self.scope_mut(scope).steps.insert(id, result);
+            }
             Event::StepEnded { path, end } => {
                 self.record(&path, &AuditData::StepEnd(*end))?;
             }
@@ -451,6 +454,9 @@ impl Writer {
             Event::Retrying { path, line, record } => {
                 self.console.line(&line);
                 self.record(&path, &AuditData::StepRetry(record))?;
+            }
+            Event::OutputRepair { path, record } => {
+                self.record(&path, &AuditData::OutputRepair(record))?;
             }
             Event::LoopPlanned { depth, plan } => self.frame_mut(depth).loop_ = Some(plan),
             Event::IterationHeading { heading, item } => {

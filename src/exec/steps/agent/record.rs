@@ -72,7 +72,8 @@ pub fn completion_report(
     if !completion.denials.is_empty() {
         report.record.denied = Some(completion.denials.len() as u64);
     }
-    if let (Some(name), Some(text)) = (&step.capture, &completion.final_text)
+    // A step with `output:` captures its JSON value instead (see `stream`).
+    if let (Some(name), Some(text), None) = (&step.capture, &completion.final_text, &step.output)
         && let Err(failure) = store_capture(
             cx,
             name,

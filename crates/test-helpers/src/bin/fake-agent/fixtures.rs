@@ -25,6 +25,8 @@ fixtures!(
     "claude" / "connection_lost",
     "claude" / "max_turns",
     "claude" / "denied",
+    "claude" / "structured",
+    "claude" / "structured_gave_up",
     "codex" / "success",
     "codex" / "rate_limited",
     "codex" / "usage_limit",
