@@ -37,6 +37,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "idle_timeout",
     "kill_grace",
     "deny",
+    "max_concurrent_agents",
 ];
 const CLI_KEYS: &[&str] = &[
     "binary",
@@ -46,6 +47,7 @@ const CLI_KEYS: &[&str] = &[
     "env",
     "timeout",
     "idle_timeout",
+    "max_concurrent",
 ];
 const PROFILE_KEYS: &[&str] = &[
     "cli",
@@ -79,6 +81,8 @@ pub struct Config {
     pub kill_grace: Option<Duration>,
     /// What a headless step does when tool calls were denied (control.md §3).
     pub deny: Option<crate::workflow::retry::Deny>,
+    /// How many agent processes may run at once in the whole run (control.md §8).
+    pub max_concurrent_agents: Option<u32>,
     /// Go-era `default_mode` (compat-go.md §1): the mode of prompt steps that get none otherwise.
     pub default_mode: Option<AgentMode>,
     /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
@@ -98,6 +102,8 @@ pub struct CliConfig {
     pub model: Option<String>,
     pub effort: Option<Effort>,
     pub env: BTreeMap<String, String>,
+    /// How many processes of this CLI may run at once in the whole run (control.md §8).
+    pub max_concurrent: Option<u32>,
     /// `timeout` and `idle_timeout` of this CLI's agent steps.
     pub limits: StepLimits,
 }
@@ -150,6 +156,10 @@ impl Config {
         self.limits = higher.limits.or(self.limits);
         over(&mut self.kill_grace, higher.kill_grace);
         over(&mut self.deny, higher.deny);
+        over(
+            &mut self.max_concurrent_agents,
+            higher.max_concurrent_agents,
+        );
         over(&mut self.default_mode, higher.default_mode);
         self.go_project |= higher.go_project;
         over(&mut self.active_profile, higher.active_profile);
@@ -162,6 +172,7 @@ impl Config {
             over(&mut low.model, high.model);
             over(&mut low.effort, high.effort);
             low.env.extend(high.env);
+            over(&mut low.max_concurrent, high.max_concurrent);
             low.limits = high.limits.or(low.limits);
         }
         self.profiles.extend(higher.profiles);
@@ -366,6 +377,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         limits: read_limits(r, sink),
         kill_grace: read_duration(r, "kill_grace", sink),
         deny: crate::workflow::retry::read_deny(r, sink),
+        max_concurrent_agents: r.positive_int("max_concurrent_agents", "config", sink),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {
@@ -443,6 +455,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
                     model: c.string("model", sink).map(str::to_owned),
                     effort: c.keyword("effort", Effort::ALL, Effort::parse, sink),
                     env,
+                    max_concurrent: c.positive_int("max_concurrent", "config", sink),
                     limits: read_limits(&c, sink),
                 },
             );

@@ -202,3 +202,29 @@ fn denied_tool_calls_warn_once_per_step_and_deny_fail_fails_it() {
     .run();
     assert_eq!(out.state()["last_failure"]["class"], "permission_denied");
 }
+
+#[test]
+fn timeouts_apply_to_each_try_and_a_timeout_is_retried_by_default() {
+    let started = std::time::Instant::now();
+    let out = Test::new()
+        .workflow(
+            "w",
+            "name: w\nsteps:\n  - id: hang\n    command: sleep 5\n    timeout: 300ms\n    retry: {attempts: 2, backoff: 10ms}\n",
+        )
+        .arg("w")
+        .status(1)
+        .stderr_contains("  retry 2/2 in ")
+        .stderr_contains("(timeout: step \"hang\" timed out after 300ms (wall))\n")
+        .run();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let ends = out.events("step_end");
+    assert_eq!(ends.len(), 2);
+    for end in &ends {
+        assert_eq!(end["data"]["error"]["class"], "timeout");
+        assert_eq!(end["data"]["timeout"]["limit_ms"], 300);
+    }
+}

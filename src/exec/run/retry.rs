@@ -41,19 +41,18 @@ impl Runtime {
             return self.finish_step(at, report, started);
         };
         let depth = at.ctx.depth;
-        let frame = self.writer.frame_mut(depth);
         // A run that failed after its last try gets a full set again; a crash or an
         // interruption continues the count.
-        let mut attempt = match frame.state {
-            FrameState::Failed => 1,
-            _ => frame.retry_attempt + 1,
+        let mut attempt = match self.frame(depth).as_deref() {
+            Some(frame) if frame.state != FrameState::Failed => frame.retry_attempt + 1,
+            _ => 1,
         };
         let last = policy.attempts.max(attempt);
         let mut waited_for_reset = false;
         let mut started = started;
         let mut previous: Option<Failure> = None;
         loop {
-            self.writer.emit(Event::RetryAttempt { depth, attempt })?;
+            self.emit(Event::RetryAttempt { depth, attempt })?;
             let this_at = At {
                 resuming: at.resuming || attempt > 1,
                 previous_failure: previous.as_ref(),
@@ -73,7 +72,7 @@ impl Runtime {
             let failure = failure.clone();
             self.end_attempt(at, report, started)?;
             let total = last.max(attempt + 1);
-            self.writer.emit(Event::Retrying {
+            self.emit(Event::Retrying {
                 path: at.audit_path.to_owned(),
                 line: format!(
                     "  retry {}/{total} {} ({}: {})",
@@ -92,8 +91,8 @@ impl Runtime {
             let mut interrupts = self.interrupts.clone();
             tokio::select! {
                 () = tokio::time::sleep(next.delay) => {}
-                () = interrupts.next() => {
-                    self.writer.emit(Event::Interrupted { depth })?;
+                () = interrupts.stop_requested() => {
+                    self.emit(Event::Interrupted { depth })?;
                     return Ok(Some(End::Interrupted));
                 }
             }
@@ -124,11 +123,11 @@ impl Runtime {
             message: Some(failure.message.clone()),
             reset_at: failure.reset_at.map(crate::state::format_rfc3339),
         });
-        self.writer.emit(Event::Line(format!(
+        self.emit(Event::Line(format!(
             "  failed: {}",
             shown_message(&failure)
         )))?;
-        self.writer.emit(Event::StepEnded {
+        self.emit(Event::StepEnded {
             path: at.audit_path.to_owned(),
             end: Box::new(record),
         })
