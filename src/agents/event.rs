@@ -67,8 +67,6 @@ pub use crate::error::ErrorClass;
 pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
-    /// When a `quota` resets, if the CLI said so.
-    pub reset_at: Option<std::time::SystemTime>,
 }
 
 impl Failure {
@@ -76,7 +74,6 @@ impl Failure {
         Failure {
             class,
             message: message.into(),
-            reset_at: None,
         }
     }
 }
@@ -180,8 +177,6 @@ pub struct Completion {
     pub cost_usd: Option<f64>,
     pub num_turns: Option<u32>,
     pub failure: Option<Failure>,
-    /// Tool calls the CLI denied (`Bash(rm -rf build)`, `WebFetch`), in order.
-    pub denials: Vec<String>,
 }
 
 /// Turns one CLI's stream into events, line by line, and summarises it at the end.

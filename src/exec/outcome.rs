@@ -14,8 +14,6 @@ pub struct Failure {
     pub path: Option<String>,
     /// Display path of the step that failed first, for the final console line.
     pub display: Option<String>,
-    /// When a `quota` resets, if the CLI said so.
-    pub reset_at: Option<std::time::SystemTime>,
 }
 
 impl Failure {
@@ -25,7 +23,6 @@ impl Failure {
             message: message.into(),
             path: None,
             display: None,
-            reset_at: None,
         }
     }
 }
@@ -41,10 +38,7 @@ impl std::error::Error for Failure {}
 /// An adapter's classified failure as a step failure.
 impl From<crate::agents::Failure> for Failure {
     fn from(failure: crate::agents::Failure) -> Self {
-        Failure {
-            reset_at: failure.reset_at,
-            ..Failure::new(failure.class, failure.message)
-        }
+        Failure::new(failure.class, failure.message)
     }
 }
 

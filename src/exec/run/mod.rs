@@ -8,7 +8,6 @@ mod branches;
 mod conditions;
 pub mod event;
 pub mod finish;
-mod retry;
 mod slots;
 pub mod start;
 pub mod step;
