@@ -240,28 +240,8 @@ fn continue_via_command(ctx: &TurnCtx, note: Option<&str>, exe: Option<&str>) {
     }
     match cmd.output() {
         Ok(o) => {
-            out(&o
-                .stdout
-                .iter()
-                .flat_map(|b| {
-                    if *b == b'\n' {
-                        vec![b'\r', b'\n']
-                    } else {
-                        vec![*b]
-                    }
-                })
-                .collect::<Vec<_>>());
-            out(&o
-                .stderr
-                .iter()
-                .flat_map(|b| {
-                    if *b == b'\n' {
-                        vec![b'\r', b'\n']
-                    } else {
-                        vec![*b]
-                    }
-                })
-                .collect::<Vec<_>>());
+            out(&crlf(&o.stdout));
+            out(&crlf(&o.stderr));
         }
         Err(e) => err(&format!("fake-agent: cannot run {exe}: {e}")),
     }
@@ -503,4 +483,16 @@ fn on_sigterm_drain(turn: Option<u64>, saved: Option<nix::sys::termios::Termios>
         drop(guard);
         std::process::exit(143);
     });
+}
+
+/// `bytes` with each `\n` written as `\r\n`, as a terminal in raw mode needs.
+fn crlf(bytes: &[u8]) -> Vec<u8> {
+    let mut converted = Vec::with_capacity(bytes.len());
+    for &b in bytes {
+        if b == b'\n' {
+            converted.push(b'\r');
+        }
+        converted.push(b);
+    }
+    converted
 }
