@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::workflow::model::{Effort, Permissions};
 
+use super::classify;
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
@@ -38,6 +39,10 @@ const IDENTITY: Identity = Identity {
 };
 
 const NO_ROLLOUT: &str = "no rollout found for thread id";
+
+/// The tool codex uses to ask the user something; `codex exec` refuses it with a message that
+/// names it (`request_user_input is not supported in exec mode for thread ...`).
+const ASK_USER_TOOL: &str = "request_user_input";
 
 impl Adapter for Codex {
     fn identity(&self) -> &'static Identity {
@@ -348,6 +353,10 @@ pub struct CodexParser {
     turns_completed: u32,
     usage: Option<Usage>,
     turn_failed: Option<String>,
+    /// The last `error` event's message (codex says what it is retrying, and why).
+    last_error: Option<String>,
+    /// The agent tried to ask the user a question (`request_user_input`).
+    asked: bool,
 }
 
 impl CodexParser {
@@ -361,6 +370,8 @@ impl CodexParser {
             turns_completed: 0,
             usage: None,
             turn_failed: None,
+            last_error: None,
+            asked: false,
         }
     }
 
@@ -427,6 +438,8 @@ impl CodexParser {
             }
             "error" => {
                 if let Some(message) = line.message.as_str() {
+                    self.asked |= message.contains(ASK_USER_TOOL);
+                    self.last_error = Some(message.to_string());
                     out.push(AgentEvent::Warning {
                         message: message.to_string(),
                     });
@@ -524,8 +537,10 @@ impl CodexParser {
                 }
             }
             "error" if completed => {
+                let message = item.message.as_str().unwrap_or("");
+                self.asked |= message.contains(ASK_USER_TOOL);
                 out.push(AgentEvent::Warning {
-                    message: item.message.as_str().unwrap_or("").to_string(),
+                    message: message.to_string(),
                 });
             }
             _ => {}
@@ -545,8 +560,17 @@ impl CodexParser {
     fn classify(&self, exit: &ExitInfo) -> Option<Failure> {
         let no_session = || {
             let id = self.expected_id.as_deref().unwrap_or("?");
-            Failure::new(ErrorClass::CliError, format!("codex has no session {id}"))
+            Failure::new(
+                ErrorClass::SessionMissing,
+                format!("codex has no session {id}"),
+            )
         };
+        if self.asked {
+            return Some(Failure::new(
+                ErrorClass::AgentQuestion,
+                "codex tried to ask the user a question (request_user_input), but nobody can answer in a headless step; put the answer in the prompt, or make the step interactive",
+            ));
+        }
         if let Some(message) = &self.turn_failed {
             return Some(if message.contains("401 Unauthorized") {
                 Codex.not_logged_in()
@@ -566,7 +590,13 @@ impl CodexParser {
             if stderr.contains(NO_ROLLOUT) {
                 return Some(no_session());
             }
-            return Some(exit.failure("codex"));
+            let mut failure = exit.failure("codex");
+            // Killed while retrying (codex retries a lost network forever): say what it was
+            // retrying.
+            if let Some(class) = self.last_error.as_deref().and_then(classify::from_text) {
+                failure.class = class;
+            }
+            return Some(failure);
         }
         if self.turns_completed == 0 {
             return Some(Failure::new(
@@ -600,7 +630,7 @@ impl StreamParser for CodexParser {
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
-        Completion {
+        let mut completion = Completion {
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
             usage: self.usage,
@@ -608,6 +638,9 @@ impl StreamParser for CodexParser {
             num_turns: (self.turns_completed > 0).then_some(self.turns_completed),
             structured: None,
             failure: self.classify(exit),
-        }
+            denials: Vec::new(),
+        };
+        classify::refine(&mut completion, exit);
+        completion
     }
 }

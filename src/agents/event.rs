@@ -67,6 +67,8 @@ pub use crate::error::ErrorClass;
 pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
+    /// When a `quota` resets, if the CLI said so.
+    pub reset_at: Option<std::time::SystemTime>,
 }
 
 impl Failure {
@@ -74,6 +76,7 @@ impl Failure {
         Failure {
             class,
             message: message.into(),
+            reset_at: None,
         }
     }
 }
@@ -177,6 +180,8 @@ pub struct Completion {
     pub cost_usd: Option<f64>,
     pub num_turns: Option<u32>,
     pub failure: Option<Failure>,
+    /// Tool calls the CLI denied (`Bash(rm -rf build)`, `WebFetch`), in order.
+    pub denials: Vec<String>,
 }
 
 /// Turns one CLI's stream into events, line by line, and summarises it at the end.

@@ -157,6 +157,8 @@ mod tests {
                 .collect(),
             sessions: vec![],
             default_limits: Default::default(),
+            default_retry: None,
+            default_deny: None,
             engine: None,
             requires: Vec::new(),
             defaults: AgentSettings::default(),

@@ -28,7 +28,7 @@ mod run_id;
 pub mod secrets;
 mod state_file;
 mod syncer;
-mod time;
+pub(crate) mod time;
 
 pub use self::time::{
     TimeFormat, duration_ms_between, format_rfc3339, format_utc, format_utc_millis, now_rfc3339,
@@ -57,8 +57,9 @@ pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
     FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, OutputRepair,
     RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip,
-    SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd,
-    SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord, WorktreeRecord,
+    SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepRetry, StepStart,
+    SubWorkflowEnd, SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
+    WorktreeRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;

@@ -9,6 +9,7 @@ use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
+use super::retry::{read_deny, read_retry};
 use super::suggest::did_you_mean;
 use super::yaml::{Node, quote_short};
 
@@ -36,6 +37,8 @@ pub const STEP_KEYS: &[&str] = &[
     "break_if",
     "timeout",
     "idle_timeout",
+    "retry",
+    "deny",
     "loop",
     "steps",
     "parallel",
@@ -44,7 +47,7 @@ pub const STEP_KEYS: &[&str] = &[
     "worktree",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["retry"];
+pub const PLANNED_KEYS: &[&str] = &[];
 pub const LOOP_KEYS: &[&str] = &[
     "max",
     "over",
@@ -115,6 +118,7 @@ impl Kind {
             Kind::Shell => [
                 "timeout",
                 "idle_timeout",
+                "retry",
                 "mode",
                 "command",
                 "capture",
@@ -127,7 +131,15 @@ impl Kind {
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
             Kind::Headless => {
                 AGENT.contains(&key)
-                    || ["capture", "output", "timeout", "idle_timeout"].contains(&key)
+                    || [
+                        "capture",
+                        "output",
+                        "timeout",
+                        "idle_timeout",
+                        "retry",
+                        "deny",
+                    ]
+                    .contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode", "worktree"].contains(&key),
@@ -176,6 +188,17 @@ fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
                 kind.label()
             ),
         )),
+        (
+            "retry",
+            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
+        ) => Some((
+            "retry-kind",
+            format!(
+                "\"retry\" is not allowed on {} steps; it applies to shell and headless steps \
+                 (use a loop with break_if to retry several steps)",
+                kind.label()
+            ),
+        )),
         ("idle_timeout", Kind::Loop | Kind::Sub | Kind::Group) => Some((
             "field-not-allowed",
             format!(
@@ -193,6 +216,7 @@ fn reason(key: &str, kind: Kind) -> &'static str {
     match key {
         "capture" => "; only shell and headless steps can capture output",
         "capture_stderr" => "; only shell steps can capture stderr",
+        "deny" => "; only headless agent steps have tool calls to deny",
         "session" | "cli" | "model" | "effort" | "agent" | "permissions" => {
             "; only agent steps (with \"prompt\") use it"
         }
@@ -359,6 +383,8 @@ impl<'a> Analyzer<'a> {
         let when = self.when(r);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
+        let retry = read_retry(r, &mut self.sink);
+        let deny = read_deny(r, &mut self.sink);
         if matches!(kind, Some(Kind::Interactive | Kind::InteractiveShell)) && self.in_branch() {
             self.sink.error(
                 "interactive-in-parallel",
@@ -431,6 +457,8 @@ impl<'a> Analyzer<'a> {
             break_if,
             limits,
             worktree,
+            retry,
+            deny,
             parallel,
             yaml_path: String::new(),
         })

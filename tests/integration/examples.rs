@@ -116,6 +116,16 @@ fn retry_fails_when_the_attempts_run_out() {
 }
 
 #[test]
+fn unattended_retries_its_flaky_check_then_runs_the_agent() {
+    let out = with_fakes(project(), "")
+        .args(["examples/unattended.yaml"])
+        .stderr_contains("  retry 2/3 in ")
+        .stderr_contains("(2 ok, 0 skipped, 0 failed but continued)")
+        .run();
+    assert_eq!(out.events("step_retry").len(), 1);
+}
+
+#[test]
 fn conditions_branch_and_repeat_until_the_review_passes() {
     project()
         .args(["examples/conditions.yaml"])

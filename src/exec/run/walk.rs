@@ -272,6 +272,7 @@ impl Runtime {
                     display: &display,
                     audit_path: &audit_path,
                     resuming,
+                    previous_failure: None,
                 };
                 let started = Instant::now();
                 // `when` first, then `skip_if`; a step a resume re-enters is not checked again.
@@ -297,7 +298,12 @@ impl Runtime {
                         })?;
                         Report::failed(failure)
                     }
-                    None => self.run_step(&at).await?,
+                    None => {
+                        if let Some(end) = self.run_attempts(&at, started).await? {
+                            return Ok(end);
+                        }
+                        continue;
+                    }
                 };
                 if let Some(end) = self.finish_step(&at, report, started)? {
                     return Ok(end);

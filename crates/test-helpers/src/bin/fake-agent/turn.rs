@@ -90,6 +90,7 @@ impl TurnCtx {
             text: text.unwrap_or(DEFAULT_TEXT),
             cwd: &self.cwd,
             home: &self.home,
+            resets_at: resets_at(),
             json,
         };
         let fixture = render_fixture(tpl, &vars);
@@ -109,6 +110,7 @@ impl TurnCtx {
                 text: DEFAULT_TEXT,
                 cwd: &self.cwd,
                 home: &self.home,
+                resets_at: resets_at(),
                 json: "",
             };
             let lines = render_fixture(tpl, &vars).lines;
@@ -122,6 +124,19 @@ impl TurnCtx {
         }
         std::process::abort()
     }
+}
+
+/// When a usage limit resets: `FAKE_AGENT_RESETS_IN` seconds from now (default an hour).
+fn resets_at() -> u64 {
+    let secs = std::env::var("FAKE_AGENT_RESETS_IN")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(3600);
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + secs
 }
 
 /// Runs `actions`; returns the exit status.
