@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::compat;
 use crate::workflow::Diagnostic;
+use crate::workflow::budget::{Budget, read_budget};
 use crate::workflow::duration::{StepLimits, read_duration, read_limits};
 use crate::workflow::fields::{A_STRING, MapReader, Sink, Target};
 use crate::workflow::loader::{read_limited, resolve_findings};
@@ -36,6 +37,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "timeout",
     "idle_timeout",
     "kill_grace",
+    "budget",
 ];
 const CLI_KEYS: &[&str] = &[
     "binary",
@@ -76,6 +78,8 @@ pub struct Config {
     pub limits: StepLimits,
     /// How long a timed-out step's group has between SIGTERM and SIGKILL.
     pub kill_grace: Option<Duration>,
+    /// The run budget of every run (control.md §5), key by key under the workflow's.
+    pub budget: Budget,
     /// Go-era `default_mode` (compat-go.md §1): the mode of prompt steps that get none otherwise.
     pub default_mode: Option<AgentMode>,
     /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
@@ -146,6 +150,7 @@ impl Config {
         over(&mut self.redact, higher.redact);
         self.limits = higher.limits.or(self.limits);
         over(&mut self.kill_grace, higher.kill_grace);
+        self.budget = higher.budget.or(self.budget);
         over(&mut self.default_mode, higher.default_mode);
         self.go_project |= higher.go_project;
         over(&mut self.active_profile, higher.active_profile);
@@ -361,6 +366,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         active_profile: r.string("active_profile", sink).map(str::to_owned),
         limits: read_limits(r, sink),
         kill_grace: read_duration(r, "kill_grace", sink),
+        budget: read_budget(r, sink).unwrap_or_default(),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {

@@ -6,18 +6,21 @@
 //! resuming an unknown id prints `No conversation found with session ID: <id>` and ends with an
 //! `error_during_execution` result whose `errors` carry the same text.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::workflow::model::Permissions;
 
+use super::claude_usage::{self, MessageUsage, ModelEntry, Running};
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
 };
+use super::event::{ModelUsage, RunningUsage};
 use super::invocation::{Argv, BuildError, Capabilities, CommandSpec, Invocation};
-use super::json::{Content, Loose, count};
+use super::json::{Content, Loose};
 use super::summary::summarize;
 use super::{Adapter, EnvLookup, Identity, home};
 
@@ -67,6 +70,13 @@ impl Adapter for Claude {
         a.opt("--resume", inv.resume_id());
         a.opt("--model", inv.model.as_deref());
         a.opt("--effort", inv.effort.map(|e| e.as_str()));
+        if inv.headless() {
+            // Only with --print; the runner also enforces the limit itself.
+            let left = inv
+                .max_budget_usd
+                .map(|usd| format!("{:.4}", usd.max(0.0001)));
+            a.opt("--max-budget-usd", left.as_deref());
+        }
         match inv.permissions {
             Permissions::Ask => {}
             Permissions::Edit => {
@@ -199,7 +209,9 @@ struct Line<'a> {
     #[serde(default, borrow)]
     total_cost_usd: Loose<'a>,
     #[serde(default)]
-    usage: Option<ResultUsage>,
+    usage: Option<MessageUsage>,
+    #[serde(default, rename = "modelUsage")]
+    model_usage: Option<HashMap<String, ModelEntry>>,
     #[serde(default, borrow)]
     errors: Option<Vec<Loose<'a>>>,
     #[serde(default, borrow)]
@@ -212,18 +224,10 @@ struct Line<'a> {
 struct Message<'a> {
     #[serde(default, borrow)]
     content: Content<'a>,
-}
-
-#[derive(Deserialize, Default)]
-struct ResultUsage {
-    #[serde(default, deserialize_with = "count")]
-    input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    cache_read_input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    cache_creation_input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    output_tokens: u64,
+    #[serde(default, borrow)]
+    id: Loose<'a>,
+    #[serde(default)]
+    usage: Option<MessageUsage>,
 }
 
 /// What the `result` line said.
@@ -235,6 +239,7 @@ struct ResultInfo {
     num_turns: Option<u32>,
     cost_usd: Option<f64>,
     usage: Option<Usage>,
+    models: Vec<ModelUsage>,
 }
 
 /// The tool claude uses to put a question to the user; headless steps disallow it.
@@ -265,6 +270,7 @@ pub struct ClaudeParser {
     result: Option<ResultInfo>,
     /// The question of an `AskUserQuestion` call: a headless step that asks the user fails.
     asked: Option<String>,
+    running: Running,
 }
 
 impl ClaudeParser {
@@ -277,6 +283,7 @@ impl ClaudeParser {
             auth_failed: false,
             result: None,
             asked: None,
+            running: Running::default(),
         }
     }
 
@@ -318,6 +325,9 @@ impl ClaudeParser {
                     self.auth_failed = true;
                 }
                 if let Some(msg) = &line.message {
+                    if let (Some(id), Some(usage)) = (msg.id.as_str(), &msg.usage) {
+                        self.running.message(id, usage);
+                    }
                     self.on_assistant(&msg.content, sub_agent, &mut out);
                 }
             }
@@ -405,14 +415,23 @@ impl ClaudeParser {
                 .collect(),
             num_turns: line.num_turns.as_u64().map(|n| n as u32),
             cost_usd: line.total_cost_usd.as_f64(),
-            usage: line.usage.map(|u| Usage {
-                input_tokens: u.input_tokens,
-                cached_input_tokens: u.cache_read_input_tokens,
-                cache_creation_tokens: u.cache_creation_input_tokens,
-                output_tokens: u.output_tokens,
-                reasoning_tokens: 0,
-            }),
+            usage: None,
+            models: line
+                .model_usage
+                .map(claude_usage::models)
+                .unwrap_or_default(),
         };
+        let mut info = info;
+        // `modelUsage` covers sub-agents too; `usage` is the main loop only (its fallback).
+        info.usage = if info.models.is_empty() {
+            line.usage.map(|u| u.usage())
+        } else {
+            Some(claude_usage::total(&info.models))
+        };
+        if info.cost_usd.is_none() && info.models.iter().any(|m| m.cost_usd.is_some()) {
+            info.cost_usd = Some(info.models.iter().filter_map(|m| m.cost_usd).sum());
+        }
+        self.running.result(info.usage.as_ref(), info.cost_usd);
         if let Some(usage) = info.usage {
             out.push(AgentEvent::Usage(usage));
         }
@@ -492,6 +511,15 @@ impl StreamParser for ClaudeParser {
             cost_usd: self.result.as_ref().and_then(|r| r.cost_usd),
             num_turns: self.result.as_ref().and_then(|r| r.num_turns),
             failure,
+            models: self
+                .result
+                .as_ref()
+                .map(|r| r.models.clone())
+                .unwrap_or_default(),
         }
+    }
+
+    fn running(&self) -> Option<RunningUsage> {
+        Some(self.running.now())
     }
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::workflow::model::{Effort, Permissions};
 
+use super::codex_usage;
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
@@ -92,7 +93,17 @@ impl Adapter for Codex {
     }
 
     fn parser(&self, inv: &Invocation) -> Box<dyn StreamParser> {
-        Box::new(CodexParser::new(inv.resume_id().map(str::to_string)))
+        let mut parser = CodexParser::new(inv.resume_id().map(str::to_string));
+        // A resumed thread: its total so far, to tell a cumulative report from a per-turn one.
+        parser.rollout = inv.resume_id().and_then(|id| {
+            let sessions = codex_home(&super::process_env)?.join("sessions");
+            codex_usage::rollout_of(&sessions, id)
+        });
+        parser.baseline = parser
+            .rollout
+            .as_deref()
+            .and_then(codex_usage::thread_total);
+        Box::new(parser)
     }
 
     fn session_exists(&self, id: &str, _workdir: &Path, env: EnvLookup) -> Option<bool> {
@@ -343,6 +354,11 @@ pub struct CodexParser {
     turns_completed: u32,
     usage: Option<Usage>,
     turn_failed: Option<String>,
+    /// The thread's token total before this invocation (resumed threads), then after each
+    /// cumulative report.
+    baseline: Option<Usage>,
+    /// The rollout of a resumed thread.
+    rollout: Option<std::path::PathBuf>,
 }
 
 impl CodexParser {
@@ -356,6 +372,8 @@ impl CodexParser {
             turns_completed: 0,
             usage: None,
             turn_failed: None,
+            baseline: None,
+            rollout: None,
         }
     }
 
@@ -393,13 +411,18 @@ impl CodexParser {
             "turn.completed" => {
                 self.turns_completed += 1;
                 if let Some(u) = line.usage {
-                    let usage = Usage {
+                    let reported = Usage {
                         input_tokens: u.input_tokens,
                         cached_input_tokens: u.cached_input_tokens,
                         cache_creation_tokens: 0,
                         output_tokens: u.output_tokens,
                         reasoning_tokens: u.reasoning_output_tokens,
                     };
+                    let now = self
+                        .baseline
+                        .and(self.rollout.as_deref())
+                        .and_then(codex_usage::thread_total);
+                    let usage = codex_usage::per_turn(reported, &mut self.baseline, now);
                     self.usage.get_or_insert_with(Usage::default).add(&usage);
                     out.push(AgentEvent::Usage(usage));
                 }
@@ -596,6 +619,7 @@ impl StreamParser for CodexParser {
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
         Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
             usage: self.usage,
@@ -603,5 +627,18 @@ impl StreamParser for CodexParser {
             num_turns: (self.turns_completed > 0).then_some(self.turns_completed),
             failure: self.classify(exit),
         }
+    }
+
+    fn running(&self) -> Option<super::event::RunningUsage> {
+        let usage = self.usage?;
+        Some(super::event::RunningUsage {
+            tokens: self.tokens_of(&usage),
+            cost_usd: None,
+        })
+    }
+
+    /// Codex's `input_tokens` include the cached ones.
+    fn tokens_of(&self, usage: &Usage) -> u64 {
+        usage.input_tokens + usage.output_tokens
     }
 }

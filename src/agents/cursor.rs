@@ -258,6 +258,7 @@ impl StreamParser for CursorParser {
             _ => self.last_text.as_deref().and_then(final_text),
         };
         Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: answer,
             usage: self.usage,

@@ -33,6 +33,9 @@ pub struct Invocation {
     /// Absolute path of the running agent-runner (for claude's `--allowedTools`).
     pub runner_exe: PathBuf,
     pub host: HostFacts,
+    /// What a headless step may still spend in US dollars (control.md §5), for CLIs with a
+    /// budget flag of their own (claude `--max-budget-usd`).
+    pub max_budget_usd: Option<f64>,
 }
 
 /// Facts about the runner's own process that change argv or refuse a step.

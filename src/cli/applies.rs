@@ -71,7 +71,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 14] = [
+    let options: [(bool, &str, &[Kind]); 16] = [
         (
             raw.json,
             "--json",
@@ -90,6 +90,8 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         (raw.bind.is_some(), "--bind", &[Ui]),
         (raw.token_file.is_some(), "--token-file", &[Ui]),
         (raw.open, "--open", &[Ui]),
+        (raw.max_cost.is_some(), "--max-cost", &[Run, Resume]),
+        (raw.max_tokens.is_some(), "--max-tokens", &[Run, Resume]),
     ];
     for (given, option, applies_to) in options {
         if given && !applies_to.contains(&kind) {

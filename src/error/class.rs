@@ -35,6 +35,8 @@ pub enum ErrorClass {
     Internal,
     /// A `timeout` or `idle_timeout` was reached (control.md §2).
     Timeout,
+    /// A budget was exceeded (control.md §5), or claude's own `--max-budget-usd`.
+    Budget,
 }
 
 impl ErrorClass {
@@ -58,6 +60,7 @@ impl ErrorClass {
             ErrorClass::Interrupted => "interrupted",
             ErrorClass::Internal => "internal",
             ErrorClass::Timeout => "timeout",
+            ErrorClass::Budget => "budget",
         }
     }
 

@@ -157,6 +157,7 @@ mod tests {
                 .collect(),
             sessions: vec![],
             default_limits: Default::default(),
+            budget: None,
             engine: None,
             requires: Vec::new(),
             defaults: AgentSettings::default(),

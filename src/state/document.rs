@@ -15,7 +15,7 @@ use crate::error::ErrorClass;
 use crate::workflow::{Effort, SessionStrategy};
 
 /// The state format this binary writes. Newer files are refused, older ones migrated in memory.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = super::format::SECOND_RELEASE;
 
 /// String-to-string maps (params, captures) are kept sorted so files are stable.
 pub type StringMap = BTreeMap<String, String>;
@@ -55,6 +55,9 @@ pub struct StateDoc {
     pub position: Option<Frame>,
     /// The failure that stopped the run.
     pub last_failure: Option<LastFailure>,
+    /// The run budget in force (second release: `format_version` 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<super::format::BudgetInForce>,
 }
 
 impl StateDoc {
@@ -67,7 +70,7 @@ impl StateDoc {
     ) -> Self {
         let now = now_rfc3339();
         StateDoc {
-            format_version: FORMAT_VERSION,
+            format_version: super::format::FIRST_RELEASE,
             run_id: run_id.into(),
             agent_runner_version: env!("CARGO_PKG_VERSION").to_string(),
             project_dir: project_dir.into(),
@@ -84,6 +87,7 @@ impl StateDoc {
             scope: Scope::default(),
             position: None,
             last_failure: None,
+            budget: None,
         }
     }
 

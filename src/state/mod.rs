@@ -12,6 +12,7 @@
 mod audit;
 mod document;
 mod error;
+mod format;
 mod fs_util;
 mod journal;
 mod listing;
@@ -42,6 +43,7 @@ pub use document::{
     WorkflowRef,
 };
 pub use error::StateError;
+pub use format::BudgetInForce;
 pub use journal::{JOURNAL_FILE, Journal};
 pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
@@ -51,10 +53,10 @@ pub use paths::{
 };
 pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
-    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, RunEnd, RunOutcome,
-    RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip, SkipIfRecord, SkipReason,
-    StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowStart, TimeoutRecord,
-    UsageRecord, Warning, WorkflowRecord,
+    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, ModelUsageRecord,
+    RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip,
+    SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd,
+    SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;

@@ -15,8 +15,12 @@ const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The document as written: 2-space pretty JSON and a trailing newline.
 pub fn encode_state(doc: &StateDoc) -> Result<Vec<u8>, StateError> {
+    let mut doc = std::borrow::Cow::Borrowed(doc);
+    if doc.uses_second_release() != (doc.format_version == super::format::SECOND_RELEASE) {
+        doc.to_mut().stamp_format();
+    }
     let mut bytes =
-        serde_json::to_vec_pretty(doc).map_err(|e| StateError::Save(std::io::Error::other(e)))?;
+        serde_json::to_vec_pretty(&*doc).map_err(|e| StateError::Save(std::io::Error::other(e)))?;
     bytes.push(b'\n');
     Ok(bytes)
 }

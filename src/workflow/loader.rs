@@ -33,6 +33,7 @@ pub const TOP_KEYS: &[&str] = &[
     "engine",
     "requires",
     "defaults",
+    "budget",
     "env",
     "steps",
 ];
@@ -441,6 +442,7 @@ impl<'a> Analyzer<'a> {
                 (self.agent_settings(&reader), limits)
             })
             .unwrap_or_default();
+        let budget = super::budget::read_budget(&r, &mut self.sink);
         let env = self.env(&r);
         let steps = match r.get("steps") {
             None => {
@@ -460,6 +462,7 @@ impl<'a> Analyzer<'a> {
             requires,
             defaults,
             default_limits,
+            budget,
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),

@@ -24,6 +24,8 @@ pub struct Workflow {
     pub defaults: AgentSettings,
     /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
     pub default_limits: super::duration::StepLimits,
+    /// The top-level `budget` (control.md §5): the run's, or in a sub-workflow file, that call's.
+    pub budget: Option<super::budget::Budget>,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
@@ -134,6 +136,8 @@ pub struct Step {
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
     pub limits: super::duration::StepLimits,
+    /// `budget` (control.md §5), on headless agent steps and containers.
+    pub budget: Option<super::budget::Budget>,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
     pub yaml_path: String,
 }

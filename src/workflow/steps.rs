@@ -34,6 +34,7 @@ pub const STEP_KEYS: &[&str] = &[
     "break_if",
     "timeout",
     "idle_timeout",
+    "budget",
     "loop",
     "steps",
     "workflow",
@@ -113,12 +114,13 @@ impl Kind {
             .contains(&key),
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
             Kind::Headless => {
-                AGENT.contains(&key) || ["capture", "timeout", "idle_timeout"].contains(&key)
+                AGENT.contains(&key)
+                    || ["capture", "timeout", "idle_timeout", "budget"].contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
-            Kind::Loop => ["loop", "steps", "mode"].contains(&key),
-            Kind::Sub => ["workflow", "params", "mode"].contains(&key),
-            Kind::Group => ["steps", "mode"].contains(&key),
+            Kind::Loop => ["loop", "steps", "mode", "budget"].contains(&key),
+            Kind::Sub => ["workflow", "params", "mode", "budget"].contains(&key),
+            Kind::Group => ["steps", "mode", "budget"].contains(&key),
         }
     }
 }
@@ -164,6 +166,9 @@ fn reason(key: &str, kind: Kind) -> &'static str {
             "; only agent steps (with \"prompt\") use it"
         }
         "params" => "; only sub-workflow steps (with \"workflow\") pass parameters",
+        "budget" => {
+            "; budgets limit headless agent steps and containers (loops, groups, sub-workflows)"
+        }
         "workdir" | "env" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
             "; set it on the steps inside"
         }
@@ -320,6 +325,7 @@ impl<'a> Analyzer<'a> {
             .unwrap_or(false);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
+        let budget = super::budget::read_budget(r, &mut self.sink);
         let break_if = r
             .keyword(
                 "break_if",
@@ -378,6 +384,7 @@ impl<'a> Analyzer<'a> {
             skip_if,
             break_if,
             limits,
+            budget,
             yaml_path: String::new(),
         })
     }

@@ -15,6 +15,7 @@
 mod test;
 
 mod agent_config;
+mod agent_contract;
 mod agent_faults;
 mod agent_headless;
 mod agent_sessions;
@@ -39,6 +40,7 @@ mod interactive_triggers;
 mod process_lifetime;
 mod pty_relay;
 mod reports;
+mod run_budgets;
 mod run_compat;
 mod run_crash;
 mod run_flow;

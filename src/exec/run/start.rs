@@ -5,6 +5,7 @@
 //! load the configuration (exit 3), bind parameters (exit 2), preflight the agent CLIs (exit 4),
 //! then create the run dir, take the lock and write the first state before any step runs.
 
+use super::super::budget::{Spent, Tracker, in_force, spent_in_audit};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -135,6 +136,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     doc.params = params;
     doc.secret_params = secret_names;
     doc.seed_session = request.seed_session.as_deref().map(parse_seed);
+    doc.budget = in_force::for_new_run(global.budget, &workflow, &config);
     doc.position = Some(Frame::pending(
         0,
         workflow
@@ -161,6 +163,9 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
+    if let Some(warning) = in_force::cost_blind_warning(d.writer.doc().budget, &workflow, &config) {
+        d.warn("", "budget", &warning);
+    }
     d.writer.console().info("");
     let mut skipped = Vec::new();
     if let Some(from) = &request.from {
@@ -235,6 +240,7 @@ async fn resume_async(
     }
     doc.status = RunStatus::Running;
     doc.last_failure = None;
+    doc.budget = in_force::for_resume(global.budget, doc.budget);
     let resume_from = doc.position_path();
     let mut d = open_runtime(
         doc,
@@ -373,6 +379,11 @@ fn open_runtime(
             }
         });
     }
+    let spent = match doc.budget {
+        Some(_) => spent_in_audit(&run_dir.audit_path(), ""),
+        None => Spent::default(),
+    };
+    let budget = Arc::new(Tracker::new(in_force::as_budget(doc.budget), spent));
     let signal = SignalName::default();
     let interrupts = Interrupts::listen(signal.clone()).map_err(RunError::Signals)?;
     let settings = RunSettings {
@@ -403,6 +414,7 @@ fn open_runtime(
         lock: Some(lock),
         root,
         engines: Vec::new(),
+        budget,
     };
     if let Some(takeover) = takeover {
         let record = LockTakeoverRecord {

@@ -68,7 +68,10 @@ impl Runtime {
         } = report;
         let duration = started.elapsed();
         let leaf = matches!(at.step.kind, StepKind::Shell(_) | StepKind::Agent(_));
-        let step_breaks = breaks(at.step, &end);
+        // An exceeded budget ends the run whatever the step says (control.md §5).
+        let over_budget =
+            matches!(&end, End::Failed(f) if f.class == crate::error::ErrorClass::Budget);
+        let step_breaks = breaks(at.step, &end) && !over_budget;
         record.duration_ms = Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
         let path = at.audit_path.to_owned();
         let shown = |line: EndLine, message: Option<String>| Event::EndShown {
@@ -133,7 +136,7 @@ impl Runtime {
                     })?;
                     return Ok(Some(End::Break));
                 }
-                if at.step.continue_on_failure {
+                if at.step.continue_on_failure && !over_budget {
                     record.continued = Some(true);
                     self.advance(at, Some(Outcome::Failed))?;
                     self.writer

@@ -68,6 +68,8 @@ pub struct Runtime {
     pub root: Arc<crate::workflow::Workflow>,
     /// Attached engine instances; step lists refer to them by index ([`ListCtx::engine`]).
     pub engines: Vec<crate::engine::Engine>,
+    /// The run's budgets and what its steps spend (control.md §5).
+    pub budget: Arc<super::super::budget::Tracker>,
 }
 
 impl Runtime {
@@ -195,7 +197,10 @@ impl Runtime {
                     resuming,
                 };
                 let started = Instant::now();
-                let report = match if resuming {
+                let refused = self.budget.refusal(&audit_path);
+                let report = match if let Some(why) = refused {
+                    Some(Err(Failure::new(ErrorClass::Budget, why)))
+                } else if resuming {
                     None
                 } else {
                     self.check_skip(&at, previous).await?

@@ -23,8 +23,8 @@ pub use run::{
 };
 pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
-    CaptureRecord, FailureRecord, Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName,
-    StepOutcome, StepStart, TimeoutRecord, UsageRecord,
+    CaptureRecord, FailureRecord, ModelUsageRecord, Skip, SkipIfRecord, SkipReason, StepEnd,
+    StepKindName, StepOutcome, StepStart, TimeoutRecord, UsageRecord,
 };
 
 use super::AuditEvent;

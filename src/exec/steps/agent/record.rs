@@ -9,7 +9,9 @@ use super::super::shell::store_capture;
 use super::plan::Plan;
 use crate::agents::Completion;
 use crate::console::format;
-use crate::state::{LastSession, NamedSession, SessionHow, SessionRecord, UsageRecord};
+use crate::state::{
+    LastSession, ModelUsageRecord, NamedSession, SessionHow, SessionRecord, UsageRecord,
+};
 use crate::workflow::{AgentStep, SessionStrategy};
 
 /// A session id arrived from the stream: record it at once (and save, so a crash can continue
@@ -51,6 +53,7 @@ pub fn completion_report(
     step: &AgentStep,
     completion: &Completion,
     stderr_tail: &str,
+    total_tokens: u64,
 ) -> Result<Report, RunError> {
     let mut report = match &completion.failure {
         Some(failure) => {
@@ -90,6 +93,26 @@ pub fn completion_report(
         cache_creation_tokens: Some(usage.cache_creation_tokens),
         output_tokens: Some(usage.output_tokens),
         reasoning_tokens: Some(usage.reasoning_tokens),
+        total_tokens: Some(total_tokens),
+        models: (!completion.models.is_empty()).then(|| {
+            completion
+                .models
+                .iter()
+                .map(|m| {
+                    (
+                        m.model.clone(),
+                        ModelUsageRecord {
+                            input_tokens: m.usage.input_tokens,
+                            cached_input_tokens: m.usage.cached_input_tokens,
+                            cache_creation_tokens: m.usage.cache_creation_tokens,
+                            output_tokens: m.usage.output_tokens,
+                            reasoning_tokens: m.usage.reasoning_tokens,
+                            cost_usd: m.cost_usd,
+                        },
+                    )
+                })
+                .collect()
+        }),
     });
     report.record.cost_usd = Some(completion.cost_usd);
     report.record.num_turns = Some(completion.num_turns.map(u64::from));

@@ -4,6 +4,7 @@
 
 use tokio::sync::mpsc;
 
+use super::super::super::budget::{Spent, StepMeter, Tracker};
 use super::super::super::error::RunError;
 use super::super::super::files::write_private;
 use super::super::super::outcome::{End, ErrorClass, Failure};
@@ -15,7 +16,7 @@ use super::plan::Plan;
 use super::record;
 use super::start::Launch;
 use crate::agents::render::{self, RenderOptions};
-use crate::agents::{self, AgentEvent, ExitInfo};
+use crate::agents::{self, AgentEvent, Completion, ExitInfo, RunningUsage, StreamParser};
 use crate::workflow::AgentStep;
 
 /// Runs the CLI to its end and reports how the step went.
@@ -32,7 +33,10 @@ pub async fn run(
         stem,
     } = launch;
     let output_dir = cx.output_dir();
-    let (limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
+    let (mut limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
+    let tracker = cx.budget();
+    let meter = tracker.begin_step(cx.at.audit_path, cx.at.step.budget);
+    limits.halt = Some(meter.halt.clone());
     let job = HeadlessJob {
         program: spec.program.clone(),
         args: spec.args.clone(),
@@ -63,7 +67,13 @@ pub async fn run(
                       session_id: &mut Option<String>,
                       text_file: &mut String|
      -> Result<(), RunError> {
-        for event in parser.feed(&line) {
+        let events = parser.feed(&line);
+        if let Some(now) = parser.running() {
+            for warning in tracker.update(&meter, spent(now)).warnings {
+                warn(cx, &warning);
+            }
+        }
+        for event in events {
             if let AgentEvent::SessionStarted { id, .. } = &event {
                 record::session_seen(cx, plan, session_id, id)?;
             }
@@ -113,6 +123,16 @@ pub async fn run(
             return Ok(Report::failed(Failure::new(ErrorClass::Internal, message)));
         }
     };
+    if let Some(why) = end.halted {
+        // What the agent reported before it was stopped still counts.
+        let completion = parser.finish(&ExitInfo::default());
+        let used = used(&*parser, &completion);
+        commit(cx, &tracker, &meter, used);
+        let mut report = record::completion_report(cx, step, &completion, "", used.tokens)?;
+        report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
+        report.record.outputs = Some(outputs);
+        return record::keep_session(cx, step, plan, session_id, report);
+    }
     if let Some(expired) = end.timed_out {
         // The session id seen before the limit is already in state: a resume continues it.
         let mut report = timeouts::timed_out(cx, expired);
@@ -131,13 +151,58 @@ pub async fn run(
         stderr_tail: end.stderr_tail.clone(),
     };
     let completion = parser.finish(&exit);
+    let used = used(&*parser, &completion);
+    commit(cx, &tracker, &meter, used);
     if let Some(id) = &completion.session_id
         && session_id.as_deref() != Some(id)
     {
         record::session_seen(cx, plan, &mut session_id, id)?;
     }
-    let mut report = record::completion_report(cx, step, &completion, &end.stderr_tail)?;
+    let mut report =
+        record::completion_report(cx, step, &completion, &end.stderr_tail, used.tokens)?;
+    if let Some(why) = meter.halt.reason() {
+        // The step ended on its own after its last report crossed a budget.
+        report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
+    }
     insert_status(&mut report.record, status);
     report.record.outputs = Some(outputs);
     record::keep_session(cx, step, plan, session_id, report)
+}
+
+fn spent(now: RunningUsage) -> Spent {
+    Spent {
+        tokens: now.tokens,
+        cost_usd: now.cost_usd.unwrap_or(0.0),
+    }
+}
+
+/// What the invocation used in all, as budgets count it.
+fn used(parser: &dyn StreamParser, completion: &Completion) -> Spent {
+    Spent {
+        tokens: completion
+            .usage
+            .as_ref()
+            .map(|u| parser.tokens_of(u))
+            .unwrap_or(0),
+        cost_usd: completion.cost_usd.unwrap_or(0.0),
+    }
+}
+
+/// Commits the step's usage to the run's budgets and prints the warnings that earns.
+fn commit(cx: &mut StepCtx<'_, '_>, tracker: &Tracker, meter: &StepMeter, used: Spent) {
+    for warning in tracker.end_step(meter, used) {
+        warn(cx, &warning);
+    }
+}
+
+/// `  warning: this run has spent $4.01 of $5.00 (80 %)` under the step, and an audit `warning`
+/// of code `budget`.
+fn warn(cx: &mut StepCtx<'_, '_>, message: &str) {
+    let _ = cx.emit(Event::Line(format!("  warning: {message}")));
+    let _ = cx.emit(Event::Warning {
+        path: cx.at.audit_path.to_owned(),
+        code: "budget".to_owned(),
+        message: message.to_owned(),
+        shown: false,
+    });
 }
