@@ -37,6 +37,9 @@ pub enum ErrorClass {
     Timeout,
     /// A budget was exceeded (control.md §5), or claude's own `--max-budget-usd`.
     Budget,
+    /// A step with `output:` produced no JSON value, or one that does not match its schema
+    /// (control.md §7). Not retried by default.
+    OutputInvalid,
 }
 
 impl ErrorClass {
@@ -61,6 +64,7 @@ impl ErrorClass {
             ErrorClass::Internal => "internal",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Budget => "budget",
+            ErrorClass::OutputInvalid => "output_invalid",
         }
     }
 
@@ -99,6 +103,7 @@ mod tests {
             ErrorClass::EngineRejected,
             ErrorClass::InvalidValue,
             ErrorClass::Timeout,
+            ErrorClass::OutputInvalid,
         ] {
             let json = serde_json::to_value(class).unwrap();
             assert_eq!(json, class.as_str());

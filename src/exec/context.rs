@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::display::StepPath;
 use crate::interpolate::{Lookup, RenderError, VarRef, Vars};
+use crate::state::{CaptureValue, Captures};
 use crate::workflow::{StepKind, Template, Workflow};
 
 /// Where a step list's scope lives in the state document.
@@ -119,7 +120,7 @@ fn capture_names(workflow: &Workflow) -> BTreeSet<String> {
 pub struct VarsBuilder<'a> {
     pub builtins: [(&'static str, &'a str); 4],
     pub params: &'a std::collections::BTreeMap<String, String>,
-    pub captures: &'a std::collections::BTreeMap<String, String>,
+    pub captures: &'a Captures,
     pub capture_names: &'a BTreeSet<String>,
     pub loop_vars: &'a [(String, String)],
 }
@@ -141,7 +142,8 @@ impl VarsBuilder<'_> {
         }
         for name in self.capture_names {
             match self.captures.get(name) {
-                Some(value) => vars.set(name, value),
+                Some(CaptureValue::Text(text)) => vars.set(name, text),
+                Some(CaptureValue::Json(value)) => vars.set_json(name, value.clone()),
                 None => vars.set_unset(name),
             };
         }
@@ -161,7 +163,8 @@ impl Lookup for VarsBuilder<'_> {
         }
         if self.capture_names.contains(name) {
             return Some(match self.captures.get(name) {
-                Some(value) => VarRef::Set(value),
+                Some(CaptureValue::Text(text)) => VarRef::Set(text),
+                Some(CaptureValue::Json(value)) => VarRef::Json(value),
                 None => VarRef::Unset,
             });
         }
@@ -189,11 +192,14 @@ mod tests {
                 .collect()
         };
         let params = map(&[("a", "param"), ("b", "param"), ("run_id", "shadowed")]);
-        let captures = map(&[
-            ("b", "capture"),
-            ("c", "capture"),
-            ("stray", "not declared"),
-        ]);
+        let mut captures: Captures = [("b", "capture"), ("stray", "not declared")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), CaptureValue::from(*v)))
+            .collect();
+        captures.insert(
+            "c".to_owned(),
+            CaptureValue::Json(serde_json::json!({"v": [1]})),
+        );
         let capture_names: BTreeSet<String> =
             ["b", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
         let loop_vars = vec![
@@ -232,6 +238,10 @@ mod tests {
         }
         assert_eq!(builder.lookup("e"), Some(VarRef::Set("inner")));
         assert_eq!(builder.lookup("d"), Some(VarRef::Unset));
+        assert_eq!(
+            builder.lookup("c"),
+            Some(VarRef::Json(&serde_json::json!({"v": [1]})))
+        );
         assert_eq!(builder.lookup("stray"), None);
     }
 }

@@ -20,7 +20,11 @@ pub struct Analysis {
 /// One reference to a variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VarUse {
+    /// The variable: `review` for `{{review.verdict}}`.
     pub name: String,
+    /// The dotted path after the name (`verdict`), for a field of a JSON capture; `None` for a
+    /// plain name.
+    pub field: Option<String>,
     /// Byte offset of the `{{` that references it, inside the template text.
     pub offset: usize,
     /// True when the reference is only a condition of `{{#if}}`/`{{#unless}}`.
@@ -103,8 +107,13 @@ pub(crate) fn analyze_lexed(text: &str, lexed: &Lexed<'_>, field: &str, shell: b
 }
 
 fn var_use(name: &str, offset: usize, in_condition: bool) -> VarUse {
+    let (name, field) = match name.split_once('.') {
+        Some((root, field)) => (root, Some(field.to_owned())),
+        None => (name, None),
+    };
     VarUse {
         name: name.to_owned(),
+        field,
         offset,
         in_condition,
     }
@@ -319,7 +328,7 @@ mod tests {
             ("{{#with a}}{{/with}}", "with"),
             ("{{lookup a b}}", "lookup"),
             ("{{#if (eq a \"b\")}}x{{/if}}", "eq"),
-            ("{{a.b}}", "a.b"),
+            ("{{a..b}}", "a..b"),
             ("{{this}}", "this"),
             ("{{@index}}", "@index"),
             ("{{> partial}}", ">partial"),

@@ -26,6 +26,8 @@ use super::vars::{VarValue, Vars};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VarRef<'a> {
     Set(&'a str),
+    /// A JSON capture: its fields can be read with a dotted path.
+    Json(&'a Value),
     /// A known capture that has no value yet: false in `{{#if}}`, an error anywhere else.
     Unset,
 }
@@ -39,6 +41,7 @@ impl Lookup for Vars {
     fn lookup(&self, name: &str) -> Option<VarRef<'_>> {
         self.get(name).map(|value| match value {
             VarValue::Set(text) => VarRef::Set(text),
+            VarValue::Json(value) => VarRef::Json(value),
             VarValue::Unset => VarRef::Unset,
         })
     }
@@ -101,7 +104,9 @@ impl Compiled {
             let value = match vars.lookup(name) {
                 None => return Err(RenderError::Undefined(name.to_string())),
                 Some(VarRef::Set(text)) => Value::String(text.to_owned()),
-                Some(VarRef::Unset) => Value::Null,
+                Some(VarRef::Json(value)) => value.clone(),
+                // Left out of the data: false in `{{#if}}`, `NoValue` where it is written.
+                Some(VarRef::Unset) => continue,
             };
             data.insert(name.to_string(), value);
         }

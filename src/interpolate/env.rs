@@ -10,7 +10,8 @@ use super::vars::{VarValue, Vars};
 /// The largest value exported, in bytes.
 pub const MAX_ENV_VALUE: usize = 64 * 1024;
 
-/// `AR_<NAME>` exports for every variable that has a value, with the name upper-cased. The
+/// `AR_<NAME>` exports for every variable that has a value, with the name upper-cased (a JSON
+/// capture as its text: compact JSON, or a string's contents). The
 /// second list names the variables that were left out: values over 64 KiB, and values with a
 /// NUL byte (which no environment can hold). Unset captures and names that are not
 /// identifiers are skipped silently.
@@ -18,8 +19,10 @@ pub fn export_env(vars: &Vars) -> (Vec<(String, String)>, Vec<String>) {
     let mut exported = Vec::new();
     let mut skipped = Vec::new();
     for (name, value) in vars.iter() {
-        let VarValue::Set(value) = value else {
-            continue;
+        let value = match value {
+            VarValue::Set(text) => std::borrow::Cow::Borrowed(text.as_str()),
+            VarValue::Json(json) => crate::state::json_text(json),
+            VarValue::Unset => continue,
         };
         if !is_identifier(name) {
             continue;
@@ -28,7 +31,10 @@ pub fn export_env(vars: &Vars) -> (Vec<(String, String)>, Vec<String>) {
             skipped.push(name.to_owned());
             continue;
         }
-        exported.push((format!("AR_{}", name.to_ascii_uppercase()), value.clone()));
+        exported.push((
+            format!("AR_{}", name.to_ascii_uppercase()),
+            value.into_owned(),
+        ));
     }
     (exported, skipped)
 }
@@ -54,11 +60,19 @@ mod tests {
             .set("big", "x".repeat(MAX_ENV_VALUE + 1))
             .set("edge", "y".repeat(MAX_ENV_VALUE))
             .set("nul", "a\0b")
+            .set_json(
+                "review",
+                serde_json::json!({"verdict": "pass", "n": [1, 2]}),
+            )
             .set("not-an-id", "v");
         let (exported, skipped) = export_env(&vars);
         let names: Vec<_> = exported.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["AR_CHANGE_NAME", "AR_EDGE", "AR_SESSION_DIR"]);
+        assert_eq!(
+            names,
+            ["AR_CHANGE_NAME", "AR_EDGE", "AR_REVIEW", "AR_SESSION_DIR"]
+        );
         assert_eq!(exported[0].1, "add-login");
+        assert_eq!(exported[2].1, r#"{"verdict":"pass","n":[1,2]}"#);
         assert_eq!(skipped, ["big", "nul"]);
     }
 }

@@ -368,15 +368,36 @@ fn single_name<'a>(
     Ok(name)
 }
 
-/// Why `word` is not a plain variable name, as the tag to report; `None` when it is one.
+/// Why `word` is not a variable name, as the tag to report; `None` when it is one. A name may
+/// be a dotted path into a JSON capture (`review.verdict`, `review.issues.0`): segments after
+/// the first are names or array indexes. Whether the capture is JSON is the validator's call.
 fn name_problem(word: &str) -> Option<Tag<'static>> {
     if word.is_empty() {
         return Some(Tag::Invalid("empty name".to_owned()));
     }
-    if is_plain_name(word) {
+    let mut segments = word.split('.');
+    let root_ok = segments.next().is_some_and(is_plain_name);
+    if root_ok
+        && segments
+            .all(|s| !s.is_empty() && (is_plain_name(s) || s.bytes().all(|b| b.is_ascii_digit())))
+    {
         return None;
     }
     Some(Tag::Unknown(helper_name(word)))
+}
+
+/// The Handlebars path of a name, each segment bracketed: `[review].[verdict]`.
+pub(crate) fn bracketed(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, segment) in name.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push('[');
+        out.push_str(segment);
+        out.push(']');
+    }
+    out
 }
 
 /// The name to show for something that is not allowed: the head of a subexpression, or the word.
@@ -517,7 +538,12 @@ mod tests {
             tags("{{#if (eq a b)}}{{/if}}")[0],
             Tag::Unknown("eq".into())
         );
-        assert_eq!(tags("{{a.b}}")[0], Tag::Unknown("a.b".into()));
+        assert_eq!(tags("{{a.b}}")[0], Tag::Var("a.b"));
+        assert_eq!(tags("{{a.b.0}}")[0], Tag::Var("a.b.0"));
+        assert_eq!(tags("{{a..b}}")[0], Tag::Unknown("a..b".into()));
+        assert_eq!(tags("{{a.}}")[0], Tag::Unknown("a.".into()));
+        assert_eq!(tags("{{this.b}}")[0], Tag::Unknown("this.b".into()));
+        assert_eq!(tags("{{0.b}}")[0], Tag::Unknown("0.b".into()));
         assert_eq!(tags("{{this}}")[0], Tag::Unknown("this".into()));
         assert_eq!(tags("{{@index}}")[0], Tag::Unknown("@index".into()));
         assert_eq!(tags("{{> header}}")[0], Tag::Unknown(">header".into()));

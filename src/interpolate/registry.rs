@@ -4,18 +4,19 @@
 //! Rendering rewrites each placeholder into a call of one of the private helpers below (see the
 //! `render` module), so the helpers, not Handlebars' default value output, decide how a value is
 //! written: verbatim, or quoted for its shell position. They are also where an unset capture
-//! (`null` in the context data) turns into [`RenderError::NoValue`].
+//! (left out of the context data) turns into [`RenderError::NoValue`], and a missing field of a
+//! JSON capture into [`RenderError::NoField`].
 
 use std::sync::LazyLock;
 
 use handlebars::{
-    Context, Handlebars, Helper, HelperDef, HelperResult, JsonRender, Output, RenderContext,
-    RenderErrorReason,
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
 };
 
 use super::quote::quote_for;
 use super::render::RenderError;
 use super::shell::{Quote, Slot};
+use crate::state::json_text;
 
 /// Writes a value verbatim: `{{__ar_value [x]}}`.
 pub(crate) const VALUE_HELPER: &str = "__ar_value";
@@ -42,21 +43,33 @@ pub(crate) static WORKFLOW_REGISTRY: LazyLock<Handlebars<'static>> = LazyLock::n
     registry
 });
 
-/// The value of the helper's first parameter, as text.
-fn value_text(h: &Helper<'_>) -> Result<String, handlebars::RenderError> {
+/// The value of the helper's first parameter, as text: a string as it is, any other JSON value
+/// (a JSON capture or one of its fields) as compact JSON.
+fn value_text(h: &Helper<'_>, ctx: &Context) -> Result<String, handlebars::RenderError> {
     let param = h
         .param(0)
         .ok_or(RenderErrorReason::ParamNotFoundForIndex("raw", 0))?;
-    let value = param.value();
-    if value.is_null() {
-        // Only an unset capture is null in workflow context data.
-        let name = param
-            .relative_path()
-            .map_or("", |path| path.trim_matches(['[', ']']));
-        let error = RenderError::NoValue(name.to_owned());
+    if param.is_value_missing() {
+        // Only an unset capture is missing from workflow context data, or a field a JSON
+        // capture does not have (every name was looked up before rendering).
+        let path = param.relative_path().map_or(String::new(), |path| {
+            path.split('.')
+                .map(|segment| segment.trim_matches(['[', ']']))
+                .collect::<Vec<_>>()
+                .join(".")
+        });
+        let error = match path.split_once('.') {
+            Some((name, field)) if ctx.data().get(name).is_some() => RenderError::NoField {
+                name: name.to_owned(),
+                field: field.to_owned(),
+                path: path.clone(),
+            },
+            Some((name, _)) => RenderError::NoValue(name.to_owned()),
+            None => RenderError::NoValue(path),
+        };
         return Err(RenderErrorReason::NestedError(Box::new(error)).into());
     }
-    Ok(value.render())
+    Ok(json_text(param.value()).into_owned())
 }
 
 /// Writes the value of its first parameter: verbatim, or (for [`SHELL_HELPER`]) quoted for the
@@ -70,11 +83,11 @@ impl HelperDef for WriteValue {
         &self,
         h: &Helper<'rc>,
         _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
+        ctx: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
         out: &mut dyn Output,
     ) -> HelperResult {
-        let value = value_text(h)?;
+        let value = value_text(h, ctx)?;
         if !self.shell {
             out.write(&value)?;
             return Ok(());

@@ -9,7 +9,7 @@
 
 use super::analyze::syntax_message;
 use super::compiled::Compiled;
-use super::lex::{Lexed, Piece, Tag};
+use super::lex::{Lexed, Piece, Tag, bracketed};
 use super::registry::{SHELL_HELPER, VALUE_HELPER, quote_name};
 use super::shell::QuoteScanner;
 use super::vars::Vars;
@@ -19,6 +19,13 @@ use super::vars::Vars;
 pub enum RenderError {
     #[error("variable \"{0}\" has no value here (the step that captures it did not run)")]
     NoValue(String),
+    /// A dotted path (`review.verdict`) names a field the captured JSON does not have.
+    #[error("\"{path}\" has no value: \"{name}\" has no field \"{field}\"")]
+    NoField {
+        path: String,
+        name: String,
+        field: String,
+    },
     #[error("undefined variable \"{0}\"")]
     Undefined(String),
     #[error("invalid template: {0}")]
@@ -51,14 +58,18 @@ pub(crate) fn rewrite(text: &str, lexed: &Lexed<'_>, shell: bool) -> String {
                 let slot = scanner.slot();
                 scanner.inserted();
                 let quote = quote_name(slot.quote);
-                format!("{SHELL_HELPER} [{name}] \"{quote}\" {}", slot.escaped)
+                format!(
+                    "{SHELL_HELPER} {} \"{quote}\" {}",
+                    bracketed(name),
+                    slot.escaped
+                )
             }
-            Tag::Var(name) => format!("{VALUE_HELPER} [{name}]"),
+            Tag::Var(name) => format!("{VALUE_HELPER} {}", bracketed(name)),
             Tag::Raw(name) => {
                 scanner.inserted();
-                format!("raw [{name}]")
+                format!("raw {}", bracketed(name))
             }
-            Tag::Open { helper, name } => format!("#{} [{name}]", helper.as_str()),
+            Tag::Open { helper, name } => format!("#{} {}", helper.as_str(), bracketed(name)),
             Tag::Else => "else".to_owned(),
             Tag::Close(name) => format!("/{name}"),
             // Comments are kept; the rest cannot get here (analysis rejects them).
@@ -176,6 +187,39 @@ mod tests {
     }
 
     #[test]
+    fn dotted_paths_read_json_fields() {
+        let mut v = Vars::new();
+        v.set_json(
+            "r",
+            serde_json::json!({"ok": true, "no": false, "list": ["a b", 2], "obj": {"k": null}}),
+        )
+        .set("t", "text")
+        .set_unset("later");
+        let t = "{{r.list.0}}|{{r.list.1}}|{{r.obj}}|{{r.obj.k}}|{{#if r.ok}}Y{{/if}}{{#if r.no}}N{{/if}}{{#if r.gone}}G{{/if}}";
+        assert_eq!(render(t, &v, false).unwrap(), r#"a b|2|{"k":null}|null|Y"#);
+        assert_eq!(
+            render("echo {{r.list}}", &v, true).unwrap(),
+            r#"echo '["a b",2]'"#
+        );
+        assert_eq!(
+            render("{{r.gone}}", &v, false),
+            Err(RenderError::NoField {
+                path: "r.gone".into(),
+                name: "r".into(),
+                field: "gone".into()
+            })
+        );
+        assert!(matches!(
+            render("{{t.x}}", &v, false),
+            Err(RenderError::NoField { .. })
+        ));
+        assert_eq!(
+            render("{{later.x}}", &v, false),
+            Err(RenderError::NoValue("later".into()))
+        );
+    }
+
+    #[test]
     fn names_that_look_like_keywords() {
         let v = [
             ("as", Some("1")),
@@ -192,7 +236,7 @@ mod tests {
     #[test]
     fn rejects_what_analysis_rejects() {
         let v = [("x", Some("1")), ("xs", Some("1"))];
-        for template in ["{{#each xs}}{{/each}}", "{{x", "{{lookup x 1}}", "{{a.b}}"] {
+        for template in ["{{#each xs}}{{/each}}", "{{x", "{{lookup x 1}}", "{{a..b}}"] {
             assert!(
                 matches!(text(template, &v), Err(RenderError::Template(_))),
                 "{template}"

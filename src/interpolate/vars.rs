@@ -7,10 +7,14 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 /// The value of one variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VarValue {
     Set(String),
+    /// A JSON capture (control.md §7): `{{name}}` writes its text, `{{name.field}}` a field.
+    Json(Value),
     /// A known capture that has no value yet: false in `{{#if}}`, an error anywhere else.
     Unset,
 }
@@ -30,6 +34,12 @@ impl Vars {
     /// Sets `name`, replacing any earlier value.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
         self.values.insert(name.into(), VarValue::Set(value.into()));
+        self
+    }
+
+    /// Sets `name` to a JSON value, replacing any earlier value.
+    pub fn set_json(&mut self, name: impl Into<String>, value: Value) -> &mut Self {
+        self.values.insert(name.into(), VarValue::Json(value));
         self
     }
 

@@ -10,12 +10,17 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::capture::{CaptureValue, Captures};
 use super::time::now_rfc3339;
 use crate::error::ErrorClass;
 use crate::workflow::{Effort, SessionStrategy};
 
-/// The state format this binary writes. Newer files are refused, older ones migrated in memory.
-pub const FORMAT_VERSION: u64 = super::format::SECOND_RELEASE;
+/// The newest state format this binary reads and writes; newer files are refused. A document
+/// is written as version 1 (which a first-release binary reads) unless it uses a second-release
+/// field: see [`StateDoc::uses_second_release_fields`].
+pub const FORMAT_VERSION: u64 = 2;
+/// The first release's format.
+pub const FIRST_FORMAT_VERSION: u64 = 1;
 
 /// String-to-string maps (params, captures) are kept sorted so files are stable.
 pub type StringMap = BTreeMap<String, String>;
@@ -70,7 +75,7 @@ impl StateDoc {
     ) -> Self {
         let now = now_rfc3339();
         StateDoc {
-            format_version: super::format::FIRST_RELEASE,
+            format_version: FIRST_FORMAT_VERSION,
             run_id: run_id.into(),
             agent_runner_version: env!("CARGO_PKG_VERSION").to_string(),
             project_dir: project_dir.into(),
@@ -94,6 +99,41 @@ impl StateDoc {
     /// Sets `updated_at` to now. Call before each write.
     pub fn touch(&mut self) {
         self.updated_at = now_rfc3339();
+    }
+
+    /// Whether the document uses a field of the second release (control.md §11 "Audit and
+    /// state"): such a file carries `format_version: 2`, so that a first-release binary refuses
+    /// it with its "newer agent-runner" message instead of misreading it. Every new state field
+    /// is added here.
+    pub fn uses_second_release_fields(&self) -> bool {
+        let typed_captures = |scope: &Scope| scope.captures.values().any(CaptureValue::is_json);
+        typed_captures(&self.scope)
+            || self.budget.is_some()
+            || self.frames().any(|frame| {
+                frame
+                    .sub_workflow
+                    .as_ref()
+                    .is_some_and(|sub| typed_captures(&sub.scope))
+            })
+    }
+
+    /// The `format_version` this document must be written with.
+    pub fn required_format_version(&self) -> u64 {
+        if self.uses_second_release_fields() {
+            FORMAT_VERSION
+        } else {
+            FIRST_FORMAT_VERSION
+        }
+    }
+
+    /// Sets `format_version` to what the document's fields require. Every write calls it.
+    pub fn stamp_format_version(&mut self) {
+        self.format_version = self.required_format_version();
+    }
+
+    /// The frames of the position, outermost first.
+    pub fn frames(&self) -> impl Iterator<Item = &Frame> {
+        std::iter::successors(self.position.as_ref(), |frame| frame.child.as_deref())
     }
 
     /// The step path of the current position (`implement[2]/work/validate/attempts[1]/fix`), or
@@ -162,7 +202,7 @@ pub struct NamedSession {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
     #[serde(default)]
-    pub captures: StringMap,
+    pub captures: Captures,
     /// Why a capture has no value, for the captures whose step ran but could not store one
     /// (output over the 1 MiB limit), so that a later use says so.
     #[serde(default, skip_serializing_if = "StringMap::is_empty")]

@@ -84,7 +84,7 @@ impl Journal {
             }
             frame = current.child.as_deref_mut();
         }
-        doc.stamp_format();
+        doc.stamp_format_version();
         let encoded = serde_json::to_vec(doc);
         let mut lists = lists.into_iter();
         let mut frame = doc.position.as_mut();

@@ -10,6 +10,7 @@
 //! it is.
 
 mod audit;
+mod capture;
 mod document;
 mod error;
 mod format;
@@ -37,10 +38,11 @@ pub use audit::{
     AuditEvent, AuditLine, AuditReader, AuditRecord, AuditWriter, MAX_STRING_BYTES, read_audit,
     truncate_strings,
 };
+pub use capture::{CaptureValue, Captures, json_text};
 pub use document::{
-    AgentFrame, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession, LoopFrame, LoopKind,
-    NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc, StringMap, SubWorkflowFrame,
-    WorkflowRef,
+    AgentFrame, FIRST_FORMAT_VERSION, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession,
+    LoopFrame, LoopKind, NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc, StringMap,
+    SubWorkflowFrame, WorkflowRef,
 };
 pub use error::StateError;
 pub use format::BudgetInForce;

@@ -1,14 +1,19 @@
 //! Redaction (runs-and-state.md §8): secret param values, secret-looking environment values,
 //! token shapes, PEM private keys and configured regexes become `[REDACTED]`.
 //!
-//! Everything is compiled into one alternation, so redacting a line is a single regex scan, and a
-//! line without any match is returned borrowed without copying: this runs on every output line.
-//! Output files are redacted line by line, which a multi-line PEM block would slip through, so
-//! [`LineRedactor`] carries "inside a private key" from one line to the next.
+//! Literal secrets are found by one Aho-Corasick automaton; the token shapes and configured
+//! regexes form one regex alternation, compiled only when first needed: with no configured
+//! regex, only for a text holding one of the shapes' fixed prefixes (`sk-`, `ghp_`, `bearer`, …),
+//! so a run whose output never looks like a token never pays for compiling it. A line without any
+//! match is returned borrowed without copying: this runs on every output line. Overlapping
+//! matches are redacted as their union. Output files are redacted line by line, which a
+//! multi-line PEM block would slip through, so [`LineRedactor`] carries "inside a private key"
+//! from one line to the next.
 
 use std::borrow::Cow;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 use super::error::StateError;
@@ -33,8 +38,37 @@ const TOKEN_SHAPES: &[&str] = &[
     r"(?i)(?-u:\b)bearer\s+[A-Za-z0-9._~+/-]{16,}=*",
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
 ];
+/// A text in which none of these occurs (ASCII case ignored) cannot match a token shape.
+const SHAPE_PREFIXES: &[&str] = &[
+    "sk-",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "akia",
+    "aiza",
+    "bearer",
+    "-----begin",
+];
 const PEM_BEGIN: &str = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----";
 const PEM_END: &str = r"-----END [A-Z0-9 ]*PRIVATE KEY-----";
+
+/// Finds [`SHAPE_PREFIXES`]; `None` only if the automaton cannot be built, which makes every
+/// text a candidate.
+static PREFIXES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(SHAPE_PREFIXES)
+        .ok()
+});
+/// The token shapes alone, shared by every redactor without configured regexes.
+static SHAPES: LazyLock<Result<Regex, String>> = LazyLock::new(|| patterns_regex(&[]));
+static PEM_BEGIN_RE: LazyLock<Result<Regex, String>> =
+    LazyLock::new(|| patterns_regex_of(PEM_BEGIN));
+static PEM_END_RE: LazyLock<Result<Regex, String>> = LazyLock::new(|| patterns_regex_of(PEM_END));
 
 /// Whether an environment variable's value is a secret, judged by its name.
 pub fn is_secret_env_name(name: &str) -> bool {
@@ -52,12 +86,14 @@ pub struct Redactor {
     shared: Arc<RwLock<Arc<Compiled>>>,
 }
 
-/// The patterns of one [`Redactor`], compiled into one regex.
+/// The patterns of one [`Redactor`].
 #[derive(Debug)]
 struct Compiled {
-    all: Regex,
-    pem_begin: Regex,
-    pem_end: Regex,
+    /// Finds the literal secrets (`None` when there are none).
+    literal_finder: Option<AhoCorasick>,
+    /// Token shapes and `extra`, compiled on first use (only when `extra` is not empty: the
+    /// shapes alone are [`SHAPES`]).
+    patterns: OnceLock<Result<Regex, String>>,
     /// Literal secrets, longest first, with their JSON-escaped forms.
     literals: Vec<String>,
     extra: Vec<String>,
@@ -150,7 +186,7 @@ impl Redactor {
 
     /// `text` with every secret replaced by `[REDACTED]`; borrowed when nothing matched.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        self.current().all.replace_all(text, REDACTED)
+        self.current().redact(text)
     }
 
     /// Redacts every string inside a JSON value, in place (object keys are left alone).
@@ -203,36 +239,100 @@ impl Compiled {
         // Longest first: where one secret contains another, the whole of it goes.
         literals.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         literals.dedup();
-        let alternatives: Vec<String> = literals
-            .iter()
-            .map(|l| regex::escape(l))
-            .chain(TOKEN_SHAPES.iter().map(|s| s.to_string()))
-            .chain(extra.iter().cloned())
-            .map(|alt| format!("(?:{alt})"))
-            .collect();
-        let joined = alternatives.join("|");
-        let all = RegexBuilder::new(&joined)
-            .size_limit(64 * 1024 * 1024)
-            .build()
-            .map_err(|e| StateError::RedactPattern {
-                pattern: "(all redaction patterns combined)".to_string(),
-                reason: e.to_string(),
-            })?;
+        let literal_finder = if literals.is_empty() {
+            None
+        } else {
+            let finder = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&literals)
+                .map_err(|e| StateError::RedactPattern {
+                    pattern: "(the secret values)".to_string(),
+                    reason: e.to_string(),
+                })?;
+            Some(finder)
+        };
         Ok(Compiled {
-            all,
-            pem_begin: builtin(PEM_BEGIN)?,
-            pem_end: builtin(PEM_END)?,
+            literal_finder,
+            patterns: OnceLock::new(),
             literals,
             extra,
         })
     }
+
+    /// The regex of the token shapes and configured patterns, if `text` may need it.
+    fn patterns_for(&self, text: &str) -> Option<&Result<Regex, String>> {
+        if !self.extra.is_empty() {
+            return Some(self.patterns.get_or_init(|| patterns_regex(&self.extra)));
+        }
+        let candidate = PREFIXES.as_ref().is_none_or(|p| p.is_match(text));
+        candidate.then(|| &*SHAPES)
+    }
+
+    fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        if let Some(finder) = &self.literal_finder {
+            spans.extend(finder.find_iter(text).map(|m| (m.start(), m.end())));
+        }
+        match self.patterns_for(text) {
+            Some(Ok(regex)) => spans.extend(regex.find_iter(text).map(|m| (m.start(), m.end()))),
+            // The patterns were checked one by one when the redactor was built; should their
+            // union still not compile, hiding everything is the only safe answer.
+            Some(Err(_)) => return Cow::Borrowed(REDACTED),
+            None => {}
+        }
+        if spans.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        spans.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut spans = spans.into_iter().peekable();
+        while let Some((start, mut end)) = spans.next() {
+            while let Some(&(next_start, next_end)) = spans.peek() {
+                if next_start >= end {
+                    break;
+                }
+                end = end.max(next_end);
+                spans.next();
+            }
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        out.push_str(&text[copied..]);
+        Cow::Owned(out)
+    }
 }
 
-fn builtin(pattern: &str) -> Result<Regex, StateError> {
-    Regex::new(pattern).map_err(|e| StateError::RedactPattern {
-        pattern: pattern.to_string(),
-        reason: e.to_string(),
-    })
+/// The token shapes and `extra` as one alternation.
+fn patterns_regex(extra: &[String]) -> Result<Regex, String> {
+    let alternatives: Vec<String> = TOKEN_SHAPES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().cloned())
+        .map(|alt| format!("(?:{alt})"))
+        .collect();
+    patterns_regex_of(&alternatives.join("|"))
+}
+
+fn patterns_regex_of(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .size_limit(64 * 1024 * 1024)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Whether the PEM marker `regex` (one of the statics) occurs in `line`, and where; a marker
+/// that cannot be compiled (impossible for these constants) counts as found at the start, so
+/// that the line is hidden rather than shown.
+fn find_marker(regex: &Result<Regex, String>, marker: &str, line: &str) -> Option<(usize, usize)> {
+    if !line.contains(marker) {
+        return None;
+    }
+    match regex {
+        Ok(re) => re.find(line).map(|m| (m.start(), m.end())),
+        Err(_) => Some((0, line.len())),
+    }
 }
 
 /// Redacts a stream one line at a time, hiding every line of a PEM private key block.
@@ -245,17 +345,17 @@ pub struct LineRedactor {
 impl LineRedactor {
     /// The redacted form of the next line of the stream.
     pub fn redact_line<'a>(&mut self, line: &'a str) -> Cow<'a, str> {
-        let compiled = self.redactor.current();
         if self.in_private_key {
-            if let Some(end) = compiled.pem_end.find(line) {
+            if let Some((_, end)) = find_marker(&PEM_END_RE, "-----END", line) {
                 self.in_private_key = false;
-                let rest = self.redactor.redact(&line[end.end()..]).into_owned();
+                let rest = self.redactor.redact(&line[end..]).into_owned();
                 return Cow::Owned(format!("{REDACTED}{rest}"));
             }
             return Cow::Borrowed(REDACTED);
         }
-        if let Some(begin) = compiled.pem_begin.find(line) {
-            self.in_private_key = !compiled.pem_end.is_match(&line[begin.end()..]);
+        if let Some((_, begin_end)) = find_marker(&PEM_BEGIN_RE, "-----BEGIN", line) {
+            self.in_private_key =
+                find_marker(&PEM_END_RE, "-----END", &line[begin_end..]).is_none();
         }
         self.redactor.redact(line)
     }
@@ -384,6 +484,21 @@ mod tests {
         let json = serde_json::to_string("late\"one\\x").unwrap();
         assert_eq!(sink.redact(&json), format!("\"{REDACTED}\""));
         assert_eq!(sink.redact("ab"), "ab");
+    }
+
+    #[test]
+    fn overlapping_matches_are_hidden_as_their_union() {
+        let r = Redactor::new(
+            ["prefix-sk-abc", "zzzzyy"],
+            std::iter::empty::<(&str, &str)>(),
+            &[],
+        )
+        .unwrap();
+        // The literal starts before the token shape and ends inside it.
+        let line = "a prefix-sk-abcdefghijklmnopqrstuvwxyz0123 b";
+        assert_eq!(r.redact(line), format!("a {REDACTED} b"));
+        // Adjacent matches stay two.
+        assert_eq!(r.redact("zzzzyyzzzzyy"), format!("{REDACTED}{REDACTED}"));
     }
 
     #[test]

@@ -14,13 +14,17 @@ pub const STATE_FILE: &str = "state.json";
 const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The document as written: 2-space pretty JSON and a trailing newline.
+/// The `format_version` written is always the one the document's fields require.
 pub fn encode_state(doc: &StateDoc) -> Result<Vec<u8>, StateError> {
-    let mut doc = std::borrow::Cow::Borrowed(doc);
-    if doc.uses_second_release() != (doc.format_version == super::format::SECOND_RELEASE) {
-        doc.to_mut().stamp_format();
-    }
-    let mut bytes =
-        serde_json::to_vec_pretty(&*doc).map_err(|e| StateError::Save(std::io::Error::other(e)))?;
+    let required = doc.required_format_version();
+    let encoded = if doc.format_version == required {
+        serde_json::to_vec_pretty(doc)
+    } else {
+        let mut stamped = doc.clone();
+        stamped.format_version = required;
+        serde_json::to_vec_pretty(&stamped)
+    };
+    let mut bytes = encoded.map_err(|e| StateError::Save(std::io::Error::other(e)))?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -69,7 +73,8 @@ pub fn decode_state(run_id: &str, bytes: &[u8]) -> Result<StateDoc, StateError> 
             "format_version 0 is not a state format".to_string(),
         ));
     }
-    // Version 1 is the only format so far; older formats would be migrated here, in memory.
+    // Versions 1 and 2 share one shape (2 only adds fields); older formats would be migrated
+    // here, in memory.
     serde_json::from_value(value).map_err(|e| unreadable(e.to_string()))
 }
 

@@ -185,6 +185,10 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         ctx
     };
     let mut analyzer = Analyzer::new(ctx);
+    analyzer.dir = match &source {
+        Source::File(path) => path.parent(),
+        Source::Builtin(_) => None,
+    };
     analyzer.sink.absorb(go_findings);
     let built = analyzer.workflow(&node, text.trim().is_empty());
     let Analyzer {
@@ -358,6 +362,13 @@ pub(crate) struct Analyzer<'a> {
     pub captures: Names<'a>,
     /// Every capture anywhere in the enclosing loop bodies.
     pub body_captures: Names<'a>,
+    /// The captures among [`Analyzer::captures`] made by steps with `output:` (JSON captures,
+    /// whose fields templates may read with a dotted path).
+    pub json_captures: Names<'a>,
+    /// The same among [`Analyzer::body_captures`].
+    pub body_json_captures: Names<'a>,
+    /// The directory of the workflow file, for `schema_file`; `None` for built-ins.
+    pub dir: Option<&'a Path>,
     pub loop_depth: usize,
     /// An agent step has been seen (session defaulting, workflow-format.md §6).
     pub seen_agent: bool,
@@ -376,6 +387,9 @@ impl<'a> Analyzer<'a> {
             loop_vars: Names::default(),
             captures: Names::default(),
             body_captures: Names::default(),
+            json_captures: Names::default(),
+            body_json_captures: Names::default(),
+            dir: None,
             loop_depth: 0,
             seen_agent: false,
             calls: Vec::new(),

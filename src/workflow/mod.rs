@@ -16,6 +16,7 @@ mod libyaml;
 pub mod loader;
 pub mod model;
 mod names;
+pub mod output;
 pub mod positions;
 mod repeated_keys;
 pub mod requires;

@@ -181,6 +181,8 @@ pub struct ShellStep {
     pub command: Template,
     pub interactive: bool,
     pub capture: Option<Capture>,
+    /// `output:` (control.md §7): stdout is one JSON value, captured as JSON.
+    pub output: Option<super::output::OutputSpec>,
     pub workdir: Option<Template>,
     pub env: Vec<(String, Template)>,
 }
@@ -205,6 +207,8 @@ pub struct AgentStep {
     pub agent: Option<String>,
     pub permissions: Option<Permissions>,
     pub capture: Option<String>,
+    /// `output:` (control.md §7, headless only): the final answer is one JSON value.
+    pub output: Option<super::output::OutputSpec>,
     pub workdir: Option<Template>,
     pub env: Vec<(String, Template)>,
 }

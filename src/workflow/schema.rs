@@ -198,6 +198,23 @@ fn step_key(key: &str) -> Value {
         }
         "capture" => json!({"type": "string", "pattern": IDENTIFIER}),
         "capture_stderr" | "continue_on_failure" => json!({"type": "boolean"}),
+        "output" => json!({
+            "description": "The step's answer is one JSON value (shell and headless steps): json, or a JSON Schema it must match.",
+            "oneOf": [
+                {"const": "json"},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "schema": {
+                            "type": ["object", "boolean"],
+                            "description": "An inline JSON Schema (draft 2020-12).",
+                        },
+                        "schema_file": string("A JSON (or YAML) schema file, relative to the workflow file."),
+                    },
+                }
+            ]
+        }),
         "workdir" => string("Working directory, relative to the project dir (template)."),
         "env" => json!({"$ref": "#/$defs/env"}),
         "budget" => json!({"$ref": "#/$defs/budget"}),
@@ -234,7 +251,7 @@ fn loop_key(key: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::yaml::{Node, parse};
+    use crate::workflow::yaml::parse;
 
     /// Every key of every table has a real schema, not the `{}` fallback.
     #[test]
@@ -284,31 +301,14 @@ mod tests {
         }
         assert!(texts.len() > 3);
         for (name, text) in texts {
-            let value = to_json(&parse(&text).unwrap());
+            let value = parse(&text).unwrap().to_json();
             let errors = check(&schema, &schema, &value, "");
             assert!(errors.is_empty(), "{name}: {errors:?}");
         }
-        let bad = to_json(&parse("name: x\nsteps: [{id: a, comand: ls}]\n").unwrap());
+        let bad = parse("name: x\nsteps: [{id: a, comand: ls}]\n")
+            .unwrap()
+            .to_json();
         assert!(!check(&schema, &schema, &bad, "").is_empty());
-    }
-
-    fn to_json(node: &Node) -> Value {
-        match node {
-            Node::Null => Value::Null,
-            Node::Bool(b) => json!(b),
-            Node::Num { text, int } => match int {
-                Some(i) => json!(i),
-                None => text.parse::<f64>().map_or(Value::Null, |f| json!(f)),
-            },
-            Node::Str(s) => json!(s),
-            Node::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
-            Node::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), to_json(v)))
-                    .collect(),
-            ),
-        }
     }
 
     /// Checks `value` against `schema` for the keywords this schema uses.

@@ -27,6 +27,7 @@ pub const STEP_KEYS: &[&str] = &[
     "permissions",
     "capture",
     "capture_stderr",
+    "output",
     "workdir",
     "env",
     "continue_on_failure",
@@ -108,6 +109,7 @@ impl Kind {
                 "command",
                 "capture",
                 "capture_stderr",
+                "output",
                 "workdir",
                 "env",
             ]
@@ -115,7 +117,7 @@ impl Kind {
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
             Kind::Headless => {
                 AGENT.contains(&key)
-                    || ["capture", "timeout", "idle_timeout", "budget"].contains(&key)
+                    || ["capture", "output", "timeout", "idle_timeout", "budget"].contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode", "budget"].contains(&key),
@@ -125,9 +127,19 @@ impl Kind {
     }
 }
 
-/// `timeout` and `idle_timeout` where they are not (yet) allowed: the code and the message.
+/// Keys with a code of their own where they are not (yet) allowed (`timeout`, `idle_timeout`,
+/// `output`): the code and the message.
 fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
     match (key, kind) {
+        ("output", Kind::Shell | Kind::Headless) => None,
+        ("output", _) => Some((
+            "output-kind",
+            format!(
+                "\"output\" is not allowed on {} steps; only shell and headless agent steps \
+                 produce a JSON answer",
+                kind.label()
+            ),
+        )),
         ("idle_timeout", Kind::Interactive | Kind::InteractiveShell) => Some((
             "idle-timeout-interactive",
             "\"idle_timeout\" is not allowed on interactive steps, where a person is present; \
@@ -375,6 +387,9 @@ impl<'a> Analyzer<'a> {
             && matches!(kind, Some(Kind::Shell | Kind::Headless))
         {
             self.captures.push(capture);
+            if r.has("output") {
+                self.json_captures.push(capture);
+            }
         }
         Some(Step {
             id: String::new(),
@@ -621,12 +636,27 @@ impl<'a> Analyzer<'a> {
                 Target::Key,
             );
         }
+        let output = if interactive {
+            Ok(None)
+        } else {
+            self.output(r)
+        };
+        if stderr && matches!(output, Ok(Some(_))) {
+            self.sink.error(
+                "capture-stderr",
+                "\"capture_stderr\" cannot be used with \"output\", which parses stdout alone"
+                    .to_owned(),
+                r.path_of("capture_stderr"),
+                Target::Key,
+            );
+        }
         let workdir = self.workdir(r);
         let env = self.env(r);
         Some(StepKind::Shell(ShellStep {
             command: command?,
             interactive,
             capture: capture.map(|name| Capture { name, stderr }),
+            output: output.ok()?,
             workdir,
             env,
         }))
@@ -694,10 +724,10 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let capture = if kind == Kind::Headless {
-            self.capture_name(r)
+        let (capture, output) = if kind == Kind::Headless {
+            (self.capture_name(r), self.output(r))
         } else {
-            None
+            (None, Ok(None))
         };
         let workdir = self.workdir(r);
         let env = self.env(r);
@@ -715,6 +745,7 @@ impl<'a> Analyzer<'a> {
             agent: settings.agent,
             permissions: settings.permissions,
             capture,
+            output: output.ok()?,
             workdir,
             env,
         }))
@@ -796,10 +827,11 @@ impl<'a> Analyzer<'a> {
         // The body: loop variables and every capture in the body are known inside it.
         let vars_len = self.loop_vars.len();
         let body_len = self.body_captures.len();
+        let body_json_len = self.body_json_captures.len();
         self.loop_vars.extend(var);
         self.loop_vars.extend(index);
         if let Some(items) = body {
-            collect_captures(items, &mut self.body_captures);
+            collect_captures(items, &mut self.body_captures, &mut self.body_json_captures);
         }
         self.loop_depth += 1;
         let steps = body.and_then(|items| {
@@ -809,6 +841,7 @@ impl<'a> Analyzer<'a> {
         self.loop_depth -= 1;
         self.loop_vars.truncate(vars_len);
         self.body_captures.truncate(body_len);
+        self.body_json_captures.truncate(body_json_len);
 
         let steps = steps?;
         if !shape_ok {
@@ -940,12 +973,20 @@ impl<'a> Analyzer<'a> {
     }
 }
 
-/// Every `capture` name anywhere in a step list (iteratively, not into other files).
-fn collect_captures<'a>(items: &'a [Node], out: &mut super::names::Names<'a>) {
+/// Every `capture` name anywhere in a step list (iteratively, not into other files); those of
+/// steps with `output:` also go to `json`.
+fn collect_captures<'a>(
+    items: &'a [Node],
+    out: &mut super::names::Names<'a>,
+    json: &mut super::names::Names<'a>,
+) {
     let mut stack: Vec<&Node> = items.iter().collect();
     while let Some(node) = stack.pop() {
         if let Some(capture) = node.get("capture").and_then(Node::as_str) {
             out.push(capture);
+            if node.get("output").is_some() {
+                json.push(capture);
+            }
         }
         if let Some(Node::Seq(children)) = node.get("steps") {
             stack.extend(children.iter());

@@ -51,6 +51,21 @@ impl<'a> Analyzer<'a> {
         let mut known: Option<(Vec<&str>, String)> = None;
         for var in &analysis.vars {
             let name = var.name.as_str();
+            if let Some(tail) = &var.field
+                && !builtins_only
+                && self.is_known(name, false)
+                && !self.is_json_capture(name)
+            {
+                self.sink.error(
+                    "unknown-helper",
+                    format!(
+                        "\"{name}.{tail}\" in \"{field}\" reads a field, but \"{name}\" is not a JSON capture; only the capture of a step with \"output\" has fields"
+                    ),
+                    path,
+                    Target::Value,
+                );
+                continue;
+            }
             if reported.contains_key(name) || self.is_known(name, builtins_only) {
                 continue;
             }
@@ -73,6 +88,11 @@ impl<'a> Analyzer<'a> {
             );
         }
         template
+    }
+
+    /// A capture made by a step with `output:` (in scope here), whose fields a dotted path reads.
+    fn is_json_capture(&self, name: &str) -> bool {
+        self.json_captures.contains(name) || self.body_json_captures.contains(name)
     }
 
     fn is_known(&self, name: &str, builtins_only: bool) -> bool {

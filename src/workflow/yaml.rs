@@ -34,6 +34,32 @@ pub enum Node {
 }
 
 impl Node {
+    /// The node as a JSON value (a number that is not an `i64` becomes a float, or `null` when
+    /// it is not a number JSON can hold).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Num { text, int } => match int {
+                Some(i) => Value::from(*i),
+                None => text
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number),
+            },
+            Node::Str(s) => Value::String(s.clone()),
+            Node::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Node::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// How the value reads after "found" in a `wrong-type` message: `string "x"`, `a list`, …
     pub fn describe(&self) -> String {
         match self {

@@ -46,6 +46,7 @@ mod run_crash;
 mod run_flow;
 mod run_loops;
 mod run_messages;
+mod run_outputs;
 mod run_params;
 mod run_resume;
 mod run_shell;

@@ -283,7 +283,8 @@ fn interactive_shell_steps_have_no_triggers() {
 fn an_interrupt_stops_the_child_with_sigterm() {
     let script =
         r#"trap 'echo got-term > "$LOG"; exit 0' TERM; echo READY; while :; do sleep 0.1; done"#;
-    let mut host = Host::start(&["--interrupt-after", "500"], script);
+    // Late enough that even a loaded machine has started the shell and set its trap.
+    let mut host = Host::start(&["--interrupt-after", "2000"], script);
     host.expect("READY");
     let finished = host.finish();
     assert_eq!(finished.outcome["end"]["kind"], "interrupted");

@@ -110,7 +110,7 @@ pub enum Event {
     Captured {
         scope: ScopeRef,
         name: String,
-        value: String,
+        value: crate::state::CaptureValue,
     },
     /// One agent step's usage (all zero and no cost when its CLI reported none).
     Usage {

@@ -90,10 +90,11 @@ impl Runtime {
                 .map(|s| &s.params),
         };
         let empty = BTreeMap::new();
+        let no_captures = crate::state::Captures::new();
         let captures = self
             .writer
             .scope(ctx.scope)
-            .map_or(&empty, |scope| &scope.captures);
+            .map_or(&no_captures, |scope| &scope.captures);
         let session_dir = self.writer.run_dir().path().display().to_string();
         f(&VarsBuilder {
             builtins: [
@@ -354,7 +355,9 @@ impl Runtime {
 
 fn render_failure(err: RenderError) -> Failure {
     let class = match err {
-        RenderError::NoValue(_) | RenderError::Undefined(_) => ErrorClass::UndefinedVariable,
+        RenderError::NoValue(_) | RenderError::Undefined(_) | RenderError::NoField { .. } => {
+            ErrorClass::UndefinedVariable
+        }
         RenderError::Template(_) => ErrorClass::Internal,
     };
     Failure::new(class, err.to_string())

@@ -10,7 +10,7 @@ use super::super::process::limits::Limits;
 use super::super::process::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
 use super::super::run::{Event, Report, StepCtx};
 use super::timeouts;
-use crate::state::{CaptureRecord, StepEnd, StepStart};
+use crate::state::{CaptureRecord, CaptureValue, StepEnd, StepStart};
 use crate::workflow::{ShellStep, Step, Template};
 
 /// Largest `skip_if` output kept in the audit log.
@@ -108,16 +108,31 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
     if let Some(status) = outcome.status {
         insert_status(&mut report.record, status);
     }
-    if let Some(capture) = &spec.capture
-        && outcome.status.is_some()
+    if outcome.status.is_none() {
+        return Ok(report);
+    }
+    let value = match &spec.output {
+        // A failed command keeps its own failure; its output is captured only if it is valid.
+        Some(output) => match super::output::from_stdout(&outcome.stdout, output) {
+            Ok(value) => Some(CaptureValue::Json(value)),
+            Err(invalid) => {
+                if matches!(report.end, End::Success) {
+                    report.end = End::Failed(invalid.failure("stdout"));
+                }
+                None
+            }
+        },
+        None => spec.capture.as_ref().map(|capture| {
+            CaptureValue::Text(captured_value(
+                &outcome.stdout,
+                capture.stderr.then_some(outcome.stderr.as_slice()),
+            ))
+        }),
+    };
+    if let (Some(capture), Some(value)) = (&spec.capture, value)
+        && let Err(failure) = store_capture(cx, &capture.name, value, &mut report.record)
     {
-        let value = captured_value(
-            &outcome.stdout,
-            capture.stderr.then_some(outcome.stderr.as_slice()),
-        );
-        if let Err(failure) = store_capture(cx, &capture.name, value, &mut report.record) {
-            report.end = End::Failed(failure);
-        }
+        report.end = End::Failed(failure);
     }
     Ok(report)
 }
@@ -290,10 +305,14 @@ fn captured_value(stdout: &[u8], stderr: Option<&[u8]>) -> String {
 pub fn store_capture(
     cx: &mut StepCtx<'_, '_>,
     name: &str,
-    value: String,
+    value: CaptureValue,
     record: &mut StepEnd,
 ) -> Result<(), Failure> {
-    if value.len() > CAPTURE_LIMIT {
+    let bytes = match &value {
+        CaptureValue::Text(text) => text.len(),
+        CaptureValue::Json(json) => json.to_string().len(),
+    };
+    if bytes > CAPTURE_LIMIT {
         let why = format!(
             "step \"{}\" ran, but its output was larger than the 1 MiB capture limit",
             cx.at.step.id
@@ -315,7 +334,7 @@ pub fn store_capture(
     }
     record.capture = Some(CaptureRecord {
         name: name.to_owned(),
-        bytes: value.len() as u64,
+        bytes: bytes as u64,
     });
     let captured = Event::Captured {
         scope: cx.at.ctx.scope,

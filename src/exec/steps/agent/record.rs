@@ -10,7 +10,8 @@ use super::plan::Plan;
 use crate::agents::Completion;
 use crate::console::format;
 use crate::state::{
-    LastSession, ModelUsageRecord, NamedSession, SessionHow, SessionRecord, UsageRecord,
+    CaptureValue, LastSession, ModelUsageRecord, NamedSession, SessionHow, SessionRecord,
+    UsageRecord,
 };
 use crate::workflow::{AgentStep, SessionStrategy};
 
@@ -65,7 +66,12 @@ pub fn completion_report(
         None => Report::new(End::Success),
     };
     if let (Some(name), Some(text)) = (&step.capture, &completion.final_text)
-        && let Err(failure) = store_capture(cx, name, text.trim().to_owned(), &mut report.record)
+        && let Err(failure) = store_capture(
+            cx,
+            name,
+            CaptureValue::Text(text.trim().to_owned()),
+            &mut report.record,
+        )
     {
         report.end = End::Failed(failure);
     }

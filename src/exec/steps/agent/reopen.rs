@@ -62,6 +62,7 @@ pub fn reopen_step(step: &Step, failure: &Failure) -> Step {
             agent: None,
             permissions: None,
             capture: None,
+            output: None,
             workdir,
             env,
         }),
