@@ -51,6 +51,7 @@ mod run_params;
 mod run_resume;
 mod run_shell;
 mod run_signals;
+mod run_soak;
 mod run_start;
 mod run_state;
 mod run_subworkflows;
