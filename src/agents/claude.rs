@@ -52,6 +52,7 @@ impl Adapter for Claude {
             resume_interactive: true,
             preassigned_session_id: true,
             system_prompt_flag: true,
+            output_schema: true,
             effort: true,
             usage: true,
             cost: true,
@@ -90,6 +91,11 @@ impl Adapter for Claude {
         a.arg("--add-dir").arg(inv.run_dir_arg());
         if inv.headless() {
             a.args(["--disallowedTools", "AskUserQuestion"]);
+        }
+        if inv.headless()
+            && let Some(schema) = &inv.output_schema
+        {
+            a.arg("--json-schema").arg(schema.json.as_str());
         }
         if !inv.system_text.is_empty() {
             a.arg("--append-system-prompt")
@@ -218,6 +224,9 @@ struct Line<'a> {
     attempt: Loose<'a>,
     #[serde(default, borrow)]
     max_retries: Loose<'a>,
+    /// The value of a `--json-schema` answer, on the result line.
+    #[serde(default)]
+    structured_output: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +243,9 @@ struct Message<'a> {
 #[derive(Debug, Default)]
 struct ResultInfo {
     text: String,
+    /// `error_max_structured_output_retries`: claude gave up matching `--json-schema`.
+    schema_gave_up: bool,
+    structured: Option<serde_json::Value>,
     is_error: bool,
     errors: Vec<String>,
     num_turns: Option<u32>,
@@ -406,6 +418,8 @@ impl ClaudeParser {
     fn on_result(&mut self, line: Line<'_>, out: &mut Vec<AgentEvent>) {
         let info = ResultInfo {
             text: line.result.as_str().unwrap_or("").to_string(),
+            schema_gave_up: line.subtype.as_str() == Some("error_max_structured_output_retries"),
+            structured: line.structured_output,
             is_error: line.is_error.as_bool() == Some(true),
             errors: line
                 .errors
@@ -481,6 +495,12 @@ impl ClaudeParser {
                 format!("claude has no session {id} for {}", self.workdir.display()),
             ));
         }
+        if result.is_some_and(|r| r.schema_gave_up) {
+            return Some(Failure::new(
+                ErrorClass::OutputInvalid,
+                "claude could not give an answer that matches the output schema (error_max_structured_output_retries)",
+            ));
+        }
         if is_error {
             let message = match result {
                 Some(r) if !r.text.trim().is_empty() => r.text.trim().to_string(),
@@ -507,6 +527,10 @@ impl StreamParser for ClaudeParser {
         Completion {
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: final_answer,
+            structured: match (&self.result, &failure) {
+                (Some(r), None) => r.structured.clone(),
+                _ => None,
+            },
             usage: self.result.as_ref().and_then(|r| r.usage),
             cost_usd: self.result.as_ref().and_then(|r| r.cost_usd),
             num_turns: self.result.as_ref().and_then(|r| r.num_turns),

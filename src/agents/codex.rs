@@ -53,6 +53,7 @@ impl Adapter for Codex {
             resume_interactive: true,
             preassigned_session_id: false,
             system_prompt_flag: false,
+            output_schema: true,
             effort: true,
             usage: true,
             cost: false,
@@ -69,6 +70,10 @@ impl Adapter for Codex {
                 a.arg("resume");
             }
             a.args(["--json", "--skip-git-repo-check"]);
+            if let Some(schema) = &inv.output_schema {
+                a.arg("--output-schema")
+                    .arg(schema.file.display().to_string());
+            }
         } else {
             if resume.is_some() {
                 a.arg("resume");
@@ -625,6 +630,7 @@ impl StreamParser for CodexParser {
             usage: self.usage,
             cost_usd: None,
             num_turns: (self.turns_completed > 0).then_some(self.turns_completed),
+            structured: None,
             failure: self.classify(exit),
         }
     }

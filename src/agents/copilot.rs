@@ -47,6 +47,7 @@ impl Adapter for Copilot {
             resume_interactive: true,
             preassigned_session_id: true,
             system_prompt_flag: false,
+            output_schema: false,
             effort: true,
             usage: true,
             cost: false,
@@ -266,6 +267,7 @@ impl StreamParser for CopilotParser {
             usage: self.usage,
             cost_usd: None,
             num_turns: None,
+            structured: None,
             failure: self.classify(exit),
         }
     }

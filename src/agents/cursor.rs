@@ -44,6 +44,7 @@ impl Adapter for Cursor {
             resume_interactive: true,
             preassigned_session_id: false,
             system_prompt_flag: false,
+            output_schema: false,
             effort: false,
             usage: true,
             cost: false,
@@ -264,6 +265,7 @@ impl StreamParser for CursorParser {
             usage: self.usage,
             cost_usd: None,
             num_turns: None,
+            structured: None,
             failure,
         }
     }

@@ -185,6 +185,9 @@ pub struct Completion {
     pub session_id: Option<String>,
     /// The final assistant answer, trimmed (what `capture` stores).
     pub final_text: Option<String>,
+    /// The answer the CLI returned through its native structured-output option (claude's
+    /// `structured_output`), when there is one.
+    pub structured: Option<serde_json::Value>,
     pub usage: Option<Usage>,
     pub cost_usd: Option<f64>,
     pub num_turns: Option<u32>,

@@ -2,7 +2,8 @@
 //! `fake-agent` binary, which replays them, and the adapter tests, which parse them.
 //!
 //! A fixture is JSONL with placeholders: `{{session_id}}`, `{{text}}` (the final answer) and
-//! `{{cwd}}` and `{{home}}`. Values are JSON-escaped, since every placeholder sits inside a JSON string. Lines
+//! `{{cwd}}` and `{{home}}`. Values are JSON-escaped, since every placeholder sits inside a JSON string,
+//! except `{{json}}`, a whole JSON value (a structured answer), written as it is (`null` when empty). Lines
 //! starting with `#` are not stream lines: `# exit: <n>` sets the exit status the real CLI had
 //! (default 0), `# stderr: <line>` adds a line the real CLI printed on stderr, anything else is a
 //! comment.
@@ -14,6 +15,8 @@ pub struct FixtureVars<'a> {
     pub text: &'a str,
     pub cwd: &'a str,
     pub home: &'a str,
+    /// A JSON value (compact text) for `{{json}}`.
+    pub json: &'a str,
 }
 
 /// A fixture with its placeholders filled in.
@@ -54,6 +57,14 @@ fn substitute(line: &str, vars: &FixtureVars<'_>, json: bool) -> String {
         .replace("{{text}}", &value(vars.text))
         .replace("{{cwd}}", &value(vars.cwd))
         .replace("{{home}}", &value(vars.home))
+        .replace(
+            "{{json}}",
+            if vars.json.is_empty() {
+                "null"
+            } else {
+                vars.json
+            },
+        )
 }
 
 /// `text` as the inside of a JSON string literal.
@@ -79,6 +90,7 @@ mod tests {
                 text: "say \"hi\"\n",
                 cwd: "/w",
                 home: "/h",
+                json: "",
             },
         );
         assert_eq!(f.exit, 3);

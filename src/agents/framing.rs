@@ -103,6 +103,27 @@ pub fn assemble_prompt(prompt: &str, enrichment: Option<&str>) -> String {
     }
 }
 
+/// The request for a structured answer, appended to the prompt of a step with `output:` when
+/// its CLI has no native schema option (or there is no schema): one JSON value, in a ```json
+/// block at the end (control.md §7).
+pub fn output_request(schema: Option<&serde_json::Value>) -> String {
+    match schema {
+        Some(schema) => format!(
+            "Answer with one JSON value that matches this JSON Schema:\n```json\n{}\n```\nPut the value in a ```json block at the end of your answer.",
+            serde_json::to_string_pretty(schema).unwrap_or_else(|_| schema.to_string())
+        ),
+        None => "Answer with one JSON value. Put it in a ```json block at the end of your answer."
+            .to_owned(),
+    }
+}
+
+/// The prompt of the repair turn: the answer did not match the schema (control.md §7).
+pub fn output_repair(errors: &str) -> String {
+    format!(
+        "Your answer did not match the required JSON schema: {errors}. Reply with only the corrected JSON."
+    )
+}
+
 /// The large-prompt rule: `None` when `prompt` can be passed as it is; otherwise the short prompt
 /// that points at `file` (an absolute path), where the caller must write the full prompt.
 pub fn large_prompt(prompt: &str, file: &Path) -> Option<String> {

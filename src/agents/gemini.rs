@@ -46,6 +46,7 @@ impl Adapter for Gemini {
             resume_interactive: true,
             preassigned_session_id: true,
             system_prompt_flag: false,
+            output_schema: false,
             effort: false,
             usage: true,
             cost: false,
@@ -262,6 +263,7 @@ impl StreamParser for GeminiParser {
             usage: self.usage,
             cost_usd: None,
             num_turns: None,
+            structured: None,
             failure: self.classify(exit),
         }
     }

@@ -36,6 +36,18 @@ pub struct Invocation {
     /// What a headless step may still spend in US dollars (control.md §5), for CLIs with a
     /// budget flag of their own (claude `--max-budget-usd`).
     pub max_budget_usd: Option<f64>,
+    /// The JSON Schema the final answer must match, for a CLI with a native option
+    /// ([`Capabilities::output_schema`]); `None` otherwise.
+    pub output_schema: Option<SchemaArg>,
+}
+
+/// A step's output schema as the CLIs take it: the compact JSON text (claude's
+/// `--json-schema`) and a file holding it (codex's `--output-schema`), which the runner writes to
+/// the run's output dir before the CLI starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaArg {
+    pub json: String,
+    pub file: PathBuf,
 }
 
 /// Facts about the runner's own process that change argv or refuse a step.
@@ -120,6 +132,8 @@ pub struct Capabilities {
     pub preassigned_session_id: bool,
     /// The CLI has a flag for system text (otherwise it is folded into the prompt).
     pub system_prompt_flag: bool,
+    /// The CLI takes a JSON Schema for its final answer in headless mode (control.md §7).
+    pub output_schema: bool,
     pub effort: bool,
     pub usage: bool,
     pub cost: bool,

@@ -39,7 +39,7 @@ pub use event::{
 };
 pub use ids::new_session_id;
 pub use invocation::{
-    BuildError, Capabilities, CommandSpec, HostFacts, Invocation, SessionRequest, Stdin,
+    BuildError, Capabilities, CommandSpec, HostFacts, Invocation, SchemaArg, SessionRequest, Stdin,
 };
 
 /// Looks up an environment variable (`process_env` outside tests).

@@ -46,6 +46,7 @@ impl Adapter for Opencode {
             resume_interactive: false,
             preassigned_session_id: false,
             system_prompt_flag: false,
+            output_schema: false,
             effort: true,
             usage: true,
             cost: true,
@@ -241,6 +242,7 @@ impl StreamParser for OpencodeParser {
             usage: self.usage,
             cost_usd: self.cost,
             num_turns: None,
+            structured: None,
             failure: self.classify(exit),
         }
     }

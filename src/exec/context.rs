@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::display::StepPath;
 use crate::interpolate::{Lookup, RenderError, VarRef, Vars};
 use crate::state::{CaptureValue, Captures};
-use crate::workflow::{StepKind, Template, Workflow};
+use crate::workflow::{BreakIf, StepKind, Template, Workflow};
 
 /// Where a step list's scope lives in the state document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct ListCtx {
     pub capture_names: Arc<BTreeSet<String>>,
     /// The engine instance of this scope (its own or its caller's), by index in the runtime.
     pub engine: Option<usize>,
+    /// The file's conditions read `steps.<id>`: how each step ends is kept in the scope.
+    pub records_steps: bool,
 }
 
 impl ListCtx {
@@ -46,6 +48,7 @@ impl ListCtx {
         ListCtx {
             depth: 0,
             capture_names: Arc::new(capture_names(&workflow)),
+            records_steps: reads_steps(&workflow),
             workflow,
             scope: ScopeRef::Root,
             loop_vars: Vec::new(),
@@ -70,6 +73,7 @@ impl ListCtx {
         ListCtx {
             depth: frame_depth + 1,
             capture_names: Arc::new(capture_names(&workflow)),
+            records_steps: reads_steps(&workflow),
             workflow,
             scope: ScopeRef::SubWorkflow(frame_depth),
             loop_vars: Vec::new(),
@@ -101,6 +105,14 @@ impl ListCtx {
             ..self.clone()
         }
     }
+}
+
+/// Whether a condition of this file reads `steps`.
+fn reads_steps(workflow: &Workflow) -> bool {
+    workflow.walk().any(|step| {
+        step.when.as_ref().is_some_and(|c| c.reads("steps"))
+            || matches!(&step.break_if, Some(BreakIf::When(c)) if c.reads("steps"))
+    })
 }
 
 /// Capture names declared anywhere in this file.

@@ -17,6 +17,7 @@
 //! workflows, and [`error`] holds the errors that end a run.
 
 pub mod budget;
+pub mod condition;
 pub mod context;
 pub mod display;
 pub mod dry_run;

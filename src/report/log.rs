@@ -228,6 +228,10 @@ pub fn summarize(event: &str, data: &Value, secret_params: &[String]) -> String 
             let host = piece(takeover.previous_host.as_deref()).unwrap_or_else(|| "?".to_owned());
             format!("from pid {pid} on {host}")
         }
+        AuditData::OutputRepair(repair) => {
+            let errors = crate::workflow::output::describe_errors(&repair.errors);
+            one_line(&errors, MAX_PIECE)
+        }
         AuditData::Unknown(data) if data.is_null() => String::new(),
         AuditData::Unknown(data) => one_line(&data.to_string(), MAX_PIECE),
     }

@@ -226,7 +226,7 @@ pub fn one_line(text: &str, max: usize) -> String {
 pub use crate::console::format::usage as usage_label;
 
 /// Why a step was skipped, as the console says it: `previous step succeeded`,
-/// `sh: <cmd> exited 0`, `--from`.
+/// `sh: <cmd> exited 0`, `--from`, `when: <expression>`.
 pub fn skip_reason_label(skip: &Skip) -> String {
     match (skip.reason(), skip.reason_text.as_deref()) {
         (Some(SkipReason::PreviousSuccess), _) => "previous step succeeded".to_owned(),
@@ -238,6 +238,12 @@ pub fn skip_reason_label(skip: &Skip) -> String {
             }
         }
         (Some(SkipReason::From), _) => "--from".to_owned(),
+        (Some(SkipReason::When), _) => {
+            format!(
+                "when: {}",
+                one_line(skip.expression.as_deref().unwrap_or("?"), 80)
+            )
+        }
         (None, Some(other)) => one_line(other, 80),
         (None, None) => "unknown reason".to_owned(),
     }

@@ -47,6 +47,8 @@ pub enum AuditEvent {
     Error,
     Interrupt,
     LockTakeover,
+    /// The repair turn of a step whose answer did not match its output schema (control.md §7).
+    OutputRepair,
 }
 
 impl AuditEvent {
@@ -69,6 +71,7 @@ impl AuditEvent {
             AuditEvent::Error => "error",
             AuditEvent::Interrupt => "interrupt",
             AuditEvent::LockTakeover => "lock_takeover",
+            AuditEvent::OutputRepair => "output_repair",
         }
     }
 

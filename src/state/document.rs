@@ -106,14 +106,16 @@ impl StateDoc {
     /// it with its "newer agent-runner" message instead of misreading it. Every new state field
     /// is added here.
     pub fn uses_second_release_fields(&self) -> bool {
-        let typed_captures = |scope: &Scope| scope.captures.values().any(CaptureValue::is_json);
-        typed_captures(&self.scope)
+        let second = |scope: &Scope| {
+            !scope.steps.is_empty() || scope.captures.values().any(CaptureValue::is_json)
+        };
+        second(&self.scope)
             || self.budget.is_some()
             || self.frames().any(|frame| {
                 frame
                     .sub_workflow
                     .as_ref()
-                    .is_some_and(|sub| typed_captures(&sub.scope))
+                    .is_some_and(|sub| second(&sub.scope))
             })
     }
 
@@ -208,6 +210,22 @@ pub struct Scope {
     #[serde(default, skip_serializing_if = "StringMap::is_empty")]
     pub capture_errors: StringMap,
     pub last_session: Option<LastSession>,
+    /// How the steps of this scope ended, the last time each ran, for conditions that read
+    /// `steps.<id>` (kept only for files whose conditions do).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps: BTreeMap<String, StepResult>,
+}
+
+/// How a step ended, as `steps.<id>` shows it to a condition (control.md §6).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// `success`, `failed` or `skipped`.
+    pub outcome: String,
+    pub exit_code: Option<i64>,
+    pub class: Option<ErrorClass>,
+    pub duration_ms: u64,
+    /// The agent's reported cost (a JSON number, so the record stays comparable).
+    pub cost_usd: Option<serde_json::Number>,
 }
 
 /// The most recent agent session of a scope, which `resume` and `inherit` steps continue.

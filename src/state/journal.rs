@@ -155,6 +155,7 @@ fn debug_kill_after() -> Option<u64> {
 /// as state.json. Call only while holding the run lock.
 pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), StateError> {
     inline_items(doc);
+    doc.stamp_format_version();
     let bytes = encode_state(doc)?;
     stage(dir, STATE_FILE, &bytes)
         .and_then(super::fs_util::Staged::rename)

@@ -41,8 +41,8 @@ pub use audit::{
 pub use capture::{CaptureValue, Captures, json_text};
 pub use document::{
     AgentFrame, FIRST_FORMAT_VERSION, FORMAT_VERSION, Frame, FrameState, LastFailure, LastSession,
-    LoopFrame, LoopKind, NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc, StringMap,
-    SubWorkflowFrame, WorkflowRef,
+    LoopFrame, LoopKind, NamedSession, Outcome, RunStatus, Scope, SeedSession, StateDoc,
+    StepResult, StringMap, SubWorkflowFrame, WorkflowRef,
 };
 pub use error::StateError;
 pub use format::BudgetInForce;
@@ -56,8 +56,8 @@ pub use paths::{
 pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
     FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, ModelUsageRecord,
-    RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip,
-    SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd,
+    OutputRepair, RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord,
+    Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd,
     SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};

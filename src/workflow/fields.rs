@@ -19,6 +19,12 @@ use super::yaml::Node;
 pub enum Target {
     Key,
     Value,
+    /// A place inside a scalar value: line and column (1-based) in its text, as for an
+    /// expression's syntax error.
+    Within {
+        line: usize,
+        column: usize,
+    },
 }
 
 /// A YAML path (`steps.2.steps.0.comand`) as a chain of borrowed segments on the stack. It is

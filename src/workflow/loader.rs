@@ -191,6 +191,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
     };
     analyzer.sink.absorb(go_findings);
     let built = analyzer.workflow(&node, text.trim().is_empty());
+    analyzer.reserved_names();
     let Analyzer {
         sink,
         calls,
@@ -316,6 +317,8 @@ pub fn resolve_findings(findings: Vec<Finding>, text: &str, file: &str) -> Vec<D
         }
     }
     let index = PositionIndex::build_for(text, Some(&wanted));
+    // The file's lines, split once if a finding points inside a value.
+    let lines: std::cell::OnceCell<Vec<&str>> = std::cell::OnceCell::new();
     findings
         .into_iter()
         .map(|finding| {
@@ -324,6 +327,10 @@ pub fn resolve_findings(findings: Vec<Finding>, text: &str, file: &str) -> Vec<D
             let pos = match finding.target {
                 Target::Key => index.key(&finding.path),
                 Target::Value => index.value(&finding.path),
+                Target::Within { line, column } => index.value(&finding.path).map(|pos| {
+                    let lines = lines.get_or_init(|| text.lines().collect());
+                    super::positions::within(lines, pos, line, column)
+                }),
             };
             if let Some(pos) = pos {
                 d.line = Some(pos.line);
@@ -362,6 +369,13 @@ pub(crate) struct Analyzer<'a> {
     pub captures: Names<'a>,
     /// Every capture anywhere in the enclosing loop bodies.
     pub body_captures: Names<'a>,
+    /// Every step id anywhere in the enclosing loop bodies (`steps.<id>` in a condition).
+    pub body_ids: Names<'a>,
+    /// Parameters and captures named after a reserved word of conditions: where, the YAML
+    /// path, the name and what it names. An error only in a file that has conditions.
+    pub reserved: Vec<(Location, String, &'a str, &'static str)>,
+    /// The file has a condition (`when:`, an expression `break_if:`).
+    pub has_conditions: bool,
     /// The captures among [`Analyzer::captures`] made by steps with `output:` (JSON captures,
     /// whose fields templates may read with a dotted path).
     pub json_captures: Names<'a>,
@@ -387,6 +401,9 @@ impl<'a> Analyzer<'a> {
             loop_vars: Names::default(),
             captures: Names::default(),
             body_captures: Names::default(),
+            body_ids: Names::default(),
+            reserved: Vec::new(),
+            has_conditions: false,
             json_captures: Names::default(),
             body_json_captures: Names::default(),
             dir: None,
@@ -590,7 +607,12 @@ impl<'a> Analyzer<'a> {
     }
 
     /// `invalid-identifier` / `reserved-name` checks for a variable name; true when it is fine.
-    pub fn check_identifier(&mut self, name: &str, what: &str, path: YamlPath<'_>) -> bool {
+    pub fn check_identifier(
+        &mut self,
+        name: &'a str,
+        what: &'static str,
+        path: YamlPath<'_>,
+    ) -> bool {
         if !is_identifier(name) {
             self.sink.error(
                 "invalid-identifier",
@@ -619,6 +641,11 @@ impl<'a> Analyzer<'a> {
                 Target::Value,
             );
             return false;
+        }
+        if super::condition::RESERVED.contains(&name) && what != "loop variable" {
+            // Only a file with conditions is affected: decided when the file is read.
+            self.reserved
+                .push((self.sink.location.clone(), path.to_string(), name, what));
         }
         true
     }

@@ -8,6 +8,8 @@
 pub mod budget;
 pub mod builtin;
 pub mod compose;
+pub mod condition;
+mod condition_check;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine_file;

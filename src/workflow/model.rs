@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+pub use super::condition::Condition;
 pub use super::template::Template;
 
 /// One workflow file, loaded and validated.
@@ -132,6 +133,8 @@ pub struct Step {
     pub description: String,
     pub kind: StepKind,
     pub continue_on_failure: bool,
+    /// `when:` (control.md §6): the step runs only when it is true.
+    pub when: Option<Condition>,
     pub skip_if: Option<SkipIf>,
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
@@ -169,10 +172,12 @@ pub enum SkipIf {
     Shell(Template),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BreakIf {
     Success,
     Failure,
+    /// A CEL expression, evaluated after the step (control.md §6).
+    When(Condition),
 }
 
 /// A `command` step (`mode: shell`, or `mode: interactive` for the terminal relay).

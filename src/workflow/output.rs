@@ -33,8 +33,9 @@ pub struct OutputSchema {
     validator: Arc<jsonschema::Validator>,
 }
 
-/// One way a value does not match its schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One way a value does not match its schema (also the `errors` of the `output_repair` event).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SchemaError {
     /// The JSON pointer of the offending part of the value (`/issues/0`); empty for the root.
     pub pointer: String,

@@ -52,6 +52,44 @@ pub fn join(parent: &str, segment: &str) -> String {
     }
 }
 
+/// The file position of `line`:`column` (1-based) of the text of the scalar that starts at
+/// `start`, given the file's `lines`: past the opening quote of a quoted scalar, on the lines
+/// below the indicator of a block scalar. A place the scalar's layout does not let us find
+/// exactly falls back to `start`.
+pub fn within(lines: &[&str], start: Pos, line: usize, column: usize) -> Pos {
+    let Some(first) = lines.get(start.line.saturating_sub(1)) else {
+        return start;
+    };
+    match first.chars().nth(start.column.saturating_sub(1)) {
+        Some('|' | '>') => {
+            // Line `line` of the block is the file line `line` below its indicator; the block's
+            // indentation is its first content line's.
+            let body = lines.get(start.line..).unwrap_or_default();
+            let indent = body
+                .iter()
+                .take(line.max(1))
+                .find(|l| !l.trim().is_empty())
+                .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count());
+            match body.get(line.saturating_sub(1)) {
+                Some(_) => Pos {
+                    line: start.line + line,
+                    column: indent + column,
+                },
+                None => start,
+            }
+        }
+        _ if line != 1 => start,
+        Some('"' | '\'') => Pos {
+            line: start.line,
+            column: start.column + column,
+        },
+        _ => Pos {
+            line: start.line,
+            column: (start.column + column).saturating_sub(1),
+        },
+    }
+}
+
 fn parent_of(path: &str) -> Option<&str> {
     if path.is_empty() {
         return None;

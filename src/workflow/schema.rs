@@ -201,7 +201,7 @@ fn step_key(key: &str) -> Value {
         "output" => json!({
             "description": "The step's answer is one JSON value (shell and headless steps): json, or a JSON Schema it must match.",
             "oneOf": [
-                {"const": "json"},
+                {"enum": ["json"]},
                 {
                     "type": "object",
                     "additionalProperties": false,
@@ -219,7 +219,16 @@ fn step_key(key: &str) -> Value {
         "env" => json!({"$ref": "#/$defs/env"}),
         "budget" => json!({"$ref": "#/$defs/budget"}),
         "skip_if" => json!({"type": "string", "pattern": "^(previous_success|sh:.*\\S.*)$"}),
-        "break_if" => json!({"enum": ["success", "failure"]}),
+        "when" => json!({
+            "type": "string",
+            "minLength": 1,
+            "description": "A CEL expression; the step runs only when it is true (control.md §6).",
+        }),
+        "break_if" => json!({
+            "type": "string",
+            "minLength": 1,
+            "description": "success, failure, or a CEL expression evaluated after the step: true ends the loop.",
+        }),
         "loop" => json!({"$ref": "#/$defs/loop"}),
         "steps" => json!({"type": "array", "items": {"$ref": "#/$defs/step"}}),
         "workflow" => {

@@ -31,6 +31,7 @@ pub const STEP_KEYS: &[&str] = &[
     "workdir",
     "env",
     "continue_on_failure",
+    "when",
     "skip_if",
     "break_if",
     "timeout",
@@ -42,7 +43,7 @@ pub const STEP_KEYS: &[&str] = &[
     "params",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["retry", "when", "parallel"];
+pub const PLANNED_KEYS: &[&str] = &["retry", "parallel"];
 pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
 /// The keys that decide a step's kind, in the order of the rules.
 const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
@@ -76,13 +77,14 @@ impl Kind {
         }
     }
 
-    /// Keys allowed besides the common ones (id, description, continue_on_failure, skip_if,
-    /// break_if).
+    /// Keys allowed besides the common ones (id, description, continue_on_failure, when,
+    /// skip_if, break_if).
     fn allows(self, key: &str) -> bool {
         const COMMON: &[&str] = &[
             "id",
             "description",
             "continue_on_failure",
+            "when",
             "skip_if",
             "break_if",
         ];
@@ -335,31 +337,10 @@ impl<'a> Analyzer<'a> {
         let continue_on_failure = r
             .bool("continue_on_failure", &mut self.sink)
             .unwrap_or(false);
+        let when = self.when(r);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
         let budget = super::budget::read_budget(r, &mut self.sink);
-        let break_if = r
-            .keyword(
-                "break_if",
-                &["success", "failure"],
-                |v| match v {
-                    "success" => Some(BreakIf::Success),
-                    "failure" => Some(BreakIf::Failure),
-                    _ => None,
-                },
-                &mut self.sink,
-            )
-            .inspect(|_| {
-                if self.loop_depth == 0 {
-                    self.sink.error(
-                        "break-if-outside-loop",
-                        "break_if is only allowed on steps inside a loop body in the same file"
-                            .to_owned(),
-                        r.path_of("break_if"),
-                        Target::Key,
-                    );
-                }
-            });
 
         let step_kind = match kind {
             Some(Kind::Shell | Kind::InteractiveShell) => {
@@ -391,11 +372,14 @@ impl<'a> Analyzer<'a> {
                 self.json_captures.push(capture);
             }
         }
+        // After the step: an expression may test what the step captured.
+        let break_if = self.break_if(r);
         Some(Step {
             id: String::new(),
             description,
             kind: step_kind?,
             continue_on_failure,
+            when,
             skip_if,
             break_if,
             limits,
@@ -827,11 +811,17 @@ impl<'a> Analyzer<'a> {
         // The body: loop variables and every capture in the body are known inside it.
         let vars_len = self.loop_vars.len();
         let body_len = self.body_captures.len();
+        let ids_len = self.body_ids.len();
         let body_json_len = self.body_json_captures.len();
         self.loop_vars.extend(var);
         self.loop_vars.extend(index);
         if let Some(items) = body {
-            collect_captures(items, &mut self.body_captures, &mut self.body_json_captures);
+            collect_body(
+                items,
+                &mut self.body_captures,
+                &mut self.body_json_captures,
+                &mut self.body_ids,
+            );
         }
         self.loop_depth += 1;
         let steps = body.and_then(|items| {
@@ -841,6 +831,7 @@ impl<'a> Analyzer<'a> {
         self.loop_depth -= 1;
         self.loop_vars.truncate(vars_len);
         self.body_captures.truncate(body_len);
+        self.body_ids.truncate(ids_len);
         self.body_json_captures.truncate(body_json_len);
 
         let steps = steps?;
@@ -973,15 +964,19 @@ impl<'a> Analyzer<'a> {
     }
 }
 
-/// Every `capture` name anywhere in a step list (iteratively, not into other files); those of
-/// steps with `output:` also go to `json`.
-fn collect_captures<'a>(
+/// Every `capture` name and step id anywhere in a step list (iteratively, not into other
+/// files); the captures of steps with `output:` also go to `json`.
+fn collect_body<'a>(
     items: &'a [Node],
     out: &mut super::names::Names<'a>,
     json: &mut super::names::Names<'a>,
+    ids: &mut super::names::Names<'a>,
 ) {
     let mut stack: Vec<&Node> = items.iter().collect();
     while let Some(node) = stack.pop() {
+        if let Some(id) = node.get("id").and_then(Node::as_str) {
+            ids.push(id);
+        }
         if let Some(capture) = node.get("capture").and_then(Node::as_str) {
             out.push(capture);
             if node.get("output").is_some() {

@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 const LISTED_NAMES: usize = 40;
 
 /// `a, b, c`, cut after [`LISTED_NAMES`] with how many more there are.
-fn listing(names: &[&str]) -> String {
+pub(super) fn listing(names: &[&str]) -> String {
     let mut text = names
         .iter()
         .take(LISTED_NAMES)

@@ -178,6 +178,24 @@ fn unattended_runs_within_its_budgets() {
 }
 
 #[test]
+fn structured_output_runs_with_the_fake_claude() {
+    let out = with_fakes(
+        project(),
+        "- [{json: {verdict: fail, reasons: [\"more prose\"]}}]\n",
+    )
+    .args(["examples/structured-output.yaml"])
+    .stdout_contains(
+        "verdict: fail\nall of it: {\"verdict\":\"fail\",\"reasons\":[\"more prose\"]}\n",
+    )
+    .stdout_contains("The reviewer found problems")
+    .run();
+    let turns = turns(&out);
+    assert_eq!(turns.len(), 1);
+    turns[0].assert_prompt_has("--json-schema {\"type\":\"object\"");
+    turns[0].assert_prompt_has("The examples directory has ");
+}
+
+#[test]
 fn interactive_runs_in_a_terminal() {
     let script = "\
 - [{print: \"planning with you\"}]

@@ -267,9 +267,33 @@ fn parses_a_successful_turn() {
             usage: Some(usage),
             cost_usd: Some(0.0421875),
             num_turns: Some(4),
+            structured: None,
             failure: None,
         }
     );
+}
+
+#[test]
+fn a_json_schema_answer_is_the_results_structured_output() {
+    let (events, done) = parse_fixture(parser(Some(SID)), "claude", "structured");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        AgentEvent::ToolUse { tool, .. } if tool == "StructuredOutput"
+    )));
+    assert_eq!(done.failure, None);
+    assert_eq!(
+        done.structured,
+        Some(serde_json::from_str(super::STRUCTURED).unwrap())
+    );
+    assert_eq!(done.final_text.as_deref(), Some("I reviewed the change."));
+}
+
+#[test]
+fn giving_up_on_the_schema_is_output_invalid() {
+    let (_, done) = parse_fixture(parser(Some(SID)), "claude", "structured_gave_up");
+    let failure = done.failure.unwrap();
+    assert_eq!(failure.class, ErrorClass::OutputInvalid);
+    assert_eq!(done.structured, None);
 }
 
 #[test]

@@ -236,6 +236,7 @@ fn parses_a_successful_turn() {
             usage: Some(usage),
             cost_usd: None,
             num_turns: Some(1),
+            structured: None,
             failure: None,
         }
     );

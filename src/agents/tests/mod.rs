@@ -37,6 +37,7 @@ pub fn inv(
         runner_exe: PathBuf::from("/usr/local/bin/agent-runner"),
         host: HostFacts::default(),
         max_budget_usd: None,
+        output_schema: None,
     }
 }
 
@@ -51,6 +52,9 @@ pub fn resume() -> SessionRequest {
         id: SID.to_string(),
     }
 }
+
+/// The structured answer of the fixtures with `{{json}}`.
+pub const STRUCTURED: &str = r#"{"verdict":"pass","issues":[]}"#;
 
 pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -75,6 +79,7 @@ pub fn parse_fixture(
             text: ANSWER,
             cwd: "/work/proj",
             home: "/home/u",
+            json: STRUCTURED,
         },
     );
     let mut events = Vec::new();

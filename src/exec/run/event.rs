@@ -9,7 +9,7 @@ use crate::agents::render::Target;
 use crate::engine::HookRecord;
 use crate::state::{
     AgentFrame, Control, IterationEnd, IterationStart, LastFailure, LastSession, LoopFrame,
-    NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepStart, SubWorkflowEnd,
+    NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepResult, StepStart, SubWorkflowEnd,
     SubWorkflowFrame, SubWorkflowStart,
 };
 
@@ -65,6 +65,12 @@ pub enum Event {
         duration: std::time::Duration,
         usage_text: Option<String>,
         message: Option<String>,
+    },
+    /// How a step ended, kept in its scope for conditions that read `steps.<id>`.
+    StepResult {
+        scope: ScopeRef,
+        id: String,
+        result: StepResult,
     },
     /// A step finished, with its outcome and error class: `step_end`.
     StepEnded { path: String, end: Box<StepEnd> },
@@ -131,6 +137,11 @@ pub enum Event {
         code: String,
         message: String,
         shown: bool,
+    },
+    /// A step's answer did not match its output schema: the runner asks once more.
+    OutputRepair {
+        path: String,
+        record: crate::state::OutputRepair,
     },
     /// Engine hooks ran.
     Engine {

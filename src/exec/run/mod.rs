@@ -3,6 +3,7 @@
 //! run's truth is an [`Event`] applied by the one [`Writer`]; executors (in
 //! [`super::steps`]) get a [`StepCtx`] and never this module's [`Runtime`].
 
+mod conditions;
 pub mod event;
 pub mod finish;
 pub mod start;

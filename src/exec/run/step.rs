@@ -10,7 +10,7 @@ use super::StepCtx;
 use super::event::{EndLine, Event};
 use super::walk::Runtime;
 use crate::state::{FailureRecord, LastFailure, Outcome, StepEnd, StepKindName, StepOutcome};
-use crate::workflow::{BreakIf, Step, StepKind};
+use crate::workflow::{Step, StepKind};
 
 /// What an executor reports besides how the step ended: its `step_end` record and, for agent
 /// steps, the usage text for the console end line.
@@ -62,17 +62,26 @@ impl Runtime {
         started: Instant,
     ) -> Result<Option<End>, RunError> {
         let Report {
-            end,
+            mut end,
             mut record,
             usage_text,
         } = report;
         let duration = started.elapsed();
         let leaf = matches!(at.step.kind, StepKind::Shell(_) | StepKind::Agent(_));
+        record.duration_ms = Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+        self.record_result(at, &end, &record)?;
+        // A `break_if` expression that cannot be evaluated fails the step.
+        let step_breaks = match self.break_if_holds(at, &end) {
+            Ok(holds) => holds,
+            Err(failure) => {
+                end = End::Failed(failure);
+                false
+            }
+        };
         // An exceeded budget ends the run whatever the step says (control.md §5).
         let over_budget =
             matches!(&end, End::Failed(f) if f.class == crate::error::ErrorClass::Budget);
-        let step_breaks = breaks(at.step, &end) && !over_budget;
-        record.duration_ms = Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+        let step_breaks = step_breaks && !over_budget;
         let path = at.audit_path.to_owned();
         let shown = |line: EndLine, message: Option<String>| Event::EndShown {
             line,
@@ -105,7 +114,7 @@ impl Runtime {
                 // disk, so a step shown complete is never run again.
                 if step_breaks {
                     self.writer.emit(shown(EndLine::Ok, None))?;
-                    self.break_loop(at, "success")?;
+                    self.break_loop(at, matched(at.step, "success"))?;
                 } else {
                     if !matches!(end, End::Break) {
                         self.advance(at, Some(Outcome::Success))?;
@@ -129,7 +138,7 @@ impl Runtime {
                     self.writer
                         .emit(shown(EndLine::Failed { continued: false }, message))?;
                     record.continued = Some(true);
-                    self.break_loop(at, "failure")?;
+                    self.break_loop(at, matched(at.step, "failure"))?;
                     self.writer.emit(Event::StepEnded {
                         path,
                         end: Box::new(record),
@@ -184,12 +193,12 @@ impl Runtime {
     }
 }
 
-/// What `break_if` does with an outcome.
-pub fn breaks(step: &Step, end: &End) -> bool {
-    matches!(
-        (step.break_if, end),
-        (Some(BreakIf::Success), End::Success) | (Some(BreakIf::Failure), End::Failed(_))
-    )
+/// What the loop-break line says matched: the word, or the expression.
+fn matched<'s>(step: &'s Step, word: &'s str) -> &'s str {
+    match &step.break_if {
+        Some(crate::workflow::BreakIf::When(condition)) => condition.text(),
+        _ => word,
+    }
 }
 
 /// The `kind` of a step in its `step_start` event.

@@ -81,14 +81,7 @@ impl Runtime {
         f: impl FnOnce(&VarsBuilder<'_>) -> T,
     ) -> T {
         let doc = self.writer.doc();
-        let params = match ctx.scope {
-            super::super::context::ScopeRef::Root => Some(&doc.params),
-            super::super::context::ScopeRef::SubWorkflow(depth) => self
-                .writer
-                .frame(depth)
-                .and_then(|f| f.sub_workflow.as_ref())
-                .map(|s| &s.params),
-        };
+        let params = self.scope_params(ctx);
         let empty = BTreeMap::new();
         let no_captures = crate::state::Captures::new();
         let captures = self
@@ -108,6 +101,18 @@ impl Runtime {
             capture_names: &ctx.capture_names,
             loop_vars: &ctx.loop_vars,
         })
+    }
+
+    /// The parameters of the scope of `ctx`.
+    pub(super) fn scope_params(&self, ctx: &ListCtx) -> Option<&BTreeMap<String, String>> {
+        match ctx.scope {
+            super::super::context::ScopeRef::Root => Some(&self.writer.doc().params),
+            super::super::context::ScopeRef::SubWorkflow(depth) => self
+                .writer
+                .frame(depth)
+                .and_then(|f| f.sub_workflow.as_ref())
+                .map(|s| &s.params),
+        }
     }
 
     /// The variables a template of step `step_id` in `ctx` sees, copied.
@@ -198,14 +203,18 @@ impl Runtime {
                     resuming,
                 };
                 let started = Instant::now();
+                // A budget at its limit first, then `when`, then `skip_if`; a step a resume
+                // re-enters is not checked again (but is refused at a limit).
                 let refused = self.budget.refusal(&audit_path);
-                let report = match if let Some(why) = refused {
-                    Some(Err(Failure::new(ErrorClass::Budget, why)))
-                } else if resuming {
-                    None
-                } else {
-                    self.check_skip(&at, previous).await?
-                } {
+                let checked = match (refused, resuming) {
+                    (Some(why), _) => Some(Err(Failure::new(ErrorClass::Budget, why))),
+                    (None, true) => None,
+                    (None, false) => match self.check_when(&at)? {
+                        None => self.check_skip(&at, previous).await?,
+                        decided => decided,
+                    },
+                };
+                let report = match checked {
                     Some(Ok(())) => {
                         self.advance(&at, previous)?;
                         continue;
@@ -282,6 +291,7 @@ impl Runtime {
                     skip: Skip::because(SkipReason::PreviousSuccess),
                     leaf,
                 })?;
+                self.record_skipped(at)?;
                 Ok(Some(Ok(())))
             }
             Some(SkipIf::Shell(template)) => {
@@ -310,6 +320,7 @@ impl Runtime {
                             },
                             leaf,
                         })?;
+                        self.record_skipped(at)?;
                         Ok(Some(Ok(())))
                     }
                     Ok((code, _)) => {

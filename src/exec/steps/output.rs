@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use super::super::outcome::{ErrorClass, Failure};
+use crate::agents::Completion;
 use crate::workflow::output::{OutputSpec, SchemaError, describe_errors};
 
 /// Why an answer is not the value the step asked for.
@@ -28,16 +29,15 @@ impl Invalid {
         }
     }
 
-    /// The errors as a JSON list for the audit log: `{pointer, message}` for schema errors.
-    pub fn to_json(&self) -> Value {
+    /// The errors with their JSON pointers, for the `output_repair` event (a text that is not
+    /// JSON is one error at the root).
+    pub fn errors(&self) -> Vec<SchemaError> {
         match self {
-            Invalid::NotJson(why) => serde_json::json!([{ "pointer": "", "message": why }]),
-            Invalid::Schema(errors) => Value::Array(
-                errors
-                    .iter()
-                    .map(|e| serde_json::json!({ "pointer": e.pointer, "message": e.message }))
-                    .collect(),
-            ),
+            Invalid::NotJson(why) => vec![SchemaError {
+                pointer: String::new(),
+                message: format!("not a JSON value: {why}"),
+            }],
+            Invalid::Schema(errors) => errors.clone(),
         }
     }
 
@@ -72,6 +72,15 @@ pub fn from_answer(answer: &str, spec: &OutputSpec) -> Result<Value, Invalid> {
         )
     })?;
     check(spec, value)
+}
+
+/// An agent's answer: the CLI's native structured output when it gave one, else the JSON value
+/// in its final text.
+pub fn from_completion(completion: &Completion, spec: &OutputSpec) -> Result<Value, Invalid> {
+    match &completion.structured {
+        Some(value) => check(spec, value.clone()),
+        None => from_answer(completion.final_text.as_deref().unwrap_or(""), spec),
+    }
 }
 
 /// `value` when it matches the step's schema (any value when there is none).

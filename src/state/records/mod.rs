@@ -23,8 +23,8 @@ pub use run::{
 };
 pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
-    CaptureRecord, FailureRecord, ModelUsageRecord, Skip, SkipIfRecord, SkipReason, StepEnd,
-    StepKindName, StepOutcome, StepStart, TimeoutRecord, UsageRecord,
+    CaptureRecord, FailureRecord, ModelUsageRecord, OutputRepair, Skip, SkipIfRecord, SkipReason,
+    StepEnd, StepKindName, StepOutcome, StepStart, TimeoutRecord, UsageRecord,
 };
 
 use super::AuditEvent;
@@ -48,6 +48,7 @@ pub enum AuditData {
     Error(ErrorRecord),
     Interrupt(Interrupt),
     LockTakeover(LockTakeoverRecord),
+    OutputRepair(OutputRepair),
     /// An event this binary does not know, or data that does not parse: kept as it is.
     Unknown(Value),
 }
@@ -72,6 +73,7 @@ impl AuditData {
             AuditData::Error(_) => AuditEvent::Error,
             AuditData::Interrupt(_) => AuditEvent::Interrupt,
             AuditData::LockTakeover(_) => AuditEvent::LockTakeover,
+            AuditData::OutputRepair(_) => AuditEvent::OutputRepair,
             AuditData::Unknown(_) => return None,
         })
     }
@@ -98,6 +100,7 @@ impl AuditData {
             AuditData::Error(r) => value(r),
             AuditData::Interrupt(r) => value(r),
             AuditData::LockTakeover(r) => value(r),
+            AuditData::OutputRepair(r) => value(r),
             AuditData::Unknown(v) => v.clone(),
         }
     }
@@ -127,6 +130,7 @@ impl AuditData {
             "error" => typed(data, AuditData::Error),
             "interrupt" => typed(data, AuditData::Interrupt),
             "lock_takeover" => typed(data, AuditData::LockTakeover),
+            "output_repair" => typed(data, AuditData::OutputRepair),
             _ => AuditData::Unknown(data.clone()),
         }
     }

@@ -280,6 +280,14 @@ pub struct TimeoutRecord {
     pub limit_ms: u64,
 }
 
+/// `output_repair{errors}`: the answer did not match the step's output schema, and the runner
+/// asks once more in the same session (control.md §7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutputRepair {
+    pub errors: Vec<crate::workflow::output::SchemaError>,
+}
+
 /// `error{class,message}` of a failed step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -361,6 +369,8 @@ pub enum SkipReason {
     PreviousSuccess,
     Sh,
     From,
+    /// A `when:` condition was false.
+    When,
 }
 
 /// `skip`: a step that did not run, and why.
@@ -385,6 +395,12 @@ pub struct Skip {
         deserialize_with = "lenient::option"
     )]
     pub output: Option<String>,
+    /// The `when:` expression that was false.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub expression: Option<String>,
 }
 
 impl Skip {

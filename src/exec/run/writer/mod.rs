@@ -323,6 +323,9 @@ impl Writer {
                     self.show_end(end);
                 }
             }
+            Event::StepResult { scope, id, result } => {
+                self.scope_mut(scope).steps.insert(id, result);
+            }
             Event::StepEnded { path, end } => {
                 self.record(&path, &AuditData::StepEnd(*end))?;
             }
@@ -439,6 +442,9 @@ impl Writer {
             }
             Event::Control { path, record } => {
                 let _ = self.record(&path, &AuditData::Control(record));
+            }
+            Event::OutputRepair { path, record } => {
+                self.record(&path, &AuditData::OutputRepair(record))?;
             }
             Event::LoopPlanned { depth, plan } => self.frame_mut(depth).loop_ = Some(plan),
             Event::IterationHeading { heading, item } => {

@@ -65,7 +65,8 @@ pub fn completion_report(
         }
         None => Report::new(End::Success),
     };
-    if let (Some(name), Some(text)) = (&step.capture, &completion.final_text)
+    // A step with `output:` captures its JSON value instead (see `stream`).
+    if let (Some(name), Some(text), None) = (&step.capture, &completion.final_text, &step.output)
         && let Err(failure) = store_capture(
             cx,
             name,

@@ -10,7 +10,7 @@ use super::super::super::outcome::{ErrorClass, Failure};
 use super::super::super::run::{Event, StepCtx};
 use super::super::shell::{resolve_workdir, runner_env};
 use super::plan::Plan;
-use crate::agents::{self, CommandSpec, EnvLayers, HostFacts, Invocation, framing};
+use crate::agents::{self, CommandSpec, EnvLayers, HostFacts, Invocation, SchemaArg, framing};
 use crate::state::{SessionHow, SessionRecord, StepStart};
 use crate::workflow::{AgentMode, AgentStep};
 
@@ -67,6 +67,10 @@ pub fn start(
     let prompt = framing::assemble_prompt(&prompt, enrichment.as_deref());
     // The step_start event written below gets this seq; output files are named by it.
     let stem = output_stem(cx.next_seq(), cx.at.audit_path);
+    let (prompt, output_schema) = match structured_request(cx, step, plan, prompt, &stem) {
+        Ok(request) => request,
+        Err(failure) => return failed(cx, plan, start, failure),
+    };
     let prompt_file = cx.output_dir().join(format!("{stem}.prompt.md"));
     let prompt = match framing::large_prompt(&prompt, &prompt_file) {
         Some(short) => {
@@ -130,6 +134,7 @@ pub fn start(
                 .cost_left_at(cx.at.audit_path, cx.at.step.budget),
             AgentMode::Interactive => None,
         },
+        output_schema,
     };
     let spec = match plan.adapter.build(&invocation) {
         Ok(spec) => spec,
@@ -167,6 +172,35 @@ pub fn start(
         env,
         stem,
     }))
+}
+
+/// What a step with `output:` asks of its CLI (control.md §7): the native schema option where
+/// the CLI has one (the schema is written to `<stem>.schema.json` for CLIs that read a file), or
+/// else a request for one JSON value appended to the prompt.
+fn structured_request(
+    cx: &StepCtx<'_, '_>,
+    step: &AgentStep,
+    plan: &Plan,
+    prompt: String,
+    stem: &str,
+) -> Result<(String, Option<SchemaArg>), Failure> {
+    let Some(output) = &step.output else {
+        return Ok((prompt, None));
+    };
+    let schema = output.schema.as_ref().map(|s| s.value());
+    match schema {
+        Some(schema) if plan.adapter.capabilities().output_schema => {
+            let json = schema.to_string();
+            let file = cx.output_dir().join(format!("{stem}.schema.json"));
+            write_agent_input(&file, &json)
+                .map_err(|err| Failure::new(ErrorClass::Internal, err.to_string()))?;
+            Ok((prompt, Some(SchemaArg { json, file })))
+        }
+        _ => Ok((
+            format!("{prompt}\n\n{}", framing::output_request(schema)),
+            None,
+        )),
+    }
 }
 
 /// The step starts and fails at once.

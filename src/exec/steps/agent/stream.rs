@@ -2,6 +2,8 @@
 //! parser, report the rendered events and the session id as soon as it shows, keep the text
 //! transcript, and turn the parser's completion into the step's report.
 
+use std::process::ExitStatus;
+
 use tokio::sync::mpsc;
 
 use super::super::super::budget::{Spent, StepMeter, Tracker};
@@ -10,16 +12,22 @@ use super::super::super::files::write_private;
 use super::super::super::outcome::{End, ErrorClass, Failure};
 use super::super::super::process::headless::{self, HeadlessJob};
 use super::super::super::run::{Event, Report, StepCtx};
-use super::super::shell::insert_status;
+use super::super::output;
+use super::super::shell::{insert_status, store_capture};
 use super::super::timeouts;
 use super::plan::Plan;
 use super::record;
 use super::start::Launch;
 use crate::agents::render::{self, RenderOptions};
-use crate::agents::{self, AgentEvent, Completion, ExitInfo, RunningUsage, StreamParser};
+use crate::agents::{
+    self, AgentEvent, CommandSpec, Completion, EnvLayers, ExitInfo, Invocation, RunningUsage,
+    SessionRequest, StreamParser, framing,
+};
+use crate::state::{CaptureValue, OutputRepair};
 use crate::workflow::AgentStep;
 
-/// Runs the CLI to its end and reports how the step went.
+/// Runs the CLI to its end and reports how the step went. A step with `output:` whose answer is
+/// not the JSON value it asked for gets one repair turn in the same session (control.md §7).
 pub async fn run(
     cx: &mut StepCtx<'_, '_>,
     step: &AgentStep,
@@ -32,6 +40,168 @@ pub async fn run(
         env,
         stem,
     } = launch;
+    let mut session_id = plan.known_id.clone();
+    let first = cli_turn(
+        cx,
+        step,
+        plan,
+        &invocation,
+        &spec,
+        &env,
+        &stem,
+        &mut session_id,
+    );
+    let mut done = match first.await? {
+        Ok(done) => done,
+        Err(report) => return Ok(report),
+    };
+    let mut answer = None;
+    if let Some(output) = &step.output
+        && done.completion.failure.is_none()
+    {
+        let mut checked = output::from_completion(&done.completion, output);
+        if let (Err(invalid), Some(id)) = (&checked, session_id.clone())
+            && plan.adapter.capabilities().resume_headless
+        {
+            cx.emit(Event::Detail(format!(
+                "the answer does not match the output schema; asking again in the same session: {}",
+                invalid.describe()
+            )))?;
+            cx.emit(Event::OutputRepair {
+                path: cx.at.audit_path.to_owned(),
+                record: OutputRepair {
+                    errors: invalid.errors(),
+                },
+            })?;
+            let repair = Invocation {
+                session: SessionRequest::Resume { id },
+                prompt: framing::output_repair(&invalid.describe()),
+                ..invocation.clone()
+            };
+            let repair_spec = match plan.adapter.build(&repair) {
+                Ok(spec) => spec,
+                Err(err) => return Ok(Report::failed(err.to_failure().into())),
+            };
+            let repair_stem = format!("{stem}-repair");
+            let second = cli_turn(
+                cx,
+                step,
+                plan,
+                &repair,
+                &repair_spec,
+                &env,
+                &repair_stem,
+                &mut session_id,
+            );
+            let second = match second.await? {
+                Ok(second) => second,
+                Err(report) => return Ok(report),
+            };
+            done = done.then(second);
+            if done.completion.failure.is_none() {
+                checked = output::from_completion(&done.completion, output);
+            }
+        }
+        answer = Some(checked);
+    }
+    let Done {
+        completion,
+        status,
+        stderr_tail,
+        outputs,
+        tokens,
+        over_budget,
+    } = done;
+    let mut report = record::completion_report(cx, step, &completion, &stderr_tail, tokens)?;
+    if let Some(why) = over_budget {
+        // The agent ended on its own after its last report crossed a budget.
+        report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
+    }
+    if let Some(answer) = answer
+        && matches!(report.end, End::Success)
+    {
+        let stored = match answer {
+            Ok(value) => match &step.capture {
+                Some(name) => {
+                    store_capture(cx, name, CaptureValue::Json(value), &mut report.record)
+                }
+                None => Ok(()),
+            },
+            Err(invalid) => Err(invalid.failure("the final answer")),
+        };
+        if let Err(failure) = stored {
+            report.end = End::Failed(failure);
+        }
+    }
+    insert_status(&mut report.record, status);
+    report.record.outputs = Some(outputs);
+    record::keep_session(cx, step, plan, session_id, report)
+}
+
+/// One CLI run that ended with an exit status.
+struct Done {
+    completion: Completion,
+    status: ExitStatus,
+    stderr_tail: String,
+    outputs: Vec<String>,
+    /// The tokens a budget counts (control.md §5).
+    tokens: u64,
+    /// The budget its last usage report crossed, if any.
+    over_budget: Option<String>,
+}
+
+impl Done {
+    /// The first turn followed by its repair turn: the repair's answer and end, both turns'
+    /// usage, cost and output files.
+    fn then(self, repair: Done) -> Done {
+        let (first, second) = (self.completion, repair.completion);
+        let usage = match (first.usage, second.usage) {
+            (None, None) => None,
+            (a, b) => {
+                let mut sum = a.unwrap_or_default();
+                sum.add(&b.unwrap_or_default());
+                Some(sum)
+            }
+        };
+        let sum = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
+        let mut outputs = self.outputs;
+        outputs.extend(repair.outputs);
+        Done {
+            completion: Completion {
+                session_id: second.session_id.or(first.session_id),
+                usage,
+                cost_usd: sum(first.cost_usd, second.cost_usd),
+                num_turns: match (first.num_turns, second.num_turns) {
+                    (None, None) => None,
+                    (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+                },
+                ..second
+            },
+            status: repair.status,
+            stderr_tail: repair.stderr_tail,
+            outputs,
+            tokens: self.tokens + repair.tokens,
+            over_budget: self.over_budget.or(repair.over_budget),
+        }
+    }
+}
+
+/// Runs the CLI once with `inv` (output files named `<stem>.*`): `Ok(Done)` when it exited,
+/// `Err(report)` when the step ends here (not installed, interrupted, a limit reached).
+#[expect(clippy::too_many_arguments, reason = "one turn's inputs, all distinct")]
+async fn cli_turn(
+    cx: &mut StepCtx<'_, '_>,
+    step: &AgentStep,
+    plan: &Plan,
+    invocation: &Invocation,
+    spec: &CommandSpec,
+    env: &EnvLayers,
+    stem: &str,
+    session_id: &mut Option<String>,
+) -> Result<Result<Done, Report>, RunError> {
     let output_dir = cx.output_dir();
     let (mut limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
     let tracker = cx.budget();
@@ -40,7 +210,7 @@ pub async fn run(
     let job = HeadlessJob {
         program: spec.program.clone(),
         args: spec.args.clone(),
-        env: agents::child_env(std::env::vars(), &spec, &env),
+        env: agents::child_env(std::env::vars(), spec, env),
         workdir: invocation.workdir.clone(),
         stream_file: output_dir.join(format!("{stem}.stream.jsonl")),
         stderr_file: output_dir.join(format!("{stem}.stderr")),
@@ -48,11 +218,10 @@ pub async fn run(
     };
     let text_path = output_dir.join(format!("{stem}.txt"));
     let mut text_file = String::new();
-    let mut parser = plan.adapter.parser(&invocation);
+    let mut parser = plan.adapter.parser(invocation);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let process = headless::run(job, tx, cx.interrupts());
     tokio::pin!(process);
-    let mut session_id = plan.known_id.clone();
     let verbose = cx.settings().verbose;
     let shown = RenderOptions {
         colour: cx.colour(),
@@ -94,11 +263,11 @@ pub async fn run(
     crate::console::spinner::step_started();
     let end = loop {
         tokio::select! {
-            Some(line) = rx.recv() => handle(cx, line, &mut session_id, &mut text_file)?,
+            Some(line) = rx.recv() => handle(cx, line, session_id, &mut text_file)?,
             Some(expired) = notices.recv() => timeouts::announce(cx, expired, "the agent"),
             end = &mut process => {
                 while let Ok(line) = rx.try_recv() {
-                    handle(cx, line, &mut session_id, &mut text_file)?;
+                    handle(cx, line, session_id, &mut text_file)?;
                 }
                 break end;
             }
@@ -111,16 +280,27 @@ pub async fn run(
         format!("output/{stem}.txt"),
         format!("output/{stem}.stderr"),
     ];
+    if end
+        .as_ref()
+        .map_or(true, |e| e.halted.is_none() && e.status.is_none())
+    {
+        // Not installed, interrupted or timed out: what the stream reported still counts.
+        let so_far = parser.running().map(spent).unwrap_or_default();
+        commit(cx, &tracker, &meter, so_far);
+    }
     let end = match end {
         Ok(end) => end,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let mut report = Report::failed(plan.adapter.not_installed().into());
             report.record.outputs = Some(outputs);
-            return Ok(report);
+            return Ok(Err(report));
         }
         Err(err) => {
             let message = format!("cannot run {}: {err}", invocation.binary);
-            return Ok(Report::failed(Failure::new(ErrorClass::Internal, message)));
+            return Ok(Err(Report::failed(Failure::new(
+                ErrorClass::Internal,
+                message,
+            ))));
         }
     };
     if let Some(why) = end.halted {
@@ -131,18 +311,18 @@ pub async fn run(
         let mut report = record::completion_report(cx, step, &completion, "", used.tokens)?;
         report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
         report.record.outputs = Some(outputs);
-        return record::keep_session(cx, step, plan, session_id, report);
+        return record::keep_session(cx, step, plan, session_id.clone(), report).map(Err);
     }
     if let Some(expired) = end.timed_out {
         // The session id seen before the limit is already in state: a resume continues it.
         let mut report = timeouts::timed_out(cx, expired);
         report.record.outputs = Some(outputs);
-        return record::keep_session(cx, step, plan, session_id, report);
+        return record::keep_session(cx, step, plan, session_id.clone(), report).map(Err);
     }
     let Some(status) = end.status else {
         let mut report = Report::new(End::Interrupted);
         report.record.outputs = Some(outputs);
-        return Ok(report);
+        return Ok(Err(report));
     };
     use std::os::unix::process::ExitStatusExt;
     let exit = ExitInfo {
@@ -156,17 +336,16 @@ pub async fn run(
     if let Some(id) = &completion.session_id
         && session_id.as_deref() != Some(id)
     {
-        record::session_seen(cx, plan, &mut session_id, id)?;
+        record::session_seen(cx, plan, session_id, id)?;
     }
-    let mut report =
-        record::completion_report(cx, step, &completion, &end.stderr_tail, used.tokens)?;
-    if let Some(why) = meter.halt.reason() {
-        // The step ended on its own after its last report crossed a budget.
-        report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
-    }
-    insert_status(&mut report.record, status);
-    report.record.outputs = Some(outputs);
-    record::keep_session(cx, step, plan, session_id, report)
+    Ok(Ok(Done {
+        completion,
+        status,
+        stderr_tail: end.stderr_tail,
+        outputs,
+        tokens: used.tokens,
+        over_budget: meter.halt.reason(),
+    }))
 }
 
 fn spent(now: RunningUsage) -> Spent {

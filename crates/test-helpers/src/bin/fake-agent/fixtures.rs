@@ -20,6 +20,8 @@ fixtures!(
     "claude" / "no_conversation",
     "claude" / "api_error",
     "claude" / "asks_user",
+    "claude" / "structured",
+    "claude" / "structured_gave_up",
     "codex" / "success",
     "codex" / "reconnecting",
     "codex" / "turn_failed",

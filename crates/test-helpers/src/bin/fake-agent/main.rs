@@ -133,6 +133,15 @@ fn auth_status(cli: Cli) -> i32 {
     }
 }
 
+/// The schema of claude's `--json-schema` or the contents of codex's `--output-schema` file.
+fn native_schema(t: &Turn) -> Option<String> {
+    if let Some(schema) = t.parsed.value("--json-schema") {
+        return Some(schema.to_owned());
+    }
+    let file = t.parsed.value("--output-schema")?;
+    Some(std::fs::read_to_string(file).unwrap_or_default())
+}
+
 fn turn(cli: Cli, args: &[String], t: Turn) -> i32 {
     let cwd = std::env::current_dir()
         .and_then(|d| d.canonicalize())
@@ -172,6 +181,7 @@ fn turn(cli: Cli, args: &[String], t: Turn) -> i32 {
         prompt: t.prompt.clone(),
         hints: hints.join("\n"),
         interactive: !t.headless,
+        native_schema: native_schema(&t),
     };
 
     if let Some(code) = refuse(cli, &t, &ctx, resume) {

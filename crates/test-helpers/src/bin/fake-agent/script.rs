@@ -16,7 +16,13 @@
 //! - [{sh: "git commit -qam 'M1: parser'"}, {check_off: {path: plan.md, all: true}}, {text: ok}]
 //! - [{print: "FULL"}, {kill_self: SIGKILL}]       # an agent that crashes
 //! - [{spend: {cost_usd: 0.6, tokens: 4000, messages: 4, sleep_ms: 100}}]  # usage as it goes
+//! - [{json: {verdict: pass, issues: []}}]          # a structured answer (control.md §7)
 //! ```
+//!
+//! `json` answers with one JSON value the way the CLI would: claude given `--json-schema` and
+//! codex given `--output-schema` return it natively (claude's `structured_output`, codex's final
+//! message); otherwise, and for the other CLIs, the answer is text with a ```json block. A script
+//! that answers badly once and then correctly is two turns: `[{json: bad}]`, `[{json: good}]`.
 //!
 //! Paths of `write_file` and `check_off` may name environment variables (`$NAME` or `${NAME}`), so
 //! a script can reach the run directory (`$AGENT_RUNNER_RUN_DIR`) without knowing the run id.
@@ -41,6 +47,9 @@ pub enum Action {
     },
     /// A successful turn whose final answer is this text.
     Text(String),
+    /// A successful turn whose answer is this JSON value (compact text), given the way the CLI
+    /// gives structured answers.
+    Json(String),
     WriteFile {
         path: String,
         content: String,
@@ -158,6 +167,9 @@ fn bare(key: &str, arg: &Value) -> Result<Action, String> {
             },
         },
         "text" => Action::Text(scalar(arg).ok_or("text needs a string")?),
+        "json" => Action::Json(
+            serde_json::to_string(arg).map_err(|e| format!("json needs a value: {e}"))?,
+        ),
         "write_file" => Action::WriteFile {
             path: s(arg, "path").ok_or("write_file needs path")?,
             content: s(arg, "content").unwrap_or_default(),

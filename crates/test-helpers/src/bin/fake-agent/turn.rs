@@ -25,6 +25,9 @@ pub struct TurnCtx {
     /// Text that may name the agent-runner binary (`--allowedTools`, system text, prompt).
     pub hints: String,
     pub interactive: bool,
+    /// The schema of a native structured-output option (claude `--json-schema`, codex
+    /// `--output-schema`'s file, read), when one was given.
+    pub native_schema: Option<String>,
 }
 
 /// The answer used when a script does not give one.
@@ -47,8 +50,34 @@ impl TurnCtx {
         if self.interactive { "\r\n" } else { "\n" }
     }
 
+    /// Answers with the JSON value `json` (compact text) as the CLI gives a structured answer.
+    fn answer_json(&self, json: &str) -> i32 {
+        match (self.cli, &self.native_schema) {
+            (Cli::Codex, Some(schema))
+                if serde_json::from_str::<serde_json::Value>(schema).is_err() =>
+            {
+                err("fake-agent: the --output-schema file is missing or not JSON");
+                1
+            }
+            (Cli::Claude, Some(_)) => self.emit_with("structured", None, json),
+            (Cli::Codex, Some(_)) => self.emit("success", Some(json)),
+            _ => {
+                let pretty = serde_json::from_str::<serde_json::Value>(json)
+                    .and_then(|v| serde_json::to_string_pretty(&v))
+                    .unwrap_or_else(|_| json.to_owned());
+                let text = format!("Here is my answer.\n\n```json\n{pretty}\n```");
+                self.emit("success", Some(&text))
+            }
+        }
+    }
+
     /// Prints a fixture (stdout lines, then stderr lines); returns its exit status.
     pub fn emit(&self, scenario: &str, text: Option<&str>) -> i32 {
+        self.emit_with(scenario, text, "")
+    }
+
+    /// [`TurnCtx::emit`] with a JSON value for the fixture's `{{json}}`.
+    fn emit_with(&self, scenario: &str, text: Option<&str>, json: &str) -> i32 {
         let Some(tpl) = template(self.cli.name(), scenario) else {
             err(&format!(
                 "fake-agent: no fixture {}/{scenario}",
@@ -61,6 +90,7 @@ impl TurnCtx {
             text: text.unwrap_or(DEFAULT_TEXT),
             cwd: &self.cwd,
             home: &self.home,
+            json,
         };
         let fixture = render_fixture(tpl, &vars);
         for line in &fixture.lines {
@@ -80,6 +110,7 @@ impl TurnCtx {
                 text: DEFAULT_TEXT,
                 cwd: &self.cwd,
                 home: &self.home,
+                json: "",
             };
             let lines = render_fixture(tpl, &vars).lines;
             let half = lines.len() / 2;
@@ -101,6 +132,7 @@ pub fn run(ctx: &TurnCtx, actions: &[Action], input: Option<&Input>) -> i32 {
         match action {
             Action::Emit { fixture, text } => status = ctx.emit(fixture, text.as_deref()),
             Action::Text(text) => status = ctx.emit("success", Some(text)),
+            Action::Json(json) => status = ctx.answer_json(json),
             Action::WriteFile { path, content } => {
                 let path = std::path::Path::new(&ctx.cwd).join(expand_env(path));
                 if let Some(dir) = path.parent() {
