@@ -150,6 +150,21 @@ fn claude_totals_come_from_model_usage_with_a_split_by_model_and_claude_gets_the
         .position(|a| a == "--max-budget-usd")
         .expect("--max-budget-usd");
     assert_eq!(argv[at + 1], "2.0000");
+    // `show` splits the usage by model.
+    let shown = out.again().args(["show"]).run();
+    assert!(
+        shown
+            .stdout
+            .contains("  claude-haiku-5: 1k input / 0 output tokens, $0.10\n"),
+        "{}",
+        shown.stdout
+    );
+    let json = shown.again().args(["show", "--json"]).run();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["usage"]["models"]["claude-sonnet-5"]["input_tokens"],
+        2990
+    );
 }
 
 #[test]
