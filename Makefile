@@ -22,7 +22,13 @@ WITH_FAKE_CLIS = env AGENT_RUNNER_HOME="$${AGENT_RUNNER_HOME:-$$HOME/.agent-runn
 build:
 	$(CARGO) build --release
 
-tools: $(TOOLS_DIR)/node_modules/.bin/openspec browser
+tools: $(TOOLS_DIR)/node_modules/.bin/openspec $(TOOLS_DIR)/py/bin/kubernetes-validate browser
+
+# The official Kubernetes JSON schemas, for the `k8s` manifest tests (PyPI's kubernetes-validate).
+KUBERNETES_VALIDATE_VERSION := 1.37.0
+$(TOOLS_DIR)/py/bin/kubernetes-validate:
+	python3 -m venv $(TOOLS_DIR)/py
+	$(TOOLS_DIR)/py/bin/pip install -q kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
 
 # The run-view tests drive Debian's headless Chromium through chromedriver: installed when
 # missing (apt-get, with sudo when not root); elsewhere, install them yourself.

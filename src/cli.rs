@@ -24,6 +24,7 @@ pub const COMMAND_WORDS: &[&str] = &[
     "ui",
     "help",
     "migrate",
+    "k8s",
     "resume",
     "validate",
 ];
@@ -40,6 +41,7 @@ Examples:
   agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows [--all] | schema
   agent-runner migrate [DIR] [--write]       convert a Go agent-runner project (diff first)
   agent-runner ui                            a local web view of the runs (prints its URL)
+  agent-runner k8s flokay add-login --image registry/agents:1 --secret agent-keys | kubectl apply -f -
 
 Inside an interactive step, type /continue and Enter (or press Ctrl-]) to end the step; /abort
 stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid workflow or config,
@@ -58,7 +60,8 @@ stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid work
                       agent-runner --validate [--json] [<WORKFLOW|FILE>...]\n       \
                       agent-runner --resume [<RUN_ID>] [--from <STEP>]\n       \
                       agent-runner <list|show|log|workflows|schema|migrate|step continue> ...\n       \
-                      agent-runner ui [--port N] [--bind ADDR] [--token-file F] [--all] [--open]"
+                      agent-runner ui [--port N] [--bind ADDR] [--token-file F] [--all] [--open]\n       \
+                      agent-runner k8s <WORKFLOW> [PARAMS]... --image IMAGE [--secret NAME]... [--pvc NAME]"
 )]
 pub struct RawArgs {
     /// Change to DIR first; it becomes the project directory.
@@ -139,6 +142,26 @@ pub struct RawArgs {
     #[arg(long)]
     pub open: bool,
 
+    /// A new run (and k8s): use this run id instead of a generated one.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+
+    /// k8s: the container image (with agent-runner and the agent CLIs).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// k8s: a Secret whose keys become environment variables (repeatable).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+
+    /// k8s: an existing PersistentVolumeClaim for the state and the workspace.
+    #[arg(long, value_name = "NAME")]
+    pub pvc: Option<String>,
+
+    /// k8s: the namespace of the generated objects.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
     /// step continue: a note for the audit log.
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
@@ -217,6 +240,7 @@ pub enum Command {
     },
     Schema,
     Ui(UiRequest),
+    K8s(K8sRequest),
     StepContinue {
         note: Option<String>,
     },
@@ -230,6 +254,23 @@ pub struct RunRequest {
     pub seed_session: Option<String>,
     pub from: Option<String>,
     pub dry_run: bool,
+    /// `--run-id`: the id of the new run instead of a generated one.
+    pub run_id: Option<String>,
+}
+
+/// `agent-runner k8s`: the manifests that run a workflow as a Kubernetes Job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K8sRequest {
+    pub workflow: String,
+    pub params: Vec<String>,
+    pub image: String,
+    /// Secrets whose keys become the container's environment.
+    pub secrets: Vec<String>,
+    /// An existing claim for the state and workspace; without it one is generated.
+    pub pvc: Option<String>,
+    pub namespace: Option<String>,
+    /// The run id, if the user chose it.
+    pub run_id: Option<String>,
 }
 
 /// `agent-runner ui`: where to serve the run view and what it shows.
@@ -256,7 +297,7 @@ pub struct Invocation {
 /// What parsing produced when it did not produce an invocation.
 #[derive(Debug)]
 pub enum ParseOutcome {
-    Invocation(Invocation),
+    Invocation(Box<Invocation>),
     /// `--help` or `help`: print this text to stdout, exit 0.
     Help(String),
     /// A usage error: print `agent-runner: error: <message>` to stderr, exit 2.
@@ -307,11 +348,11 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
         None => Ok(None),
     });
     match decided {
-        Ok(Some(command)) => ParseOutcome::Invocation(Invocation {
+        Ok(Some(command)) => ParseOutcome::Invocation(Box::new(Invocation {
             global,
             command,
             warnings: Vec::new(),
-        }),
+        })),
         Ok(None) => ParseOutcome::Help(help_text()),
         Err(message) => ParseOutcome::Usage(message),
     }
@@ -476,6 +517,7 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
                 seed_session: raw.session.clone(),
                 from: raw.from.clone(),
                 dry_run: raw.dry_run,
+                run_id: raw.run_id.clone(),
             })))
         }
         Some("list") => command_only(
@@ -529,6 +571,26 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
             }),
             0,
         ),
+        Some("k8s") => {
+            let mut rest = positional.into_iter().skip(1);
+            let Some(workflow) = rest.next() else {
+                return Err("\"k8s\" needs a workflow name or file".to_owned());
+            };
+            let Some(image) = raw.image.clone() else {
+                return Err("\"k8s\" needs --image <IMAGE>: the image the Job runs".to_owned());
+            };
+            let mut params: Vec<String> = rest.collect();
+            params.extend(after);
+            Ok(Some(Command::K8s(K8sRequest {
+                workflow,
+                params,
+                image,
+                secrets: raw.secrets.clone(),
+                pvc: raw.pvc.clone(),
+                namespace: raw.namespace.clone(),
+                run_id: raw.run_id.clone(),
+            })))
+        }
         Some("help") => Ok(None),
         Some("step") => match positional.get(1).map(String::as_str) {
             Some("continue") => command_only(

@@ -14,6 +14,7 @@ pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod interpolate;
+pub mod k8s;
 pub mod pty;
 pub mod report;
 pub mod run;

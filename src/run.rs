@@ -22,7 +22,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
 pub fn run_with(args: Vec<OsString>, ui: fn(&crate::cli::UiRequest) -> i32) -> i32 {
     init_debug_log();
     let invocation = match cli::parse(args) {
-        ParseOutcome::Invocation(invocation) => invocation,
+        ParseOutcome::Invocation(invocation) => *invocation,
         ParseOutcome::Help(text) => {
             crate::console::print_stdout(&text);
             return exit::SUCCESS;
@@ -75,6 +75,10 @@ pub fn run_with(args: Vec<OsString>, ui: fn(&crate::cli::UiRequest) -> i32) -> i
             crate::report::log(&invocation.global, run_id.as_deref(), follow)
         }
         Command::Ui(request) => ui(&request),
+        Command::K8s(request) => match std::env::current_dir() {
+            Ok(dir) => crate::k8s::run(&request, &dir),
+            Err(err) => Error::CurrentDir(err).report(),
+        },
         Command::StepContinue { note } => {
             let report = crate::pty::step_continue(note.as_deref());
             if report.exit_code == exit::SUCCESS {

@@ -18,6 +18,7 @@ enum Kind {
     Migrate,
     Schema,
     Ui,
+    K8s,
     StepContinue,
 }
 
@@ -35,6 +36,7 @@ impl Kind {
             Command::Migrate { .. } => Kind::Migrate,
             Command::Schema => Kind::Schema,
             Command::Ui(_) => Kind::Ui,
+            Command::K8s(_) => Kind::K8s,
             Command::StepContinue { .. } => Kind::StepContinue,
             // `--version` prints the version whatever else is given.
             Command::Version => return None,
@@ -55,6 +57,7 @@ impl Kind {
             Kind::Migrate => "\"migrate\"",
             Kind::Schema => "\"schema\"",
             Kind::Ui => "\"ui\"",
+            Kind::K8s => "\"k8s\"",
             Kind::StepContinue => "\"step continue\"",
         }
     }
@@ -71,7 +74,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 16] = [
+    let options: [(bool, &str, &[Kind]); 21] = [
         (
             raw.json,
             "--json",
@@ -92,6 +95,11 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         (raw.open, "--open", &[Ui]),
         (raw.max_cost.is_some(), "--max-cost", &[Run, Resume]),
         (raw.max_tokens.is_some(), "--max-tokens", &[Run, Resume]),
+        (raw.run_id.is_some(), "--run-id", &[Run, K8s]),
+        (raw.image.is_some(), "--image", &[K8s]),
+        (!raw.secrets.is_empty(), "--secret", &[K8s]),
+        (raw.pvc.is_some(), "--pvc", &[K8s]),
+        (raw.namespace.is_some(), "--namespace", &[K8s]),
     ];
     for (given, option, applies_to) in options {
         if given && !applies_to.contains(&kind) {

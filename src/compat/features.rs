@@ -79,16 +79,31 @@ pub fn step(fields: &mut Vec<(String, Node)>, path: &str, sink: &mut Sink) -> bo
         }
     }
     if let Some(i) = fields.iter().position(|(k, _)| k == "capture_format") {
-        // `text` is what every capture is here; JSON captures came with Go script steps.
-        if fields[i].1.as_str() != Some("text") {
-            report(
-                sink,
-                "capture_format: json",
-                &key_path(path, "capture_format"),
-                Target::Key,
-            );
+        // `text` is what a capture is without `output`; `json` is `output: json` (control.md §7).
+        match fields[i].1.as_str() {
+            Some("text") => {
+                fields.remove(i);
+            }
+            Some("json") if !has(fields, "output") => {
+                fields[i] = ("output".to_owned(), Node::Str("json".to_owned()));
+            }
+            Some("json") => {
+                fields.remove(i);
+            }
+            _ => {
+                let value = match fields[i].1.as_str() {
+                    Some(text) => crate::workflow::yaml::quote_short(text),
+                    None => fields[i].1.describe(),
+                };
+                sink.error(
+                    "invalid-value",
+                    format!("invalid capture_format {value}: use text or json"),
+                    &key_path(path, "capture_format"),
+                    Target::Value,
+                );
+                fields.remove(i);
+            }
         }
-        fields.remove(i);
     }
     for (key, value) in fields.iter_mut() {
         if let Node::Str(text) = value {

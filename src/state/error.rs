@@ -18,6 +18,10 @@ pub enum StateError {
     #[error("no run \"{0}\" in this project (see \"agent-runner list\")")]
     NoSuchRun(String),
 
+    /// `--run-id` named a run that already exists.
+    #[error("run \"{0}\" already exists; resume it with \"agent-runner --resume {0}\"")]
+    RunExists(String),
+
     /// `--resume` without an id found no failed or interrupted run.
     #[error("no failed or interrupted run to resume in this project")]
     NothingToResume,
@@ -104,6 +108,7 @@ impl StateError {
         match self {
             StateError::InvalidRunId(_)
             | StateError::NoSuchRun(_)
+            | StateError::RunExists(_)
             | StateError::NothingToResume => exit::USAGE,
             StateError::NewerFormat { .. }
             | StateError::GoRun { .. }

@@ -219,6 +219,21 @@ impl ProjectDir {
         })
     }
 
+    /// Claims the run id the user chose (`--run-id`): an invalid id or one already taken is an
+    /// error, never a silently different id.
+    pub fn reserve_named(&self, run_id: &str) -> Result<ReservedRun, StateError> {
+        validate_run_id(run_id)?;
+        self.ensure()?;
+        let dir = self.runs_dir().join(run_id);
+        match create_private_dir_new(&dir) {
+            Ok(()) => Ok(ReservedRun::new(dir, run_id.to_owned())),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(StateError::RunExists(run_id.to_owned()))
+            }
+            Err(e) => Err(StateError::io("create run dir in", self.runs_dir(), e)),
+        }
+    }
+
     fn reserve_from(
         &self,
         attempts: usize,

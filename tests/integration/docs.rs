@@ -30,6 +30,7 @@ const DOCS: &[&str] = &[
     "docs/cli.md",
     "docs/configuration.md",
     "docs/engines.md",
+    "docs/kubernetes.md",
     "docs/migrating.md",
     "docs/runs-and-state.md",
     "docs/workflow-format.md",

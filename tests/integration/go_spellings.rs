@@ -54,11 +54,6 @@ fn every_later_go_feature_is_one_go_only_feature_error_pointing_to_migrating_md(
             "6:5",
             "steps[0] (id \"a\"): \"capture on an interactive step\"",
         ),
-        (
-            "steps:\n  - id: a\n    command: ls\n    capture: files\n    capture_format: json\n",
-            "6:5",
-            "steps[0] (id \"a\"): \"capture_format: json\"",
-        ),
     ];
     for (steps, position, what) in cases {
         let lines = diagnostics(&format!("name: w\n{steps}"));
@@ -95,6 +90,26 @@ fn autonomous_cursor_and_hyphenated_sessions_are_aliases() {
     )
     .run();
     assert_eq!(out.turns()[0]["cli"], "cursor-agent");
+    // `capture_format: json` is `output: json`: the capture is a JSON value.
+    let out = agent_workflow(
+        "name: w\nsteps:\n\
+         \x20 - {id: a, command: 'echo [1, 2]', capture: list, capture_format: json}\n\
+         \x20 - {id: b, command: 'echo {{list.1}} > second.txt'}\n",
+    )
+    .run();
+    assert_eq!(out.read("second.txt"), "2\n");
+    assert_eq!(
+        out.state()["scope"]["captures"]["list"],
+        serde_json::json!({"json": [1, 2]})
+    );
+    let lines = diagnostics(
+        "name: w\nsteps:\n  - {id: a, command: ls, capture: c, capture_format: yaml}\n",
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("error[invalid-value]: steps[0] (id \"a\"): invalid capture_format \"yaml\": use text or json"),
+        "{lines:?}"
+    );
     // Parameter and capture names keep the identifier rule: they become AR_<NAME> and CEL names.
     let lines = diagnostics("name: w\nparams: [my-param]\nsteps:\n  - {id: a, command: ls}\n");
     assert_eq!(lines.len(), 1, "{lines:?}");

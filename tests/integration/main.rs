@@ -38,6 +38,7 @@ mod interactive_harness;
 mod interactive_sessions;
 mod interactive_terminal;
 mod interactive_triggers;
+mod k8s;
 mod process_lifetime;
 mod pty_relay;
 mod reports;

@@ -95,9 +95,11 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     let root = StateRoot::from_env().map_err(state_error)?;
     let project_state = root.project(&project).map_err(state_error)?;
     // The id is claimed on disk at once: another run started in the same second cannot draw it.
-    let reserved = project_state
-        .reserve_run(&workflow.name)
-        .map_err(state_error)?;
+    let reserved = match &request.run_id {
+        Some(id) => project_state.reserve_named(id),
+        None => project_state.reserve_run(&workflow.name),
+    }
+    .map_err(state_error)?;
     let run_id = reserved.id().to_owned();
     let default_dir = reserved.default_dir().display().to_string();
     let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
