@@ -38,6 +38,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "idle_timeout",
     "kill_grace",
     "budget",
+    "max_concurrent_agents",
 ];
 const CLI_KEYS: &[&str] = &[
     "binary",
@@ -47,6 +48,7 @@ const CLI_KEYS: &[&str] = &[
     "env",
     "timeout",
     "idle_timeout",
+    "max_concurrent",
 ];
 const PROFILE_KEYS: &[&str] = &[
     "cli",
@@ -80,6 +82,8 @@ pub struct Config {
     pub kill_grace: Option<Duration>,
     /// The run budget of every run (control.md §5), key by key under the workflow's.
     pub budget: Budget,
+    /// How many agent processes may run at once in the whole run (control.md §8).
+    pub max_concurrent_agents: Option<u32>,
     /// Go-era `default_mode` (compat-go.md §1): the mode of prompt steps that get none otherwise.
     pub default_mode: Option<AgentMode>,
     /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
@@ -99,6 +103,8 @@ pub struct CliConfig {
     pub model: Option<String>,
     pub effort: Option<Effort>,
     pub env: BTreeMap<String, String>,
+    /// How many processes of this CLI may run at once in the whole run (control.md §8).
+    pub max_concurrent: Option<u32>,
     /// `timeout` and `idle_timeout` of this CLI's agent steps.
     pub limits: StepLimits,
 }
@@ -151,6 +157,10 @@ impl Config {
         self.limits = higher.limits.or(self.limits);
         over(&mut self.kill_grace, higher.kill_grace);
         self.budget = higher.budget.or(self.budget);
+        over(
+            &mut self.max_concurrent_agents,
+            higher.max_concurrent_agents,
+        );
         over(&mut self.default_mode, higher.default_mode);
         self.go_project |= higher.go_project;
         over(&mut self.active_profile, higher.active_profile);
@@ -163,6 +173,7 @@ impl Config {
             over(&mut low.model, high.model);
             over(&mut low.effort, high.effort);
             low.env.extend(high.env);
+            over(&mut low.max_concurrent, high.max_concurrent);
             low.limits = high.limits.or(low.limits);
         }
         self.profiles.extend(higher.profiles);
@@ -367,6 +378,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         limits: read_limits(r, sink),
         kill_grace: read_duration(r, "kill_grace", sink),
         budget: read_budget(r, sink).unwrap_or_default(),
+        max_concurrent_agents: r.positive_int("max_concurrent_agents", "config", sink),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {
@@ -444,6 +456,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
                     model: c.string("model", sink).map(str::to_owned),
                     effort: c.keyword("effort", Effort::ALL, Effort::parse, sink),
                     env,
+                    max_concurrent: c.positive_int("max_concurrent", "config", sink),
                     limits: read_limits(&c, sink),
                 },
             );

@@ -14,10 +14,12 @@ const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
 const RESET: &str = "\x1b[0m";
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Console {
     pub colour: bool,
     pub quiet: bool,
+    /// `[label] ` before every line of a parallel branch (control.md §8), painted already.
+    pub prefix: String,
 }
 
 impl Console {
@@ -26,6 +28,29 @@ impl Console {
         Console {
             colour: colour_enabled(std::io::stderr().is_terminal()),
             quiet,
+            prefix: String::new(),
+        }
+    }
+
+    /// Lines from now on belong to the branch `label` (`None`: to the run's own walk); `colour`
+    /// is its ANSI colour number on a colour terminal.
+    pub fn set_branch(&mut self, label: Option<&str>, colour: u8) {
+        self.prefix.clear();
+        if let Some(label) = label {
+            self.prefix = if self.colour {
+                format!("\x1b[{colour}m[{label}]{RESET} ")
+            } else {
+                format!("[{label}] ")
+            };
+        }
+    }
+
+    /// Writes one whole line of the run, with the branch prefix.
+    pub fn emit(&self, line: &str) {
+        if self.prefix.is_empty() {
+            eprint_line(line);
+        } else {
+            eprint_line(&format!("{}{line}", self.prefix));
         }
     }
 
@@ -40,7 +65,7 @@ impl Console {
     /// `==> <display path> [<kind label>]`
     pub fn heading(&self, display: &str, label: &str) {
         if !self.quiet {
-            eprint_line(&self.paint(BOLD, &format!("==> {display} [{label}]")));
+            self.emit(&self.paint(BOLD, &format!("==> {display} [{label}]")));
         }
     }
 
@@ -51,21 +76,21 @@ impl Console {
                 Some(item) => format!("==> {heading} {item}"),
                 None => format!("==> {heading}"),
             };
-            eprint_line(&self.paint(BOLD, &text));
+            self.emit(&self.paint(BOLD, &text));
         }
     }
 
     /// `==> <display path> [skipped: <reason>]`
     pub fn skipped(&self, display: &str, reason: &str) {
         if !self.quiet {
-            eprint_line(&self.paint(DIM, &format!("==> {display} [skipped: {reason}]")));
+            self.emit(&self.paint(DIM, &format!("==> {display} [skipped: {reason}]")));
         }
     }
 
     /// An indented detail line (`  command: …`, `  session: …`).
     pub fn detail(&self, text: &str) {
         if !self.quiet {
-            eprint_line(&format!("  {text}"));
+            self.emit(&format!("  {text}"));
         }
     }
 
@@ -78,7 +103,7 @@ impl Console {
             Some(usage) => format!("ok ({}, {usage})", format::duration(duration)),
             None => format!("ok ({})", format::duration(duration)),
         };
-        eprint_line(&format!("  {}", self.paint(GREEN, &text)));
+        self.emit(&format!("  {}", self.paint(GREEN, &text)));
     }
 
     /// `  failed: <reason> (<duration>)`, with the continuing note when `continue_on_failure` applies.
@@ -87,24 +112,24 @@ impl Console {
         if continuing {
             text.push_str("; continuing because continue_on_failure is set");
         }
-        eprint_line(&format!("  {}", self.paint(RED, &text)));
+        self.emit(&format!("  {}", self.paint(RED, &text)));
     }
 
     /// A line of the runner's own that `--quiet` hides (the banner at the start of a run).
     pub fn info(&self, text: &str) {
         if !self.quiet {
-            eprint_line(text);
+            self.emit(text);
         }
     }
 
     /// An indented line that is not hidden by `--quiet` (break notes, engine messages).
     pub fn line(&self, text: &str) {
-        eprint_line(text);
+        self.emit(text);
     }
 
     /// `agent-runner: warning: <text>` in yellow.
     pub fn warning(&self, text: &str) {
-        eprint_line(&self.paint(YELLOW, &format!("agent-runner: warning: {text}")));
+        self.emit(&self.paint(YELLOW, &format!("agent-runner: warning: {text}")));
     }
 }
 

@@ -133,14 +133,15 @@ pub fn attach_own(
 ) -> Result<Result<Option<usize>, Failure>, RunError> {
     let run_dir = Some(cx.run_dir().to_path_buf());
     let run_id = cx.run_id().to_owned();
-    match attach(cx.loader(), workflow, &frame.params, &run_id, run_dir) {
+    let attached = attach(&cx.loader(), workflow, &frame.params, &run_id, run_dir);
+    match attached {
         Ok(None) => Ok(Ok(None)),
         Ok(Some(attached)) => {
             for warning in attached.warnings {
                 cx.warn("engine", &warning);
             }
             cx.emit(records_event(cx.at.audit_path, attached.records))?;
-            let engines = cx.engines();
+            let mut engines = cx.engines();
             engines.push(attached.engine);
             Ok(Ok(Some(engines.len() - 1)))
         }
@@ -166,11 +167,13 @@ pub fn enrich(
     // The hook runs a command: the previous step's end must be on disk first
     // (Writer::save_later).
     cx.emit(Event::Flush)?;
-    let Some(instance) = cx.engines().get_mut(index) else {
+    let mut engines = cx.engines();
+    let Some(instance) = engines.get_mut(index) else {
         return Ok((None, None));
     };
     let name = instance.name().to_owned();
     let result = instance.enrich_prompt(&info);
+    drop(engines);
     cx.emit(records_event(at.audit_path, result.record))?;
     Ok(match result.outcome {
         HookOutcome::Ok(Some(text)) if !text.trim().is_empty() => {
@@ -202,11 +205,13 @@ pub fn check_step(
         return Ok(Ok(()));
     };
     let info = StepInfo::new(step, at.audit_path, Some(cli), continues);
-    let Some(instance) = cx.engines().get_mut(index) else {
+    let mut engines = cx.engines();
+    let Some(instance) = engines.get_mut(index) else {
         return Ok(Ok(()));
     };
     let name = instance.name().to_owned();
     let result = instance.validate_step(&info);
+    drop(engines);
     cx.emit(records_event(at.audit_path, result.record))?;
     Ok(match result.outcome {
         HookOutcome::Rejected(message) => Err(Failure::new(

@@ -109,14 +109,18 @@ impl StateDoc {
         let second = |scope: &Scope| {
             !scope.steps.is_empty() || scope.captures.values().any(CaptureValue::is_json)
         };
-        second(&self.scope)
-            || self.budget.is_some()
-            || self.frames().any(|frame| {
-                frame
+        let mut found = second(&self.scope) || self.budget.is_some();
+        if let Some(position) = self.position.as_ref() {
+            position.walk(&mut |frame| {
+                found |= frame
                     .sub_workflow
                     .as_ref()
-                    .is_some_and(|sub| second(&sub.scope))
-            })
+                    .is_some_and(|sub| second(&sub.scope));
+                // Branch frames (control.md §8).
+                found |= frame.parallel.is_some();
+            });
+        }
+        found
     }
 
     /// The `format_version` this document must be written with.
@@ -139,9 +143,14 @@ impl StateDoc {
     }
 
     /// The step path of the current position (`implement[2]/work/validate/attempts[1]/fix`), or
-    /// `None` when there is none.
+    /// `None` when there is none. With several branches running, their paths joined by `, `.
     pub fn position_path(&self) -> Option<String> {
-        self.position.as_ref().map(Frame::path)
+        self.position.as_ref().map(|p| p.paths().join(", "))
+    }
+
+    /// The step path of every branch that is going on (one path outside parallel steps).
+    pub fn position_paths(&self) -> Vec<String> {
+        self.position.as_ref().map(Frame::paths).unwrap_or_default()
     }
 }
 
@@ -283,6 +292,9 @@ pub struct Frame {
     pub loop_: Option<LoopFrame>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_workflow: Option<SubWorkflowFrame>,
+    /// A parallel step's branches (control.md §8); a second-release field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<super::parallel::ParallelFrame>,
     /// The frame inside this step, or `None` before the step's body has started.
     pub child: Option<Box<Frame>>,
 }

@@ -19,6 +19,7 @@ mod journal;
 mod listing;
 mod lock;
 mod output_name;
+mod parallel;
 mod paths;
 mod records;
 pub mod redact;
@@ -50,6 +51,7 @@ pub use journal::{JOURNAL_FILE, Journal};
 pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
 pub use output_name::{output_file_name, output_slug};
+pub use parallel::{BranchFrame, BranchState, ParallelFrame};
 pub use paths::{
     PROJECT_FILE, ProjectDir, ProjectFile, REDIRECT_FILE, Redirect, StateRoot, project_key,
 };

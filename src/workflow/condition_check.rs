@@ -39,6 +39,14 @@ impl<'a> Analyzer<'a> {
                 path,
                 Target::Key,
             );
+        } else if self.loop_parallel.last() == Some(&true) {
+            self.sink.error(
+                "break-if-parallel",
+                "break_if is not allowed in the body of a loop with \"max_parallel\", whose iterations run at once; remove \"max_parallel\" or the break_if"
+                    .to_owned(),
+                path,
+                Target::Key,
+            );
         }
         match text.trim() {
             // The words keep their first-release meaning, even if a capture has that name.

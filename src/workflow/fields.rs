@@ -409,6 +409,26 @@ impl<'n, 'p> MapReader<'n, 'p> {
         }
     }
 
+    /// A whole number of at least 1 (`max_concurrent`, `parallel.max`); `code` names the error.
+    pub fn positive_int(&self, key: &str, code: &'static str, sink: &mut Sink) -> Option<u32> {
+        let node = self.get(key)?;
+        match node {
+            Node::Num { int: Some(n), .. } if *n >= 1 => u32::try_from(*n).ok(),
+            other => {
+                sink.error(
+                    code,
+                    format!(
+                        "\"{key}\" must be a whole number of at least 1, found {}",
+                        other.describe()
+                    ),
+                    self.path_of(key),
+                    Target::Value,
+                );
+                None
+            }
+        }
+    }
+
     pub fn list(&self, key: &str, sink: &mut Sink) -> Option<&'n [Node]> {
         match self.get(key)? {
             Node::Seq(items) => Some(items),

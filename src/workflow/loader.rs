@@ -384,9 +384,17 @@ pub(crate) struct Analyzer<'a> {
     /// The directory of the workflow file, for `schema_file`; `None` for built-ins.
     pub dir: Option<&'a Path>,
     pub loop_depth: usize,
+    /// For each enclosing loop, innermost last: whether its iterations run at once.
+    pub loop_parallel: Vec<bool>,
     /// An agent step has been seen (session defaulting, workflow-format.md §6).
     pub seen_agent: bool,
     pub calls: Vec<Call>,
+    /// The parallel steps around the step being analysed (control.md §8).
+    pub branchings: Vec<super::parallel::Branching<'a>>,
+    /// Captures made by sibling branches: reading one is `parallel-capture-race`.
+    pub race: Names<'a>,
+    /// The next step list is a parallel group's: each item is a branch of its own.
+    pub branch_list_next: bool,
 }
 
 impl<'a> Analyzer<'a> {
@@ -408,8 +416,12 @@ impl<'a> Analyzer<'a> {
             body_json_captures: Names::default(),
             dir: None,
             loop_depth: 0,
+            loop_parallel: Vec::new(),
             seen_agent: false,
             calls: Vec::new(),
+            branchings: Vec::new(),
+            race: Names::default(),
+            branch_list_next: false,
         }
     }
 

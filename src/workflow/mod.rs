@@ -19,6 +19,7 @@ pub mod loader;
 pub mod model;
 mod names;
 pub mod output;
+mod parallel;
 pub mod positions;
 mod repeated_keys;
 pub mod requires;

@@ -141,6 +141,8 @@ pub struct Step {
     pub limits: super::duration::StepLimits,
     /// `budget` (control.md §5), on headless agent steps and containers.
     pub budget: Option<super::budget::Budget>,
+    /// `parallel` on a group (control.md §8): its children run at once, each a branch.
+    pub parallel: Option<Parallel>,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
     pub yaml_path: String,
 }
@@ -332,11 +334,23 @@ keyword_enum!(
     Permissions { Ask => "ask", Edit => "edit", Full => "full" }
 );
 
+/// `parallel: true` or `parallel: {max, fail_fast}` on a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parallel {
+    /// At most this many branches at once; `None`: all of them.
+    pub max: Option<u32>,
+    /// The first failed branch stops the others (the default).
+    pub fail_fast: bool,
+}
+
 /// A loop step: counted or for-each, with its body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoopStep {
     pub kind: LoopKind,
     pub as_index: Option<String>,
+    /// `max_parallel`: up to this many iterations at once (a whole number of at least 1, or a
+    /// template rendered when the loop starts).
+    pub max_parallel: Option<LoopMax>,
     pub steps: Vec<Step>,
     /// The body contains a `break_if` (at any depth, not inside a nested loop): running out of
     /// counted iterations is then a failure.
@@ -355,6 +369,7 @@ pub enum LoopKind {
     },
 }
 
+/// A count: a loop's `max` or `max_parallel`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoopMax {
     Fixed(u32),
@@ -385,6 +400,14 @@ pub const CLI_NAMES: &[&str] = &[
     "opencode",
     "gemini",
 ];
+
+impl LoopStep {
+    /// Whether iterations may run at once: a `max_parallel` that is a template, or any number
+    /// other than 1, counts (control.md §11).
+    pub fn is_parallel(&self) -> bool {
+        !matches!(self.max_parallel, None | Some(LoopMax::Fixed(1)))
+    }
+}
 
 impl Workflow {
     /// The `sessions:` declaration a step's strategy names, if it names one.

@@ -231,6 +231,20 @@ fn step_key(key: &str) -> Value {
         }),
         "loop" => json!({"$ref": "#/$defs/loop"}),
         "steps" => json!({"type": "array", "items": {"$ref": "#/$defs/step"}}),
+        "parallel" => json!({
+            "description": "On a group: its children run at once, each a branch.",
+            "oneOf": [
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "max": {"type": "integer", "minimum": 1},
+                        "fail_fast": {"type": "boolean"}
+                    },
+                    "additionalProperties": false
+                }
+            ]
+        }),
         "workflow" => {
             string("builtin:<name>, a path ending in .yaml, or a workflow name (template).")
         }
@@ -253,6 +267,13 @@ fn loop_key(key: &str) -> Value {
         "over" => string("Glob pattern, relative to the project dir (template)."),
         "as" | "as_index" => json!({"type": "string", "pattern": IDENTIFIER}),
         "require_matches" => json!({"type": "boolean"}),
+        "max_parallel" => json!({
+            "description": "Up to this many iterations at once (template allowed).",
+            "oneOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string"}
+            ]
+        }),
         _ => json!({}),
     }
 }

@@ -39,12 +39,20 @@ pub const STEP_KEYS: &[&str] = &[
     "budget",
     "loop",
     "steps",
+    "parallel",
     "workflow",
     "params",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["retry", "parallel"];
-pub const LOOP_KEYS: &[&str] = &["max", "over", "as", "as_index", "require_matches"];
+pub const PLANNED_KEYS: &[&str] = &["retry"];
+pub const LOOP_KEYS: &[&str] = &[
+    "max",
+    "over",
+    "as",
+    "as_index",
+    "require_matches",
+    "max_parallel",
+];
 /// The keys that decide a step's kind, in the order of the rules.
 const KIND_KEYS: &[&str] = &["loop", "workflow", "command", "prompt", "steps"];
 /// Steps nested deeper than this are refused.
@@ -124,7 +132,7 @@ impl Kind {
             Kind::Interactive => AGENT.contains(&key),
             Kind::Loop => ["loop", "steps", "mode", "budget"].contains(&key),
             Kind::Sub => ["workflow", "params", "mode", "budget"].contains(&key),
-            Kind::Group => ["steps", "mode", "budget"].contains(&key),
+            Kind::Group => ["steps", "mode", "parallel", "budget"].contains(&key),
         }
     }
 }
@@ -223,14 +231,19 @@ impl<'a> Analyzer<'a> {
         let mut steps = Vec::with_capacity(items.len().min(RESERVE_STEPS));
         self.ids.reserve(items.len().min(RESERVE_STEPS));
         let mut ok = true;
+        // A parallel group's children are each a branch, and each the first of its list.
+        let branches = std::mem::take(&mut self.branch_list_next);
         for (i, item) in items.iter().enumerate() {
+            if branches {
+                self.start_branch(i);
+            }
             // `steps[2]`: one allocation, which becomes the step's `yaml_path`.
             let mut item_loc = String::with_capacity(loc.len() + 6);
             item_loc.push_str(loc);
             item_loc.push('[');
             push_number(&mut item_loc, i);
             item_loc.push(']');
-            match self.step(item, path.index(i), item_loc, i == 0, depth) {
+            match self.step(item, path.index(i), item_loc, i == 0 || branches, depth) {
                 Some(step) => steps.push(step),
                 None => ok = false,
             }
@@ -341,7 +354,16 @@ impl<'a> Analyzer<'a> {
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
         let budget = super::budget::read_budget(r, &mut self.sink);
+        if matches!(kind, Some(Kind::Interactive | Kind::InteractiveShell)) && self.in_branch() {
+            self.sink.error(
+                "interactive-in-parallel",
+                "interactive steps are not allowed in a branch of a parallel step: one terminal cannot be shared by branches running at once; use mode: headless".to_owned(),
+                r.path,
+                Target::Value,
+            );
+        }
 
+        let mut parallel = None;
         let step_kind = match kind {
             Some(Kind::Shell | Kind::InteractiveShell) => {
                 self.shell(r, kind == Some(Kind::InteractiveShell))
@@ -354,13 +376,22 @@ impl<'a> Analyzer<'a> {
                     .flatten();
                 self.sub_workflow(r, id)
             }
-            Some(Kind::Group) => r
-                .list("steps", &mut self.sink)
-                .and_then(|items| {
-                    let loc = self.children_loc();
-                    self.step_list(items, r.path_of("steps"), &loc, depth + 1)
-                })
-                .map(StepKind::Group),
+            Some(Kind::Group) => {
+                parallel = self.parallel_key(r);
+                r.list("steps", &mut self.sink)
+                    .and_then(|items| {
+                        let loc = self.children_loc();
+                        if parallel.is_some() {
+                            self.enter_parallel_group(items, r.path_of("steps"));
+                        }
+                        let list = self.step_list(items, r.path_of("steps"), &loc, depth + 1);
+                        if parallel.is_some() {
+                            self.leave_branching();
+                        }
+                        list
+                    })
+                    .map(StepKind::Group)
+            }
             None => None,
         };
         // Captures become visible to the steps after this one.
@@ -384,6 +415,7 @@ impl<'a> Analyzer<'a> {
             break_if,
             limits,
             budget,
+            parallel,
             yaml_path: String::new(),
         })
     }
@@ -659,7 +691,17 @@ impl<'a> Analyzer<'a> {
         let session = match r.string("session", &mut self.sink) {
             Some("new") => Some(SessionStrategy::New),
             Some("resume") => Some(SessionStrategy::Resume),
-            Some("inherit") => Some(SessionStrategy::Inherit),
+            Some("inherit") => {
+                if self.in_branch() {
+                    self.sink.error(
+                        "parallel-session-conflict",
+                        "session \"inherit\" is not allowed in a branch of a parallel step: the caller's conversation cannot be driven by branches at once; use \"new\" or \"resume\"".to_owned(),
+                        r.path_of("session"),
+                        Target::Value,
+                    );
+                }
+                Some(SessionStrategy::Inherit)
+            }
             Some(name) => {
                 if self.declared.iter().any(|(n, _)| n == name) {
                     Some(SessionStrategy::Named(name.to_owned()))
@@ -806,7 +848,9 @@ impl<'a> Analyzer<'a> {
             );
         }
         let require_matches = l.bool("require_matches", &mut self.sink).unwrap_or(false);
+        let max_parallel = self.max_parallel(&l);
         let shape_ok = self.sink.error_count() == before;
+        let parallel = !matches!(max_parallel, None | Some(LoopMax::Fixed(1)));
 
         // The body: loop variables and every capture in the body are known inside it.
         let vars_len = self.loop_vars.len();
@@ -824,10 +868,19 @@ impl<'a> Analyzer<'a> {
             );
         }
         self.loop_depth += 1;
+        self.loop_parallel.push(parallel);
         let steps = body.and_then(|items| {
             let loc = self.children_loc();
-            self.step_list(items, r.path_of("steps"), &loc, depth + 1)
+            if parallel {
+                self.enter_parallel_loop(items, r.path_of("steps"));
+            }
+            let list = self.step_list(items, r.path_of("steps"), &loc, depth + 1);
+            if parallel {
+                self.leave_branching();
+            }
+            list
         });
+        self.loop_parallel.pop();
         self.loop_depth -= 1;
         self.loop_vars.truncate(vars_len);
         self.body_captures.truncate(body_len);
@@ -851,6 +904,7 @@ impl<'a> Analyzer<'a> {
         Some(StepKind::Loop(LoopStep {
             kind,
             as_index: index.map(str::to_owned),
+            max_parallel,
             steps,
             has_break,
         }))

@@ -70,6 +70,17 @@ impl<'a> Analyzer<'a> {
                 continue;
             }
             reported.insert(name, ());
+            if self.race.contains(name) {
+                self.sink.error(
+                    "parallel-capture-race",
+                    format!(
+                        "\"{field}\" reads \"{name}\", which a sibling branch of this parallel step captures while this one runs; read it after the parallel step"
+                    ),
+                    path,
+                    Target::Value,
+                );
+                continue;
+            }
             let (names, listed) = known.get_or_insert_with(|| {
                 let names = self.known_names(builtins_only);
                 let listed = listing(&names);

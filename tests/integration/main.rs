@@ -50,6 +50,7 @@ mod run_flow;
 mod run_loops;
 mod run_messages;
 mod run_outputs;
+mod run_parallel;
 mod run_params;
 mod run_resume;
 mod run_shell;

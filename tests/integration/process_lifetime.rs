@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::test::{Test, agent_workflow};
+use crate::test::{Output, Test, agent_workflow};
 
 /// The limit of control.md §9.
 pub const GONE_WITHIN: Duration = Duration::from_secs(2);
@@ -28,6 +28,20 @@ pub fn processes_with(marker: &str) -> Vec<(i32, String)> {
             (!rest.starts_with('Z')).then(|| (pid, name.to_owned()))
         })
         .collect()
+}
+
+/// Asserts that no process started by the test's run is left (the watchdog included).
+pub fn nothing_left(out: &Output) {
+    let marker = out.tempdir.path().display().to_string();
+    let ended = Instant::now();
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            ended.elapsed() < Duration::from_secs(2),
+            "left running: {:?}",
+            processes_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Starts `test`, waits until `sleeps` `sleep` processes of its steps run, kills the runner

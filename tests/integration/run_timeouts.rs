@@ -4,26 +4,10 @@
 //! the assertions are on what was recorded and on the processes being gone, not on wall-clock
 //! budgets.
 
-use std::time::{Duration, Instant};
-
 use serde_json::json;
 
-use crate::process_lifetime::processes_with;
-use crate::test::{Output, Test, agent_workflow};
-
-/// Asserts that no process started by the test's run is left (the watchdog included).
-fn nothing_left(out: &Output) {
-    let marker = out.tempdir.path().display().to_string();
-    let ended = Instant::now();
-    while !processes_with(&marker).is_empty() {
-        assert!(
-            ended.elapsed() < Duration::from_secs(2),
-            "left running: {:?}",
-            processes_with(&marker)
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use crate::process_lifetime::nothing_left;
+use crate::test::{Test, agent_workflow};
 
 fn shell_workflow(step: &str) -> Test {
     Test::new()

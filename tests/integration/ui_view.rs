@@ -64,10 +64,11 @@ fn run_ids(test: &Test) -> Vec<String> {
     let projects = test.path().join("home/.agent-runner/projects");
     let mut ids = Vec::new();
     for project in std::fs::read_dir(projects).expect("projects").flatten() {
-        for run in std::fs::read_dir(project.path().join("runs"))
-            .expect("runs")
-            .flatten()
-        {
+        // A run that is starting has created its project dir but maybe not `runs/` yet.
+        let Ok(runs) = std::fs::read_dir(project.path().join("runs")) else {
+            continue;
+        };
+        for run in runs.flatten() {
             ids.push(run.file_name().to_string_lossy().into_owned());
         }
     }

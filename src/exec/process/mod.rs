@@ -71,14 +71,14 @@ pub async fn wait_or_stop(
     let Some(pid) = child.id() else {
         return child.wait().await.map(Finished::Exited);
     };
-    while interrupts.count() == 0 {
+    while !interrupts.stopping() {
         let next = limits.next(spawned, activity);
         let deadline = next.map(|(at, _)| tokio::time::Instant::from_std(at));
         tokio::select! {
             status = child.wait() => return status.map(Finished::Exited),
-            () = interrupts.next() => {}
+            () = interrupts.stop_requested() => {}
             () = halted(limits) => {
-                stop_for_limit(child, pid, interrupts, limits).await?;
+                term_then_kill(child, pid, interrupts, limits.grace).await?;
                 let why = limits.halt.as_ref().and_then(|h| h.reason()).unwrap_or_default();
                 return Ok(Finished::Halted(why));
             }
@@ -93,7 +93,12 @@ pub async fn wait_or_stop(
             }
         }
     }
-    stop_group(child, pid, interrupts).await?;
+    if interrupts.count() == 0 {
+        // A halted parallel branch (control.md §8): stopped like a reached limit.
+        term_then_kill(child, pid, interrupts, limits.grace).await?;
+    } else {
+        stop_group(child, pid, interrupts).await?;
+    }
     Ok(Finished::Interrupted)
 }
 
@@ -125,22 +130,22 @@ async fn time_out(
     if let Some(notice) = &limits.notice {
         let _ = notice.send(expired);
     }
-    stop_for_limit(child, pid, interrupts, limits).await
+    term_then_kill(child, pid, interrupts, limits.grace).await
 }
 
-/// SIGTERM to the group, the grace while the output is still read (an interruption ends it),
-/// then SIGKILL.
-async fn stop_for_limit(
+/// SIGTERM to the group, `grace` while the output is still read (an interruption during it
+/// kills at once), then SIGKILL. Also how a halted parallel branch's group is stopped.
+async fn term_then_kill(
     child: &mut Child,
     pid: u32,
     interrupts: &mut Interrupts,
-    limits: &Limits,
+    grace: Duration,
 ) -> std::io::Result<()> {
     signal_group(pid, Signal::SIGTERM);
     let seen = interrupts.count();
     tokio::select! {
         status = child.wait() => { status?; }
-        () = tokio::time::sleep(limits.grace) => {}
+        () = tokio::time::sleep(grace) => {}
         () = interrupts.next_after(seen) => {}
     }
     signal_group(pid, Signal::SIGKILL);

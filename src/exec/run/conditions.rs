@@ -21,19 +21,22 @@ use crate::workflow::{BreakIf, Condition, StepKind};
 impl Runtime {
     /// Evaluates `condition` (the step's `field`) in the scope of `ctx`.
     fn evaluate(&self, ctx: &ListCtx, condition: &Condition, field: &str) -> Result<bool, Failure> {
-        let doc = self.writer.doc();
+        let writer = self.shared_writer();
+        let doc = writer.doc();
         let empty = BTreeMap::new();
         let empty_steps = BTreeMap::new();
         let no_captures = crate::state::Captures::new();
-        let scope = self.writer.scope(ctx.scope);
-        let params = self.scope_params(ctx);
-        let usage = self.writer.usage();
+        let forks = &self.branch.forks;
+        let captures = writer.captures_in(forks, ctx.scope);
+        let steps = writer.steps_in(forks, ctx.scope);
+        let params = super::walk::scope_params(&writer, forks, ctx);
+        let usage = writer.usage();
         let scope = CondScope {
             params: params.unwrap_or(&empty),
-            captures: scope.map_or(&no_captures, |s| &s.captures),
+            captures: captures.as_deref().unwrap_or(&no_captures),
             capture_names: &ctx.capture_names,
             loop_vars: &ctx.loop_vars,
-            steps: scope.map_or(&empty_steps, |s| &s.steps),
+            steps: steps.as_deref().unwrap_or(&empty_steps),
             run: RunTotals {
                 id: &doc.run_id,
                 cost_usd: usage.cost_usd,
@@ -55,7 +58,7 @@ impl Runtime {
         match self.evaluate(at.ctx, condition, "when") {
             Ok(true) => Ok(None),
             Ok(false) => {
-                self.writer.emit(Event::Skipped {
+                self.emit(Event::Skipped {
                     display: at.display.to_owned(),
                     path: at.audit_path.to_owned(),
                     reason: format!("when: {}", condition.text()),
@@ -105,7 +108,7 @@ impl Runtime {
             .cost_usd
             .flatten()
             .and_then(serde_json::Number::from_f64);
-        self.writer.emit(Event::StepResult {
+        self.emit(Event::StepResult {
             scope: at.ctx.scope,
             id: at.step.id.clone(),
             result: StepResult {
@@ -123,7 +126,7 @@ impl Runtime {
         if !at.ctx.records_steps {
             return Ok(());
         }
-        self.writer.emit(Event::StepResult {
+        self.emit(Event::StepResult {
             scope: at.ctx.scope,
             id: at.step.id.clone(),
             result: StepResult {

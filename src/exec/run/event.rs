@@ -8,9 +8,9 @@
 use crate::agents::render::Target;
 use crate::engine::HookRecord;
 use crate::state::{
-    AgentFrame, Control, IterationEnd, IterationStart, LastFailure, LastSession, LoopFrame,
-    NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepResult, StepStart, SubWorkflowEnd,
-    SubWorkflowFrame, SubWorkflowStart,
+    AgentFrame, BranchState, Control, IterationEnd, IterationStart, LastFailure, LastSession,
+    LoopFrame, NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepResult, StepStart,
+    SubWorkflowEnd, SubWorkflowFrame, SubWorkflowStart,
 };
 
 use super::super::context::ScopeRef;
@@ -194,6 +194,22 @@ pub enum Event {
     },
     /// A group's children start from the first one.
     GroupOpened { depth: usize, first_id: String },
+    /// A branch of the parallel step whose frame is at `depth` starts (or continues after a
+    /// resume): listed with its label, its position at `first_id` unless it has one.
+    BranchStarted {
+        depth: usize,
+        index: u64,
+        label: String,
+        first_id: String,
+    },
+    /// A branch ended: `state` `None` when it completed (it leaves the list, and a group's
+    /// branch hands its captures to `merge`, the enclosing scope), else how it stands.
+    BranchEnded {
+        depth: usize,
+        index: u64,
+        state: Option<BranchState>,
+        merge: Option<ScopeRef>,
+    },
 
     /// Whatever the position has that is not on disk yet is written now: a command that is not
     /// a step (`skip_if: sh:`, an engine hook) is about to run.

@@ -6,9 +6,7 @@ use super::walk::Runtime;
 use crate::console::{eprint_line, format};
 use crate::error::ErrorClass;
 use crate::exit;
-use crate::state::{
-    AuditData, ErrorRecord, Frame, FrameState, Interrupt, RunEnd, RunOutcome, RunStatus,
-};
+use crate::state::{AuditData, ErrorRecord, FrameState, Interrupt, RunEnd, RunOutcome, RunStatus};
 
 /// Writes the final state and events for how the run ended and returns the exit code.
 pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) -> i32 {
@@ -21,7 +19,8 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
     };
     let signal = d.signal_name();
     let count = d.interrupts.count();
-    let w = &mut d.writer;
+    let mut writer = d.writer();
+    let w = &mut *writer;
     // The last step's end line and counts come out once its move is on disk. A failed flush
     // fails the save below too, which reports it.
     let _ = w.flush();
@@ -36,7 +35,11 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
             let doc = w.doc_mut();
             doc.status = RunStatus::Interrupted;
             if let Some(position) = doc.position.as_mut() {
-                mark_interrupted(position);
+                position.walk_mut(&mut |frame| {
+                    if frame.state == FrameState::Running {
+                        frame.state = FrameState::Interrupted;
+                    }
+                });
             }
             let interrupt = Interrupt {
                 signal: Some(signal.to_owned()),
@@ -80,7 +83,7 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
                 counts.skipped,
                 counts.failed_continued
             ));
-            if let Some(line) = d.writer.usage().summary_line() {
+            if let Some(line) = w.usage().summary_line() {
                 eprint_line(&line);
             }
         }
@@ -107,15 +110,4 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
         }
     }
     code
-}
-
-/// Every frame that was running becomes `interrupted`.
-fn mark_interrupted(frame: &mut Frame) {
-    let mut current = Some(frame);
-    while let Some(frame) = current {
-        if frame.state == FrameState::Running {
-            frame.state = FrameState::Interrupted;
-        }
-        current = frame.child.as_deref_mut();
-    }
 }

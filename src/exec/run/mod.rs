@@ -3,17 +3,22 @@
 //! run's truth is an [`Event`] applied by the one [`Writer`]; executors (in
 //! [`super::steps`]) get a [`StepCtx`] and never this module's [`Runtime`].
 
+mod branch;
+mod branches;
 mod conditions;
 pub mod event;
 pub mod finish;
+mod slots;
 pub mod start;
 pub mod step;
 mod step_ctx;
 pub mod walk;
 pub mod writer;
 
+pub use branch::{BranchCtx, Fork};
+pub use branches::{BranchSpec, Branches, Policy};
 pub use event::{EndLine, Event, StepRef, Subscriber};
 pub use step::{At, Report};
 pub use step_ctx::StepCtx;
-pub use walk::{BoxFuture, RunSettings, Runtime};
+pub use walk::{BoxFuture, RunSettings, Runtime, Shared};
 pub use writer::Writer;

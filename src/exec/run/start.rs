@@ -17,7 +17,7 @@ use super::super::secrets;
 use super::super::signals::{Interrupts, SignalName};
 use super::super::subflow::Loader;
 use super::event::Event;
-use super::walk::{RunSettings, Runtime};
+use super::walk::{RunSettings, Runtime, Shared};
 use super::writer::Writer;
 use crate::cli::{Global, RunRequest};
 use crate::console::{self, Console, eprint_line};
@@ -160,21 +160,22 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
         workflow.clone(),
         false,
     )?;
-    d.engines = engines;
-    d.writer.console().info(&format!(
+    *d.engines.borrow_mut() = engines;
+    d.writer().console().info(&format!(
         "agent-runner: running workflow \"{}\" (run {run_id})",
         workflow.name
     ));
-    if let Some(warning) = in_force::cost_blind_warning(d.writer.doc().budget, &workflow, &config) {
+    let budget_in_force = d.writer().doc().budget;
+    if let Some(warning) = in_force::cost_blind_warning(budget_in_force, &workflow, &config) {
         d.warn("", "budget", &warning);
     }
-    d.writer.console().info("");
+    d.writer().console().info("");
     let mut skipped = Vec::new();
     if let Some(from) = &request.from {
         console::note(&format!(
             "starting at \"{from}\"; earlier steps are skipped and their captures are unset"
         ));
-        skipped = super::super::from::skipped_before(&mut d.loader, &workflow, from)?;
+        skipped = super::super::from::skipped_before(&mut d.loader.borrow_mut(), &workflow, from)?;
     }
     start_and_execute(d, workflow, None, request.from, skipped, engine_records).await
 }
@@ -254,16 +255,16 @@ async fn resume_async(
         workflow.clone(),
         from.is_none(),
     )?;
-    d.resuming_step = true;
+    d.resuming_step.set(true);
     let mut engine_records = Vec::new();
     if let Some(root) = engine {
-        d.engines.push(root.engine);
+        d.engines.borrow_mut().push(root.engine);
         engine_records = root.records;
     }
-    let at = super::super::from::display_position(d.writer.doc(), &workflow);
-    d.writer.console().info(&format!(
-        "agent-runner: resuming run {} of workflow \"{}\" at {at}",
-        d.writer.doc().run_id,
+    let at = super::super::from::display_position(d.writer().doc(), &workflow);
+    let run_id = d.writer().doc().run_id.clone();
+    d.writer().console().info(&format!(
+        "agent-runner: resuming run {run_id} of workflow \"{}\" at {at}",
         workflow.name
     ));
     if changed {
@@ -276,20 +277,20 @@ async fn resume_async(
             ),
         );
     }
-    d.writer.console().info("");
+    d.writer().console().info("");
     start_and_execute(d, workflow, resume_from, from, Vec::new(), engine_records).await
 }
 
 /// Writes `run_start` and the first state of this invocation, then runs the workflow.
 async fn start_and_execute(
-    mut d: Runtime,
+    d: Runtime,
     workflow: Arc<Workflow>,
     resume_from: Option<String>,
     from: Option<String>,
     skipped: Vec<(String, String, bool)>,
     engine_records: Vec<crate::engine::HookRecord>,
 ) -> Result<i32, RunError> {
-    let doc = d.writer.doc();
+    let doc = d.writer().doc().clone();
     let params = match d.redact_map(&doc.params) {
         serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
@@ -312,13 +313,13 @@ async fn start_and_execute(
         }),
     };
     let resumed = start.resumed == Some(true);
-    d.writer.record("", &AuditData::RunStart(start))?;
-    d.writer.emit(Event::Engine {
+    d.writer().record("", &AuditData::RunStart(start))?;
+    d.writer().emit(Event::Engine {
         path: String::new(),
         records: engine_records,
     })?;
     for (display, path, leaf) in skipped {
-        d.writer.emit(Event::Skipped {
+        d.writer().emit(Event::Skipped {
             display,
             path,
             reason: "--from".to_owned(),
@@ -331,9 +332,9 @@ async fn start_and_execute(
         // step: the state on disk is already a resumable position, so this record need not be
         // waited for (Writer::save_later). A new run must have its state on disk now, and
         // `--from` must record the chain it chose before anything else happens.
-        d.writer.save_later()?;
+        d.writer().save_later()?;
     } else {
-        d.writer.save()?;
+        d.writer().save()?;
     }
     Ok(execute(d, workflow).await)
 }
@@ -395,46 +396,53 @@ fn open_runtime(
         verbose: global.verbose,
         runner_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agent-runner")),
     };
-    let mut d = Runtime {
-        writer: Writer::new(
-            doc,
-            run_dir,
-            audit,
-            Console::for_stderr(global.quiet),
-            redactor.clone(),
-            snapshot_current,
-        )
-        .map_err(state_error)?,
+    let run_dir_path = run_dir.path().to_path_buf();
+    let slots = super::slots::Slots::from_config(config);
+    let shared = Shared {
+        writer: std::cell::RefCell::new(
+            Writer::new(
+                doc,
+                run_dir,
+                audit,
+                Console::for_stderr(global.quiet),
+                redactor.clone(),
+                snapshot_current,
+            )
+            .map_err(state_error)?,
+        ),
         redactor,
         settings,
-        interrupts,
         signal,
         started: Instant::now(),
-        resuming_step: false,
-        loader,
-        pending_skip_if: None,
-        lock: Some(lock),
+        resuming_step: std::cell::Cell::new(false),
+        loader: std::cell::RefCell::new(loader),
+        lock: std::cell::RefCell::new(Some(lock)),
         root,
-        engines: Vec::new(),
+        engines: std::cell::RefCell::new(Vec::new()),
+        slots,
+        run_dir: run_dir_path,
+        halt: super::super::signals::Halt::new(),
         budget,
     };
+    let d = Runtime::new(shared, interrupts);
     if let Some(takeover) = takeover {
         let record = LockTakeoverRecord {
             previous_pid: Some(u64::from(takeover.previous_pid)),
             previous_host: Some(takeover.previous_host),
         };
-        d.writer.record("", &AuditData::LockTakeover(record))?;
+        d.writer().record("", &AuditData::LockTakeover(record))?;
     }
     Ok(d)
 }
 
 /// Runs the root step list to its end, then writes the end of the run and releases the lock.
 async fn execute(mut d: Runtime, workflow: Arc<Workflow>) -> i32 {
-    let engine = (!d.engines.is_empty()).then_some(0);
+    let engine = (!d.engines.borrow().is_empty()).then_some(0);
     let ctx = ListCtx::root(workflow.clone(), engine);
     let end = d.run_list(&ctx, &workflow.steps).await;
     let code = super::finish::finish(&mut d, end, &workflow.name);
-    if let Some(lock) = d.lock.take()
+    let lock = d.lock.borrow_mut().take();
+    if let Some(lock) = lock
         && let Err(err) = lock.release()
     {
         console::warning(&format!("cannot release the run lock: {err}"));

@@ -92,11 +92,11 @@ impl Runtime {
         };
         match end {
             End::Interrupted => {
-                self.writer.emit(Event::Interrupted {
+                self.emit(Event::Interrupted {
                     depth: at.ctx.depth,
                 })?;
                 record.outcome = Some(StepOutcome::Interrupted);
-                self.writer.emit(Event::StepEnded {
+                self.emit(Event::StepEnded {
                     path,
                     end: Box::new(record),
                 })?;
@@ -113,15 +113,15 @@ impl Runtime {
                 // The `ok` line comes after the move: the writer holds it until the move is on
                 // disk, so a step shown complete is never run again.
                 if step_breaks {
-                    self.writer.emit(shown(EndLine::Ok, None))?;
+                    self.emit(shown(EndLine::Ok, None))?;
                     self.break_loop(at, matched(at.step, "success"))?;
                 } else {
                     if !matches!(end, End::Break) {
                         self.advance(at, Some(Outcome::Success))?;
                     }
-                    self.writer.emit(shown(EndLine::Ok, None))?;
+                    self.emit(shown(EndLine::Ok, None))?;
                 }
-                self.writer.emit(Event::StepEnded {
+                self.emit(Event::StepEnded {
                     path,
                     end: Box::new(record),
                 })?;
@@ -135,11 +135,10 @@ impl Runtime {
                 });
                 let message = Some(failure.message.clone());
                 if step_breaks {
-                    self.writer
-                        .emit(shown(EndLine::Failed { continued: false }, message))?;
+                    self.emit(shown(EndLine::Failed { continued: false }, message))?;
                     record.continued = Some(true);
                     self.break_loop(at, matched(at.step, "failure"))?;
-                    self.writer.emit(Event::StepEnded {
+                    self.emit(Event::StepEnded {
                         path,
                         end: Box::new(record),
                     })?;
@@ -148,17 +147,15 @@ impl Runtime {
                 if at.step.continue_on_failure && !over_budget {
                     record.continued = Some(true);
                     self.advance(at, Some(Outcome::Failed))?;
-                    self.writer
-                        .emit(shown(EndLine::Failed { continued: true }, message))?;
-                    self.writer.emit(Event::StepEnded {
+                    self.emit(shown(EndLine::Failed { continued: true }, message))?;
+                    self.emit(Event::StepEnded {
                         path,
                         end: Box::new(record),
                     })?;
                     return Ok(None);
                 }
-                self.writer
-                    .emit(shown(EndLine::Failed { continued: false }, message))?;
-                self.writer.emit(Event::StepEnded {
+                self.emit(shown(EndLine::Failed { continued: false }, message))?;
+                self.emit(Event::StepEnded {
                     path,
                     end: Box::new(record),
                 })?;
@@ -167,7 +164,7 @@ impl Runtime {
                     .get_or_insert_with(|| at.audit_path.to_owned())
                     .clone();
                 failure.display.get_or_insert_with(|| at.display.to_owned());
-                self.writer.emit(Event::RunFailed {
+                self.emit(Event::RunFailed {
                     depth: at.ctx.depth,
                     failure: LastFailure {
                         path,
@@ -186,7 +183,7 @@ impl Runtime {
         let Some(loop_depth) = at.ctx.loop_depth else {
             return Ok(());
         };
-        self.writer.emit(Event::LoopBroken {
+        self.emit(Event::LoopBroken {
             loop_depth,
             matched: matched.to_owned(),
         })

@@ -3,6 +3,7 @@
 //! to report what happened. It never hands out the runtime or the writer: every change of the
 //! run's truth is an [`Event`].
 
+use std::cell::{Ref, RefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use super::super::error::RunError;
 use super::super::outcome::{End, Failure};
 use super::super::signals::Interrupts;
 use super::super::subflow::Loader;
+use super::branch::BranchCtx;
+use super::branches::{BranchSpec, Branches, Policy};
 use super::event::{Event, StepRef};
 use super::step::At;
 use super::walk::{BoxFuture, RunSettings, Runtime};
@@ -42,7 +45,7 @@ impl<'r, 'a> StepCtx<'r, 'a> {
 
     /// Reports an event to the run's writer.
     pub fn emit(&mut self, event: Event) -> Result<(), RunError> {
-        self.rt.writer.emit(event)
+        self.rt.emit(event)
     }
 
     /// The step starts (heading `label`, `step_start` with `start`); returns its `seq`, which
@@ -50,7 +53,7 @@ impl<'r, 'a> StepCtx<'r, 'a> {
     pub fn start(&mut self, label: &str, mut start: StepStart) -> Result<u64, RunError> {
         start.kind = Some(super::step::kind_name(self.at.step));
         start.skip_if = self.rt.pending_skip_if.take();
-        let seq = self.rt.writer.next_seq();
+        let seq = self.rt.writer().next_seq();
         self.emit(Event::StepStarted {
             step: self.step_ref(),
             label: label.to_owned(),
@@ -91,40 +94,69 @@ impl<'r, 'a> StepCtx<'r, 'a> {
 
     // ----- reading -----
 
-    /// This step's frame.
-    pub fn frame(&self) -> Option<&Frame> {
-        self.rt.writer.frame(self.at.ctx.depth)
+    /// This step's frame (borrowed: let go of it before anything is awaited or emitted).
+    pub fn frame(&self) -> Option<Ref<'_, Frame>> {
+        self.rt.frame(self.at.ctx.depth)
     }
 
     /// The frame at another depth of the chain (the scopes of calling workflows).
-    pub fn frame_at(&self, depth: usize) -> Option<&Frame> {
-        self.rt.writer.frame(depth)
+    pub fn frame_at(&self, depth: usize) -> Option<Ref<'_, Frame>> {
+        self.rt.frame(depth)
     }
 
-    pub fn scope(&self, scope: ScopeRef) -> Option<&Scope> {
-        self.rt.writer.scope(scope)
+    /// Where `scope`'s captures and latest session are kept as this step sees it: inside a
+    /// parallel branch, the branch's own (control.md §8).
+    pub fn scope(&self, scope: ScopeRef) -> Option<Ref<'_, Scope>> {
+        Ref::filter_map(self.rt.writer.borrow(), |w| {
+            w.scope_in(&self.rt.branch.forks, scope)
+        })
+        .ok()
+    }
+
+    /// Whether this step runs in a parallel branch that `scope` encloses: its `resume` then
+    /// continues only the branch's own sessions.
+    pub fn in_branch_of(&self, scope: ScopeRef) -> bool {
+        self.rt.branch.forks.iter().any(|fork| match scope {
+            ScopeRef::Root => true,
+            ScopeRef::SubWorkflow(depth) => depth < fork.depth,
+        })
     }
 
     /// The state document, read-only (named sessions, the `--session` seed, the run id).
-    pub fn doc(&self) -> &StateDoc {
-        self.rt.writer.doc()
+    pub fn doc(&self) -> Ref<'_, StateDoc> {
+        Ref::map(self.rt.writer.borrow(), |w| w.doc())
     }
 
-    pub fn run_id(&self) -> &str {
-        &self.rt.writer.doc().run_id
+    pub fn run_id(&self) -> String {
+        self.rt.writer.borrow().doc().run_id.clone()
     }
 
     pub fn run_dir(&self) -> &Path {
-        self.rt.writer.run_dir().path()
+        &self.rt.run_dir
     }
 
     pub fn output_dir(&self) -> PathBuf {
-        self.rt.writer.run_dir().output_dir()
+        self.rt.writer.borrow().run_dir().output_dir()
     }
 
     /// The `seq` the step's `step_start` will get when it starts next.
     pub fn next_seq(&self) -> u64 {
-        self.rt.writer.next_seq()
+        self.rt.writer.borrow().next_seq()
+    }
+
+    /// The directory a step's relative `workdir` (and globs) start from: the project
+    /// directory, or the branch's own working directory (a worktree).
+    pub fn workdir_root(&self) -> PathBuf {
+        self.rt
+            .branch
+            .workdir
+            .clone()
+            .unwrap_or_else(|| self.rt.settings.project_dir.clone())
+    }
+
+    /// The branch this step runs in, if any.
+    pub fn branch(&self) -> &BranchCtx {
+        &self.rt.branch
     }
 
     pub fn settings(&self) -> &RunSettings {
@@ -146,19 +178,21 @@ impl<'r, 'a> StepCtx<'r, 'a> {
 
     /// `/abort` in an interactive step: the run stops as if interrupted by a signal.
     pub fn abort(&mut self) {
-        self.rt.interrupts.abort(&self.rt.signal);
+        let signal = self.rt.signal.clone();
+        self.rt.interrupts.abort(&signal);
     }
 
     pub fn colour(&self) -> bool {
-        self.rt.writer.console().colour
+        self.rt.writer.borrow().console().colour
     }
 
     pub fn config(&self) -> Config {
-        self.rt.loader.config()
+        self.rt.loader.borrow().config()
     }
 
-    pub fn loader(&mut self) -> &mut Loader {
-        &mut self.rt.loader
+    /// The workflow loader (borrowed: let go of it before anything is awaited).
+    pub fn loader(&mut self) -> RefMut<'_, Loader> {
+        self.rt.loader.borrow_mut()
     }
 
     /// The workflow the run started.
@@ -168,14 +202,32 @@ impl<'r, 'a> StepCtx<'r, 'a> {
 
     /// Whether this is the first step of a resumed run (it gets resume framing); asking ends it.
     pub fn take_resuming_step(&mut self) -> bool {
-        std::mem::take(&mut self.rt.resuming_step)
+        self.rt.resuming_step.take()
     }
 
-    pub(crate) fn engines(&mut self) -> &mut Vec<crate::engine::Engine> {
-        &mut self.rt.engines
+    /// The engine instances (borrowed: let go of them before anything is awaited or emitted).
+    pub(crate) fn engines(&mut self) -> RefMut<'_, Vec<crate::engine::Engine>> {
+        self.rt.engines.borrow_mut()
     }
 
     // ----- containers -----
+
+    /// Runs the branches `indices` of this parallel step at once (control.md §8), each built
+    /// by `make`; see [`super::branches`].
+    pub fn run_branches<'b>(
+        &'b mut self,
+        indices: Vec<u64>,
+        make: &'b dyn Fn(u64) -> BranchSpec<'b>,
+        policy: Policy,
+    ) -> BoxFuture<'b, Result<Branches, RunError>> {
+        let depth = self.at.ctx.depth;
+        self.rt.run_branches(depth, indices, make, policy)
+    }
+
+    /// Stops every running parallel branch of the run (a crossed run budget).
+    pub fn stop_all_branches(&self) {
+        self.rt.stop_all_branches();
+    }
 
     /// Runs a child step list (the body of a loop, group or sub-workflow) to its end.
     pub fn run_list<'b>(

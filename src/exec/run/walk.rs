@@ -11,10 +11,12 @@
 //! [`Writer`]; that move's journal record is flushed while the walker goes on to the next step
 //! (see [`Writer::save_later`]).
 
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,14 +25,15 @@ use serde_json::{Value, json};
 use super::super::context::{ListCtx, VarsBuilder};
 use super::super::error::RunError;
 use super::super::outcome::{End, ErrorClass, Failure};
-use super::super::signals::{Interrupts, SignalName};
+use super::super::signals::{Halt, Interrupts, SignalName};
 use super::super::subflow::Loader;
+use super::branch::{BranchCtx, Fork};
 use super::event::{Event, StepRef};
 use super::step::At;
 use super::step::Report;
 use super::writer::Writer;
 use crate::interpolate::{RenderError, Vars};
-use crate::state::{FrameState, Outcome, Redactor, Skip, SkipIfRecord, SkipReason};
+use crate::state::{Frame, FrameState, Outcome, Redactor, Skip, SkipIfRecord, SkipReason};
 use crate::workflow::{SkipIf, Step, StepKind, Template};
 
 /// A boxed future: the step tree is walked recursively.
@@ -47,32 +50,104 @@ pub struct RunSettings {
     pub runner_exe: PathBuf,
 }
 
-/// Everything a run holds while it walks its steps. Executors never see it: they get a
-/// [`super::StepCtx`].
-pub struct Runtime {
+/// What every walker of a run shares: the one writer and the run's settings. Branches of a
+/// parallel step run concurrently on the run's one thread, each with its own [`Runtime`] over
+/// the same `Shared`; the cells are borrowed only between two `await`s.
+pub struct Shared {
     /// The one writer of state, audit log and console.
-    pub writer: Writer,
+    pub writer: RefCell<Writer>,
     pub redactor: Arc<Redactor>,
     pub settings: RunSettings,
-    pub interrupts: Interrupts,
     pub signal: SignalName,
     pub started: Instant,
     /// Set while the first located step of a resume has not run yet (it gets resume framing).
-    pub resuming_step: bool,
-    pub loader: Loader,
-    /// The `skip_if: sh:` result of the step about to start, for its `step_start` event.
-    pub pending_skip_if: Option<SkipIfRecord>,
+    pub resuming_step: Cell<bool>,
+    pub loader: RefCell<Loader>,
     /// Held for the whole run; released (file deleted) at the end.
-    pub lock: Option<crate::state::RunLock>,
+    pub lock: RefCell<Option<crate::state::RunLock>>,
     /// The workflow the run started (its name and description frame interactive steps).
     pub root: Arc<crate::workflow::Workflow>,
     /// Attached engine instances; step lists refer to them by index ([`ListCtx::engine`]).
-    pub engines: Vec<crate::engine::Engine>,
-    /// The run's budgets and what its steps spend (control.md §5).
+    pub engines: RefCell<Vec<crate::engine::Engine>>,
+    /// The agent concurrency caps of the configuration (control.md §8).
+    pub slots: super::slots::Slots,
+    /// The run directory (fixed for the run).
+    pub run_dir: PathBuf,
+    /// Halts every parallel branch of the run ([`Runtime::stop_all_branches`]).
+    pub halt: Halt,
+    /// The run's budgets and what its steps spend (control.md §5), shared by every branch.
     pub budget: Arc<super::super::budget::Tracker>,
 }
 
+/// One walker of a run: the top-level walk, or one branch of a parallel step. Executors never
+/// see it: they get a [`super::StepCtx`].
+pub struct Runtime {
+    shared: Rc<Shared>,
+    /// Where this walker's frames are, and how it is stopped.
+    pub branch: BranchCtx,
+    pub interrupts: Interrupts,
+    /// The `skip_if: sh:` result of the step about to start, for its `step_start` event.
+    pub pending_skip_if: Option<SkipIfRecord>,
+}
+
+impl std::ops::Deref for Runtime {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 impl Runtime {
+    /// The top-level walker of a run.
+    pub fn new(shared: Shared, interrupts: Interrupts) -> Self {
+        Runtime {
+            shared: Rc::new(shared),
+            branch: BranchCtx::default(),
+            interrupts,
+            pending_skip_if: None,
+        }
+    }
+
+    /// A walker for one branch of a parallel step, at `fork`, stopped by `halt`.
+    pub(super) fn branch(&self, fork: Fork, label: String, halt: Halt) -> Runtime {
+        Runtime {
+            shared: self.shared.clone(),
+            branch: self.branch.enter(fork, label, halt.clone()),
+            interrupts: self.interrupts.with_halt(halt),
+            pending_skip_if: None,
+        }
+    }
+
+    /// Stops every running parallel branch of the run, as a failed sibling under `fail_fast`
+    /// would (a crossed run budget); branches started later are stopped at once.
+    pub fn stop_all_branches(&self) {
+        self.halt.trigger();
+    }
+
+    /// The writer, borrowed for reading (never across an `await`).
+    pub(super) fn shared_writer(&self) -> Ref<'_, Writer> {
+        self.shared.writer.borrow()
+    }
+
+    /// The writer, borrowed until the end of the statement (never across an `await`).
+    pub fn writer(&self) -> RefMut<'_, Writer> {
+        self.shared.writer.borrow_mut()
+    }
+
+    /// Reports an event to the run's writer, from where this walker is.
+    pub fn emit(&self, event: Event) -> Result<(), RunError> {
+        self.writer().emit_in(&self.branch, event)
+    }
+
+    /// The frame at `depth` of this walker's chain.
+    pub fn frame(&self, depth: usize) -> Option<Ref<'_, Frame>> {
+        Ref::filter_map(self.shared.writer.borrow(), |w| {
+            w.frame_in(&self.branch.forks, depth)
+        })
+        .ok()
+    }
+
     /// Calls `f` with the variables a template of step `step_id` in `ctx` sees, read in place.
     fn with_vars<T>(
         &self,
@@ -80,15 +155,14 @@ impl Runtime {
         step_id: &str,
         f: impl FnOnce(&VarsBuilder<'_>) -> T,
     ) -> T {
-        let doc = self.writer.doc();
-        let params = self.scope_params(ctx);
+        let writer = self.shared.writer.borrow();
+        let doc = writer.doc();
+        let params = scope_params(&writer, &self.branch.forks, ctx);
         let empty = BTreeMap::new();
         let no_captures = crate::state::Captures::new();
-        let captures = self
-            .writer
-            .scope(ctx.scope)
-            .map_or(&no_captures, |scope| &scope.captures);
-        let session_dir = self.writer.run_dir().path().display().to_string();
+        let captures = writer.captures_in(&self.branch.forks, ctx.scope);
+        let captures = captures.as_deref().unwrap_or(&no_captures);
+        let session_dir = self.run_dir.display().to_string();
         f(&VarsBuilder {
             builtins: [
                 ("session_dir", &session_dir),
@@ -101,18 +175,6 @@ impl Runtime {
             capture_names: &ctx.capture_names,
             loop_vars: &ctx.loop_vars,
         })
-    }
-
-    /// The parameters of the scope of `ctx`.
-    pub(super) fn scope_params(&self, ctx: &ListCtx) -> Option<&BTreeMap<String, String>> {
-        match ctx.scope {
-            super::super::context::ScopeRef::Root => Some(&self.writer.doc().params),
-            super::super::context::ScopeRef::SubWorkflow(depth) => self
-                .writer
-                .frame(depth)
-                .and_then(|f| f.sub_workflow.as_ref())
-                .map(|s| &s.params),
-        }
     }
 
     /// The variables a template of step `step_id` in `ctx` sees, copied.
@@ -132,10 +194,9 @@ impl Runtime {
             .map_err(|err| {
                 match &err {
                     RenderError::NoValue(name) => self
-                        .writer
-                        .scope(ctx.scope)
-                        .and_then(|scope| scope.capture_errors.get(name))
-                        .map(|why| super::super::steps::shell::unset_capture(name, why)),
+                        .writer()
+                        .capture_error_in(&self.branch.forks, ctx.scope, name)
+                        .map(|why| super::super::steps::shell::unset_capture(name, &why)),
                     _ => None,
                 }
                 .unwrap_or_else(|| render_failure(err))
@@ -153,7 +214,7 @@ impl Runtime {
 
     /// A warning of the run: printed, and recorded as a `warning` audit event.
     pub fn warn(&mut self, path: &str, code: &str, message: &str) {
-        let _ = self.writer.emit(Event::Warning {
+        let _ = self.emit(Event::Warning {
             path: path.to_owned(),
             code: code.to_owned(),
             message: message.to_owned(),
@@ -185,12 +246,17 @@ impl Runtime {
                 let Some(step) = steps.get(index) else {
                     return Ok(End::Success);
                 };
-                if self.interrupts.count() > 0 {
+                if self.interrupts.stopping() {
                     return Ok(End::Interrupted);
                 }
-                let frame = self.writer.frame_mut(ctx.depth);
-                let resuming = frame.state != FrameState::Pending;
-                let previous = frame.previous_outcome;
+                let (resuming, previous) = {
+                    let frame = self.frame(ctx.depth);
+                    let frame = frame.as_deref();
+                    (
+                        frame.is_some_and(|f| f.state != FrameState::Pending),
+                        frame.and_then(|f| f.previous_outcome),
+                    )
+                };
                 let display = ctx.path.display_of(index, steps.len(), &step.id);
                 let audit_path = ctx.path.audit_of(&step.id);
                 let at = At {
@@ -223,7 +289,7 @@ impl Runtime {
                         return Ok(End::Interrupted);
                     }
                     Some(Err(failure)) => {
-                        self.writer.emit(Event::Heading {
+                        self.emit(Event::Heading {
                             display: display.clone(),
                             label: super::super::labels::kind_label(step),
                         })?;
@@ -240,7 +306,9 @@ impl Runtime {
 
     /// The index of the step the frame at this depth points at, checked against its id.
     fn locate(&mut self, ctx: &ListCtx, steps: &[Step]) -> Result<usize, RunError> {
-        let frame = self.writer.frame_mut(ctx.depth);
+        let mut writer = self.shared.writer.borrow_mut();
+        let run_id = writer.doc().run_id.clone();
+        let frame = writer.frame_mut_in(&self.branch.forks, ctx.depth);
         let index = frame.index;
         if frame.state == FrameState::Pending && frame.step_id.is_empty() {
             if let Some(first) = steps.get(index) {
@@ -263,7 +331,7 @@ impl Runtime {
                 Err(super::super::from::missing_step(
                     &missing,
                     &ctx.workflow.source,
-                    &self.writer.doc().run_id,
+                    &run_id,
                 ))
             }
         }
@@ -284,7 +352,7 @@ impl Runtime {
                 if previous != Some(Outcome::Success) {
                     return Ok(None);
                 }
-                self.writer.emit(Event::Skipped {
+                self.emit(Event::Skipped {
                     display: at.display.to_owned(),
                     path: at.audit_path.to_owned(),
                     reason: "previous step succeeded".to_owned(),
@@ -301,14 +369,14 @@ impl Runtime {
                 };
                 // The condition is a command of its own: the previous step's end must be on
                 // disk before it runs, or a crash now would run that step again.
-                self.writer.emit(Event::Flush)?;
+                self.emit(Event::Flush)?;
                 let mut cx = super::StepCtx::new(self, at);
                 let result = super::super::steps::shell::run_condition(&mut cx, &command).await;
                 match result {
                     Err(failure) => Ok(Some(Err(failure))),
                     Ok((0, output)) => {
                         let shown = self.redactor.redact(&command).into_owned();
-                        self.writer.emit(Event::Skipped {
+                        self.emit(Event::Skipped {
                             display: at.display.to_owned(),
                             path: at.audit_path.to_owned(),
                             reason: format!("sh: {shown} exited 0"),
@@ -346,7 +414,7 @@ impl Runtime {
             .get(at.index + 1)
             .map(|s| s.id.clone())
             .unwrap_or_default();
-        self.writer.emit(Event::Advanced {
+        self.emit(Event::Advanced {
             depth: at.ctx.depth,
             index: at.index + 1,
             step_id: next_id,
@@ -361,6 +429,21 @@ impl Runtime {
             display: at.display.to_owned(),
             path: at.audit_path.to_owned(),
         }
+    }
+}
+
+/// The params of a step list's scope, as a walker at `forks` sees it.
+pub(super) fn scope_params<'w>(
+    writer: &'w Writer,
+    forks: &[Fork],
+    ctx: &ListCtx,
+) -> Option<&'w BTreeMap<String, String>> {
+    match ctx.scope {
+        super::super::context::ScopeRef::Root => Some(&writer.doc().params),
+        super::super::context::ScopeRef::SubWorkflow(depth) => writer
+            .frame_in(forks, depth)
+            .and_then(|f| f.sub_workflow.as_ref())
+            .map(|s| &s.params),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Groups: a list of steps run as one step, in the same scope.
+//! Groups: a list of steps run as one step, in the same scope; with `parallel`, the children
+//! run at once ([`super::parallel`]).
 
 use super::super::error::RunError;
 use super::super::run::{Event, Report, StepCtx};
@@ -9,13 +10,21 @@ use crate::workflow::Step;
 pub async fn run(cx: &mut StepCtx<'_, '_>, children: &[Step]) -> Result<Report, RunError> {
     let at = cx.at;
     let depth = at.ctx.depth;
+    let label = if at.step.parallel.is_some() {
+        "parallel group"
+    } else {
+        "group"
+    };
     if at.resuming {
         cx.emit(Event::Heading {
             display: at.display.to_owned(),
-            label: "group".to_owned(),
+            label: label.to_owned(),
         })?;
     } else {
-        cx.start("group", StepStart::default())?;
+        cx.start(label, StepStart::default())?;
+    }
+    if let Some(parallel) = at.step.parallel {
+        return super::parallel::group(cx, children, parallel).await;
     }
     if cx.frame().is_none_or(|f| f.child.is_none()) {
         cx.emit(Event::GroupOpened {

@@ -37,26 +37,35 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Report, Ru
         cx.start(&label, start)?;
     }
     // The frozen list can be long (10 000 items): it stays in the frame and is never cloned.
-    let Some(state) = cx.frame().and_then(|f| f.loop_.as_ref()) else {
+    let Some((kind, total, label)) = cx.frame().and_then(|f| {
+        f.loop_
+            .as_ref()
+            .map(|l| (l.kind, loop_total(l), loop_label(l)))
+    }) else {
         return Ok(Report::failed(missing_loop_state()));
     };
-    let (kind, total) = (state.kind, loop_total(state));
     if resumed {
-        let label = loop_label(state);
         cx.emit(Event::Heading {
             display: at.display.to_owned(),
             label,
         })?;
     }
+    if spec.is_parallel() {
+        return super::parallel::iterations(cx, spec).await;
+    }
     let mut iterations = 0u64;
     loop {
-        let Some(current) = cx.frame().and_then(|f| f.loop_.as_ref()) else {
+        let Some((broken, iteration, item)) = cx.frame().and_then(|f| {
+            f.loop_
+                .as_ref()
+                .map(|l| (l.break_triggered, l.iteration, item_of(l, l.iteration)))
+        }) else {
             return Ok(Report::failed(missing_loop_state()));
         };
-        if current.break_triggered {
+        if broken {
             break;
         }
-        if current.iteration >= total {
+        if iteration >= total {
             if kind == StateLoopKind::Counted && spec.has_break {
                 let message = format!(
                     "loop \"{}\" ran all {total} iterations without meeting its break_if condition",
@@ -68,14 +77,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Report, Ru
             }
             break;
         }
-        let iteration = current.iteration;
-        let item = current.items.as_ref().and_then(|items| {
-            usize::try_from(iteration)
-                .ok()
-                .and_then(|i| items.get(i))
-                .cloned()
-        });
-        if cx.interrupts().count() > 0 {
+        if cx.interrupts().stopping() {
             return Ok(Report::new(End::Interrupted));
         }
         let mut vars = Vec::new();
@@ -142,6 +144,16 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Report, Ru
     let mut report = Report::new(End::Success);
     report.record.iterations = Some(iterations);
     Ok(report)
+}
+
+/// The item of a for-each loop's iteration.
+fn item_of(state: &LoopFrame, iteration: u64) -> Option<String> {
+    state.items.as_ref().and_then(|items| {
+        usize::try_from(iteration)
+            .ok()
+            .and_then(|i| items.get(i))
+            .cloned()
+    })
 }
 
 /// The number of iterations: the frozen list's length, or `max`.

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod group;
 pub mod loops;
 pub mod output;
+pub mod parallel;
 pub mod relay;
 pub mod shell;
 pub mod sub_workflow;

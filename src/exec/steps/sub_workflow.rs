@@ -12,6 +12,14 @@ use super::first_id;
 use crate::state::{StepOutcome, StepStart, SubWorkflowEnd, SubWorkflowFrame, SubWorkflowStart};
 use crate::workflow::{SubWorkflowStep, Workflow};
 
+/// The workflow of a call a resume continues (the loader's borrow ends here).
+fn reload(
+    cx: &mut StepCtx<'_, '_>,
+    frame: &SubWorkflowFrame,
+) -> Result<(Arc<Workflow>, bool), Failure> {
+    cx.loader().reload(frame)
+}
+
 /// Deepest allowed chain of sub-workflow calls.
 const MAX_NESTING: usize = 32;
 
@@ -30,7 +38,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, call: &SubWorkflowStep) -> Result<Rep
         })
     };
     let (workflow, frame) = match existing {
-        Some(frame) => match cx.loader().reload(&frame) {
+        Some(frame) => match reload(cx, &frame) {
             Ok((workflow, changed)) => {
                 declare_secrets(cx, &workflow, &frame)?;
                 if changed {
@@ -178,7 +186,7 @@ fn prepare_call(
     let params = super::super::subflow::bind_params(
         &workflow,
         given,
-        cx.run_id(),
+        &cx.run_id(),
         &cx.run_dir().display().to_string(),
     )?;
     let frame = SubWorkflowFrame {

@@ -19,6 +19,8 @@
 //! state.json is written, durably, only when the writer starts (compacting the journal) and by
 //! [`Writer::compact`] at the end of the run.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -26,11 +28,13 @@ use serde_json::Value;
 use super::super::context::ScopeRef;
 use super::super::error::RunError;
 use super::super::usage::UsageTotals;
+use super::branch::{BranchCtx, Fork};
 use super::event::{EndLine, Event, Subscriber};
 use crate::console::Console;
 use crate::state::{
-    AuditData, AuditEvent, AuditWriter, Counts, Frame, FrameState, Journal, Redactor, RunDir,
-    RunStatus, Scope, StateDoc, StateError,
+    AuditData, AuditEvent, AuditWriter, BranchFrame, BranchState, Captures, Counts, Frame,
+    FrameState, Journal, ParallelFrame, Redactor, RunDir, RunStatus, Scope, StateDoc, StateError,
+    StepResult,
 };
 
 pub struct Writer {
@@ -47,9 +51,12 @@ pub struct Writer {
     /// Journal records were appended by [`Writer::save_later`] and may not be on disk yet: audit
     /// events and end lines are held until they are.
     pending: bool,
-    /// `ok`/`failed` lines held while `pending`.
-    held_lines: Vec<Event>,
+    /// `ok`/`failed` lines held while `pending`, with the branch prefix they print with.
+    held_lines: Vec<(String, Event)>,
     subscribers: Vec<Box<dyn Subscriber>>,
+    /// The forks and label of the walker whose event is being applied ([`Writer::emit_in`]).
+    current: Vec<Fork>,
+    label: Option<String>,
 }
 
 impl Writer {
@@ -80,6 +87,8 @@ impl Writer {
             pending: false,
             held_lines: Vec::new(),
             subscribers: Vec::new(),
+            current: Vec::new(),
+            label: None,
         })
     }
 
@@ -115,23 +124,108 @@ impl Writer {
         self.audit.next_seq()
     }
 
-    /// The frame of the step list at `depth`, if the chain reaches it.
+    /// The frame of the step list at `depth` of the run's own chain, if it reaches it.
     pub fn frame(&self, depth: usize) -> Option<&Frame> {
+        self.frame_in(&[], depth)
+    }
+
+    /// The frame at `depth` of the chain of a walker at `forks` (into each fork's branch).
+    pub fn frame_in(&self, forks: &[Fork], depth: usize) -> Option<&Frame> {
         let mut frame = self.doc.position.as_ref()?;
-        for _ in 0..depth {
-            frame = frame.child.as_deref()?;
+        let mut forks = forks.iter().peekable();
+        for d in 0..depth {
+            frame = match forks.next_if(|f| f.depth == d) {
+                Some(fork) => frame
+                    .parallel
+                    .as_ref()?
+                    .branch(fork.index)?
+                    .position
+                    .as_ref()?,
+                None => frame.child.as_deref()?,
+            };
         }
         Some(frame)
     }
 
-    /// The scope a step list's `scope` refers to, if it exists yet.
-    pub fn scope(&self, scope: ScopeRef) -> Option<&Scope> {
-        match scope {
-            ScopeRef::Root => Some(&self.doc.scope),
-            ScopeRef::SubWorkflow(depth) => {
-                self.frame(depth)?.sub_workflow.as_ref().map(|s| &s.scope)
-            }
+    /// The branch that `forks[i]` enters.
+    fn branch_in(&self, forks: &[Fork], i: usize) -> Option<&BranchFrame> {
+        let fork = forks.get(i)?;
+        self.frame_in(&forks[..i], fork.depth)?
+            .parallel
+            .as_ref()?
+            .branch(fork.index)
+    }
+
+    /// Where the captures and latest session of `scope` are kept for a walker at `forks`: the
+    /// scope itself, or the innermost branch it encloses (a branch's own are its own).
+    pub fn scope_in(&self, forks: &[Fork], scope: ScopeRef) -> Option<&Scope> {
+        match own_branch(forks, scope) {
+            Some(i) => self.branch_in(forks, i).map(|b| &b.scope),
+            None => match scope {
+                ScopeRef::Root => Some(&self.doc.scope),
+                ScopeRef::SubWorkflow(depth) => self
+                    .frame_in(forks, depth)?
+                    .sub_workflow
+                    .as_ref()
+                    .map(|s| &s.scope),
+            },
         }
+    }
+
+    /// The scope of a step list of the run's own chain, if it exists yet.
+    pub fn scope(&self, scope: ScopeRef) -> Option<&Scope> {
+        self.scope_in(&[], scope)
+    }
+
+    /// The captures a walker at `forks` sees in `scope`: the scope's, with those of every
+    /// branch it is in laid over them (inner ones win). Borrowed when no branch captured.
+    pub fn captures_in(&self, forks: &[Fork], scope: ScopeRef) -> Option<Cow<'_, Captures>> {
+        self.layered(forks, scope, |s| &s.captures)
+    }
+
+    /// How the steps of `scope` ended (`steps.<id>`), as a walker at `forks` sees them.
+    pub fn steps_in(
+        &self,
+        forks: &[Fork],
+        scope: ScopeRef,
+    ) -> Option<Cow<'_, BTreeMap<String, StepResult>>> {
+        self.layered(forks, scope, |s| &s.steps)
+    }
+
+    /// A map of `scope` as a walker at `forks` sees it: the scope's own, with the same map of
+    /// every branch it is in laid over it.
+    fn layered<'s, T: Clone>(
+        &'s self,
+        forks: &[Fork],
+        scope: ScopeRef,
+        field: impl Fn(&'s Scope) -> &'s BTreeMap<String, T>,
+    ) -> Option<Cow<'s, BTreeMap<String, T>>> {
+        let first = outer_forks(forks, scope);
+        let base = field(self.scope_in(&forks[..first], scope)?);
+        let overlays: Vec<&BTreeMap<String, T>> = (first..forks.len())
+            .filter_map(|i| self.branch_in(forks, i))
+            .map(|b| field(&b.scope))
+            .filter(|c| !c.is_empty())
+            .collect();
+        if overlays.is_empty() {
+            return Some(Cow::Borrowed(base));
+        }
+        let mut merged = base.clone();
+        for overlay in overlays {
+            merged.extend(overlay.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        Some(Cow::Owned(merged))
+    }
+
+    /// Why capture `name` has no value, as a walker at `forks` sees `scope`.
+    pub fn capture_error_in(&self, forks: &[Fork], scope: ScopeRef, name: &str) -> Option<String> {
+        let first = outer_forks(forks, scope);
+        (first..forks.len())
+            .rev()
+            .filter_map(|i| self.branch_in(forks, i))
+            .map(|b| &b.scope)
+            .chain(self.scope_in(&forks[..first], scope))
+            .find_map(|s| s.capture_errors.get(name).cloned())
     }
 
     // ----- writing -----
@@ -141,16 +235,35 @@ impl Writer {
         &mut self.doc
     }
 
-    /// The frame at `depth`, created on the way if the chain does not reach it yet.
-    pub(super) fn frame_mut(&mut self, depth: usize) -> &mut Frame {
+    /// The frame at `depth` of the walker whose event is applied, created on the way.
+    fn frame_mut(&mut self, depth: usize) -> &mut Frame {
+        let forks = self.current.clone();
+        self.frame_mut_in(&forks, depth)
+    }
+
+    /// The frame at `depth` of a walker at `forks`, created on the way (a branch that is not
+    /// listed yet is added).
+    pub(super) fn frame_mut_in(&mut self, forks: &[Fork], depth: usize) -> &mut Frame {
         let mut frame = self.doc.position.get_or_insert_with(Frame::default);
-        for _ in 0..depth {
-            frame = frame.child.get_or_insert_with(Box::default);
+        let mut forks = forks.iter().peekable();
+        for d in 0..depth {
+            frame = match forks.next_if(|f| f.depth == d) {
+                Some(fork) => branch_mut(frame, fork.index)
+                    .position
+                    .get_or_insert_with(Frame::default),
+                None => frame.child.get_or_insert_with(Box::default),
+            };
         }
         frame
     }
 
     fn scope_mut(&mut self, scope: ScopeRef) -> &mut Scope {
+        if let Some(i) = own_branch(&self.current, scope) {
+            let fork = self.current[i];
+            let forks = self.current[..i].to_vec();
+            let frame = self.frame_mut_in(&forks, fork.depth);
+            return &mut branch_mut(frame, fork.index).scope;
+        }
         match scope {
             ScopeRef::Root => &mut self.doc.scope,
             ScopeRef::SubWorkflow(depth) => {
@@ -213,9 +326,12 @@ impl Writer {
     fn release(&mut self) -> Result<(), RunError> {
         self.pending = false;
         self.audit.release().map_err(RunError::State)?;
-        for line in std::mem::take(&mut self.held_lines) {
+        let prefix = std::mem::take(&mut self.console.prefix);
+        for (line_prefix, line) in std::mem::take(&mut self.held_lines) {
+            self.console.prefix = line_prefix;
             self.show_end(line);
         }
+        self.console.prefix = prefix;
         Ok(())
     }
 
@@ -254,9 +370,21 @@ impl Writer {
             .map_err(RunError::State)
     }
 
-    /// Appends a typed audit event.
+    /// Appends a typed audit event; inside a branch its `data` carries `branch`.
     pub fn record(&mut self, path: &str, data: &AuditData) -> Result<u64, RunError> {
-        self.audit.record(path, data).map_err(RunError::State)
+        let Some(label) = &self.label else {
+            return self.audit.record(path, data).map_err(RunError::State);
+        };
+        let Some(event) = data.event() else {
+            return self.audit.record(path, data).map_err(RunError::State);
+        };
+        let mut value = data.to_value();
+        if let Value::Object(map) = &mut value {
+            map.insert("branch".to_owned(), Value::String(label.clone()));
+        }
+        self.audit
+            .append(event, path, value)
+            .map_err(RunError::State)
     }
 
     /// Adds secret values to `sub_secrets` and, when any is new, to the run's redactor.
@@ -275,8 +403,26 @@ impl Writer {
         }
     }
 
-    /// Applies one event: the console, the document and the audit log, in that order.
+    /// Applies one event of the run's own walk (outside every branch).
     pub fn emit(&mut self, event: Event) -> Result<(), RunError> {
+        self.current.clear();
+        self.label = None;
+        self.console.set_branch(None, 0);
+        self.apply(event)
+    }
+
+    /// Applies one event reported by the walker at `branch`: its depths are in that walker's
+    /// chain, its audit events carry the branch's label.
+    pub fn emit_in(&mut self, branch: &BranchCtx, event: Event) -> Result<(), RunError> {
+        self.current.clone_from(&branch.forks);
+        self.label.clone_from(&branch.label);
+        self.console
+            .set_branch(branch.label.as_deref(), branch.colour);
+        self.apply(event)
+    }
+
+    /// Applies one event: the console, the document and the audit log, in that order.
+    fn apply(&mut self, event: Event) -> Result<(), RunError> {
         for subscriber in &mut self.subscribers {
             subscriber.event(&event);
         }
@@ -318,7 +464,7 @@ impl Writer {
             }
             end @ Event::EndShown { .. } => {
                 if self.pending {
-                    self.held_lines.push(end);
+                    self.held_lines.push((self.console.prefix.clone(), end));
                 } else {
                     self.show_end(end);
                 }
@@ -369,20 +515,20 @@ impl Writer {
             // what goes to stderr.
             Event::Output { text, target } => match target {
                 crate::agents::render::Target::Stdout => {
-                    crate::console::print_stdout(&format!("{text}\n"));
+                    crate::console::print_stdout(&format!("{}{text}\n", self.console.prefix));
                 }
                 crate::agents::render::Target::Stderr if !self.console.quiet => {
-                    crate::console::eprint_line(&text);
+                    self.console.emit(&text);
                 }
                 crate::agents::render::Target::Stderr => {}
             },
             Event::StderrTail(tail) => {
                 let (lines, left_out) = crate::agents::event::without_backtrace(&tail);
                 for line in lines {
-                    crate::console::eprint_line(&format!("  {line}"));
+                    self.console.emit(&format!("  {line}"));
                 }
                 if left_out > 0 {
-                    crate::console::eprint_line(&format!(
+                    self.console.emit(&format!(
                         "  ({left_out} lines of the CLI's backtrace are in the step's .stderr output file)"
                     ));
                 }
@@ -500,10 +646,90 @@ impl Writer {
                 self.frame_mut(depth).child = Some(Box::new(Frame::pending(0, first_id)));
                 self.save_later()?;
             }
+            Event::BranchStarted {
+                depth,
+                index,
+                label,
+                first_id,
+            } => {
+                let frame = self.frame_mut(depth);
+                let parallel = frame.parallel.get_or_insert_with(ParallelFrame::default);
+                parallel.next = parallel.next.max(index + 1);
+                let branch = branch_mut(frame, index);
+                branch.label = label;
+                branch.state = BranchState::Running;
+                branch
+                    .position
+                    .get_or_insert_with(|| Frame::pending(0, first_id));
+                self.save_later()?;
+            }
+            Event::BranchEnded {
+                depth,
+                index,
+                state,
+                merge,
+            } => {
+                let frame = self.frame_mut(depth);
+                let parallel = frame.parallel.get_or_insert_with(ParallelFrame::default);
+                match state {
+                    Some(state) => branch_mut(frame, index).state = state,
+                    None => {
+                        let at = parallel.branches.iter().position(|b| b.index == index);
+                        let ended = at.map(|at| parallel.branches.remove(at));
+                        if let (Some(ended), Some(scope)) = (ended, merge) {
+                            let target = self.scope_mut(scope);
+                            for name in ended.scope.captures.keys() {
+                                target.capture_errors.remove(name);
+                            }
+                            target.captures.extend(ended.scope.captures);
+                            target.capture_errors.extend(ended.scope.capture_errors);
+                            target.steps.extend(ended.scope.steps);
+                        }
+                    }
+                }
+                self.save_later()?;
+            }
             Event::Flush => self.flush()?,
         }
         Ok(())
     }
+}
+
+/// The branch whose own scope holds what a walker at `forks` keeps in `scope`: the innermost
+/// fork that `scope` encloses (a sub-workflow called inside a branch has a scope of its own).
+fn own_branch(forks: &[Fork], scope: ScopeRef) -> Option<usize> {
+    forks.iter().rposition(|fork| encloses(scope, fork))
+}
+
+/// How many of the outer forks lie outside `scope` (its captures are read from there).
+fn outer_forks(forks: &[Fork], scope: ScopeRef) -> usize {
+    forks
+        .iter()
+        .position(|fork| encloses(scope, fork))
+        .unwrap_or(forks.len())
+}
+
+fn encloses(scope: ScopeRef, fork: &Fork) -> bool {
+    match scope {
+        ScopeRef::Root => true,
+        ScopeRef::SubWorkflow(depth) => depth < fork.depth,
+    }
+}
+
+/// The branch `index` of a parallel step's frame, added when it is not listed yet.
+fn branch_mut(frame: &mut Frame, index: u64) -> &mut BranchFrame {
+    let parallel = frame.parallel.get_or_insert_with(ParallelFrame::default);
+    let at = match parallel.branches.iter().position(|b| b.index == index) {
+        Some(at) => at,
+        None => {
+            parallel.branches.push(BranchFrame {
+                index,
+                ..BranchFrame::default()
+            });
+            parallel.branches.len() - 1
+        }
+    };
+    &mut parallel.branches[at]
 }
 
 /// Whether applying `event` writes to the console (other than a step's end line).

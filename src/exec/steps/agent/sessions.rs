@@ -105,7 +105,7 @@ fn recorded_settings(
     scope: ScopeRef,
     id: &str,
 ) -> Option<(Option<String>, Option<Effort>)> {
-    if let Some(last) = cx.scope(scope).and_then(|s| s.last_session.as_ref())
+    if let Some(last) = cx.scope(scope).and_then(|s| s.last_session.clone())
         && last.session_id == id
     {
         return Some((last.model.clone(), last.effort));
@@ -128,10 +128,10 @@ fn last_session(cx: &StepCtx<'_, '_>, scope: ScopeRef) -> Option<Continue> {
 }
 
 fn seed(cx: &StepCtx<'_, '_>) -> Option<Continue> {
-    let seed = cx.doc().seed_session.as_ref()?;
+    let seed = cx.doc().seed_session.clone()?;
     Some(Continue {
-        cli: seed.cli.clone().unwrap_or_default(),
-        id: seed.id.clone(),
+        cli: seed.cli.unwrap_or_default(),
+        id: seed.id,
         model: None,
         effort: None,
         how: SessionHow::Seed,

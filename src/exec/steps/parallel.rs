@@ -1,0 +1,172 @@
+//! Parallel steps (control.md §8): a group with `parallel`, whose children are branches, and a
+//! loop with `max_parallel`, whose iterations are. Each executor says which branches are left
+//! to run (after a resume: those that did not complete, then those never started) and how to
+//! build one; the runtime runs them at once ([`StepCtx::run_branches`]).
+
+use super::super::context::ListCtx;
+use super::super::error::RunError;
+use super::super::outcome::{End, ErrorClass, Failure};
+use super::super::run::{BranchSpec, Policy, Report, StepCtx};
+use crate::state::LoopFrame;
+use crate::workflow::{LoopKind, LoopMax, LoopStep, Parallel, Step};
+
+/// The branches of a parallel step that must run: as the frame lists them, or all of them.
+fn to_run(cx: &StepCtx<'_, '_>, total: u64) -> Vec<u64> {
+    cx.frame()
+        .and_then(|f| f.parallel.as_ref().map(|p| p.to_run(total)))
+        .unwrap_or_else(|| (0..total).collect())
+}
+
+/// A group's children, each a branch labelled with its id; what they capture is visible after
+/// the group.
+pub async fn group(
+    cx: &mut StepCtx<'_, '_>,
+    children: &[Step],
+    parallel: Parallel,
+) -> Result<Report, RunError> {
+    let at = cx.at;
+    let total = children.len() as u64;
+    let indices = to_run(cx, total);
+    let body = at
+        .ctx
+        .group(at.ctx.path.enter(at.index, at.steps.len(), &at.step.id));
+    let make = |index: u64| {
+        let i = usize::try_from(index)
+            .unwrap_or(usize::MAX)
+            .min(children.len().saturating_sub(1));
+        BranchSpec {
+            index,
+            label: children[i].id.clone(),
+            body: body.clone(),
+            steps: &children[i..=i],
+        }
+    };
+    let policy = Policy {
+        max: parallel.max.map_or(children.len(), |m| m as usize),
+        fail_fast: parallel.fail_fast,
+        merge: Some(at.ctx.scope),
+    };
+    let branches = cx.run_branches(indices, &make, policy).await?;
+    Ok(report(branches.end, &branches.failed, None))
+}
+
+/// A loop's iterations, up to `max_parallel` at once, each a branch labelled `<id>[<i>]` (and
+/// its item); what they capture stays in the iteration.
+pub async fn iterations(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Report, RunError> {
+    let at = cx.at;
+    let max = match max_parallel(cx, spec) {
+        Ok(max) => max,
+        Err(failure) => return Ok(Report::failed(failure)),
+    };
+    // The frozen list is cloned once: every branch is built from it.
+    let Some(state) = cx.frame().and_then(|f| f.loop_.clone()) else {
+        return Ok(Report::failed(Failure::new(
+            ErrorClass::Internal,
+            "loop state is missing",
+        )));
+    };
+    let total = state
+        .items
+        .as_ref()
+        .map_or(state.max.unwrap_or(0), |items| items.len() as u64);
+    let indices = to_run(cx, total);
+    let make = |index: u64| {
+        branch_of(
+            at.ctx,
+            at.index,
+            at.steps.len(),
+            &at.step.id,
+            spec,
+            &state,
+            index,
+            total,
+        )
+    };
+    let policy = Policy {
+        max,
+        fail_fast: true,
+        merge: None,
+    };
+    let branches = cx.run_branches(indices, &make, policy).await?;
+    Ok(report(branches.end, &branches.failed, Some(branches.ran)))
+}
+
+/// Iteration `index` of a parallel loop as a branch.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the loop's place and plan, all read once per branch"
+)]
+fn branch_of<'s>(
+    ctx: &ListCtx,
+    at_index: usize,
+    len: usize,
+    id: &str,
+    spec: &'s LoopStep,
+    state: &LoopFrame,
+    index: u64,
+    total: u64,
+) -> BranchSpec<'s> {
+    let item = state.items.as_ref().and_then(|items| {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| items.get(i))
+            .cloned()
+    });
+    let mut vars = Vec::new();
+    if let (LoopKind::ForEach { var, .. }, Some(item)) = (&spec.kind, &item) {
+        vars.push((var.clone(), item.clone()));
+    }
+    if let Some(index_var) = &spec.as_index {
+        vars.push((index_var.clone(), index.to_string()));
+    }
+    let path = ctx.path.enter_iteration(at_index, len, id, index, total);
+    let label = match &item {
+        Some(item) => format!("{id}[{index}] {item}"),
+        None => format!("{id}[{index}]"),
+    };
+    BranchSpec {
+        index,
+        label,
+        body: ctx.loop_body(path, vars),
+        steps: &spec.steps,
+    }
+}
+
+/// `max_parallel`, rendered: a whole number of at least 1.
+fn max_parallel(cx: &StepCtx<'_, '_>, spec: &LoopStep) -> Result<usize, Failure> {
+    match &spec.max_parallel {
+        None => Ok(1),
+        Some(LoopMax::Fixed(n)) => Ok(*n as usize),
+        Some(LoopMax::Template(template)) => {
+            let text = cx.render(template)?;
+            match text.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(Failure::new(
+                    ErrorClass::InvalidValue,
+                    format!(
+                        "loop \"max_parallel\" must be a whole number of at least 1, found \"{text}\""
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+/// The parallel step's report: how its branches ended, with the failed ones named.
+fn report(end: End, failed: &[String], iterations: Option<u64>) -> Report {
+    let end = match end {
+        End::Failed(mut failure) if failed.len() > 1 => {
+            failure.message = format!(
+                "{} (and {} more failed branches: {})",
+                failure.message,
+                failed.len() - 1,
+                failed[1..].join(", ")
+            );
+            End::Failed(failure)
+        }
+        end => end,
+    };
+    let mut report = Report::new(end);
+    report.record.iterations = iterations;
+    report
+}
