@@ -32,6 +32,8 @@ pub struct RunReport {
     pub project: String,
     pub status: RunStatus,
     pub position: Option<String>,
+    /// Every running branch's path when several parallel branches are going on (control.md §11).
+    pub branches: Vec<String>,
     pub params: StringMap,
     pub started_at: String,
     pub updated_at: String,
@@ -181,6 +183,10 @@ pub fn build(
         project: redact(&doc.project_dir),
         status,
         position: doc.position_path().map(|p| redact(&p)),
+        branches: match doc.position_paths() {
+            paths if paths.len() > 1 => paths.iter().map(|p| redact(p)).collect(),
+            _ => Vec::new(),
+        },
         params: shown_params(doc, redactor),
         started_at: doc.created_at.clone(),
         updated_at: doc.updated_at.clone(),
@@ -454,7 +460,12 @@ pub fn render_json(report: &RunReport) -> Value {
         "source": report.source,
         "project": report.project,
         "status": report.status.as_str(),
-        "position": report.position,
+        // A list when several parallel branches are running.
+        "position": if report.branches.is_empty() {
+            json!(report.position)
+        } else {
+            json!(report.branches)
+        },
         "params": report.params,
         "started_at": report.started_at,
         "updated_at": report.updated_at,

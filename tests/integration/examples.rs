@@ -124,6 +124,21 @@ fn for_each_runs_once_per_file_in_order() {
 }
 
 #[test]
+fn parallel_runs_its_branches_and_reports_after_them() {
+    let out = project()
+        .args(["examples/parallel.yaml"])
+        .stdout_contains(" examples, 0 docs\n")
+        .stderr_contains("[count-docs] ==> 1/3 checks > count-docs [shell]\n")
+        .run();
+    let shown: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with("# Example:"))
+        .collect();
+    assert!(shown.len() >= 8, "{}", out.stdout);
+}
+
+#[test]
 fn sub_workflow_runs_with_params_and_defaults() {
     project()
         .args(["examples/sub-workflow.yaml", "who=Ada"])

@@ -186,6 +186,13 @@ steps:
         .map(|b| (b["label"].as_str().unwrap(), b["state"].as_str().unwrap()))
         .collect();
     assert_eq!(states, [("slow", "interrupted"), ("broken", "failed")]);
+    // `show` lists every branch that is still going on.
+    let show = out.then().args(["show", "--json"]).run();
+    let report: Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        report["position"],
+        serde_json::json!(["reviews/slow", "reviews/broken"])
+    );
 }
 
 #[test]
@@ -287,4 +294,41 @@ fn a_run_killed_mid_parallel_resumes_only_what_did_not_complete() {
     let state = out.state();
     assert_eq!(state["status"], "completed");
     assert!(state["position"].is_null());
+}
+
+#[test]
+fn agent_caps_from_the_configuration_make_branches_wait_for_a_slot() {
+    let script = "- [{sleep_ms: 300}, {text: one}]\n\
+                  - [{sleep_ms: 300}, {text: two}]\n\
+                  - [{sleep_ms: 300}, {text: three}]\n\
+                  - [{sleep_ms: 300}, {text: four}]\n";
+    let out = Test::new()
+        .fake_clis(&["claude", "codex"])
+        .fake_script(script)
+        .project_config("clis:\n  claude:\n    max_concurrent: 1\nmax_concurrent_agents: 2\n")
+        .workflow(
+            "w",
+            r#"name: w
+steps:
+  - id: agents
+    parallel: true
+    steps:
+      - { id: a, mode: headless, prompt: One. }
+      - { id: b, mode: headless, prompt: Two. }
+      - { id: c, mode: headless, cli: codex, prompt: Three. }
+      - { id: d, mode: headless, cli: codex, prompt: Four. }
+"#,
+        )
+        .arg("w")
+        .stderr_contains("  waiting for a claude slot\n")
+        .run();
+    let spans = intervals(&out.audit(), "agents/");
+    assert_eq!(spans.len(), 4, "{spans:?}");
+    assert_eq!(most_at_once(&spans), 2, "the run's cap: {spans:?}");
+    let claude: BTreeMap<_, _> = spans
+        .iter()
+        .filter(|(path, _)| path.ends_with("/a") || path.ends_with("/b"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(most_at_once(&claude), 1, "one claude at a time: {claude:?}");
 }

@@ -15,6 +15,7 @@ use super::super::subflow::Loader;
 use super::branch::BranchCtx;
 use super::branches::{BranchSpec, Branches, Policy};
 use super::event::{Event, StepRef};
+use super::slots::Slot;
 use super::step::At;
 use super::walk::{BoxFuture, RunSettings, Runtime};
 use crate::config::Config;
@@ -222,6 +223,22 @@ impl<'r, 'a> StepCtx<'r, 'a> {
     ) -> BoxFuture<'b, Result<Branches, RunError>> {
         let depth = self.at.ctx.depth;
         self.rt.run_branches(depth, indices, make, policy)
+    }
+
+    /// A slot for an agent process of `cli` under the configuration's caps (control.md §8),
+    /// waited for when none is free (`waiting for a claude slot`); `None` when the run or the
+    /// branch is stopped meanwhile.
+    pub async fn agent_slot(&mut self, cli: &str) -> Result<Option<Slot>, RunError> {
+        if let Some(slot) = self.rt.slots.try_take(cli) {
+            return Ok(Some(slot));
+        }
+        self.emit(Event::Detail(format!("waiting for a {cli} slot")))?;
+        let mut interrupts = self.interrupts();
+        let shared = self.rt.shared();
+        tokio::select! {
+            slot = shared.slots.take(cli) => Ok(Some(slot)),
+            () = interrupts.stop_requested() => Ok(None),
+        }
     }
 
     /// Stops every running parallel branch of the run (a crossed run budget).

@@ -125,6 +125,11 @@ impl Runtime {
         self.halt.trigger();
     }
 
+    /// What every walker of the run shares (kept alive across an `await`).
+    pub(super) fn shared(&self) -> Rc<Shared> {
+        self.shared.clone()
+    }
+
     /// The writer, borrowed for reading (never across an `await`).
     pub(super) fn shared_writer(&self) -> Ref<'_, Writer> {
         self.shared.writer.borrow()

@@ -63,6 +63,12 @@ async fn run_once(cx: &mut StepCtx<'_, '_>, step: &AgentStep) -> Result<Report, 
             return Ok(Report::failed(unplanned.failure));
         }
     };
+    // A slot of the configuration's agent caps (control.md §8), before the step starts: the
+    // wait is not part of the step's time, nor of its timeout.
+    let Some(_slot) = cx.agent_slot(&plan.resolved.cli).await? else {
+        cx.start(&plan.label, Default::default())?;
+        return Ok(Report::new(End::Interrupted));
+    };
     let launch = match start::start(cx, step, &plan)? {
         Ok(launch) => launch,
         Err(failure) => return Ok(Report::failed(failure)),
