@@ -38,6 +38,8 @@ Examples:
   agent-runner --resume                      continue the latest interrupted run of this project
   agent-runner --resume flokay-20261121-083312-7f3a --from tasks
   agent-runner --dry-run flokay add-login    print the plan without running anything
+  agent-runner --simulate review.yaml --stub review=fail
+                                             run the logic with every step answered by a stub
   agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows [--all] | schema
   agent-runner migrate [DIR] [--write]       convert a Go agent-runner project (diff first)
   agent-runner ui                            a local web view of the runs (prints its URL)
@@ -88,6 +90,18 @@ pub struct RawArgs {
     /// Load, validate and print the plan; execute nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Run the workflow's logic with every shell and agent step answered by a stub; spawn nothing.
+    #[arg(long)]
+    pub simulate: bool,
+
+    /// --simulate: what a step answers, <step-path>[@attempt]=<value> (repeatable).
+    #[arg(long, value_name = "PATH=VALUE")]
+    pub stub: Vec<String>,
+
+    /// --simulate: a YAML file of step paths or ids to answers (value, exit_code, class).
+    #[arg(long, value_name = "FILE")]
+    pub stub_file: Option<PathBuf>,
 
     /// Machine-readable output for --validate, --dry-run, list, show, log and workflows.
     #[arg(long)]
@@ -256,6 +270,15 @@ pub struct RunRequest {
     pub dry_run: bool,
     /// `--run-id`: the id of the new run instead of a generated one.
     pub run_id: Option<String>,
+    /// `--simulate`, with its `--stub` arguments and `--stub-file` (boxed: most runs have none).
+    pub simulate: Option<Box<Simulation>>,
+}
+
+/// `--simulate`: the stubs as given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Simulation {
+    pub stubs: Vec<String>,
+    pub stub_file: Option<PathBuf>,
 }
 
 /// `agent-runner k8s`: the manifests that run a workflow as a Kubernetes Job.
@@ -438,7 +461,14 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
         ),
         (raw.resume.is_some(), "--resume", raw.dry_run, "--dry-run"),
         (raw.dry_run, "--dry-run", raw.session.is_some(), "--session"),
+        (raw.simulate, "--simulate", raw.resume.is_some(), "--resume"),
+        (raw.simulate, "--simulate", raw.from.is_some(), "--from"),
+        (raw.simulate, "--simulate", raw.dry_run, "--dry-run"),
+        (raw.simulate, "--simulate", raw.validate, "--validate"),
     ];
+    if !raw.simulate && (!raw.stub.is_empty() || raw.stub_file.is_some()) {
+        return Err("--stub and --stub-file need --simulate".to_owned());
+    }
     for (a, a_name, b, b_name) in conflicts {
         if *a && *b {
             return Err(format!("{a_name} cannot be used with {b_name}"));
@@ -518,6 +548,12 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
                 from: raw.from.clone(),
                 dry_run: raw.dry_run,
                 run_id: raw.run_id.clone(),
+                simulate: raw.simulate.then(|| {
+                    Box::new(Simulation {
+                        stubs: raw.stub.clone(),
+                        stub_file: raw.stub_file.clone(),
+                    })
+                }),
             })))
         }
         Some("list") => command_only(

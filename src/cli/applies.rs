@@ -9,6 +9,7 @@ use super::{Command, RawArgs};
 enum Kind {
     Run,
     DryRun,
+    Simulate,
     Resume,
     Validate,
     List,
@@ -26,6 +27,7 @@ impl Kind {
     fn of(command: &Command) -> Option<Kind> {
         Some(match command {
             Command::Run(request) if request.dry_run => Kind::DryRun,
+            Command::Run(request) if request.simulate.is_some() => Kind::Simulate,
             Command::Run(_) => Kind::Run,
             Command::Resume { .. } => Kind::Resume,
             Command::Validate { .. } => Kind::Validate,
@@ -48,6 +50,7 @@ impl Kind {
         match self {
             Kind::Run => "a workflow run",
             Kind::DryRun => "--dry-run",
+            Kind::Simulate => "--simulate",
             Kind::Resume => "--resume",
             Kind::Validate => "--validate",
             Kind::List => "\"list\"",
@@ -74,14 +77,14 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 21] = [
+    let options: [(bool, &str, &[Kind]); 22] = [
         (
             raw.json,
             "--json",
             &[Validate, DryRun, List, Show, Log, Workflows],
         ),
-        (raw.quiet, "--quiet", &[Run, Resume]),
-        (raw.verbose, "--verbose", &[Run, Resume]),
+        (raw.quiet, "--quiet", &[Run, Resume, Simulate]),
+        (raw.verbose, "--verbose", &[Run, Resume, Simulate]),
         (raw.all, "--all", &[List, Workflows, Ui]),
         (raw.write, "--write", &[Migrate]),
         (raw.limit.is_some(), "--limit", &[List]),
@@ -89,6 +92,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         (raw.note.is_some(), "--note", &[StepContinue]),
         (raw.from.is_some(), "--from", &[Run, Resume]),
         (raw.session.is_some(), "--session", &[Run, Resume]),
+        (raw.simulate, "--simulate", &[Simulate]),
         (raw.port.is_some(), "--port", &[Ui]),
         (raw.bind.is_some(), "--bind", &[Ui]),
         (raw.token_file.is_some(), "--token-file", &[Ui]),

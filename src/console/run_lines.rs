@@ -18,6 +18,8 @@ const RESET: &str = "\x1b[0m";
 pub struct Console {
     pub colour: bool,
     pub quiet: bool,
+    /// `--simulate`: every step heading ends with ` (stub)`.
+    pub stub: bool,
     /// `[label] ` before every line of a parallel branch (control.md §8), painted already.
     pub prefix: String,
 }
@@ -28,6 +30,7 @@ impl Console {
         Console {
             colour: colour_enabled(std::io::stderr().is_terminal()),
             quiet,
+            stub: false,
             prefix: String::new(),
         }
     }
@@ -65,7 +68,8 @@ impl Console {
     /// `==> <display path> [<kind label>]`
     pub fn heading(&self, display: &str, label: &str) {
         if !self.quiet {
-            self.emit(&self.paint(BOLD, &format!("==> {display} [{label}]")));
+            let stub = if self.stub { " (stub)" } else { "" };
+            self.emit(&self.paint(BOLD, &format!("==> {display} [{label}]{stub}")));
         }
     }
 

@@ -129,6 +129,11 @@ impl Plan<'_> {
                 "  ".repeat(depth),
                 step.id
             ));
+            // A condition is shown as written: it is decided only when the run reaches it.
+            if let Some(when) = &step.when {
+                self.lines
+                    .push(format!("{}  when: {}", "  ".repeat(depth), when.text()));
+            }
             let children = match &step.kind {
                 StepKind::Group(children) => self.steps(workflow, children, params, depth + 1),
                 StepKind::Loop(looped) => self.steps(workflow, &looped.steps, params, depth + 1),
@@ -164,7 +169,11 @@ impl Plan<'_> {
                 }
                 _ => json!([]),
             };
-            out.push(json!({"id": step.id, "kind": super::run::step::kind_name(step), "label": label, "detail": detail, "steps": children}));
+            let mut entry = json!({"id": step.id, "kind": super::run::step::kind_name(step), "label": label, "detail": detail, "steps": children});
+            if let (Some(when), Some(fields)) = (&step.when, entry.as_object_mut()) {
+                fields.insert("when".to_owned(), json!(when.text()));
+            }
+            out.push(entry);
         }
         Value::Array(out)
     }

@@ -77,6 +77,12 @@ pub enum RunError {
     Unmet(Vec<String>),
     #[error("cannot read the current directory: {0}")]
     CurrentDir(#[source] io::Error),
+    /// `--stub` or `--stub-file` of `--simulate` is not usable.
+    #[error("{0}")]
+    Stubs(String),
+    /// The temporary state directory of `--simulate` cannot be created.
+    #[error("cannot create the simulation's state directory: {0}")]
+    SimulationDir(#[source] io::Error),
     #[error("cannot listen for signals: {0}")]
     Signals(#[source] io::Error),
     #[error("cannot create a session id: {0}")]
@@ -98,7 +104,8 @@ impl RunError {
             | RunError::NoSuchRun { .. }
             | RunError::NoSuchStep { .. }
             | RunError::FromSubWorkflow(_)
-            | RunError::CompletedFrom { .. } => exit::USAGE,
+            | RunError::CompletedFrom { .. }
+            | RunError::Stubs(_) => exit::USAGE,
             RunError::InvalidConfig
             | RunError::InvalidWorkflow
             | RunError::WorkflowGone(_)
@@ -106,6 +113,7 @@ impl RunError {
             | RunError::Engine(_) => exit::INVALID,
             RunError::Unmet(_)
             | RunError::CurrentDir(_)
+            | RunError::SimulationDir(_)
             | RunError::Signals(_)
             | RunError::SessionId(_)
             | RunError::ControlToken(_)

@@ -34,6 +34,7 @@ pub mod process;
 pub mod run;
 pub mod secrets;
 pub mod signals;
+pub mod simulate;
 pub mod steps;
 pub mod subflow;
 pub mod usage;

@@ -32,6 +32,7 @@ const DOCS: &[&str] = &[
     "docs/engines.md",
     "docs/kubernetes.md",
     "docs/migrating.md",
+    "docs/recipes.md",
     "docs/runs-and-state.md",
     "docs/workflow-format.md",
 ];
@@ -196,6 +197,11 @@ fn engines_examples_are_valid() {
 #[test]
 fn migrating_examples_are_valid() {
     assert!(check("docs/migrating.md") >= 1);
+}
+
+#[test]
+fn recipes_examples_are_valid() {
+    assert_eq!(check("docs/recipes.md"), 3);
 }
 
 #[test]

@@ -116,6 +116,22 @@ fn retry_fails_when_the_attempts_run_out() {
 }
 
 #[test]
+fn conditions_branch_and_repeat_until_the_review_passes() {
+    project()
+        .args(["examples/conditions.yaml"])
+        .stdout(
+            "{\"kind\": \"bug\"}\nwriting a failing test for the bug\nround 0 changes the code\n{\"verdict\": \"fail\", \"round\": 0}\nround 1 changes the code\n{\"verdict\": \"pass\", \"round\": 1}\nthe review passed in round 1\n",
+        )
+        .run();
+    project()
+        .args(["examples/conditions.yaml", "kind=docs", "pass_on=1"])
+        .stdout("{\"kind\": \"docs\"}\nround 0 changes the code\n{\"verdict\": \"pass\", \"round\": 0}\n")
+        .stderr_contains("reproduce [skipped: when: change.kind == \"bug\"]")
+        .stderr_contains("release-notes [skipped: when: change.kind != \"docs\"")
+        .run();
+}
+
+#[test]
 fn for_each_runs_once_per_file_in_order() {
     project()
         .args(["examples/for-each.yaml"])

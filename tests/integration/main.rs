@@ -55,6 +55,7 @@ mod run_params;
 mod run_resume;
 mod run_shell;
 mod run_signals;
+mod run_simulate;
 mod run_soak;
 mod run_start;
 mod run_state;

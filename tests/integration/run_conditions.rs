@@ -293,3 +293,27 @@ steps:
         .stdout("{\"verdict\":\"fail\",\"issues\":[\"x\",\"y\"],\"score\":3}\nfixing\n")
         .run();
 }
+
+#[test]
+fn dry_run_shows_each_when() {
+    let test = Test::new().write(
+        &wf("plan"),
+        "name: plan\nsteps:\n  - id: review\n    command: printf pass\n    capture: verdict\n  - id: g\n    when: verdict != \"pass\"\n    steps:\n      - id: fix\n        when: steps.review.outcome == \"success\"\n        command: echo fix\n",
+    );
+    let out = test.args(["--dry-run", "plan"]).run();
+    assert!(
+        out.stdout.ends_with(
+            "review  shell  printf pass\ng  group  \n  when: verdict != \"pass\"\n  fix  shell  echo fix\n    when: steps.review.outcome == \"success\"\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = out.then().args(["--dry-run", "--json", "plan"]).run();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(plan["steps"][1]["when"], "verdict != \"pass\"");
+    assert_eq!(
+        plan["steps"][1]["steps"][0]["when"],
+        "steps.review.outcome == \"success\""
+    );
+    assert!(plan["steps"][0].get("when").is_none());
+}

@@ -69,7 +69,11 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
         .record("", &AuditData::RunEnd(run_end))
         .and_then(|_| w.save())
         .and_then(|()| w.compact());
-    let resume_hint = format!("to resume: agent-runner --resume {}", w.doc().run_id);
+    // A simulation's state is removed when it ends: there is nothing to resume.
+    let resume_hint = match d.settings.simulate {
+        Some(_) => "(a simulation: nothing was run, and its state is not kept)".to_owned(),
+        None => format!("to resume: agent-runner --resume {}", w.doc().run_id),
+    };
     if let Err(fatal) = saved {
         crate::console::error(&fatal.to_string());
         return fatal.exit_code();

@@ -90,9 +90,17 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     if let Some(from) = &request.from {
         super::super::from::check_exists(&mut loader, &workflow, from)?;
     }
+    // A simulation keeps its state in a temporary directory, removed at its end.
+    let simulation = match &request.simulate {
+        Some(simulation) => Some(super::super::simulate::Simulation::start(simulation)?),
+        None => None,
+    };
     // The run id comes first so engine hooks see it; the run dir is created last, where the
     // engine's `state_dir` says (cli.md §4).
-    let root = StateRoot::from_env().map_err(state_error)?;
+    let root = match &simulation {
+        Some(simulation) => StateRoot::new(simulation.dir()),
+        None => StateRoot::from_env().map_err(state_error)?,
+    };
     let project_state = root.project(&project).map_err(state_error)?;
     // The id is claimed on disk at once: another run started in the same second cannot draw it.
     let reserved = match &request.run_id {
@@ -104,10 +112,17 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     let default_dir = reserved.default_dir().display().to_string();
     let params = render_params(&workflow, bound.clone(), &run_id, &default_dir)?;
     let redactor = secrets::install_redactor(secrets::secret_values(&workflow, &params), &config)?;
-    let engine =
-        super::super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?;
-    super::super::preflight::check(&mut loader, &workflow)?;
-    super::super::preflight::warn_without_terminal(&workflow);
+    // A simulation runs no engine hook and needs no agent CLI.
+    let engine = match &simulation {
+        Some(_) => None,
+        None => {
+            super::super::engines::attach_root(&loader, &workflow, &params, &run_id, None, true)?
+        }
+    };
+    if simulation.is_none() {
+        super::super::preflight::check(&mut loader, &workflow)?;
+        super::super::preflight::warn_without_terminal(&workflow);
+    }
 
     let relocate = engine.as_ref().and_then(|root| root.state_dir.clone());
     let run_dir = reserved.create(relocate.as_deref()).map_err(state_error)?;
@@ -159,10 +174,18 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
         Some(redactor),
         workflow.clone(),
         false,
+        simulation.as_ref().map(|s| s.stubs.clone()),
     )?;
     *d.engines.borrow_mut() = engines;
+    let running = match &simulation {
+        Some(_) => {
+            d.writer().console_mut().stub = true;
+            "simulating"
+        }
+        None => "running",
+    };
     d.writer().console().info(&format!(
-        "agent-runner: running workflow \"{}\" (run {run_id})",
+        "agent-runner: {running} workflow \"{}\" (run {run_id})",
         workflow.name
     ));
     let budget_in_force = d.writer().doc().budget;
@@ -177,7 +200,9 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
         ));
         skipped = super::super::from::skipped_before(&mut d.loader.borrow_mut(), &workflow, from)?;
     }
-    start_and_execute(d, workflow, None, request.from, skipped, engine_records).await
+    let code = start_and_execute(d, workflow, None, request.from, skipped, engine_records).await;
+    drop(simulation);
+    code
 }
 
 async fn resume_async(
@@ -254,6 +279,7 @@ async fn resume_async(
         None,
         workflow.clone(),
         from.is_none(),
+        None,
     )?;
     d.resuming_step.set(true);
     let mut engine_records = Vec::new();
@@ -354,6 +380,7 @@ fn open_runtime(
     redactor: Option<Redactor>,
     root: Arc<Workflow>,
     snapshot_current: bool,
+    simulate: Option<Arc<super::super::simulate::Stubs>>,
 ) -> Result<Runtime, RunError> {
     let (lock, takeover) =
         RunLock::acquire(&run_dir.lock_path(), &doc.run_id).map_err(state_error)?;
@@ -395,6 +422,7 @@ fn open_runtime(
         quiet: global.quiet,
         verbose: global.verbose,
         runner_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agent-runner")),
+        simulate,
     };
     let run_dir_path = run_dir.path().to_path_buf();
     let slots = super::slots::Slots::from_config(config);

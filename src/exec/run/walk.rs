@@ -48,6 +48,8 @@ pub struct RunSettings {
     pub verbose: bool,
     /// The runner's own executable, for agents that call `agent-runner step continue`.
     pub runner_exe: PathBuf,
+    /// `--simulate`: shell and agent steps are answered by these stubs; nothing is spawned.
+    pub simulate: Option<Arc<super::super::simulate::Stubs>>,
 }
 
 /// What every walker of a run shares: the one writer and the run's settings. Branches of a
@@ -372,6 +374,15 @@ impl Runtime {
                     Ok(command) => command,
                     Err(failure) => return Ok(Some(Err(failure))),
                 };
+                if let Some(stubs) = &self.settings.simulate {
+                    // Not run: it skips only when a stub says it exits 0.
+                    let attempt = self.frame(ctx.depth).map_or(0, |f| f.attempt) + 1;
+                    if !stubs.skips(at.audit_path, &step.id, attempt) {
+                        return Ok(None);
+                    }
+                    self.sh_skipped(at, leaf, command, None)?;
+                    return Ok(Some(Ok(())));
+                }
                 // The condition is a command of its own: the previous step's end must be on
                 // disk before it runs, or a crash now would run that step again.
                 self.emit(Event::Flush)?;
@@ -380,20 +391,7 @@ impl Runtime {
                 match result {
                     Err(failure) => Ok(Some(Err(failure))),
                     Ok((0, output)) => {
-                        let shown = self.redactor.redact(&command).into_owned();
-                        self.emit(Event::Skipped {
-                            display: at.display.to_owned(),
-                            path: at.audit_path.to_owned(),
-                            reason: format!("sh: {shown} exited 0"),
-                            skip: Skip {
-                                command: Some(command),
-                                exit_code: Some(0),
-                                output: Some(output),
-                                ..Skip::because(SkipReason::Sh)
-                            },
-                            leaf,
-                        })?;
-                        self.record_skipped(at)?;
+                        self.sh_skipped(at, leaf, command, Some(output))?;
                         Ok(Some(Ok(())))
                     }
                     Ok((code, _)) => {
@@ -406,6 +404,32 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// A `skip_if: sh:` command exited 0 (`output` is what it printed; `None` under
+    /// `--simulate`, where a stub said so): the step is skipped.
+    fn sh_skipped(
+        &mut self,
+        at: &At<'_>,
+        leaf: bool,
+        command: String,
+        output: Option<String>,
+    ) -> Result<(), RunError> {
+        let shown = self.redactor.redact(&command).into_owned();
+        let stub = if output.is_none() { " (stub)" } else { "" };
+        self.emit(Event::Skipped {
+            display: at.display.to_owned(),
+            path: at.audit_path.to_owned(),
+            reason: format!("sh: {shown} exited 0{stub}"),
+            skip: Skip {
+                command: Some(command),
+                exit_code: Some(0),
+                output,
+                ..Skip::because(SkipReason::Sh)
+            },
+            leaf,
+        })?;
+        self.record_skipped(at)
     }
 
     /// Moves the frame of this step's list to the next sibling; the next write saves it.

@@ -10,6 +10,7 @@ pub mod output;
 pub mod parallel;
 pub mod relay;
 pub mod shell;
+mod stub;
 pub mod sub_workflow;
 pub mod timeouts;
 
@@ -20,6 +21,11 @@ use crate::workflow::StepKind;
 /// Runs the step of `cx` with the executor for its kind.
 pub async fn run(cx: &mut StepCtx<'_, '_>) -> Result<Report, RunError> {
     let step = cx.at.step;
+    if let Some(stubs) = cx.settings().simulate.clone()
+        && matches!(step.kind, StepKind::Shell(_) | StepKind::Agent(_))
+    {
+        return stub::run(cx, &stubs).await;
+    }
     // A loop's or group's budget limits its steps while it runs (a sub-workflow's is entered
     // once its file is loaded).
     let _scope = match &step.kind {

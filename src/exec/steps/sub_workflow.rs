@@ -105,9 +105,13 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, call: &SubWorkflowStep) -> Result<Rep
         // run before the child list's setup is on disk (Writer::save_later).
         cx.emit(Event::Flush)?;
     }
-    let engine = match engines::attach_own(cx, &workflow, &frame)? {
-        Ok(engine) => engine,
-        Err(failure) => return Ok(Report::failed(failure)),
+    // A simulation runs no engine hook.
+    let engine = match cx.settings().simulate {
+        Some(_) => None,
+        None => match engines::attach_own(cx, &workflow, &frame)? {
+            Ok(engine) => engine,
+            Err(failure) => return Ok(Report::failed(failure)),
+        },
     };
     let body = at.ctx.sub_workflow(workflow.clone(), depth, path, engine);
     let _scope = super::budget_scope(cx, workflow.budget);

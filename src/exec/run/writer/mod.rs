@@ -111,6 +111,10 @@ impl Writer {
         &self.console
     }
 
+    pub fn console_mut(&mut self) -> &mut Console {
+        &mut self.console
+    }
+
     pub fn counts(&self) -> Counts {
         self.counts
     }

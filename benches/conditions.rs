@@ -1,0 +1,170 @@
+//! Conditions (control.md §6): what a `when:` costs.
+//!
+//! - Evaluating one compiled `when` against a scope with parameters, a JSON capture and step
+//!   results, in process. Target: median under 50 µs.
+//! - `--validate` of a generated 1000-step workflow with a `when` on every step, against the same
+//!   workflow without them, in the same run. Target: at most 1.5×.
+//!
+//! Run with `cargo bench --bench conditions`; it prints the medians and the ratio.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a benchmark should stop at the first setup failure"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_runner::exec::condition::{CondScope, RunTotals, evaluate};
+use agent_runner::state::{CaptureValue, Captures, StepResult};
+use agent_runner::workflow::Condition;
+
+const EVALUATIONS: usize = 20_000;
+const RUNS: usize = 40;
+
+fn main() {
+    let eval = evaluation();
+    println!(
+        "when evaluation   median {:>8.2} µs (target: < 50 µs)",
+        eval.as_secs_f64() * 1e6
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    generate(dir.path(), "plain", false);
+    generate(dir.path(), "gated", true);
+    let plain = median(dir.path(), &["--validate", "plain"]);
+    let gated = median(dir.path(), &["--validate", "gated"]);
+    let ratio = gated.as_secs_f64() / plain.as_secs_f64();
+    println!(
+        "--validate plain  median {:>8.3} ms (1000 steps)",
+        ms(plain)
+    );
+    println!(
+        "--validate gated  median {:>8.3} ms (the same, a when on every step)",
+        ms(gated)
+    );
+    println!("ratio             {ratio:.2}x (target: <= 1.5x)");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The median time of one evaluation, in batches of 100.
+fn evaluation() -> Duration {
+    let condition = Condition::parse(
+        "review.verdict == \"fail\" && size(review.issues) > 0 && steps[\"flaky-tests\"].outcome != \"success\" && params.mode == \"full\" && run.cost_usd < 5.0",
+    )
+    .expect("the expression compiles");
+    let params: BTreeMap<String, String> = [("mode".to_owned(), "full".to_owned())].into();
+    let captures: Captures = [(
+        "review".to_owned(),
+        CaptureValue::Json(serde_json::json!({
+            "verdict": "fail",
+            "issues": ["the parser drops comments", "no test for empty input"],
+            "confidence": 0.8
+        })),
+    )]
+    .into();
+    let capture_names: BTreeSet<String> = ["review".to_owned()].into();
+    let mut steps = BTreeMap::new();
+    for id in ["build", "flaky-tests", "lint", "review"] {
+        steps.insert(
+            id.to_owned(),
+            StepResult {
+                outcome: "failed".to_owned(),
+                exit_code: Some(1),
+                ..StepResult::default()
+            },
+        );
+    }
+    let scope = CondScope {
+        params: &params,
+        captures: &captures,
+        capture_names: &capture_names,
+        loop_vars: &[],
+        steps: &steps,
+        run: RunTotals {
+            id: "bench-1",
+            cost_usd: 1.25,
+            tokens: 120_000,
+        },
+    };
+    assert_eq!(evaluate(&condition, "when", &scope).ok(), Some(true));
+    let mut batches = Vec::new();
+    for _ in 0..EVALUATIONS / 100 {
+        let start = Instant::now();
+        for _ in 0..100 {
+            std::hint::black_box(evaluate(&condition, "when", &scope).ok());
+        }
+        batches.push(start.elapsed() / 100);
+    }
+    batches.sort();
+    batches[batches.len() / 2]
+}
+
+/// A 1000-step workflow of shell steps with captures, loops and groups; `gated` puts a `when` on
+/// every step, reading a parameter, an earlier capture and an earlier step.
+fn generate(project: &Path, name: &str, gated: bool) {
+    let workflows = project.join(".agent-runner/workflows");
+    std::fs::create_dir_all(&workflows).expect("create dirs");
+    let mut text = format!(
+        "name: {name}\nparams: [change, {{name: mode, default: full}}]\nsteps:\n  - id: first\n    command: echo start\n    capture: out0\n"
+    );
+    let when = |n: usize, indent: &str| {
+        if gated {
+            format!(
+                "{indent}when: mode == \"full\" && out0 != \"\" && steps[\"shell-0\"].outcome != \"failed\" && {n} > 0\n"
+            )
+        } else {
+            String::new()
+        }
+    };
+    let mut n = 1;
+    text.push_str("  - id: shell-0\n    command: echo 0\n");
+    while n < 999 {
+        if n % 10 == 1 {
+            text.push_str(&format!(
+                "  - id: loop-{n}\n{}    loop: {{max: 3, as_index: i{n}}}\n    steps:\n      - id: test-{n}\n{}        command: cargo test -- {{{{change}}}} {{{{i{n}}}}}\n        capture: out{n}\n        continue_on_failure: true\n        break_if: success\n",
+                when(n, "    "),
+                when(n, "        ")
+            ));
+            n += 2;
+        } else {
+            text.push_str(&format!(
+                "  - id: shell-{n}\n{}    command: echo step {n} {{{{change}}}}\n",
+                when(n, "    ")
+            ));
+            n += 1;
+        }
+    }
+    std::fs::write(workflows.join(format!("{name}.yaml")), text).expect("write workflow");
+    let status = Command::new(env!("CARGO_BIN_EXE_agent-runner"))
+        .args(["--validate", name])
+        .current_dir(project)
+        .env("AGENT_RUNNER_HOME", project.join("home"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("run agent-runner");
+    assert!(status.success(), "the generated workflow {name} is valid");
+}
+
+fn median(project: &Path, args: &[&str]) -> Duration {
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let status = Command::new(env!("CARGO_BIN_EXE_agent-runner"))
+            .args(args)
+            .current_dir(project)
+            .env("AGENT_RUNNER_HOME", project.join("home"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run agent-runner");
+        assert!(status.success());
+        times.push(start.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}

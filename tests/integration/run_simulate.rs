@@ -1,0 +1,187 @@
+//! `--simulate` through the real binary (control.md §10, §11 "Simulation, precisely"): the
+//! control flow runs for real, every shell and agent step is answered by a stub, nothing is
+//! spawned, and no state is kept outside a temporary directory.
+
+use crate::run_support::{runs, stable, wf};
+use crate::test::Test;
+
+const REVIEW: &str = r#"name: review
+steps:
+  - id: build
+    command: touch spawned && echo built
+    capture: built
+  - id: review
+    mode: headless
+    cli: claude
+    prompt: Review the change.
+    output:
+      schema:
+        type: object
+        required: [verdict, issues]
+        properties:
+          verdict: { enum: [fail, pass] }
+          issues: { type: array, items: { type: string } }
+    capture: review
+  - id: rounds
+    loop: { max: 3, as_index: i }
+    steps:
+      - id: fix
+        when: review.verdict == "fail"
+        mode: headless
+        cli: claude
+        prompt: Fix {{review.issues}}.
+      - id: check
+        command: touch spawned-check
+        skip_if: "sh: touch spawned-skip-if"
+        capture: result
+        break_if: result == "green"
+  - id: done
+    when: built == "ok" && steps.rounds.outcome == "success"
+    command: echo done
+"#;
+
+/// A project with the review workflow and a private temporary directory.
+fn project() -> Test {
+    let test = Test::new().write(&wf("review"), REVIEW);
+    let tmp = test.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    test.env("TMPDIR", &tmp.display().to_string())
+}
+
+fn assert_nothing_spawned_or_kept(out: &crate::test::Output) {
+    for file in ["spawned", "spawned-check", "spawned-skip-if"] {
+        assert!(!out.project().join(file).exists(), "{file} was created");
+    }
+    assert!(runs(out.tempdir.path()).is_empty(), "a run was kept");
+    let tmp: Vec<_> = std::fs::read_dir(out.tempdir.path().join("tmp"))
+        .unwrap()
+        .collect();
+    assert!(tmp.is_empty(), "the simulation left {tmp:?}");
+}
+
+#[test]
+fn defaults_answer_ok_and_the_minimal_schema_value_without_spawning_anything() {
+    // No agent CLI is installed: a simulation needs none (no preflight).
+    let out = project().args(["--simulate", "review"]).status(1).run();
+    let stderr = stable(&out.stderr);
+    assert!(
+        stderr.starts_with("agent-runner: simulating workflow \"review\" (run review-<ID>)\n\n==> 1/4 build [shell] (stub)\n  stub: exit 0, output \"ok\"\n"),
+        "{stderr}"
+    );
+    // The minimal value of the schema is {"verdict": "fail", "issues": []}: the fix runs, the
+    // check answers "ok" three times, and the loop runs out.
+    assert!(
+        stderr.contains("==> 3/4 rounds > #1/3 > fix [headless claude, session resume] (stub)\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("==> 3/4 rounds > #3/3 > check [shell] (stub)\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "loop \"rounds\" ran all 3 iterations without meeting its break_if condition"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("to resume"), "{stderr}");
+    assert_nothing_spawned_or_kept(&out);
+}
+
+#[test]
+fn stubs_by_path_attempt_and_id_and_a_stub_file_drive_the_path_taken() {
+    let out = project()
+        .write(
+            "stubs.yaml",
+            "review:\n  value: {verdict: fail, issues: [typo]}\nbuild: ok\nrounds[1]/check: green\n",
+        )
+        .args([
+            "--simulate",
+            "review",
+            "--stub-file",
+            "stubs.yaml",
+            "--stub",
+            "check=red",
+            "--stub",
+            "rounds[0]/check#skip_if=0",
+        ])
+        .stdout("")
+        .run();
+    let stderr = stable(&out.stderr);
+    assert!(
+        stderr.contains(
+            "==> 3/4 rounds > #1/3 > check [skipped: sh: touch spawned-skip-if exited 0 (stub)]\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  stub: exit 0, output \"green\"\n  ok (<D>)\n  break_if result == \"green\" matched: leaving loop \"rounds\"\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("==> 4/4 done [shell] (stub)\n"), "{stderr}");
+    assert!(stderr.contains("completed in"), "{stderr}");
+    assert_nothing_spawned_or_kept(&out);
+}
+
+#[test]
+fn a_failing_stub_fails_the_run_with_its_class_and_a_bad_value_is_output_invalid() {
+    let out = project()
+        .write("stubs.yaml", "build: {exit_code: 3}\n")
+        .args(["--simulate", "review", "--stub-file", "stubs.yaml"])
+        .status(1)
+        .run();
+    assert!(
+        out.stderr
+            .contains("agent-runner: step \"1/4 build\" failed: exit status 3 (stub)"),
+        "{}",
+        out.stderr
+    );
+    let out = project()
+        .args([
+            "--simulate",
+            "review",
+            "--stub",
+            "review={\"verdict\": \"maybe\"}",
+        ])
+        .status(1)
+        .run();
+    assert!(
+        out.stderr
+            .contains("the stub does not match the output schema"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn simulate_refuses_resume_from_and_dry_run_and_stubs_need_it() {
+    for (args, message) in [
+        (
+            &["--simulate", "--resume"][..],
+            "--simulate cannot be used with --resume",
+        ),
+        (
+            &["--simulate", "review", "--from", "done"][..],
+            "--simulate cannot be used with --from",
+        ),
+        (
+            &["--simulate", "--dry-run", "review"][..],
+            "--simulate cannot be used with --dry-run",
+        ),
+        (
+            &["review", "--stub", "build=x"][..],
+            "--stub and --stub-file need --simulate",
+        ),
+    ] {
+        let mut test = project();
+        for arg in args {
+            test = test.arg(arg);
+        }
+        test.status(2).stderr_contains(message).run();
+    }
+    project()
+        .args(["--simulate", "review", "--stub", "build"])
+        .status(2)
+        .stderr_contains("--stub \"build\": write <step-path>=<value>")
+        .run();
+}
