@@ -22,6 +22,7 @@ pub const COMMAND_WORDS: &[&str] = &[
     "step",
     "schema",
     "ui",
+    "worktrees",
     "help",
     "migrate",
     "k8s",
@@ -43,6 +44,7 @@ Examples:
   agent-runner list | show [RUN_ID] | log [RUN_ID] [-f] | workflows [--all] | schema
   agent-runner migrate [DIR] [--write]       convert a Go agent-runner project (diff first)
   agent-runner ui                            a local web view of the runs (prints its URL)
+  agent-runner worktrees list | prune RUN_ID [--force]   the git worktrees of parallel branches
   agent-runner k8s flokay add-login --image registry/agents:1 --secret agent-keys | kubectl apply -f -
 
 Inside an interactive step, type /continue and Enter (or press Ctrl-]) to end the step; /abort
@@ -62,6 +64,7 @@ stops the run. Exit codes: 0 success, 1 workflow failed, 2 usage, 3 invalid work
                       agent-runner --validate [--json] [<WORKFLOW|FILE>...]\n       \
                       agent-runner --resume [<RUN_ID>] [--from <STEP>]\n       \
                       agent-runner <list|show|log|workflows|schema|migrate|step continue> ...\n       \
+                      agent-runner worktrees <list|prune RUN_ID [--force]>\n       \
                       agent-runner ui [--port N] [--bind ADDR] [--token-file F] [--all] [--open]\n       \
                       agent-runner k8s <WORKFLOW> [PARAMS]... --image IMAGE [--secret NAME]... [--pvc NAME]"
 )]
@@ -132,6 +135,10 @@ pub struct RawArgs {
     #[arg(long)]
     pub write: bool,
 
+    /// worktrees prune: also remove branches with unmerged commits and worktrees with changes.
+    #[arg(long)]
+    pub force: bool,
+
     /// list: at most N runs (default 20).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -184,8 +191,8 @@ pub struct RawArgs {
     #[arg(short = 'v', long)]
     pub version: bool,
 
-    /// A command word (run, list, show, log, workflows, schema, step, migrate, validate, resume) or a
-    /// workflow, then parameters.
+    /// A command word (run, list, show, log, workflows, schema, step, migrate, validate, resume,
+    /// ui, worktrees) or a workflow, then parameters.
     #[arg(value_name = "WORKFLOW|COMMAND", allow_hyphen_values = false)]
     pub positional: Vec<String>,
 }
@@ -254,6 +261,13 @@ pub enum Command {
     },
     Schema,
     Ui(UiRequest),
+    /// `worktrees list`.
+    WorktreesList,
+    /// `worktrees prune <run-id> [--force]`.
+    WorktreesPrune {
+        run_id: String,
+        force: bool,
+    },
     K8s(K8sRequest),
     StepContinue {
         note: Option<String>,
@@ -628,6 +642,24 @@ fn interpret(raw: &RawArgs, after: Vec<String>) -> Result<Option<Command>, Strin
             })))
         }
         Some("help") => Ok(None),
+        Some("worktrees") => match (positional.get(1).map(String::as_str), positional.get(2)) {
+            (Some("list"), _) => command_only(Command::WorktreesList, 1),
+            (Some("prune"), Some(run_id)) => command_only(
+                Command::WorktreesPrune {
+                    run_id: run_id.clone(),
+                    force: raw.force,
+                },
+                2,
+            ),
+            (Some("prune"), None) => Err(
+                "\"worktrees prune\" needs a run id: agent-runner worktrees prune <RUN_ID> [--force]"
+                    .to_owned(),
+            ),
+            _ => Err(
+                "unknown \"worktrees\" command; use \"agent-runner worktrees list\" or \"agent-runner worktrees prune <RUN_ID> [--force]\""
+                    .to_owned(),
+            ),
+        },
         Some("step") => match positional.get(1).map(String::as_str) {
             Some("continue") => command_only(
                 Command::StepContinue {

@@ -22,3 +22,4 @@ pub mod state;
 pub mod ui;
 pub mod ui_launch;
 pub mod workflow;
+pub mod worktree;

@@ -75,6 +75,10 @@ pub fn run_with(args: Vec<OsString>, ui: fn(&crate::cli::UiRequest) -> i32) -> i
             crate::report::log(&invocation.global, run_id.as_deref(), follow)
         }
         Command::Ui(request) => ui(&request),
+        Command::WorktreesList => crate::worktree::command::list(invocation.global.json),
+        Command::WorktreesPrune { run_id, force } => {
+            crate::worktree::command::prune(&run_id, force)
+        }
         Command::K8s(request) => match std::env::current_dir() {
             Ok(dir) => crate::k8s::run(&request, &dir),
             Err(err) => Error::CurrentDir(err).report(),

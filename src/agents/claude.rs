@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use crate::workflow::model::Permissions;
 
+use super::classify;
+use super::claude_failure::{ResultFacts, Signals};
 use super::claude_usage::{self, MessageUsage, ModelEntry, Running};
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
@@ -20,7 +22,7 @@ use super::event::{
 };
 use super::event::{ModelUsage, RunningUsage};
 use super::invocation::{Argv, BuildError, Capabilities, CommandSpec, Invocation};
-use super::json::{Content, Loose};
+use super::json::{Content, Loose, object_or_none};
 use super::summary::summarize;
 use super::{Adapter, EnvLookup, Identity, home};
 
@@ -200,10 +202,23 @@ struct Line<'a> {
     session_id: Loose<'a>,
     #[serde(default, borrow)]
     model: Loose<'a>,
-    #[serde(default, borrow)]
+    /// An object on assistant and user lines, a string on `permission_denied` lines.
+    #[serde(default, borrow, deserialize_with = "object_or_none")]
     message: Option<Message<'a>>,
     #[serde(default, borrow)]
     parent_tool_use_id: Loose<'a>,
+    #[serde(default, borrow)]
+    terminal_reason: Loose<'a>,
+    #[serde(default, borrow)]
+    startup_failure_reason: Loose<'a>,
+    #[serde(default, borrow)]
+    api_error_status: Loose<'a>,
+    #[serde(default, borrow)]
+    tool_name: Loose<'a>,
+    #[serde(default, borrow)]
+    rate_limit_info: Option<RateLimitInfo<'a>>,
+    #[serde(default, borrow)]
+    permission_denials: Option<Vec<Denial<'a>>>,
     #[serde(default, borrow)]
     error: Loose<'a>,
     #[serde(default, borrow)]
@@ -229,6 +244,24 @@ struct Line<'a> {
     structured_output: Option<serde_json::Value>,
 }
 
+/// `rate_limit_event.rate_limit_info`: `resetsAt` is in Unix seconds.
+#[derive(Deserialize)]
+struct RateLimitInfo<'a> {
+    #[serde(default, borrow)]
+    status: Loose<'a>,
+    #[serde(rename = "resetsAt", default, borrow)]
+    resets_at: Loose<'a>,
+}
+
+/// One entry of `result.permission_denials`.
+#[derive(Deserialize)]
+struct Denial<'a> {
+    #[serde(default, borrow)]
+    tool_name: Loose<'a>,
+    #[serde(default)]
+    tool_input: Option<serde_json::Value>,
+}
+
 #[derive(Deserialize)]
 struct Message<'a> {
     #[serde(default, borrow)]
@@ -252,6 +285,9 @@ struct ResultInfo {
     cost_usd: Option<f64>,
     usage: Option<Usage>,
     models: Vec<ModelUsage>,
+    facts: ResultFacts,
+    /// `permission_denials`, as `Bash(rm -rf build)` or the tool's name.
+    denials: Vec<String>,
 }
 
 /// The tool claude uses to put a question to the user; headless steps disallow it.
@@ -265,7 +301,7 @@ fn asked_failure(question: &str) -> Failure {
         format!(" (\"{}\")", question.trim())
     };
     Failure::new(
-        ErrorClass::CliError,
+        ErrorClass::AgentQuestion,
         format!(
             "claude tried to ask the user a question{quoted}, but nobody can answer in a headless step; put the answer in the prompt, or make the step interactive"
         ),
@@ -278,7 +314,9 @@ pub struct ClaudeParser {
     workdir: PathBuf,
     session_id: Option<String>,
     last_text: Option<String>,
-    auth_failed: bool,
+    signals: Signals,
+    /// Tools named by `permission_denied` events (the result's list wins when there is one).
+    denied_events: Vec<String>,
     result: Option<ResultInfo>,
     /// The question of an `AskUserQuestion` call: a headless step that asks the user fails.
     asked: Option<String>,
@@ -292,7 +330,8 @@ impl ClaudeParser {
             workdir,
             session_id: None,
             last_text: None,
-            auth_failed: false,
+            signals: Signals::default(),
+            denied_events: Vec::new(),
             result: None,
             asked: None,
             running: Running::default(),
@@ -312,7 +351,21 @@ impl ClaudeParser {
             line.subtype.as_str().unwrap_or(""),
         ) {
             ("system", "init") => {}
+            ("system", "permission_denied") => {
+                if let Some(tool) = line.tool_name.as_str().filter(|t| *t != ASK_USER_TOOL) {
+                    self.denied_events.push(tool.to_string());
+                }
+            }
+            ("rate_limit_event", _) => {
+                if let Some(info) = &line.rate_limit_info {
+                    self.signals
+                        .rate_limit_event(info.status.as_str(), info.resets_at.as_f64());
+                }
+            }
             ("system", "api_retry") => {
+                if let Some(kind) = line.error.as_str() {
+                    self.signals.retry_error = Some(kind.to_string());
+                }
                 let attempt = line
                     .attempt
                     .as_u64()
@@ -333,8 +386,17 @@ impl ClaudeParser {
                 });
             }
             ("assistant", _) => {
-                if line.error.as_str() == Some("authentication_failed") {
-                    self.auth_failed = true;
+                match line.error.as_str() {
+                    Some("authentication_failed") => self.signals.auth_failed = true,
+                    Some(kind) if !sub_agent => {
+                        let text = line
+                            .message
+                            .as_ref()
+                            .map(|m| m.content.joined_text())
+                            .unwrap_or_default();
+                        self.signals.api_error = Some((kind.to_string(), text));
+                    }
+                    _ => {}
                 }
                 if let Some(msg) = &line.message {
                     if let (Some(id), Some(usage)) = (msg.id.as_str(), &msg.usage) {
@@ -434,6 +496,18 @@ impl ClaudeParser {
                 .model_usage
                 .map(claude_usage::models)
                 .unwrap_or_default(),
+            facts: ResultFacts {
+                subtype: line.subtype.as_str().unwrap_or("").to_string(),
+                terminal_reason: line.terminal_reason.as_str().map(str::to_string),
+                startup_failure_reason: line.startup_failure_reason.as_str().map(str::to_string),
+                api_error_status: line.api_error_status.as_u64(),
+            },
+            denials: line
+                .permission_denials
+                .unwrap_or_default()
+                .iter()
+                .filter_map(denied_call)
+                .collect(),
         };
         let mut info = info;
         // `modelUsage` covers sub-agents too; `usage` is the main loop only (its fallback).
@@ -474,14 +548,16 @@ impl ClaudeParser {
             };
         }
         let result_text = result.map(|r| r.text.as_str()).unwrap_or("");
-        if self.auth_failed
+        if self.signals.auth_failed
             || result_text.starts_with("Not logged in")
             || result_text.starts_with("Invalid API key")
         {
             return Some(Claude.not_logged_in());
         }
         let mentions_missing = |s: &str| s.contains(NO_CONVERSATION);
-        if result.is_some_and(|r| r.errors.iter().any(|e| mentions_missing(e)))
+        let structured = self.signals.class(result.map(|r| &r.facts));
+        if structured == Some(ErrorClass::SessionMissing)
+            || result.is_some_and(|r| r.errors.iter().any(|e| mentions_missing(e)))
             || mentions_missing(result_text)
             || mentions_missing(&exit.stderr_tail)
         {
@@ -491,7 +567,7 @@ impl ClaudeParser {
                 .or(self.session_id.as_deref())
                 .unwrap_or("?");
             return Some(Failure::new(
-                ErrorClass::CliError,
+                ErrorClass::SessionMissing,
                 format!("claude has no session {id} for {}", self.workdir.display()),
             ));
         }
@@ -501,15 +577,36 @@ impl ClaudeParser {
                 "claude could not give an answer that matches the output schema (error_max_structured_output_retries)",
             ));
         }
-        if is_error {
+        let mut failure = if is_error {
             let message = match result {
                 Some(r) if !r.text.trim().is_empty() => r.text.trim().to_string(),
                 Some(r) if !r.errors.is_empty() => r.errors.join("; "),
-                _ => "claude reported an error".to_string(),
+                _ => match structured {
+                    Some(ErrorClass::MaxTurns) => "claude stopped at its turn limit".to_string(),
+                    Some(ErrorClass::Budget) => "claude stopped at its budget".to_string(),
+                    _ => "claude reported an error".to_string(),
+                },
             };
-            return Some(Failure::new(ErrorClass::CliError, message));
+            Failure::new(ErrorClass::CliError, message)
+        } else {
+            exit.failure("claude")
+        };
+        if let Some(class) = structured {
+            failure.class = class;
         }
-        Some(exit.failure("claude"))
+        if failure.class == ErrorClass::Quota {
+            failure.reset_at = self.signals.quota_reset;
+        }
+        Some(failure)
+    }
+
+    /// The tool calls claude denied: the result's `permission_denials`, else the tools of the
+    /// `permission_denied` events.
+    fn denials(&self) -> Vec<String> {
+        match &self.result {
+            Some(r) if !r.denials.is_empty() => r.denials.clone(),
+            _ => self.denied_events.clone(),
+        }
     }
 }
 
@@ -524,7 +621,7 @@ impl StreamParser for ClaudeParser {
             (Some(r), None) => final_text(&r.text),
             _ => self.last_text.as_deref().and_then(final_text),
         };
-        Completion {
+        let mut completion = Completion {
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: final_answer,
             structured: match (&self.result, &failure) {
@@ -540,10 +637,33 @@ impl StreamParser for ClaudeParser {
                 .as_ref()
                 .map(|r| r.models.clone())
                 .unwrap_or_default(),
-        }
+            denials: self.denials(),
+        };
+        classify::refine(&mut completion, exit);
+        completion
     }
 
     fn running(&self) -> Option<RunningUsage> {
         Some(self.running.now())
     }
+}
+
+/// A denied call as the warning names it: `Bash(rm -rf build)`, or the tool's name. A denied
+/// `AskUserQuestion` is not a tool denial: it is the `agent_question` failure.
+fn denied_call(denial: &Denial<'_>) -> Option<String> {
+    let tool = denial.tool_name.as_str().unwrap_or("tool");
+    if tool == ASK_USER_TOOL {
+        return None;
+    }
+    let command = denial
+        .tool_input
+        .as_ref()
+        .filter(|_| tool == "Bash")
+        .and_then(|input| input.get("command"))
+        .and_then(serde_json::Value::as_str)
+        .map(super::summary::first_line);
+    Some(match command {
+        Some(command) => format!("{tool}({command})"),
+        None => tool.to_string(),
+    })
 }

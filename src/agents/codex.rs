@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::workflow::model::{Effort, Permissions};
 
+use super::classify;
 use super::codex_usage;
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
@@ -39,6 +40,10 @@ const IDENTITY: Identity = Identity {
 };
 
 const NO_ROLLOUT: &str = "no rollout found for thread id";
+
+/// The tool codex uses to ask the user something; `codex exec` refuses it with a message that
+/// names it (`request_user_input is not supported in exec mode for thread ...`).
+const ASK_USER_TOOL: &str = "request_user_input";
 
 impl Adapter for Codex {
     fn identity(&self) -> &'static Identity {
@@ -364,6 +369,10 @@ pub struct CodexParser {
     baseline: Option<Usage>,
     /// The rollout of a resumed thread.
     rollout: Option<std::path::PathBuf>,
+    /// The last `error` event's message (codex says what it is retrying, and why).
+    last_error: Option<String>,
+    /// The agent tried to ask the user a question (`request_user_input`).
+    asked: bool,
 }
 
 impl CodexParser {
@@ -379,6 +388,8 @@ impl CodexParser {
             turn_failed: None,
             baseline: None,
             rollout: None,
+            last_error: None,
+            asked: false,
         }
     }
 
@@ -450,6 +461,8 @@ impl CodexParser {
             }
             "error" => {
                 if let Some(message) = line.message.as_str() {
+                    self.asked |= message.contains(ASK_USER_TOOL);
+                    self.last_error = Some(message.to_string());
                     out.push(AgentEvent::Warning {
                         message: message.to_string(),
                     });
@@ -547,8 +560,10 @@ impl CodexParser {
                 }
             }
             "error" if completed => {
+                let message = item.message.as_str().unwrap_or("");
+                self.asked |= message.contains(ASK_USER_TOOL);
                 out.push(AgentEvent::Warning {
-                    message: item.message.as_str().unwrap_or("").to_string(),
+                    message: message.to_string(),
                 });
             }
             _ => {}
@@ -568,8 +583,17 @@ impl CodexParser {
     fn classify(&self, exit: &ExitInfo) -> Option<Failure> {
         let no_session = || {
             let id = self.expected_id.as_deref().unwrap_or("?");
-            Failure::new(ErrorClass::CliError, format!("codex has no session {id}"))
+            Failure::new(
+                ErrorClass::SessionMissing,
+                format!("codex has no session {id}"),
+            )
         };
+        if self.asked {
+            return Some(Failure::new(
+                ErrorClass::AgentQuestion,
+                "codex tried to ask the user a question (request_user_input), but nobody can answer in a headless step; put the answer in the prompt, or make the step interactive",
+            ));
+        }
         if let Some(message) = &self.turn_failed {
             return Some(if message.contains("401 Unauthorized") {
                 Codex.not_logged_in()
@@ -589,7 +613,13 @@ impl CodexParser {
             if stderr.contains(NO_ROLLOUT) {
                 return Some(no_session());
             }
-            return Some(exit.failure("codex"));
+            let mut failure = exit.failure("codex");
+            // Killed while retrying (codex retries a lost network forever): say what it was
+            // retrying.
+            if let Some(class) = self.last_error.as_deref().and_then(classify::from_text) {
+                failure.class = class;
+            }
+            return Some(failure);
         }
         if self.turns_completed == 0 {
             return Some(Failure::new(
@@ -623,7 +653,7 @@ impl StreamParser for CodexParser {
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
-        Completion {
+        let mut completion = Completion {
             models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
@@ -632,7 +662,10 @@ impl StreamParser for CodexParser {
             num_turns: (self.turns_completed > 0).then_some(self.turns_completed),
             structured: None,
             failure: self.classify(exit),
-        }
+            denials: Vec::new(),
+        };
+        classify::refine(&mut completion, exit);
+        completion
     }
 
     fn running(&self) -> Option<super::event::RunningUsage> {

@@ -82,6 +82,8 @@ pub use crate::error::ErrorClass;
 pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
+    /// When a `quota` resets, if the CLI said so.
+    pub reset_at: Option<std::time::SystemTime>,
 }
 
 impl Failure {
@@ -89,6 +91,7 @@ impl Failure {
         Failure {
             class,
             message: message.into(),
+            reset_at: None,
         }
     }
 }
@@ -194,6 +197,8 @@ pub struct Completion {
     pub failure: Option<Failure>,
     /// The split by model, where the CLI reports one (claude).
     pub models: Vec<ModelUsage>,
+    /// Tool calls the CLI denied (`Bash(rm -rf build)`, `WebFetch`), in order.
+    pub denials: Vec<String>,
 }
 
 /// Turns one CLI's stream into events, line by line, and summarises it at the end.

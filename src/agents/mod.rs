@@ -8,7 +8,9 @@
 //! CLI shares: prompt wording, the large-prompt rule and environment hygiene.
 
 pub mod binary;
+pub mod classify;
 pub mod claude;
+mod claude_failure;
 mod claude_usage;
 pub mod codex;
 mod codex_usage;

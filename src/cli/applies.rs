@@ -19,6 +19,8 @@ enum Kind {
     Migrate,
     Schema,
     Ui,
+    WorktreesList,
+    WorktreesPrune,
     K8s,
     StepContinue,
 }
@@ -38,6 +40,8 @@ impl Kind {
             Command::Migrate { .. } => Kind::Migrate,
             Command::Schema => Kind::Schema,
             Command::Ui(_) => Kind::Ui,
+            Command::WorktreesList => Kind::WorktreesList,
+            Command::WorktreesPrune { .. } => Kind::WorktreesPrune,
             Command::K8s(_) => Kind::K8s,
             Command::StepContinue { .. } => Kind::StepContinue,
             // `--version` prints the version whatever else is given.
@@ -60,6 +64,8 @@ impl Kind {
             Kind::Migrate => "\"migrate\"",
             Kind::Schema => "\"schema\"",
             Kind::Ui => "\"ui\"",
+            Kind::WorktreesList => "\"worktrees list\"",
+            Kind::WorktreesPrune => "\"worktrees prune\"",
             Kind::K8s => "\"k8s\"",
             Kind::StepContinue => "\"step continue\"",
         }
@@ -77,11 +83,11 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 22] = [
+    let options: [(bool, &str, &[Kind]); 23] = [
         (
             raw.json,
             "--json",
-            &[Validate, DryRun, List, Show, Log, Workflows],
+            &[Validate, DryRun, List, Show, Log, Workflows, WorktreesList],
         ),
         (raw.quiet, "--quiet", &[Run, Resume, Simulate]),
         (raw.verbose, "--verbose", &[Run, Resume, Simulate]),
@@ -99,6 +105,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         (raw.open, "--open", &[Ui]),
         (raw.max_cost.is_some(), "--max-cost", &[Run, Resume]),
         (raw.max_tokens.is_some(), "--max-tokens", &[Run, Resume]),
+        (raw.force, "--force", &[WorktreesPrune]),
         (raw.run_id.is_some(), "--run-id", &[Run, K8s]),
         (raw.image.is_some(), "--image", &[K8s]),
         (!raw.secrets.is_empty(), "--secret", &[K8s]),

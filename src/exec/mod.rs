@@ -38,3 +38,4 @@ pub mod simulate;
 pub mod steps;
 pub mod subflow;
 pub mod usage;
+pub mod worktrees;

@@ -158,6 +158,8 @@ mod tests {
             sessions: vec![],
             default_limits: Default::default(),
             budget: None,
+            default_retry: None,
+            default_deny: None,
             engine: None,
             requires: Vec::new(),
             defaults: AgentSettings::default(),

@@ -51,6 +51,9 @@ pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), RunErr
         &needed.requires,
         &loader.project().dir,
     ));
+    if let Some(step) = &needed.worktree {
+        problems.extend(worktree_problem(step, &loader.project().dir));
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -65,6 +68,9 @@ struct Needed {
     clis: Vec<(String, String)>,
     /// Each requirement with the workflow that declares it.
     requires: Vec<(Requirement, String)>,
+    /// The path of the first step with `worktree: true`: the project must be in a git
+    /// repository with a commit.
+    worktree: Option<String>,
 }
 
 impl Needed {
@@ -157,6 +163,19 @@ fn requirement_problems(needed: &[(Requirement, String)], project: &Path) -> Vec
     problems
 }
 
+/// `worktree-not-git` (control.md §8): a step with `worktree: true` and no repository (or no
+/// commit, or no git) to make worktrees in.
+fn worktree_problem(step: &str, project: &Path) -> Option<String> {
+    let err = crate::worktree::Repo::discover(project).err()?;
+    let fix = match err {
+        crate::worktree::WorktreeError::NoCommit(_) => "make a first commit",
+        _ => "run it in a git repository (\"git init\" and a first commit), or remove \"worktree\"",
+    };
+    Some(format!(
+        "step \"{step}\" has \"worktree: true\", which needs a git repository, but {err} (worktree-not-git); {fix}"
+    ))
+}
+
 /// The command of a login hint: the first quoted part (`claude auth login` of
 /// `run "claude auth login" (or start claude and type /login)`), if it has one.
 fn login_command(hint: &str) -> Option<&str> {
@@ -188,6 +207,9 @@ fn collect(
         } else {
             format!("{prefix}/{}", step.id)
         };
+        if step.worktree && out.worktree.is_none() {
+            out.worktree = Some(path.clone());
+        }
         match &step.kind {
             StepKind::Agent(agent) => {
                 if let Some(cli) =

@@ -155,6 +155,15 @@ pub fn summarize(event: &str, data: &Value, secret_params: &[String]) -> String 
         AuditData::StepStart(start) => step_start(&start),
         AuditData::StepEnd(end) => step_end(&end),
         AuditData::Skip(skip) => skip_reason_label(&skip),
+        AuditData::StepRetry(retry) => {
+            let class = retry.class.map_or("?", |c| c.as_str());
+            format!(
+                "attempt {} in {}ms ({class}: {})",
+                retry.attempt,
+                retry.delay_ms,
+                one_line(&retry.message, MAX_PIECE)
+            )
+        }
         AuditData::IterationStart(iteration) => {
             let mut text = format!("iteration {}", iteration.iteration.unwrap_or(0));
             if let Some(item) = piece(iteration.item.as_deref()) {
@@ -228,6 +237,18 @@ pub fn summarize(event: &str, data: &Value, secret_params: &[String]) -> String 
             let host = piece(takeover.previous_host.as_deref()).unwrap_or_else(|| "?".to_owned());
             format!("from pid {pid} on {host}")
         }
+        AuditData::Worktree(worktree) => join_present([
+            piece(worktree.branch.as_deref()),
+            Some(
+                if worktree.reused == Some(true) {
+                    "reused"
+                } else {
+                    "created"
+                }
+                .to_owned(),
+            ),
+            piece(worktree.path.as_deref()).map(|path| format!("at {path}")),
+        ]),
         AuditData::OutputRepair(repair) => {
             let errors = crate::workflow::output::describe_errors(&repair.errors);
             one_line(&errors, MAX_PIECE)
@@ -609,6 +630,15 @@ mod tests {
                     json!({"previous_pid": 4242, "previous_host": "mybox"}),
                 ),
                 "09:31:40.118 lock_takeover from pid 4242 on mybox",
+            ),
+            (
+                line(
+                    "worktree",
+                    "tasks[2]",
+                    json!({"path": "/p/.agent-runner/worktrees/r/2-c", "branch": "agent-runner/r/2-c",
+                        "base_commit": "9f3e", "reused": true}),
+                ),
+                "09:31:40.118 worktree tasks[2] agent-runner/r/2-c reused at /p/.agent-runner/worktrees/r/2-c",
             ),
             (
                 line("future_event", "x", json!({"a": 1})),

@@ -12,6 +12,7 @@ pub mod log;
 pub mod models;
 pub mod show;
 pub mod table;
+pub mod worktrees;
 
 use std::path::PathBuf;
 

@@ -43,6 +43,8 @@ pub struct RunReport {
     pub locked_by_pid: Option<u32>,
     pub steps: Vec<StepRow>,
     pub usage: UsageTotals,
+    /// The git worktrees of the run's parallel branches.
+    pub worktrees: Vec<super::worktrees::WorktreeRow>,
 }
 
 impl RunReport {
@@ -78,6 +80,8 @@ pub struct StepRow {
     pub error: Option<Value>,
     /// Output files, relative to the run dir.
     pub outputs: Vec<String>,
+    /// How many tool calls the agent's CLI denied.
+    pub denied: Option<u64>,
 }
 
 impl StepRow {
@@ -198,6 +202,7 @@ pub fn build(
         }),
         run_dir: run_dir.to_owned(),
         locked_by_pid,
+        worktrees: super::worktrees::from_audit(&records),
         steps,
         usage,
     }
@@ -274,6 +279,7 @@ fn end_row(row: &mut StepRow, end: StepEnd) {
     }
     row.error = end.error.map(|e| json!(e));
     row.outputs = end.outputs.unwrap_or_default();
+    row.denied = end.denied;
     let cost = end.cost_usd.flatten();
     row.usage = match (end.usage, cost) {
         (Some(usage), cost) => {
@@ -353,6 +359,7 @@ pub fn render_text(report: &RunReport) -> String {
             out.push_str(&format!("  {}\n", one_line(output, usize::MAX)));
         }
     }
+    out.push_str(&super::worktrees::render_text(&report.worktrees));
     if report.usage.steps > 0 {
         let totals = &report.usage;
         let mut line = format!(
@@ -401,6 +408,11 @@ fn step_table(steps: &[StepRow]) -> String {
         if step.continued {
             outcome.push_str(" (continued)");
         }
+        match step.denied {
+            Some(1) => outcome.push_str(" (1 tool call denied)"),
+            Some(n) if n > 1 => outcome.push_str(&format!(" ({n} tool calls denied)")),
+            _ => {}
+        }
         let tokens = step.usage.as_ref().map_or_else(
             || "-".to_owned(),
             |_| {
@@ -435,7 +447,7 @@ pub fn render_json(report: &RunReport) -> Value {
         .steps
         .iter()
         .map(|step| {
-            json!({
+            let mut value = json!({
                 "path": step.path,
                 "kind": step.kind,
                 "cli": step.cli,
@@ -449,7 +461,12 @@ pub fn render_json(report: &RunReport) -> Value {
                 "usage": step.usage,
                 "error": step.error,
                 "outputs": step.outputs,
-            })
+            });
+            // Only steps whose CLI denied tool calls have the count (control.md §3).
+            if let (Some(denied), Some(map)) = (step.denied, value.as_object_mut()) {
+                map.insert("denied".to_owned(), json!(denied));
+            }
+            value
         })
         .collect();
     let totals = &report.usage;
@@ -480,6 +497,7 @@ pub fn render_json(report: &RunReport) -> Value {
             "models": super::models::json(&report.steps),
         },
         "steps": steps,
+        "worktrees": super::worktrees::render_json(&report.worktrees),
         "run_dir": report.run_dir,
         "locked_by_pid": report.locked_by_pid,
         "resume_command": report.resume_command(),
@@ -673,6 +691,7 @@ to resume: agent-runner --resume {id}
                 "duration_ms",
                 "usage",
                 "steps",
+                "worktrees",
                 "run_dir",
                 "locked_by_pid",
                 "resume_command",

@@ -35,6 +35,7 @@ pub enum AuditEvent {
     RunEnd,
     StepStart,
     StepEnd,
+    StepRetry,
     Skip,
     IterationStart,
     IterationEnd,
@@ -47,6 +48,7 @@ pub enum AuditEvent {
     Error,
     Interrupt,
     LockTakeover,
+    Worktree,
     /// The repair turn of a step whose answer did not match its output schema (control.md §7).
     OutputRepair,
 }
@@ -59,6 +61,7 @@ impl AuditEvent {
             AuditEvent::RunEnd => "run_end",
             AuditEvent::StepStart => "step_start",
             AuditEvent::StepEnd => "step_end",
+            AuditEvent::StepRetry => "step_retry",
             AuditEvent::Skip => "skip",
             AuditEvent::IterationStart => "iteration_start",
             AuditEvent::IterationEnd => "iteration_end",
@@ -71,6 +74,7 @@ impl AuditEvent {
             AuditEvent::Error => "error",
             AuditEvent::Interrupt => "interrupt",
             AuditEvent::LockTakeover => "lock_takeover",
+            AuditEvent::Worktree => "worktree",
             AuditEvent::OutputRepair => "output_repair",
         }
     }

@@ -118,6 +118,8 @@ impl StateDoc {
                     .is_some_and(|sub| second(&sub.scope));
                 // Branch frames (control.md §8).
                 found |= frame.parallel.is_some();
+                // The try of a retried step (control.md §4).
+                found |= frame.retry_attempt > 0;
             });
         }
         found
@@ -286,6 +288,10 @@ pub struct Frame {
     pub previous_outcome: Option<Outcome>,
     /// How many times this step has been started in this run.
     pub attempt: u32,
+    /// The try of a step with `retry` that runs now, stored before each try (control.md §4);
+    /// 0 for a step without retries. A second-release field.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentFrame>,
     #[serde(rename = "loop", default, skip_serializing_if = "Option::is_none")]
@@ -297,6 +303,10 @@ pub struct Frame {
     pub parallel: Option<super::parallel::ParallelFrame>,
     /// The frame inside this step, or `None` before the step's body has started.
     pub child: Option<Box<Frame>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Frame {

@@ -29,7 +29,7 @@ mod run_id;
 pub mod secrets;
 mod state_file;
 mod syncer;
-mod time;
+pub(crate) mod time;
 
 pub use self::time::{
     TimeFormat, duration_ms_between, format_rfc3339, format_utc, format_utc_millis, now_rfc3339,
@@ -59,11 +59,12 @@ pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
     FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, ModelUsageRecord,
     OutputRepair, RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord,
-    Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd,
-    SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
+    Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepRetry, StepStart,
+    SubWorkflowEnd, SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
+    WorktreeRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;
 pub use run_dir::{AUDIT_FILE, LOCK_FILE, OUTPUT_DIR, RunDir};
-pub use run_id::{new_run_id, validate_run_id, workflow_slug};
+pub use run_id::{new_run_id, slug, slug_or, validate_run_id, workflow_slug};
 pub use state_file::{STATE_FILE, decode_state, encode_state};

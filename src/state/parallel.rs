@@ -19,6 +19,10 @@ pub struct ParallelFrame {
     pub next: u64,
     /// The branches that started and have not completed, by index.
     pub branches: Vec<BranchFrame>,
+    /// With `worktree: true`: the commit every branch's worktree starts from, fixed when the
+    /// parallel step starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
 }
 
 /// One branch of a parallel step.
@@ -163,6 +167,7 @@ mod tests {
                     ..BranchFrame::default()
                 },
             ],
+            base_commit: None,
         });
         assert_eq!(
             top.paths(),
@@ -185,6 +190,7 @@ mod tests {
                     ..BranchFrame::default()
                 },
             ],
+            base_commit: None,
         };
         assert_eq!(frame.to_run(7), [1, 3, 5, 6]);
     }

@@ -13,11 +13,26 @@ use super::time::format_utc;
 /// Slugs are cut to this many characters.
 const MAX_SLUG_CHARS: usize = 40;
 
-/// The workflow-name part of a run id: lower-cased, each run of characters outside `[a-z0-9]`
-/// turned into one `-`, trimmed of `-`, cut to 40 characters, `run` if nothing is left.
-///
-/// A `-` that the cut leaves at the end is trimmed too, so that ids never contain `--`.
+/// The workflow-name part of a run id: [`slug`], or `run` if nothing is left.
 pub fn workflow_slug(name: &str) -> String {
+    slug_or(name, "run")
+}
+
+/// [`slug`], or `fallback` if nothing is left.
+pub fn slug_or(name: &str, fallback: &str) -> String {
+    let slug = slug(name);
+    if slug.is_empty() {
+        fallback.to_string()
+    } else {
+        slug
+    }
+}
+
+/// A name made safe for a path component and a git ref: lower-cased, each run of characters
+/// outside `[a-z0-9]` turned into one `-`, trimmed of `-`, cut to 40 characters. It may be empty.
+///
+/// A `-` that the cut leaves at the end is trimmed too, so that slugs never contain `--`.
+pub fn slug(name: &str) -> String {
     let mut slug = String::with_capacity(name.len());
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
@@ -31,12 +46,7 @@ pub fn workflow_slug(name: &str) -> String {
         .chars()
         .take(MAX_SLUG_CHARS)
         .collect();
-    let slug = slug.trim_end_matches('-');
-    if slug.is_empty() {
-        "run".to_string()
-    } else {
-        slug.to_string()
-    }
+    slug.trim_end_matches('-').to_string()
 }
 
 /// A new run id for a run of workflow `workflow_name` started at `now`, e.g.

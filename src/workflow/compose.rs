@@ -49,6 +49,8 @@ impl Composition {
 struct Done {
     diagnostics: Vec<Diagnostic>,
     workflow: Option<Arc<Workflow>>,
+    /// The file or a sub-workflow it calls has `worktree: true`.
+    worktrees: bool,
 }
 
 struct Walk<'a> {
@@ -164,6 +166,10 @@ impl Walk<'_> {
             }
         }
 
+        let mut worktrees = analysis
+            .workflow
+            .as_ref()
+            .is_some_and(Workflow::uses_worktrees);
         self.chain.push(source.clone());
         for call in &analysis.calls {
             let at = |code: &'static str, message: String| {
@@ -234,6 +240,15 @@ impl Walk<'_> {
                 continue;
             };
             let child_shown = self.project.show(&child);
+            worktrees |= done.worktrees;
+            if call.in_worktree && done.worktrees {
+                findings.push(at(
+                    "nested-worktree",
+                    format!(
+                        "sub-workflow {child_shown} makes worktrees (\"worktree: true\"), but this call is inside a branch that already runs in its own worktree; remove \"worktree\" from one of them"
+                    ),
+                ));
+            }
             match &done.workflow {
                 None => {
                     let mut d = at(
@@ -296,6 +311,7 @@ impl Walk<'_> {
             Done {
                 diagnostics,
                 workflow,
+                worktrees,
             },
         );
     }

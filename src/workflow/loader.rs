@@ -47,6 +47,8 @@ pub const DEFAULTS_KEYS: &[&str] = &[
     "permissions",
     "timeout",
     "idle_timeout",
+    "retry",
+    "deny",
 ];
 
 /// The built-in engines and the options each accepts.
@@ -74,6 +76,9 @@ pub struct Call {
     pub step_id: Option<String>,
     /// Keys of the step's `params:`.
     pub params: Vec<String>,
+    /// The call is inside a branch with its own worktree (`nested-worktree` if the callee
+    /// makes worktrees too).
+    pub in_worktree: bool,
 }
 
 /// The result of analysing one file.
@@ -384,6 +389,8 @@ pub(crate) struct Analyzer<'a> {
     /// The directory of the workflow file, for `schema_file`; `None` for built-ins.
     pub dir: Option<&'a Path>,
     pub loop_depth: usize,
+    /// How many enclosing steps have `worktree: true` (more than one is `nested-worktree`).
+    pub worktree_depth: usize,
     /// For each enclosing loop, innermost last: whether its iterations run at once.
     pub loop_parallel: Vec<bool>,
     /// An agent step has been seen (session defaulting, workflow-format.md §6).
@@ -416,6 +423,7 @@ impl<'a> Analyzer<'a> {
             body_json_captures: Names::default(),
             dir: None,
             loop_depth: 0,
+            worktree_depth: 0,
             loop_parallel: Vec::new(),
             seen_agent: false,
             calls: Vec::new(),
@@ -476,13 +484,15 @@ impl<'a> Analyzer<'a> {
             .list("requires", &mut self.sink)
             .map(|items| super::requires::read(items, &mut self.sink))
             .unwrap_or_default();
-        let (defaults, default_limits) = r
+        let (defaults, default_limits, default_retry, default_deny) = r
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
                 reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
                 let limits = super::duration::read_limits(&reader, &mut self.sink);
-                (self.agent_settings(&reader), limits)
+                let retry = super::retry::read_retry(&reader, &mut self.sink);
+                let deny = super::retry::read_deny(&reader, &mut self.sink);
+                (self.agent_settings(&reader), limits, retry, deny)
             })
             .unwrap_or_default();
         let budget = super::budget::read_budget(&r, &mut self.sink);
@@ -506,6 +516,8 @@ impl<'a> Analyzer<'a> {
             defaults,
             default_limits,
             budget,
+            default_retry,
+            default_deny,
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),

@@ -24,6 +24,7 @@ pub mod positions;
 mod repeated_keys;
 pub mod requires;
 pub mod resolve;
+pub mod retry;
 pub mod schema;
 pub mod steps;
 pub mod suggest;

@@ -27,6 +27,10 @@ pub struct Workflow {
     pub default_limits: super::duration::StepLimits,
     /// The top-level `budget` (control.md §5): the run's, or in a sub-workflow file, that call's.
     pub budget: Option<super::budget::Budget>,
+    /// `defaults.retry`: for the file's shell and headless steps.
+    pub default_retry: Option<super::retry::Retry>,
+    /// `defaults.deny`: for the file's headless steps.
+    pub default_deny: Option<super::retry::Deny>,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
@@ -141,6 +145,13 @@ pub struct Step {
     pub limits: super::duration::StepLimits,
     /// `budget` (control.md §5), on headless agent steps and containers.
     pub budget: Option<super::budget::Budget>,
+    /// `worktree: true` (control.md §8): each branch of this parallel step runs in its own git
+    /// worktree.
+    pub worktree: bool,
+    /// `retry` (control.md §4), on shell and headless steps.
+    pub retry: Option<super::retry::Retry>,
+    /// `deny` (control.md §3), on headless steps.
+    pub deny: Option<super::retry::Deny>,
     /// `parallel` on a group (control.md §8): its children run at once, each a branch.
     pub parallel: Option<Parallel>,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.
@@ -416,6 +427,11 @@ impl Workflow {
             SessionStrategy::Named(name) => self.sessions.iter().find(|d| d.name == *name),
             _ => None,
         }
+    }
+
+    /// Whether a step of this file has `worktree: true` (not looking into sub-workflows).
+    pub fn uses_worktrees(&self) -> bool {
+        self.walk().any(|step| step.worktree)
     }
 
     /// Every step of this file, depth first in document order (not into sub-workflows).

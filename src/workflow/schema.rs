@@ -177,8 +177,43 @@ fn agent_key(key: &str) -> Value {
             "pattern": DURATION_OR_NONE,
             "description": "A duration such as 90s, 15m or 1h30m (shell and headless steps), or none.",
         }),
+        "retry" => retry_schema(),
+        "deny" => json!({
+            "enum": ["warn", "fail"],
+            "description": "What a headless step does when tool calls were denied: warn (the default) or fail (class permission_denied).",
+        }),
         _ => json!({}),
     }
+}
+
+/// `retry`: a number of attempts, or the long form (control.md §4).
+fn retry_schema() -> Value {
+    let duration = json!({
+        "type": "string",
+        "minLength": 1,
+        "pattern": "^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$",
+    });
+    json!({
+        "description": "Try a failed shell or headless step again: the total number of tries (2 to 20), or attempts, backoff, max_delay, on and wait_for_reset.",
+        "oneOf": [
+            {"type": "integer", "minimum": 2, "maximum": 20},
+            {
+                "type": "object",
+                "required": ["attempts"],
+                "additionalProperties": false,
+                "properties": {
+                    "attempts": {"type": "integer", "minimum": 2, "maximum": 20},
+                    "backoff": duration,
+                    "max_delay": duration,
+                    "on": {
+                        "type": "array",
+                        "items": {"enum": crate::error::ErrorClass::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
+                    },
+                    "wait_for_reset": {"type": "boolean"},
+                },
+            },
+        ],
+    })
 }
 
 fn step_key(key: &str) -> Value {
@@ -251,6 +286,10 @@ fn step_key(key: &str) -> Value {
         "params" => json!({
             "type": "object",
             "additionalProperties": {"type": ["string", "number", "boolean"]},
+        }),
+        "worktree" => json!({
+            "type": "boolean",
+            "description": "On a parallel group or a loop with max_parallel: each branch runs in its own git worktree.",
         }),
         other => agent_key(other),
     }

@@ -9,6 +9,7 @@ use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
+use super::retry::{read_deny, read_retry};
 use super::suggest::did_you_mean;
 use super::yaml::{Node, quote_short};
 
@@ -37,14 +38,17 @@ pub const STEP_KEYS: &[&str] = &[
     "timeout",
     "idle_timeout",
     "budget",
+    "retry",
+    "deny",
     "loop",
     "steps",
     "parallel",
     "workflow",
     "params",
+    "worktree",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["retry"];
+pub const PLANNED_KEYS: &[&str] = &[];
 pub const LOOP_KEYS: &[&str] = &[
     "max",
     "over",
@@ -115,6 +119,7 @@ impl Kind {
             Kind::Shell => [
                 "timeout",
                 "idle_timeout",
+                "retry",
                 "mode",
                 "command",
                 "capture",
@@ -127,12 +132,21 @@ impl Kind {
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
             Kind::Headless => {
                 AGENT.contains(&key)
-                    || ["capture", "output", "timeout", "idle_timeout", "budget"].contains(&key)
+                    || [
+                        "capture",
+                        "output",
+                        "timeout",
+                        "idle_timeout",
+                        "budget",
+                        "retry",
+                        "deny",
+                    ]
+                    .contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
-            Kind::Loop => ["loop", "steps", "mode", "budget"].contains(&key),
+            Kind::Loop => ["loop", "steps", "mode", "worktree", "budget"].contains(&key),
             Kind::Sub => ["workflow", "params", "mode", "budget"].contains(&key),
-            Kind::Group => ["steps", "mode", "parallel", "budget"].contains(&key),
+            Kind::Group => ["steps", "mode", "parallel", "worktree", "budget"].contains(&key),
         }
     }
 }
@@ -167,6 +181,26 @@ fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
                 kind.label()
             ),
         )),
+        ("worktree", kind) if !matches!(kind, Kind::Loop | Kind::Group) => Some((
+            "worktree-kind",
+            format!(
+                "\"worktree\" is not allowed on {} steps; it goes on a parallel group \
+                 (\"parallel\") or a loop with \"max_parallel\", whose branches each get a \
+                 worktree",
+                kind.label()
+            ),
+        )),
+        (
+            "retry",
+            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
+        ) => Some((
+            "retry-kind",
+            format!(
+                "\"retry\" is not allowed on {} steps; it applies to shell and headless steps \
+                 (use a loop with break_if to retry several steps)",
+                kind.label()
+            ),
+        )),
         ("idle_timeout", Kind::Loop | Kind::Sub | Kind::Group) => Some((
             "field-not-allowed",
             format!(
@@ -184,6 +218,7 @@ fn reason(key: &str, kind: Kind) -> &'static str {
     match key {
         "capture" => "; only shell and headless steps can capture output",
         "capture_stderr" => "; only shell steps can capture stderr",
+        "deny" => "; only headless agent steps have tool calls to deny",
         "session" | "cli" | "model" | "effort" | "agent" | "permissions" => {
             "; only agent steps (with \"prompt\") use it"
         }
@@ -354,6 +389,8 @@ impl<'a> Analyzer<'a> {
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
         let budget = super::budget::read_budget(r, &mut self.sink);
+        let retry = read_retry(r, &mut self.sink);
+        let deny = read_deny(r, &mut self.sink);
         if matches!(kind, Some(Kind::Interactive | Kind::InteractiveShell)) && self.in_branch() {
             self.sink.error(
                 "interactive-in-parallel",
@@ -363,6 +400,13 @@ impl<'a> Analyzer<'a> {
             );
         }
 
+        let worktree = self.worktree(r, kind);
+        let vars_len = self.loop_vars.len();
+        if worktree {
+            // The branches' steps know their worktree as `{{worktree}}`.
+            self.worktree_depth += 1;
+            self.loop_vars.push("worktree");
+        }
         let mut parallel = None;
         let step_kind = match kind {
             Some(Kind::Shell | Kind::InteractiveShell) => {
@@ -394,6 +438,10 @@ impl<'a> Analyzer<'a> {
             }
             None => None,
         };
+        if worktree {
+            self.worktree_depth -= 1;
+            self.loop_vars.truncate(vars_len);
+        }
         // Captures become visible to the steps after this one.
         if let Some(capture) = r.get("capture").and_then(Node::as_str)
             && matches!(kind, Some(Kind::Shell | Kind::Headless))
@@ -415,9 +463,54 @@ impl<'a> Analyzer<'a> {
             break_if,
             limits,
             budget,
+            worktree,
+            retry,
+            deny,
             parallel,
             yaml_path: String::new(),
         })
+    }
+
+    /// `worktree` (a bool, on loops and groups); `nested-worktree` inside a branch that already
+    /// has a worktree.
+    fn worktree(&mut self, r: &MapReader<'a, '_>, kind: Option<Kind>) -> bool {
+        let worktree = r.bool("worktree", &mut self.sink).unwrap_or(false);
+        if !worktree || !matches!(kind, Some(Kind::Loop | Kind::Group)) {
+            return false;
+        }
+        // Read from the mapping itself, so that this holds whatever else is wrong with it.
+        let parallel = match kind {
+            Some(Kind::Group) => r.get("parallel").is_some_and(|p| *p != Node::Bool(false)),
+            _ => {
+                matches!(r.get("loop"), Some(Node::Map(entries)) if entries.iter().any(|(k, _)| k == "max_parallel"))
+            }
+        };
+        if !parallel {
+            let (what, fix) = match kind {
+                Some(Kind::Group) => ("group", "add \"parallel: true\""),
+                _ => ("loop", "add \"max_parallel\" to \"loop\""),
+            };
+            self.sink.error(
+                "worktree-kind",
+                format!(
+                    "\"worktree\" needs branches that run side by side, but this {what} runs its \
+                     steps one after another; {fix}, or remove \"worktree\""
+                ),
+                r.path_of("worktree"),
+                Target::Key,
+            );
+        }
+        if self.worktree_depth > 0 {
+            self.sink.error(
+                "nested-worktree",
+                "\"worktree: true\" inside a branch that already runs in its own worktree; \
+                 remove it here (the inner steps share the outer branch's worktree)"
+                    .to_owned(),
+                r.path_of("worktree"),
+                Target::Key,
+            );
+        }
+        true
     }
 
     /// Checks `id` (`raw`, already read from `r`); true when it is a valid id not used before.
@@ -1007,6 +1100,7 @@ impl<'a> Analyzer<'a> {
                 location: self.sink.location.text(),
                 step_id: id,
                 params: params.iter().map(|(k, _)| k.clone()).collect(),
+                in_worktree: self.worktree_depth > 0,
             });
         }
         ok.then(|| {

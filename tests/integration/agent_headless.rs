@@ -204,6 +204,7 @@ fn claude_stream_is_rendered_on_stdout_and_kept_in_output_files() {
             text: "All green.",
             cwd: &cwd,
             home: &home,
+            resets_at: 0,
             json: "",
         },
     );

@@ -188,10 +188,12 @@ fn sessions_run_with_the_fake_clis() {
 }
 
 #[test]
-fn unattended_runs_within_its_budgets() {
+fn unattended_retries_its_flaky_check_and_runs_the_agents_within_their_budgets() {
     let out = with_fakes(project(), "")
         .args(["examples/unattended.yaml"])
+        .stderr_contains("  retry 2/3 in ")
         .run();
+    assert_eq!(out.events("step_retry").len(), 1);
     let turns = turns(&out);
     assert_eq!(turns.len(), 2);
     // claude is told what is left: the step's $0.50, then the rest of the run's $2.

@@ -98,6 +98,9 @@ invalid_fixtures! {
     idle_timeout_interactive => "idle-timeout-interactive",
     output_kind => "output-kind",
     output_schema => "output-schema",
+    retry_attempts => "retry-attempts",
+    retry_class => "retry-class",
+    retry_kind => "retry-kind",
     loop_max => "loop-max",
     loop_no_steps => "loop-no-steps",
     loop_shape => "loop-shape",
@@ -137,6 +140,8 @@ invalid_fixtures! {
     unknown_key => "unknown-key",
     unknown_profile => "unknown-profile",
     warnings_with_error => "warnings-with-error",
+    worktree_kind => "worktree-kind",
+    nested_worktree => "nested-worktree",
     wrong_types => "wrong-types",
     yaml_syntax => "yaml-syntax",
 }

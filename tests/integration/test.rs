@@ -647,3 +647,19 @@ pub fn line_starting(text: &str, prefix: &str) -> String {
     assert_eq!(lines.len(), 1, "lines starting with {prefix:?} in:\n{text}");
     lines[0].to_owned()
 }
+
+/// Whether a file below `dir` (at any depth) satisfies `check`.
+pub fn any_file_below(dir: &Path, check: &dyn Fn(&Path) -> bool) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                any_file_below(&path, check)
+            } else {
+                check(&path)
+            }
+        })
+}

@@ -232,6 +232,23 @@ impl Browser {
         }
     }
 
+    /// Clicks the element at `css`, finding it again when the page re-rendered it between the
+    /// find and the click (a live run page redraws on every audit event).
+    pub async fn click(&self, css: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.click().await.map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(err) => assert!(Instant::now() < deadline, "cannot click {css}: {err}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// A PNG of the window; written to `docs/images/<name>` when `UPDATE_SCREENSHOTS` is set.
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");

@@ -241,25 +241,7 @@ fn the_stop_button_interrupts_the_run_which_exits_130() {
         browser
             .wait_text("#status", "the run to be running", |t| t == "running")
             .await;
-        // The page re-renders as the run moves on: a button found just before a re-render is
-        // stale, so it is found again.
-        for attempt in 1.. {
-            let clicked = browser
-                .client
-                .wait()
-                .at_most(WAIT)
-                .for_element(Locator::Css("#stop"))
-                .await
-                .expect("the stop button")
-                .click()
-                .await;
-            match clicked {
-                Ok(_) => break,
-                Err(err) if attempt < 5 && format!("{err:?}").contains("StaleElementReference") => {
-                }
-                Err(err) => panic!("click stop: {err:?}"),
-            }
-        }
+        browser.click("#stop").await;
         let question = browser
             .client
             .get_alert_text()

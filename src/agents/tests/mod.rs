@@ -12,6 +12,8 @@ use crate::agents::{
 };
 use crate::workflow::model::{AgentMode, Permissions};
 
+/// `{{resets_at}}` in the fixtures the adapter tests parse.
+pub const RESETS_AT: u64 = 1_900_000_000;
 pub const SID: &str = "5b2f8a8e-1111-4222-8333-444455556666";
 pub const ANSWER: &str = "All 12 tests pass.\nNothing is left undone.";
 
@@ -79,6 +81,7 @@ pub fn parse_fixture(
             text: ANSWER,
             cwd: "/work/proj",
             home: "/home/u",
+            resets_at: RESETS_AT,
             json: STRUCTURED,
         },
     );

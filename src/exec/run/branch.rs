@@ -34,6 +34,8 @@ pub struct BranchCtx {
     /// The working directory root of the branch's steps, when it is not the project directory
     /// (a git worktree: control.md §8 `worktree: true`). Nested branches inherit it.
     pub workdir: Option<PathBuf>,
+    /// The top directory of the branch's git worktree (`{{worktree}}`, `AR_WORKTREE`).
+    pub worktree: Option<PathBuf>,
 }
 
 impl BranchCtx {
@@ -48,6 +50,7 @@ impl BranchCtx {
             halt: Some(halt),
             colour,
             workdir: self.workdir.clone(),
+            worktree: self.worktree.clone(),
         }
     }
 

@@ -20,6 +20,7 @@ use super::super::context::{ListCtx, ScopeRef};
 use super::super::error::RunError;
 use super::super::outcome::{End, Failure};
 use super::super::signals::Halt;
+use super::super::worktrees::{self, Base};
 use super::branch::Fork;
 use super::event::Event;
 use super::walk::{BoxFuture, Runtime};
@@ -32,10 +33,12 @@ pub struct BranchSpec<'s> {
     pub label: String,
     pub body: ListCtx,
     pub steps: &'s [Step],
+    /// With `worktree: true`: the slug the branch wants and its step path, which owns it.
+    pub worktree: Option<(String, String)>,
 }
 
 /// How a parallel step runs its branches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     /// At most this many at once (at least 1).
     pub max: usize,
@@ -43,6 +46,8 @@ pub struct Policy {
     /// A group's branches hand their captures to this scope when they complete; a loop's are
     /// iteration-local (`None`).
     pub merge: Option<ScopeRef>,
+    /// With `worktree: true`: the repository and commit the branches' worktrees start from.
+    pub worktrees: Option<Base>,
 }
 
 /// How the branches went, for the parallel step's report.
@@ -102,8 +107,18 @@ impl Runtime {
                         self.branch(Fork { depth, index }, spec.label.clone(), halt.clone());
                     halts.insert(index, halt);
                     labels.insert(index, spec.label.clone());
+                    let base = policy.worktrees.clone();
                     running.push(async move {
-                        let end = walker.run_list(&spec.body, spec.steps).await;
+                        let mut body = spec.body;
+                        if let (Some((wanted, owner)), Some(base)) = (spec.worktree, base) {
+                            match enter_worktree(&mut walker, &mut body, &base, wanted, &owner)
+                                .await
+                            {
+                                Ok(()) => {}
+                                Err(end) => return (index, end),
+                            }
+                        }
+                        let end = walker.run_list(&body, spec.steps).await;
                         (index, end)
                     });
                 }
@@ -170,4 +185,40 @@ impl Runtime {
             Ok(out)
         })
     }
+}
+
+/// Makes (or finds again) the branch's worktree and moves the branch there: its steps' working
+/// directory, `{{worktree}}` and `AR_WORKTREE`; logs the `worktree` event. A worktree that
+/// cannot be made fails the branch.
+async fn enter_worktree(
+    walker: &mut Runtime,
+    body: &mut ListCtx,
+    base: &Base,
+    wanted: String,
+    owner: &str,
+) -> Result<(), Result<End, RunError>> {
+    let run_id = walker.writer().doc().run_id.clone();
+    let worktree = match worktrees::ensure(base, &run_id, wanted, owner).await {
+        Ok(worktree) => worktree,
+        Err(mut failure) => {
+            failure.path = Some(owner.to_owned());
+            return Err(Ok(End::Failed(failure)));
+        }
+    };
+    walker.branch.workdir = Some(worktrees::workdir(base, &worktree));
+    walker.branch.worktree = Some(worktree.path.clone());
+    let top = worktree.path.display().to_string();
+    body.loop_vars.push(("worktree".to_owned(), top.clone()));
+    let record = crate::state::WorktreeRecord::new(
+        top,
+        worktree.branch,
+        base.commit.clone(),
+        worktree.created,
+    );
+    walker
+        .emit(Event::Worktree {
+            path: owner.to_owned(),
+            record,
+        })
+        .map_err(Err)
 }

@@ -9,8 +9,8 @@ use crate::agents::render::Target;
 use crate::engine::HookRecord;
 use crate::state::{
     AgentFrame, BranchState, Control, IterationEnd, IterationStart, LastFailure, LastSession,
-    LoopFrame, NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepResult, StepStart,
-    SubWorkflowEnd, SubWorkflowFrame, SubWorkflowStart,
+    LoopFrame, NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepResult, StepRetry,
+    StepStart, SubWorkflowEnd, SubWorkflowFrame, SubWorkflowStart,
 };
 
 use super::super::context::ScopeRef;
@@ -152,6 +152,15 @@ pub enum Event {
     Control { path: String, record: Control },
 
     // ----- containers -----
+    /// A step with `retry` is about to start try `attempt` (stored with its start).
+    RetryAttempt { depth: usize, attempt: u32 },
+    /// A failed try is tried again after a delay: the console `line` and `step_retry`.
+    Retrying {
+        path: String,
+        line: String,
+        record: StepRetry,
+    },
+
     /// A loop's frozen plan, stored before the loop starts.
     LoopPlanned { depth: usize, plan: LoopFrame },
     /// A loop iteration starts: its heading, and its body's first frame unless resumed.
@@ -194,6 +203,13 @@ pub enum Event {
     },
     /// A group's children start from the first one.
     GroupOpened { depth: usize, first_id: String },
+    /// The commit the worktrees of the parallel step whose frame is at `depth` start from.
+    WorktreeBase { depth: usize, commit: String },
+    /// A branch's git worktree was made or found again: the `worktree` audit event.
+    Worktree {
+        path: String,
+        record: crate::state::WorktreeRecord,
+    },
     /// A branch of the parallel step whose frame is at `depth` starts (or continues after a
     /// resume): listed with its label, its position at `first_id` unless it has one.
     BranchStarted {

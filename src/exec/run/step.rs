@@ -43,8 +43,10 @@ pub struct At<'a> {
     pub step: &'a Step,
     pub display: &'a str,
     pub audit_path: &'a str,
-    /// The step had started before (a resumed run continues it).
+    /// The step had started before (a resumed run continues it, a retried one too).
     pub resuming: bool,
+    /// The failure of the previous try of a retried step (its agent continues with it said).
+    pub previous_failure: Option<&'a Failure>,
 }
 
 impl Runtime {
@@ -132,8 +134,9 @@ impl Runtime {
                 record.error = Some(FailureRecord {
                     class: Some(failure.class),
                     message: Some(failure.message.clone()),
+                    reset_at: failure.reset_at.map(crate::state::time::format_rfc3339),
                 });
-                let message = Some(failure.message.clone());
+                let message = Some(shown_message(&failure));
                 if step_breaks {
                     self.emit(shown(EndLine::Failed { continued: false }, message))?;
                     record.continued = Some(true);
@@ -187,6 +190,16 @@ impl Runtime {
             loop_depth,
             matched: matched.to_owned(),
         })
+    }
+}
+
+/// A failure's message as the console shows it: with its class after it when the class is one
+/// of control.md §3 (`rate limited [rate_limit]`).
+pub fn shown_message(failure: &Failure) -> String {
+    if failure.class.shown() {
+        format!("{} [{}]", failure.message, failure.class)
+    } else {
+        failure.message.clone()
     }
 }
 

@@ -274,6 +274,7 @@ impl Runtime {
                     display: &display,
                     audit_path: &audit_path,
                     resuming,
+                    previous_failure: None,
                 };
                 let started = Instant::now();
                 // A budget at its limit first, then `when`, then `skip_if`; a step a resume
@@ -302,7 +303,12 @@ impl Runtime {
                         })?;
                         Report::failed(failure)
                     }
-                    None => self.run_step(&at).await?,
+                    None => {
+                        if let Some(end) = self.run_attempts(&at, started).await? {
+                            return Ok(end);
+                        }
+                        continue;
+                    }
                 };
                 if let Some(end) = self.finish_step(&at, report, started)? {
                     return Ok(end);

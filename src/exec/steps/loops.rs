@@ -231,7 +231,7 @@ fn plan_loop(cx: &StepCtx<'_, '_>, spec: &LoopStep) -> Result<LoopFrame, Failure
             ..
         } => {
             let pattern = cx.render(over)?;
-            let items = glob::expand(&pattern, &cx.settings().project_dir)
+            let items = glob::expand(&pattern, &cx.workdir_root())
                 .map_err(|err| Failure::new(ErrorClass::Glob, err.to_string()))?;
             if items.is_empty() && *require_matches {
                 return Err(Failure::new(

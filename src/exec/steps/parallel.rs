@@ -6,9 +6,11 @@
 use super::super::context::ListCtx;
 use super::super::error::RunError;
 use super::super::outcome::{End, ErrorClass, Failure};
-use super::super::run::{BranchSpec, Policy, Report, StepCtx};
+use super::super::run::{BranchSpec, Event, Policy, Report, StepCtx};
+use super::super::worktrees::{self, Base};
 use crate::state::LoopFrame;
 use crate::workflow::{LoopKind, LoopMax, LoopStep, Parallel, Step};
+use crate::worktree::slug;
 
 /// The branches of a parallel step that must run: as the frame lists them, or all of them.
 fn to_run(cx: &StepCtx<'_, '_>, total: u64) -> Vec<u64> {
@@ -34,17 +36,27 @@ pub async fn group(
         let i = usize::try_from(index)
             .unwrap_or(usize::MAX)
             .min(children.len().saturating_sub(1));
+        let id = &children[i].id;
         BranchSpec {
             index,
-            label: children[i].id.clone(),
+            label: id.clone(),
             body: body.clone(),
             steps: &children[i..=i],
+            worktree: at
+                .step
+                .worktree
+                .then(|| (slug::group(id), format!("{}/{id}", at.audit_path))),
         }
+    };
+    let worktrees = match worktree_base(cx).await? {
+        Ok(base) => base,
+        Err(failure) => return Ok(Report::failed(failure)),
     };
     let policy = Policy {
         max: parallel.max.map_or(children.len(), |m| m as usize),
         fail_fast: parallel.fail_fast,
         merge: Some(at.ctx.scope),
+        worktrees,
     };
     let branches = cx.run_branches(indices, &make, policy).await?;
     Ok(report(branches.end, &branches.failed, None))
@@ -71,7 +83,7 @@ pub async fn iterations(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Rep
         .map_or(state.max.unwrap_or(0), |items| items.len() as u64);
     let indices = to_run(cx, total);
     let make = |index: u64| {
-        branch_of(
+        let mut branch = branch_of(
             at.ctx,
             at.index,
             at.steps.len(),
@@ -80,12 +92,30 @@ pub async fn iterations(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Rep
             &state,
             index,
             total,
-        )
+        );
+        if at.step.worktree {
+            let item = state.items.as_ref().and_then(|items| {
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(String::as_str)
+            });
+            branch.worktree = Some((
+                slug::iteration(index, item),
+                format!("{}[{index}]", at.audit_path),
+            ));
+        }
+        branch
+    };
+    let worktrees = match worktree_base(cx).await? {
+        Ok(base) => base,
+        Err(failure) => return Ok(Report::failed(failure)),
     };
     let policy = Policy {
         max,
         fail_fast: true,
         merge: None,
+        worktrees,
     };
     let branches = cx.run_branches(indices, &make, policy).await?;
     Ok(report(branches.end, &branches.failed, Some(branches.ran)))
@@ -129,7 +159,51 @@ fn branch_of<'s>(
         label,
         body: ctx.loop_body(path, vars),
         steps: &spec.steps,
+        worktree: None,
     }
+}
+
+/// With `worktree: true`: the repository and the commit the branches start from, recorded in
+/// the step's frame the first time (a resume keeps it); a dirty working tree is warned about.
+async fn worktree_base(
+    cx: &mut StepCtx<'_, '_>,
+) -> Result<Result<Option<Base>, Failure>, RunError> {
+    let at = cx.at;
+    if !at.step.worktree {
+        return Ok(Ok(None));
+    }
+    if cx.branch().worktree.is_some() {
+        return Ok(Err(Failure::new(
+            ErrorClass::Workdir,
+            format!(
+                "step \"{}\" has \"worktree: true\" inside a branch that already runs in its own worktree (nested-worktree)",
+                at.step.id
+            ),
+        )));
+    }
+    let recorded = cx
+        .frame()
+        .and_then(|f| f.parallel.as_ref().and_then(|p| p.base_commit.clone()));
+    let project = cx.settings().project_dir.clone();
+    let base = match worktrees::base(&project, recorded.clone()).await {
+        Ok(base) => base,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    if recorded.is_none() {
+        cx.emit(Event::WorktreeBase {
+            depth: at.ctx.depth,
+            commit: base.commit.clone(),
+        })?;
+        if base.dirty {
+            cx.emit(Event::Warning {
+                path: at.audit_path.to_owned(),
+                code: worktrees::WARNING_CODE.to_owned(),
+                message: worktrees::DIRTY_WARNING.to_owned(),
+                shown: true,
+            })?;
+        }
+    }
+    Ok(Ok(Some(base)))
 }
 
 /// `max_parallel`, rendered: a whole number of at least 1.

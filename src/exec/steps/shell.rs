@@ -183,12 +183,13 @@ fn step_workdir(step: &Step) -> Option<&Template> {
     }
 }
 
-/// The step's working directory: the project dir, or `workdir` relative to it. It must exist.
+/// The step's working directory: the project dir (in a worktree branch, the worktree's copy of
+/// it), or `workdir` relative to that. It must exist.
 pub fn resolve_workdir(
     cx: &StepCtx<'_, '_>,
     workdir: Option<&Template>,
 ) -> Result<PathBuf, Failure> {
-    let project = cx.settings().project_dir.clone();
+    let project = cx.workdir_root();
     let Some(template) = workdir else {
         return Ok(project);
     };
@@ -233,6 +234,10 @@ pub fn step_env(
                 message,
                 shown: false,
             });
+        }
+        // Also in sub-workflows called from the branch, which do not see `{{worktree}}`.
+        if let Some(worktree) = &cx.branch().worktree {
+            env.push(("AR_WORKTREE".into(), worktree.display().to_string()));
         }
     }
     env.extend(runner_env(cx));

@@ -87,3 +87,42 @@ impl From<crate::engine::HookRecord> for EngineRecord {
         }
     }
 }
+
+/// `worktree`: the git worktree of a parallel branch (control.md §11), made now (`created`) or
+/// found again by a resume (`reused`); exactly one of the two is `true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorktreeRecord {
+    /// The worktree's directory (absolute).
+    #[serde(deserialize_with = "lenient::option")]
+    pub path: Option<String>,
+    /// The git branch checked out there.
+    #[serde(deserialize_with = "lenient::option")]
+    pub branch: Option<String>,
+    /// The commit the branch was created from.
+    #[serde(deserialize_with = "lenient::option")]
+    pub base_commit: Option<String>,
+    #[serde(
+        deserialize_with = "lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created: Option<bool>,
+    #[serde(
+        deserialize_with = "lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reused: Option<bool>,
+}
+
+impl WorktreeRecord {
+    /// The record of a worktree at `path` on `branch` from `base_commit`.
+    pub fn new(path: String, branch: String, base_commit: String, created: bool) -> Self {
+        WorktreeRecord {
+            path: Some(path),
+            branch: Some(branch),
+            base_commit: Some(base_commit),
+            created: created.then_some(true),
+            reused: (!created).then_some(true),
+        }
+    }
+}

@@ -16,7 +16,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use flow::{EngineRecord, IterationEnd, IterationStart, SubWorkflowEnd, SubWorkflowStart};
+pub use flow::{
+    EngineRecord, IterationEnd, IterationStart, SubWorkflowEnd, SubWorkflowStart, WorktreeRecord,
+};
 pub use run::{
     Counts, ErrorRecord, Interrupt, LockTakeoverRecord, RunEnd, RunOutcome, RunStart, RunUsage,
     SeedRecord, Warning, WorkflowRecord,
@@ -24,7 +26,7 @@ pub use run::{
 pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
     CaptureRecord, FailureRecord, ModelUsageRecord, OutputRepair, Skip, SkipIfRecord, SkipReason,
-    StepEnd, StepKindName, StepOutcome, StepStart, TimeoutRecord, UsageRecord,
+    StepEnd, StepKindName, StepOutcome, StepRetry, StepStart, TimeoutRecord, UsageRecord,
 };
 
 use super::AuditEvent;
@@ -36,6 +38,7 @@ pub enum AuditData {
     RunEnd(RunEnd),
     StepStart(StepStart),
     StepEnd(StepEnd),
+    StepRetry(StepRetry),
     Skip(Skip),
     IterationStart(IterationStart),
     IterationEnd(IterationEnd),
@@ -48,6 +51,7 @@ pub enum AuditData {
     Error(ErrorRecord),
     Interrupt(Interrupt),
     LockTakeover(LockTakeoverRecord),
+    Worktree(WorktreeRecord),
     OutputRepair(OutputRepair),
     /// An event this binary does not know, or data that does not parse: kept as it is.
     Unknown(Value),
@@ -61,6 +65,7 @@ impl AuditData {
             AuditData::RunEnd(_) => AuditEvent::RunEnd,
             AuditData::StepStart(_) => AuditEvent::StepStart,
             AuditData::StepEnd(_) => AuditEvent::StepEnd,
+            AuditData::StepRetry(_) => AuditEvent::StepRetry,
             AuditData::Skip(_) => AuditEvent::Skip,
             AuditData::IterationStart(_) => AuditEvent::IterationStart,
             AuditData::IterationEnd(_) => AuditEvent::IterationEnd,
@@ -73,6 +78,7 @@ impl AuditData {
             AuditData::Error(_) => AuditEvent::Error,
             AuditData::Interrupt(_) => AuditEvent::Interrupt,
             AuditData::LockTakeover(_) => AuditEvent::LockTakeover,
+            AuditData::Worktree(_) => AuditEvent::Worktree,
             AuditData::OutputRepair(_) => AuditEvent::OutputRepair,
             AuditData::Unknown(_) => return None,
         })
@@ -88,6 +94,7 @@ impl AuditData {
             AuditData::RunEnd(r) => value(r),
             AuditData::StepStart(r) => value(r),
             AuditData::StepEnd(r) => value(r),
+            AuditData::StepRetry(r) => value(r),
             AuditData::Skip(r) => value(r),
             AuditData::IterationStart(r) => value(r),
             AuditData::IterationEnd(r) => value(r),
@@ -100,6 +107,7 @@ impl AuditData {
             AuditData::Error(r) => value(r),
             AuditData::Interrupt(r) => value(r),
             AuditData::LockTakeover(r) => value(r),
+            AuditData::Worktree(r) => value(r),
             AuditData::OutputRepair(r) => value(r),
             AuditData::Unknown(v) => v.clone(),
         }
@@ -118,6 +126,7 @@ impl AuditData {
             "run_end" => typed(data, AuditData::RunEnd),
             "step_start" => typed(data, AuditData::StepStart),
             "step_end" => typed(data, AuditData::StepEnd),
+            "step_retry" => typed(data, AuditData::StepRetry),
             "skip" => typed(data, AuditData::Skip),
             "iteration_start" => typed(data, AuditData::IterationStart),
             "iteration_end" => typed(data, AuditData::IterationEnd),
@@ -130,6 +139,7 @@ impl AuditData {
             "error" => typed(data, AuditData::Error),
             "interrupt" => typed(data, AuditData::Interrupt),
             "lock_takeover" => typed(data, AuditData::LockTakeover),
+            "worktree" => typed(data, AuditData::Worktree),
             "output_repair" => typed(data, AuditData::OutputRepair),
             _ => AuditData::Unknown(data.clone()),
         }

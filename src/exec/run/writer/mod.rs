@@ -384,7 +384,10 @@ impl Writer {
         };
         let mut value = data.to_value();
         if let Value::Object(map) = &mut value {
-            map.insert("branch".to_owned(), Value::String(label.clone()));
+            // The `worktree` event has a `branch` of its own (the git branch); its path names
+            // the parallel branch.
+            map.entry("branch".to_owned())
+                .or_insert_with(|| Value::String(label.clone()));
         }
         self.audit
             .append(event, path, value)
@@ -444,7 +447,12 @@ impl Writer {
                 let frame = self.frame_mut(step.depth);
                 frame.state = FrameState::Running;
                 frame.attempt += 1;
-                start.attempt = Some(frame.attempt);
+                // A retried step counts its tries (control.md §4); others their starts.
+                start.attempt = Some(if frame.retry_attempt > 0 {
+                    frame.retry_attempt
+                } else {
+                    frame.attempt
+                });
                 let has_agent = frame.agent.is_some();
                 self.record(&step.path, &AuditData::StepStart(*start))?;
                 // Not waited for: a start that is lost only runs the step again. An agent's
@@ -593,8 +601,24 @@ impl Writer {
             Event::Control { path, record } => {
                 let _ = self.record(&path, &AuditData::Control(record));
             }
+            Event::RetryAttempt { depth, attempt } => {
+                self.frame_mut(depth).retry_attempt = attempt;
+            }
+            Event::Retrying { path, line, record } => {
+                self.console.line(&line);
+                self.record(&path, &AuditData::StepRetry(record))?;
+            }
             Event::OutputRepair { path, record } => {
                 self.record(&path, &AuditData::OutputRepair(record))?;
+            }
+            Event::Worktree { path, record } => {
+                self.record(&path, &AuditData::Worktree(record))?;
+            }
+            Event::WorktreeBase { depth, commit } => {
+                let frame = self.frame_mut(depth);
+                let parallel = frame.parallel.get_or_insert_with(ParallelFrame::default);
+                parallel.base_commit = Some(commit);
+                self.save()?;
             }
             Event::LoopPlanned { depth, plan } => self.frame_mut(depth).loop_ = Some(plan),
             Event::IterationHeading { heading, item } => {
@@ -748,6 +772,7 @@ fn prints(event: &Event) -> bool {
         | Event::Output { .. }
         | Event::StderrTail(_)
         | Event::IterationHeading { .. }
+        | Event::Retrying { .. }
         | Event::SecretsDeclared { .. } => true,
         Event::Warning { shown, .. } => *shown,
         _ => false,

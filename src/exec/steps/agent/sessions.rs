@@ -50,7 +50,7 @@ pub fn plan_session(cx: &StepCtx<'_, '_>, step: &AgentStep) -> SessionPlan {
         && let Some(id) = saved.session_id.clone()
         && let Some(adapter) = agents::adapter(&saved.cli)
     {
-        let workdir = cx.settings().project_dir.clone();
+        let workdir = cx.workdir_root();
         let exists = adapter.session_exists(&id, &workdir, &agents::process_env);
         if exists != Some(false) {
             // The model and effort that session ran with, as recorded when a step last used it,

@@ -90,6 +90,7 @@ impl TurnCtx {
             text: text.unwrap_or(DEFAULT_TEXT),
             cwd: &self.cwd,
             home: &self.home,
+            resets_at: resets_at(),
             json,
         };
         let fixture = render_fixture(tpl, &vars);
@@ -110,6 +111,7 @@ impl TurnCtx {
                 text: DEFAULT_TEXT,
                 cwd: &self.cwd,
                 home: &self.home,
+                resets_at: resets_at(),
                 json: "",
             };
             let lines = render_fixture(tpl, &vars).lines;
@@ -123,6 +125,19 @@ impl TurnCtx {
         }
         std::process::abort()
     }
+}
+
+/// When a usage limit resets: `FAKE_AGENT_RESETS_IN` seconds from now (default an hour).
+fn resets_at() -> u64 {
+    let secs = std::env::var("FAKE_AGENT_RESETS_IN")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(3600);
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + secs
 }
 
 /// Runs `actions`; returns the exit status.
@@ -242,28 +257,8 @@ fn continue_via_command(ctx: &TurnCtx, note: Option<&str>, exe: Option<&str>) {
     }
     match cmd.output() {
         Ok(o) => {
-            out(&o
-                .stdout
-                .iter()
-                .flat_map(|b| {
-                    if *b == b'\n' {
-                        vec![b'\r', b'\n']
-                    } else {
-                        vec![*b]
-                    }
-                })
-                .collect::<Vec<_>>());
-            out(&o
-                .stderr
-                .iter()
-                .flat_map(|b| {
-                    if *b == b'\n' {
-                        vec![b'\r', b'\n']
-                    } else {
-                        vec![*b]
-                    }
-                })
-                .collect::<Vec<_>>());
+            out(&crlf(&o.stdout));
+            out(&crlf(&o.stderr));
         }
         Err(e) => err(&format!("fake-agent: cannot run {exe}: {e}")),
     }
@@ -505,4 +500,16 @@ fn on_sigterm_drain(turn: Option<u64>, saved: Option<nix::sys::termios::Termios>
         drop(guard);
         std::process::exit(143);
     });
+}
+
+/// `bytes` with each `\n` written as `\r\n`, as a terminal in raw mode needs.
+fn crlf(bytes: &[u8]) -> Vec<u8> {
+    let mut converted = Vec::with_capacity(bytes.len());
+    for &b in bytes {
+        if b == b'\n' {
+            converted.push(b'\r');
+        }
+        converted.push(b);
+    }
+    converted
 }
