@@ -144,12 +144,7 @@ fn claude_totals_come_from_model_usage_with_a_split_by_model_and_claude_gets_the
         0.30000000000000004
     );
     assert_eq!(end["cost_usd"], 0.4);
-    let argv = &out.turn_argvs()[0];
-    let at = argv
-        .iter()
-        .position(|a| a == "--max-budget-usd")
-        .expect("--max-budget-usd");
-    assert_eq!(argv[at + 1], "2.0000");
+    assert_eq!(budget_flag(&out.turn_argvs()[0]), "2.0000");
     // `show` splits the usage by model.
     let shown = out.again().args(["show"]).run();
     assert!(
@@ -233,4 +228,48 @@ fn codex_usage_on_a_resumed_thread_is_the_turns_own_whether_reported_cumulative_
             "{mode}: {reported}"
         );
     }
+}
+
+/// The value `argv` gives `--max-budget-usd`.
+fn budget_flag(argv: &[String]) -> &str {
+    let at = argv
+        .iter()
+        .position(|a| a == "--max-budget-usd")
+        .expect("--max-budget-usd");
+    &argv[at + 1]
+}
+
+#[test]
+fn a_step_budget_covers_every_try_of_a_retried_step_and_a_try_at_its_limit_does_not_start() {
+    let out = workflow(
+        "",
+        &headless(
+            "flaky",
+            "    budget: { max_cost_usd: 0.50 }\n    retry: { attempts: 3, backoff: 10ms, on: [exit_status] }\n",
+        ),
+    )
+    .fake_script(
+        "- [{spend: {cost_usd: 0.30}}, {exit: 1}]\n\
+         - [{spend: {cost_usd: 0.20}}, {exit: 1}]\n\
+         - [{spend: {cost_usd: 0.10}}]\n",
+    )
+    .status(1)
+    .stderr_contains("  retry 2/3 in ")
+    .stderr_contains("budget exceeded: $0.50 of $0.50 (step)")
+    .run();
+    let argvs = out.turn_argvs();
+    assert_eq!(argvs.len(), 2, "the third try did not start");
+    // The second try gets what the first left of the step's budget.
+    assert_eq!(budget_flag(&argvs[0]), "0.5000");
+    assert_eq!(budget_flag(&argvs[1]), "0.2000");
+    let flaky = |outcome: &str| ("flaky".to_owned(), outcome.to_owned());
+    assert_eq!(
+        classes(&out),
+        [
+            flaky("failed exit_status"),
+            flaky("failed exit_status"),
+            flaky("failed budget")
+        ]
+    );
+    assert_eq!(out.state()["last_failure"]["class"], "budget");
 }

@@ -6,8 +6,9 @@
 //! a limit, every step the limit covers is told to stop through its [`Halt`] (the step itself,
 //! every step inside a container, or every running step for the run's limit), and each of them
 //! fails with class `budget`. What a step finally used is committed at its end
-//! ([`Tracker::end_step`]). A step is not started while the run or one of its containers is at
-//! or over a limit ([`Tracker::refusal`]).
+//! ([`Tracker::end_step`]). A step's own budget covers all it spends in the run: every try of a
+//! retried step and its output-repair turn. A step (or a try) is not started while the run, one
+//! of its containers or its own budget is at or over a limit ([`Tracker::refusal`]).
 
 mod halt;
 pub mod in_force;
@@ -153,6 +154,8 @@ struct Inner {
     /// counts everything).
     run_committed: Spent,
     scopes: Vec<Limited>,
+    /// What each step with a budget of its own has committed: its earlier tries and turns.
+    steps: BTreeMap<String, Spent>,
     running: BTreeMap<u64, Running>,
     next_id: u64,
 }
@@ -176,6 +179,20 @@ impl Inner {
             .iter()
             .chain(self.scopes.iter())
             .filter(move |l| Self::in_scope(&l.owner.prefix, path))
+    }
+
+    /// The step at `path`'s own `budget`, with what the step has committed before.
+    fn own(&self, path: &str, budget: Option<Budget>) -> Option<Limited> {
+        budget.filter(Budget::limits_anything).map(|b| {
+            Limited::new(
+                Owner {
+                    prefix: path.to_owned(),
+                    label: "step".to_owned(),
+                },
+                b,
+                self.steps.get(path).copied().unwrap_or_default(),
+            )
+        })
     }
 }
 
@@ -235,13 +252,14 @@ impl Tracker {
         self.lock().run_committed
     }
 
-    /// Why a step at `path` may not start: the run or a container around it is at or over a
-    /// limit.
-    pub fn refusal(&self, path: &str) -> Option<String> {
+    /// Why a step at `path` (with its own `budget`) may not start: the run, a container around
+    /// it or its own budget (spent by its earlier tries) is at or over a limit.
+    pub fn refusal(&self, path: &str, budget: Option<Budget>) -> Option<String> {
         let inner = self.lock();
         inner
             .covering(path)
             .find_map(|l| l.reached(inner.total(l.committed, &l.owner.prefix)))
+            .or_else(|| inner.own(path, budget).and_then(|l| l.reached(l.committed)))
     }
 
     /// A container with a budget starts (or is re-entered by a resume, `spent` being what its
@@ -265,16 +283,7 @@ impl Tracker {
         inner.next_id += 1;
         let id = inner.next_id;
         let halt = Halt::default();
-        let own = budget.filter(Budget::limits_anything).map(|b| {
-            Limited::new(
-                Owner {
-                    prefix: path.to_owned(),
-                    label: "step".to_owned(),
-                },
-                b,
-                Spent::default(),
-            )
-        });
+        let own = inner.own(path, budget);
         inner.running.insert(
             id,
             Running {
@@ -292,7 +301,10 @@ impl Tracker {
     pub fn cost_left(&self, meter: &StepMeter) -> Option<f64> {
         let inner = self.lock();
         let running = inner.running.get(&meter.id)?;
-        let own = running.own.as_ref().and_then(|l| l.cost_left(running.live));
+        let own = running
+            .own
+            .as_ref()
+            .and_then(|l| l.cost_left(l.committed + running.live));
         inner
             .covering(&running.path)
             .filter_map(|l| l.cost_left(inner.total(l.committed, &l.owner.prefix)))
@@ -303,7 +315,9 @@ impl Tracker {
     /// The same for a step at `path` with its own `budget`, before it is registered.
     pub fn cost_left_at(&self, path: &str, budget: Option<Budget>) -> Option<f64> {
         let inner = self.lock();
-        let own = budget.and_then(|b| b.max_cost_usd);
+        let own = inner
+            .own(path, budget)
+            .and_then(|l| l.cost_left(l.committed));
         inner
             .covering(path)
             .filter_map(|l| l.cost_left(inner.total(l.committed, &l.owner.prefix)))
@@ -322,8 +336,9 @@ impl Tracker {
         let path = running.path.clone();
         let mut update = Update::default();
         if let Some(own) = running.own.as_mut() {
-            update.warnings.extend(own.warnings(live));
-            if let Some(why) = own.exceeded(live) {
+            let total = own.committed + live;
+            update.warnings.extend(own.warnings(total));
+            if let Some(why) = own.exceeded(total) {
                 running.halt.stop(why);
             }
         }
@@ -355,6 +370,10 @@ impl Tracker {
             return Vec::new();
         };
         inner.run_committed = inner.run_committed + used;
+        if running.own.is_some() {
+            let step = inner.steps.entry(running.path.clone()).or_default();
+            *step = *step + used;
+        }
         let inner = &mut *inner;
         let mut warnings = Vec::new();
         for limited in inner.run.iter_mut().chain(inner.scopes.iter_mut()) {

@@ -84,12 +84,12 @@ fn containers_count_their_steps_and_nothing_starts_at_a_limit() {
         },
     );
     assert_eq!(
-        tracker.refusal("impl/next").as_deref(),
+        tracker.refusal("impl/next", None).as_deref(),
         Some("budget exceeded: 1,000 of 1,000 tokens (group \"impl\")")
     );
-    assert_eq!(tracker.refusal("other"), None);
+    assert_eq!(tracker.refusal("other", None), None);
     tracker.leave_scope("impl/");
-    assert_eq!(tracker.refusal("impl/next"), None);
+    assert_eq!(tracker.refusal("impl/next", None), None);
     assert_eq!(tracker.run_spent().tokens, 1000);
 }
 
@@ -99,13 +99,37 @@ fn a_resumed_run_past_its_mark_is_not_warned_again() {
     let a = tracker.begin_step("a", None);
     assert!(tracker.update(&a, cost(0.1)).warnings.is_empty());
     assert_eq!(
-        tracker.refusal("a").as_deref(),
+        tracker.refusal("a", None).as_deref(),
         None,
         "under the limit a step may start"
     );
     let full = Tracker::new(budget(Some(5.0), None), cost(5.0));
     assert_eq!(
-        full.refusal("x").as_deref(),
+        full.refusal("x", None).as_deref(),
         Some("budget exceeded: $5.00 of $5.00 (run)")
     );
+}
+
+#[test]
+fn a_step_budget_counts_every_try_of_the_step_and_refuses_a_try_at_its_limit() {
+    let tracker = Tracker::new(Budget::default(), Spent::default());
+    let own = Some(budget(Some(0.5), None));
+    let first = tracker.begin_step("s", own);
+    tracker.end_step(&first, cost(0.3));
+    assert_eq!(tracker.refusal("s", own), None);
+    assert!((tracker.cost_left_at("s", own).unwrap() - 0.2).abs() < 1e-9);
+    let second = tracker.begin_step("s", own);
+    tracker.update(&second, cost(0.25));
+    assert_eq!(
+        second.halt.reason().as_deref(),
+        Some("budget exceeded: $0.55 of $0.50 (step)")
+    );
+    tracker.end_step(&second, cost(0.25));
+    assert_eq!(
+        tracker.refusal("s", own).as_deref(),
+        Some("budget exceeded: $0.55 of $0.50 (step)")
+    );
+    // Another step, and the same step without a budget of its own, are not refused.
+    assert_eq!(tracker.refusal("t", own), None);
+    assert_eq!(tracker.refusal("s", None), None);
 }

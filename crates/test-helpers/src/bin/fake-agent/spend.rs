@@ -51,7 +51,7 @@ pub fn run(ctx: &TurnCtx, spend: &Spend) -> i32 {
                 "result": "Spent.", "session_id": sid, "total_cost_usd": spend.cost_usd,
                 "usage": {"input_tokens": main, "output_tokens": 0},
                 "modelUsage": {
-                    "claude-sonnet-5": {"inputTokens": main - 10, "outputTokens": 10, "thinkingTokens": 4,
+                    "claude-sonnet-5": {"inputTokens": main.saturating_sub(10), "outputTokens": 10, "thinkingTokens": 4,
                         "cacheReadInputTokens": 0, "cacheCreationInputTokens": 0,
                         "costUSD": spend.cost_usd * 0.75},
                     "claude-haiku-5": {"inputTokens": sub, "outputTokens": 0,
