@@ -48,6 +48,7 @@ pub fn group_command(program: &str, workdir: &std::path::Path) -> tokio::process
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    guard::announce_at_exec(command.as_std_mut());
     command
 }
 
