@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::compat;
 use crate::workflow::Diagnostic;
+use crate::workflow::budget::{Budget, read_budget};
 use crate::workflow::duration::{StepLimits, read_duration, read_limits};
 use crate::workflow::fields::{A_STRING, MapReader, Sink, Target};
 use crate::workflow::loader::{read_limited, resolve_findings};
@@ -36,6 +37,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "timeout",
     "idle_timeout",
     "kill_grace",
+    "budget",
     "deny",
     "max_concurrent_agents",
 ];
@@ -79,6 +81,8 @@ pub struct Config {
     pub limits: StepLimits,
     /// How long a timed-out step's group has between SIGTERM and SIGKILL.
     pub kill_grace: Option<Duration>,
+    /// The run budget of every run (control.md §5), key by key under the workflow's.
+    pub budget: Budget,
     /// What a headless step does when tool calls were denied (control.md §3).
     pub deny: Option<crate::workflow::retry::Deny>,
     /// How many agent processes may run at once in the whole run (control.md §8).
@@ -155,6 +159,7 @@ impl Config {
         over(&mut self.redact, higher.redact);
         self.limits = higher.limits.or(self.limits);
         over(&mut self.kill_grace, higher.kill_grace);
+        self.budget = higher.budget.or(self.budget);
         over(&mut self.deny, higher.deny);
         over(
             &mut self.max_concurrent_agents,
@@ -376,6 +381,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         active_profile: r.string("active_profile", sink).map(str::to_owned),
         limits: read_limits(r, sink),
         kill_grace: read_duration(r, "kill_grace", sink),
+        budget: read_budget(r, sink).unwrap_or_default(),
         deny: crate::workflow::retry::read_deny(r, sink),
         max_concurrent_agents: r.positive_int("max_concurrent_agents", "config", sink),
         ..Config::default()

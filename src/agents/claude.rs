@@ -6,6 +6,7 @@
 //! resuming an unknown id prints `No conversation found with session ID: <id>` and ends with an
 //! `error_during_execution` result whose `errors` carry the same text.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -14,12 +15,14 @@ use crate::workflow::model::Permissions;
 
 use super::classify;
 use super::claude_failure::{ResultFacts, Signals};
+use super::claude_usage::{self, MessageUsage, ModelEntry, Running};
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
 };
+use super::event::{ModelUsage, RunningUsage};
 use super::invocation::{Argv, BuildError, Capabilities, CommandSpec, Invocation};
-use super::json::{Content, Loose, count, object_or_none};
+use super::json::{Content, Loose, object_or_none};
 use super::summary::summarize;
 use super::{Adapter, EnvLookup, Identity, home};
 
@@ -70,6 +73,13 @@ impl Adapter for Claude {
         a.opt("--resume", inv.resume_id());
         a.opt("--model", inv.model.as_deref());
         a.opt("--effort", inv.effort.map(|e| e.as_str()));
+        if inv.headless() {
+            // Only with --print; the runner also enforces the limit itself.
+            let left = inv
+                .max_budget_usd
+                .map(|usd| format!("{:.4}", usd.max(0.0001)));
+            a.opt("--max-budget-usd", left.as_deref());
+        }
         match inv.permissions {
             Permissions::Ask => {}
             Permissions::Edit => {
@@ -220,7 +230,9 @@ struct Line<'a> {
     #[serde(default, borrow)]
     total_cost_usd: Loose<'a>,
     #[serde(default)]
-    usage: Option<ResultUsage>,
+    usage: Option<MessageUsage>,
+    #[serde(default, rename = "modelUsage")]
+    model_usage: Option<HashMap<String, ModelEntry>>,
     #[serde(default, borrow)]
     errors: Option<Vec<Loose<'a>>>,
     #[serde(default, borrow)]
@@ -254,18 +266,10 @@ struct Denial<'a> {
 struct Message<'a> {
     #[serde(default, borrow)]
     content: Content<'a>,
-}
-
-#[derive(Deserialize, Default)]
-struct ResultUsage {
-    #[serde(default, deserialize_with = "count")]
-    input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    cache_read_input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    cache_creation_input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    output_tokens: u64,
+    #[serde(default, borrow)]
+    id: Loose<'a>,
+    #[serde(default)]
+    usage: Option<MessageUsage>,
 }
 
 /// What the `result` line said.
@@ -280,6 +284,7 @@ struct ResultInfo {
     num_turns: Option<u32>,
     cost_usd: Option<f64>,
     usage: Option<Usage>,
+    models: Vec<ModelUsage>,
     facts: ResultFacts,
     /// `permission_denials`, as `Bash(rm -rf build)` or the tool's name.
     denials: Vec<String>,
@@ -315,6 +320,7 @@ pub struct ClaudeParser {
     result: Option<ResultInfo>,
     /// The question of an `AskUserQuestion` call: a headless step that asks the user fails.
     asked: Option<String>,
+    running: Running,
 }
 
 impl ClaudeParser {
@@ -328,6 +334,7 @@ impl ClaudeParser {
             denied_events: Vec::new(),
             result: None,
             asked: None,
+            running: Running::default(),
         }
     }
 
@@ -392,6 +399,9 @@ impl ClaudeParser {
                     _ => {}
                 }
                 if let Some(msg) = &line.message {
+                    if let (Some(id), Some(usage)) = (msg.id.as_str(), &msg.usage) {
+                        self.running.message(id, usage);
+                    }
                     self.on_assistant(&msg.content, sub_agent, &mut out);
                 }
             }
@@ -481,13 +491,11 @@ impl ClaudeParser {
                 .collect(),
             num_turns: line.num_turns.as_u64().map(|n| n as u32),
             cost_usd: line.total_cost_usd.as_f64(),
-            usage: line.usage.map(|u| Usage {
-                input_tokens: u.input_tokens,
-                cached_input_tokens: u.cache_read_input_tokens,
-                cache_creation_tokens: u.cache_creation_input_tokens,
-                output_tokens: u.output_tokens,
-                reasoning_tokens: 0,
-            }),
+            usage: None,
+            models: line
+                .model_usage
+                .map(claude_usage::models)
+                .unwrap_or_default(),
             facts: ResultFacts {
                 subtype: line.subtype.as_str().unwrap_or("").to_string(),
                 terminal_reason: line.terminal_reason.as_str().map(str::to_string),
@@ -501,6 +509,17 @@ impl ClaudeParser {
                 .filter_map(denied_call)
                 .collect(),
         };
+        let mut info = info;
+        // `modelUsage` covers sub-agents too; `usage` is the main loop only (its fallback).
+        info.usage = if info.models.is_empty() {
+            line.usage.map(|u| u.usage())
+        } else {
+            Some(claude_usage::total(&info.models))
+        };
+        if info.cost_usd.is_none() && info.models.iter().any(|m| m.cost_usd.is_some()) {
+            info.cost_usd = Some(info.models.iter().filter_map(|m| m.cost_usd).sum());
+        }
+        self.running.result(info.usage.as_ref(), info.cost_usd);
         if let Some(usage) = info.usage {
             out.push(AgentEvent::Usage(usage));
         }
@@ -613,10 +632,19 @@ impl StreamParser for ClaudeParser {
             cost_usd: self.result.as_ref().and_then(|r| r.cost_usd),
             num_turns: self.result.as_ref().and_then(|r| r.num_turns),
             failure,
+            models: self
+                .result
+                .as_ref()
+                .map(|r| r.models.clone())
+                .unwrap_or_default(),
             denials: self.denials(),
         };
         classify::refine(&mut completion, exit);
         completion
+    }
+
+    fn running(&self) -> Option<RunningUsage> {
+        Some(self.running.now())
     }
 }
 

@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::workflow::model::{Effort, Permissions};
 
 use super::classify;
+use super::codex_usage;
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
@@ -102,7 +103,17 @@ impl Adapter for Codex {
     }
 
     fn parser(&self, inv: &Invocation) -> Box<dyn StreamParser> {
-        Box::new(CodexParser::new(inv.resume_id().map(str::to_string)))
+        let mut parser = CodexParser::new(inv.resume_id().map(str::to_string));
+        // A resumed thread: its total so far, to tell a cumulative report from a per-turn one.
+        parser.rollout = inv.resume_id().and_then(|id| {
+            let sessions = codex_home(&super::process_env)?.join("sessions");
+            codex_usage::rollout_of(&sessions, id)
+        });
+        parser.baseline = parser
+            .rollout
+            .as_deref()
+            .and_then(codex_usage::thread_total);
+        Box::new(parser)
     }
 
     fn session_exists(&self, id: &str, _workdir: &Path, env: EnvLookup) -> Option<bool> {
@@ -353,6 +364,11 @@ pub struct CodexParser {
     turns_completed: u32,
     usage: Option<Usage>,
     turn_failed: Option<String>,
+    /// The thread's token total before this invocation (resumed threads), then after each
+    /// cumulative report.
+    baseline: Option<Usage>,
+    /// The rollout of a resumed thread.
+    rollout: Option<std::path::PathBuf>,
     /// The last `error` event's message (codex says what it is retrying, and why).
     last_error: Option<String>,
     /// The agent tried to ask the user a question (`request_user_input`).
@@ -370,6 +386,8 @@ impl CodexParser {
             turns_completed: 0,
             usage: None,
             turn_failed: None,
+            baseline: None,
+            rollout: None,
             last_error: None,
             asked: false,
         }
@@ -409,13 +427,18 @@ impl CodexParser {
             "turn.completed" => {
                 self.turns_completed += 1;
                 if let Some(u) = line.usage {
-                    let usage = Usage {
+                    let reported = Usage {
                         input_tokens: u.input_tokens,
                         cached_input_tokens: u.cached_input_tokens,
                         cache_creation_tokens: 0,
                         output_tokens: u.output_tokens,
                         reasoning_tokens: u.reasoning_output_tokens,
                     };
+                    let now = self
+                        .baseline
+                        .and(self.rollout.as_deref())
+                        .and_then(codex_usage::thread_total);
+                    let usage = codex_usage::per_turn(reported, &mut self.baseline, now);
                     self.usage.get_or_insert_with(Usage::default).add(&usage);
                     out.push(AgentEvent::Usage(usage));
                 }
@@ -631,6 +654,7 @@ impl StreamParser for CodexParser {
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
         let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
             usage: self.usage,
@@ -642,5 +666,18 @@ impl StreamParser for CodexParser {
         };
         classify::refine(&mut completion, exit);
         completion
+    }
+
+    fn running(&self) -> Option<super::event::RunningUsage> {
+        let usage = self.usage?;
+        Some(super::event::RunningUsage {
+            tokens: self.tokens_of(&usage),
+            cost_usd: None,
+        })
+    }
+
+    /// Codex's `input_tokens` include the cached ones.
+    fn tokens_of(&self, usage: &Usage) -> u64 {
+        usage.input_tokens + usage.output_tokens
     }
 }

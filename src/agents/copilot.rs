@@ -261,6 +261,7 @@ impl StreamParser for CopilotParser {
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
         let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
             usage: self.usage,

@@ -267,6 +267,7 @@ impl StreamParser for CursorParser {
             _ => self.last_text.as_deref().and_then(final_text),
         };
         let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: answer,
             usage: self.usage,

@@ -262,6 +262,7 @@ impl StreamParser for GeminiParser {
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
         let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: final_text(&self.since_tool),
             usage: self.usage,

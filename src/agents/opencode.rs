@@ -242,6 +242,7 @@ impl StreamParser for OpencodeParser {
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
         let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: final_text(&self.last_step_text.join("\n")),
             usage: self.usage,

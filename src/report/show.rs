@@ -378,6 +378,7 @@ pub fn render_text(report: &RunReport) -> String {
         }
         out.push_str(&line);
         out.push('\n');
+        out.push_str(&super::models::text(&report.steps));
     }
     if let Some(command) = report.resume_command() {
         out.push_str(&format!("\nto resume: {command}\n"));
@@ -493,6 +494,7 @@ pub fn render_json(report: &RunReport) -> Value {
             // Micro-dollars are plenty, and rounding keeps float noise out of the sum.
             "cost_usd": totals.cost_usd.map(|c| (c * 1e6).round() / 1e6),
             "cost_complete": totals.steps_without_cost == 0,
+            "models": super::models::json(&report.steps),
         },
         "steps": steps,
         "worktrees": super::worktrees::render_json(&report.worktrees),
@@ -705,7 +707,8 @@ to resume: agent-runner --resume {id}
         assert_eq!(
             json["usage"],
             json!({"input_tokens": 42_200, "cached_input_tokens": 40_000,
-                   "output_tokens": 3_300, "cost_usd": 0.22, "cost_complete": false})
+                   "output_tokens": 3_300, "cost_usd": 0.22, "cost_complete": false,
+                   "models": {}})
         );
         assert_eq!(
             json["resume_command"],

@@ -60,6 +60,9 @@ pub struct StateDoc {
     pub position: Option<Frame>,
     /// The failure that stopped the run.
     pub last_failure: Option<LastFailure>,
+    /// The run budget in force (second release: `format_version` 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<super::format::BudgetInForce>,
 }
 
 impl StateDoc {
@@ -89,6 +92,7 @@ impl StateDoc {
             scope: Scope::default(),
             position: None,
             last_failure: None,
+            budget: None,
         }
     }
 
@@ -105,7 +109,7 @@ impl StateDoc {
         let second = |scope: &Scope| {
             !scope.steps.is_empty() || scope.captures.values().any(CaptureValue::is_json)
         };
-        let mut found = second(&self.scope);
+        let mut found = second(&self.scope) || self.budget.is_some();
         if let Some(position) = self.position.as_ref() {
             position.walk(&mut |frame| {
                 found |= frame

@@ -13,6 +13,7 @@ mod audit;
 mod capture;
 mod document;
 mod error;
+mod format;
 mod fs_util;
 mod journal;
 mod listing;
@@ -45,6 +46,7 @@ pub use document::{
     StepResult, StringMap, SubWorkflowFrame, WorkflowRef,
 };
 pub use error::StateError;
+pub use format::BudgetInForce;
 pub use journal::{JOURNAL_FILE, Journal};
 pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
@@ -55,9 +57,9 @@ pub use paths::{
 };
 pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
-    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, OutputRepair,
-    RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip,
-    SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepRetry, StepStart,
+    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, ModelUsageRecord,
+    OutputRepair, RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord,
+    Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepRetry, StepStart,
     SubWorkflowEnd, SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
     WorktreeRecord,
 };

@@ -33,6 +33,7 @@ pub const TOP_KEYS: &[&str] = &[
     "engine",
     "requires",
     "defaults",
+    "budget",
     "env",
     "steps",
 ];
@@ -494,6 +495,7 @@ impl<'a> Analyzer<'a> {
                 (self.agent_settings(&reader), limits, retry, deny)
             })
             .unwrap_or_default();
+        let budget = super::budget::read_budget(&r, &mut self.sink);
         let env = self.env(&r);
         let steps = match r.get("steps") {
             None => {
@@ -513,6 +515,7 @@ impl<'a> Analyzer<'a> {
             requires,
             defaults,
             default_limits,
+            budget,
             default_retry,
             default_deny,
             env,

@@ -25,6 +25,8 @@ pub struct Workflow {
     pub defaults: AgentSettings,
     /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
     pub default_limits: super::duration::StepLimits,
+    /// The top-level `budget` (control.md §5): the run's, or in a sub-workflow file, that call's.
+    pub budget: Option<super::budget::Budget>,
     /// `defaults.retry`: for the file's shell and headless steps.
     pub default_retry: Option<super::retry::Retry>,
     /// `defaults.deny`: for the file's headless steps.
@@ -141,6 +143,8 @@ pub struct Step {
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
     pub limits: super::duration::StepLimits,
+    /// `budget` (control.md §5), on headless agent steps and containers.
+    pub budget: Option<super::budget::Budget>,
     /// `worktree: true` (control.md §8): each branch of this parallel step runs in its own git
     /// worktree.
     pub worktree: bool,

@@ -67,6 +67,17 @@ pub fn schema() -> Value {
                 "type": "object",
                 "additionalProperties": {"type": ["string", "number", "boolean"]},
             },
+            "budget": {
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "description": "Cost and token limits (the run at the top level; headless agent steps and containers).",
+                "properties": {
+                    "max_cost_usd": {"type": "number", "exclusiveMinimum": 0, "description": "US dollars, as the CLIs report cost."},
+                    "max_tokens": {"type": "integer", "minimum": 1, "description": "Input + output tokens, cached input counted as input."},
+                    "warn_at": {"type": "number", "minimum": 0, "maximum": 1, "description": "Fraction at which a warning is printed once (default 0.8)."},
+                },
+            },
         }
     })
 }
@@ -133,6 +144,7 @@ fn top_key(key: &str) -> Value {
             "properties": object(DEFAULTS_KEYS, agent_key),
         }),
         "env" => json!({"$ref": "#/$defs/env"}),
+        "budget" => json!({"$ref": "#/$defs/budget"}),
         "steps" => json!({"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}}),
         _ => json!({}),
     }
@@ -240,6 +252,7 @@ fn step_key(key: &str) -> Value {
         }),
         "workdir" => string("Working directory, relative to the project dir (template)."),
         "env" => json!({"$ref": "#/$defs/env"}),
+        "budget" => json!({"$ref": "#/$defs/budget"}),
         "skip_if" => json!({"type": "string", "pattern": "^(previous_success|sh:.*\\S.*)$"}),
         "when" => json!({
             "type": "string",

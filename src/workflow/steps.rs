@@ -37,6 +37,7 @@ pub const STEP_KEYS: &[&str] = &[
     "break_if",
     "timeout",
     "idle_timeout",
+    "budget",
     "retry",
     "deny",
     "loop",
@@ -136,15 +137,16 @@ impl Kind {
                         "output",
                         "timeout",
                         "idle_timeout",
+                        "budget",
                         "retry",
                         "deny",
                     ]
                     .contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
-            Kind::Loop => ["loop", "steps", "mode", "worktree"].contains(&key),
-            Kind::Sub => ["workflow", "params", "mode"].contains(&key),
-            Kind::Group => ["steps", "mode", "parallel", "worktree"].contains(&key),
+            Kind::Loop => ["loop", "steps", "mode", "worktree", "budget"].contains(&key),
+            Kind::Sub => ["workflow", "params", "mode", "budget"].contains(&key),
+            Kind::Group => ["steps", "mode", "parallel", "worktree", "budget"].contains(&key),
         }
     }
 }
@@ -221,6 +223,9 @@ fn reason(key: &str, kind: Kind) -> &'static str {
             "; only agent steps (with \"prompt\") use it"
         }
         "params" => "; only sub-workflow steps (with \"workflow\") pass parameters",
+        "budget" => {
+            "; budgets limit headless agent steps and containers (loops, groups, sub-workflows)"
+        }
         "workdir" | "env" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
             "; set it on the steps inside"
         }
@@ -383,6 +388,7 @@ impl<'a> Analyzer<'a> {
         let when = self.when(r);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
+        let budget = super::budget::read_budget(r, &mut self.sink);
         let retry = read_retry(r, &mut self.sink);
         let deny = read_deny(r, &mut self.sink);
         if matches!(kind, Some(Kind::Interactive | Kind::InteractiveShell)) && self.in_branch() {
@@ -456,6 +462,7 @@ impl<'a> Analyzer<'a> {
             skip_if,
             break_if,
             limits,
+            budget,
             worktree,
             retry,
             deny,

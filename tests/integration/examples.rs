@@ -116,16 +116,6 @@ fn retry_fails_when_the_attempts_run_out() {
 }
 
 #[test]
-fn unattended_retries_its_flaky_check_then_runs_the_agent() {
-    let out = with_fakes(project(), "")
-        .args(["examples/unattended.yaml"])
-        .stderr_contains("  retry 2/3 in ")
-        .stderr_contains("(2 ok, 0 skipped, 0 failed but continued)")
-        .run();
-    assert_eq!(out.events("step_retry").len(), 1);
-}
-
-#[test]
 fn conditions_branch_and_repeat_until_the_review_passes() {
     project()
         .args(["examples/conditions.yaml"])
@@ -195,6 +185,29 @@ fn sessions_run_with_the_fake_clis() {
     assert_eq!(id(4), id(2), "the named reviewer session is resumed");
     assert_ne!(id(3), id(0), "second-opinion is a new session");
     turns[0].assert_prompt_has("Write a haiku about autumn to ");
+}
+
+#[test]
+fn unattended_retries_its_flaky_check_and_runs_the_agents_within_their_budgets() {
+    let out = with_fakes(project(), "")
+        .args(["examples/unattended.yaml"])
+        .stderr_contains("  retry 2/3 in ")
+        .run();
+    assert_eq!(out.events("step_retry").len(), 1);
+    let turns = turns(&out);
+    assert_eq!(turns.len(), 2);
+    // claude is told what is left: the step's $0.50, then the rest of the run's $2.
+    assert!(
+        turns[0].argv.contains("--max-budget-usd 0.5000"),
+        "{}",
+        turns[0].argv
+    );
+    assert!(
+        turns[1].argv.contains("--max-budget-usd 1.9578"),
+        "{}",
+        turns[1].argv
+    );
+    assert_eq!(out.state()["budget"]["max_cost_usd"], 2.0);
 }
 
 #[test]

@@ -15,6 +15,7 @@
 mod test;
 
 mod agent_config;
+mod agent_contract;
 mod agent_faults;
 mod agent_headless;
 mod agent_outputs;
@@ -43,6 +44,7 @@ mod k8s;
 mod process_lifetime;
 mod pty_relay;
 mod reports;
+mod run_budgets;
 mod run_compat;
 mod run_conditions;
 mod run_crash;
@@ -57,6 +59,7 @@ mod run_retry;
 mod run_shell;
 mod run_signals;
 mod run_simulate;
+mod run_soak;
 mod run_start;
 mod run_state;
 mod run_subworkflows;

@@ -603,6 +603,15 @@ impl Running {
         let _ = self.stderr.join();
         Test::new_in(Some(self.test.tempdir))
     }
+
+    /// Like [`Running::kill`], keeping the environment given with `.env` (the fake CLIs' log,
+    /// script and session stores) for the next command.
+    pub fn kill_keeping_env(self) -> Test {
+        let env = self.test.env.clone();
+        let mut test = self.kill();
+        test.env = env;
+        test
+    }
 }
 
 /// The headless framing of agents.md §7, word for word, for step `step` of root workflow

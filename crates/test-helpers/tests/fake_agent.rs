@@ -110,6 +110,7 @@ impl World {
                 root: false,
                 is_sandbox: true,
             },
+            max_budget_usd: None,
             output_schema: None,
         }
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::agents::claude::{Claude, ClaudeParser, ROOT_FULL_MESSAGE, project_key};
-use crate::agents::{Adapter, BuildError, ErrorClass, Stdin, Usage};
+use crate::agents::{Adapter, BuildError, ErrorClass, ModelUsage, Stdin, Usage};
 use crate::workflow::model::Effort;
 
 fn argv(i: &Invocation) -> Vec<String> {
@@ -257,6 +257,11 @@ fn parses_a_successful_turn() {
     assert_eq!(
         done,
         Completion {
+            models: vec![ModelUsage {
+                model: "claude-sonnet-5".into(),
+                usage,
+                cost_usd: Some(0.0421875),
+            }],
             session_id: Some(SID.into()),
             final_text: Some(ANSWER.into()),
             usage: Some(usage),

@@ -230,6 +230,7 @@ fn parses_a_successful_turn() {
     assert_eq!(
         done,
         Completion {
+            models: Vec::new(),
             session_id: Some(SID.into()),
             final_text: Some(ANSWER.into()),
             usage: Some(usage),

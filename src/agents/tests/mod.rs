@@ -38,6 +38,7 @@ pub fn inv(
         extra_args: Vec::new(),
         runner_exe: PathBuf::from("/usr/local/bin/agent-runner"),
         host: HostFacts::default(),
+        max_budget_usd: None,
         output_schema: None,
     }
 }

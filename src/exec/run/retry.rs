@@ -52,6 +52,15 @@ impl Runtime {
         let mut started = started;
         let mut previous: Option<Failure> = None;
         loop {
+            // A try is a start of the step: not at a budget's limit (control.md §11).
+            let refused = previous
+                .as_ref()
+                .and_then(|_| self.budget.refusal(at.audit_path, at.step.budget));
+            if let Some(why) = refused {
+                let mut report = Report::failed(Failure::new(ErrorClass::Budget, why));
+                report.record.attempt = Some(attempt);
+                return self.finish_step(at, report, started);
+            }
             self.emit(Event::RetryAttempt { depth, attempt })?;
             let this_at = At {
                 resuming: at.resuming || attempt > 1,

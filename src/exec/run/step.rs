@@ -80,6 +80,10 @@ impl Runtime {
                 false
             }
         };
+        // An exceeded budget ends the run whatever the step says (control.md §5).
+        let over_budget =
+            matches!(&end, End::Failed(f) if f.class == crate::error::ErrorClass::Budget);
+        let step_breaks = step_breaks && !over_budget;
         let path = at.audit_path.to_owned();
         let shown = |line: EndLine, message: Option<String>| Event::EndShown {
             line,
@@ -143,7 +147,7 @@ impl Runtime {
                     })?;
                     return Ok(Some(End::Break));
                 }
-                if at.step.continue_on_failure {
+                if at.step.continue_on_failure && !over_budget {
                     record.continued = Some(true);
                     self.advance(at, Some(Outcome::Failed))?;
                     self.emit(shown(EndLine::Failed { continued: true }, message))?;

@@ -77,6 +77,8 @@ pub struct Shared {
     pub run_dir: PathBuf,
     /// Halts every parallel branch of the run ([`Runtime::stop_all_branches`]).
     pub halt: Halt,
+    /// The run's budgets and what its steps spend (control.md §5), shared by every branch.
+    pub budget: Arc<super::super::budget::Tracker>,
 }
 
 /// One walker of a run: the top-level walk, or one branch of a parallel step. Executors never
@@ -275,10 +277,13 @@ impl Runtime {
                     previous_failure: None,
                 };
                 let started = Instant::now();
-                // `when` first, then `skip_if`; a step a resume re-enters is not checked again.
-                let checked = match resuming {
-                    true => None,
-                    false => match self.check_when(&at)? {
+                // A budget at its limit first, then `when`, then `skip_if`; a step a resume
+                // re-enters is not checked again (but is refused at a limit).
+                let refused = self.budget.refusal(&audit_path, step.budget);
+                let checked = match (refused, resuming) {
+                    (Some(why), _) => Some(Err(Failure::new(ErrorClass::Budget, why))),
+                    (None, true) => None,
+                    (None, false) => match self.check_when(&at)? {
                         None => self.check_skip(&at, previous).await?,
                         decided => decided,
                     },

@@ -25,8 +25,8 @@ pub use run::{
 };
 pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
-    CaptureRecord, FailureRecord, OutputRepair, Skip, SkipIfRecord, SkipReason, StepEnd,
-    StepKindName, StepOutcome, StepRetry, StepStart, TimeoutRecord, UsageRecord,
+    CaptureRecord, FailureRecord, ModelUsageRecord, OutputRepair, Skip, SkipIfRecord, SkipReason,
+    StepEnd, StepKindName, StepOutcome, StepRetry, StepStart, TimeoutRecord, UsageRecord,
 };
 
 use super::AuditEvent;

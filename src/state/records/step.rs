@@ -337,7 +337,7 @@ pub struct CaptureRecord {
 }
 
 /// An agent step's token usage; a reader keeps only the figures the line has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UsageRecord {
     #[serde(
@@ -365,6 +365,31 @@ pub struct UsageRecord {
         deserialize_with = "lenient::option"
     )]
     pub reasoning_tokens: Option<u64>,
+    /// The tokens budgets count: input and output, cached input counted as input.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub total_tokens: Option<u64>,
+    /// The split by model (claude `modelUsage`), by model name.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub models: Option<std::collections::BTreeMap<String, ModelUsageRecord>>,
+}
+
+/// One model's share of a step's usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelUsageRecord {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// Why a step was skipped.

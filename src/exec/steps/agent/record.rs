@@ -10,7 +10,8 @@ use super::plan::Plan;
 use crate::agents::Completion;
 use crate::console::format;
 use crate::state::{
-    CaptureValue, LastSession, NamedSession, SessionHow, SessionRecord, UsageRecord,
+    CaptureValue, LastSession, ModelUsageRecord, NamedSession, SessionHow, SessionRecord,
+    UsageRecord,
 };
 use crate::workflow::retry::Deny;
 use crate::workflow::{AgentStep, SessionStrategy};
@@ -54,6 +55,7 @@ pub fn completion_report(
     step: &AgentStep,
     completion: &Completion,
     stderr_tail: &str,
+    total_tokens: u64,
 ) -> Result<Report, RunError> {
     let mut report = match &completion.failure {
         Some(failure) => {
@@ -107,6 +109,26 @@ pub fn completion_report(
         cache_creation_tokens: Some(usage.cache_creation_tokens),
         output_tokens: Some(usage.output_tokens),
         reasoning_tokens: Some(usage.reasoning_tokens),
+        total_tokens: Some(total_tokens),
+        models: (!completion.models.is_empty()).then(|| {
+            completion
+                .models
+                .iter()
+                .map(|m| {
+                    (
+                        m.model.clone(),
+                        ModelUsageRecord {
+                            input_tokens: m.usage.input_tokens,
+                            cached_input_tokens: m.usage.cached_input_tokens,
+                            cache_creation_tokens: m.usage.cache_creation_tokens,
+                            output_tokens: m.usage.output_tokens,
+                            reasoning_tokens: m.usage.reasoning_tokens,
+                            cost_usd: m.cost_usd,
+                        },
+                    )
+                })
+                .collect()
+        }),
     });
     report.record.cost_usd = Some(completion.cost_usd);
     report.record.num_turns = Some(completion.num_turns.map(u64::from));

@@ -132,6 +132,12 @@ pub fn start(
             .unwrap_or_default(),
         runner_exe: cx.settings().runner_exe.clone(),
         host: HostFacts::detect(),
+        max_budget_usd: match step.mode {
+            AgentMode::Headless => cx
+                .budget()
+                .cost_left_at(cx.at.audit_path, cx.at.step.budget),
+            AgentMode::Interactive => None,
+        },
         output_schema,
     };
     let spec = match plan.adapter.build(&invocation) {

@@ -95,6 +95,7 @@ impl TurnCtx {
         };
         let fixture = render_fixture(tpl, &vars);
         for line in &fixture.lines {
+            let line = super::codex_usage::turn_line(self, line);
             out(format!("{line}{}", self.newline()).as_bytes());
         }
         for line in &fixture.stderr {
@@ -196,6 +197,7 @@ pub fn run(ctx: &TurnCtx, actions: &[Action], input: Option<&Input>) -> i32 {
                 print_size(ctx);
             }
             Action::KillSelf(name) => kill_self(name),
+            Action::Spend(spend) => status = super::spend::run(ctx, spend),
         }
     }
     status
