@@ -28,6 +28,7 @@ mod builtin_support;
 mod cli_regressions;
 mod docs;
 mod docs_commands;
+mod dry_run_parallel;
 mod engines;
 mod error_classes;
 mod examples;
