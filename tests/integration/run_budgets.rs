@@ -5,6 +5,8 @@
 
 use serde_json::json;
 
+use crate::process_lifetime::nothing_left;
+use crate::run_parallel::{intervals, most_at_once};
 use crate::test::{Output, Test, agent_workflow};
 
 fn headless(id: &str, extra: &str) -> String {
@@ -96,9 +98,13 @@ fn a_step_token_budget_stops_the_agent_while_it_runs() {
         classes(&out),
         [("big".to_owned(), "failed budget".to_owned())]
     );
-    // Stopped after the third message, long before the tenth.
+    // Stopped after the third message, long before the tenth; what it reported still counts.
     let stream = out.output_file(".stream.jsonl");
     assert!(!stream.contains("working 9"), "{stream}");
+    assert_eq!(
+        out.events("step_end")[0]["data"]["usage"]["total_tokens"],
+        3000
+    );
     // A step budget is not a run budget: nothing in force is stored.
     assert!(out.state().get("budget").is_none());
     assert_eq!(out.state()["format_version"], 1);
@@ -271,5 +277,48 @@ fn a_step_budget_covers_every_try_of_a_retried_step_and_a_try_at_its_limit_does_
             flaky("failed budget")
         ]
     );
+    assert_eq!(out.state()["last_failure"]["class"], "budget");
+}
+
+#[test]
+fn a_run_budget_crossed_by_parallel_branches_together_stops_every_running_branch() {
+    let branch = |id: &str| format!("      - {{ id: {id}, mode: headless, prompt: do {id} }}\n");
+    let steps = "  - id: fan\n    parallel: true\n    steps:\n".to_owned()
+        + &branch("a")
+        + &branch("b")
+        + &branch("c")
+        + "  - id: after\n    command: touch after-ran\n";
+    // Each branch alone would report 1,000 tokens every 300 ms for 6 s, far under the limit
+    // for its first seconds; together they cross it.
+    let turn = "- [{spend: {tokens: 20000, messages: 20, sleep_ms: 300}}]\n";
+    let out = workflow("budget: { max_tokens: 5000 }\n", &steps)
+        .fake_script(&turn.repeat(3))
+        .status(1)
+        .stderr_contains(" of 5,000 tokens (run)")
+        .run();
+    nothing_left(&out);
+    assert!(!out.project().join("after-ran").exists());
+    let ends: Vec<_> = out
+        .events("step_end")
+        .into_iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with("fan/")))
+        .collect();
+    let classes: Vec<_> = ends.iter().map(|e| &e["data"]["error"]["class"]).collect();
+    assert_eq!(classes, ["budget", "budget", "budget"], "{}", out.stderr);
+    // The branches ran at once and were stopped together, long before their ends: the
+    // overspend is at most one report (1,000 tokens) per running branch.
+    let spans = intervals(&out.audit(), "fan/");
+    assert!(spans.len() >= 2, "{spans:?}");
+    assert_eq!(most_at_once(&spans), spans.len(), "{spans:?}");
+    let total: u64 = ends
+        .iter()
+        .map(|e| e["data"]["usage"]["total_tokens"].as_u64().unwrap_or(0))
+        .sum();
+    assert!((5001..=8000).contains(&total), "{total}: {}", out.stderr);
+    for name in out.output_files() {
+        let stream =
+            std::fs::read_to_string(out.run_dir().join("output").join(&name)).unwrap_or_default();
+        assert!(!stream.contains("working 19"), "{name}: {stream}");
+    }
     assert_eq!(out.state()["last_failure"]["class"], "budget");
 }

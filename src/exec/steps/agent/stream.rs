@@ -304,9 +304,13 @@ async fn cli_turn(
         }
     };
     if let Some(why) = end.halted {
-        // What the agent reported before it was stopped still counts.
+        // What the agent reported before it was stopped still counts: its running figure
+        // when it was stopped before its final report.
         let completion = parser.finish(&ExitInfo::default());
-        let used = used(&*parser, &completion);
+        let used = match completion.usage {
+            Some(_) => used(&*parser, &completion),
+            None => parser.running().map(spent).unwrap_or_default(),
+        };
         commit(cx, &tracker, &meter, used);
         let mut report = record::completion_report(cx, step, &completion, "", used.tokens)?;
         report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
