@@ -21,6 +21,7 @@ mod agent_headless;
 mod agent_outputs;
 mod agent_sessions;
 mod builtin_flokay;
+mod builtin_parallel;
 mod builtin_plans;
 mod builtin_runs;
 mod builtin_support;
