@@ -2,6 +2,10 @@
 //! after 2 s without output from a running shell or headless agent step. Only on a terminal,
 //! never with `--quiet` and never during interactive steps (the relay owns the terminal then).
 //! Every console write clears it first, so it never mixes into real output.
+//!
+//! While parallel branches run (control.md §8) the same line is the status line instead,
+//! `  3 running, 5 done, 2 waiting`, redrawn on every tick; only when stdout is a terminal too
+//! (the branches' output goes there). [`Branches`] keeps its counts.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -18,6 +22,20 @@ struct State {
     active: Option<Instant>,
     last_output: Instant,
     drawn: bool,
+    /// Stdout is a terminal too: the parallel status line may be shown.
+    status: bool,
+    /// The branches of the parallel steps running now.
+    counts: Counts,
+}
+
+/// Branches of the running parallel steps, by how they stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    /// Parallel steps running (they may nest).
+    steps: u64,
+    running: u64,
+    done: u64,
+    waiting: u64,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -35,6 +53,8 @@ pub fn enable() {
             active: None,
             last_output: Instant::now(),
             drawn: false,
+            status: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            counts: Counts::default(),
         });
     }
 }
@@ -66,19 +86,88 @@ pub fn clear() {
     });
 }
 
-/// Draws or refreshes the line when the running step has been quiet long enough.
+/// Draws or refreshes the line: the parallel status while branches run, else the working line
+/// when the running step has been quiet long enough.
 pub fn tick() {
     with_state(|s| {
-        let Some(started) = s.active else { return };
-        if !s.enabled || s.last_output.elapsed() < IDLE {
+        let text = if s.status && s.counts.steps > 0 {
+            let c = s.counts;
+            format!(
+                "\r\x1b[2K  {} running, {} done, {} waiting",
+                c.running, c.done, c.waiting
+            )
+        } else {
+            let Some(started) = s.active else { return };
+            if s.last_output.elapsed() < IDLE {
+                return;
+            }
+            format!(
+                "\r\x1b[2K  working… {}",
+                format::duration_coarse(started.elapsed())
+            )
+        };
+        if !s.enabled {
             return;
         }
-        let text = format!(
-            "\r\x1b[2K  working… {}",
-            format::duration_coarse(started.elapsed())
-        );
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
         s.drawn = true;
     });
+}
+
+/// The branches of one parallel step, counted on the status line from [`Branches::plan`] until
+/// it is dropped (branches never started stop waiting then).
+pub struct Branches {
+    planned: u64,
+    started: u64,
+    ended: u64,
+}
+
+impl Branches {
+    /// A parallel step with `planned` branches to run, all waiting.
+    pub fn plan(planned: u64) -> Branches {
+        with_state(|s| {
+            s.counts.steps += 1;
+            s.counts.waiting += planned;
+        });
+        Branches {
+            planned,
+            started: 0,
+            ended: 0,
+        }
+    }
+
+    pub fn started(&mut self) {
+        self.started += 1;
+        with_state(|s| {
+            s.counts.waiting = s.counts.waiting.saturating_sub(1);
+            s.counts.running += 1;
+        });
+    }
+
+    pub fn ended(&mut self) {
+        self.ended += 1;
+        with_state(|s| {
+            s.counts.running = s.counts.running.saturating_sub(1);
+            s.counts.done += 1;
+        });
+    }
+}
+
+impl Drop for Branches {
+    fn drop(&mut self) {
+        let (waiting, running) = (
+            self.planned.saturating_sub(self.started),
+            self.started.saturating_sub(self.ended),
+        );
+        with_state(|s| {
+            let c = &mut s.counts;
+            c.waiting = c.waiting.saturating_sub(waiting);
+            c.running = c.running.saturating_sub(running);
+            c.steps = c.steps.saturating_sub(1);
+            if c.steps == 0 {
+                *c = Counts::default();
+            }
+        });
+    }
 }

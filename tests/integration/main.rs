@@ -56,6 +56,7 @@ mod run_messages;
 mod run_outputs;
 mod run_parallel;
 mod run_parallel_resume;
+mod run_parallel_status;
 mod run_params;
 mod run_resume;
 mod run_retry;

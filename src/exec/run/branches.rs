@@ -71,6 +71,7 @@ impl Runtime {
         policy: Policy,
     ) -> BoxFuture<'a, Result<Branches, RunError>> {
         Box::pin(async move {
+            let mut status = crate::console::spinner::Branches::plan(indices.len() as u64);
             let mut queue = indices.into_iter();
             let mut running = FuturesUnordered::new();
             let mut halts: BTreeMap<u64, Halt> = BTreeMap::new();
@@ -107,6 +108,7 @@ impl Runtime {
                         self.branch(Fork { depth, index }, spec.label.clone(), halt.clone());
                     halts.insert(index, halt);
                     labels.insert(index, spec.label.clone());
+                    status.started();
                     let base = policy.worktrees.clone();
                     running.push(async move {
                         let mut body = spec.body;
@@ -126,6 +128,7 @@ impl Runtime {
                     break;
                 };
                 halts.remove(&index);
+                status.ended();
                 let label = labels.remove(&index).unwrap_or_default();
                 let state = match end {
                     Ok(End::Success) => None,
