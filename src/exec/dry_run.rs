@@ -2,7 +2,7 @@
 //!
 //! Nothing is executed: no steps, no `skip_if` commands, no engine hooks, no preflight. Globs are
 //! expanded (that only reads the file system). Values only known at run time (captures, the run
-//! id, the run dir) appear as `{{name}}`.
+//! id, the run dir) appear as `{{name}}`, and a field of a JSON capture as `{{review.verdict}}`.
 
 use std::sync::Arc;
 
@@ -15,9 +15,9 @@ use super::steps::agent::settings::{Layers, Recorded};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
-use crate::interpolate::Vars;
+use crate::interpolate::{VarValue, Vars, analyze};
 use crate::state::Redactor;
-use crate::workflow::{LoopKind, LoopMax, Step, StepKind, Template, Workflow};
+use crate::workflow::{BreakIf, LoopKind, LoopMax, Step, StepKind, Template, Workflow};
 
 /// Longest prompt excerpt shown in a plan line.
 const PROMPT_EXCERPT: usize = 60;
@@ -134,6 +134,13 @@ impl Plan<'_> {
                 self.lines
                     .push(format!("{}  when: {}", "  ".repeat(depth), when.text()));
             }
+            if let Some(BreakIf::When(condition)) = &step.break_if {
+                self.lines.push(format!(
+                    "{}  break_if: {}",
+                    "  ".repeat(depth),
+                    condition.text()
+                ));
+            }
             let children = match &step.kind {
                 StepKind::Group(children) => self.steps(workflow, children, params, depth + 1),
                 StepKind::Loop(looped) => self.steps(workflow, &looped.steps, params, depth + 1),
@@ -172,6 +179,11 @@ impl Plan<'_> {
             let mut entry = json!({"id": step.id, "kind": super::run::step::kind_name(step), "label": label, "detail": detail, "steps": children});
             if let (Some(when), Some(fields)) = (&step.when, entry.as_object_mut()) {
                 fields.insert("when".to_owned(), json!(when.text()));
+            }
+            if let (Some(BreakIf::When(condition)), Some(fields)) =
+                (&step.break_if, entry.as_object_mut())
+            {
+                fields.insert("break_if".to_owned(), json!(condition.text()));
             }
             out.push(entry);
         }
@@ -276,9 +288,59 @@ impl Plan<'_> {
 }
 
 fn render(template: &Template, vars: &Vars) -> String {
-    template
-        .render(vars)
-        .unwrap_or_else(|_| template.text().to_owned())
+    let rendered = match field_placeholders(template, vars) {
+        Some(vars) => template.render(&vars),
+        None => template.render(vars),
+    };
+    rendered.unwrap_or_else(|_| template.text().to_owned())
+}
+
+/// `vars` with each placeholder capture that `template` reads a field of (`{{review.verdict}}`)
+/// made a JSON object whose fields are their own placeholders, so the field shows as
+/// `{{review.verdict}}` and the rest of the template renders; `None` when there is no such field.
+fn field_placeholders(template: &Template, vars: &Vars) -> Option<Vars> {
+    let mut objects: Vec<(String, Value)> = Vec::new();
+    for var in analyze(template.text(), "template", template.is_shell()).vars {
+        let Some(field) = var.field else { continue };
+        let unknown = VarValue::Set(format!("{{{{{}}}}}", var.name));
+        if vars.get(&var.name) != Some(&unknown) {
+            continue;
+        }
+        let at = match objects.iter().position(|(name, _)| *name == var.name) {
+            Some(at) => at,
+            None => {
+                objects.push((var.name.clone(), json!({})));
+                objects.len() - 1
+            }
+        };
+        let leaf = Value::String(format!("{{{{{}.{field}}}}}", var.name));
+        insert_field(&mut objects[at].1, &field, leaf);
+    }
+    if objects.is_empty() {
+        return None;
+    }
+    let mut vars = vars.clone();
+    for (name, object) in objects {
+        vars.set_json(name, object);
+    }
+    Some(vars)
+}
+
+/// Puts `leaf` at the dotted `path` of the object `root`. Where one template reads both a field
+/// and a field of it (`a.b` and `a.b.c`), the object wins.
+fn insert_field(root: &mut Value, path: &str, leaf: Value) {
+    let mut node = root;
+    let mut segments = path.split('.').peekable();
+    while let Some(segment) = segments.next() {
+        if !node.is_object() {
+            *node = json!({});
+        }
+        let Value::Object(map) = node else { return };
+        let last = segments.peek().is_none();
+        node = map
+            .entry(segment.to_owned())
+            .or_insert_with(|| if last { leaf.clone() } else { json!({}) });
+    }
 }
 
 /// A value only known at run time shows as `{{name}}`.
