@@ -33,6 +33,7 @@ pub const TOP_KEYS: &[&str] = &[
     "engine",
     "requires",
     "defaults",
+    "budget",
     "env",
     "steps",
 ];
@@ -46,6 +47,8 @@ pub const DEFAULTS_KEYS: &[&str] = &[
     "permissions",
     "timeout",
     "idle_timeout",
+    "retry",
+    "deny",
 ];
 
 /// The built-in engines and the options each accepts.
@@ -481,15 +484,18 @@ impl<'a> Analyzer<'a> {
             .list("requires", &mut self.sink)
             .map(|items| super::requires::read(items, &mut self.sink))
             .unwrap_or_default();
-        let (defaults, default_limits) = r
+        let (defaults, default_limits, default_retry, default_deny) = r
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
                 reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
                 let limits = super::duration::read_limits(&reader, &mut self.sink);
-                (self.agent_settings(&reader), limits)
+                let retry = super::retry::read_retry(&reader, &mut self.sink);
+                let deny = super::retry::read_deny(&reader, &mut self.sink);
+                (self.agent_settings(&reader), limits, retry, deny)
             })
             .unwrap_or_default();
+        let budget = super::budget::read_budget(&r, &mut self.sink);
         let env = self.env(&r);
         let steps = match r.get("steps") {
             None => {
@@ -509,6 +515,9 @@ impl<'a> Analyzer<'a> {
             requires,
             defaults,
             default_limits,
+            budget,
+            default_retry,
+            default_deny,
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),

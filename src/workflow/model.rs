@@ -25,6 +25,12 @@ pub struct Workflow {
     pub defaults: AgentSettings,
     /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
     pub default_limits: super::duration::StepLimits,
+    /// The top-level `budget` (control.md §5): the run's, or in a sub-workflow file, that call's.
+    pub budget: Option<super::budget::Budget>,
+    /// `defaults.retry`: for the file's shell and headless steps.
+    pub default_retry: Option<super::retry::Retry>,
+    /// `defaults.deny`: for the file's headless steps.
+    pub default_deny: Option<super::retry::Deny>,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
@@ -137,9 +143,15 @@ pub struct Step {
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
     pub limits: super::duration::StepLimits,
+    /// `budget` (control.md §5), on headless agent steps and containers.
+    pub budget: Option<super::budget::Budget>,
     /// `worktree: true` (control.md §8): each branch of this parallel step runs in its own git
     /// worktree.
     pub worktree: bool,
+    /// `retry` (control.md §4), on shell and headless steps.
+    pub retry: Option<super::retry::Retry>,
+    /// `deny` (control.md §3), on headless steps.
+    pub deny: Option<super::retry::Deny>,
     /// `parallel` on a group (control.md §8): its children run at once, each a branch.
     pub parallel: Option<Parallel>,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.

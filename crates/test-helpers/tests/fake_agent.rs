@@ -110,6 +110,7 @@ impl World {
                 root: false,
                 is_sandbox: true,
             },
+            max_budget_usd: None,
             output_schema: None,
         }
     }
@@ -277,7 +278,7 @@ fn sessions_live_where_the_real_clis_keep_them() {
             Permissions::Ask,
         );
         let failure = w.turn(&unknown, &[]).1.failure.unwrap();
-        assert_eq!(failure.class, ErrorClass::CliError, "{name}");
+        assert_eq!(failure.class, ErrorClass::SessionMissing, "{name}");
         assert!(
             failure
                 .message

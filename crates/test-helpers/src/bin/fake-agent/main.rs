@@ -12,10 +12,12 @@
 
 mod argv;
 mod clis;
+mod codex_usage;
 mod fixtures;
 mod record;
 mod script;
 mod sessions;
+mod spend;
 mod turn;
 
 use std::io::IsTerminal;

@@ -15,6 +15,7 @@
 //! - [{check_off: "$AGENT_RUNNER_RUN_DIR/checklist.md"}, {text: "one item done"}]
 //! - [{sh: "git commit -qam 'M1: parser'"}, {check_off: {path: plan.md, all: true}}, {text: ok}]
 //! - [{print: "FULL"}, {kill_self: SIGKILL}]       # an agent that crashes
+//! - [{spend: {cost_usd: 0.6, tokens: 4000, messages: 4, sleep_ms: 100}}]  # usage as it goes
 //! - [{json: {verdict: pass, issues: []}}]          # a structured answer (control.md §7)
 //! ```
 //!
@@ -90,6 +91,8 @@ pub enum Action {
     PrintSize,
     /// Die by this signal (`SIGKILL` when no name is given).
     KillSelf(String),
+    /// Report usage as the turn goes (budget tests).
+    Spend(super::spend::Spend),
 }
 
 /// Loads the actions for turn `turn` (1-based), or `None` for the default behaviour.
@@ -206,6 +209,12 @@ fn bare(key: &str, arg: &Value) -> Result<Action, String> {
         },
         "use_alt_screen" => Action::UseAltScreen,
         "print_size" => Action::PrintSize,
+        "spend" => Action::Spend(super::spend::Spend {
+            cost_usd: arg.get("cost_usd").and_then(Value::as_f64).unwrap_or(0.0),
+            tokens: arg.get("tokens").and_then(Value::as_u64).unwrap_or(0),
+            messages: arg.get("messages").and_then(Value::as_u64).unwrap_or(1),
+            sleep_ms: arg.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0),
+        }),
         "kill_self" => Action::KillSelf(scalar(arg).unwrap_or_else(|| "SIGKILL".into())),
         other => return Err(format!("unknown action \"{other}\"")),
     })
