@@ -15,7 +15,7 @@ use super::steps::agent::settings::{Layers, Recorded};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
-use crate::interpolate::{VarValue, Vars, analyze};
+use crate::interpolate::{VarValue, Vars};
 use crate::state::Redactor;
 use crate::workflow::{BreakIf, LoopKind, LoopMax, Step, StepKind, Template, Workflow};
 
@@ -288,59 +288,57 @@ impl Plan<'_> {
 }
 
 fn render(template: &Template, vars: &Vars) -> String {
-    let rendered = match field_placeholders(template, vars) {
-        Some(vars) => template.render(&vars),
-        None => template.render(vars),
+    let fields = field_placeholders(template, vars);
+    let rendered = if fields.is_empty() {
+        template.render(vars)
+    } else {
+        let mut vars = vars.clone();
+        for (name, value) in fields {
+            vars.set_json(name, value);
+        }
+        template.render(&vars)
     };
     rendered.unwrap_or_else(|_| template.text().to_owned())
 }
 
-/// `vars` with each placeholder capture that `template` reads a field of (`{{review.verdict}}`)
-/// made a JSON object whose fields are their own placeholders, so the field shows as
-/// `{{review.verdict}}` and the rest of the template renders; `None` when there is no such field.
-fn field_placeholders(template: &Template, vars: &Vars) -> Option<Vars> {
+/// The fields a template reads of captures only known at run time (`{{review.verdict}}`), as
+/// one JSON placeholder per capture whose fields show as `{{review.verdict}}`.
+fn field_placeholders(template: &Template, vars: &Vars) -> Vec<(String, Value)> {
+    if template.is_static() {
+        return Vec::new();
+    }
     let mut objects: Vec<(String, Value)> = Vec::new();
-    for var in analyze(template.text(), "template", template.is_shell()).vars {
-        let Some(field) = var.field else { continue };
-        let unknown = VarValue::Set(format!("{{{{{}}}}}", var.name));
-        if vars.get(&var.name) != Some(&unknown) {
+    let uses = crate::interpolate::analyze(template.text(), "template", template.is_shell()).vars;
+    for var in uses {
+        let Some(field) = &var.field else { continue };
+        let shown = format!("{{{{{}}}}}", var.name);
+        if !matches!(vars.get(&var.name), Some(VarValue::Set(v)) if *v == shown) {
             continue;
         }
-        let at = match objects.iter().position(|(name, _)| *name == var.name) {
+        let at = match objects.iter().position(|(n, _)| *n == var.name) {
             Some(at) => at,
             None => {
                 objects.push((var.name.clone(), json!({})));
                 objects.len() - 1
             }
         };
-        let leaf = Value::String(format!("{{{{{}.{field}}}}}", var.name));
-        insert_field(&mut objects[at].1, &field, leaf);
-    }
-    if objects.is_empty() {
-        return None;
-    }
-    let mut vars = vars.clone();
-    for (name, object) in objects {
-        vars.set_json(name, object);
-    }
-    Some(vars)
-}
-
-/// Puts `leaf` at the dotted `path` of the object `root`. Where one template reads both a field
-/// and a field of it (`a.b` and `a.b.c`), the object wins.
-fn insert_field(root: &mut Value, path: &str, leaf: Value) {
-    let mut node = root;
-    let mut segments = path.split('.').peekable();
-    while let Some(segment) = segments.next() {
-        if !node.is_object() {
-            *node = json!({});
+        let mut node = &mut objects[at].1;
+        let parts: Vec<&str> = field.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(map) = node.as_object_mut() else {
+                break;
+            };
+            let leaf = i + 1 == parts.len();
+            node = map.entry((*part).to_owned()).or_insert_with(|| {
+                if leaf {
+                    json!(format!("{{{{{}.{field}}}}}", var.name))
+                } else {
+                    json!({})
+                }
+            });
         }
-        let Value::Object(map) = node else { return };
-        let last = segments.peek().is_none();
-        node = map
-            .entry(segment.to_owned())
-            .or_insert_with(|| if last { leaf.clone() } else { json!({}) });
     }
+    objects
 }
 
 /// A value only known at run time shows as `{{name}}`.

@@ -447,7 +447,7 @@ impl<'a> Analyzer<'a> {
             return None;
         };
         let r = MapReader::new(entries, YamlPath::ROOT);
-        r.check_keys(TOP_KEYS, &[], &mut self.sink);
+        r.check_keys(TOP_KEYS, &mut self.sink);
         let name = match r.get("name") {
             None => {
                 self.missing("name", YamlPath::ROOT);
@@ -488,7 +488,7 @@ impl<'a> Analyzer<'a> {
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
-                reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
+                reader.check_keys(DEFAULTS_KEYS, &mut self.sink);
                 let limits = super::duration::read_limits(&reader, &mut self.sink);
                 let retry = super::retry::read_retry(&reader, &mut self.sink);
                 let deny = super::retry::read_deny(&reader, &mut self.sink);
@@ -561,7 +561,7 @@ impl<'a> Analyzer<'a> {
                         }
                         None => fallback(),
                     };
-                    r.check_keys(PARAM_KEYS, &[], &mut self.sink);
+                    r.check_keys(PARAM_KEYS, &mut self.sink);
                     let name = match r.get("name") {
                         None => {
                             self.missing("name", path);
@@ -693,7 +693,7 @@ impl<'a> Analyzer<'a> {
                 }
                 .into(),
             );
-            r.check_keys(SESSION_KEYS, &[], &mut self.sink);
+            r.check_keys(SESSION_KEYS, &mut self.sink);
             let name = match r.get("name") {
                 None => {
                     self.missing("name", path);

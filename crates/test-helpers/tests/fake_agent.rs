@@ -398,6 +398,37 @@ fn scripts_drive_each_turn() {
 }
 
 #[test]
+fn by_prompt_scripts_pick_each_turn_by_its_prompt_and_cli() {
+    let w = World::new();
+    let script = w.script(
+        "by_prompt:\n  - {contains: \"do the\", cli: codex, turns: [[{text: codex one}], [{text: codex two}]]}\n  - {contains: \"do the\", turns: [[{text: any one}]]}\nturns: [[{text: unmatched}]]\n",
+    );
+    let script = script.display().to_string();
+    let env = [("FAKE_AGENT_SCRIPT", script.as_str())];
+    let inv = |cli: &str, prompt: &str| {
+        let mut inv = w.invocation(
+            cli,
+            AgentMode::Headless,
+            SessionRequest::New { preassigned: None },
+            Permissions::Ask,
+        );
+        inv.prompt = prompt.into();
+        inv
+    };
+    let answer = |inv: &Invocation| w.turn(inv, &env).1.final_text.unwrap_or_default();
+    // Each rule counts its own turns, whatever the others did in between.
+    assert_eq!(answer(&inv("claude", "-do the step")), "any one");
+    assert_eq!(answer(&inv("codex", "-do the step")), "codex one");
+    assert_eq!(answer(&inv("claude", "-something else")), "unmatched");
+    assert_eq!(answer(&inv("codex", "-do the step")), "codex two");
+    assert_eq!(answer(&inv("claude", "-do the step")), "Done.");
+    assert_eq!(answer(&inv("claude", "-something else")), "Done.");
+    // The logged turn numbers stay global.
+    let turns: Vec<_> = w.log().iter().map(|l| l["turn"].clone()).collect();
+    assert_eq!(turns, vec![1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
 fn crash_mid_stream_leaves_a_truncated_line() {
     let w = World::new();
     let script = w.script("- [crash_mid_stream]\n").display().to_string();
