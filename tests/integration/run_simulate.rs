@@ -216,7 +216,10 @@ fn a_simulated_retry_records_the_tries_without_waiting() {
         );
     }
     assert_eq!(stderr.matches("  stub: exit 3").count(), 2, "{stderr}");
-    assert!(stderr.contains("  stub: exit 0, output \"ok\"\n"), "{stderr}");
+    assert!(
+        stderr.contains("  stub: exit 0, output \"ok\"\n"),
+        "{stderr}"
+    );
     assert!(stderr.contains("completed in"), "{stderr}");
     assert!(!out.project().join("spawned").exists());
 }
@@ -226,7 +229,8 @@ fn a_simulated_retry_records_the_tries_without_waiting() {
 #[test]
 fn a_simulation_makes_no_worktrees_and_says_the_branches_run_in_place() {
     let workflow = "name: wt\nsteps:\n  - id: both\n    parallel: true\n    worktree: true\n    steps:\n      - id: a\n        command: echo {{worktree}} > a.txt\n      - id: b\n        command: echo {{worktree}} > b.txt\n  - id: each\n    loop: {max: 2, max_parallel: 2, as_index: i}\n    worktree: true\n    steps:\n      - id: t\n        command: echo {{worktree}} {{i}}\n";
-    let line = "no worktrees in a simulation: the branches of \"both\" run in the project directory";
+    let line =
+        "no worktrees in a simulation: the branches of \"both\" run in the project directory";
     let loop_line =
         "no worktrees in a simulation: the branches of \"each\" run in the project directory";
     Test::new()

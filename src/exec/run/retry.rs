@@ -104,7 +104,11 @@ impl Runtime {
                     delay_ms: u64::try_from(next.delay.as_millis()).unwrap_or(u64::MAX),
                 },
             })?;
-            let delay = if simulated { Duration::ZERO } else { next.delay };
+            let delay = if simulated {
+                Duration::ZERO
+            } else {
+                next.delay
+            };
             let mut interrupts = self.interrupts.clone();
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
