@@ -59,6 +59,9 @@ const PROFILE_KEYS: &[&str] = &[
     "system_prompt",
     "extends",
     "default_mode",
+    "timeout",
+    "idle_timeout",
+    "deny",
 ];
 const INTERACTIVE_KEYS: &[&str] = &["idle_hint", "idle_hint_after", "stop_grace"];
 
@@ -123,6 +126,10 @@ pub struct Profile {
     pub extends: Option<String>,
     /// Go-era `default_mode` of the profile (compat-go.md §1).
     pub default_mode: Option<AgentMode>,
+    /// `timeout` and `idle_timeout` of the steps that use the profile (control.md §2).
+    pub limits: StepLimits,
+    /// `deny` of the headless steps that use the profile (control.md §3).
+    pub deny: Option<crate::workflow::retry::Deny>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -217,6 +224,8 @@ impl Config {
                 resolved.permissions = p.permissions.or(resolved.permissions);
                 resolved.system_prompt = p.system_prompt.clone().or(resolved.system_prompt);
                 resolved.default_mode = p.default_mode.or(resolved.default_mode);
+                resolved.limits = p.limits.or(resolved.limits);
+                resolved.deny = p.deny.or(resolved.deny);
             }
         }
         resolved.extends = None;
@@ -504,6 +513,8 @@ pub(crate) fn read_profile(p: &MapReader<'_, '_>, sink: &mut Sink) -> Profile {
         system_prompt: p.string("system_prompt", sink).map(str::to_owned),
         extends: p.string("extends", sink).map(str::to_owned),
         default_mode: compat::config::mode(p, sink),
+        limits: read_limits(p, sink),
+        deny: crate::workflow::retry::read_deny(p, sink),
     }
 }
 
