@@ -834,6 +834,19 @@ impl<'a> Analyzer<'a> {
         } else {
             (None, Ok(None))
         };
+        if let Ok(Some(spec)) = &output {
+            let cli = match &session {
+                Some(SessionStrategy::Named(name)) => self
+                    .declared
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, cli)| cli.clone()),
+                _ => settings.cli.clone(),
+            };
+            if cli.as_deref() == Some("codex") {
+                self.codex_strict(spec, r);
+            }
+        }
         let workdir = self.workdir(r);
         let env = self.env(r);
         Some(StepKind::Agent(AgentStep {
