@@ -126,7 +126,9 @@ fn strict_walk(schema: &Value, pointer: String, problems: &mut Vec<(String, Stri
     let Value::Object(map) = schema else { return };
     let properties = map.get("properties").and_then(Value::as_object);
     let is_object = map.get("type").is_some_and(|t| {
-        t == "object" || t.as_array().is_some_and(|a| a.iter().any(|t| t == "object"))
+        t == "object"
+            || t.as_array()
+                .is_some_and(|a| a.iter().any(|t| t == "object"))
     }) || properties.is_some();
     if is_object {
         if map.get("additionalProperties") != Some(&Value::Bool(false)) {
@@ -272,7 +274,11 @@ impl Analyzer<'_> {
             return;
         };
         let o = MapReader::new(entries, r.path_of("output"));
-        let key = if o.has("schema") { "schema" } else { "schema_file" };
+        let key = if o.has("schema") {
+            "schema"
+        } else {
+            "schema_file"
+        };
         let at = if pointer.is_empty() {
             "its root".to_owned()
         } else {
