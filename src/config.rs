@@ -15,6 +15,7 @@ use crate::compat;
 use crate::workflow::Diagnostic;
 use crate::workflow::duration::{StepLimits, read_duration, read_limits};
 use crate::workflow::fields::{A_STRING, MapReader, Sink, Target};
+use crate::workflow::launcher::{self, Launcher};
 use crate::workflow::loader::{read_limited, resolve_findings};
 use crate::workflow::model::{AgentMode, CLI_NAMES, Effort, Permissions};
 use crate::workflow::positions::join;
@@ -37,6 +38,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "idle_timeout",
     "kill_grace",
     "max_concurrent_agents",
+    "launcher",
 ];
 const CLI_KEYS: &[&str] = &[
     "binary",
@@ -56,6 +58,7 @@ const PROFILE_KEYS: &[&str] = &[
     "system_prompt",
     "extends",
     "default_mode",
+    "launcher",
 ];
 const INTERACTIVE_KEYS: &[&str] = &["idle_hint", "idle_hint_after", "stop_grace"];
 
@@ -80,6 +83,8 @@ pub struct Config {
     pub kill_grace: Option<Duration>,
     /// How many agent processes may run at once in the whole run (control.md §8).
     pub max_concurrent_agents: Option<u32>,
+    /// Where shell and agent steps run when nothing more specific says (docs/launchers.md).
+    pub launcher: Option<Launcher>,
     /// Go-era `default_mode` (compat-go.md §1): the mode of prompt steps that get none otherwise.
     pub default_mode: Option<AgentMode>,
     /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
@@ -116,6 +121,8 @@ pub struct Profile {
     pub extends: Option<String>,
     /// Go-era `default_mode` of the profile (compat-go.md §1).
     pub default_mode: Option<AgentMode>,
+    /// Where the profile's agent steps run (docs/launchers.md).
+    pub launcher: Option<Launcher>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -157,6 +164,7 @@ impl Config {
             higher.max_concurrent_agents,
         );
         over(&mut self.default_mode, higher.default_mode);
+        over(&mut self.launcher, higher.launcher);
         self.go_project |= higher.go_project;
         over(&mut self.active_profile, higher.active_profile);
         self.profile_sets.merge(higher.profile_sets);
@@ -208,6 +216,7 @@ impl Config {
                 resolved.permissions = p.permissions.or(resolved.permissions);
                 resolved.system_prompt = p.system_prompt.clone().or(resolved.system_prompt);
                 resolved.default_mode = p.default_mode.or(resolved.default_mode);
+                resolved.launcher = p.launcher.clone().or(resolved.launcher);
             }
         }
         resolved.extends = None;
@@ -373,6 +382,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         limits: read_limits(r, sink),
         kill_grace: read_duration(r, "kill_grace", sink),
         max_concurrent_agents: r.positive_int("max_concurrent_agents", "config", sink),
+        launcher: launcher::read(r, sink, &mut launcher::plain_word),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {
@@ -493,6 +503,7 @@ pub(crate) fn read_profile(p: &MapReader<'_, '_>, sink: &mut Sink) -> Profile {
         system_prompt: p.string("system_prompt", sink).map(str::to_owned),
         extends: p.string("extends", sink).map(str::to_owned),
         default_mode: compat::config::mode(p, sink),
+        launcher: launcher::read(p, sink, &mut launcher::plain_word),
     }
 }
 

@@ -157,6 +157,7 @@ mod tests {
                 .collect(),
             sessions: vec![],
             default_limits: Default::default(),
+            default_launcher: None,
             engine: None,
             requires: Vec::new(),
             defaults: AgentSettings::default(),

@@ -46,6 +46,7 @@ pub const DEFAULTS_KEYS: &[&str] = &[
     "permissions",
     "timeout",
     "idle_timeout",
+    "launcher",
 ];
 
 /// The built-in engines and the options each accepts.
@@ -481,13 +482,18 @@ impl<'a> Analyzer<'a> {
             .list("requires", &mut self.sink)
             .map(|items| super::requires::read(items, &mut self.sink))
             .unwrap_or_default();
-        let (defaults, default_limits) = r
+        let (defaults, default_limits, default_launcher) = r
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
                 reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
                 let limits = super::duration::read_limits(&reader, &mut self.sink);
-                (self.agent_settings(&reader), limits)
+                let launcher = super::launcher::read(
+                    &reader,
+                    &mut self.sink,
+                    &mut super::launcher::plain_word,
+                );
+                (self.agent_settings(&reader), limits, launcher)
             })
             .unwrap_or_default();
         let env = self.env(&r);
@@ -509,6 +515,7 @@ impl<'a> Analyzer<'a> {
             requires,
             defaults,
             default_limits,
+            default_launcher,
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),

@@ -36,6 +36,7 @@ pub const STEP_KEYS: &[&str] = &[
     "break_if",
     "timeout",
     "idle_timeout",
+    "launcher",
     "loop",
     "steps",
     "parallel",
@@ -96,6 +97,10 @@ impl Kind {
             "skip_if",
             "break_if",
         ];
+        if key == "launcher" {
+            // Where a process runs: every kind that starts one.
+            return !matches!(self, Kind::Loop | Kind::Sub | Kind::Group);
+        }
         const AGENT: &[&str] = &[
             "mode",
             "prompt",
@@ -197,7 +202,7 @@ fn reason(key: &str, kind: Kind) -> &'static str {
             "; only agent steps (with \"prompt\") use it"
         }
         "params" => "; only sub-workflow steps (with \"workflow\") pass parameters",
-        "workdir" | "env" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
+        "workdir" | "env" | "launcher" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
             "; set it on the steps inside"
         }
         _ => "",
@@ -359,6 +364,7 @@ impl<'a> Analyzer<'a> {
         let when = self.when(r);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
+        let launcher = self.launcher(r);
         if matches!(kind, Some(Kind::Interactive | Kind::InteractiveShell)) && self.in_branch() {
             self.sink.error(
                 "interactive-in-parallel",
@@ -430,6 +436,7 @@ impl<'a> Analyzer<'a> {
             skip_if,
             break_if,
             limits,
+            launcher,
             worktree,
             parallel,
             yaml_path: String::new(),
@@ -734,6 +741,17 @@ impl<'a> Analyzer<'a> {
             workdir,
             env,
         }))
+    }
+
+    /// `launcher` of a step: read, then its words' variables checked where the step stands.
+    fn launcher(&mut self, r: &MapReader<'a, '_>) -> Option<super::launcher::Launcher> {
+        let launcher = super::launcher::read(r, &mut self.sink, &mut |_, text, _| {
+            Template::analysed(text.to_owned(), "launcher", false).0
+        })?;
+        for word in launcher.argv.iter().filter(|w| !w.is_static()) {
+            self.template(word.text(), "launcher", false, r.path_of("launcher"), false);
+        }
+        Some(launcher)
     }
 
     fn workdir(&mut self, r: &MapReader<'a, '_>) -> Option<Template> {

@@ -16,6 +16,8 @@ pub struct Resolved {
     pub effort: Option<Effort>,
     pub permissions: Permissions,
     pub system_prompt: Option<String>,
+    /// The launcher of the first profile that sets one (docs/launchers.md).
+    pub launcher: Option<crate::workflow::launcher::Launcher>,
 }
 
 /// What the session being continued recorded (its CLI decides a resumed step's CLI).
@@ -141,16 +143,16 @@ impl Layers<'_> {
         ])
         .unwrap_or(builtin);
 
-        let system_prompt = [step_profile, decl_profile, defaults_profile]
-            .into_iter()
-            .flatten()
-            .find_map(|p| p.system_prompt);
+        let profiles = [step_profile, decl_profile, defaults_profile];
+        let launcher = profiles.iter().flatten().find_map(|p| p.launcher.clone());
+        let system_prompt = profiles.into_iter().flatten().find_map(|p| p.system_prompt);
         Ok(Resolved {
             cli,
             model,
             effort,
             permissions,
             system_prompt,
+            launcher,
         })
     }
 }
@@ -162,6 +164,11 @@ fn first<T, const N: usize>(options: [Option<T>; N]) -> Option<T> {
 /// The CLI a step will use when it can be known before the run (for preflight and labels): the
 /// step's own settings and the configuration, without any session history.
 pub fn static_cli(step: &AgentStep, workflow: &Workflow, config: &Config) -> Option<String> {
+    static_settings(step, workflow, config).map(|r| r.cli)
+}
+
+/// The settings of [`static_cli`], all of them.
+pub fn static_settings(step: &AgentStep, workflow: &Workflow, config: &Config) -> Option<Resolved> {
     if matches!(
         step.session,
         crate::workflow::SessionStrategy::Resume | crate::workflow::SessionStrategy::Inherit
@@ -179,5 +186,4 @@ pub fn static_cli(step: &AgentStep, workflow: &Workflow, config: &Config) -> Opt
     layers
         .resolve(&mut |t: &Template| Ok(t.text().to_owned()))
         .ok()
-        .map(|r| r.cli)
 }
