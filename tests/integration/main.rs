@@ -39,6 +39,7 @@ mod interactive_terminal;
 mod interactive_triggers;
 mod k8s;
 mod launchers;
+mod launchers_interactive;
 mod process_lifetime;
 mod pty_relay;
 mod reports;
