@@ -4,7 +4,7 @@
 
 use pretty_assertions::assert_eq;
 
-use super::interactive_harness::{NEXT_STEP, READY, World};
+use super::interactive_harness::World;
 use crate::sshd::Sshd;
 
 #[test]
@@ -32,12 +32,7 @@ steps:
         claude = world.path("home/.claude").display(),
     );
     let world = world.workflow("pair", &workflow);
-    let mut term = world.spawn(&["pair"]);
-    term.expect(READY);
-    term.send(b"/continue\r");
-    term.expect(NEXT_STEP);
-    let finished = term.finish();
-    assert_eq!(finished.status, 0, "{}", finished.screen);
+    world.continue_through("pair");
     let turns = world.turns();
     assert_eq!(turns.len(), 1, "{turns:#?}");
     assert_eq!(turns[0]["stdin_is_tty"], true, "{:#}", turns[0]);
