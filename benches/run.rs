@@ -14,9 +14,12 @@
 //!    10-item list (target ≤ 2×).
 //! 6. `--resume` inside a 100 000-item loop against the same inside a 10-item loop (≤ 1.5×).
 //! 7. `list` in a project with 1000 runs (target ≤ 5 ms); `--version` is the baseline.
+//! 8. The 500-step run with `timeout` on every step and a run budget against the same run
+//!    without them (target ≤ 1.05×): watches cost nothing measurable (`run/limits.rs`).
 //!
 //! The machine is shared, so every case interleaves its runs with its baseline's and reports
-//! medians. Run with `cargo bench --bench run`; `RUN_BENCH_RUNS=<n>` changes the repetitions and
+//! medians. Run with `cargo bench --bench run`; `RUN_BENCH_ONLY=<case number>` runs one case,
+//! `RUN_BENCH_RUNS=<n>` changes the repetitions and
 //! `RUN_BENCH_BIN=<path>` measures another build of agent-runner (an older one, for a before/after
 //! comparison on the same machine state).
 //! State goes to a temp dir on the same file system as `/tmp`, so its fsyncs are real.
@@ -33,6 +36,9 @@ use std::time::{Duration, Instant};
 
 use agent_runner::state::{FrameState, RunStatus, StateRoot};
 
+#[path = "run/limits.rs"]
+mod limits;
+
 const SHELL_LOOP: &str = "i=0; while [ $i -lt 500 ]; do sh -c true; i=$((i+1)); done";
 /// Files matched by the for-each loop of the resume case.
 const LOOP_ITEMS: usize = 10_000;
@@ -45,14 +51,33 @@ fn main() {
         .unwrap_or(7);
     let dir = tempfile::tempdir().expect("temp dir");
     let bench = Bench::new(dir.path());
+    let only = std::env::var("RUN_BENCH_ONLY").ok();
+    let case = |n: &str| only.as_deref().is_none_or(|o| o == n);
     let mut rows = Vec::new();
-    rows.extend(bench.steps_500(runs));
-    rows.push(bench.resume_last_iteration(runs * 3));
-    rows.push(bench.peak_rss(runs.min(5)));
-    rows.extend(bench.tmpfs_500(runs));
-    rows.push(bench.bytes_per_iteration());
-    rows.push(bench.resume_big_vs_small(runs * 3));
-    rows.push(bench.list_1000(runs * 3));
+    if case("1") {
+        rows.extend(bench.steps_500(runs));
+    }
+    if case("2") {
+        rows.push(bench.resume_last_iteration(runs * 3));
+    }
+    if case("3") {
+        rows.push(bench.peak_rss(runs.min(5)));
+    }
+    if case("4") {
+        rows.extend(bench.tmpfs_500(runs));
+    }
+    if case("5") {
+        rows.push(bench.bytes_per_iteration());
+    }
+    if case("6") {
+        rows.push(bench.resume_big_vs_small(runs * 3));
+    }
+    if case("7") {
+        rows.push(bench.list_1000(runs * 3));
+    }
+    if case("8") {
+        rows.push(bench.limits_500(runs));
+    }
     print_table(&rows);
 }
 

@@ -81,6 +81,7 @@ fn invocation(cli: &str) -> Invocation {
         extra_args: Vec::new(),
         runner_exe: PathBuf::from("/bin/agent-runner"),
         host: HostFacts::default(),
+        max_budget_usd: None,
         output_schema: None,
     }
 }

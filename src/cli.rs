@@ -118,6 +118,15 @@ pub struct RawArgs {
     #[arg(long)]
     pub verbose: bool,
 
+    /// A run: stop when the agents' reported cost passes this many US dollars (with --resume:
+    /// raise the run's limit).
+    #[arg(long, value_name = "USD", value_parser = parse_max_cost)]
+    pub max_cost: Option<f64>,
+
+    /// A run: stop when the agents' tokens (input + output) pass N (with --resume: raise it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tokens: Option<u64>,
+
     /// list, ui: runs of every project. workflows: also the hidden ones.
     #[arg(long)]
     pub all: bool,
@@ -197,6 +206,28 @@ pub struct Global {
     pub verbose: bool,
     /// `-headless` (the Go tool's "no TUI"): no spinner.
     pub plain: bool,
+    /// `--max-cost` and `--max-tokens` (control.md §5).
+    pub budget: CliBudget,
+}
+
+/// The run budget given on the command line; it wins over the workflow's and the configuration's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CliBudget {
+    pub max_cost_usd: Option<f64>,
+    pub max_tokens: Option<u64>,
+}
+
+// The cost is checked to be a finite number greater than 0, never NaN.
+impl Eq for CliBudget {}
+
+/// `--max-cost`: a number of US dollars greater than 0.
+fn parse_max_cost(text: &str) -> Result<f64, String> {
+    match text.trim().trim_start_matches('$').parse::<f64>() {
+        Ok(value) if value > 0.0 && value.is_finite() => Ok(value),
+        _ => Err(format!(
+            "\"{text}\" is not an amount of US dollars greater than 0 (write 5 or 0.50)"
+        )),
+    }
 }
 
 /// What the user asked for, after all checks of the arguments themselves.
@@ -303,7 +334,7 @@ pub struct Invocation {
 /// What parsing produced when it did not produce an invocation.
 #[derive(Debug)]
 pub enum ParseOutcome {
-    Invocation(Invocation),
+    Invocation(Box<Invocation>),
     /// `--help` or `help`: print this text to stdout, exit 0.
     Help(String),
     /// A usage error: print `agent-runner: error: <message>` to stderr, exit 2.
@@ -344,17 +375,21 @@ pub fn parse(args: Vec<OsString>) -> ParseOutcome {
         quiet: raw.quiet,
         verbose: raw.verbose,
         plain,
+        budget: CliBudget {
+            max_cost_usd: raw.max_cost,
+            max_tokens: raw.max_tokens,
+        },
     };
     let decided = interpret(&raw, after).and_then(|command| match command {
         Some(command) => applies::check(&raw, &command).map(|()| Some(command)),
         None => Ok(None),
     });
     match decided {
-        Ok(Some(command)) => ParseOutcome::Invocation(Invocation {
+        Ok(Some(command)) => ParseOutcome::Invocation(Box::new(Invocation {
             global,
             command,
             warnings: Vec::new(),
-        }),
+        })),
         Ok(None) => ParseOutcome::Help(help_text()),
         Err(message) => ParseOutcome::Usage(message),
     }

@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::compat;
 use crate::workflow::Diagnostic;
+use crate::workflow::budget::{Budget, read_budget};
 use crate::workflow::duration::{StepLimits, read_duration, read_limits};
 use crate::workflow::fields::{A_STRING, MapReader, Sink, Target};
 use crate::workflow::launcher::{self, Launcher};
@@ -37,6 +38,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "timeout",
     "idle_timeout",
     "kill_grace",
+    "budget",
+    "deny",
     "max_concurrent_agents",
     "launcher",
 ];
@@ -81,6 +84,10 @@ pub struct Config {
     pub limits: StepLimits,
     /// How long a timed-out step's group has between SIGTERM and SIGKILL.
     pub kill_grace: Option<Duration>,
+    /// The run budget of every run (control.md §5), key by key under the workflow's.
+    pub budget: Budget,
+    /// What a headless step does when tool calls were denied (control.md §3).
+    pub deny: Option<crate::workflow::retry::Deny>,
     /// How many agent processes may run at once in the whole run (control.md §8).
     pub max_concurrent_agents: Option<u32>,
     /// Where shell and agent steps run when nothing more specific says (docs/launchers.md).
@@ -159,6 +166,8 @@ impl Config {
         over(&mut self.redact, higher.redact);
         self.limits = higher.limits.or(self.limits);
         over(&mut self.kill_grace, higher.kill_grace);
+        self.budget = higher.budget.or(self.budget);
+        over(&mut self.deny, higher.deny);
         over(
             &mut self.max_concurrent_agents,
             higher.max_concurrent_agents,
@@ -381,6 +390,8 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         active_profile: r.string("active_profile", sink).map(str::to_owned),
         limits: read_limits(r, sink),
         kill_grace: read_duration(r, "kill_grace", sink),
+        budget: read_budget(r, sink).unwrap_or_default(),
+        deny: crate::workflow::retry::read_deny(r, sink),
         max_concurrent_agents: r.positive_int("max_concurrent_agents", "config", sink),
         launcher: launcher::read(r, sink, &mut launcher::plain_word),
         ..Config::default()
@@ -416,8 +427,8 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         let i = MapReader::new(entries, "interactive");
         i.check_keys(INTERACTIVE_KEYS, &[], sink);
         config.idle_hint = i.bool("idle_hint", sink);
-        config.idle_hint_after = duration(&i, "idle_hint_after", sink);
-        config.stop_grace = duration(&i, "stop_grace", sink);
+        config.idle_hint_after = read_duration(&i, "idle_hint_after", sink);
+        config.stop_grace = read_duration(&i, "stop_grace", sink);
     }
     if let Some(entries) = r.map("clis", sink) {
         for (cli, node) in entries {
@@ -543,35 +554,6 @@ fn string_list(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Vec<
     Some(out)
 }
 
-fn duration(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Duration> {
-    let text = r.scalar(key, sink)?;
-    let parsed = parse_duration(&text);
-    if parsed.is_none() {
-        sink.error(
-            "config",
-            format!("invalid {key} \"{text}\": use a duration such as 500ms, 3s or 2m"),
-            r.path_of(key),
-            Target::Value,
-        );
-    }
-    parsed
-}
-
-/// `500ms`, `3s`, `2m`, `1h`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
-        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,9 +591,8 @@ mod tests {
             [
                 "c.yaml:2:1: error[config]: top level: unknown key \"shel\" (did you mean \"shell\"?)",
                 "c.yaml:1:14: error[config]: top level: unknown cli \"clade\" (did you mean \"claude\"?); available: claude, codex, copilot, cursor-agent, opencode, gemini",
-                "c.yaml:3:27: error[config]: top level: invalid stop_grace \"soon\": use a duration such as 500ms, 3s or 2m",
+                "c.yaml:3:27: error[config]: top level: invalid stop_grace: \"soon\" is not a duration\n  help: write \"30s\" or \"5m\"",
             ]
         );
-        assert_eq!(parse_duration("3s"), Some(Duration::from_secs(3)));
     }
 }

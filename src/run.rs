@@ -22,7 +22,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
 pub fn run_with(args: Vec<OsString>, ui: fn(&crate::cli::UiRequest) -> i32) -> i32 {
     init_debug_log();
     let invocation = match cli::parse(args) {
-        ParseOutcome::Invocation(invocation) => invocation,
+        ParseOutcome::Invocation(invocation) => *invocation,
         ParseOutcome::Help(text) => {
             crate::console::print_stdout(&text);
             return exit::SUCCESS;

@@ -6,18 +6,23 @@
 //! resuming an unknown id prints `No conversation found with session ID: <id>` and ends with an
 //! `error_during_execution` result whose `errors` carry the same text.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::workflow::model::Permissions;
 
+use super::classify;
+use super::claude_failure::{ResultFacts, Signals};
+use super::claude_usage::{self, MessageUsage, ModelEntry, Running};
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
 };
+use super::event::{ModelUsage, RunningUsage};
 use super::invocation::{Argv, BuildError, Capabilities, CommandSpec, Invocation};
-use super::json::{Content, Loose, count};
+use super::json::{Content, Loose, object_or_none};
 use super::summary::summarize;
 use super::{Adapter, EnvLookup, Identity, home};
 
@@ -68,6 +73,13 @@ impl Adapter for Claude {
         a.opt("--resume", inv.resume_id());
         a.opt("--model", inv.model.as_deref());
         a.opt("--effort", inv.effort.map(|e| e.as_str()));
+        if inv.headless() {
+            // Only with --print; the runner also enforces the limit itself.
+            let left = inv
+                .max_budget_usd
+                .map(|usd| format!("{:.4}", usd.max(0.0001)));
+            a.opt("--max-budget-usd", left.as_deref());
+        }
         match inv.permissions {
             Permissions::Ask => {}
             Permissions::Edit => {
@@ -190,10 +202,23 @@ struct Line<'a> {
     session_id: Loose<'a>,
     #[serde(default, borrow)]
     model: Loose<'a>,
-    #[serde(default, borrow)]
+    /// An object on assistant and user lines, a string on `permission_denied` lines.
+    #[serde(default, borrow, deserialize_with = "object_or_none")]
     message: Option<Message<'a>>,
     #[serde(default, borrow)]
     parent_tool_use_id: Loose<'a>,
+    #[serde(default, borrow)]
+    terminal_reason: Loose<'a>,
+    #[serde(default, borrow)]
+    startup_failure_reason: Loose<'a>,
+    #[serde(default, borrow)]
+    api_error_status: Loose<'a>,
+    #[serde(default, borrow)]
+    tool_name: Loose<'a>,
+    #[serde(default, borrow)]
+    rate_limit_info: Option<RateLimitInfo<'a>>,
+    #[serde(default, borrow)]
+    permission_denials: Option<Vec<Denial<'a>>>,
     #[serde(default, borrow)]
     error: Loose<'a>,
     #[serde(default, borrow)]
@@ -205,7 +230,9 @@ struct Line<'a> {
     #[serde(default, borrow)]
     total_cost_usd: Loose<'a>,
     #[serde(default)]
-    usage: Option<ResultUsage>,
+    usage: Option<MessageUsage>,
+    #[serde(default, rename = "modelUsage")]
+    model_usage: Option<HashMap<String, ModelEntry>>,
     #[serde(default, borrow)]
     errors: Option<Vec<Loose<'a>>>,
     #[serde(default, borrow)]
@@ -217,22 +244,32 @@ struct Line<'a> {
     structured_output: Option<serde_json::Value>,
 }
 
+/// `rate_limit_event.rate_limit_info`: `resetsAt` is in Unix seconds.
+#[derive(Deserialize)]
+struct RateLimitInfo<'a> {
+    #[serde(default, borrow)]
+    status: Loose<'a>,
+    #[serde(rename = "resetsAt", default, borrow)]
+    resets_at: Loose<'a>,
+}
+
+/// One entry of `result.permission_denials`.
+#[derive(Deserialize)]
+struct Denial<'a> {
+    #[serde(default, borrow)]
+    tool_name: Loose<'a>,
+    #[serde(default)]
+    tool_input: Option<serde_json::Value>,
+}
+
 #[derive(Deserialize)]
 struct Message<'a> {
     #[serde(default, borrow)]
     content: Content<'a>,
-}
-
-#[derive(Deserialize, Default)]
-struct ResultUsage {
-    #[serde(default, deserialize_with = "count")]
-    input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    cache_read_input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    cache_creation_input_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    output_tokens: u64,
+    #[serde(default, borrow)]
+    id: Loose<'a>,
+    #[serde(default)]
+    usage: Option<MessageUsage>,
 }
 
 /// What the `result` line said.
@@ -247,6 +284,10 @@ struct ResultInfo {
     num_turns: Option<u32>,
     cost_usd: Option<f64>,
     usage: Option<Usage>,
+    models: Vec<ModelUsage>,
+    facts: ResultFacts,
+    /// `permission_denials`, as `Bash(rm -rf build)` or the tool's name.
+    denials: Vec<String>,
 }
 
 /// The tool claude uses to put a question to the user; headless steps disallow it.
@@ -260,7 +301,7 @@ fn asked_failure(question: &str) -> Failure {
         format!(" (\"{}\")", question.trim())
     };
     Failure::new(
-        ErrorClass::CliError,
+        ErrorClass::AgentQuestion,
         format!(
             "claude tried to ask the user a question{quoted}, but nobody can answer in a headless step; put the answer in the prompt, or make the step interactive"
         ),
@@ -273,10 +314,13 @@ pub struct ClaudeParser {
     workdir: PathBuf,
     session_id: Option<String>,
     last_text: Option<String>,
-    auth_failed: bool,
+    signals: Signals,
+    /// Tools named by `permission_denied` events (the result's list wins when there is one).
+    denied_events: Vec<String>,
     result: Option<ResultInfo>,
     /// The question of an `AskUserQuestion` call: a headless step that asks the user fails.
     asked: Option<String>,
+    running: Running,
 }
 
 impl ClaudeParser {
@@ -286,9 +330,11 @@ impl ClaudeParser {
             workdir,
             session_id: None,
             last_text: None,
-            auth_failed: false,
+            signals: Signals::default(),
+            denied_events: Vec::new(),
             result: None,
             asked: None,
+            running: Running::default(),
         }
     }
 
@@ -305,7 +351,21 @@ impl ClaudeParser {
             line.subtype.as_str().unwrap_or(""),
         ) {
             ("system", "init") => {}
+            ("system", "permission_denied") => {
+                if let Some(tool) = line.tool_name.as_str().filter(|t| *t != ASK_USER_TOOL) {
+                    self.denied_events.push(tool.to_string());
+                }
+            }
+            ("rate_limit_event", _) => {
+                if let Some(info) = &line.rate_limit_info {
+                    self.signals
+                        .rate_limit_event(info.status.as_str(), info.resets_at.as_f64());
+                }
+            }
             ("system", "api_retry") => {
+                if let Some(kind) = line.error.as_str() {
+                    self.signals.retry_error = Some(kind.to_string());
+                }
                 let attempt = line
                     .attempt
                     .as_u64()
@@ -326,10 +386,22 @@ impl ClaudeParser {
                 });
             }
             ("assistant", _) => {
-                if line.error.as_str() == Some("authentication_failed") {
-                    self.auth_failed = true;
+                match line.error.as_str() {
+                    Some("authentication_failed") => self.signals.auth_failed = true,
+                    Some(kind) if !sub_agent => {
+                        let text = line
+                            .message
+                            .as_ref()
+                            .map(|m| m.content.joined_text())
+                            .unwrap_or_default();
+                        self.signals.api_error = Some((kind.to_string(), text));
+                    }
+                    _ => {}
                 }
                 if let Some(msg) = &line.message {
+                    if let (Some(id), Some(usage)) = (msg.id.as_str(), &msg.usage) {
+                        self.running.message(id, usage);
+                    }
                     self.on_assistant(&msg.content, sub_agent, &mut out);
                 }
             }
@@ -419,14 +491,35 @@ impl ClaudeParser {
                 .collect(),
             num_turns: line.num_turns.as_u64().map(|n| n as u32),
             cost_usd: line.total_cost_usd.as_f64(),
-            usage: line.usage.map(|u| Usage {
-                input_tokens: u.input_tokens,
-                cached_input_tokens: u.cache_read_input_tokens,
-                cache_creation_tokens: u.cache_creation_input_tokens,
-                output_tokens: u.output_tokens,
-                reasoning_tokens: 0,
-            }),
+            usage: None,
+            models: line
+                .model_usage
+                .map(claude_usage::models)
+                .unwrap_or_default(),
+            facts: ResultFacts {
+                subtype: line.subtype.as_str().unwrap_or("").to_string(),
+                terminal_reason: line.terminal_reason.as_str().map(str::to_string),
+                startup_failure_reason: line.startup_failure_reason.as_str().map(str::to_string),
+                api_error_status: line.api_error_status.as_u64(),
+            },
+            denials: line
+                .permission_denials
+                .unwrap_or_default()
+                .iter()
+                .filter_map(denied_call)
+                .collect(),
         };
+        let mut info = info;
+        // `modelUsage` covers sub-agents too; `usage` is the main loop only (its fallback).
+        info.usage = if info.models.is_empty() {
+            line.usage.map(|u| u.usage())
+        } else {
+            Some(claude_usage::total(&info.models))
+        };
+        if info.cost_usd.is_none() && info.models.iter().any(|m| m.cost_usd.is_some()) {
+            info.cost_usd = Some(info.models.iter().filter_map(|m| m.cost_usd).sum());
+        }
+        self.running.result(info.usage.as_ref(), info.cost_usd);
         if let Some(usage) = info.usage {
             out.push(AgentEvent::Usage(usage));
         }
@@ -455,14 +548,16 @@ impl ClaudeParser {
             };
         }
         let result_text = result.map(|r| r.text.as_str()).unwrap_or("");
-        if self.auth_failed
+        if self.signals.auth_failed
             || result_text.starts_with("Not logged in")
             || result_text.starts_with("Invalid API key")
         {
             return Some(Claude.not_logged_in());
         }
         let mentions_missing = |s: &str| s.contains(NO_CONVERSATION);
-        if result.is_some_and(|r| r.errors.iter().any(|e| mentions_missing(e)))
+        let structured = self.signals.class(result.map(|r| &r.facts));
+        if structured == Some(ErrorClass::SessionMissing)
+            || result.is_some_and(|r| r.errors.iter().any(|e| mentions_missing(e)))
             || mentions_missing(result_text)
             || mentions_missing(&exit.stderr_tail)
         {
@@ -472,7 +567,7 @@ impl ClaudeParser {
                 .or(self.session_id.as_deref())
                 .unwrap_or("?");
             return Some(Failure::new(
-                ErrorClass::CliError,
+                ErrorClass::SessionMissing,
                 format!("claude has no session {id} for {}", self.workdir.display()),
             ));
         }
@@ -482,15 +577,36 @@ impl ClaudeParser {
                 "claude could not give an answer that matches the output schema (error_max_structured_output_retries)",
             ));
         }
-        if is_error {
+        let mut failure = if is_error {
             let message = match result {
                 Some(r) if !r.text.trim().is_empty() => r.text.trim().to_string(),
                 Some(r) if !r.errors.is_empty() => r.errors.join("; "),
-                _ => "claude reported an error".to_string(),
+                _ => match structured {
+                    Some(ErrorClass::MaxTurns) => "claude stopped at its turn limit".to_string(),
+                    Some(ErrorClass::Budget) => "claude stopped at its budget".to_string(),
+                    _ => "claude reported an error".to_string(),
+                },
             };
-            return Some(Failure::new(ErrorClass::CliError, message));
+            Failure::new(ErrorClass::CliError, message)
+        } else {
+            exit.failure("claude")
+        };
+        if let Some(class) = structured {
+            failure.class = class;
         }
-        Some(exit.failure("claude"))
+        if failure.class == ErrorClass::Quota {
+            failure.reset_at = self.signals.quota_reset;
+        }
+        Some(failure)
+    }
+
+    /// The tool calls claude denied: the result's `permission_denials`, else the tools of the
+    /// `permission_denied` events.
+    fn denials(&self) -> Vec<String> {
+        match &self.result {
+            Some(r) if !r.denials.is_empty() => r.denials.clone(),
+            _ => self.denied_events.clone(),
+        }
     }
 }
 
@@ -505,7 +621,7 @@ impl StreamParser for ClaudeParser {
             (Some(r), None) => final_text(&r.text),
             _ => self.last_text.as_deref().and_then(final_text),
         };
-        Completion {
+        let mut completion = Completion {
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: final_answer,
             structured: match (&self.result, &failure) {
@@ -516,6 +632,38 @@ impl StreamParser for ClaudeParser {
             cost_usd: self.result.as_ref().and_then(|r| r.cost_usd),
             num_turns: self.result.as_ref().and_then(|r| r.num_turns),
             failure,
-        }
+            models: self
+                .result
+                .as_ref()
+                .map(|r| r.models.clone())
+                .unwrap_or_default(),
+            denials: self.denials(),
+        };
+        classify::refine(&mut completion, exit);
+        completion
     }
+
+    fn running(&self) -> Option<RunningUsage> {
+        Some(self.running.now())
+    }
+}
+
+/// A denied call as the warning names it: `Bash(rm -rf build)`, or the tool's name. A denied
+/// `AskUserQuestion` is not a tool denial: it is the `agent_question` failure.
+fn denied_call(denial: &Denial<'_>) -> Option<String> {
+    let tool = denial.tool_name.as_str().unwrap_or("tool");
+    if tool == ASK_USER_TOOL {
+        return None;
+    }
+    let command = denial
+        .tool_input
+        .as_ref()
+        .filter(|_| tool == "Bash")
+        .and_then(|input| input.get("command"))
+        .and_then(serde_json::Value::as_str)
+        .map(super::summary::first_line);
+    Some(match command {
+        Some(command) => format!("{tool}({command})"),
+        None => tool.to_string(),
+    })
 }

@@ -17,6 +17,8 @@ use serde_json::Value;
 
 use crate::workflow::model::{Effort, Permissions};
 
+use super::classify;
+use super::codex_usage;
 use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
@@ -38,6 +40,10 @@ const IDENTITY: Identity = Identity {
 };
 
 const NO_ROLLOUT: &str = "no rollout found for thread id";
+
+/// The tool codex uses to ask the user something; `codex exec` refuses it with a message that
+/// names it (`request_user_input is not supported in exec mode for thread ...`).
+const ASK_USER_TOOL: &str = "request_user_input";
 
 impl Adapter for Codex {
     fn identity(&self) -> &'static Identity {
@@ -97,7 +103,17 @@ impl Adapter for Codex {
     }
 
     fn parser(&self, inv: &Invocation) -> Box<dyn StreamParser> {
-        Box::new(CodexParser::new(inv.resume_id().map(str::to_string)))
+        let mut parser = CodexParser::new(inv.resume_id().map(str::to_string));
+        // A resumed thread: its total so far, to tell a cumulative report from a per-turn one.
+        parser.rollout = inv.resume_id().and_then(|id| {
+            let sessions = codex_home(&super::process_env)?.join("sessions");
+            codex_usage::rollout_of(&sessions, id)
+        });
+        parser.baseline = parser
+            .rollout
+            .as_deref()
+            .and_then(codex_usage::thread_total);
+        Box::new(parser)
     }
 
     fn session_exists(&self, id: &str, _workdir: &Path, env: EnvLookup) -> Option<bool> {
@@ -348,6 +364,15 @@ pub struct CodexParser {
     turns_completed: u32,
     usage: Option<Usage>,
     turn_failed: Option<String>,
+    /// The thread's token total before this invocation (resumed threads), then after each
+    /// cumulative report.
+    baseline: Option<Usage>,
+    /// The rollout of a resumed thread.
+    rollout: Option<std::path::PathBuf>,
+    /// The last `error` event's message (codex says what it is retrying, and why).
+    last_error: Option<String>,
+    /// The agent tried to ask the user a question (`request_user_input`).
+    asked: bool,
 }
 
 impl CodexParser {
@@ -361,6 +386,10 @@ impl CodexParser {
             turns_completed: 0,
             usage: None,
             turn_failed: None,
+            baseline: None,
+            rollout: None,
+            last_error: None,
+            asked: false,
         }
     }
 
@@ -398,13 +427,18 @@ impl CodexParser {
             "turn.completed" => {
                 self.turns_completed += 1;
                 if let Some(u) = line.usage {
-                    let usage = Usage {
+                    let reported = Usage {
                         input_tokens: u.input_tokens,
                         cached_input_tokens: u.cached_input_tokens,
                         cache_creation_tokens: 0,
                         output_tokens: u.output_tokens,
                         reasoning_tokens: u.reasoning_output_tokens,
                     };
+                    let now = self
+                        .baseline
+                        .and(self.rollout.as_deref())
+                        .and_then(codex_usage::thread_total);
+                    let usage = codex_usage::per_turn(reported, &mut self.baseline, now);
                     self.usage.get_or_insert_with(Usage::default).add(&usage);
                     out.push(AgentEvent::Usage(usage));
                 }
@@ -427,6 +461,8 @@ impl CodexParser {
             }
             "error" => {
                 if let Some(message) = line.message.as_str() {
+                    self.asked |= message.contains(ASK_USER_TOOL);
+                    self.last_error = Some(message.to_string());
                     out.push(AgentEvent::Warning {
                         message: message.to_string(),
                     });
@@ -524,8 +560,10 @@ impl CodexParser {
                 }
             }
             "error" if completed => {
+                let message = item.message.as_str().unwrap_or("");
+                self.asked |= message.contains(ASK_USER_TOOL);
                 out.push(AgentEvent::Warning {
-                    message: item.message.as_str().unwrap_or("").to_string(),
+                    message: message.to_string(),
                 });
             }
             _ => {}
@@ -545,8 +583,17 @@ impl CodexParser {
     fn classify(&self, exit: &ExitInfo) -> Option<Failure> {
         let no_session = || {
             let id = self.expected_id.as_deref().unwrap_or("?");
-            Failure::new(ErrorClass::CliError, format!("codex has no session {id}"))
+            Failure::new(
+                ErrorClass::SessionMissing,
+                format!("codex has no session {id}"),
+            )
         };
+        if self.asked {
+            return Some(Failure::new(
+                ErrorClass::AgentQuestion,
+                "codex tried to ask the user a question (request_user_input), but nobody can answer in a headless step; put the answer in the prompt, or make the step interactive",
+            ));
+        }
         if let Some(message) = &self.turn_failed {
             return Some(if message.contains("401 Unauthorized") {
                 Codex.not_logged_in()
@@ -566,7 +613,13 @@ impl CodexParser {
             if stderr.contains(NO_ROLLOUT) {
                 return Some(no_session());
             }
-            return Some(exit.failure("codex"));
+            let mut failure = exit.failure("codex");
+            // Killed while retrying (codex retries a lost network forever): say what it was
+            // retrying.
+            if let Some(class) = self.last_error.as_deref().and_then(classify::from_text) {
+                failure.class = class;
+            }
+            return Some(failure);
         }
         if self.turns_completed == 0 {
             return Some(Failure::new(
@@ -600,7 +653,8 @@ impl StreamParser for CodexParser {
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
-        Completion {
+        let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
             usage: self.usage,
@@ -608,6 +662,22 @@ impl StreamParser for CodexParser {
             num_turns: (self.turns_completed > 0).then_some(self.turns_completed),
             structured: None,
             failure: self.classify(exit),
-        }
+            denials: Vec::new(),
+        };
+        classify::refine(&mut completion, exit);
+        completion
+    }
+
+    fn running(&self) -> Option<super::event::RunningUsage> {
+        let usage = self.usage?;
+        Some(super::event::RunningUsage {
+            tokens: self.tokens_of(&usage),
+            cost_usd: None,
+        })
+    }
+
+    /// Codex's `input_tokens` include the cached ones.
+    fn tokens_of(&self, usage: &Usage) -> u64 {
+        usage.input_tokens + usage.output_tokens
     }
 }

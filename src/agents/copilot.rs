@@ -241,7 +241,7 @@ impl CopilotParser {
         if stderr.contains("No session, task, or name matched") {
             let id = self.expected_id.as_deref().unwrap_or("?");
             return Some(Failure::new(
-                ErrorClass::CliError,
+                ErrorClass::SessionMissing,
                 format!("copilot has no session {id}"),
             ));
         }
@@ -260,7 +260,8 @@ impl StreamParser for CopilotParser {
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
-        Completion {
+        let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: self.last_message.as_deref().and_then(final_text),
             usage: self.usage,
@@ -268,6 +269,9 @@ impl StreamParser for CopilotParser {
             num_turns: None,
             structured: None,
             failure: self.classify(exit),
-        }
+            denials: Vec::new(),
+        };
+        super::classify::refine(&mut completion, exit);
+        completion
     }
 }

@@ -232,6 +232,14 @@ impl CursorParser {
         if lower.contains("authentication required") || lower.contains("not logged in") {
             return Some(Cursor.not_logged_in());
         }
+        if let Some(id) = &self.expected_id
+            && lower.contains(&format!("session {} not found", id.to_ascii_lowercase()))
+        {
+            return Some(Failure::new(
+                ErrorClass::SessionMissing,
+                format!("cursor-agent has no session {id}"),
+            ));
+        }
         if is_error {
             let text = self
                 .result
@@ -258,7 +266,8 @@ impl StreamParser for CursorParser {
             (Some((text, false)), None) => final_text(text),
             _ => self.last_text.as_deref().and_then(final_text),
         };
-        Completion {
+        let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: answer,
             usage: self.usage,
@@ -266,6 +275,9 @@ impl StreamParser for CursorParser {
             num_turns: None,
             structured: None,
             failure,
-        }
+            denials: Vec::new(),
+        };
+        super::classify::refine(&mut completion, exit);
+        completion
     }
 }

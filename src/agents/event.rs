@@ -60,6 +60,21 @@ impl Usage {
     }
 }
 
+/// One model's share of a step's usage (claude `result.modelUsage`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelUsage {
+    pub model: String,
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
+}
+
+/// What a running step has used so far in this invocation, as far as the stream has told.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunningUsage {
+    pub tokens: u64,
+    pub cost_usd: Option<f64>,
+}
+
 pub use crate::error::ErrorClass;
 
 /// A classified failure with the message shown to the user.
@@ -67,6 +82,8 @@ pub use crate::error::ErrorClass;
 pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
+    /// When a `quota` resets, if the CLI said so.
+    pub reset_at: Option<std::time::SystemTime>,
 }
 
 impl Failure {
@@ -74,6 +91,7 @@ impl Failure {
         Failure {
             class,
             message: message.into(),
+            reset_at: None,
         }
     }
 }
@@ -177,6 +195,10 @@ pub struct Completion {
     pub cost_usd: Option<f64>,
     pub num_turns: Option<u32>,
     pub failure: Option<Failure>,
+    /// The split by model, where the CLI reports one (claude).
+    pub models: Vec<ModelUsage>,
+    /// Tool calls the CLI denied (`Bash(rm -rf build)`, `WebFetch`), in order.
+    pub denials: Vec<String>,
 }
 
 /// Turns one CLI's stream into events, line by line, and summarises it at the end.
@@ -186,6 +208,22 @@ pub trait StreamParser: Send {
 
     /// Called once after the child exited.
     fn finish(&mut self, exit: &ExitInfo) -> Completion;
+
+    /// The usage so far, for budgets enforced while the step runs (control.md §5). `None`
+    /// when the CLI reports usage only at its end.
+    fn running(&self) -> Option<RunningUsage> {
+        None
+    }
+
+    /// The tokens a budget counts in `usage`: input and output, cached input counted as input.
+    /// Claude reports cache reads and writes apart from `input_tokens`; a CLI whose
+    /// `input_tokens` already include the cached ones overrides this.
+    fn tokens_of(&self, usage: &Usage) -> u64 {
+        usage.input_tokens
+            + usage.cached_input_tokens
+            + usage.cache_creation_tokens
+            + usage.output_tokens
+    }
 }
 
 /// What the shared line pre-check decided.

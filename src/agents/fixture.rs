@@ -2,8 +2,9 @@
 //! `fake-agent` binary, which replays them, and the adapter tests, which parse them.
 //!
 //! A fixture is JSONL with placeholders: `{{session_id}}`, `{{text}}` (the final answer) and
-//! `{{cwd}}` and `{{home}}`. Values are JSON-escaped, since every placeholder sits inside a JSON string,
-//! except `{{json}}`, a whole JSON value (a structured answer), written as it is (`null` when empty). Lines
+//! `{{cwd}}` and `{{home}}`. Values are JSON-escaped, since every placeholder sits inside a JSON
+//! string, except `{{json}}`, a whole JSON value (a structured answer), written as it is (`null`
+//! when empty), and `{{resets_at}}`, a bare number of Unix seconds (`0` when not given). Lines
 //! starting with `#` are not stream lines: `# exit: <n>` sets the exit status the real CLI had
 //! (default 0), `# stderr: <line>` adds a line the real CLI printed on stderr, anything else is a
 //! comment.
@@ -15,6 +16,8 @@ pub struct FixtureVars<'a> {
     pub text: &'a str,
     pub cwd: &'a str,
     pub home: &'a str,
+    /// When a usage limit resets, in Unix seconds.
+    pub resets_at: u64,
     /// A JSON value (compact text) for `{{json}}`.
     pub json: &'a str,
 }
@@ -57,6 +60,7 @@ fn substitute(line: &str, vars: &FixtureVars<'_>, json: bool) -> String {
         .replace("{{text}}", &value(vars.text))
         .replace("{{cwd}}", &value(vars.cwd))
         .replace("{{home}}", &value(vars.home))
+        .replace("{{resets_at}}", &vars.resets_at.to_string())
         .replace(
             "{{json}}",
             if vars.json.is_empty() {
@@ -90,6 +94,7 @@ mod tests {
                 text: "say \"hi\"\n",
                 cwd: "/w",
                 home: "/h",
+                resets_at: 0,
                 json: "",
             },
         );

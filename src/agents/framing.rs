@@ -103,6 +103,15 @@ pub fn assemble_prompt(prompt: &str, enrichment: Option<&str>) -> String {
     }
 }
 
+/// The prompt of a retried attempt that continues the previous attempt's session (control.md
+/// §4): what stopped it, then the original prompt.
+pub fn retry_prompt(class: &str, message: &str, prompt: &str) -> String {
+    format!(
+        "The previous attempt of this step stopped early ({class}: {message}). Continue the task \
+         from where it stopped; do not redo finished work.\n\n{prompt}"
+    )
+}
+
 /// The request for a structured answer, appended to the prompt of a step with `output:` when
 /// its CLI has no native schema option (or there is no schema): one JSON value, in a ```json
 /// block at the end (control.md §7).

@@ -237,11 +237,16 @@ impl GeminiParser {
             Some(42) if exit.stderr_tail.contains("Error resuming session") => {
                 let id = self.expected_id.as_deref().unwrap_or("?");
                 Some(Failure::new(
-                    ErrorClass::CliError,
+                    ErrorClass::SessionMissing,
                     format!("gemini has no session {id}"),
                 ))
             }
-            Some(42 | 53) => Some(Failure::new(
+            // FatalTurnLimitedError: the session's `maxSessionTurns`.
+            Some(53) => Some(Failure::new(
+                ErrorClass::MaxTurns,
+                self.error.clone().unwrap_or_else(detail),
+            )),
+            Some(42) => Some(Failure::new(
                 ErrorClass::CliError,
                 self.error.clone().unwrap_or_else(detail),
             )),
@@ -256,7 +261,8 @@ impl StreamParser for GeminiParser {
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
-        Completion {
+        let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: final_text(&self.since_tool),
             usage: self.usage,
@@ -264,6 +270,9 @@ impl StreamParser for GeminiParser {
             num_turns: None,
             structured: None,
             failure: self.classify(exit),
-        }
+            denials: Vec::new(),
+        };
+        super::classify::refine(&mut completion, exit);
+        completion
     }
 }

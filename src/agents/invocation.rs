@@ -33,6 +33,9 @@ pub struct Invocation {
     /// Absolute path of the running agent-runner (for claude's `--allowedTools`).
     pub runner_exe: PathBuf,
     pub host: HostFacts,
+    /// What a headless step may still spend in US dollars (control.md §5), for CLIs with a
+    /// budget flag of their own (claude `--max-budget-usd`).
+    pub max_budget_usd: Option<f64>,
     /// The JSON Schema the final answer must match, for a CLI with a native option
     /// ([`Capabilities::output_schema`]); `None` otherwise.
     pub output_schema: Option<SchemaArg>,

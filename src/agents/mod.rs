@@ -8,8 +8,12 @@
 //! CLI shares: prompt wording, the large-prompt rule and environment hygiene.
 
 pub mod binary;
+pub mod classify;
 pub mod claude;
+mod claude_failure;
+mod claude_usage;
 pub mod codex;
+mod codex_usage;
 pub mod copilot;
 pub mod cursor;
 pub mod env;
@@ -32,7 +36,8 @@ use std::time::SystemTime;
 pub use binary::{binary_env_var, find_on_path, resolve_binary};
 pub use env::{EnvLayers, child_env};
 pub use event::{
-    AgentEvent, Completion, ErrorClass, ExitInfo, Failure, MAX_LINE_BYTES, StreamParser, Usage,
+    AgentEvent, Completion, ErrorClass, ExitInfo, Failure, MAX_LINE_BYTES, ModelUsage,
+    RunningUsage, StreamParser, Usage,
 };
 pub use ids::new_session_id;
 pub use invocation::{

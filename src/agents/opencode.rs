@@ -111,7 +111,9 @@ pub struct OpencodeParser {
     last_step_text: Vec<String>,
     usage: Option<Usage>,
     cost: Option<f64>,
-    error: Option<(String, bool)>,
+    /// The error event's message, whether it is the auth error, and the HTTP status it carries
+    /// (`APIError.data.statusCode`).
+    error: Option<(String, bool, Option<u64>)>,
 }
 
 fn num(v: &Value, pointer: &str) -> u64 {
@@ -200,7 +202,8 @@ impl OpencodeParser {
                 out.push(AgentEvent::Warning {
                     message: message.clone(),
                 });
-                self.error = Some((message, name == "ProviderAuthError"));
+                let status = error.pointer("/data/statusCode").and_then(Value::as_u64);
+                self.error = Some((message, name == "ProviderAuthError", status));
             }
             _ => {}
         }
@@ -208,11 +211,14 @@ impl OpencodeParser {
     }
 
     fn classify(&self, exit: &ExitInfo) -> Option<Failure> {
-        if let Some((message, auth)) = &self.error {
+        if let Some((message, auth, status)) = &self.error {
             return Some(if *auth {
                 Opencode.not_logged_in()
             } else {
-                Failure::new(ErrorClass::CliError, message.clone())
+                let class = status
+                    .and_then(super::classify::from_status)
+                    .unwrap_or(ErrorClass::CliError);
+                Failure::new(class, message.clone())
             });
         }
         if exit.success() {
@@ -221,7 +227,7 @@ impl OpencodeParser {
         if exit.stderr_tail.contains("Session not found") {
             let id = self.expected_id.as_deref().unwrap_or("?");
             return Some(Failure::new(
-                ErrorClass::CliError,
+                ErrorClass::SessionMissing,
                 format!("opencode has no session {id}"),
             ));
         }
@@ -235,7 +241,8 @@ impl StreamParser for OpencodeParser {
     }
 
     fn finish(&mut self, exit: &ExitInfo) -> Completion {
-        Completion {
+        let mut completion = Completion {
+            models: Vec::new(),
             session_id: self.session_id.clone().or_else(|| self.expected_id.clone()),
             final_text: final_text(&self.last_step_text.join("\n")),
             usage: self.usage,
@@ -243,6 +250,9 @@ impl StreamParser for OpencodeParser {
             num_turns: None,
             structured: None,
             failure: self.classify(exit),
-        }
+            denials: Vec::new(),
+        };
+        super::classify::refine(&mut completion, exit);
+        completion
     }
 }

@@ -83,7 +83,7 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
             "--resume {run_id} and --session {session} both name the run to resume; give only one"
         ));
     }
-    let options: [(bool, &str, &[Kind]); 21] = [
+    let options: [(bool, &str, &[Kind]); 23] = [
         (
             raw.json,
             "--json",
@@ -103,6 +103,8 @@ pub(super) fn check(raw: &RawArgs, command: &Command) -> Result<(), String> {
         (raw.bind.is_some(), "--bind", &[Ui]),
         (raw.token_file.is_some(), "--token-file", &[Ui]),
         (raw.open, "--open", &[Ui]),
+        (raw.max_cost.is_some(), "--max-cost", &[Run, Resume]),
+        (raw.max_tokens.is_some(), "--max-tokens", &[Run, Resume]),
         (raw.force, "--force", &[WorktreesPrune]),
         (raw.run_id.is_some(), "--run-id", &[Run, K8s]),
         (raw.image.is_some(), "--image", &[K8s]),

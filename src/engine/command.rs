@@ -60,6 +60,7 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    crate::exec::process::guard::announce_at_exec(&mut command);
     let mut child = command.spawn().map_err(|e| spawn_error(program, dir, &e))?;
     let _watched = crate::exec::process::guard::watch(Some(child.id()));
     let (sender, receiver) = mpsc::channel();

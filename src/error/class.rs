@@ -35,9 +35,27 @@ pub enum ErrorClass {
     Internal,
     /// A `timeout` or `idle_timeout` was reached (control.md §2).
     Timeout,
+    /// The provider throttled the request (HTTP 429).
+    RateLimit,
+    /// The provider is overloaded or failed (HTTP 529, 5xx).
+    Overloaded,
+    /// The provider could not be reached (DNS, refused or reset connections, a cut stream).
+    Network,
+    /// The account's usage limit is reached; `reset_at` says when it resets, when known.
+    Quota,
+    /// The CLI stopped at its own turn limit.
+    MaxTurns,
+    /// A budget was exceeded (control.md §5, or the CLI's own budget flag).
+    Budget,
     /// A step with `output:` produced no JSON value, or one that does not match its schema
     /// (control.md §7). Not retried by default.
     OutputInvalid,
+    /// The agent asked the user a question in a headless step.
+    AgentQuestion,
+    /// The session to resume does not exist.
+    SessionMissing,
+    /// Tool calls were denied and the step has `deny: fail`.
+    PermissionDenied,
 }
 
 impl ErrorClass {
@@ -61,9 +79,81 @@ impl ErrorClass {
             ErrorClass::Interrupted => "interrupted",
             ErrorClass::Internal => "internal",
             ErrorClass::Timeout => "timeout",
+            ErrorClass::RateLimit => "rate_limit",
+            ErrorClass::Overloaded => "overloaded",
+            ErrorClass::Network => "network",
+            ErrorClass::Quota => "quota",
+            ErrorClass::MaxTurns => "max_turns",
+            ErrorClass::Budget => "budget",
             ErrorClass::OutputInvalid => "output_invalid",
+            ErrorClass::AgentQuestion => "agent_question",
+            ErrorClass::SessionMissing => "session_missing",
+            ErrorClass::PermissionDenied => "permission_denied",
         }
     }
+
+    /// Every class, in the order of runs-and-state.md §7 and control.md §11.
+    pub const ALL: &'static [ErrorClass] = &[
+        ErrorClass::ExitStatus,
+        ErrorClass::Signal,
+        ErrorClass::UndefinedVariable,
+        ErrorClass::CaptureTooLarge,
+        ErrorClass::Workdir,
+        ErrorClass::CliMissing,
+        ErrorClass::CliAuth,
+        ErrorClass::CliError,
+        ErrorClass::NoTerminal,
+        ErrorClass::SubWorkflow,
+        ErrorClass::Glob,
+        ErrorClass::LoopExhausted,
+        ErrorClass::EngineRejected,
+        ErrorClass::InvalidValue,
+        ErrorClass::Interrupted,
+        ErrorClass::Internal,
+        ErrorClass::Timeout,
+        ErrorClass::RateLimit,
+        ErrorClass::Overloaded,
+        ErrorClass::Network,
+        ErrorClass::Quota,
+        ErrorClass::MaxTurns,
+        ErrorClass::Budget,
+        ErrorClass::OutputInvalid,
+        ErrorClass::AgentQuestion,
+        ErrorClass::SessionMissing,
+        ErrorClass::PermissionDenied,
+    ];
+
+    /// The class spelled `name`.
+    pub fn parse(name: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+
+    /// The classes of control.md §3, which the console shows after a failure's message
+    /// (`[rate_limit]`): they say what kind of trouble it was, and what `retry.on` matches.
+    pub fn shown(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Timeout
+                | ErrorClass::RateLimit
+                | ErrorClass::Overloaded
+                | ErrorClass::Network
+                | ErrorClass::Quota
+                | ErrorClass::MaxTurns
+                | ErrorClass::Budget
+                | ErrorClass::OutputInvalid
+                | ErrorClass::AgentQuestion
+                | ErrorClass::SessionMissing
+                | ErrorClass::PermissionDenied
+        )
+    }
+
+    /// The classes `retry.on` defaults to (control.md §4): troubles that pass.
+    pub const TRANSIENT: &'static [ErrorClass] = &[
+        ErrorClass::Timeout,
+        ErrorClass::RateLimit,
+        ErrorClass::Overloaded,
+        ErrorClass::Network,
+    ];
 
     /// The exit code of a run that ends on a failure of this class (cli.md §8).
     pub fn exit_code(self) -> i32 {
@@ -89,19 +179,8 @@ mod tests {
 
     #[test]
     fn serde_spelling_matches_as_str() {
-        for class in [
-            ErrorClass::ExitStatus,
-            ErrorClass::UndefinedVariable,
-            ErrorClass::CaptureTooLarge,
-            ErrorClass::CliMissing,
-            ErrorClass::NoTerminal,
-            ErrorClass::SubWorkflow,
-            ErrorClass::LoopExhausted,
-            ErrorClass::EngineRejected,
-            ErrorClass::InvalidValue,
-            ErrorClass::Timeout,
-            ErrorClass::OutputInvalid,
-        ] {
+        for &class in ErrorClass::ALL {
+            assert_eq!(ErrorClass::parse(class.as_str()), Some(class));
             let json = serde_json::to_value(class).unwrap();
             assert_eq!(json, class.as_str());
             assert_eq!(serde_json::from_value::<ErrorClass>(json).unwrap(), class);

@@ -15,7 +15,7 @@ use super::steps::agent::settings::{Layers, Recorded};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
-use crate::interpolate::Vars;
+use crate::interpolate::{VarValue, Vars};
 use crate::state::Redactor;
 use crate::workflow::{LoopKind, LoopMax, Step, StepKind, Template, Workflow};
 
@@ -276,9 +276,57 @@ impl Plan<'_> {
 }
 
 fn render(template: &Template, vars: &Vars) -> String {
-    template
-        .render(vars)
-        .unwrap_or_else(|_| template.text().to_owned())
+    let fields = field_placeholders(template, vars);
+    let rendered = if fields.is_empty() {
+        template.render(vars)
+    } else {
+        let mut vars = vars.clone();
+        for (name, value) in fields {
+            vars.set_json(name, value);
+        }
+        template.render(&vars)
+    };
+    rendered.unwrap_or_else(|_| template.text().to_owned())
+}
+
+/// The fields a template reads of captures only known at run time (`{{review.verdict}}`), as
+/// one JSON placeholder per capture whose fields show as `{{review.verdict}}`.
+fn field_placeholders(template: &Template, vars: &Vars) -> Vec<(String, Value)> {
+    if template.is_static() {
+        return Vec::new();
+    }
+    let mut objects: Vec<(String, Value)> = Vec::new();
+    let uses = crate::interpolate::analyze(template.text(), "template", template.is_shell()).vars;
+    for var in uses {
+        let Some(field) = &var.field else { continue };
+        let shown = format!("{{{{{}}}}}", var.name);
+        if !matches!(vars.get(&var.name), Some(VarValue::Set(v)) if *v == shown) {
+            continue;
+        }
+        let at = match objects.iter().position(|(n, _)| *n == var.name) {
+            Some(at) => at,
+            None => {
+                objects.push((var.name.clone(), json!({})));
+                objects.len() - 1
+            }
+        };
+        let mut node = &mut objects[at].1;
+        let parts: Vec<&str> = field.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(map) = node.as_object_mut() else {
+                break;
+            };
+            let leaf = i + 1 == parts.len();
+            node = map.entry((*part).to_owned()).or_insert_with(|| {
+                if leaf {
+                    json!(format!("{{{{{}.{field}}}}}", var.name))
+                } else {
+                    json!({})
+                }
+            });
+        }
+    }
+    objects
 }
 
 /// A value only known at run time shows as `{{name}}`.

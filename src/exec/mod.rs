@@ -17,6 +17,7 @@
 //! [`signals`] counts interrupts, [`engines`] connects engines to the run, [`subflow`] loads
 //! workflows, and [`error`] holds the errors that end a run.
 
+pub mod budget;
 pub mod condition;
 pub mod context;
 pub mod display;

@@ -14,6 +14,8 @@ pub struct Failure {
     pub path: Option<String>,
     /// Display path of the step that failed first, for the final console line.
     pub display: Option<String>,
+    /// When a `quota` resets, if the CLI said so.
+    pub reset_at: Option<std::time::SystemTime>,
 }
 
 impl Failure {
@@ -23,6 +25,7 @@ impl Failure {
             message: message.into(),
             path: None,
             display: None,
+            reset_at: None,
         }
     }
 }
@@ -38,7 +41,10 @@ impl std::error::Error for Failure {}
 /// An adapter's classified failure as a step failure.
 impl From<crate::agents::Failure> for Failure {
     fn from(failure: crate::agents::Failure) -> Self {
-        Failure::new(failure.class, failure.message)
+        Failure {
+            reset_at: failure.reset_at,
+            ..Failure::new(failure.class, failure.message)
+        }
     }
 }
 

@@ -253,6 +253,9 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
     let guard = TerminalGuard::enter_raw(stdin.as_fd()).map_err(RelayError::Terminal)?;
     let signals = RelaySignals::install().map_err(RelayError::Terminal)?;
     let command = command(&spec, pair.master.tty_name());
+    // portable-pty has no pre-exec hook: start the watchdog now so that only one write separates
+    // the spawn from the child's listing.
+    crate::exec::process::guard::start_early();
     let handle = pair
         .slave
         .spawn_command(command)

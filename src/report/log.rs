@@ -155,6 +155,15 @@ pub fn summarize(event: &str, data: &Value, secret_params: &[String]) -> String 
         AuditData::StepStart(start) => step_start(&start),
         AuditData::StepEnd(end) => step_end(&end),
         AuditData::Skip(skip) => skip_reason_label(&skip),
+        AuditData::StepRetry(retry) => {
+            let class = retry.class.map_or("?", |c| c.as_str());
+            format!(
+                "attempt {} in {}ms ({class}: {})",
+                retry.attempt,
+                retry.delay_ms,
+                one_line(&retry.message, MAX_PIECE)
+            )
+        }
         AuditData::IterationStart(iteration) => {
             let mut text = format!("iteration {}", iteration.iteration.unwrap_or(0));
             if let Some(item) = piece(iteration.item.as_deref()) {

@@ -9,6 +9,7 @@
 
 pub mod list;
 pub mod log;
+pub mod models;
 pub mod show;
 pub mod table;
 pub mod worktrees;

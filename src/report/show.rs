@@ -80,6 +80,8 @@ pub struct StepRow {
     pub error: Option<Value>,
     /// Output files, relative to the run dir.
     pub outputs: Vec<String>,
+    /// How many tool calls the agent's CLI denied.
+    pub denied: Option<u64>,
 }
 
 impl StepRow {
@@ -277,6 +279,7 @@ fn end_row(row: &mut StepRow, end: StepEnd) {
     }
     row.error = end.error.map(|e| json!(e));
     row.outputs = end.outputs.unwrap_or_default();
+    row.denied = end.denied;
     let cost = end.cost_usd.flatten();
     row.usage = match (end.usage, cost) {
         (Some(usage), cost) => {
@@ -375,6 +378,7 @@ pub fn render_text(report: &RunReport) -> String {
         }
         out.push_str(&line);
         out.push('\n');
+        out.push_str(&super::models::text(&report.steps));
     }
     if let Some(command) = report.resume_command() {
         out.push_str(&format!("\nto resume: {command}\n"));
@@ -403,6 +407,11 @@ fn step_table(steps: &[StepRow]) -> String {
         }
         if step.continued {
             outcome.push_str(" (continued)");
+        }
+        match step.denied {
+            Some(1) => outcome.push_str(" (1 tool call denied)"),
+            Some(n) if n > 1 => outcome.push_str(&format!(" ({n} tool calls denied)")),
+            _ => {}
         }
         let tokens = step.usage.as_ref().map_or_else(
             || "-".to_owned(),
@@ -438,7 +447,7 @@ pub fn render_json(report: &RunReport) -> Value {
         .steps
         .iter()
         .map(|step| {
-            json!({
+            let mut value = json!({
                 "path": step.path,
                 "kind": step.kind,
                 "cli": step.cli,
@@ -452,7 +461,12 @@ pub fn render_json(report: &RunReport) -> Value {
                 "usage": step.usage,
                 "error": step.error,
                 "outputs": step.outputs,
-            })
+            });
+            // Only steps whose CLI denied tool calls have the count (control.md §3).
+            if let (Some(denied), Some(map)) = (step.denied, value.as_object_mut()) {
+                map.insert("denied".to_owned(), json!(denied));
+            }
+            value
         })
         .collect();
     let totals = &report.usage;
@@ -480,6 +494,7 @@ pub fn render_json(report: &RunReport) -> Value {
             // Micro-dollars are plenty, and rounding keeps float noise out of the sum.
             "cost_usd": totals.cost_usd.map(|c| (c * 1e6).round() / 1e6),
             "cost_complete": totals.steps_without_cost == 0,
+            "models": super::models::json(&report.steps),
         },
         "steps": steps,
         "worktrees": super::worktrees::render_json(&report.worktrees),
@@ -692,7 +707,8 @@ to resume: agent-runner --resume {id}
         assert_eq!(
             json["usage"],
             json!({"input_tokens": 42_200, "cached_input_tokens": 40_000,
-                   "output_tokens": 3_300, "cost_usd": 0.22, "cost_complete": false})
+                   "output_tokens": 3_300, "cost_usd": 0.22, "cost_complete": false,
+                   "models": {}})
         );
         assert_eq!(
             json["resume_command"],

@@ -60,6 +60,9 @@ pub struct StateDoc {
     pub position: Option<Frame>,
     /// The failure that stopped the run.
     pub last_failure: Option<LastFailure>,
+    /// The run budget in force (second release: `format_version` 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<super::format::BudgetInForce>,
 }
 
 impl StateDoc {
@@ -89,6 +92,7 @@ impl StateDoc {
             scope: Scope::default(),
             position: None,
             last_failure: None,
+            budget: None,
         }
     }
 
@@ -105,7 +109,7 @@ impl StateDoc {
         let second = |scope: &Scope| {
             !scope.steps.is_empty() || scope.captures.values().any(CaptureValue::is_json)
         };
-        let mut found = second(&self.scope);
+        let mut found = second(&self.scope) || self.budget.is_some();
         if let Some(position) = self.position.as_ref() {
             position.walk(&mut |frame| {
                 found |= frame
@@ -114,6 +118,8 @@ impl StateDoc {
                     .is_some_and(|sub| second(&sub.scope));
                 // Branch frames (control.md §8).
                 found |= frame.parallel.is_some();
+                // The try of a retried step (control.md §4).
+                found |= frame.retry_attempt > 0;
             });
         }
         found
@@ -282,6 +288,10 @@ pub struct Frame {
     pub previous_outcome: Option<Outcome>,
     /// How many times this step has been started in this run.
     pub attempt: u32,
+    /// The try of a step with `retry` that runs now, stored before each try (control.md §4);
+    /// 0 for a step without retries. A second-release field.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentFrame>,
     #[serde(rename = "loop", default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +303,10 @@ pub struct Frame {
     pub parallel: Option<super::parallel::ParallelFrame>,
     /// The frame inside this step, or `None` before the step's body has started.
     pub child: Option<Box<Frame>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Frame {

@@ -13,6 +13,7 @@ mod audit;
 mod capture;
 mod document;
 mod error;
+mod format;
 mod fs_util;
 mod journal;
 mod listing;
@@ -28,7 +29,7 @@ mod run_id;
 pub mod secrets;
 mod state_file;
 mod syncer;
-mod time;
+pub(crate) mod time;
 
 pub use self::time::{
     TimeFormat, duration_ms_between, format_rfc3339, format_utc, format_utc_millis, now_rfc3339,
@@ -45,6 +46,7 @@ pub use document::{
     StepResult, StringMap, SubWorkflowFrame, WorkflowRef,
 };
 pub use error::StateError;
+pub use format::BudgetInForce;
 pub use journal::{JOURNAL_FILE, Journal};
 pub use listing::{ProjectRuns, RunEntry};
 pub use lock::{LockInfo, LockTakeover, RunLock, probe as probe_lock};
@@ -55,10 +57,11 @@ pub use paths::{
 };
 pub use records::{
     AuditData, CaptureRecord, Control, ControlAction, Counts, EngineRecord, ErrorRecord,
-    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, OutputRepair,
-    RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord, Skip,
-    SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepStart, SubWorkflowEnd,
-    SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord, WorktreeRecord,
+    FailureRecord, Interrupt, IterationEnd, IterationStart, LockTakeoverRecord, ModelUsageRecord,
+    OutputRepair, RunEnd, RunOutcome, RunStart, RunUsage, SeedRecord, SessionHow, SessionRecord,
+    Skip, SkipIfRecord, SkipReason, StepEnd, StepKindName, StepOutcome, StepRetry, StepStart,
+    SubWorkflowEnd, SubWorkflowStart, TimeoutRecord, UsageRecord, Warning, WorkflowRecord,
+    WorktreeRecord,
 };
 pub use redact::{LineRedactor, REDACTED, Redactor, is_secret_env_name};
 pub use reserved_run::ReservedRun;

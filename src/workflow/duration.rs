@@ -44,35 +44,35 @@ pub fn read_limits(r: &MapReader<'_, '_>, sink: &mut Sink) -> StepLimits {
 
 /// A limit at `key`: a duration or `none`; anything else is the `duration` error.
 pub fn read_limit(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Limit> {
-    let node = r.get(key)?;
-    let parsed = match node {
-        Node::Str(text) => parse_limit(text),
-        other => Err(format!("{} is not a duration", other.describe())),
-    };
-    match parsed {
-        Ok(limit) => Some(limit),
-        Err(why) => {
-            sink.error_help(
-                "duration",
-                format!("invalid {key}: {why}"),
-                format!("{DURATION_HINT}, or \"none\" for no limit"),
-                r.path_of(key),
-                Target::Value,
-            );
-            None
-        }
-    }
+    read_with(r, key, sink, parse_limit, ", or \"none\" for no limit")
 }
 
 /// A duration at `key` (no `none`); anything else is the `duration` error.
 pub fn read_duration(r: &MapReader<'_, '_>, key: &str, sink: &mut Sink) -> Option<Duration> {
-    match read_limit(r, key, sink)? {
-        Limit::After(d) => Some(d),
-        Limit::Off => {
+    read_with(r, key, sink, parse, "")
+}
+
+/// The value at `key` parsed by `parse`; a failure is the `duration` error, its hint ending
+/// with `more`.
+fn read_with<T>(
+    r: &MapReader<'_, '_>,
+    key: &str,
+    sink: &mut Sink,
+    parse: fn(&str) -> Result<T, String>,
+    more: &str,
+) -> Option<T> {
+    let node = r.get(key)?;
+    let parsed = match node {
+        Node::Str(text) => parse(text),
+        other => Err(format!("{} is not a duration", other.describe())),
+    };
+    match parsed {
+        Ok(value) => Some(value),
+        Err(why) => {
             sink.error_help(
                 "duration",
-                format!("invalid {key}: \"none\" is not allowed here"),
-                DURATION_HINT.to_owned(),
+                format!("invalid {key}: {why}"),
+                format!("{DURATION_HINT}{more}"),
                 r.path_of(key),
                 Target::Value,
             );

@@ -33,6 +33,7 @@ pub const TOP_KEYS: &[&str] = &[
     "engine",
     "requires",
     "defaults",
+    "budget",
     "env",
     "steps",
 ];
@@ -47,6 +48,8 @@ pub const DEFAULTS_KEYS: &[&str] = &[
     "timeout",
     "idle_timeout",
     "launcher",
+    "retry",
+    "deny",
 ];
 
 /// The built-in engines and the options each accepts.
@@ -482,7 +485,7 @@ impl<'a> Analyzer<'a> {
             .list("requires", &mut self.sink)
             .map(|items| super::requires::read(items, &mut self.sink))
             .unwrap_or_default();
-        let (defaults, default_limits, default_launcher) = r
+        let (defaults, default_limits, default_launcher, default_retry, default_deny) = r
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
@@ -493,9 +496,12 @@ impl<'a> Analyzer<'a> {
                     &mut self.sink,
                     &mut super::launcher::plain_word,
                 );
-                (self.agent_settings(&reader), limits, launcher)
+                let retry = super::retry::read_retry(&reader, &mut self.sink);
+                let deny = super::retry::read_deny(&reader, &mut self.sink);
+                (self.agent_settings(&reader), limits, launcher, retry, deny)
             })
             .unwrap_or_default();
+        let budget = super::budget::read_budget(&r, &mut self.sink);
         let env = self.env(&r);
         let steps = match r.get("steps") {
             None => {
@@ -516,6 +522,9 @@ impl<'a> Analyzer<'a> {
             defaults,
             default_limits,
             default_launcher,
+            budget,
+            default_retry,
+            default_deny,
             env,
             steps: steps?,
             source: Source::Builtin(String::new()),

@@ -5,6 +5,7 @@
 //! [`loader`] with [`steps`] and [`validate`] (analysis into the [`model`], with [`Diagnostic`]s positioned by [`positions`]) →
 //! [`resolve`] (names to sources) → [`compose`] (every statically reachable sub-workflow).
 
+pub mod budget;
 pub mod builtin;
 pub mod compose;
 pub mod condition;
@@ -24,6 +25,7 @@ pub mod positions;
 mod repeated_keys;
 pub mod requires;
 pub mod resolve;
+pub mod retry;
 pub mod schema;
 pub mod steps;
 pub mod suggest;

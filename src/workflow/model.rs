@@ -27,6 +27,12 @@ pub struct Workflow {
     pub default_limits: super::duration::StepLimits,
     /// `defaults.launcher`: for the file's shell and agent steps (docs/launchers.md).
     pub default_launcher: Option<super::launcher::Launcher>,
+    /// The top-level `budget` (control.md §5): the run's, or in a sub-workflow file, that call's.
+    pub budget: Option<super::budget::Budget>,
+    /// `defaults.retry`: for the file's shell and headless steps.
+    pub default_retry: Option<super::retry::Retry>,
+    /// `defaults.deny`: for the file's headless steps.
+    pub default_deny: Option<super::retry::Deny>,
     pub env: Vec<(String, Template)>,
     pub steps: Vec<Step>,
     pub source: Source,
@@ -141,9 +147,15 @@ pub struct Step {
     pub limits: super::duration::StepLimits,
     /// `launcher:` on a shell or agent step: where its process runs (docs/launchers.md).
     pub launcher: Option<super::launcher::Launcher>,
+    /// `budget` (control.md §5), on headless agent steps and containers.
+    pub budget: Option<super::budget::Budget>,
     /// `worktree: true` (control.md §8): each branch of this parallel step runs in its own git
     /// worktree.
     pub worktree: bool,
+    /// `retry` (control.md §4), on shell and headless steps.
+    pub retry: Option<super::retry::Retry>,
+    /// `deny` (control.md §3), on headless steps.
+    pub deny: Option<super::retry::Deny>,
     /// `parallel` on a group (control.md §8): its children run at once, each a branch.
     pub parallel: Option<Parallel>,
     /// Where the step sits in its file, for diagnostics: `steps[2].steps[0]`.

@@ -68,6 +68,17 @@ pub fn schema() -> Value {
                 "type": "object",
                 "additionalProperties": {"type": ["string", "number", "boolean"]},
             },
+            "budget": {
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "description": "Cost and token limits (the run at the top level; headless agent steps and containers).",
+                "properties": {
+                    "max_cost_usd": {"type": "number", "exclusiveMinimum": 0, "description": "US dollars, as the CLIs report cost."},
+                    "max_tokens": {"type": "integer", "minimum": 1, "description": "Input + output tokens, cached input counted as input."},
+                    "warn_at": {"type": "number", "minimum": 0, "maximum": 1, "description": "Fraction at which a warning is printed once (default 0.8)."},
+                },
+            },
         }
     })
 }
@@ -134,6 +145,7 @@ fn top_key(key: &str) -> Value {
             "properties": object(DEFAULTS_KEYS, agent_key),
         }),
         "env" => json!({"$ref": "#/$defs/env"}),
+        "budget" => json!({"$ref": "#/$defs/budget"}),
         "steps" => json!({"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}}),
         _ => json!({}),
     }
@@ -167,6 +179,11 @@ fn agent_key(key: &str) -> Value {
             "description": "A duration such as 90s, 15m or 1h30m (shell and headless steps), or none.",
         }),
         "launcher" => json!({"$ref": "#/$defs/launcher"}),
+        "retry" => retry_schema(),
+        "deny" => json!({
+            "enum": ["warn", "fail"],
+            "description": "What a headless step does when tool calls were denied: warn (the default) or fail (class permission_denied).",
+        }),
         _ => json!({}),
     }
 }
@@ -196,6 +213,36 @@ fn launcher_def() -> Value {
                 },
             }
         ]
+    })
+}
+
+/// `retry`: a number of attempts, or the long form (control.md §4).
+fn retry_schema() -> Value {
+    let duration = json!({
+        "type": "string",
+        "minLength": 1,
+        "pattern": "^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$",
+    });
+    json!({
+        "description": "Try a failed shell or headless step again: the total number of tries (2 to 20), or attempts, backoff, max_delay, on and wait_for_reset.",
+        "oneOf": [
+            {"type": "integer", "minimum": 2, "maximum": 20},
+            {
+                "type": "object",
+                "required": ["attempts"],
+                "additionalProperties": false,
+                "properties": {
+                    "attempts": {"type": "integer", "minimum": 2, "maximum": 20},
+                    "backoff": duration,
+                    "max_delay": duration,
+                    "on": {
+                        "type": "array",
+                        "items": {"enum": crate::error::ErrorClass::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
+                    },
+                    "wait_for_reset": {"type": "boolean"},
+                },
+            },
+        ],
     })
 }
 
@@ -235,6 +282,7 @@ fn step_key(key: &str) -> Value {
         }),
         "workdir" => string("Working directory, relative to the project dir (template)."),
         "env" => json!({"$ref": "#/$defs/env"}),
+        "budget" => json!({"$ref": "#/$defs/budget"}),
         "skip_if" => json!({"type": "string", "pattern": "^(previous_success|sh:.*\\S.*)$"}),
         "when" => json!({
             "type": "string",

@@ -9,6 +9,7 @@ use super::duration::read_limits;
 use super::fields::{Location, MapReader, Target, YamlPath, push_number};
 use super::loader::{Analyzer, Call};
 use super::model::*;
+use super::retry::{read_deny, read_retry};
 use super::suggest::did_you_mean;
 use super::yaml::{Node, quote_short};
 
@@ -37,6 +38,9 @@ pub const STEP_KEYS: &[&str] = &[
     "timeout",
     "idle_timeout",
     "launcher",
+    "budget",
+    "retry",
+    "deny",
     "loop",
     "steps",
     "parallel",
@@ -45,7 +49,7 @@ pub const STEP_KEYS: &[&str] = &[
     "worktree",
 ];
 /// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &["retry"];
+pub const PLANNED_KEYS: &[&str] = &[];
 pub const LOOP_KEYS: &[&str] = &[
     "max",
     "over",
@@ -120,6 +124,7 @@ impl Kind {
             Kind::Shell => [
                 "timeout",
                 "idle_timeout",
+                "retry",
                 "mode",
                 "command",
                 "capture",
@@ -132,12 +137,21 @@ impl Kind {
             Kind::InteractiveShell => ["mode", "command", "workdir", "env"].contains(&key),
             Kind::Headless => {
                 AGENT.contains(&key)
-                    || ["capture", "output", "timeout", "idle_timeout"].contains(&key)
+                    || [
+                        "capture",
+                        "output",
+                        "timeout",
+                        "idle_timeout",
+                        "budget",
+                        "retry",
+                        "deny",
+                    ]
+                    .contains(&key)
             }
             Kind::Interactive => AGENT.contains(&key),
-            Kind::Loop => ["loop", "steps", "mode", "worktree"].contains(&key),
-            Kind::Sub => ["workflow", "params", "mode"].contains(&key),
-            Kind::Group => ["steps", "mode", "parallel", "worktree"].contains(&key),
+            Kind::Loop => ["loop", "steps", "mode", "worktree", "budget"].contains(&key),
+            Kind::Sub => ["workflow", "params", "mode", "budget"].contains(&key),
+            Kind::Group => ["steps", "mode", "parallel", "worktree", "budget"].contains(&key),
         }
     }
 }
@@ -181,6 +195,17 @@ fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
                 kind.label()
             ),
         )),
+        (
+            "retry",
+            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
+        ) => Some((
+            "retry-kind",
+            format!(
+                "\"retry\" is not allowed on {} steps; it applies to shell and headless steps \
+                 (use a loop with break_if to retry several steps)",
+                kind.label()
+            ),
+        )),
         ("idle_timeout", Kind::Loop | Kind::Sub | Kind::Group) => Some((
             "field-not-allowed",
             format!(
@@ -198,10 +223,14 @@ fn reason(key: &str, kind: Kind) -> &'static str {
     match key {
         "capture" => "; only shell and headless steps can capture output",
         "capture_stderr" => "; only shell steps can capture stderr",
+        "deny" => "; only headless agent steps have tool calls to deny",
         "session" | "cli" | "model" | "effort" | "agent" | "permissions" => {
             "; only agent steps (with \"prompt\") use it"
         }
         "params" => "; only sub-workflow steps (with \"workflow\") pass parameters",
+        "budget" => {
+            "; budgets limit headless agent steps and containers (loops, groups, sub-workflows)"
+        }
         "workdir" | "env" | "launcher" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
             "; set it on the steps inside"
         }
@@ -365,6 +394,9 @@ impl<'a> Analyzer<'a> {
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
         let launcher = self.launcher(r);
+        let budget = super::budget::read_budget(r, &mut self.sink);
+        let retry = read_retry(r, &mut self.sink);
+        let deny = read_deny(r, &mut self.sink);
         if matches!(kind, Some(Kind::Interactive | Kind::InteractiveShell)) && self.in_branch() {
             self.sink.error(
                 "interactive-in-parallel",
@@ -437,7 +469,10 @@ impl<'a> Analyzer<'a> {
             break_if,
             limits,
             launcher,
+            budget,
             worktree,
+            retry,
+            deny,
             parallel,
             yaml_path: String::new(),
         })

@@ -393,23 +393,12 @@ fn a_headless_agent_that_asks_the_user_fails_the_step_with_a_clear_message() {
         .stderr_contains(
             "agent-runner: step \"1/1 a\" failed: claude tried to ask the user a question \
              (\"Which database should I use?\"), but nobody can answer in a headless step; put the \
-             answer in the prompt, or make the step interactive\n",
+             answer in the prompt, or make the step interactive [agent_question]\n",
         )
         .run();
 }
 
 /// Whether a `.jsonl` file (a session of the fake claude) exists anywhere under `dir`.
 fn has_jsonl(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|entry| {
-            let path = entry.path();
-            if path.is_dir() {
-                has_jsonl(&path)
-            } else {
-                path.extension().is_some_and(|e| e == "jsonl")
-            }
-        })
+    crate::test::any_file_below(dir, &|path| path.extension().is_some_and(|e| e == "jsonl"))
 }

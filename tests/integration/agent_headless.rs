@@ -204,6 +204,7 @@ fn claude_stream_is_rendered_on_stdout_and_kept_in_output_files() {
             text: "All green.",
             cwd: &cwd,
             home: &home,
+            resets_at: 0,
             json: "",
         },
     );
@@ -232,7 +233,10 @@ fn claude_stream_is_rendered_on_stdout_and_kept_in_output_files() {
     assert_eq!(
         end["usage"],
         json!({"input_tokens": 12, "cached_input_tokens": 44000, "cache_creation_tokens": 2100,
-               "output_tokens": 310, "reasoning_tokens": 0})
+               "output_tokens": 310, "reasoning_tokens": 0, "total_tokens": 46422,
+               "models": {"claude-sonnet-5": {"input_tokens": 12, "cached_input_tokens": 44000,
+                   "cache_creation_tokens": 2100, "output_tokens": 310, "reasoning_tokens": 0,
+                   "cost_usd": 0.0421875}}})
     );
     assert_eq!(end["cost_usd"], 0.0421875);
     assert_eq!(end["num_turns"], 4);

@@ -14,6 +14,7 @@ const BUILTINS: &[&str] = &[
     "autonomous",
     "debate",
     "pr-job",
+    "parallel-tasks",
 ];
 
 #[test]
@@ -35,6 +36,7 @@ fn every_builtin_passes_validate() {
          ok: builtin:autonomous (2 files checked)\n\
          ok: builtin:debate (1 file checked)\n\
          ok: builtin:pr-job (3 files checked)\n\
+         ok: builtin:parallel-tasks (2 files checked)\n\
          ok: core:finalize-pr (1 file checked)\n",
     )
     .stderr("")
@@ -157,5 +159,14 @@ fn dry_run_pr_job() {
             "branch=fix/typo",
             "validate_command=make check",
         ],
+    );
+}
+
+#[test]
+fn dry_run_parallel_tasks() {
+    dry_run(
+        "builtin_parallel_tasks",
+        "parallel-tasks",
+        &["add-login", "max_parallel=2", "validate_command=make check"],
     );
 }

@@ -188,6 +188,29 @@ fn sessions_run_with_the_fake_clis() {
 }
 
 #[test]
+fn unattended_retries_its_flaky_check_and_runs_the_agents_within_their_budgets() {
+    let out = with_fakes(project(), "")
+        .args(["examples/unattended.yaml"])
+        .stderr_contains("  retry 2/3 in ")
+        .run();
+    assert_eq!(out.events("step_retry").len(), 1);
+    let turns = turns(&out);
+    assert_eq!(turns.len(), 2);
+    // claude is told what is left: the step's $0.50, then the rest of the run's $2.
+    assert!(
+        turns[0].argv.contains("--max-budget-usd 0.5000"),
+        "{}",
+        turns[0].argv
+    );
+    assert!(
+        turns[1].argv.contains("--max-budget-usd 1.9578"),
+        "{}",
+        turns[1].argv
+    );
+    assert_eq!(out.state()["budget"]["max_cost_usd"], 2.0);
+}
+
+#[test]
 fn structured_output_runs_with_the_fake_claude() {
     let out = with_fakes(
         project(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::test::{Output, Test, agent_workflow};
 
 /// The limit of control.md §9.
-const GONE_WITHIN: Duration = Duration::from_secs(2);
+pub const GONE_WITHIN: Duration = Duration::from_secs(2);
 
 /// The live (not zombie) processes whose environment mentions `marker`: `(pid, command name)`.
 pub fn processes_with(marker: &str) -> Vec<(i32, String)> {
@@ -59,15 +59,20 @@ fn killed_runner_leaves_nothing(test: Test, sleeps: usize) {
         count("sleep") >= sleeps
     });
     let _test = running.kill();
-    let killed = Instant::now();
+    all_gone_within(&marker, Instant::now(), "");
+}
+
+/// Asserts that every process whose environment names `marker` is gone within [`GONE_WITHIN`]
+/// of `killed` (the moment the runner was killed); `context` starts the failure message.
+pub fn all_gone_within(marker: &str, killed: Instant, context: &str) {
     loop {
-        let left = processes_with(&marker);
+        let left = processes_with(marker);
         if left.is_empty() {
             break;
         }
         assert!(
             killed.elapsed() < GONE_WITHIN,
-            "still running {GONE_WITHIN:?} after the runner was killed: {left:?}"
+            "{context}still running {GONE_WITHIN:?} after the runner was killed: {left:?}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }

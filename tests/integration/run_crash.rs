@@ -62,10 +62,10 @@ const WORKERS: u32 = 4;
 const KILLS: u32 = 5;
 
 /// xorshift64*: a small seeded generator.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -222,9 +222,29 @@ fn check_run(test: &Test, seed: u64) {
     );
 
     // After a recorded success, the same step (same path, same iteration) never starts again.
+    let starts = starts_never_after_success(&run.audit(), seed);
+    // Each side effect has a step_start behind it (appends come only from started steps), and
+    // a step ran more often than it started only if a start was lost with its record.
+    for path in &expected {
+        let count = log.lines().filter(|l| l == path).count() as u32;
+        assert!(
+            starts.contains_key(*path),
+            "seed {seed}: {path} ran without a step_start"
+        );
+        assert!(
+            count <= starts[*path],
+            "seed {seed}: {path} ran {count} times after {} starts",
+            starts[*path]
+        );
+    }
+}
+
+/// How often each step path started, from a run's audit `events`; asserts that no step started
+/// again after its success was recorded.
+pub fn starts_never_after_success(events: &[Value], seed: u64) -> BTreeMap<String, u32> {
     let mut succeeded = BTreeSet::new();
     let mut starts: BTreeMap<String, u32> = BTreeMap::new();
-    for event in run.audit() {
+    for event in events {
         let path = event["path"].as_str().unwrap_or("").to_owned();
         match event["event"].as_str() {
             Some("step_start") => {
@@ -240,20 +260,7 @@ fn check_run(test: &Test, seed: u64) {
             _ => {}
         }
     }
-    // Each side effect has a step_start behind it (appends come only from started steps), and
-    // a step ran more often than it started only if a start was lost with its record.
-    for path in &expected {
-        let count = log.lines().filter(|l| l == path).count() as u32;
-        assert!(
-            starts.contains_key(*path),
-            "seed {seed}: {path} ran without a step_start"
-        );
-        assert!(
-            count <= starts[*path],
-            "seed {seed}: {path} ran {count} times after {} starts",
-            starts[*path]
-        );
-    }
+    starts
 }
 
 /// One worker: crashed runs until it has landed its share of the kills.

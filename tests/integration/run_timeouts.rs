@@ -27,7 +27,7 @@ fn a_hung_shell_step_times_out_with_its_whole_group_and_fails_the_run() {
     .status(1)
     .stderr_contains("  timed out after 500ms (wall); stopping the command\n")
     .stderr_contains(
-        "agent-runner: step \"1/2 hang\" failed: step \"hang\" timed out after 500ms (wall)\n",
+        "agent-runner: step \"1/2 hang\" failed: step \"hang\" timed out after 500ms (wall) [timeout]\n",
     )
     .run();
     nothing_left(&out);

@@ -603,6 +603,15 @@ impl Running {
         let _ = self.stderr.join();
         Test::new_in(Some(self.test.tempdir))
     }
+
+    /// Like [`Running::kill`], keeping the environment given with `.env` (the fake CLIs' log,
+    /// script and session stores) for the next command.
+    pub fn kill_keeping_env(self) -> Test {
+        let env = self.test.env.clone();
+        let mut test = self.kill();
+        test.env = env;
+        test
+    }
 }
 
 /// The headless framing of agents.md §7, word for word, for step `step` of root workflow
@@ -637,4 +646,20 @@ pub fn line_starting(text: &str, prefix: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(prefix)).collect();
     assert_eq!(lines.len(), 1, "lines starting with {prefix:?} in:\n{text}");
     lines[0].to_owned()
+}
+
+/// Whether a file below `dir` (at any depth) satisfies `check`.
+pub fn any_file_below(dir: &Path, check: &dyn Fn(&Path) -> bool) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                any_file_below(&path, check)
+            } else {
+                check(&path)
+            }
+        })
 }

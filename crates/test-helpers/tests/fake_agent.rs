@@ -110,6 +110,7 @@ impl World {
                 root: false,
                 is_sandbox: true,
             },
+            max_budget_usd: None,
             output_schema: None,
         }
     }
@@ -277,7 +278,7 @@ fn sessions_live_where_the_real_clis_keep_them() {
             Permissions::Ask,
         );
         let failure = w.turn(&unknown, &[]).1.failure.unwrap();
-        assert_eq!(failure.class, ErrorClass::CliError, "{name}");
+        assert_eq!(failure.class, ErrorClass::SessionMissing, "{name}");
         assert!(
             failure
                 .message
@@ -394,6 +395,37 @@ fn scripts_drive_each_turn() {
     assert_eq!(w.turn(&inv, &env).1.final_text.as_deref(), Some("Done."));
     let turns: Vec<_> = w.log().iter().map(|l| l["turn"].clone()).collect();
     assert_eq!(turns, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn by_prompt_scripts_pick_each_turn_by_its_prompt_and_cli() {
+    let w = World::new();
+    let script = w.script(
+        "by_prompt:\n  - {contains: \"do the\", cli: codex, turns: [[{text: codex one}], [{text: codex two}]]}\n  - {contains: \"do the\", turns: [[{text: any one}]]}\nturns: [[{text: unmatched}]]\n",
+    );
+    let script = script.display().to_string();
+    let env = [("FAKE_AGENT_SCRIPT", script.as_str())];
+    let inv = |cli: &str, prompt: &str| {
+        let mut inv = w.invocation(
+            cli,
+            AgentMode::Headless,
+            SessionRequest::New { preassigned: None },
+            Permissions::Ask,
+        );
+        inv.prompt = prompt.into();
+        inv
+    };
+    let answer = |inv: &Invocation| w.turn(inv, &env).1.final_text.unwrap_or_default();
+    // Each rule counts its own turns, whatever the others did in between.
+    assert_eq!(answer(&inv("claude", "-do the step")), "any one");
+    assert_eq!(answer(&inv("codex", "-do the step")), "codex one");
+    assert_eq!(answer(&inv("claude", "-something else")), "unmatched");
+    assert_eq!(answer(&inv("codex", "-do the step")), "codex two");
+    assert_eq!(answer(&inv("claude", "-do the step")), "Done.");
+    assert_eq!(answer(&inv("claude", "-something else")), "Done.");
+    // The logged turn numbers stay global.
+    let turns: Vec<_> = w.log().iter().map(|l| l["turn"].clone()).collect();
+    assert_eq!(turns, vec![1, 2, 3, 4, 5, 6]);
 }
 
 #[test]

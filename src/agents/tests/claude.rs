@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::agents::claude::{Claude, ClaudeParser, ROOT_FULL_MESSAGE, project_key};
-use crate::agents::{Adapter, BuildError, ErrorClass, Stdin, Usage};
+use crate::agents::{Adapter, BuildError, ErrorClass, ModelUsage, Stdin, Usage};
 use crate::workflow::model::Effort;
 
 fn argv(i: &Invocation) -> Vec<String> {
@@ -257,6 +257,11 @@ fn parses_a_successful_turn() {
     assert_eq!(
         done,
         Completion {
+            models: vec![ModelUsage {
+                model: "claude-sonnet-5".into(),
+                usage,
+                cost_usd: Some(0.0421875),
+            }],
             session_id: Some(SID.into()),
             final_text: Some(ANSWER.into()),
             usage: Some(usage),
@@ -264,6 +269,7 @@ fn parses_a_successful_turn() {
             num_turns: Some(4),
             structured: None,
             failure: None,
+            denials: Vec::new(),
         }
     );
 }
@@ -324,10 +330,10 @@ fn is_error_fails_even_with_exit_zero_and_subtype_success() {
 }
 
 #[test]
-fn unknown_session_names_the_workdir() {
+fn unknown_session_is_session_missing_and_names_the_workdir() {
     let (_, done) = parse_fixture(parser(Some(SID)), "claude", "no_conversation");
     let failure = done.failure.unwrap();
-    assert_eq!(failure.class, ErrorClass::CliError);
+    assert_eq!(failure.class, ErrorClass::SessionMissing);
     assert_eq!(
         failure.message,
         format!("claude has no session {SID} for /work/proj")
@@ -335,13 +341,13 @@ fn unknown_session_names_the_workdir() {
 }
 
 #[test]
-fn api_errors_warn_then_fail_with_the_last_text_as_answer() {
+fn api_errors_warn_then_fail_as_overloaded_with_the_last_text_as_answer() {
     let (events, done) = parse_fixture(parser(Some(SID)), "claude", "api_error");
     assert!(events.contains(&AgentEvent::Warning {
         message: "API request failed, retrying (1/10): overloaded".into()
     }));
     let failure = done.failure.unwrap();
-    assert_eq!(failure.class, ErrorClass::CliError);
+    assert_eq!(failure.class, ErrorClass::Overloaded);
     assert_eq!(failure.message, "API Error: Repeated 529 Overloaded errors");
     assert_eq!(done.final_text.as_deref(), Some("Starting on it."));
 }
@@ -480,10 +486,40 @@ fn asking_the_user_fails_a_headless_step() {
     }
     let completion = p.finish(&ExitInfo::code(0));
     let failure = completion.failure.expect("the step fails");
-    assert_eq!(failure.class, ErrorClass::CliError);
+    assert_eq!(failure.class, ErrorClass::AgentQuestion);
     assert_eq!(
         failure.message,
         "claude tried to ask the user a question (\"Which database?\"), but nobody can answer in a \
          headless step; put the answer in the prompt, or make the step interactive"
     );
+}
+
+#[test]
+fn the_failure_classes_come_from_claudes_structured_fields() {
+    for (fixture, class) in [
+        ("rate_limited", ErrorClass::RateLimit),
+        ("usage_limit", ErrorClass::Quota),
+        ("connection_lost", ErrorClass::Network),
+        ("max_turns", ErrorClass::MaxTurns),
+        ("api_error", ErrorClass::Overloaded),
+    ] {
+        let (_, done) = parse_fixture(parser(Some(SID)), "claude", fixture);
+        let failure = done.failure.expect(fixture);
+        assert_eq!(failure.class, class, "{fixture}: {}", failure.message);
+    }
+    let (_, quota) = parse_fixture(parser(Some(SID)), "claude", "usage_limit");
+    let failure = quota.failure.unwrap();
+    assert_eq!(failure.message, "You've hit your usage limit · resets 3pm");
+    assert_eq!(
+        failure.reset_at,
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(super::RESETS_AT))
+    );
+}
+
+#[test]
+fn denied_tool_calls_are_listed_from_the_result() {
+    let (events, done) = parse_fixture(parser(Some(SID)), "claude", "denied");
+    assert!(!events.iter().any(|e| matches!(e, AgentEvent::Raw { .. })));
+    assert_eq!(done.failure, None);
+    assert_eq!(done.denials, ["Bash(rm -rf build)", "WebFetch"]);
 }

@@ -230,6 +230,7 @@ fn parses_a_successful_turn() {
     assert_eq!(
         done,
         Completion {
+            models: Vec::new(),
             session_id: Some(SID.into()),
             final_text: Some(ANSWER.into()),
             usage: Some(usage),
@@ -237,6 +238,7 @@ fn parses_a_successful_turn() {
             num_turns: Some(1),
             structured: None,
             failure: None,
+            denials: Vec::new(),
         }
     );
 }
@@ -270,7 +272,7 @@ fn reconnects_are_warnings_and_no_turn_completed_fails() {
 }
 
 #[test]
-fn turn_failed_is_cli_error_with_its_message() {
+fn a_turn_failed_on_a_lost_stream_is_network_with_its_message() {
     let (events, done) = parse_fixture(parser(None), "codex", "turn_failed");
     assert!(
         events
@@ -278,7 +280,7 @@ fn turn_failed_is_cli_error_with_its_message() {
             .any(|e| matches!(e, AgentEvent::Final { is_error: true, .. }))
     );
     let failure = done.failure.unwrap();
-    assert_eq!(failure.class, ErrorClass::CliError);
+    assert_eq!(failure.class, ErrorClass::Network);
     assert!(
         failure
             .message
@@ -298,13 +300,16 @@ fn unauthorized_is_cli_auth() {
 }
 
 #[test]
-fn unknown_thread_is_cli_error() {
+fn unknown_thread_is_session_missing() {
     let (events, done) = parse_fixture(parser(Some(SID)), "codex", "no_rollout");
     assert!(events.is_empty());
     let failure = done.failure.unwrap();
     assert_eq!(
         (failure.class, failure.message),
-        (ErrorClass::CliError, format!("codex has no session {SID}"))
+        (
+            ErrorClass::SessionMissing,
+            format!("codex has no session {SID}")
+        )
     );
     assert_eq!(done.session_id.as_deref(), Some(SID));
 }
@@ -412,4 +417,17 @@ fn preflight_and_hints() {
     assert_eq!(Codex.not_logged_in().class, ErrorClass::CliAuth);
     assert!(!Codex.capabilities().preassigned_session_id);
     assert!(!Codex.capabilities().cost);
+}
+
+#[test]
+fn codex_failures_land_in_their_classes() {
+    for (fixture, class) in [
+        ("rate_limited", ErrorClass::RateLimit),
+        ("usage_limit", ErrorClass::Quota),
+        ("asks_user", ErrorClass::AgentQuestion),
+    ] {
+        let (_, done) = parse_fixture(parser(None), "codex", fixture);
+        let failure = done.failure.expect(fixture);
+        assert_eq!(failure.class, class, "{fixture}: {}", failure.message);
+    }
 }

@@ -12,6 +12,8 @@ use crate::agents::{
 };
 use crate::workflow::model::{AgentMode, Permissions};
 
+/// `{{resets_at}}` in the fixtures the adapter tests parse.
+pub const RESETS_AT: u64 = 1_900_000_000;
 pub const SID: &str = "5b2f8a8e-1111-4222-8333-444455556666";
 pub const ANSWER: &str = "All 12 tests pass.\nNothing is left undone.";
 
@@ -36,6 +38,7 @@ pub fn inv(
         extra_args: Vec::new(),
         runner_exe: PathBuf::from("/usr/local/bin/agent-runner"),
         host: HostFacts::default(),
+        max_budget_usd: None,
         output_schema: None,
     }
 }
@@ -78,6 +81,7 @@ pub fn parse_fixture(
             text: ANSWER,
             cwd: "/work/proj",
             home: "/home/u",
+            resets_at: RESETS_AT,
             json: STRUCTURED,
         },
     );

@@ -382,7 +382,7 @@ fn gemini_stream() {
     assert_eq!(out.failure.unwrap().class, ErrorClass::CliAuth);
     let (_, limit) = parse(&Gemini, new_session(), "turn_limit");
     let failure = limit.failure.unwrap();
-    assert_eq!(failure.class, ErrorClass::CliError);
+    assert_eq!(failure.class, ErrorClass::MaxTurns);
     assert!(failure.message.starts_with("Reached max session turns"));
     let (_, missing) = parse(&Gemini, resume(), "no_session");
     assert_eq!(

@@ -4,7 +4,10 @@
 //! binary again (with [`WATCHDOG_ARG`]), in a process group of its own, reading a pipe from the
 //! runner. The runner writes `+<pgid>` when it starts a process group for a step (shell command,
 //! `skip_if: sh:`, headless agent, interactive agent, engine hook) and `-<pgid>` once it has
-//! reaped it: one short write per process, nothing else per step.
+//! reaped it: one short write per process, nothing else per step. A process the runner starts
+//! itself also announces its own group on the pipe between fork and exec
+//! ([`announce_at_exec`]), so a runner killed right after a spawn, before its own write, leaves
+//! nothing behind either: the group is listed before the process can run (or fork) anything.
 //!
 //! When the runner ends in any way, SIGKILL and OOM included, the kernel closes its end of the
 //! pipe and the watchdog sees end-of-file. It then stops every group still listed, together with
@@ -64,6 +67,70 @@ impl Drop for Watched {
         if let Some(pgid) = self.0 {
             send(&format!("-{pgid}\n"));
         }
+    }
+}
+
+/// Makes the process `command` starts write `+<its pid>` to the watchdog's pipe between fork and
+/// exec (it leads its own group: `process_group(0)` runs before this hook). Starts the watchdog
+/// if needed; without one (library tests, a failed start) it changes nothing.
+pub fn announce_at_exec(command: &mut std::process::Command) {
+    let Some(fd) = pipe_fd() else {
+        return;
+    };
+    // SAFETY: the hook runs in the child between fork and exec and makes only async-signal-safe
+    // calls (getpid, sigaction, write) on a stack buffer; `fd` stays open in the runner for the
+    // life of the process (the pipe is never closed while the runner runs).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, move || {
+            announce(fd);
+            Ok(())
+        });
+    }
+}
+
+/// Starts the watchdog now if it is not running yet (for spawns without a pre-exec hook).
+pub fn start_early() {
+    let _ = pipe_fd();
+}
+
+/// The raw descriptor of the pipe to the watchdog, starting the watchdog if needed.
+fn pipe_fd() -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    let exe = EXE.get()?;
+    let mut pipe = PIPE.lock().ok()?;
+    let pipe = pipe.get_or_insert_with(|| start(exe));
+    pipe.stdin.as_ref().map(AsRawFd::as_raw_fd)
+}
+
+/// In a forked child: writes `+<pid>\n` to `fd` in one write (atomic on a pipe). SIGPIPE is
+/// ignored around the write, so a watchdog that has gone does not kill the step.
+fn announce(fd: std::os::fd::RawFd) {
+    use nix::sys::signal::{SigHandler, signal};
+    let mut line = [0u8; 24];
+    let mut end = line.len();
+    line[end - 1] = b'\n';
+    end -= 1;
+    let mut pid = nix::unistd::getpid().as_raw().unsigned_abs();
+    loop {
+        end -= 1;
+        line[end] = b'0' + (pid % 10) as u8;
+        pid /= 10;
+        if pid == 0 {
+            break;
+        }
+    }
+    end -= 1;
+    line[end] = b'+';
+    // SAFETY: setting SIGPIPE's disposition installs no handler code.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigIgn);
+    }
+    // SAFETY: `fd` is the runner's open pipe descriptor, inherited by this child until exec.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let _ = nix::unistd::write(borrowed, &line[end..]);
+    // SAFETY: as above.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
     }
 }
 

@@ -38,6 +38,8 @@ pub struct HeadlessEnd {
     pub status: Option<ExitStatus>,
     /// The limit that stopped the agent.
     pub timed_out: Option<Expired>,
+    /// The exceeded budget that stopped the agent.
+    pub halted: Option<String>,
     pub stderr_tail: String,
 }
 
@@ -78,14 +80,16 @@ pub async fn run(
         Some(task) => task.await.map_err(std::io::Error::other)??,
         None => String::new(),
     };
-    let (status, timed_out) = match finished {
-        Finished::Exited(status) => (Some(status), None),
-        Finished::Interrupted => (None, None),
-        Finished::TimedOut(expired) => (None, Some(expired)),
+    let (status, timed_out, halted) = match finished {
+        Finished::Exited(status) => (Some(status), None, None),
+        Finished::Interrupted => (None, None, None),
+        Finished::TimedOut(expired) => (None, Some(expired), None),
+        Finished::Halted(why) => (None, None, Some(why)),
     };
     Ok(HeadlessEnd {
         status,
         timed_out,
+        halted,
         stderr_tail,
     })
 }

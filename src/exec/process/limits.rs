@@ -20,6 +20,8 @@ pub struct Limits {
     pub grace: Duration,
     /// Told the moment a limit is reached, before the group is stopped.
     pub notice: Option<mpsc::UnboundedSender<Expired>>,
+    /// Set when a budget may stop the child (control.md §5): it is stopped like a reached limit.
+    pub halt: Option<super::super::budget::Halt>,
 }
 
 /// Which limit was reached.

@@ -33,6 +33,8 @@ pub enum Finished {
     Interrupted,
     /// A limit was reached; the group has been stopped (SIGTERM, grace, SIGKILL) and reaped.
     TimedOut(Expired),
+    /// A budget was exceeded (the reason); the group has been stopped like a reached limit.
+    Halted(String),
 }
 
 /// A command for a non-interactive child: its own process group, stdin from `/dev/null`, stdout
@@ -46,6 +48,7 @@ pub fn group_command(program: &str, workdir: &std::path::Path) -> tokio::process
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    guard::announce_at_exec(command.as_std_mut());
     command
 }
 
@@ -83,6 +86,11 @@ pub async fn wait_or_stop(
         tokio::select! {
             status = child.wait() => return status.map(Finished::Exited),
             () = interrupts.stop_requested() => {}
+            () = halted(limits) => {
+                term_then_kill(child, pid, interrupts, limits.grace).await?;
+                let why = limits.halt.as_ref().and_then(|h| h.reason()).unwrap_or_default();
+                return Ok(Finished::Halted(why));
+            }
             () = sleep_until(deadline) => {
                 // An idle limit moves with output: only a limit still reached now counts.
                 if let Some((at, expired)) = limits.next(spawned, activity)
@@ -101,6 +109,14 @@ pub async fn wait_or_stop(
         stop_group(child, pid, interrupts).await?;
     }
     Ok(Finished::Interrupted)
+}
+
+/// Resolves when a budget asks the child to stop (never without a halt).
+async fn halted(limits: &Limits) {
+    match &limits.halt {
+        Some(halt) => halt.stopped().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -113,7 +113,8 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
     let stderr = join(stderr).await?;
     let (status, timed_out) = match finished {
         Finished::Exited(status) => (Some(status), None),
-        Finished::Interrupted => (None, None),
+        // Shell steps have no budget: nothing halts them.
+        Finished::Interrupted | Finished::Halted(_) => (None, None),
         Finished::TimedOut(expired) => (None, Some(expired)),
     };
     Ok(ShellOutcome {

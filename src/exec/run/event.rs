@@ -9,8 +9,8 @@ use crate::agents::render::Target;
 use crate::engine::HookRecord;
 use crate::state::{
     AgentFrame, BranchState, Control, IterationEnd, IterationStart, LastFailure, LastSession,
-    LoopFrame, NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepResult, StepStart,
-    SubWorkflowEnd, SubWorkflowFrame, SubWorkflowStart,
+    LoopFrame, NamedSession, Outcome, SessionRecord, Skip, StepEnd, StepResult, StepRetry,
+    StepStart, SubWorkflowEnd, SubWorkflowFrame, SubWorkflowStart,
 };
 
 use super::super::context::ScopeRef;
@@ -152,6 +152,15 @@ pub enum Event {
     Control { path: String, record: Control },
 
     // ----- containers -----
+    /// A step with `retry` is about to start try `attempt` (stored with its start).
+    RetryAttempt { depth: usize, attempt: u32 },
+    /// A failed try is tried again after a delay: the console `line` and `step_retry`.
+    Retrying {
+        path: String,
+        line: String,
+        record: StepRetry,
+    },
+
     /// A loop's frozen plan, stored before the loop starts.
     LoopPlanned { depth: usize, plan: LoopFrame },
     /// A loop iteration starts: its heading, and its body's first frame unless resumed.

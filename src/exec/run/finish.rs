@@ -97,7 +97,7 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
             // eprint_line redacts the whole line.
             eprint_line(&format!(
                 "agent-runner: step \"{display}\" failed: {}",
-                failure.message
+                super::step::shown_message(&failure)
             ));
             eprint_line(&resume_hint);
         }

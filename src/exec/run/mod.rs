@@ -8,6 +8,7 @@ mod branches;
 mod conditions;
 pub mod event;
 pub mod finish;
+mod retry;
 mod slots;
 pub mod start;
 pub mod step;

@@ -5,6 +5,7 @@
 //! load the configuration (exit 3), bind parameters (exit 2), preflight the agent CLIs (exit 4),
 //! then create the run dir, take the lock and write the first state before any step runs.
 
+use super::super::budget::{Spent, Tracker, in_force, spent_in_audit};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -152,6 +153,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     doc.params = params;
     doc.secret_params = secret_names;
     doc.seed_session = request.seed_session.as_deref().map(parse_seed);
+    doc.budget = in_force::for_new_run(global.budget, &workflow, &config);
     doc.position = Some(Frame::pending(
         0,
         workflow
@@ -163,7 +165,7 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
     if let Some(from) = &request.from {
         doc.position = Some(super::super::from::chain_to(&mut loader, &workflow, from)?);
     }
-    let d = open_runtime(
+    let mut d = open_runtime(
         doc,
         run_dir,
         loader,
@@ -186,6 +188,10 @@ async fn run_new_async(request: RunRequest, global: &Global) -> Result<i32, RunE
         "agent-runner: {running} workflow \"{}\" (run {run_id})",
         workflow.name
     ));
+    let budget_in_force = d.writer().doc().budget;
+    if let Some(warning) = in_force::cost_blind_warning(budget_in_force, &workflow, &config) {
+        d.warn("", "budget", &warning);
+    }
     d.writer().console().info("");
     let mut skipped = Vec::new();
     if let Some(from) = &request.from {
@@ -262,6 +268,7 @@ async fn resume_async(
     }
     doc.status = RunStatus::Running;
     doc.last_failure = None;
+    doc.budget = in_force::for_resume(global.budget, doc.budget);
     let resume_from = doc.position_path();
     let mut d = open_runtime(
         doc,
@@ -402,6 +409,11 @@ fn open_runtime(
             }
         });
     }
+    let spent = match doc.budget {
+        Some(_) => spent_in_audit(&run_dir.audit_path(), ""),
+        None => Spent::default(),
+    };
+    let budget = Arc::new(Tracker::new(in_force::as_budget(doc.budget), spent));
     let signal = SignalName::default();
     let interrupts = Interrupts::listen(signal.clone()).map_err(RunError::Signals)?;
     let settings = RunSettings {
@@ -438,6 +450,7 @@ fn open_runtime(
         slots,
         run_dir: run_dir_path,
         halt: super::super::signals::Halt::new(),
+        budget,
     };
     let d = Runtime::new(shared, interrupts);
     if let Some(takeover) = takeover {

@@ -43,8 +43,10 @@ pub struct At<'a> {
     pub step: &'a Step,
     pub display: &'a str,
     pub audit_path: &'a str,
-    /// The step had started before (a resumed run continues it).
+    /// The step had started before (a resumed run continues it, a retried one too).
     pub resuming: bool,
+    /// The failure of the previous try of a retried step (its agent continues with it said).
+    pub previous_failure: Option<&'a Failure>,
 }
 
 impl Runtime {
@@ -78,6 +80,10 @@ impl Runtime {
                 false
             }
         };
+        // An exceeded budget ends the run whatever the step says (control.md §5).
+        let over_budget =
+            matches!(&end, End::Failed(f) if f.class == crate::error::ErrorClass::Budget);
+        let step_breaks = step_breaks && !over_budget;
         let path = at.audit_path.to_owned();
         let shown = |line: EndLine, message: Option<String>| Event::EndShown {
             line,
@@ -128,8 +134,9 @@ impl Runtime {
                 record.error = Some(FailureRecord {
                     class: Some(failure.class),
                     message: Some(failure.message.clone()),
+                    reset_at: failure.reset_at.map(crate::state::time::format_rfc3339),
                 });
-                let message = Some(failure.message.clone());
+                let message = Some(shown_message(&failure));
                 if step_breaks {
                     self.emit(shown(EndLine::Failed { continued: false }, message))?;
                     record.continued = Some(true);
@@ -140,7 +147,7 @@ impl Runtime {
                     })?;
                     return Ok(Some(End::Break));
                 }
-                if at.step.continue_on_failure {
+                if at.step.continue_on_failure && !over_budget {
                     record.continued = Some(true);
                     self.advance(at, Some(Outcome::Failed))?;
                     self.emit(shown(EndLine::Failed { continued: true }, message))?;
@@ -183,6 +190,16 @@ impl Runtime {
             loop_depth,
             matched: matched.to_owned(),
         })
+    }
+}
+
+/// A failure's message as the console shows it: with its class after it when the class is one
+/// of control.md §3 (`rate limited [rate_limit]`).
+pub fn shown_message(failure: &Failure) -> String {
+    if failure.class.shown() {
+        format!("{} [{}]", failure.message, failure.class)
+    } else {
+        failure.message.clone()
     }
 }
 

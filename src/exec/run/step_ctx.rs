@@ -172,6 +172,11 @@ impl<'r, 'a> StepCtx<'r, 'a> {
         self.rt.interrupts.clone()
     }
 
+    /// The run's budgets (control.md §5), shared with every running step.
+    pub fn budget(&self) -> Arc<super::super::budget::Tracker> {
+        self.rt.budget.clone()
+    }
+
     /// `/abort` in an interactive step: the run stops as if interrupted by a signal.
     pub fn abort(&mut self) {
         let signal = self.rt.signal.clone();

@@ -77,6 +77,8 @@ pub struct Shared {
     pub run_dir: PathBuf,
     /// Halts every parallel branch of the run ([`Runtime::stop_all_branches`]).
     pub halt: Halt,
+    /// The run's budgets and what its steps spend (control.md §5), shared by every branch.
+    pub budget: Arc<super::super::budget::Tracker>,
 }
 
 /// One walker of a run: the top-level walk, or one branch of a parallel step. Executors never
@@ -272,12 +274,16 @@ impl Runtime {
                     display: &display,
                     audit_path: &audit_path,
                     resuming,
+                    previous_failure: None,
                 };
                 let started = Instant::now();
-                // `when` first, then `skip_if`; a step a resume re-enters is not checked again.
-                let checked = match resuming {
-                    true => None,
-                    false => match self.check_when(&at)? {
+                // A budget at its limit first, then `when`, then `skip_if`; a step a resume
+                // re-enters is not checked again (but is refused at a limit).
+                let refused = self.budget.refusal(&audit_path, step.budget);
+                let checked = match (refused, resuming) {
+                    (Some(why), _) => Some(Err(Failure::new(ErrorClass::Budget, why))),
+                    (None, true) => None,
+                    (None, false) => match self.check_when(&at)? {
                         None => self.check_skip(&at, previous).await?,
                         decided => decided,
                     },
@@ -297,7 +303,12 @@ impl Runtime {
                         })?;
                         Report::failed(failure)
                     }
-                    None => self.run_step(&at).await?,
+                    None => {
+                        if let Some(end) = self.run_attempts(&at, started).await? {
+                            return Ok(end);
+                        }
+                        continue;
+                    }
                 };
                 if let Some(end) = self.finish_step(&at, report, started)? {
                     return Ok(end);

@@ -26,6 +26,12 @@ pub async fn run(cx: &mut StepCtx<'_, '_>) -> Result<Report, RunError> {
     {
         return stub::run(cx, &stubs).await;
     }
+    // A loop's or group's budget limits its steps while it runs (a sub-workflow's is entered
+    // once its file is loaded).
+    let _scope = match &step.kind {
+        StepKind::Loop(_) | StepKind::Group(_) => budget_scope(cx, None),
+        _ => None,
+    };
     match &step.kind {
         StepKind::Shell(shell) => shell::run(cx, shell).await,
         StepKind::Agent(agent) => agent::run(cx, agent).await,
@@ -33,6 +39,22 @@ pub async fn run(cx: &mut StepCtx<'_, '_>) -> Result<Report, RunError> {
         StepKind::Group(children) => group::run(cx, children).await,
         StepKind::SubWorkflow(call) => sub_workflow::run(cx, call).await,
     }
+}
+
+/// Enters the budget of the container of `cx`, with a called file's own `file_budget`.
+fn budget_scope(
+    cx: &StepCtx<'_, '_>,
+    file_budget: Option<crate::workflow::budget::Budget>,
+) -> Option<super::budget::scope::ScopeGuard> {
+    let audit_log = cx.run_dir().join(crate::state::AUDIT_FILE);
+    super::budget::scope::enter(
+        &cx.budget(),
+        cx.at.step,
+        cx.at.audit_path,
+        file_budget,
+        &audit_log,
+        cx.at.resuming,
+    )
 }
 
 /// The id of the first step of a child list (empty for an empty list).

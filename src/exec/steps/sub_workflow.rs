@@ -114,6 +114,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, call: &SubWorkflowStep) -> Result<Rep
         },
     };
     let body = at.ctx.sub_workflow(workflow.clone(), depth, path, engine);
+    let _scope = super::budget_scope(cx, workflow.budget);
     let end = match cx.run_list(&body, &workflow.steps).await? {
         End::Break => End::Success,
         other => other,

@@ -45,6 +45,7 @@ pub fn limits(
         idle,
         grace: config.kill_grace.unwrap_or(KILL_GRACE),
         notice: Some(tx),
+        halt: None,
     };
     (limits, rx)
 }

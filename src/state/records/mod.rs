@@ -25,8 +25,8 @@ pub use run::{
 };
 pub use session::{Control, ControlAction, SessionHow, SessionRecord};
 pub use step::{
-    CaptureRecord, FailureRecord, OutputRepair, Skip, SkipIfRecord, SkipReason, StepEnd,
-    StepKindName, StepOutcome, StepStart, TimeoutRecord, UsageRecord,
+    CaptureRecord, FailureRecord, ModelUsageRecord, OutputRepair, Skip, SkipIfRecord, SkipReason,
+    StepEnd, StepKindName, StepOutcome, StepRetry, StepStart, TimeoutRecord, UsageRecord,
 };
 
 use super::AuditEvent;
@@ -38,6 +38,7 @@ pub enum AuditData {
     RunEnd(RunEnd),
     StepStart(StepStart),
     StepEnd(StepEnd),
+    StepRetry(StepRetry),
     Skip(Skip),
     IterationStart(IterationStart),
     IterationEnd(IterationEnd),
@@ -64,6 +65,7 @@ impl AuditData {
             AuditData::RunEnd(_) => AuditEvent::RunEnd,
             AuditData::StepStart(_) => AuditEvent::StepStart,
             AuditData::StepEnd(_) => AuditEvent::StepEnd,
+            AuditData::StepRetry(_) => AuditEvent::StepRetry,
             AuditData::Skip(_) => AuditEvent::Skip,
             AuditData::IterationStart(_) => AuditEvent::IterationStart,
             AuditData::IterationEnd(_) => AuditEvent::IterationEnd,
@@ -92,6 +94,7 @@ impl AuditData {
             AuditData::RunEnd(r) => value(r),
             AuditData::StepStart(r) => value(r),
             AuditData::StepEnd(r) => value(r),
+            AuditData::StepRetry(r) => value(r),
             AuditData::Skip(r) => value(r),
             AuditData::IterationStart(r) => value(r),
             AuditData::IterationEnd(r) => value(r),
@@ -123,6 +126,7 @@ impl AuditData {
             "run_end" => typed(data, AuditData::RunEnd),
             "step_start" => typed(data, AuditData::StepStart),
             "step_end" => typed(data, AuditData::StepEnd),
+            "step_retry" => typed(data, AuditData::StepRetry),
             "skip" => typed(data, AuditData::Skip),
             "iteration_start" => typed(data, AuditData::IterationStart),
             "iteration_end" => typed(data, AuditData::IterationEnd),

@@ -270,6 +270,30 @@ pub struct StepEnd {
         deserialize_with = "lenient::option"
     )]
     pub timeout: Option<TimeoutRecord>,
+    /// Which attempt of a retried step this is (control.md §4), as its `step_start.attempt`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub attempt: Option<u32>,
+    /// How many tool calls the CLI denied (control.md §3).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub denied: Option<u64>,
+}
+
+/// `step_retry{attempt, class, message, delay_ms}`: a failed attempt is tried again after the
+/// delay; `attempt` is the try that comes next.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StepRetry {
+    pub attempt: u32,
+    #[serde(deserialize_with = "lenient::option")]
+    pub class: Option<ErrorClass>,
+    pub message: String,
+    pub delay_ms: u64,
 }
 
 /// `timeout{kind, limit_ms}` of a step stopped by a limit: `kind` is `wall` or `idle`.
@@ -288,7 +312,7 @@ pub struct OutputRepair {
     pub errors: Vec<crate::workflow::output::SchemaError>,
 }
 
-/// `error{class,message}` of a failed step.
+/// `error{class,message[,reset_at]}` of a failed step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FailureRecord {
@@ -296,6 +320,12 @@ pub struct FailureRecord {
     pub class: Option<ErrorClass>,
     #[serde(deserialize_with = "lenient::option")]
     pub message: Option<String>,
+    /// When a `quota` resets (RFC 3339), if the CLI said so.
+    #[serde(
+        deserialize_with = "lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reset_at: Option<String>,
 }
 
 /// `capture{name,bytes}` of a step that stored a capture.
@@ -307,7 +337,7 @@ pub struct CaptureRecord {
 }
 
 /// An agent step's token usage; a reader keeps only the figures the line has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UsageRecord {
     #[serde(
@@ -335,6 +365,31 @@ pub struct UsageRecord {
         deserialize_with = "lenient::option"
     )]
     pub reasoning_tokens: Option<u64>,
+    /// The tokens budgets count: input and output, cached input counted as input.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub total_tokens: Option<u64>,
+    /// The split by model (claude `modelUsage`), by model name.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::option"
+    )]
+    pub models: Option<std::collections::BTreeMap<String, ModelUsageRecord>>,
+}
+
+/// One model's share of a step's usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelUsageRecord {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// Why a step was skipped.

@@ -447,7 +447,12 @@ impl Writer {
                 let frame = self.frame_mut(step.depth);
                 frame.state = FrameState::Running;
                 frame.attempt += 1;
-                start.attempt = Some(frame.attempt);
+                // A retried step counts its tries (control.md §4); others their starts.
+                start.attempt = Some(if frame.retry_attempt > 0 {
+                    frame.retry_attempt
+                } else {
+                    frame.attempt
+                });
                 let has_agent = frame.agent.is_some();
                 self.record(&step.path, &AuditData::StepStart(*start))?;
                 // Not waited for: a start that is lost only runs the step again. An agent's
@@ -595,6 +600,13 @@ impl Writer {
             }
             Event::Control { path, record } => {
                 let _ = self.record(&path, &AuditData::Control(record));
+            }
+            Event::RetryAttempt { depth, attempt } => {
+                self.frame_mut(depth).retry_attempt = attempt;
+            }
+            Event::Retrying { path, line, record } => {
+                self.console.line(&line);
+                self.record(&path, &AuditData::StepRetry(record))?;
             }
             Event::OutputRepair { path, record } => {
                 self.record(&path, &AuditData::OutputRepair(record))?;
@@ -760,6 +772,7 @@ fn prints(event: &Event) -> bool {
         | Event::Output { .. }
         | Event::StderrTail(_)
         | Event::IterationHeading { .. }
+        | Event::Retrying { .. }
         | Event::SecretsDeclared { .. } => true,
         Event::Warning { shown, .. } => *shown,
         _ => false,

@@ -3,15 +3,17 @@
 //! its scope's latest (and its named session's).
 
 use super::super::super::error::RunError;
-use super::super::super::outcome::End;
+use super::super::super::outcome::{End, ErrorClass, Failure};
 use super::super::super::run::{Event, Report, StepCtx};
 use super::super::shell::store_capture;
 use super::plan::Plan;
 use crate::agents::Completion;
 use crate::console::format;
 use crate::state::{
-    CaptureValue, LastSession, NamedSession, SessionHow, SessionRecord, UsageRecord,
+    CaptureValue, LastSession, ModelUsageRecord, NamedSession, SessionHow, SessionRecord,
+    UsageRecord,
 };
+use crate::workflow::retry::Deny;
 use crate::workflow::{AgentStep, SessionStrategy};
 
 /// A session id arrived from the stream: record it at once (and save, so a crash can continue
@@ -53,6 +55,7 @@ pub fn completion_report(
     step: &AgentStep,
     completion: &Completion,
     stderr_tail: &str,
+    total_tokens: u64,
 ) -> Result<Report, RunError> {
     let mut report = match &completion.failure {
         Some(failure) => {
@@ -63,6 +66,14 @@ pub fn completion_report(
         }
         None => Report::new(End::Success),
     };
+    if let Some(failure) = denials(cx, step, &completion.denials)?
+        && matches!(report.end, End::Success)
+    {
+        report.end = End::Failed(failure);
+    }
+    if !completion.denials.is_empty() {
+        report.record.denied = Some(completion.denials.len() as u64);
+    }
     // A step with `output:` captures its JSON value instead (see `stream`).
     if let (Some(name), Some(text), None) = (&step.capture, &completion.final_text, &step.output)
         && let Err(failure) = store_capture(
@@ -98,11 +109,67 @@ pub fn completion_report(
         cache_creation_tokens: Some(usage.cache_creation_tokens),
         output_tokens: Some(usage.output_tokens),
         reasoning_tokens: Some(usage.reasoning_tokens),
+        total_tokens: Some(total_tokens),
+        models: (!completion.models.is_empty()).then(|| {
+            completion
+                .models
+                .iter()
+                .map(|m| {
+                    (
+                        m.model.clone(),
+                        ModelUsageRecord {
+                            input_tokens: m.usage.input_tokens,
+                            cached_input_tokens: m.usage.cached_input_tokens,
+                            cache_creation_tokens: m.usage.cache_creation_tokens,
+                            output_tokens: m.usage.output_tokens,
+                            reasoning_tokens: m.usage.reasoning_tokens,
+                            cost_usd: m.cost_usd,
+                        },
+                    )
+                })
+                .collect()
+        }),
     });
     report.record.cost_usd = Some(completion.cost_usd);
     report.record.num_turns = Some(completion.num_turns.map(u64::from));
     report.record.final_text_bytes = Some(completion.final_text.as_ref().map(|t| t.len() as u64));
     Ok(report)
+}
+
+/// Tool calls the CLI denied (control.md §3): one warning line for the step and a `warning`
+/// event of code `permission_denied`; with `deny: fail` (the step's, its file's `defaults`, the
+/// configuration's) the step's failure.
+fn denials(
+    cx: &mut StepCtx<'_, '_>,
+    step: &AgentStep,
+    denied: &[String],
+) -> Result<Option<Failure>, RunError> {
+    if denied.is_empty() {
+        return Ok(None);
+    }
+    let message = match denied.len() {
+        1 => format!("1 tool call was denied: {}", denied[0]),
+        n => format!("{n} tool calls were denied: {}", denied.join(", ")),
+    };
+    let deny = cx
+        .at
+        .step
+        .deny
+        .or(cx.at.ctx.workflow.default_deny)
+        .or(cx.config().deny)
+        .unwrap_or(Deny::Warn);
+    let _ = step;
+    if deny == Deny::Fail {
+        return Ok(Some(Failure::new(ErrorClass::PermissionDenied, message)));
+    }
+    cx.emit(Event::Line(format!("  warning: {message}")))?;
+    cx.emit(Event::Warning {
+        path: cx.at.audit_path.to_owned(),
+        code: "permission_denied".to_owned(),
+        message,
+        shown: false,
+    })?;
+    Ok(None)
 }
 
 /// After the step: the session becomes the scope's most recent one (and the named session's).

@@ -65,6 +65,10 @@ pub fn start(
     let (enrichment, engine_note) = engines::enrich(cx, &resolved.cli, continuing)?;
     start.enrichment = Some(enrichment.clone());
     let prompt = framing::assemble_prompt(&prompt, enrichment.as_deref());
+    let prompt = match cx.at.previous_failure.filter(|_| continuing) {
+        Some(failure) => framing::retry_prompt(failure.class.as_str(), &failure.message, &prompt),
+        None => prompt,
+    };
     // The step_start event written below gets this seq; output files are named by it.
     let stem = output_stem(cx.next_seq(), cx.at.audit_path);
     let (prompt, output_schema) = match structured_request(cx, step, plan, prompt, &stem) {
@@ -128,6 +132,12 @@ pub fn start(
             .unwrap_or_default(),
         runner_exe: cx.settings().runner_exe.clone(),
         host: HostFacts::detect(),
+        max_budget_usd: match step.mode {
+            AgentMode::Headless => cx
+                .budget()
+                .cost_left_at(cx.at.audit_path, cx.at.step.budget),
+            AgentMode::Interactive => None,
+        },
         output_schema,
     };
     let spec = match plan.adapter.build(&invocation) {

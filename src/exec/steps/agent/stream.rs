@@ -6,6 +6,7 @@ use std::process::ExitStatus;
 
 use tokio::sync::mpsc;
 
+use super::super::super::budget::{Spent, StepMeter, Tracker};
 use super::super::super::error::RunError;
 use super::super::super::files::write_private;
 use super::super::super::outcome::{End, ErrorClass, Failure};
@@ -19,8 +20,8 @@ use super::record;
 use super::start::Launch;
 use crate::agents::render::{self, RenderOptions};
 use crate::agents::{
-    self, AgentEvent, CommandSpec, Completion, EnvLayers, ExitInfo, Invocation, SessionRequest,
-    framing,
+    self, AgentEvent, CommandSpec, Completion, EnvLayers, ExitInfo, Invocation, RunningUsage,
+    SessionRequest, StreamParser, framing,
 };
 use crate::state::{CaptureValue, OutputRepair};
 use crate::workflow::AgentStep;
@@ -108,8 +109,14 @@ pub async fn run(
         status,
         stderr_tail,
         outputs,
+        tokens,
+        over_budget,
     } = done;
-    let mut report = record::completion_report(cx, step, &completion, &stderr_tail)?;
+    let mut report = record::completion_report(cx, step, &completion, &stderr_tail, tokens)?;
+    if let Some(why) = over_budget {
+        // The agent ended on its own after its last report crossed a budget.
+        report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
+    }
     if let Some(answer) = answer
         && matches!(report.end, End::Success)
     {
@@ -137,6 +144,10 @@ struct Done {
     status: ExitStatus,
     stderr_tail: String,
     outputs: Vec<String>,
+    /// The tokens a budget counts (control.md §5).
+    tokens: u64,
+    /// The budget its last usage report crossed, if any.
+    over_budget: Option<String>,
 }
 
 impl Done {
@@ -172,6 +183,8 @@ impl Done {
             status: repair.status,
             stderr_tail: repair.stderr_tail,
             outputs,
+            tokens: self.tokens + repair.tokens,
+            over_budget: self.over_budget.or(repair.over_budget),
         }
     }
 }
@@ -190,7 +203,7 @@ async fn cli_turn(
     session_id: &mut Option<String>,
 ) -> Result<Result<Done, Report>, RunError> {
     let output_dir = cx.output_dir();
-    let (limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
+    let (mut limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
     let (program, args, child_env) = match &plan.target {
         // Through a launcher: the agent's own variables travel in the remote command line;
         // the launcher's client gets the runner's environment.
@@ -214,6 +227,9 @@ async fn cli_turn(
             agents::child_env(std::env::vars(), spec, env),
         ),
     };
+    let tracker = cx.budget();
+    let meter = tracker.begin_step(cx.at.audit_path, cx.at.step.budget);
+    limits.halt = Some(meter.halt.clone());
     let job = HeadlessJob {
         program,
         args,
@@ -244,7 +260,13 @@ async fn cli_turn(
                       session_id: &mut Option<String>,
                       text_file: &mut String|
      -> Result<(), RunError> {
-        for event in parser.feed(&line) {
+        let events = parser.feed(&line);
+        if let Some(now) = parser.running() {
+            for warning in tracker.update(&meter, spent(now)).warnings {
+                warn(cx, &warning);
+            }
+        }
+        for event in events {
             if let AgentEvent::SessionStarted { id, .. } = &event {
                 record::session_seen(cx, plan, session_id, id)?;
             }
@@ -282,6 +304,14 @@ async fn cli_turn(
         format!("output/{stem}.txt"),
         format!("output/{stem}.stderr"),
     ];
+    if end
+        .as_ref()
+        .map_or(true, |e| e.halted.is_none() && e.status.is_none())
+    {
+        // Not installed, interrupted or timed out: what the stream reported still counts.
+        let so_far = parser.running().map(spent).unwrap_or_default();
+        commit(cx, &tracker, &meter, so_far);
+    }
     let end = match end {
         Ok(end) => end,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -297,6 +327,20 @@ async fn cli_turn(
             ))));
         }
     };
+    if let Some(why) = end.halted {
+        // What the agent reported before it was stopped still counts: its running figure
+        // when it was stopped before its final report.
+        let completion = parser.finish(&ExitInfo::default());
+        let used = match completion.usage {
+            Some(_) => used(&*parser, &completion),
+            None => parser.running().map(spent).unwrap_or_default(),
+        };
+        commit(cx, &tracker, &meter, used);
+        let mut report = record::completion_report(cx, step, &completion, "", used.tokens)?;
+        report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
+        report.record.outputs = Some(outputs);
+        return record::keep_session(cx, step, plan, session_id.clone(), report).map(Err);
+    }
     if let Some(expired) = end.timed_out {
         // The session id seen before the limit is already in state: a resume continues it.
         let mut report = timeouts::timed_out(cx, expired);
@@ -315,6 +359,8 @@ async fn cli_turn(
         stderr_tail: end.stderr_tail.clone(),
     };
     let completion = parser.finish(&exit);
+    let used = used(&*parser, &completion);
+    commit(cx, &tracker, &meter, used);
     if let Some(id) = &completion.session_id
         && session_id.as_deref() != Some(id)
     {
@@ -325,5 +371,45 @@ async fn cli_turn(
         status,
         stderr_tail: end.stderr_tail,
         outputs,
+        tokens: used.tokens,
+        over_budget: meter.halt.reason(),
     }))
+}
+
+fn spent(now: RunningUsage) -> Spent {
+    Spent {
+        tokens: now.tokens,
+        cost_usd: now.cost_usd.unwrap_or(0.0),
+    }
+}
+
+/// What the invocation used in all, as budgets count it.
+fn used(parser: &dyn StreamParser, completion: &Completion) -> Spent {
+    Spent {
+        tokens: completion
+            .usage
+            .as_ref()
+            .map(|u| parser.tokens_of(u))
+            .unwrap_or(0),
+        cost_usd: completion.cost_usd.unwrap_or(0.0),
+    }
+}
+
+/// Commits the step's usage to the run's budgets and prints the warnings that earns.
+fn commit(cx: &mut StepCtx<'_, '_>, tracker: &Tracker, meter: &StepMeter, used: Spent) {
+    for warning in tracker.end_step(meter, used) {
+        warn(cx, &warning);
+    }
+}
+
+/// `  warning: this run has spent $4.01 of $5.00 (80 %)` under the step, and an audit `warning`
+/// of code `budget`.
+fn warn(cx: &mut StepCtx<'_, '_>, message: &str) {
+    let _ = cx.emit(Event::Line(format!("  warning: {message}")));
+    let _ = cx.emit(Event::Warning {
+        path: cx.at.audit_path.to_owned(),
+        code: "budget".to_owned(),
+        message: message.to_owned(),
+        shown: false,
+    });
 }

@@ -12,10 +12,12 @@
 
 mod argv;
 mod clis;
+mod codex_usage;
 mod fixtures;
 mod record;
 mod script;
 mod sessions;
+mod spend;
 mod turn;
 
 use std::io::IsTerminal;
@@ -152,8 +154,8 @@ fn turn(cli: Cli, args: &[String], t: Turn) -> i32 {
     };
     let script = std::env::var_os("FAKE_AGENT_SCRIPT").map(PathBuf::from);
     let log = std::env::var_os("FAKE_AGENT_LOG").map(PathBuf::from);
-    let number = script::counter_path(log.as_deref(), script.as_deref())
-        .and_then(|c| script::next_turn(&c).ok());
+    let counter = script::counter_path(log.as_deref(), script.as_deref());
+    let number = counter.as_deref().and_then(|c| script::next_turn(c).ok());
     let mode = if t.headless {
         "headless"
     } else {
@@ -194,8 +196,16 @@ fn turn(cli: Cli, args: &[String], t: Turn) -> i32 {
         eprintln!("Reading additional input from stdin...");
         let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
     }
-    let actions = match script.as_deref().zip(number) {
-        Some((path, n)) => match script::actions_for(path, n) {
+    let actions = match script.as_deref().zip(number).zip(counter.as_deref()) {
+        Some(((path, n), counter)) => match script::actions_for(
+            path,
+            n,
+            &script::Pick {
+                cli: cli.name(),
+                prompt: &t.prompt,
+                counter,
+            },
+        ) {
             Ok(actions) => actions,
             Err(e) => {
                 eprintln!("fake-agent: FAKE_AGENT_SCRIPT: {e}");

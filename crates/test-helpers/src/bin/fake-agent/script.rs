@@ -15,6 +15,7 @@
 //! - [{check_off: "$AGENT_RUNNER_RUN_DIR/checklist.md"}, {text: "one item done"}]
 //! - [{sh: "git commit -qam 'M1: parser'"}, {check_off: {path: plan.md, all: true}}, {text: ok}]
 //! - [{print: "FULL"}, {kill_self: SIGKILL}]       # an agent that crashes
+//! - [{spend: {cost_usd: 0.6, tokens: 4000, messages: 4, sleep_ms: 100}}]  # usage as it goes
 //! - [{json: {verdict: pass, issues: []}}]          # a structured answer (control.md §7)
 //! ```
 //!
@@ -30,6 +31,20 @@
 //!
 //! The turn counter lives in a file next to `$FAKE_AGENT_LOG` (`<log>.count`), or next to the
 //! script when there is no log, and is locked while it is read and bumped.
+//!
+//! Agents that run at the same time (parallel branches) make one global turn order
+//! nondeterministic, so the script may instead be a mapping that picks the turns by prompt:
+//!
+//! ```yaml
+//! by_prompt:
+//!   - contains: "Debate, round"      # the first rule whose text is in the prompt wins
+//!     cli: codex                     # optional: only turns of this CLI
+//!     turns: [[{text: "first codex answer"}], [{text: "second"}]]
+//! turns: [[{text: "a turn no rule matched"}]]
+//! ```
+//!
+//! Each rule counts its own turns (`<counter>.<rule index>`), and `turns` counts the turns no rule
+//! matched (`<counter>.rest`); the logged turn number stays the global one.
 
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -90,17 +105,32 @@ pub enum Action {
     PrintSize,
     /// Die by this signal (`SIGKILL` when no name is given).
     KillSelf(String),
+    /// Report usage as the turn goes (budget tests).
+    Spend(super::spend::Spend),
 }
 
-/// Loads the actions for turn `turn` (1-based), or `None` for the default behaviour.
-pub fn actions_for(script: &Path, turn: u64) -> Result<Option<Vec<Action>>, String> {
+/// What picks a turn's entry besides the global turn number: the CLI, its prompt and the counter
+/// file the per-rule counters sit beside.
+pub struct Pick<'a> {
+    pub cli: &'a str,
+    pub prompt: &'a str,
+    pub counter: &'a Path,
+}
+
+/// Loads the actions for turn `turn` (1-based, global), or `None` for the default behaviour.
+pub fn actions_for(script: &Path, turn: u64, pick: &Pick) -> Result<Option<Vec<Action>>, String> {
     let text = std::fs::read_to_string(script)
         .map_err(|e| format!("cannot read {}: {e}", script.display()))?;
     let doc: Value =
         serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", script.display()))?;
-    let entries = doc
-        .as_sequence()
-        .ok_or("the script must be a YAML list with one entry per turn")?;
+    let (entries, turn) = match &doc {
+        Value::Sequence(entries) => (entries, turn),
+        Value::Mapping(_) => by_prompt(&doc, pick)?,
+        _ => return Err(
+            "the script must be a YAML list with one entry per turn, or a mapping with by_prompt"
+                .into(),
+        ),
+    };
     let Some(entry) = usize::try_from(turn)
         .ok()
         .and_then(|t| entries.get(t.checked_sub(1)?))
@@ -117,6 +147,42 @@ pub fn actions_for(script: &Path, turn: u64) -> Result<Option<Vec<Action>>, Stri
         .map(|a| parse_action(a).map_err(|e| format!("turn {turn}: {e}")))
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
+}
+
+/// The mapping form: the turns of the first rule that matches, numbered by that rule's own
+/// counter, else the `turns` list numbered by the counter of unmatched turns.
+fn by_prompt<'d>(doc: &'d Value, pick: &Pick) -> Result<(&'d Vec<Value>, u64), String> {
+    static EMPTY: Vec<Value> = Vec::new();
+    let rules = match doc.get("by_prompt") {
+        None => &EMPTY,
+        Some(v) => v.as_sequence().ok_or("by_prompt must be a list of rules")?,
+    };
+    for (index, rule) in rules.iter().enumerate() {
+        let contains =
+            s(rule, "contains").ok_or(format!("by_prompt rule {index} needs contains"))?;
+        let cli_matches = s(rule, "cli").is_none_or(|cli| cli == pick.cli);
+        if cli_matches && pick.prompt.contains(&contains) {
+            let turns = rule
+                .get("turns")
+                .and_then(Value::as_sequence)
+                .ok_or(format!("by_prompt rule {index} needs a turns list"))?;
+            return Ok((turns, bump(pick.counter, &index.to_string())?));
+        }
+    }
+    let rest = match doc.get("turns") {
+        None => &EMPTY,
+        Some(v) => v
+            .as_sequence()
+            .ok_or("turns must be a list with one entry per turn")?,
+    };
+    Ok((rest, bump(pick.counter, "rest")?))
+}
+
+/// Bumps the counter `<counter>.<suffix>`.
+fn bump(counter: &Path, suffix: &str) -> Result<u64, String> {
+    let mut name = counter.as_os_str().to_owned();
+    name.push(format!(".{suffix}"));
+    next_turn(Path::new(&name)).map_err(|e| format!("turn counter: {e}"))
 }
 
 fn parse_action(v: &Value) -> Result<Action, String> {
@@ -206,6 +272,12 @@ fn bare(key: &str, arg: &Value) -> Result<Action, String> {
         },
         "use_alt_screen" => Action::UseAltScreen,
         "print_size" => Action::PrintSize,
+        "spend" => Action::Spend(super::spend::Spend {
+            cost_usd: arg.get("cost_usd").and_then(Value::as_f64).unwrap_or(0.0),
+            tokens: arg.get("tokens").and_then(Value::as_u64).unwrap_or(0),
+            messages: arg.get("messages").and_then(Value::as_u64).unwrap_or(1),
+            sleep_ms: arg.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0),
+        }),
         "kill_self" => Action::KillSelf(scalar(arg).unwrap_or_else(|| "SIGKILL".into())),
         other => return Err(format!("unknown action \"{other}\"")),
     })

@@ -90,10 +90,12 @@ impl TurnCtx {
             text: text.unwrap_or(DEFAULT_TEXT),
             cwd: &self.cwd,
             home: &self.home,
+            resets_at: resets_at(),
             json,
         };
         let fixture = render_fixture(tpl, &vars);
         for line in &fixture.lines {
+            let line = super::codex_usage::turn_line(self, line);
             out(format!("{line}{}", self.newline()).as_bytes());
         }
         for line in &fixture.stderr {
@@ -109,6 +111,7 @@ impl TurnCtx {
                 text: DEFAULT_TEXT,
                 cwd: &self.cwd,
                 home: &self.home,
+                resets_at: resets_at(),
                 json: "",
             };
             let lines = render_fixture(tpl, &vars).lines;
@@ -122,6 +125,19 @@ impl TurnCtx {
         }
         std::process::abort()
     }
+}
+
+/// When a usage limit resets: `FAKE_AGENT_RESETS_IN` seconds from now (default an hour).
+fn resets_at() -> u64 {
+    let secs = std::env::var("FAKE_AGENT_RESETS_IN")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(3600);
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + secs
 }
 
 /// Runs `actions`; returns the exit status.
@@ -181,6 +197,7 @@ pub fn run(ctx: &TurnCtx, actions: &[Action], input: Option<&Input>) -> i32 {
                 print_size(ctx);
             }
             Action::KillSelf(name) => kill_self(name),
+            Action::Spend(spend) => status = super::spend::run(ctx, spend),
         }
     }
     status
