@@ -82,6 +82,7 @@ fn invocation(cli: &str) -> Invocation {
         runner_exe: PathBuf::from("/bin/agent-runner"),
         host: HostFacts::default(),
         max_budget_usd: None,
+        session_before: None,
         output_schema: None,
     }
 }

@@ -378,7 +378,7 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> (Config, Vec<Diagnostic>) {
 }
 
 fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
-    r.check_keys(CONFIG_KEYS, &[], sink);
+    r.check_keys(CONFIG_KEYS, sink);
     let mut config = Config {
         default_cli: cli_name(r, "default_cli", sink),
         default_model: r.string("default_model", sink).map(str::to_owned),
@@ -417,7 +417,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
     }
     if let Some(entries) = r.map("permissions", sink) {
         let p = MapReader::new(entries, "permissions");
-        p.check_keys(&["interactive", "headless"], &[], sink);
+        p.check_keys(&["interactive", "headless"], sink);
         config.permissions_interactive =
             p.keyword("interactive", Permissions::ALL, Permissions::parse, sink);
         config.permissions_headless =
@@ -425,7 +425,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
     }
     if let Some(entries) = r.map("interactive", sink) {
         let i = MapReader::new(entries, "interactive");
-        i.check_keys(INTERACTIVE_KEYS, &[], sink);
+        i.check_keys(INTERACTIVE_KEYS, sink);
         config.idle_hint = i.bool("idle_hint", sink);
         config.idle_hint_after = read_duration(&i, "idle_hint_after", sink);
         config.stop_grace = read_duration(&i, "stop_grace", sink);
@@ -451,7 +451,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
                 continue;
             };
             let c = MapReader::new(fields, &path);
-            c.check_keys(CLI_KEYS, &[], sink);
+            c.check_keys(CLI_KEYS, sink);
             let mut env = BTreeMap::new();
             if let Some(vars) = c.map("env", sink) {
                 for (key, value) in vars {
@@ -505,7 +505,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
 
 /// One profile mapping (`profiles.<name>`, or a Go `profiles.<set>.agents.<name>`).
 pub(crate) fn read_profile(p: &MapReader<'_, '_>, sink: &mut Sink) -> Profile {
-    p.check_keys(PROFILE_KEYS, &[], sink);
+    p.check_keys(PROFILE_KEYS, sink);
     Profile {
         cli: cli_name(p, "cli", sink),
         model: p.string("model", sink).map(str::to_owned),

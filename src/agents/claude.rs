@@ -20,7 +20,7 @@ use super::event::{
     AgentEvent, Completion, ErrorClass, ExitInfo, Failure, StreamParser, Usage, feed_json,
     final_text,
 };
-use super::event::{ModelUsage, RunningUsage};
+use super::event::{ModelUsage, RunningUsage, SessionSpend};
 use super::invocation::{Argv, BuildError, Capabilities, CommandSpec, Invocation};
 use super::json::{Content, Loose, object_or_none};
 use super::summary::summarize;
@@ -116,7 +116,9 @@ impl Adapter for Claude {
 
     fn parser(&self, inv: &Invocation) -> Box<dyn StreamParser> {
         let expected = inv.preassigned_id().or(inv.resume_id()).map(str::to_string);
-        Box::new(ClaudeParser::new(expected, inv.workdir.clone()))
+        let mut parser = ClaudeParser::new(expected, inv.workdir.clone());
+        parser.session_before = inv.session_before.clone();
+        Box::new(parser)
     }
 
     fn session_exists(&self, id: &str, workdir: &Path, env: EnvLookup) -> Option<bool> {
@@ -321,6 +323,8 @@ pub struct ClaudeParser {
     /// The question of an `AskUserQuestion` call: a headless step that asks the user fails.
     asked: Option<String>,
     running: Running,
+    /// What the resumed session reported before this invocation (see [`claude_usage::since`]).
+    session_before: Option<SessionSpend>,
 }
 
 impl ClaudeParser {
@@ -335,6 +339,7 @@ impl ClaudeParser {
             result: None,
             asked: None,
             running: Running::default(),
+            session_before: None,
         }
     }
 
@@ -510,6 +515,13 @@ impl ClaudeParser {
                 .collect(),
         };
         let mut info = info;
+        if let Some(before) = &self.session_before
+            && let Some((models, cost)) =
+                claude_usage::since(&info.models, info.cost_usd, before, self.running.streamed())
+        {
+            info.models = models;
+            info.cost_usd = cost;
+        }
         // `modelUsage` covers sub-agents too; `usage` is the main loop only (its fallback).
         info.usage = if info.models.is_empty() {
             line.usage.map(|u| u.usage())

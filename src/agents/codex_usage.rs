@@ -85,22 +85,12 @@ pub fn per_turn(reported: Usage, baseline: &mut Option<Usage>, now: Option<Usage
     let Some(base) = *baseline else {
         return reported;
     };
-    let cumulative = now == Some(reported)
-        && reported.input_tokens >= base.input_tokens
-        && reported.cached_input_tokens >= base.cached_input_tokens
-        && reported.output_tokens >= base.output_tokens
-        && reported.reasoning_tokens >= base.reasoning_tokens;
-    if !cumulative {
+    let own = reported.minus(&base).filter(|_| now == Some(reported));
+    let Some(own) = own else {
         return reported;
-    }
+    };
     *baseline = Some(reported);
-    Usage {
-        input_tokens: reported.input_tokens - base.input_tokens,
-        cached_input_tokens: reported.cached_input_tokens - base.cached_input_tokens,
-        cache_creation_tokens: 0,
-        output_tokens: reported.output_tokens - base.output_tokens,
-        reasoning_tokens: reported.reasoning_tokens - base.reasoning_tokens,
-    }
+    own
 }
 
 #[cfg(test)]

@@ -58,6 +58,24 @@ impl Usage {
         self.output_tokens += other.output_tokens;
         self.reasoning_tokens += other.reasoning_tokens;
     }
+
+    /// `self` less `earlier`, field by field; `None` when any field of `earlier` is larger (then
+    /// `self` does not include it).
+    pub fn minus(&self, earlier: &Usage) -> Option<Usage> {
+        Some(Usage {
+            input_tokens: self.input_tokens.checked_sub(earlier.input_tokens)?,
+            cached_input_tokens: self
+                .cached_input_tokens
+                .checked_sub(earlier.cached_input_tokens)?,
+            cache_creation_tokens: self
+                .cache_creation_tokens
+                .checked_sub(earlier.cache_creation_tokens)?,
+            output_tokens: self.output_tokens.checked_sub(earlier.output_tokens)?,
+            reasoning_tokens: self
+                .reasoning_tokens
+                .checked_sub(earlier.reasoning_tokens)?,
+        })
+    }
 }
 
 /// One model's share of a step's usage (claude `result.modelUsage`).
@@ -66,6 +84,33 @@ pub struct ModelUsage {
     pub model: String,
     pub usage: Usage,
     pub cost_usd: Option<f64>,
+}
+
+/// What the earlier invocations of a session reported in this run, by model: claude's result
+/// totals of a resumed session continue from them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSpend {
+    pub models: Vec<ModelUsage>,
+    pub cost_usd: f64,
+}
+
+impl SessionSpend {
+    /// Adds one invocation's split and cost.
+    pub fn add(&mut self, models: &[ModelUsage], cost_usd: Option<f64>) {
+        for m in models {
+            match self.models.iter_mut().find(|s| s.model == m.model) {
+                Some(seen) => {
+                    seen.usage.add(&m.usage);
+                    seen.cost_usd = match (seen.cost_usd, m.cost_usd) {
+                        (None, None) => None,
+                        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+                    };
+                }
+                None => self.models.push(m.clone()),
+            }
+        }
+        self.cost_usd += cost_usd.unwrap_or(0.0);
+    }
 }
 
 /// What a running step has used so far in this invocation, as far as the stream has told.

@@ -36,6 +36,9 @@ pub struct Invocation {
     /// What a headless step may still spend in US dollars (control.md §5), for CLIs with a
     /// budget flag of their own (claude `--max-budget-usd`).
     pub max_budget_usd: Option<f64>,
+    /// What the resumed session's earlier invocations reported in this run (claude's result
+    /// totals continue from them); `None` for a new session or one this run has no figures of.
+    pub session_before: Option<super::event::SessionSpend>,
     /// The JSON Schema the final answer must match, for a CLI with a native option
     /// ([`Capabilities::output_schema`]); `None` otherwise.
     pub output_schema: Option<SchemaArg>,

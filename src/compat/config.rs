@@ -104,7 +104,7 @@ pub struct ProfileSets {
 impl ProfileSets {
     /// Reads `profiles.<name>` as a set.
     pub fn read(&mut self, name: &str, p: &MapReader<'_, '_>, sink: &mut Sink) {
-        p.check_keys(&["extends", "agents"], &[], sink);
+        p.check_keys(&["extends", "agents"], sink);
         let extends = p.string("extends", sink).map(str::to_owned);
         let mut agents = BTreeMap::new();
         if let Some(entries) = p.map("agents", sink) {

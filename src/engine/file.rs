@@ -62,7 +62,7 @@ pub fn analyze(node: &Node, stem: &str, source: &str, sink: &mut Sink) -> Analys
     };
     let errors_before = sink.error_count();
     let r = MapReader::new(entries, "");
-    r.check_keys(ENGINE_KEYS, &[], sink);
+    r.check_keys(ENGINE_KEYS, sink);
     format_version(&r, sink);
     let name = name(&r, stem, sink);
     let description = r.string("description", sink).unwrap_or_default().to_owned();
@@ -190,7 +190,7 @@ fn options(r: &MapReader<'_, '_>, sink: &mut Sink) -> Vec<OptionDecl> {
                 }
             };
             let o = MapReader::new(entries, &path);
-            o.check_keys(OPTION_KEYS, &[], sink);
+            o.check_keys(OPTION_KEYS, sink);
             decl.description = o.string("description", sink).unwrap_or_default().to_owned();
             decl.default = o.scalar("default", sink);
             decl.required = o.bool("required", sink).unwrap_or(false);
@@ -328,7 +328,7 @@ fn data(r: &MapReader<'_, '_>, sink: &mut Sink) -> Vec<DataDecl> {
                 return;
             };
             let d = MapReader::new(entries, &path);
-            d.check_keys(DATA_KEYS, &[], sink);
+            d.check_keys(DATA_KEYS, sink);
             if !d.has("run") {
                 missing(sink, "run", &path);
             }
@@ -354,7 +354,7 @@ fn hooks(r: &MapReader<'_, '_>, data: &[&str], sink: &mut Sink) -> Vec<HookDecl>
     };
     let names: Vec<&str> = HookKind::ALL.iter().map(|k| k.as_str()).collect();
     let hooks_reader = MapReader::new(entries, "hooks");
-    hooks_reader.check_keys(&names, &[], sink);
+    hooks_reader.check_keys(&names, sink);
     let mut out = Vec::new();
     for (key, node) in entries {
         let Some(kind) = HookKind::parse(key) else {
@@ -376,7 +376,7 @@ fn hooks(r: &MapReader<'_, '_>, data: &[&str], sink: &mut Sink) -> Vec<HookDecl>
 fn hook(kind: HookKind, h: &MapReader<'_, '_>, data: &[&str], sink: &mut Sink) -> Option<HookDecl> {
     let mut allowed = HOOK_COMMON_KEYS.to_vec();
     allowed.push(kind.result_key());
-    h.check_keys(&allowed, &[], sink);
+    h.check_keys(&allowed, sink);
     let needs = string_list(h, "needs", sink);
     for (i, need) in needs.iter().enumerate() {
         if !data.contains(&need.as_str()) {

@@ -55,7 +55,7 @@ pub fn read_budget(r: &MapReader<'_, '_>, sink: &mut Sink) -> Option<Budget> {
     };
     let b = MapReader::new(entries, r.path_of("budget"));
     let errors_before = sink.error_count();
-    b.check_keys(BUDGET_KEYS, &[], sink);
+    b.check_keys(BUDGET_KEYS, sink);
     let max_cost_usd = number(&b, "max_cost_usd", sink, |v| {
         (v > 0.0 && v.is_finite()).then_some(v)
     });

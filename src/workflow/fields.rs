@@ -334,23 +334,13 @@ impl<'n, 'p> MapReader<'n, 'p> {
         YamlPath::Key(&self.path, key)
     }
 
-    /// Reports keys not in `allowed`, with a did-you-mean or the list of allowed keys. Keys in
-    /// `planned` get the `planned` error instead.
-    pub fn check_keys(&self, allowed: &[&str], planned: &[&str], sink: &mut Sink) {
+    /// Reports keys not in `allowed`, with a did-you-mean or the list of allowed keys.
+    pub fn check_keys(&self, allowed: &[&str], sink: &mut Sink) {
         for (key, _) in self.entries {
             if allowed.contains(&key.as_str()) {
                 continue;
             }
             let path = self.path_of(key);
-            if planned.contains(&key.as_str()) {
-                sink.error(
-                    "planned",
-                    format!("\"{key}\" is planned but not supported yet"),
-                    path,
-                    Target::Key,
-                );
-                continue;
-            }
             let message = match suggest(key, allowed.iter().copied()) {
                 Some(best) => format!("unknown key \"{key}\" (did you mean \"{best}\"?)"),
                 None => format!(

@@ -448,7 +448,7 @@ impl<'a> Analyzer<'a> {
             return None;
         };
         let r = MapReader::new(entries, YamlPath::ROOT);
-        r.check_keys(TOP_KEYS, &[], &mut self.sink);
+        r.check_keys(TOP_KEYS, &mut self.sink);
         let name = match r.get("name") {
             None => {
                 self.missing("name", YamlPath::ROOT);
@@ -489,7 +489,7 @@ impl<'a> Analyzer<'a> {
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
-                reader.check_keys(DEFAULTS_KEYS, &[], &mut self.sink);
+                reader.check_keys(DEFAULTS_KEYS, &mut self.sink);
                 let limits = super::duration::read_limits(&reader, &mut self.sink);
                 let launcher = super::launcher::read(
                     &reader,
@@ -568,7 +568,7 @@ impl<'a> Analyzer<'a> {
                         }
                         None => fallback(),
                     };
-                    r.check_keys(PARAM_KEYS, &[], &mut self.sink);
+                    r.check_keys(PARAM_KEYS, &mut self.sink);
                     let name = match r.get("name") {
                         None => {
                             self.missing("name", path);
@@ -700,7 +700,7 @@ impl<'a> Analyzer<'a> {
                 }
                 .into(),
             );
-            r.check_keys(SESSION_KEYS, &[], &mut self.sink);
+            r.check_keys(SESSION_KEYS, &mut self.sink);
             let name = match r.get("name") {
                 None => {
                     self.missing("name", path);

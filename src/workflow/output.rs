@@ -145,7 +145,7 @@ impl Analyzer<'_> {
             }
         };
         let o = MapReader::new(entries, path);
-        o.check_keys(OUTPUT_KEYS, &[], &mut self.sink);
+        o.check_keys(OUTPUT_KEYS, &mut self.sink);
         let schema = match (o.get("schema"), o.string("schema_file", &mut self.sink)) {
             (Some(_), Some(_)) => {
                 self.sink.error(

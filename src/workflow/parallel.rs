@@ -37,7 +37,7 @@ impl<'a> Analyzer<'a> {
             Node::Bool(false) => None,
             Node::Map(entries) => {
                 let p = MapReader::new(entries, r.path_of("parallel"));
-                p.check_keys(&["max", "fail_fast"], &[], &mut self.sink);
+                p.check_keys(&["max", "fail_fast"], &mut self.sink);
                 Some(Parallel {
                     max: p.positive_int("max", "invalid-value", &mut self.sink),
                     fail_fast: p.bool("fail_fast", &mut self.sink).unwrap_or(true),

@@ -43,7 +43,7 @@ pub fn read(items: &[Node], sink: &mut Sink) -> Vec<Requirement> {
             }),
             Node::Map(entries) => {
                 let r = MapReader::new(entries, path);
-                r.check_keys(REQUIRE_KEYS, &[], sink);
+                r.check_keys(REQUIRE_KEYS, sink);
                 let program = r.nonempty_string("program", sink);
                 let file = r.nonempty_string("path", sink);
                 let hint = r.string("hint", sink).map(str::to_owned);

@@ -89,7 +89,7 @@ pub fn read_retry(r: &MapReader<'_, '_>, sink: &mut Sink) -> Option<Retry> {
         Node::Map(entries) => {
             let path = r.path_of("retry");
             let m = MapReader::new(entries, path);
-            m.check_keys(RETRY_KEYS, &[], sink);
+            m.check_keys(RETRY_KEYS, sink);
             let count = match m.get("attempts") {
                 None => {
                     sink.error_help(

@@ -48,8 +48,6 @@ pub const STEP_KEYS: &[&str] = &[
     "params",
     "worktree",
 ];
-/// Keys of later features: using them is the `planned` error.
-pub const PLANNED_KEYS: &[&str] = &[];
 pub const LOOP_KEYS: &[&str] = &[
     "max",
     "over",
@@ -91,7 +89,7 @@ impl Kind {
     }
 
     /// Keys allowed besides the common ones (id, description, continue_on_failure, when,
-    /// skip_if, break_if).
+    /// skip_if, break_if, timeout).
     fn allows(self, key: &str) -> bool {
         const COMMON: &[&str] = &[
             "id",
@@ -100,6 +98,7 @@ impl Kind {
             "when",
             "skip_if",
             "break_if",
+            "timeout",
         ];
         if key == "launcher" {
             // Where a process runs: every kind that starts one.
@@ -122,7 +121,6 @@ impl Kind {
         }
         match self {
             Kind::Shell => [
-                "timeout",
                 "idle_timeout",
                 "retry",
                 "mode",
@@ -140,7 +138,6 @@ impl Kind {
                     || [
                         "capture",
                         "output",
-                        "timeout",
                         "idle_timeout",
                         "budget",
                         "retry",
@@ -174,17 +171,6 @@ fn limit_not_allowed(key: &str, kind: Kind) -> Option<(&'static str, String)> {
             "\"idle_timeout\" is not allowed on interactive steps, where a person is present; \
              use \"timeout\" or remove it"
                 .to_owned(),
-        )),
-        (
-            "timeout",
-            Kind::Interactive | Kind::InteractiveShell | Kind::Loop | Kind::Sub | Kind::Group,
-        ) => Some((
-            "planned",
-            format!(
-                "\"timeout\" on {} steps is planned but not supported yet; set it on the \
-                     shell and headless steps",
-                kind.label()
-            ),
         )),
         ("worktree", kind) if !matches!(kind, Kind::Loop | Kind::Group) => Some((
             "worktree-kind",
@@ -362,7 +348,7 @@ impl<'a> Analyzer<'a> {
         depth: usize,
         id_ok: bool,
     ) -> Option<Step> {
-        r.check_keys(STEP_KEYS, PLANNED_KEYS, &mut self.sink);
+        r.check_keys(STEP_KEYS, &mut self.sink);
 
         let kind = self.kind(r);
         if let Some(kind) = kind {
@@ -894,7 +880,7 @@ impl<'a> Analyzer<'a> {
         let body = r.list("steps", &mut self.sink);
         let entries = entries?;
         let l = MapReader::new(entries, loop_path);
-        l.check_keys(LOOP_KEYS, &[], &mut self.sink);
+        l.check_keys(LOOP_KEYS, &mut self.sink);
         let before = self.sink.error_count();
         let shape = |sink: &mut super::fields::Sink, message: &str, path: YamlPath<'_>| {
             sink.error("loop-shape", message.to_owned(), path, Target::Key);

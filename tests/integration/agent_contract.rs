@@ -31,6 +31,7 @@ fn codex_turn(dir: &std::path::Path, resume: Option<&str>) -> (String, u64, Stri
         runner_exe: "agent-runner".into(),
         host: agents::HostFacts::detect(),
         max_budget_usd: None,
+        session_before: None,
         output_schema: None,
     };
     let adapter = agents::adapter("codex").expect("codex adapter");

@@ -115,7 +115,6 @@ invalid_fixtures! {
     parallel_capture_race => "parallel-capture-race",
     parallel_iteration_capture => "parallel-iteration-capture",
     parallel_session_conflict => "parallel-session-conflict",
-    planned => "planned",
     reserved_name => "reserved-name",
     reserved_session => "reserved-session",
     scalar_document => "scalar-document",

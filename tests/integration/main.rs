@@ -49,6 +49,7 @@ mod reports;
 mod run_budgets;
 mod run_compat;
 mod run_conditions;
+mod run_container_timeouts;
 mod run_crash;
 mod run_flow;
 mod run_loops;

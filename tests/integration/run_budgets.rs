@@ -322,3 +322,49 @@ fn a_run_budget_crossed_by_parallel_branches_together_stops_every_running_branch
     }
     assert_eq!(out.state()["last_failure"]["class"], "budget");
 }
+
+/// The `cost_usd` (in millionths of a dollar) and total tokens of every `step_end` of an agent
+/// step.
+fn step_costs(out: &Output) -> Vec<(u64, u64)> {
+    out.events("step_end")
+        .iter()
+        .filter_map(|e| {
+            let cost = e["data"]["cost_usd"].as_f64()?;
+            let tokens = e["data"]["usage"]["total_tokens"].as_u64()?;
+            Some(((cost * 1e6).round() as u64, tokens))
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_claude_session_counts_only_each_steps_own_usage_also_after_a_resume_of_the_run() {
+    let steps = headless("draft", "")
+        + &headless("polish", "    session: resume\n")
+        + "  - id: gate\n    command: test -f go\n"
+        + &headless("finish", "    session: resume\n");
+    let turn = "- [{spend: {cost_usd: 0.4, tokens: 4000}}]\n";
+    for mode in ["cumulative", "per_invocation"] {
+        // Counted whole, the third invocation ($1.20 reported) would cross the $1.50.
+        let out = workflow("budget: { max_cost_usd: 1.50 }\n", &steps)
+            .env("FAKE_CLAUDE_USAGE", mode)
+            .fake_script(&turn.repeat(3))
+            .status(1)
+            .stderr_contains("failed: exit status 1")
+            .run();
+        assert_eq!(step_costs(&out), [(400_000, 4000); 2], "{mode}");
+        let reported = out.output_file("polish.stream.jsonl");
+        let expected = if mode == "cumulative" { 0.8 } else { 0.4 };
+        assert!(
+            reported.contains(&format!("\"total_cost_usd\":{expected}")),
+            "{mode}: {reported}"
+        );
+        std::fs::write(out.project().join("go"), "").unwrap();
+        // The resumed run knows what the session reported from the audit log.
+        let out = out.again().args(["--resume"]).run();
+        let costs = step_costs(&out);
+        assert_eq!(costs.last(), Some(&(400_000, 4000)), "{mode}: {costs:?}");
+        let ends = out.events("step_end");
+        let models = &ends.last().unwrap()["data"]["usage"]["models"];
+        assert_eq!(models["claude-haiku-5"]["input_tokens"], 1000, "{mode}");
+    }
+}

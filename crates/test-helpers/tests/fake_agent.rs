@@ -111,6 +111,7 @@ impl World {
                 is_sandbox: true,
             },
             max_budget_usd: None,
+            session_before: None,
             output_schema: None,
         }
     }

@@ -39,6 +39,7 @@ pub fn inv(
         runner_exe: PathBuf::from("/usr/local/bin/agent-runner"),
         host: HostFacts::default(),
         max_budget_usd: None,
+        session_before: None,
         output_schema: None,
     }
 }

@@ -13,14 +13,17 @@
 mod halt;
 pub mod in_force;
 pub mod scope;
+mod sessions;
 mod spent;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 pub use halt::Halt;
+pub use sessions::SessionSpends;
 pub use spent::{Spent, spent_in_audit};
 
+use crate::agents::event::{ModelUsage, SessionSpend};
 use crate::workflow::budget::Budget;
 
 /// What a limit belongs to, for messages: `run`, `step`, `group "impl"`.
@@ -158,6 +161,8 @@ struct Inner {
     steps: BTreeMap<String, Spent>,
     running: BTreeMap<u64, Running>,
     next_id: u64,
+    /// What each agent session reported in the run (claude's totals continue from it).
+    sessions: SessionSpends,
 }
 
 impl Inner {
@@ -383,6 +388,22 @@ impl Tracker {
             }
         }
         warnings
+    }
+
+    /// The run was resumed: what its sessions had reported before.
+    pub fn with_sessions(self, sessions: SessionSpends) -> Self {
+        self.lock().sessions = sessions;
+        self
+    }
+
+    /// What session `id` reported earlier in the run.
+    pub fn session_before(&self, id: &str) -> Option<SessionSpend> {
+        self.lock().sessions.before(id)
+    }
+
+    /// Session `id` reported `models` and `cost_usd` for one invocation (its own figures).
+    pub fn session_reported(&self, id: &str, models: &[ModelUsage], cost_usd: Option<f64>) {
+        self.lock().sessions.add(id, models, cost_usd);
     }
 
     /// Usage of a step that ran without a meter (a step with no stream usage, an interactive

@@ -6,6 +6,7 @@
 mod branch;
 mod branches;
 mod conditions;
+mod deadline;
 pub mod event;
 pub mod finish;
 mod retry;

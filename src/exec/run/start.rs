@@ -5,7 +5,7 @@
 //! load the configuration (exit 3), bind parameters (exit 2), preflight the agent CLIs (exit 4),
 //! then create the run dir, take the lock and write the first state before any step runs.
 
-use super::super::budget::{Spent, Tracker, in_force, spent_in_audit};
+use super::super::budget::{SessionSpends, Spent, Tracker, in_force, spent_in_audit};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -413,7 +413,9 @@ fn open_runtime(
         Some(_) => spent_in_audit(&run_dir.audit_path(), ""),
         None => Spent::default(),
     };
-    let budget = Arc::new(Tracker::new(in_force::as_budget(doc.budget), spent));
+    let budget = Tracker::new(in_force::as_budget(doc.budget), spent)
+        .with_sessions(SessionSpends::in_audit(&run_dir.audit_path()));
+    let budget = Arc::new(budget);
     let signal = SignalName::default();
     let interrupts = Interrupts::listen(signal.clone()).map_err(RunError::Signals)?;
     let settings = RunSettings {

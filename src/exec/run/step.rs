@@ -52,6 +52,9 @@ pub struct At<'a> {
 impl Runtime {
     /// Runs the step with the executor for its kind.
     pub(super) async fn run_step(&mut self, at: &At<'_>) -> Result<Report, RunError> {
+        if let Some(limit) = super::deadline::container_limit(at.step) {
+            return self.run_within(at, limit).await;
+        }
         let mut cx = StepCtx::new(self, at);
         super::super::steps::run(&mut cx).await
     }

@@ -4,7 +4,9 @@
 //! on a blocking task while this side keeps doing the runtime's work: signals from outside
 //! are passed to the relay's interrupt handle, and for CLIs whose session id cannot be chosen in
 //! advance (codex) the id is discovered about once a second and recorded as soon as it is found.
-//! Nothing is printed while the relay owns the terminal.
+//! A `timeout` (control.md §2) and a halted branch stop the relay as an interruption would;
+//! nothing is printed while the relay owns the terminal, so a timeout is announced once it has
+//! given the terminal back.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -13,7 +15,10 @@ use std::time::{Duration, SystemTime};
 
 use super::super::error::RunError;
 use super::super::outcome::{End, ErrorClass, Failure};
+use super::super::process::limits::{Expired, LimitKind};
 use super::super::run::{Event, Report, StepCtx};
+use super::super::signals::Halt;
+use super::timeouts;
 use crate::agents::{self, Adapter, DiscoveryContext, EnvLayers, Invocation};
 use crate::pty::{
     self, CompletionSource, RelayEnd, RelayError, RelayInterrupt, RelaySpec, Triggers,
@@ -45,10 +50,12 @@ pub async fn run_shell(
     }
     spec.cwd = Some(workdir);
     spec.idle_hint = false;
-    let (result, _) = relay(cx, spec, None).await?;
+    let wall = wall_limit(cx, None);
+    let (result, _, expired) = relay(cx, spec, None, wall).await?;
     finish(cx, result, &stem, Step::Shell, |err| {
         Failure::new(err.class(), err.to_string())
     })
+    .map(|report| timed_out_or(cx, expired, "the command", report))
 }
 
 /// An interactive agent step; returns the report and the session id (pre-assigned or discovered).
@@ -97,13 +104,39 @@ pub async fn run_agent(
     let discover = known
         .is_none()
         .then(|| (adapter, invocation.workdir.clone()));
-    let (result, discovered) = relay(cx, relay_spec, discover).await?;
+    let wall = wall_limit(cx, Some(adapter.name()));
+    let (result, discovered, expired) = relay(cx, relay_spec, discover, wall).await?;
     let session_id = known.or(discovered);
     let report = finish(cx, result, stem, Step::Agent, |err| match err {
         RelayError::ProgramNotFound { .. } => adapter.not_installed().into(),
         other => Failure::new(other.class(), other.to_string()),
     })?;
-    Ok((report, session_id))
+    Ok((timed_out_or(cx, expired, "the agent", report), session_id))
+}
+
+/// The wall-clock limit of an interactive step (`idle_timeout` does not apply: a person is
+/// present).
+fn wall_limit(cx: &StepCtx<'_, '_>, cli: Option<&str>) -> Option<Duration> {
+    timeouts::limits(cx, cli).0.wall
+}
+
+/// The step's report, or its timeout failure when `expired` stopped it (whatever the relay saw
+/// meanwhile: a timeout is never a success). Announced here, the terminal being the console's
+/// again.
+fn timed_out_or(
+    cx: &mut StepCtx<'_, '_>,
+    expired: Option<Expired>,
+    what: &str,
+    report: Report,
+) -> Report {
+    let Some(expired) = expired else {
+        return report;
+    };
+    timeouts::announce(cx, expired, what);
+    let mut timed_out = timeouts::timed_out(cx, expired);
+    timed_out.record.transcript = report.record.transcript;
+    timed_out.record.outputs = report.record.outputs;
+    timed_out
 }
 
 /// Runs a launcher's client (its complete argv) in the relay instead of the step's program.
@@ -128,12 +161,21 @@ fn base_spec(cx: &StepCtx<'_, '_>, stem: &str) -> RelaySpec {
     spec
 }
 
-/// Runs the relay on a blocking thread while passing on signals and discovering the session.
+/// How the relay went: its outcome, the session id discovered, and the limit that stopped it.
+type Relayed = (
+    Result<pty::RelayOutcome, RelayError>,
+    Option<String>,
+    Option<Expired>,
+);
+
+/// Runs the relay on a blocking thread while passing on signals (and a halt of the step's
+/// branch), stopping it at the `wall` limit, and discovering the session.
 async fn relay(
     cx: &mut StepCtx<'_, '_>,
     mut spec: RelaySpec,
     discover: Option<(&'static dyn Adapter, PathBuf)>,
-) -> Result<(Result<pty::RelayOutcome, RelayError>, Option<String>), RunError> {
+    wall: Option<Duration>,
+) -> Result<Relayed, RunError> {
     let interrupt = RelayInterrupt::new();
     spec.interrupt = interrupt.clone();
     let spawned_at = SystemTime::now();
@@ -143,6 +185,9 @@ async fn relay(
     let mut discovered: Option<String> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut interrupts = cx.interrupts();
+    let mut halt = interrupts.halt().cloned();
+    let deadline = wall.map(|limit| (tokio::time::Instant::now() + limit, limit));
+    let mut expired = None;
     let result = loop {
         tokio::select! {
             joined = &mut task => break joined.map_err(RunError::RelayTask)?,
@@ -151,6 +196,14 @@ async fn relay(
                     interrupt.interrupt();
                     passed_on += 1;
                 }
+            }
+            () = until(deadline.map(|(at, _)| at)), if expired.is_none() => {
+                expired = deadline.map(|(_, limit)| Expired { kind: LimitKind::Wall, limit });
+                interrupt.interrupt();
+            }
+            () = halted(&mut halt) => {
+                halt = None;
+                interrupt.interrupt();
             }
             _ = tick.tick(), if discover.is_some() && discovered.is_none() => {
                 if let Some((adapter, workdir)) = &discover
@@ -168,7 +221,23 @@ async fn relay(
         record_discovered(cx, adapter.name(), &id)?;
         discovered = Some(id);
     }
-    Ok((result, discovered))
+    Ok((result, discovered, expired))
+}
+
+/// Resolves at `at`; never without one.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when `halt` is triggered; never without one.
+async fn halted(halt: &mut Option<Halt>) {
+    match halt {
+        Some(halt) => halt.wait().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn discover_once(

@@ -52,17 +52,26 @@ pub fn limits(
 
 /// `  timed out after 5s (wall); stopping the command`
 pub fn announce(cx: &mut StepCtx<'_, '_>, expired: Expired, what: &str) {
-    let _ = cx.emit(Event::Line(format!(
+    let _ = cx.emit(Event::Line(announce_line(expired, what)));
+}
+
+/// The console line of [`announce`].
+pub fn announce_line(expired: Expired, what: &str) -> String {
+    format!(
         "  timed out after {} ({}); stopping {what}",
         format(expired.limit),
         expired.kind.as_str()
-    )));
+    )
 }
 
 /// The failure of a step stopped by `expired`: class `timeout`, and `timeout{kind, limit_ms}`
 /// in its record. A timeout is never a success, whatever the child did during the grace.
 pub fn timed_out(cx: &StepCtx<'_, '_>, expired: Expired) -> Report {
-    let id = &cx.at.step.id;
+    failure(&cx.at.step.id, expired)
+}
+
+/// The failure of step `id` stopped by `expired` (see [`timed_out`]).
+pub fn failure(id: &str, expired: Expired) -> Report {
     let limit = format(expired.limit);
     let message = match expired.kind {
         LimitKind::Wall => format!("step \"{id}\" timed out after {limit} (wall)"),

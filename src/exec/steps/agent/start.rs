@@ -116,7 +116,7 @@ pub fn start(
         plan.adapter.default_binary(),
         &|k| std::env::var(k).ok(),
     );
-    let invocation = Invocation {
+    let mut invocation = Invocation {
         binary,
         mode: step.mode,
         session: plan.request.clone(),
@@ -139,7 +139,11 @@ pub fn start(
             AgentMode::Interactive => None,
         },
         output_schema,
+        session_before: None,
     };
+    invocation.session_before = invocation
+        .resume_id()
+        .and_then(|id| cx.budget().session_before(id));
     let spec = match plan.adapter.build(&invocation) {
         Ok(spec) => spec,
         Err(err) => return failed(cx, plan, start, err.to_failure().into()),

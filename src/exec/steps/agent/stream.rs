@@ -361,6 +361,9 @@ async fn cli_turn(
     let completion = parser.finish(&exit);
     let used = used(&*parser, &completion);
     commit(cx, &tracker, &meter, used);
+    if let Some(id) = &completion.session_id {
+        tracker.session_reported(id, &completion.models, completion.cost_usd);
+    }
     if let Some(id) = &completion.session_id
         && session_id.as_deref() != Some(id)
     {
