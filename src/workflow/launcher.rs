@@ -69,7 +69,7 @@ pub fn read(
         }
         Node::Map(entries) => {
             let m = MapReader::new(entries, path);
-            m.check_keys(LAUNCHER_KEYS, &[], sink);
+            m.check_keys(LAUNCHER_KEYS, sink);
             let Some(items) = m.get("argv") else {
                 launcher_error(sink, "\"launcher\" needs \"argv\"".to_owned(), path);
                 return None;
