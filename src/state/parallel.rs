@@ -38,6 +38,9 @@ pub struct BranchFrame {
     pub scope: Scope,
     /// The branch's own position, from its first step list down.
     pub position: Option<Frame>,
+    /// With `worktree: true`: the branch's worktree, once made (its `worktree` event is logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
 }
 
 /// How a branch that has not completed stands.

@@ -612,7 +612,22 @@ impl Writer {
                 self.record(&path, &AuditData::OutputRepair(record))?;
             }
             Event::Worktree { path, record } => {
-                self.record(&path, &AuditData::Worktree(record))?;
+                // The branch's frame remembers its worktree: a resume that finds the worktree
+                // again does not log it a second time.
+                let forks = self.current.clone();
+                let known = match forks.last() {
+                    Some(fork) => {
+                        let branch = branch_mut(self.frame_mut_in(&forks, fork.depth), fork.index);
+                        let known = branch.worktree.is_some() && branch.worktree == record.path;
+                        branch.worktree.clone_from(&record.path);
+                        known
+                    }
+                    None => false,
+                };
+                if !known {
+                    self.record(&path, &AuditData::Worktree(record))?;
+                    self.save_later()?;
+                }
             }
             Event::WorktreeBase { depth, commit } => {
                 let frame = self.frame_mut(depth);

@@ -2,7 +2,10 @@
 //!
 //! Nothing is executed: no steps, no `skip_if` commands, no engine hooks, no preflight. Globs are
 //! expanded (that only reads the file system). Values only known at run time (captures, the run
-//! id, the run dir) appear as `{{name}}`.
+//! id, the run dir) appear as `{{name}}`. The branches of a parallel step are laid out by
+//! [`branches`].
+
+mod branches;
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use crate::config::Config;
 use crate::exit;
 use crate::interpolate::{VarValue, Vars};
 use crate::state::Redactor;
-use crate::workflow::{LoopKind, LoopMax, Step, StepKind, Template, Workflow};
+use crate::workflow::{LoopKind, LoopMax, LoopStep, Parallel, Step, StepKind, Template, Workflow};
 
 /// Longest prompt excerpt shown in a plan line.
 const PROMPT_EXCERPT: usize = 60;
@@ -135,7 +138,14 @@ impl Plan<'_> {
                     .push(format!("{}  when: {}", "  ".repeat(depth), when.text()));
             }
             let children = match &step.kind {
+                StepKind::Group(children) if step.parallel.is_some() => {
+                    let bodies: Vec<&[Step]> = children.iter().map(std::slice::from_ref).collect();
+                    self.branches(workflow, &bodies, params, depth + 1)
+                }
                 StepKind::Group(children) => self.steps(workflow, children, params, depth + 1),
+                StepKind::Loop(looped) if is_parallel(looped) => {
+                    self.branches(workflow, &[&looped.steps], params, depth + 1)
+                }
                 StepKind::Loop(looped) => self.steps(workflow, &looped.steps, params, depth + 1),
                 StepKind::SubWorkflow(call)
                     if call.workflow.is_static() && self.depth_guard < 32 =>
@@ -170,12 +180,47 @@ impl Plan<'_> {
                 _ => json!([]),
             };
             let mut entry = json!({"id": step.id, "kind": super::run::step::kind_name(step), "label": label, "detail": detail, "steps": children});
-            if let (Some(when), Some(fields)) = (&step.when, entry.as_object_mut()) {
-                fields.insert("when".to_owned(), json!(when.text()));
+            if let Some(fields) = entry.as_object_mut() {
+                if let Some(when) = &step.when {
+                    fields.insert("when".to_owned(), json!(when.text()));
+                }
+                if let Some(parallel) = &step.parallel {
+                    fields.insert(
+                        "parallel".to_owned(),
+                        json!({"max": parallel.max, "fail_fast": parallel.fail_fast}),
+                    );
+                }
+                if step.worktree {
+                    fields.insert("worktree".to_owned(), json!(true));
+                }
             }
             out.push(entry);
         }
         Value::Array(out)
+    }
+
+    /// The branches of a parallel step (a group's children one by one, or a loop's body as
+    /// one), laid out side by side or marked (see [`branches::layout`]).
+    fn branches(
+        &mut self,
+        workflow: &Arc<Workflow>,
+        bodies: &[&[Step]],
+        params: &[(String, String)],
+        depth: usize,
+    ) -> Value {
+        let outer = std::mem::take(&mut self.lines);
+        let mut blocks = Vec::new();
+        let mut values = Vec::new();
+        for body in bodies {
+            if let Value::Array(value) = self.steps(workflow, body, params, 0) {
+                values.extend(value);
+            }
+            blocks.push(std::mem::take(&mut self.lines));
+        }
+        self.lines = outer;
+        self.lines
+            .extend(branches::layout(&blocks, &"  ".repeat(depth)));
+        Value::Array(values)
     }
 
     fn vars(&self, workflow: &Workflow, step: &Step, params: &[(String, String)]) -> Vars {
@@ -245,7 +290,13 @@ impl Plan<'_> {
                 };
                 (label, detail)
             }
-            StepKind::Group(_) => ("group".to_owned(), String::new()),
+            StepKind::Group(children) => match &step.parallel {
+                Some(parallel) => (
+                    "parallel group".to_owned(),
+                    group_detail(children.len(), parallel, step.worktree),
+                ),
+                None => ("group".to_owned(), String::new()),
+            },
             StepKind::SubWorkflow(call) => {
                 let value = render(&call.workflow, vars);
                 let detail = match self.loader.load_sub(&value, &workflow.source) {
@@ -254,24 +305,63 @@ impl Plan<'_> {
                 };
                 ("sub-workflow".to_owned(), detail)
             }
-            StepKind::Loop(looped) => match &looped.kind {
-                LoopKind::Counted { max } => {
-                    let max = match max {
-                        LoopMax::Fixed(n) => n.to_string(),
-                        LoopMax::Template(t) => render(t, vars),
-                    };
-                    (format!("loop x{max}"), String::new())
+            StepKind::Loop(looped) => {
+                let (label, detail) = match &looped.kind {
+                    LoopKind::Counted { max } => {
+                        (format!("loop x{}", loop_max(max, vars)), String::new())
+                    }
+                    LoopKind::ForEach { over, .. } => {
+                        let pattern = render(over, vars);
+                        let project = self.loader.project().dir.clone();
+                        let count = super::glob::expand(&pattern, &project)
+                            .map(|m| m.len())
+                            .unwrap_or(0);
+                        (format!("for-each {count} matches"), pattern)
+                    }
+                };
+                match looped.max_parallel.as_ref().filter(|_| is_parallel(looped)) {
+                    Some(max) => {
+                        let at_once = format!("{label}, at most {} at once", loop_max(max, vars));
+                        (with_worktrees(at_once, step.worktree), detail)
+                    }
+                    None => (label, detail),
                 }
-                LoopKind::ForEach { over, .. } => {
-                    let pattern = render(over, vars);
-                    let project = self.loader.project().dir.clone();
-                    let count = super::glob::expand(&pattern, &project)
-                        .map(|m| m.len())
-                        .unwrap_or(0);
-                    (format!("for-each {count} matches"), pattern)
-                }
-            },
+            }
         }
+    }
+}
+
+/// A loop whose iterations run as branches: `max_parallel` other than 1.
+fn is_parallel(looped: &LoopStep) -> bool {
+    !matches!(looped.max_parallel, None | Some(LoopMax::Fixed(1)))
+}
+
+fn loop_max(max: &LoopMax, vars: &Vars) -> String {
+    match max {
+        LoopMax::Fixed(n) => n.to_string(),
+        LoopMax::Template(t) => render(t, vars),
+    }
+}
+
+/// `3 branches, at most 2 at once, no fail-fast, in worktrees`.
+fn group_detail(branches: usize, parallel: &Parallel, worktree: bool) -> String {
+    let mut detail = match parallel.max {
+        Some(max) if (max as usize) < branches => {
+            format!("{branches} branches, at most {max} at once")
+        }
+        _ => format!("{branches} branches, all at once"),
+    };
+    if !parallel.fail_fast {
+        detail.push_str(", no fail-fast");
+    }
+    with_worktrees(detail, worktree)
+}
+
+fn with_worktrees(text: String, worktree: bool) -> String {
+    if worktree {
+        format!("{text}, in worktrees")
+    } else {
+        text
     }
 }
 
