@@ -62,6 +62,9 @@ const PROFILE_KEYS: &[&str] = &[
     "extends",
     "default_mode",
     "launcher",
+    "timeout",
+    "idle_timeout",
+    "deny",
 ];
 const INTERACTIVE_KEYS: &[&str] = &["idle_hint", "idle_hint_after", "stop_grace"];
 
@@ -130,6 +133,10 @@ pub struct Profile {
     pub default_mode: Option<AgentMode>,
     /// Where the profile's agent steps run (docs/launchers.md).
     pub launcher: Option<Launcher>,
+    /// `timeout` and `idle_timeout` of the steps that use the profile (control.md §2).
+    pub limits: StepLimits,
+    /// `deny` of the headless steps that use the profile (control.md §3).
+    pub deny: Option<crate::workflow::retry::Deny>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -226,6 +233,8 @@ impl Config {
                 resolved.system_prompt = p.system_prompt.clone().or(resolved.system_prompt);
                 resolved.default_mode = p.default_mode.or(resolved.default_mode);
                 resolved.launcher = p.launcher.clone().or(resolved.launcher);
+                resolved.limits = p.limits.or(resolved.limits);
+                resolved.deny = p.deny.or(resolved.deny);
             }
         }
         resolved.extends = None;
@@ -515,6 +524,8 @@ pub(crate) fn read_profile(p: &MapReader<'_, '_>, sink: &mut Sink) -> Profile {
         extends: p.string("extends", sink).map(str::to_owned),
         default_mode: compat::config::mode(p, sink),
         launcher: launcher::read(p, sink, &mut launcher::plain_word),
+        limits: read_limits(p, sink),
+        deny: crate::workflow::retry::read_deny(p, sink),
     }
 }
 

@@ -191,15 +191,21 @@ fn denied_tool_calls_warn_once_per_step_and_deny_fail_fails_it() {
         "{}",
         shown.stdout
     );
-    let out = agent_workflow(
+    fails_on_denials(agent_workflow(
         "name: w\ndefaults: {deny: fail}\nsteps:\n  - {id: a, mode: headless, prompt: p}\n",
-    )
-    .fake_script("- [{emit: denied}]\n")
-    .status(1)
-    .stderr_contains(
-        "failed: 2 tool calls were denied: Bash(rm -rf build), WebFetch [permission_denied]\n",
-    )
-    .run();
+    ));
+}
+
+/// What the `denied` fixture's two denials read as.
+const DENIED: &str = "2 tool calls were denied: Bash(rm -rf build), WebFetch";
+
+/// Runs `test`, whose first agent step gets the `denied` fixture and fails on it.
+fn fails_on_denials(test: Test) {
+    let out = test
+        .fake_script("- [{emit: denied}]\n")
+        .status(1)
+        .stderr_contains(&format!("failed: {DENIED} [permission_denied]\n"))
+        .run();
     assert_eq!(out.state()["last_failure"]["class"], "permission_denied");
 }
 
@@ -227,4 +233,40 @@ fn timeouts_apply_to_each_try_and_a_timeout_is_retried_by_default() {
         assert_eq!(end["data"]["error"]["class"], "timeout");
         assert_eq!(end["data"]["timeout"]["limit_ms"], 300);
     }
+}
+
+#[test]
+fn a_profile_sets_deny_and_timeouts_under_the_steps_own_keys_and_over_the_files_defaults() {
+    let workflow = "name: w\n\
+                    defaults: {deny: warn, timeout: 1m}\n\
+                    steps:\n  \
+                    - {id: strict, mode: headless, prompt: p, agent: careful}\n  \
+                    - {id: slow, mode: headless, prompt: p, agent: careful, deny: warn}\n";
+    let profile = "profiles:\n  \
+                   base: {timeout: 700ms}\n  \
+                   careful: {extends: base, deny: fail}\n";
+    fails_on_denials(agent_workflow(workflow).project_config(profile));
+    let out = agent_workflow(&workflow.replace(
+        "agent: careful}\n  - {id: slow",
+        "agent: careful, deny: warn}\n  - {id: slow",
+    ))
+    .project_config(profile)
+    .fake_script("- [{emit: denied}]\n- [{sleep_ms: 5000}, {text: late}]\n")
+    .status(1)
+    .stderr_contains(&format!("  warning: {DENIED}\n"))
+    .stderr_contains("step \"slow\" timed out after 700ms (wall) [timeout]")
+    .run();
+    let ends = out.events("step_end");
+    assert_eq!(ends.len(), 2);
+    assert_eq!(ends[1]["data"]["timeout"]["limit_ms"], 700);
+}
+
+#[test]
+fn a_profiles_bad_deny_or_timeout_is_a_configuration_error() {
+    agent_workflow("name: w\nsteps:\n  - {id: a, mode: headless, prompt: p}\n")
+        .project_config("profiles:\n  p: {deny: never, timeout: 5}\n")
+        .status(3)
+        .stderr_contains("deny")
+        .stderr_contains("timeout")
+        .run();
 }

@@ -18,12 +18,14 @@ use super::super::outcome::{End, ErrorClass, Failure};
 use super::super::process::limits::{Expired, LimitKind};
 use super::super::run::{Event, Report, StepCtx};
 use super::super::signals::Halt;
+use super::agent::plan::Plan;
 use super::timeouts;
 use crate::agents::{self, Adapter, DiscoveryContext, EnvLayers, Invocation};
 use crate::pty::{
     self, CompletionSource, RelayEnd, RelayError, RelayInterrupt, RelaySpec, Triggers,
 };
 use crate::state::{Control, ControlAction, SessionHow, SessionRecord};
+use crate::workflow::duration::StepLimits;
 
 const HINT: &str =
     "type /continue and Enter (or press Ctrl-]) when this step is done; /abort stops the run";
@@ -61,18 +63,18 @@ pub async fn run_shell(
 /// An interactive agent step; returns the report and the session id (pre-assigned or discovered).
 pub async fn run_agent(
     cx: &mut StepCtx<'_, '_>,
-    plan: &super::agent::plan::Plan,
+    plan: &Plan,
     invocation: &Invocation,
     spec: agents::CommandSpec,
     layers: &mut EnvLayers,
     stem: &str,
-    known: Option<String>,
 ) -> Result<(Report, Option<String>), RunError> {
+    let adapter = plan.adapter;
+    let known = plan.known_id.clone();
     let token = match pty::new_token() {
         Ok(token) => token,
         Err(err) => return Err(RunError::ControlToken(err)),
     };
-    let adapter = plan.adapter;
     let mut relay_spec = base_spec(cx, stem);
     match &plan.target {
         // Through a launcher: the agent's variables travel in the remote command line, and the
@@ -104,7 +106,7 @@ pub async fn run_agent(
     let discover = known
         .is_none()
         .then(|| (adapter, invocation.workdir.clone()));
-    let wall = wall_limit(cx, Some(adapter.name()));
+    let wall = wall_limit(cx, Some((adapter.name(), plan.resolved.limits)));
     let (result, discovered, expired) = relay(cx, relay_spec, discover, wall).await?;
     let session_id = known.or(discovered);
     let report = finish(cx, result, stem, Step::Agent, |err| match err {
@@ -116,8 +118,8 @@ pub async fn run_agent(
 
 /// The wall-clock limit of an interactive step (`idle_timeout` does not apply: a person is
 /// present).
-fn wall_limit(cx: &StepCtx<'_, '_>, cli: Option<&str>) -> Option<Duration> {
-    timeouts::limits(cx, cli).0.wall
+fn wall_limit(cx: &StepCtx<'_, '_>, agent: Option<(&str, StepLimits)>) -> Option<Duration> {
+    timeouts::limits(cx, agent).0.wall
 }
 
 /// The step's report, or its timeout failure when `expired` stopped it (whatever the relay saw

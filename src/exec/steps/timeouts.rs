@@ -9,19 +9,21 @@ use super::super::outcome::{End, ErrorClass, Failure};
 use super::super::process::limits::{Expired, KILL_GRACE, LimitKind, Limits};
 use super::super::run::{Event, Report, StepCtx};
 use crate::state::TimeoutRecord;
-use crate::workflow::duration::{Limit, format};
+use crate::workflow::duration::{Limit, StepLimits, format};
 
 /// The one built-in limit: a headless agent silent for this long is stuck.
 pub const HEADLESS_IDLE: Duration = Duration::from_secs(30 * 60);
 
-/// The limits of the step's attempt, and where the moment one is reached is told. `cli` is the
-/// agent CLI of a headless step (`None` for a shell step). Most specific first: the step, the
-/// workflow's `defaults`, `clis.<cli>` in the configuration, the configuration's own keys, then
-/// the built-in idle limit of headless steps.
+/// The limits of the step's attempt, and where the moment one is reached is told. `agent` is the
+/// CLI of an agent step and its profiles' limits (`None` for a shell step). Most specific first:
+/// the step, its profile, the workflow's `defaults`, `clis.<cli>` in the configuration, the
+/// configuration's own keys, then the built-in idle limit of headless steps.
 pub fn limits(
     cx: &StepCtx<'_, '_>,
-    cli: Option<&str>,
+    agent: Option<(&str, StepLimits)>,
 ) -> (Limits, mpsc::UnboundedReceiver<Expired>) {
+    let cli = agent.map(|(cli, _)| cli);
+    let profile = agent.map(|(_, limits)| limits).unwrap_or_default();
     let (tx, rx) = mpsc::unbounded_channel();
     let config = cx.config();
     let from_cli = cli
@@ -32,6 +34,7 @@ pub fn limits(
         .at
         .step
         .limits
+        .or(profile)
         .or(cx.at.ctx.workflow.default_limits)
         .or(from_cli)
         .or(config.limits);

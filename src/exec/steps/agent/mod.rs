@@ -86,16 +86,8 @@ async fn run_once(cx: &mut StepCtx<'_, '_>, step: &AgentStep) -> Result<Report, 
                 mut env,
                 stem,
             } = launch;
-            let (report, session_id) = super::relay::run_agent(
-                cx,
-                &plan,
-                &invocation,
-                spec,
-                &mut env,
-                &stem,
-                plan.known_id.clone(),
-            )
-            .await?;
+            let (report, session_id) =
+                super::relay::run_agent(cx, &plan, &invocation, spec, &mut env, &stem).await?;
             record::keep_session(cx, step, &plan, session_id, report)
         }
     }

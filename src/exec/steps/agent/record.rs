@@ -53,6 +53,7 @@ pub fn session_seen(
 pub fn completion_report(
     cx: &mut StepCtx<'_, '_>,
     step: &AgentStep,
+    plan: &Plan,
     completion: &Completion,
     stderr_tail: &str,
     total_tokens: u64,
@@ -66,7 +67,7 @@ pub fn completion_report(
         }
         None => Report::new(End::Success),
     };
-    if let Some(failure) = denials(cx, step, &completion.denials)?
+    if let Some(failure) = denials(cx, plan.resolved.deny, &completion.denials)?
         && matches!(report.end, End::Success)
     {
         report.end = End::Failed(failure);
@@ -137,11 +138,11 @@ pub fn completion_report(
 }
 
 /// Tool calls the CLI denied (control.md §3): one warning line for the step and a `warning`
-/// event of code `permission_denied`; with `deny: fail` (the step's, its file's `defaults`, the
-/// configuration's) the step's failure.
+/// event of code `permission_denied`; with `deny: fail` (the step's, its profile's
+/// (`profile`), its file's `defaults`, the configuration's) the step's failure.
 fn denials(
     cx: &mut StepCtx<'_, '_>,
-    step: &AgentStep,
+    profile: Option<Deny>,
     denied: &[String],
 ) -> Result<Option<Failure>, RunError> {
     if denied.is_empty() {
@@ -155,10 +156,10 @@ fn denials(
         .at
         .step
         .deny
+        .or(profile)
         .or(cx.at.ctx.workflow.default_deny)
         .or(cx.config().deny)
         .unwrap_or(Deny::Warn);
-    let _ = step;
     if deny == Deny::Fail {
         return Ok(Some(Failure::new(ErrorClass::PermissionDenied, message)));
     }

@@ -3,9 +3,12 @@
 //! The first value that is set wins, from the most specific layer down: the step, its profile,
 //! the named-session declaration, the session being resumed, the workflow's `defaults`, then the
 //! configuration (`clis.<cli>`, `default_*`, `permissions.<mode>`) and the built-in defaults.
-//! Templates (`model`) are rendered by the caller through `render`.
+//! Templates (`model`) are rendered by the caller through `render`. The profiles' `timeout`,
+//! `idle_timeout` and `deny` are passed on for the layers of control.md §2 and §3.
 
 use crate::config::{Config, Profile};
+use crate::workflow::duration::StepLimits;
+use crate::workflow::retry::Deny;
 use crate::workflow::{AgentMode, AgentStep, Effort, Permissions, SessionDecl, Template, Workflow};
 
 /// The settings an agent invocation runs with.
@@ -18,6 +21,10 @@ pub struct Resolved {
     pub system_prompt: Option<String>,
     /// The launcher of the first profile that sets one (docs/launchers.md).
     pub launcher: Option<crate::workflow::launcher::Launcher>,
+    /// The profiles' `timeout` and `idle_timeout` (the step's profile first).
+    pub limits: StepLimits,
+    /// The profiles' `deny` (the step's profile first).
+    pub deny: Option<Deny>,
 }
 
 /// What the session being continued recorded (its CLI decides a resumed step's CLI).
@@ -143,9 +150,16 @@ impl Layers<'_> {
         ])
         .unwrap_or(builtin);
 
-        let profiles = [step_profile, decl_profile, defaults_profile];
-        let launcher = profiles.iter().flatten().find_map(|p| p.launcher.clone());
-        let system_prompt = profiles.into_iter().flatten().find_map(|p| p.system_prompt);
+        let profiles: Vec<Profile> = [step_profile, decl_profile, defaults_profile]
+            .into_iter()
+            .flatten()
+            .collect();
+        let limits = profiles
+            .iter()
+            .fold(StepLimits::default(), |set, p| set.or(p.limits));
+        let deny = profiles.iter().find_map(|p| p.deny);
+        let launcher = profiles.iter().find_map(|p| p.launcher.clone());
+        let system_prompt = profiles.into_iter().find_map(|p| p.system_prompt);
         Ok(Resolved {
             cli,
             model,
@@ -153,6 +167,8 @@ impl Layers<'_> {
             permissions,
             system_prompt,
             launcher,
+            limits,
+            deny,
         })
     }
 }

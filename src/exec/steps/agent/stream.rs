@@ -112,7 +112,7 @@ pub async fn run(
         tokens,
         over_budget,
     } = done;
-    let mut report = record::completion_report(cx, step, &completion, &stderr_tail, tokens)?;
+    let mut report = record::completion_report(cx, step, plan, &completion, &stderr_tail, tokens)?;
     if let Some(why) = over_budget {
         // The agent ended on its own after its last report crossed a budget.
         report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
@@ -203,7 +203,8 @@ async fn cli_turn(
     session_id: &mut Option<String>,
 ) -> Result<Result<Done, Report>, RunError> {
     let output_dir = cx.output_dir();
-    let (mut limits, mut notices) = timeouts::limits(cx, Some(&plan.resolved.cli));
+    let (mut limits, mut notices) =
+        timeouts::limits(cx, Some((&plan.resolved.cli, plan.resolved.limits)));
     let (program, args, child_env) = match &plan.target {
         // Through a launcher: the agent's own variables travel in the remote command line;
         // the launcher's client gets the runner's environment.
@@ -336,7 +337,7 @@ async fn cli_turn(
             None => parser.running().map(spent).unwrap_or_default(),
         };
         commit(cx, &tracker, &meter, used);
-        let mut report = record::completion_report(cx, step, &completion, "", used.tokens)?;
+        let mut report = record::completion_report(cx, step, plan, &completion, "", used.tokens)?;
         report.end = End::Failed(Failure::new(ErrorClass::Budget, why));
         report.record.outputs = Some(outputs);
         return record::keep_session(cx, step, plan, session_id.clone(), report).map(Err);
