@@ -305,8 +305,9 @@ fn a_run_budget_crossed_by_parallel_branches_together_stops_every_running_branch
         .collect();
     let classes: Vec<_> = ends.iter().map(|e| &e["data"]["error"]["class"]).collect();
     assert_eq!(classes, ["budget", "budget", "budget"], "{}", out.stderr);
-    // The branches ran at once and were stopped together, long before their ends: the
-    // overspend is at most one report (1,000 tokens) per running branch.
+    // The branches ran at once and were stopped together, long before their ends (60,000
+    // tokens): the overspend is one report (1,000 tokens) per running branch, and a loaded
+    // machine may let each report once more before its SIGTERM lands.
     let spans = intervals(&out.audit(), "fan/");
     assert!(spans.len() >= 2, "{spans:?}");
     assert_eq!(most_at_once(&spans), spans.len(), "{spans:?}");
@@ -314,7 +315,7 @@ fn a_run_budget_crossed_by_parallel_branches_together_stops_every_running_branch
         .iter()
         .map(|e| e["data"]["usage"]["total_tokens"].as_u64().unwrap_or(0))
         .sum();
-    assert!((5001..=8000).contains(&total), "{total}: {}", out.stderr);
+    assert!((5001..=11_000).contains(&total), "{total}: {}", out.stderr);
     for name in out.output_files() {
         let stream =
             std::fs::read_to_string(out.run_dir().join("output").join(&name)).unwrap_or_default();
