@@ -177,14 +177,14 @@ pub fn evaluate(
 ) -> Result<bool, Failure> {
     let mut context = Context::with_env(env());
     let uses = condition.uses();
-    for (name, _) in &uses.names {
+    for name in &uses.names {
         let guarded = uses.guarded.iter().any(|g| g == name);
         if let Some(value) = scope.value(name, guarded) {
             context.add_variable_from_value(name.as_str(), value);
         }
     }
     let text = condition.text();
-    match condition.program().execute(&context) {
+    match Value::resolve(condition.expression(), &context) {
         Ok(Value::Bool(result)) => Ok(result),
         Ok(other) => Err(Failure::new(
             ErrorClass::InvalidValue,
@@ -200,7 +200,7 @@ pub fn evaluate(
             ),
         )),
         Err(ExecutionError::NoSuchKey(key))
-            if uses.steps.iter().any(|(id, _)| **id == *key)
+            if uses.steps.iter().any(|id| **id == *key)
                 && !scope.steps.contains_key(key.as_str()) =>
         {
             Err(Failure::new(

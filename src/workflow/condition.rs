@@ -1,16 +1,25 @@
 //! Conditions: `when:` and the expression form of `break_if:` (control.md §6, §11 "Conditions,
 //! precisely").
 //!
-//! A condition is a CEL expression, compiled once when its file is loaded by the `cel` crate (a
-//! maintained implementation of the language; nothing here parses CEL). Besides the program, a
-//! [`Condition`] keeps what the name check and run time need to know about it without walking
-//! it again: the free names it reads and where, the literal `steps.<id>` and `params.<name>` it
+//! A condition is a CEL expression, parsed once when its file is loaded by the `cel` crate (a
+//! maintained implementation of the language; nothing here parses CEL). Besides the expression
+//! tree, a [`Condition`] keeps what the name check and run time need to know about it without
+//! walking it again: the free names it reads, the literal `steps.<id>` and `params.<name>` it
 //! names, and the names it tests with `has()`.
+//!
+//! The crate has two parsers of the same grammar. Its Pratt parser (feature `parser_pratt`) is
+//! about forty times faster than its ANTLR one, which costs some 70 µs per expression and made
+//! validating a workflow full of conditions ten times slower; so conditions are parsed with the
+//! Pratt parser. The ANTLR parser stays the reference for what a user reads: when the Pratt
+//! parser rejects an expression, the ANTLR parser's verdict and message are used (and its tree,
+//! should it accept what the Pratt one did not), and the character offsets of a name in an error
+//! message come from it too (the Pratt parser keeps offsets only for its own errors).
 
 use std::fmt;
 use std::sync::Arc;
 
 use cel::common::ast::{EntryExpr, Expr, LiteralValue};
+use cel::parser::PrattParser;
 use cel::{IdedExpr, Program};
 
 /// The names that mean the run's own values in a condition; they cannot be parameter or capture
@@ -38,28 +47,47 @@ const CEL_NAMES: &[&str] = &[
     "uint",
 ];
 
-/// A CEL expression as written, with its compiled program.
+/// A CEL expression as written, with its parsed expression tree.
 #[derive(Clone)]
 pub struct Condition {
     text: String,
-    program: Arc<Program>,
+    expression: Arc<IdedExpr>,
     uses: Arc<Uses>,
 }
 
 /// What a condition reads, found once at load time.
 #[derive(Debug, Default, PartialEq)]
 pub struct Uses {
-    /// Free names (not bound by a macro such as `all(x, …)`), each once, with the character
-    /// offset of its first use.
-    pub names: Vec<(String, usize)>,
-    /// `steps.<id>` and `steps["<id>"]`: the id and its offset.
-    pub steps: Vec<(String, usize)>,
-    /// `params.<name>` and `params["<name>"]`: the name and its offset.
-    pub params: Vec<(String, usize)>,
-    /// `run.<field>`: the field and its offset.
-    pub run: Vec<(String, usize)>,
+    /// Free names (not bound by a macro such as `all(x, …)`), each once, in order of first use.
+    pub names: Vec<String>,
+    /// `steps.<id>` and `steps["<id>"]`: the ids.
+    pub steps: Vec<String>,
+    /// `params.<name>` and `params["<name>"]`: the names.
+    pub params: Vec<String>,
+    /// `run.<field>`: the fields.
+    pub run: Vec<String>,
     /// Names whose fields the expression tests with `has()` (`has(review.verdict)`).
     pub guarded: Vec<String>,
+}
+
+/// How a condition reads a name, for [`Condition::offset_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// A free name.
+    Name,
+    /// `steps.<id>`.
+    Step,
+    /// `params.<name>`.
+    Param,
+    /// `run.<field>`.
+    Run,
+}
+
+/// What a walk of the tree finds: each read with the offset `at` gave it.
+#[derive(Default)]
+struct Found {
+    reads: Vec<(Read, String, usize)>,
+    guarded: Vec<String>,
 }
 
 /// Why a condition does not compile: the parser's message and where, 1-based, in the expression.
@@ -71,24 +99,33 @@ pub struct SyntaxError {
 }
 
 impl Condition {
-    /// Compiles `text`.
+    /// Parses `text`: with the crate's Pratt parser, or, when it rejects the text, with its
+    /// ANTLR parser, whose verdict and message count.
     pub fn parse(text: &str) -> Result<Condition, SyntaxError> {
-        let program = Program::compile(text).map_err(|errors| {
-            let first = errors.errors.first();
-            let (line, column) = first.map_or((1, 1), |e| e.pos);
-            SyntaxError {
-                message: first
-                    .map_or_else(|| "not a valid expression".to_owned(), |e| tidy(&e.msg)),
-                line: usize::try_from(line).unwrap_or(1).max(1),
-                column: usize::try_from(column).unwrap_or(1).max(1),
-            }
-        })?;
-        let mut uses = Uses::default();
-        let mut bound = Vec::new();
-        collect(program.expression(), &program, &mut bound, &mut uses);
+        let expression = match PrattParser::default().parse(text) {
+            Ok(expression) => expression,
+            Err(_) => compile(text)?.expression().clone(),
+        };
+        let mut found = Found::default();
+        collect(&expression, &|_| 0, &mut Vec::new(), &mut found);
+        let pick = |read: Read| -> Vec<String> {
+            found
+                .reads
+                .iter()
+                .filter(|(r, _, _)| *r == read)
+                .map(|(_, name, _)| name.clone())
+                .collect()
+        };
+        let uses = Uses {
+            names: pick(Read::Name),
+            steps: pick(Read::Step),
+            params: pick(Read::Param),
+            run: pick(Read::Run),
+            guarded: found.guarded,
+        };
         Ok(Condition {
             text: text.to_owned(),
-            program: Arc::new(program),
+            expression: Arc::new(expression),
             uses: Arc::new(uses),
         })
     }
@@ -98,8 +135,26 @@ impl Condition {
         &self.text
     }
 
-    pub fn program(&self) -> &Program {
-        &self.program
+    /// The parsed expression, for evaluation.
+    pub fn expression(&self) -> &IdedExpr {
+        &self.expression
+    }
+
+    /// The character offset of the first place the expression reads `name` as `read`, for an
+    /// error message (0 if not found). It parses the text again with the ANTLR parser, the one
+    /// that records offsets, so it is meant for the rare error path only.
+    pub fn offset_of(&self, read: Read, name: &str) -> usize {
+        let Ok(program) = compile(&self.text) else {
+            return 0;
+        };
+        let mut found = Found::default();
+        let at = |expr: &IdedExpr| offset(&program, expr);
+        collect(program.expression(), &at, &mut Vec::new(), &mut found);
+        found
+            .reads
+            .into_iter()
+            .find(|(r, n, _)| *r == read && n == name)
+            .map_or(0, |(_, _, offset)| offset)
     }
 
     pub fn uses(&self) -> &Uses {
@@ -108,8 +163,21 @@ impl Condition {
 
     /// Whether the expression reads `name` as a free name.
     pub fn reads(&self, name: &str) -> bool {
-        self.uses.names.iter().any(|(n, _)| n == name)
+        self.uses.names.iter().any(|n| n == name)
     }
+}
+
+/// `text` compiled by the ANTLR parser, its errors made a [`SyntaxError`].
+fn compile(text: &str) -> Result<Program, SyntaxError> {
+    Program::compile(text).map_err(|errors| {
+        let first = errors.errors.first();
+        let (line, column) = first.map_or((1, 1), |e| e.pos);
+        SyntaxError {
+            message: first.map_or_else(|| "not a valid expression".to_owned(), |e| tidy(&e.msg)),
+            line: usize::try_from(line).unwrap_or(1).max(1),
+            column: usize::try_from(column).unwrap_or(1).max(1),
+        }
+    })
 }
 
 /// Whether `name` is a name CEL defines by itself (`int`, `string`, …).
@@ -184,15 +252,21 @@ fn member_of<'e>(
     }
 }
 
-/// Walks the expression tree (iteratively deep only as far as the parser allowed nesting).
-fn collect(expr: &IdedExpr, program: &Program, bound: &mut Vec<String>, uses: &mut Uses) {
-    for (base, list) in [
-        ("steps", &mut uses.steps),
-        ("params", &mut uses.params),
-        ("run", &mut uses.run),
+/// Walks the expression tree (iteratively deep only as far as the parser allowed nesting); `at`
+/// gives the offset of a node.
+fn collect(
+    expr: &IdedExpr,
+    at: &dyn Fn(&IdedExpr) -> usize,
+    bound: &mut Vec<String>,
+    found: &mut Found,
+) {
+    for (base, read) in [
+        ("steps", Read::Step),
+        ("params", Read::Param),
+        ("run", Read::Run),
     ] {
         if let Some((field, operand)) = member_of(expr, base, bound) {
-            list.push((field.to_owned(), offset(program, operand)));
+            found.reads.push((read, field.to_owned(), at(operand)));
         }
     }
     match &expr.expr {
@@ -200,45 +274,48 @@ fn collect(expr: &IdedExpr, program: &Program, bound: &mut Vec<String>, uses: &m
         Expr::Ident(name) => {
             if !name.starts_with('@')
                 && !bound.iter().any(|b| b == name)
-                && !uses.names.iter().any(|(n, _)| n == name)
+                && !found
+                    .reads
+                    .iter()
+                    .any(|(r, n, _)| *r == Read::Name && n == name)
             {
-                uses.names.push((name.clone(), offset(program, expr)));
+                found.reads.push((Read::Name, name.clone(), at(expr)));
             }
         }
         Expr::Select(select) => {
             if select.test
                 && let Some(root) = root_name(&select.operand)
-                && !uses.guarded.iter().any(|g| g == root)
+                && !found.guarded.iter().any(|g| g == root)
             {
-                uses.guarded.push(root.to_owned());
+                found.guarded.push(root.to_owned());
             }
-            collect(&select.operand, program, bound, uses);
+            collect(&select.operand, at, bound, found);
         }
         Expr::Call(call) => {
             if let Some(target) = &call.target {
-                collect(target, program, bound, uses);
+                collect(target, at, bound, found);
             }
             for arg in &call.args {
-                collect(arg, program, bound, uses);
+                collect(arg, at, bound, found);
             }
         }
         Expr::List(list) => {
             for element in &list.elements {
-                collect(element, program, bound, uses);
+                collect(element, at, bound, found);
             }
         }
-        Expr::Map(map) => entries(&map.entries, program, bound, uses),
-        Expr::Struct(structure) => entries(&structure.entries, program, bound, uses),
+        Expr::Map(map) => entries(&map.entries, at, bound, found),
+        Expr::Struct(structure) => entries(&structure.entries, at, bound, found),
         Expr::Comprehension(comprehension) => {
-            collect(&comprehension.iter_range, program, bound, uses);
-            collect(&comprehension.accu_init, program, bound, uses);
+            collect(&comprehension.iter_range, at, bound, found);
+            collect(&comprehension.accu_init, at, bound, found);
             let before = bound.len();
             bound.push(comprehension.iter_var.clone());
             bound.extend(comprehension.iter_var2.clone());
             bound.push(comprehension.accu_var.clone());
-            collect(&comprehension.loop_cond, program, bound, uses);
-            collect(&comprehension.loop_step, program, bound, uses);
-            collect(&comprehension.result, program, bound, uses);
+            collect(&comprehension.loop_cond, at, bound, found);
+            collect(&comprehension.loop_step, at, bound, found);
+            collect(&comprehension.result, at, bound, found);
             bound.truncate(before);
         }
     }
@@ -246,16 +323,16 @@ fn collect(expr: &IdedExpr, program: &Program, bound: &mut Vec<String>, uses: &m
 
 fn entries(
     entries: &[cel::common::ast::IdedEntryExpr],
-    program: &Program,
+    at: &dyn Fn(&IdedExpr) -> usize,
     bound: &mut Vec<String>,
-    uses: &mut Uses,
+    found: &mut Found,
 ) {
     for entry in entries {
         match &entry.expr {
-            EntryExpr::StructField(field) => collect(&field.value, program, bound, uses),
+            EntryExpr::StructField(field) => collect(&field.value, at, bound, found),
             EntryExpr::MapEntry(pair) => {
-                collect(&pair.key, program, bound, uses);
-                collect(&pair.value, program, bound, uses);
+                collect(&pair.key, at, bound, found);
+                collect(&pair.value, at, bound, found);
             }
         }
     }
@@ -278,12 +355,7 @@ mod tests {
     use super::*;
 
     fn names(condition: &Condition) -> Vec<&str> {
-        condition
-            .uses()
-            .names
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect()
+        condition.uses().names.iter().map(String::as_str).collect()
     }
 
     #[test]
@@ -298,15 +370,58 @@ mod tests {
             "steps.tests.outcome == 'failed' && steps[\"flaky-tests\"].exit_code == 1 && params.who == 'x' && run.cost_usd < 1.0",
         )
         .unwrap();
-        let ids: Vec<_> = c
-            .uses()
-            .steps
-            .iter()
-            .map(|(n, o)| (n.as_str(), *o))
-            .collect();
-        assert_eq!(ids, [("tests", 0), ("flaky-tests", 35)]);
-        assert_eq!(c.uses().params[0].0, "who");
-        assert_eq!(c.uses().run[0].0, "cost_usd");
+        assert_eq!(c.uses().steps, ["tests", "flaky-tests"]);
+        assert_eq!(c.uses().params, ["who"]);
+        assert_eq!(c.uses().run, ["cost_usd"]);
+        assert_eq!(c.offset_of(Read::Step, "tests"), 0);
+        assert_eq!(c.offset_of(Read::Step, "flaky-tests"), 35);
+        assert_eq!(c.offset_of(Read::Param, "who"), 74);
+    }
+
+    #[test]
+    fn a_name_is_located_in_the_text() {
+        let c = Condition::parse("a == 1 &&\n  verdict == 'x'").unwrap();
+        assert_eq!(c.offset_of(Read::Name, "verdict"), 12);
+        assert_eq!(c.offset_of(Read::Name, "nowhere"), 0);
+    }
+
+    /// The Pratt parser and the ANTLR parser agree on what they accept, and on the tree (up to
+    /// node ids), for the kinds of expression conditions use.
+    #[test]
+    fn both_parsers_of_the_crate_agree() {
+        let ids = regex::Regex::new(r"id: \d+").unwrap();
+        for text in [
+            "a ? b : c",
+            "[1, 2, 3].exists(x, x > 2) && m.all(k, m[k] > 0)",
+            "l.map(x, x * 2).filter(x, x % 2 == 0).exists_one(x, x == 4)",
+            "{'a': 1, \"b\": [2u, 3.5, -4]}.size() == 2",
+            "'k' in m && !a || !!b && -x < -1",
+            "r'raw' + 'esc\\t\\u00e9' == \"\"\"triple\"\"\"",
+            "steps[\"flaky-tests\"].exit_code == 3 && has(review.verdict)",
+            "int(round) % 2 == 1 && params.mode == 'fast' && run.cost_usd < 5.0",
+            "a // comment\n && b",
+        ] {
+            let pratt = PrattParser::default().parse(text).unwrap();
+            let antlr = Program::compile(text).unwrap();
+            assert_eq!(
+                ids.replace_all(&format!("{pratt:?}"), "id"),
+                ids.replace_all(&format!("{:?}", antlr.expression()), "id"),
+                "{text}"
+            );
+        }
+        for text in [
+            "a &&& b",
+            "a = 'b",
+            "review.verdict == ",
+            "a..b",
+            "f(,)",
+            "in",
+            "1.5e",
+            "m[",
+        ] {
+            assert!(PrattParser::default().parse(text).is_err(), "{text}");
+            assert!(Program::compile(text).is_err(), "{text}");
+        }
     }
 
     #[test]

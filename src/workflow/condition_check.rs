@@ -7,7 +7,7 @@
 //! loop variables, and the reserved `steps` (ids of steps earlier in the file, or anywhere in an
 //! enclosing loop body), `run`, `env` and `params`.
 
-use super::condition::{Condition, RESERVED, RUN_FIELDS, is_cel_name};
+use super::condition::{Condition, RESERVED, RUN_FIELDS, Read, is_cel_name};
 use super::fields::{MapReader, Target, YamlPath};
 use super::loader::Analyzer;
 use super::model::BreakIf;
@@ -131,9 +131,10 @@ impl<'a> Analyzer<'a> {
 
     fn check_names(&mut self, condition: &Condition, field: &str, path: YamlPath<'_>) {
         let uses = condition.uses();
-        let at = |offset: usize| at_offset(condition.text(), offset);
+        let at =
+            |read: Read, name: &str| at_offset(condition.text(), condition.offset_of(read, name));
         let mut known: Option<Vec<&str>> = None;
-        for (name, offset) in &uses.names {
+        for name in &uses.names {
             if RESERVED.contains(&name.as_str()) || is_cel_name(name) || self.is_variable(name) {
                 continue;
             }
@@ -144,10 +145,10 @@ impl<'a> Analyzer<'a> {
                 format!("undefined variable \"{name}\" in \"{field}\"{hint}"),
                 format!("known here: {}", super::validate::listing(known)),
                 path,
-                at(*offset),
+                at(Read::Name, name),
             );
         }
-        for (id, offset) in &uses.steps {
+        for id in &uses.steps {
             if self.ids.contains_key(id.as_str()) || self.body_ids.contains(id) {
                 continue;
             }
@@ -163,10 +164,10 @@ impl<'a> Analyzer<'a> {
                 format!("\"steps.{id}\" in \"{field}\": no step \"{id}\" runs before this one in this file{hint}"),
                 "steps.<id> reads steps of the same file that ran before this one".to_owned(),
                 path,
-                at(*offset),
+                at(Read::Step, id),
             );
         }
-        for (name, offset) in &uses.params {
+        for name in &uses.params {
             if self.params.contains(name) {
                 continue;
             }
@@ -175,10 +176,10 @@ impl<'a> Analyzer<'a> {
                 "undefined-variable",
                 format!("\"params.{name}\" in \"{field}\": this workflow has no parameter \"{name}\"{hint}"),
                 path,
-                at(*offset),
+                at(Read::Param, name),
             );
         }
-        for (name, offset) in &uses.run {
+        for name in &uses.run {
             if RUN_FIELDS.contains(&name.as_str()) {
                 continue;
             }
@@ -187,7 +188,7 @@ impl<'a> Analyzer<'a> {
                 "undefined-variable",
                 format!("\"run.{name}\" in \"{field}\": run has cost_usd, tokens and id{hint}"),
                 path,
-                at(*offset),
+                at(Read::Run, name),
             );
         }
     }

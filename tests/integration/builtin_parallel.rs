@@ -15,9 +15,12 @@ Notes that are not part of a task.\n\
 - [ ] 4. Break the build\n";
 
 /// Each task's agent writes its file after a pause (so that the agents overlap); the third
-/// task's work fails the checks, and its fix turns change nothing.
+/// task's work fails the checks, and its fix turns change nothing (each answers, structured,
+/// that it fixed the failure).
 const SCRIPT: &str = "\
 by_prompt:
+  - contains: \"The project's checks failed\"
+    turns: [[{json: {status: fixed, summary: Tried.}}], [{json: {status: fixed, summary: Tried.}}], [{json: {status: fixed, summary: Tried.}}]]
   - contains: \"2. Add the greeting\"
     turns: [[{sleep_ms: 400}, {write_file: {path: greeting.txt, content: hello}}, {text: Greeted.}]]
   - contains: \"3. Add the farewell\"

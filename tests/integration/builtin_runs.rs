@@ -15,7 +15,7 @@ use crate::test::Test;
 fn run_validator_fixes_and_passes_on_the_second_attempt() {
     let out = with_fakes(
         Test::new(),
-        "- [{write_file: {path: fixed.txt, content: ok}}, {text: Created fixed.txt.}]\n",
+        "- [{write_file: {path: fixed.txt, content: ok}}, {json: {status: fixed, summary: Created fixed.txt.}}]\n",
     )
     .args([
         "core/run-validator",
@@ -28,14 +28,39 @@ fn run_validator_fixes_and_passes_on_the_second_attempt() {
     turns[0].assert_prompt_has(
         "The project's checks failed (attempt 0 of 3). The work being checked: Add fixed.txt. \
          Output:\n\nfixed.txt is missing\n\nFind and fix the cause in the code. Do not delete or \
-         weaken tests unless they are clearly wrong, and say so if you change one. Do not commit.",
+         weaken tests unless they are clearly wrong, and say so if you change one. Do not commit. \
+         Answer with the status fixed when you changed the code to fix the failure, or blocked \
+         when it cannot be fixed in the code (say why in the summary).",
     );
+    // The answer is asked for through claude's native structured output.
+    turns[0].assert_prompt_has("--json-schema");
     assert_eq!(out.read("fixed.txt"), "ok");
+}
+
+/// A fix turn that answers `blocked` ends the attempts at once, with the agent's reason.
+#[test]
+fn run_validator_stops_when_the_agent_says_the_failure_cannot_be_fixed() {
+    let out = with_fakes(
+        Test::new(),
+        "- [{json: {status: blocked, summary: \"The database server is not running; that is not a code problem.\"}}]\n",
+    )
+    .args([
+        "core/run-validator",
+        "validate_command=echo cannot connect; exit 1",
+        "max_attempts=3",
+    ])
+    .status(1)
+    .stderr_contains(
+        "the agent cannot fix the failing checks: The database server is not running; that is not a code problem.",
+    )
+    .run();
+    assert_eq!(clis(&turns(&out)), ["claude"], "no second attempt");
 }
 
 #[test]
 fn run_validator_fails_when_every_attempt_fails() {
-    let out = with_fakes(Test::new(), "")
+    let fixed = "- [{json: {status: fixed, summary: Tried.}}]\n";
+    let out = with_fakes(Test::new(), &fixed.repeat(2))
         .args([
             "core/run-validator",
             "validate_command=echo still broken; exit 1",
@@ -148,7 +173,11 @@ fn implement_task_implements_checks_off_and_commits_the_next_task() {
 #[test]
 fn implement_task_stops_before_check_off_when_the_checks_keep_failing() {
     let test = git_repo(Test::new().write("tasks.md", TASKS));
-    let out = with_fakes(test, "")
+    let script = format!(
+        "- [{{text: Done.}}]\n{}",
+        "- [{json: {status: fixed, summary: Tried.}}]\n".repeat(3)
+    );
+    let out = with_fakes(test, &script)
         .args(["core/implement-task", "tasks.md", "validate_command=false"])
         .status(1)
         .run();
@@ -323,7 +352,8 @@ fn until_done_fails_when_the_rounds_run_out() {
 
 const PLAN: &str = "# Plan\n\n## Milestones\n- [ ] M1: greeting\n- [ ] M2: farewell\n\n## Rules\n- keep it small\n";
 
-/// The autonomous turns: assess, then (review, implement) for M1 and M2.
+/// The autonomous turns: assess, then (review, implement) for M1 and M2, then the review that
+/// says done. The reviews answer structured JSON (codex's `--output-schema`).
 fn autonomous_script() -> String {
     let implement = |file: &str, msg: &str| {
         format!(
@@ -332,15 +362,16 @@ fn autonomous_script() -> String {
     };
     format!(
         "- [{{write_file: {{path: \"$AGENT_RUNNER_RUN_DIR/plan.md\", content: {PLAN:?}}}}}, {{text: Planned.}}]\n\
-         - [{{text: \"Required fixes: none\\nSuggestions: none\"}}]\n{}\
-         - [{{text: \"Required fixes:\\n1. Add a test for M1.\\nSuggestions: none\"}}]\n{}",
+         - [{{json: {{verdict: continue, required_fixes: [], suggestions: []}}}}]\n{}\
+         - [{{json: {{verdict: continue, required_fixes: [Add a test for M1.], suggestions: [Keep it short.]}}}}]\n{}\
+         - [{{json: {{verdict: done, required_fixes: [], suggestions: []}}}}]\n",
         implement("hello", "M1: greeting"),
         implement("bye", "M2: farewell"),
     )
 }
 
 #[test]
-fn autonomous_cycles_until_the_milestones_are_checked() {
+fn autonomous_cycles_until_the_reviewer_says_done() {
     let test = git_repo(Test::new());
     let out = with_fakes(test, &autonomous_script())
         .args(["autonomous", "Greet and say goodbye"])
@@ -348,7 +379,8 @@ fn autonomous_cycles_until_the_milestones_are_checked() {
     let turns = turns(&out);
     assert_eq!(
         clis(&turns),
-        ["claude", "codex", "claude", "codex", "claude"]
+        ["claude", "codex", "claude", "codex", "claude", "codex"],
+        "the third review's verdict ends the cycles before a third implementation"
     );
     let dir = &turns[0].run_dir;
     turns[0].assert_prompt_has(&format!(
@@ -362,21 +394,25 @@ fn autonomous_cycles_until_the_milestones_are_checked() {
          and, if it exists, {dir}/worklog.md. In cycle 0, critique the plan: missing or badly \
          ordered milestones, and milestones that cannot be verified. In later cycles, review the \
          latest commits (git log -p -3) against the plan and run the tests. Do not edit files. \
-         Reply with 'Required fixes:' followed by a numbered list (or 'none'), then \
-         'Suggestions:'."
+         Answer with the required fixes (an empty list if there are none), your suggestions, and \
+         a verdict: done only when every milestone of the plan is checked off, the work is \
+         committed and the tests pass, with no required fix; otherwise continue."
     ));
+    // The review is asked for through codex's native structured output.
+    turns[3].assert_prompt_has("--output-schema");
     turns[4].assert_prompt_has(&format!(
-        "Cycle 1 for the task: Greet and say goodbye. Read {dir}/plan.md. The reviewer said:\n\n\
-         Required fixes:\n1. Add a test for M1.\nSuggestions: none\n\nFirst make the required \
-         fixes. Then implement the first unchecked milestone, with tests, and run the tests. \
-         Commit with the message 'M<n>: <milestone>'. Check the milestone off in the plan, and \
-         add an entry to {dir}/worklog.md (cycle, what changed, test result, open issues)."
+        "Cycle 1 for the task: Greet and say goodbye. Read {dir}/plan.md. The reviewer's required \
+         fixes (a JSON list): [\"Add a test for M1.\"]\nSuggestions: [\"Keep it short.\"]\n\n\
+         First make the required fixes. Then implement the first unchecked milestone, with tests, \
+         and run the tests. Commit with the message 'M<n>: <milestone>'. Check the milestone off \
+         in the plan, and add an entry to {dir}/worklog.md (cycle, what changed, test result, \
+         open issues)."
     ));
     // Every agent step starts a fresh session.
     let mut ids: Vec<&str> = turns.iter().map(|t| t.session_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 5, "five fresh sessions");
+    assert_eq!(ids.len(), 6, "six fresh sessions");
     // The work is on the run's branch; no PR was asked for.
     let run_id = dir.rsplit('/').next().unwrap();
     assert_eq!(
@@ -395,6 +431,30 @@ fn autonomous_cycles_until_the_milestones_are_checked() {
 }
 
 #[test]
+fn autonomous_fails_when_the_reviewer_never_says_done() {
+    let test = git_repo(Test::new());
+    let script = format!(
+        "- [{{write_file: {{path: \"$AGENT_RUNNER_RUN_DIR/plan.md\", content: {PLAN:?}}}}}, {{text: Planned.}}]\n\
+         - [{{json: {{verdict: continue, required_fixes: [], suggestions: []}}}}]\n\
+         - [{{text: Nothing to do.}}]\n\
+         - [{{json: {{verdict: done, required_fixes: [Fix the typo.], suggestions: []}}}}]\n\
+         - [{{text: Fixed.}}]\n"
+    );
+    let out = with_fakes(test, &script)
+        .args(["autonomous", "Greet", "max_cycles=2"])
+        .status(1)
+        .stderr_contains(
+            "loop \"cycles\" ran all 2 iterations without meeting its break_if condition",
+        )
+        .run();
+    assert_eq!(
+        clis(&turns(&out)),
+        ["claude", "codex", "claude", "codex", "claude"],
+        "done with a required fix left is not done"
+    );
+}
+
+#[test]
 fn autonomous_opens_a_pr_when_asked() {
     let test = git_repo(Test::new());
     let script = format!("{}- [{{text: {PR_TEXT:?}}}]\n", autonomous_script());
@@ -408,8 +468,8 @@ fn autonomous_opens_a_pr_when_asked() {
         .stdout_contains(PR_URL)
         .run();
     let turns = turns(&out);
-    assert_eq!(turns.len(), 6);
-    turns[5].assert_prompt_has(&format!(
+    assert_eq!(turns.len(), 7);
+    turns[6].assert_prompt_has(&format!(
         "Also mention: Plan and worklog: {}",
         turns[0].run_dir
     ));
@@ -433,7 +493,7 @@ fn pr_job_branches_works_validates_and_opens_a_pr() {
     let test = git_repo(Test::new());
     let script = format!(
         "- [{{write_file: {{path: src/feature.txt, content: done}}}}, {{text: Implemented.}}]\n\
-         - [{{write_file: {{path: src/test.txt, content: tested}}}}, {{text: Fixed the test.}}]\n\
+         - [{{write_file: {{path: src/test.txt, content: tested}}}}, {{json: {{status: fixed, summary: Fixed the test.}}}}]\n\
          - [{{text: {PR_TEXT:?}}}]\n"
     );
     let out = with_fakes(test, &script)

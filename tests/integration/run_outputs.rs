@@ -239,3 +239,42 @@ steps:
     assert_eq!(ends[1]["data"]["error"]["class"], "exit_status");
     assert_eq!(run.state()["scope"]["captures"].get("m"), None);
 }
+
+/// `--dry-run` cannot know a JSON capture's fields: `{{review.verdict}}` shows as itself, quoted
+/// like any other value in a command, and the rest of the template still renders.
+#[test]
+fn dry_run_shows_the_fields_of_a_json_capture_as_placeholders() {
+    let out = Test::new()
+        .write(
+            &wf("plan"),
+            r#"name: plan
+params: [{name: who, default: Ann}]
+steps:
+  - id: review
+    mode: headless
+    prompt: Review it.
+    output:
+      schema: {type: object, properties: {verdict: {enum: [pass, fail]}, issues: {type: array}}}
+    capture: review
+  - id: rounds
+    loop: {max: 2, as_index: i}
+    steps:
+      - id: fix
+        mode: headless
+        prompt: "{{who}}: {{review.verdict}}, first {{review.issues.0}}"
+        break_if: review.verdict == "pass"
+  - id: report
+    command: echo {{who}} {{review.verdict}} {{review.issues.0}} {{review}}
+"#,
+        )
+        .args(["--dry-run", "plan"])
+        .stderr("")
+        .run();
+    insta::assert_snapshot!(out.stdout);
+    let out = out.then().args(["--dry-run", "--json", "plan"]).run();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        plan["steps"][1]["steps"][0]["break_if"],
+        "review.verdict == \"pass\""
+    );
+}

@@ -185,3 +185,74 @@ fn simulate_refuses_resume_from_and_dry_run_and_stubs_need_it() {
         .stderr_contains("--stub \"build\": write <step-path>=<value>")
         .run();
 }
+
+/// A simulated retry records every try and says the delay a run would wait, but does not wait:
+/// two backoffs of a minute and more would take minutes.
+#[test]
+fn a_simulated_retry_records_the_tries_without_waiting() {
+    let started = std::time::Instant::now();
+    let out = Test::new()
+        .write(
+            &wf("flaky"),
+            "name: flaky\nsteps:\n  - id: flaky\n    command: touch spawned\n    retry: {attempts: 3, backoff: 1m, on: [exit_status]}\n",
+        )
+        .write("stubs.yaml", "flaky@1: {exit_code: 3}\nflaky@2: {exit_code: 3}\n")
+        .args(["--simulate", "flaky", "--stub-file", "stubs.yaml"])
+        .run();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the simulation waited: {:?}",
+        started.elapsed()
+    );
+    let stderr = stable(&out.stderr);
+    for retry in ["  retry 2/3 in ", "  retry 3/3 in "] {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with(retry))
+            .unwrap_or_else(|| panic!("no {retry:?} line in {stderr}"));
+        assert!(
+            line.contains(" (not waited: simulation) (exit_status: "),
+            "{line}"
+        );
+    }
+    assert_eq!(stderr.matches("  stub: exit 3").count(), 2, "{stderr}");
+    assert!(
+        stderr.contains("  stub: exit 0, output \"ok\"\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("completed in"), "{stderr}");
+    assert!(!out.project().join("spawned").exists());
+}
+
+/// `worktree: true` in a simulation makes no worktree and no branch: the branches run in place,
+/// and the console says so. Outside a git repository it is no error either (no preflight).
+#[test]
+fn a_simulation_makes_no_worktrees_and_says_the_branches_run_in_place() {
+    let workflow = "name: wt\nsteps:\n  - id: both\n    parallel: true\n    worktree: true\n    steps:\n      - id: a\n        command: echo {{worktree}} > a.txt\n      - id: b\n        command: echo {{worktree}} > b.txt\n  - id: each\n    loop: {max: 2, max_parallel: 2, as_index: i}\n    worktree: true\n    steps:\n      - id: t\n        command: echo {{worktree}} {{i}}\n";
+    let line =
+        "no worktrees in a simulation: the branches of \"both\" run in the project directory";
+    let loop_line =
+        "no worktrees in a simulation: the branches of \"each\" run in the project directory";
+    Test::new()
+        .write(&wf("wt"), workflow)
+        .args(["--simulate", "wt"])
+        .stderr_contains(line)
+        .run();
+    let test = crate::builtin_support::git_repo(Test::new().write(&wf("wt"), workflow));
+    let out = test
+        .args(["--simulate", "wt"])
+        .stderr_contains(line)
+        .stderr_contains(loop_line)
+        .run();
+    assert!(out.stderr.contains("completed in"), "{}", out.stderr);
+    assert!(
+        !out.project().join(".agent-runner/worktrees").exists(),
+        "a worktree directory was made"
+    );
+    let git = |args: &[&str]| crate::builtin_support::project_git(&out, args);
+    assert_eq!(git(&["worktree", "list"]).lines().count(), 1);
+    assert_eq!(git(&["branch", "--format=%(refname:short)"]), "main");
+    for file in ["a.txt", "b.txt"] {
+        assert!(!out.project().join(file).exists(), "{file} was written");
+    }
+}

@@ -2,8 +2,8 @@
 //!
 //! Nothing is executed: no steps, no `skip_if` commands, no engine hooks, no preflight. Globs are
 //! expanded (that only reads the file system). Values only known at run time (captures, the run
-//! id, the run dir) appear as `{{name}}`. The branches of a parallel step are laid out by
-//! [`branches`].
+//! id, the run dir) appear as `{{name}}`, and a field of a JSON capture as `{{review.verdict}}`.
+//! The branches of a parallel step are laid out by [`branches`].
 
 mod branches;
 
@@ -20,7 +20,9 @@ use crate::config::Config;
 use crate::exit;
 use crate::interpolate::{VarValue, Vars};
 use crate::state::Redactor;
-use crate::workflow::{LoopKind, LoopMax, LoopStep, Parallel, Step, StepKind, Template, Workflow};
+use crate::workflow::{
+    BreakIf, LoopKind, LoopMax, LoopStep, Parallel, Step, StepKind, Template, Workflow,
+};
 
 /// Longest prompt excerpt shown in a plan line.
 const PROMPT_EXCERPT: usize = 60;
@@ -137,6 +139,13 @@ impl Plan<'_> {
                 self.lines
                     .push(format!("{}  when: {}", "  ".repeat(depth), when.text()));
             }
+            if let Some(BreakIf::When(condition)) = &step.break_if {
+                self.lines.push(format!(
+                    "{}  break_if: {}",
+                    "  ".repeat(depth),
+                    condition.text()
+                ));
+            }
             let children = match &step.kind {
                 StepKind::Group(children) if step.parallel.is_some() => {
                     let bodies: Vec<&[Step]> = children.iter().map(std::slice::from_ref).collect();
@@ -193,6 +202,11 @@ impl Plan<'_> {
                 if step.worktree {
                     fields.insert("worktree".to_owned(), json!(true));
                 }
+            }
+            if let (Some(BreakIf::When(condition)), Some(fields)) =
+                (&step.break_if, entry.as_object_mut())
+            {
+                fields.insert("break_if".to_owned(), json!(condition.text()));
             }
             out.push(entry);
         }

@@ -27,6 +27,9 @@ use super::walk::{BoxFuture, Runtime};
 use crate::state::BranchState;
 use crate::workflow::Step;
 
+/// What `{{worktree}}` renders in a simulation, which makes no worktree (control.md §11).
+const SIMULATED_WORKTREE: &str = "<worktree>";
+
 /// One branch to run: its index (a group's child, a loop's iteration), label and step list.
 pub struct BranchSpec<'s> {
     pub index: u64,
@@ -110,13 +113,20 @@ impl Runtime {
                     let base = policy.worktrees.clone();
                     running.push(async move {
                         let mut body = spec.body;
-                        if let (Some((wanted, owner)), Some(base)) = (spec.worktree, base) {
-                            match enter_worktree(&mut walker, &mut body, &base, wanted, &owner)
-                                .await
-                            {
-                                Ok(()) => {}
-                                Err(end) => return (index, end),
+                        match (spec.worktree, base) {
+                            (Some((wanted, owner)), Some(base)) => {
+                                if let Err(end) =
+                                    enter_worktree(&mut walker, &mut body, &base, wanted, &owner)
+                                        .await
+                                {
+                                    return (index, end);
+                                }
                             }
+                            // A simulation: no worktree, the branch runs in place.
+                            (Some(_), None) => body
+                                .loop_vars
+                                .push(("worktree".to_owned(), SIMULATED_WORKTREE.to_owned())),
+                            (None, _) => {}
                         }
                         let end = walker.run_list(&body, spec.steps).await;
                         (index, end)

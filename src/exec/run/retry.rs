@@ -3,8 +3,9 @@
 //! (`retry_attempt`) before it starts, so a resume after a crash continues the count. A failure
 //! whose class the policy retries, with tries left, is followed by the console line
 //! `  retry 2/3 in 10s (rate_limit: <message>)`, a `step_retry` event and the delay, which a
-//! signal cuts short (the run stops as interrupted, resumable). Only the last try's end counts
-//! for the step (flow control, the summary).
+//! signal cuts short (the run stops as interrupted, resumable). A simulation records the tries
+//! and says the delay, but does not wait. Only the last try's end counts for the step (flow
+//! control, the summary).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -81,12 +82,18 @@ impl Runtime {
             let failure = failure.clone();
             self.end_attempt(at, report, started)?;
             let total = last.max(attempt + 1);
+            // A simulation never sleeps (control.md §11): it says what a run would wait.
+            let simulated = self.settings.simulate.is_some();
+            let when = if simulated {
+                format!("{} (not waited: simulation)", next.when)
+            } else {
+                next.when.clone()
+            };
             self.emit(Event::Retrying {
                 path: at.audit_path.to_owned(),
                 line: format!(
-                    "  retry {}/{total} {} ({}: {})",
+                    "  retry {}/{total} {when} ({}: {})",
                     attempt + 1,
-                    next.when,
                     failure.class,
                     failure.message
                 ),
@@ -97,9 +104,14 @@ impl Runtime {
                     delay_ms: u64::try_from(next.delay.as_millis()).unwrap_or(u64::MAX),
                 },
             })?;
+            let delay = if simulated {
+                Duration::ZERO
+            } else {
+                next.delay
+            };
             let mut interrupts = self.interrupts.clone();
             tokio::select! {
-                () = tokio::time::sleep(next.delay) => {}
+                () = tokio::time::sleep(delay) => {}
                 () = interrupts.stop_requested() => {
                     self.emit(Event::Interrupted { depth })?;
                     return Ok(Some(End::Interrupted));

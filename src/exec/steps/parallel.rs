@@ -165,6 +165,7 @@ fn branch_of<'s>(
 
 /// With `worktree: true`: the repository and the commit the branches start from, recorded in
 /// the step's frame the first time (a resume keeps it); a dirty working tree is warned about.
+/// `None` without `worktree: true`, and in a simulation.
 async fn worktree_base(
     cx: &mut StepCtx<'_, '_>,
 ) -> Result<Result<Option<Base>, Failure>, RunError> {
@@ -180,6 +181,15 @@ async fn worktree_base(
                 at.step.id
             ),
         )));
+    }
+    // A simulation makes no worktree (control.md §11): the branches run in place.
+    if cx.settings().simulate.is_some() {
+        cx.emit(Event::Line(format!(
+            "{}  no worktrees in a simulation: the branches of \"{}\" run in the project directory",
+            "  ".repeat(at.ctx.depth),
+            at.step.id
+        )))?;
+        return Ok(Ok(None));
     }
     let recorded = cx
         .frame()
