@@ -7,6 +7,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Creates `dir` and any missing parents with mode 0700. An existing dir is fine.
 pub(crate) fn create_private_dir_all(dir: &Path) -> io::Result<()> {
@@ -124,6 +125,32 @@ pub(crate) fn remove_stale_temps(dir: &Path, name: &str) -> io::Result<Vec<PathB
 
 /// The subdirectories of `dir` whose names are UTF-8, as (name, path); none if `dir` is missing.
 pub(crate) fn subdirs(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    Ok(subdir_entries(dir)?
+        .into_iter()
+        .map(|(name, path, _)| (name, path))
+        .collect())
+}
+
+/// [`subdirs`] with each one's creation time (else modification time), read relative to the
+/// open `dir` (no walk of the full path per entry).
+pub(crate) fn subdirs_created(
+    dir: &Path,
+) -> io::Result<Vec<(String, PathBuf, Option<SystemTime>)>> {
+    Ok(subdir_entries(dir)?
+        .into_iter()
+        .map(|(name, path, entry)| {
+            let created = entry
+                .metadata()
+                .and_then(|m| m.created().or_else(|_| m.modified()))
+                .ok();
+            (name, path, created)
+        })
+        .collect())
+}
+
+/// The directory entries behind [`subdirs`]. The entry's type comes from the directory listing;
+/// only a symbolic link costs a `stat` (it counts when it leads to a directory).
+fn subdir_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf, fs::DirEntry)>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -133,10 +160,12 @@ pub(crate) fn subdirs(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        if let Ok(name) = entry.file_name().into_string()
-            && path.is_dir()
-        {
-            dirs.push((name, path));
+        let is_dir = match entry.file_type() {
+            Ok(kind) if !kind.is_symlink() => kind.is_dir(),
+            _ => path.is_dir(),
+        };
+        if is_dir && let Ok(name) = entry.file_name().into_string() {
+            dirs.push((name, path, entry));
         }
     }
     Ok(dirs)

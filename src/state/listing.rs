@@ -6,12 +6,12 @@
 //! an unreadable state.json is reported in its entry and left as it is.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::document::{RunStatus, StateDoc};
 use super::error::StateError;
-use super::fs_util::subdirs;
+use super::fs_util::{subdirs, subdirs_created};
 use super::lock::LockInfo;
 use super::paths::{ProjectDir, StateRoot, resolve_run_dir};
 use super::run_dir::RunDir;
@@ -121,12 +121,12 @@ impl ProjectDir {
     /// The run directories of `runs/` named by a valid run id, unread.
     fn run_names(&self) -> Result<Vec<RunName>, StateError> {
         let runs_dir = self.runs_dir();
-        let dirs = subdirs(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
+        let dirs = subdirs_created(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
         Ok(dirs
             .into_iter()
-            .filter(|(run_id, _)| validate_run_id(run_id).is_ok())
-            .map(|(id, path)| RunName {
-                key: creation_key(&id, &path),
+            .filter(|(run_id, _, _)| validate_run_id(run_id).is_ok())
+            .map(|(id, path, created)| RunName {
+                key: creation_key(&id, created),
                 id,
                 path,
             })
@@ -162,10 +162,7 @@ fn newest<T>(mut items: Vec<T>, limit: usize, name: impl Fn(&T) -> &RunName) -> 
 /// When a run was created, from its directory alone: the second in its id
 /// (`<slug>-<YYYYMMDD>-<HHMMSS>-<hex>`, else the directory's), then the directory's creation
 /// (else modification) time in nanoseconds.
-fn creation_key(id: &str, path: &Path) -> (i64, u128) {
-    let created = fs::metadata(path)
-        .and_then(|m| m.created().or_else(|_| m.modified()))
-        .ok();
+fn creation_key(id: &str, created: Option<SystemTime>) -> (i64, u128) {
     let nanos = created
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
