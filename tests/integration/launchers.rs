@@ -1,7 +1,8 @@
 //! Launchers end to end (docs/launchers.md) against a real sshd on 127.0.0.1 (see
 //! [`crate::sshd`]): shell and headless agent steps run on the other side with their workdir,
 //! environment and hostile values intact; a timeout and a Ctrl-C leave nothing running there;
-//! parallel branches fan out over two targets, with `max_concurrent`; preflight and validation.
+//! parallel branches fan out over two targets, with `max_concurrent`; the most specific launcher
+//! wins; preflight and validation.
 
 use std::time::Duration;
 
@@ -348,4 +349,66 @@ steps:
             out.stderr
         );
     }
+}
+
+/// A local launcher named `name`: it notes `name` in `via.log`, then runs its arguments.
+fn via(test: Test, name: &str) -> Test {
+    let log = test.path().join("via.log");
+    test.write_bin(
+        name,
+        &format!(
+            "#!/bin/sh\necho {name} >> '{}'\nexec \"$@\"\n",
+            log.display()
+        ),
+    )
+}
+
+#[test]
+fn the_most_specific_launcher_wins() {
+    let mut test = Test::new().fake_clis(&["claude"]);
+    for name in ["via-config", "via-profile", "via-defaults", "via-step"] {
+        test = via(test, name);
+    }
+    let test = test
+        .project_config("launcher: [via-config]\nprofiles:\n  boxed: {launcher: [via-profile]}\n")
+        .workflow(
+            "plain",
+            "name: plain\nsteps:\n  - id: s\n    command: \"true\"\n  - id: p\n    mode: headless\n    agent: boxed\n    prompt: hi\n",
+        )
+        .workflow(
+            "w",
+            r#"name: w
+defaults:
+  launcher: [via-defaults]
+steps:
+  - id: from-defaults
+    command: "true"
+  - id: own
+    launcher: [via-step]
+    command: "true"
+  - id: agent-own
+    mode: headless
+    agent: boxed
+    launcher: [via-step]
+    prompt: hi
+  - id: agent-profile
+    mode: headless
+    agent: boxed
+    prompt: hi
+"#,
+        )
+        .arg("plain");
+    let out = test.run();
+    let log = out.tempdir.path().join("via.log");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "via-config\nvia-profile\n"
+    );
+    std::fs::remove_file(&log).unwrap();
+    // Kept until the end: the temp dir goes with it.
+    let _second = out.then().arg("w").run();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "via-defaults\nvia-step\nvia-step\nvia-profile\n"
+    );
 }
