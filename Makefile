@@ -17,12 +17,12 @@ FAKE_CLI_NAMES := claude codex copilot cursor-agent opencode gemini
 WITH_FAKE_CLIS = env AGENT_RUNNER_HOME="$${AGENT_RUNNER_HOME:-$$HOME/.agent-runner}" \
 	HOME="$(FAKE_CLIS)/home" PATH="$(FAKE_CLIS)/bin:$$PATH"
 
-.PHONY: build test lint bench ci demo tools browser schema fake-clis try screenshots
+.PHONY: build test lint bench ci demo tools browser sshd schema fake-clis try screenshots
 
 build:
 	$(CARGO) build --release
 
-tools: $(TOOLS_DIR)/node_modules/.bin/openspec $(TOOLS_DIR)/py/bin/kubernetes-validate browser
+tools: $(TOOLS_DIR)/node_modules/.bin/openspec $(TOOLS_DIR)/py/bin/kubernetes-validate browser sshd
 
 # The official Kubernetes JSON schemas, for the `k8s` manifest tests (PyPI's kubernetes-validate).
 KUBERNETES_VALIDATE_VERSION := 1.37.0
@@ -40,6 +40,18 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
 	else \
 		echo "make: install Chromium and chromedriver for the run-view tests (they are skipped without them)"; \
+	fi
+
+# The launcher tests start a throwaway sshd on 127.0.0.1 (Debian's openssh-server) and connect
+# with the ssh client.
+sshd:
+	@if [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq openssh-server openssh-client; \
+	else \
+		echo "make: install OpenSSH's sshd and client for the launcher tests (they are skipped without them)"; \
 	fi
 
 $(TOOLS_DIR)/node_modules/.bin/openspec:

@@ -16,6 +16,7 @@ use crate::workflow::Diagnostic;
 use crate::workflow::budget::{Budget, read_budget};
 use crate::workflow::duration::{StepLimits, read_duration, read_limits};
 use crate::workflow::fields::{A_STRING, MapReader, Sink, Target};
+use crate::workflow::launcher::{self, Launcher};
 use crate::workflow::loader::{read_limited, resolve_findings};
 use crate::workflow::model::{AgentMode, CLI_NAMES, Effort, Permissions};
 use crate::workflow::positions::join;
@@ -40,6 +41,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "budget",
     "deny",
     "max_concurrent_agents",
+    "launcher",
 ];
 const CLI_KEYS: &[&str] = &[
     "binary",
@@ -59,6 +61,7 @@ const PROFILE_KEYS: &[&str] = &[
     "system_prompt",
     "extends",
     "default_mode",
+    "launcher",
     "timeout",
     "idle_timeout",
     "deny",
@@ -90,6 +93,8 @@ pub struct Config {
     pub deny: Option<crate::workflow::retry::Deny>,
     /// How many agent processes may run at once in the whole run (control.md §8).
     pub max_concurrent_agents: Option<u32>,
+    /// Where shell and agent steps run when nothing more specific says (docs/launchers.md).
+    pub launcher: Option<Launcher>,
     /// Go-era `default_mode` (compat-go.md §1): the mode of prompt steps that get none otherwise.
     pub default_mode: Option<AgentMode>,
     /// A file has the Go shape (`default_mode`, `active_profile` or `profiles.<p>.agents`).
@@ -126,6 +131,8 @@ pub struct Profile {
     pub extends: Option<String>,
     /// Go-era `default_mode` of the profile (compat-go.md §1).
     pub default_mode: Option<AgentMode>,
+    /// Where the profile's agent steps run (docs/launchers.md).
+    pub launcher: Option<Launcher>,
     /// `timeout` and `idle_timeout` of the steps that use the profile (control.md §2).
     pub limits: StepLimits,
     /// `deny` of the headless steps that use the profile (control.md §3).
@@ -173,6 +180,7 @@ impl Config {
             higher.max_concurrent_agents,
         );
         over(&mut self.default_mode, higher.default_mode);
+        over(&mut self.launcher, higher.launcher);
         self.go_project |= higher.go_project;
         over(&mut self.active_profile, higher.active_profile);
         self.profile_sets.merge(higher.profile_sets);
@@ -224,6 +232,7 @@ impl Config {
                 resolved.permissions = p.permissions.or(resolved.permissions);
                 resolved.system_prompt = p.system_prompt.clone().or(resolved.system_prompt);
                 resolved.default_mode = p.default_mode.or(resolved.default_mode);
+                resolved.launcher = p.launcher.clone().or(resolved.launcher);
                 resolved.limits = p.limits.or(resolved.limits);
                 resolved.deny = p.deny.or(resolved.deny);
             }
@@ -393,6 +402,7 @@ fn read_config(r: &MapReader<'_, '_>, sink: &mut Sink) -> Config {
         budget: read_budget(r, sink).unwrap_or_default(),
         deny: crate::workflow::retry::read_deny(r, sink),
         max_concurrent_agents: r.positive_int("max_concurrent_agents", "config", sink),
+        launcher: launcher::read(r, sink, &mut launcher::plain_word),
         ..Config::default()
     };
     if let Some(patterns) = &config.redact {
@@ -513,6 +523,7 @@ pub(crate) fn read_profile(p: &MapReader<'_, '_>, sink: &mut Sink) -> Profile {
         system_prompt: p.string("system_prompt", sink).map(str::to_owned),
         extends: p.string("extends", sink).map(str::to_owned),
         default_mode: compat::config::mode(p, sink),
+        launcher: launcher::read(p, sink, &mut launcher::plain_word),
         limits: read_limits(p, sink),
         deny: crate::workflow::retry::read_deny(p, sink),
     }

@@ -13,6 +13,7 @@
 //!   [`run::Writer`] turns events into `state.json`, the audit log and console lines.
 //!
 //! Around them: [`process`] spawns and stops child processes (shell commands, headless agents),
+//! [`launch`] runs a step's process through a launcher (ssh, `docker exec`),
 //! [`signals`] counts interrupts, [`engines`] connects engines to the run, [`subflow`] loads
 //! workflows, and [`error`] holds the errors that end a run.
 
@@ -27,6 +28,7 @@ pub mod files;
 pub mod from;
 pub mod glob;
 pub mod labels;
+pub mod launch;
 pub mod outcome;
 pub mod params;
 pub mod preflight;

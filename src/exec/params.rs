@@ -157,6 +157,7 @@ mod tests {
                 .collect(),
             sessions: vec![],
             default_limits: Default::default(),
+            default_launcher: None,
             budget: None,
             default_retry: None,
             default_deny: None,

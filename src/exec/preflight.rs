@@ -54,6 +54,7 @@ pub fn check(loader: &mut Loader, workflow: &Arc<Workflow>) -> Result<(), RunErr
     if let Some(step) = &needed.worktree {
         problems.extend(worktree_problem(step, &loader.project().dir));
     }
+    problems.extend(needed.launchers.problems(&loader.project().dir));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -71,6 +72,8 @@ struct Needed {
     /// The path of the first step with `worktree: true`: the project must be in a git
     /// repository with a commit.
     worktree: Option<String>,
+    /// The launchers of the steps (docs/launchers.md).
+    launchers: super::launch::preflight::Launchers,
 }
 
 impl Needed {
@@ -212,10 +215,29 @@ fn collect(
         }
         match &step.kind {
             StepKind::Agent(agent) => {
-                if let Some(cli) =
-                    super::steps::agent::settings::static_cli(agent, workflow, config)
-                {
-                    out.clis.push((cli, path));
+                let resolved =
+                    super::steps::agent::settings::static_settings(agent, workflow, config);
+                let launcher = step
+                    .launcher
+                    .as_ref()
+                    .or(resolved.as_ref().and_then(|r| r.launcher.as_ref()))
+                    .or(workflow.default_launcher.as_ref())
+                    .or(config.launcher.as_ref());
+                match (launcher, &resolved) {
+                    // The CLI is on the other side, out of preflight's reach.
+                    (Some(launcher), _) => out.launchers.add(launcher, &path),
+                    (None, Some(resolved)) => out.clis.push((resolved.cli.clone(), path)),
+                    (None, None) => {}
+                }
+            }
+            StepKind::Shell(_) => {
+                let launcher = step
+                    .launcher
+                    .as_ref()
+                    .or(workflow.default_launcher.as_ref())
+                    .or(config.launcher.as_ref());
+                if let Some(launcher) = launcher {
+                    out.launchers.add(launcher, &path);
                 }
             }
             StepKind::Loop(looped) => collect(

@@ -39,7 +39,8 @@ pub fn export_env(vars: &Vars) -> (Vec<(String, String)>, Vec<String>) {
     (exported, skipped)
 }
 
-fn is_identifier(name: &str) -> bool {
+/// A name made of ASCII letters, digits and `_`, not starting with a digit (a shell variable name).
+pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -29,7 +29,7 @@ mod injection_tests;
 
 pub use analyze::{Analysis, TemplateIssue, VarUse, analyze};
 pub use compiled::{Compiled, Lookup, VarRef};
-pub use env::{MAX_ENV_VALUE, export_env};
+pub use env::{MAX_ENV_VALUE, export_env, is_identifier};
 pub use quote::shell_quote;
 pub use registry::base_registry;
 pub use render::{RenderError, render};

@@ -274,6 +274,21 @@ impl Sink {
         self.push(Diagnostic::warning(code, message), path, target);
     }
 
+    pub fn warning_help<'p>(
+        &mut self,
+        code: &'static str,
+        message: String,
+        help: String,
+        path: impl Into<YamlPath<'p>>,
+        target: Target,
+    ) {
+        self.push(
+            Diagnostic::warning(code, message).with_help(help),
+            path,
+            target,
+        );
+    }
+
     pub fn has_errors(&self) -> bool {
         self.errors > 0
     }

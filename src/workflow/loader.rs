@@ -47,6 +47,7 @@ pub const DEFAULTS_KEYS: &[&str] = &[
     "permissions",
     "timeout",
     "idle_timeout",
+    "launcher",
     "retry",
     "deny",
 ];
@@ -484,15 +485,20 @@ impl<'a> Analyzer<'a> {
             .list("requires", &mut self.sink)
             .map(|items| super::requires::read(items, &mut self.sink))
             .unwrap_or_default();
-        let (defaults, default_limits, default_retry, default_deny) = r
+        let (defaults, default_limits, default_launcher, default_retry, default_deny) = r
             .map("defaults", &mut self.sink)
             .map(|d| {
                 let reader = MapReader::new(d, "defaults");
                 reader.check_keys(DEFAULTS_KEYS, &mut self.sink);
                 let limits = super::duration::read_limits(&reader, &mut self.sink);
+                let launcher = super::launcher::read(
+                    &reader,
+                    &mut self.sink,
+                    &mut super::launcher::plain_word,
+                );
                 let retry = super::retry::read_retry(&reader, &mut self.sink);
                 let deny = super::retry::read_deny(&reader, &mut self.sink);
-                (self.agent_settings(&reader), limits, retry, deny)
+                (self.agent_settings(&reader), limits, launcher, retry, deny)
             })
             .unwrap_or_default();
         let budget = super::budget::read_budget(&r, &mut self.sink);
@@ -515,6 +521,7 @@ impl<'a> Analyzer<'a> {
             requires,
             defaults,
             default_limits,
+            default_launcher,
             budget,
             default_retry,
             default_deny,

@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod engine_file;
 pub mod fields;
+pub mod launcher;
 mod libyaml;
 pub mod loader;
 pub mod model;

@@ -25,6 +25,8 @@ pub struct Workflow {
     pub defaults: AgentSettings,
     /// `defaults.timeout` and `defaults.idle_timeout`: for the file's shell and agent steps.
     pub default_limits: super::duration::StepLimits,
+    /// `defaults.launcher`: for the file's shell and agent steps (docs/launchers.md).
+    pub default_launcher: Option<super::launcher::Launcher>,
     /// The top-level `budget` (control.md §5): the run's, or in a sub-workflow file, that call's.
     pub budget: Option<super::budget::Budget>,
     /// `defaults.retry`: for the file's shell and headless steps.
@@ -143,6 +145,8 @@ pub struct Step {
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
     pub limits: super::duration::StepLimits,
+    /// `launcher:` on a shell or agent step: where its process runs (docs/launchers.md).
+    pub launcher: Option<super::launcher::Launcher>,
     /// `budget` (control.md §5), on headless agent steps and containers.
     pub budget: Option<super::budget::Budget>,
     /// `worktree: true` (control.md §8): each branch of this parallel step runs in its own git

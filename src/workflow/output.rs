@@ -112,6 +112,76 @@ impl PartialEq for OutputSchema {
     }
 }
 
+/// Where `schema` breaks what codex's `--output-schema` accepts (its strict mode): every object
+/// schema must say `additionalProperties: false` and list every property in `required`. Each
+/// problem is the JSON pointer of the subschema (in the schema, empty for the root) and what is
+/// missing there.
+pub fn codex_strict_problems(schema: &Value) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    strict_walk(schema, String::new(), &mut problems);
+    problems
+}
+
+fn strict_walk(schema: &Value, pointer: String, problems: &mut Vec<(String, String)>) {
+    let Value::Object(map) = schema else { return };
+    let properties = map.get("properties").and_then(Value::as_object);
+    let is_object = map.get("type").is_some_and(|t| {
+        t == "object"
+            || t.as_array()
+                .is_some_and(|a| a.iter().any(|t| t == "object"))
+    }) || properties.is_some();
+    if is_object {
+        if map.get("additionalProperties") != Some(&Value::Bool(false)) {
+            problems.push((
+                pointer.clone(),
+                "\"additionalProperties\" must be false".to_owned(),
+            ));
+        }
+        let required: Vec<&str> = map
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let missing: Vec<&str> = properties
+            .into_iter()
+            .flat_map(|p| p.keys())
+            .map(String::as_str)
+            .filter(|name| !required.contains(name))
+            .collect();
+        if !missing.is_empty() {
+            problems.push((
+                pointer.clone(),
+                format!(
+                    "\"required\" must list every property; missing: {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+    for (key, value) in map {
+        let at = format!("{pointer}/{}", escape(key));
+        match key.as_str() {
+            "properties" | "$defs" | "definitions" | "patternProperties" => {
+                if let Value::Object(children) = value {
+                    for (name, child) in children {
+                        strict_walk(child, format!("{at}/{}", escape(name)), problems);
+                    }
+                }
+            }
+            "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                if let Value::Array(children) = value {
+                    for (i, child) in children.iter().enumerate() {
+                        strict_walk(child, format!("{at}/{i}"), problems);
+                    }
+                }
+            }
+            "items" | "additionalProperties" | "not" => strict_walk(value, at, problems),
+            _ => {}
+        }
+    }
+}
+
 impl Analyzer<'_> {
     /// The step's `output:`, if it has one; `Err(())` when it is present but wrong (reported).
     pub(crate) fn output(&mut self, r: &MapReader<'_, '_>) -> Result<Option<OutputSpec>, ()> {
@@ -192,6 +262,43 @@ impl Analyzer<'_> {
         }
     }
 
+    /// The warning `codex-schema` when a codex step's schema is one codex's strict
+    /// `--output-schema` refuses (the run would fail at the first try).
+    pub(crate) fn codex_strict(&mut self, spec: &OutputSpec, r: &MapReader<'_, '_>) {
+        let Some(schema) = &spec.schema else { return };
+        let problems = codex_strict_problems(schema.value());
+        let Some((pointer, what)) = problems.first() else {
+            return;
+        };
+        let Some(Node::Map(entries)) = r.get("output") else {
+            return;
+        };
+        let o = MapReader::new(entries, r.path_of("output"));
+        let key = if o.has("schema") {
+            "schema"
+        } else {
+            "schema_file"
+        };
+        let at = if pointer.is_empty() {
+            "its root".to_owned()
+        } else {
+            pointer.clone()
+        };
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        self.sink.warning_help(
+            "codex-schema",
+            format!(
+                "codex's --output-schema is strict and refuses this schema: at {at}, {what}{more}"
+            ),
+            "in every object of the schema, set \"additionalProperties: false\" and list every property in \"required\" (make a field optional by allowing null in its type)".to_owned(),
+            o.path_of(key),
+            Target::Key,
+        );
+    }
+
     /// Reads `schema_file` (relative to the workflow file) as JSON, or YAML for `.yaml`/`.yml`.
     fn schema_file(&mut self, file: &str, o: &MapReader<'_, '_>) -> Result<Value, ()> {
         let at = o.path_of("schema_file");
@@ -261,6 +368,49 @@ mod tests {
             missing[0].to_string().starts_with("(root): "),
             "{missing:?}"
         );
+    }
+
+    #[test]
+    fn codex_strictness_is_checked_in_every_object() {
+        let strict = json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["verdict", "issues"],
+            "properties": {
+                "verdict": {"enum": ["pass", "fail"]},
+                "issues": {"type": "array", "items": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["file"], "properties": {"file": {"type": "string"}}
+                }}
+            }
+        });
+        assert!(codex_strict_problems(&strict).is_empty());
+        let loose = json!({
+            "type": "object",
+            "required": ["verdict"],
+            "properties": {
+                "verdict": {"enum": ["pass", "fail"]},
+                "issues": {"type": "array", "items": {"properties": {"a/b": {"type": "object"}}}}
+            }
+        });
+        let problems = codex_strict_problems(&loose);
+        let pointers: Vec<_> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "",
+                "",
+                "/properties/issues/items",
+                "/properties/issues/items",
+                "/properties/issues/items/properties/a~1b",
+            ],
+            "{problems:?}"
+        );
+        assert_eq!(
+            problems[1].1,
+            "\"required\" must list every property; missing: issues"
+        );
+        assert!(codex_strict_problems(&json!({"type": "string"})).is_empty());
     }
 
     #[test]

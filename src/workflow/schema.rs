@@ -32,6 +32,7 @@ pub fn schema() -> Value {
         "additionalProperties": false,
         "properties": with_go_keys(object(TOP_KEYS, top_key)),
         "$defs": {
+            "launcher": launcher_def(),
             "param": {
                 "oneOf": [
                     {"type": "string", "pattern": IDENTIFIER},
@@ -177,6 +178,7 @@ fn agent_key(key: &str) -> Value {
             "pattern": DURATION_OR_NONE,
             "description": "A duration such as 90s, 15m or 1h30m (shell and headless steps), or none.",
         }),
+        "launcher" => json!({"$ref": "#/$defs/launcher"}),
         "retry" => retry_schema(),
         "deny" => json!({
             "enum": ["warn", "fail"],
@@ -184,6 +186,34 @@ fn agent_key(key: &str) -> Value {
         }),
         _ => json!({}),
     }
+}
+
+/// `launcher` (docs/launchers.md): an argv prefix, or a mapping with `argv` and options.
+fn launcher_def() -> Value {
+    let argv = json!({
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string"},
+        "prefixItems": [{"type": "string", "minLength": 1, "not": {"pattern": "\\{\\{"}}],
+        "description": "The argv prefix, e.g. [ssh, build-box, --]; the program is a literal, the other words are templates.",
+    });
+    json!({
+        "description": "Runs shell and agent steps through this command (ssh, docker exec, kubectl exec): docs/launchers.md.",
+        "oneOf": [
+            argv,
+            {
+                "type": "object",
+                "required": ["argv"],
+                "additionalProperties": false,
+                "properties": {
+                    "argv": argv,
+                    "shell": {"type": "boolean", "description": "The other side reads one shell command line (default: true for ssh, false otherwise)."},
+                    "max_concurrent": {"type": "integer", "minimum": 1, "description": "At most this many steps through this launcher at once."},
+                    "check": {"oneOf": [{"type": "boolean"}, {"type": "string", "minLength": 1}], "description": "A probe preflight runs through the launcher (true: the command true)."},
+                },
+            }
+        ]
+    })
 }
 
 /// `retry`: a number of attempts, or the long form (control.md §4).

@@ -37,6 +37,7 @@ pub const STEP_KEYS: &[&str] = &[
     "break_if",
     "timeout",
     "idle_timeout",
+    "launcher",
     "budget",
     "retry",
     "deny",
@@ -99,6 +100,10 @@ impl Kind {
             "break_if",
             "timeout",
         ];
+        if key == "launcher" {
+            // Where a process runs: every kind that starts one.
+            return !matches!(self, Kind::Loop | Kind::Sub | Kind::Group);
+        }
         const AGENT: &[&str] = &[
             "mode",
             "prompt",
@@ -212,7 +217,7 @@ fn reason(key: &str, kind: Kind) -> &'static str {
         "budget" => {
             "; budgets limit headless agent steps and containers (loops, groups, sub-workflows)"
         }
-        "workdir" | "env" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
+        "workdir" | "env" | "launcher" if matches!(kind, Kind::Loop | Kind::Group | Kind::Sub) => {
             "; set it on the steps inside"
         }
         _ => "",
@@ -374,6 +379,7 @@ impl<'a> Analyzer<'a> {
         let when = self.when(r);
         let skip_if = self.skip_if(r, first);
         let limits = read_limits(r, &mut self.sink);
+        let launcher = self.launcher(r);
         let budget = super::budget::read_budget(r, &mut self.sink);
         let retry = read_retry(r, &mut self.sink);
         let deny = read_deny(r, &mut self.sink);
@@ -448,6 +454,7 @@ impl<'a> Analyzer<'a> {
             skip_if,
             break_if,
             limits,
+            launcher,
             budget,
             worktree,
             retry,
@@ -757,6 +764,17 @@ impl<'a> Analyzer<'a> {
         }))
     }
 
+    /// `launcher` of a step: read, then its words' variables checked where the step stands.
+    fn launcher(&mut self, r: &MapReader<'a, '_>) -> Option<super::launcher::Launcher> {
+        let launcher = super::launcher::read(r, &mut self.sink, &mut |_, text, _| {
+            Template::analysed(text.to_owned(), "launcher", false).0
+        })?;
+        for word in launcher.argv.iter().filter(|w| !w.is_static()) {
+            self.template(word.text(), "launcher", false, r.path_of("launcher"), false);
+        }
+        Some(launcher)
+    }
+
     fn workdir(&mut self, r: &MapReader<'a, '_>) -> Option<Template> {
         let workdir = r.nonempty_string("workdir", &mut self.sink)?;
         Some(self.template(workdir, "workdir", false, r.path_of("workdir"), false))
@@ -834,6 +852,19 @@ impl<'a> Analyzer<'a> {
         } else {
             (None, Ok(None))
         };
+        if let Ok(Some(spec)) = &output {
+            let cli = match &session {
+                Some(SessionStrategy::Named(name)) => self
+                    .declared
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, cli)| cli.clone()),
+                _ => settings.cli.clone(),
+            };
+            if cli.as_deref() == Some("codex") {
+                self.codex_strict(spec, r);
+            }
+        }
         let workdir = self.workdir(r);
         let env = self.env(r);
         Some(StepKind::Agent(AgentStep {

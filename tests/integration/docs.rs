@@ -31,6 +31,7 @@ const DOCS: &[&str] = &[
     "docs/configuration.md",
     "docs/engines.md",
     "docs/kubernetes.md",
+    "docs/launchers.md",
     "docs/migrating.md",
     "docs/recipes.md",
     "docs/runs-and-state.md",

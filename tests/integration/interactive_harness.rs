@@ -179,6 +179,18 @@ impl World {
         }
     }
 
+    /// Runs workflow `name` (an interactive step, then one that prints [`NEXT_STEP`]): waits for
+    /// the fake's [`READY`], types `/continue` and Enter, and checks that the run succeeds.
+    pub fn continue_through(&self, name: &str) -> Finished {
+        let mut term = self.spawn(&[name]);
+        term.expect(READY);
+        term.send(b"/continue\r");
+        term.expect(NEXT_STEP);
+        let finished = term.finish();
+        assert_eq!(finished.status, 0, "{}", finished.screen);
+        finished
+    }
+
     /// Runs `agent-runner <args>` with stdin `/dev/null` and stdout/stderr piped: no terminal.
     pub fn run_without_terminal(&self, args: &[&str]) -> Ran {
         let out = self

@@ -19,12 +19,7 @@ fn controls(world: &World) -> Vec<serde_json::Value> {
 #[test]
 fn continue_and_enter_ends_the_step_and_the_next_step_starts() {
     let world = World::pair("- ~\n");
-    let mut term = world.spawn(&["pair"]);
-    term.expect(READY);
-    term.send(b"/continue\r");
-    term.expect(NEXT_STEP);
-    let finished = term.finish();
-    assert_eq!(finished.status, 0, "{}", finished.screen);
+    world.continue_through("pair");
     let mut expected = b"/continue".to_vec();
     expected.extend([DEL; 9]);
     assert_eq!(world.stdin_of(1), expected, "no CR may follow the DELs");

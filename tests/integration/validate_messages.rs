@@ -114,3 +114,23 @@ fn an_unknown_cli_written_as_its_product_name_gets_a_did_you_mean() {
         .stderr_contains("unknown cli \"gemini-cli\" (did you mean \"gemini\"?)")
         .run();
 }
+
+/// codex's `--output-schema` is strict: a codex step whose schema leaves an object open or a
+/// property optional gets a warning at the schema, with the fix; other CLIs' steps do not.
+#[test]
+fn a_codex_schema_that_is_not_strict_is_warned_about_at_the_schema() {
+    Test::new()
+        .write(
+            ".agent-runner/workflows/r.yaml",
+            "name: r\nsessions: [{name: con, cli: codex}]\nsteps:\n  - id: review\n    mode: headless\n    cli: codex\n    prompt: Review.\n    output:\n      schema:\n        type: object\n        required: [verdict]\n        properties:\n          verdict: { enum: [pass, fail] }\n          issues: { type: array, items: { type: string } }\n  - id: again\n    mode: headless\n    session: con\n    prompt: Again.\n    output:\n      schema: {type: object, additionalProperties: false, required: [a], properties: {a: {type: object, additionalProperties: false, properties: {b: {type: string}}}}}\n  - id: strict\n    mode: headless\n    cli: codex\n    prompt: Strict.\n    output:\n      schema: {type: object, additionalProperties: false, required: [a], properties: {a: {type: string}}}\n  - id: claude\n    mode: headless\n    cli: claude\n    prompt: Open.\n    output:\n      schema: {type: object, properties: {a: {type: string}}}\n",
+        )
+        .args(["--validate", "r"])
+        .stdout("ok: r (1 file checked)\n")
+        .stderr(
+            ".agent-runner/workflows/r.yaml:9:7: warning[codex-schema]: steps[0] (id \"review\"): codex's --output-schema is strict and refuses this schema: at its root, \"additionalProperties\" must be false (and 1 more)\n  \
+             help: in every object of the schema, set \"additionalProperties: false\" and list every property in \"required\" (make a field optional by allowing null in its type)\n\
+             .agent-runner/workflows/r.yaml:20:7: warning[codex-schema]: steps[1] (id \"again\"): codex's --output-schema is strict and refuses this schema: at /properties/a, \"required\" must list every property; missing: b\n  \
+             help: in every object of the schema, set \"additionalProperties: false\" and list every property in \"required\" (make a field optional by allowing null in its type)\n",
+        )
+        .run();
+}

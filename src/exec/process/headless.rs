@@ -28,6 +28,8 @@ pub struct HeadlessJob {
     pub stderr_file: PathBuf,
     /// `timeout` and `idle_timeout` (each stdout line, a stream event, is activity).
     pub limits: Limits,
+    /// `program` is a launcher's client (docs/launchers.md): its stdin is held open.
+    pub launched: bool,
 }
 
 #[derive(Debug)]
@@ -52,8 +54,10 @@ pub async fn run(
         .args(&job.args)
         .env_clear()
         .envs(job.env.iter().map(|(k, v)| (k, v)));
+    super::hold_stdin(&mut command, job.launched);
     tracing::debug!(program = %job.program, args = ?job.args, "spawning headless agent");
     let mut child = command.spawn()?;
+    let _held = child.stdin.take();
     let _watched = super::guard::watch(child.id());
     let activity = Activity::default();
     let stdout = child.stdout.take().map(|pipe| {

@@ -52,6 +52,14 @@ pub fn group_command(program: &str, workdir: &std::path::Path) -> tokio::process
     command
 }
 
+/// For a launcher's client (docs/launchers.md): stdin becomes a pipe that the caller holds, open
+/// and unwritten, for as long as the step runs; the other side stops the step when it closes.
+pub fn hold_stdin(command: &mut tokio::process::Command, launched: bool) {
+    if launched {
+        command.stdin(std::process::Stdio::piped());
+    }
+}
+
 /// Sends `signal` to the whole process group led by `pid`. A group that is already gone is fine.
 pub fn signal_group(pid: u32, signal: Signal) {
     if let Ok(raw) = i32::try_from(pid) {

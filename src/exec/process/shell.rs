@@ -36,6 +36,9 @@ pub struct ShellJob {
     pub echo: bool,
     /// `timeout` and `idle_timeout` (any byte on stdout or stderr is activity).
     pub limits: Limits,
+    /// The launcher's complete local argv (docs/launchers.md), which runs the script on the
+    /// other side with `env` there; `None` runs `<shell> -c <script>` here.
+    pub launched: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,16 +60,28 @@ pub struct ShellOutcome {
 /// Runs the job to completion (or until the run is interrupted). An error says what failed:
 /// starting the shell, or writing an output file (naming it).
 pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<ShellOutcome> {
-    let mut command = super::group_command(&job.shell, &job.workdir);
-    command.arg("-c").arg(&job.script);
-    for name in &job.env_remove {
-        command.env_remove(name);
-    }
-    command.envs(job.env.iter().map(|(k, v)| (k, v)));
+    let (program, mut command) = match job.launched.as_deref() {
+        Some([program, args @ ..]) => {
+            let mut command = super::group_command(program, &job.workdir);
+            command.args(args);
+            super::hold_stdin(&mut command, true);
+            (program.as_str(), command)
+        }
+        _ => {
+            let mut command = super::group_command(&job.shell, &job.workdir);
+            command.arg("-c").arg(&job.script);
+            for name in &job.env_remove {
+                command.env_remove(name);
+            }
+            command.envs(job.env.iter().map(|(k, v)| (k, v)));
+            (job.shell.as_str(), command)
+        }
+    };
     tracing::debug!(shell = %job.shell, script = %job.script, workdir = %job.workdir.display(), "spawning shell command");
-    let mut child = command.spawn().map_err(|err| {
-        std::io::Error::new(err.kind(), format!("cannot start {}: {err}", job.shell))
-    })?;
+    let mut child = command
+        .spawn()
+        .map_err(|err| std::io::Error::new(err.kind(), format!("cannot start {program}: {err}")))?;
+    let _held = child.stdin.take();
     let _watched = super::guard::watch(child.id());
     let (stdout_file, stderr_file) = match &job.output_files {
         Some((out, err)) => (Some(out.clone()), Some(err.clone())),

@@ -20,6 +20,7 @@ pub mod writer;
 pub use branch::{BranchCtx, Fork};
 pub use branches::{BranchSpec, Branches, Policy};
 pub use event::{EndLine, Event, StepRef, Subscriber};
+pub use slots::Slot;
 pub use step::{At, Report};
 pub use step_ctx::StepCtx;
 pub use walk::{BoxFuture, RunSettings, Runtime, Shared};

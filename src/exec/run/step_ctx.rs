@@ -15,7 +15,7 @@ use super::super::subflow::Loader;
 use super::branch::BranchCtx;
 use super::branches::{BranchSpec, Branches, Policy};
 use super::event::{Event, StepRef};
-use super::slots::Slot;
+use super::slots::{Slot, SlotKey};
 use super::step::At;
 use super::walk::{BoxFuture, RunSettings, Runtime};
 use crate::config::Config;
@@ -229,14 +229,24 @@ impl<'r, 'a> StepCtx<'r, 'a> {
     /// waited for when none is free (`waiting for a claude slot`); `None` when the run or the
     /// branch is stopped meanwhile.
     pub async fn agent_slot(&mut self, cli: &str) -> Result<Option<Slot>, RunError> {
-        if let Some(slot) = self.rt.slots.try_take(cli) {
+        self.slot(SlotKey::Agent(cli), cli).await
+    }
+
+    /// A slot for a step through a launcher with `max_concurrent` (docs/launchers.md), waited
+    /// for like an agent slot (`waiting for a launcher slot`); `argv` is the rendered launcher.
+    pub async fn launcher_slot(&mut self, argv: &str, cap: u32) -> Result<Option<Slot>, RunError> {
+        self.slot(SlotKey::Launcher(argv, cap), "launcher").await
+    }
+
+    async fn slot(&mut self, key: SlotKey<'_>, what: &str) -> Result<Option<Slot>, RunError> {
+        if let Some(slot) = self.rt.slots.try_take(key) {
             return Ok(Some(slot));
         }
-        self.emit(Event::Detail(format!("waiting for a {cli} slot")))?;
+        self.emit(Event::Detail(format!("waiting for a {what} slot")))?;
         let mut interrupts = self.interrupts();
         let shared = self.rt.shared();
         tokio::select! {
-            slot = shared.slots.take(cli) => Ok(Some(slot)),
+            slot = shared.slots.take(key) => Ok(Some(slot)),
             () = interrupts.stop_requested() => Ok(None),
         }
     }

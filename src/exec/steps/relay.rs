@@ -37,12 +37,19 @@ pub async fn run_shell(
     command: &str,
     workdir: PathBuf,
     env: Vec<(String, String)>,
+    launched: Option<Vec<String>>,
 ) -> Result<Report, RunError> {
     let stem = super::super::display::output_stem(seq, cx.at.audit_path);
     let mut spec = base_spec(cx, &stem);
-    spec.program = cx.settings().shell.clone().into();
-    spec.args = vec!["-c".into(), command.into()];
-    spec.env = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    match launched {
+        // Through a launcher: the step's environment travels in the remote command line.
+        Some(argv) => launched_program(&mut spec, argv),
+        None => {
+            spec.program = cx.settings().shell.clone().into();
+            spec.args = vec!["-c".into(), command.into()];
+            spec.env = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        }
+    }
     spec.cwd = Some(workdir);
     spec.idle_hint = false;
     let wall = wall_limit(cx, None);
@@ -68,12 +75,28 @@ pub async fn run_agent(
         Ok(token) => token,
         Err(err) => return Err(RunError::ControlToken(err)),
     };
-    let env = agents::child_env(std::env::vars(), &spec, layers);
     let mut relay_spec = base_spec(cx, stem);
-    relay_spec.program = spec.program.clone().into();
-    relay_spec.args = spec.args.iter().map(OsString::from).collect();
-    relay_spec.env = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-    relay_spec.env_remove = vec!["AR_*".into()];
+    match &plan.target {
+        // Through a launcher: the agent's variables travel in the remote command line, and the
+        // remote terminal is the relay's.
+        Some(target) => {
+            let remote_env = agents::child_env(std::iter::empty(), &spec, layers);
+            let argv: Vec<String> = std::iter::once(spec.program.clone())
+                .chain(spec.args.iter().cloned())
+                .collect();
+            match target.command(&invocation.workdir, &remote_env, &argv, true) {
+                Ok(local) => launched_program(&mut relay_spec, local),
+                Err(failure) => return Ok((Report::failed(failure), None)),
+            }
+        }
+        None => {
+            let env = agents::child_env(std::env::vars(), &spec, layers);
+            relay_spec.program = spec.program.clone().into();
+            relay_spec.args = spec.args.iter().map(OsString::from).collect();
+            relay_spec.env = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+            relay_spec.env_remove = vec!["AR_*".into()];
+        }
+    }
     relay_spec.cwd = Some(invocation.workdir.clone());
     relay_spec.triggers = Some(Triggers {
         token,
@@ -116,6 +139,13 @@ fn timed_out_or(
     timed_out.record.transcript = report.record.transcript;
     timed_out.record.outputs = report.record.outputs;
     timed_out
+}
+
+/// Runs a launcher's client (its complete argv) in the relay instead of the step's program.
+fn launched_program(spec: &mut RelaySpec, argv: Vec<String>) {
+    let mut words = argv.into_iter().map(OsString::from);
+    spec.program = words.next().unwrap_or_default();
+    spec.args = words.collect();
 }
 
 /// A relay spec with the run's settings: idle hint, grace, transcript and its redaction.

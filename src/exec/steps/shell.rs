@@ -5,10 +5,11 @@ use std::process::ExitStatus;
 
 use super::super::display::output_stem;
 use super::super::error::RunError;
+use super::super::launch;
 use super::super::outcome::{End, ErrorClass, Failure};
 use super::super::process::limits::Limits;
 use super::super::process::shell::{self, CAPTURE_LIMIT, CaptureMode, ShellJob};
-use super::super::run::{Event, Report, StepCtx};
+use super::super::run::{Event, Report, Slot, StepCtx};
 use super::timeouts;
 use crate::state::{CaptureRecord, CaptureValue, StepEnd, StepStart};
 use crate::workflow::{ShellStep, Step, Template};
@@ -44,8 +45,32 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         Ok(env) => env,
         Err(failure) => return Ok(Report::failed(failure)),
     };
+    let target = match launch::target(cx, None) {
+        Ok(target) => target,
+        Err(failure) => return Ok(Report::failed(failure)),
+    };
+    // A launcher's `max_concurrent` slot, held until the step ends.
+    let Some(_slot) = launcher_slot(cx, target.as_ref()).await? else {
+        return Ok(Report::new(End::Interrupted));
+    };
+    let shell_argv = |command: &str| {
+        vec![
+            cx.settings().shell.clone(),
+            "-c".to_owned(),
+            command.to_owned(),
+        ]
+    };
+    let launched = match &target {
+        Some(target) => {
+            match target.command(&workdir, &env, &shell_argv(&command), spec.interactive) {
+                Ok(argv) => Some(argv),
+                Err(failure) => return Ok(Report::failed(failure)),
+            }
+        }
+        None => None,
+    };
     if spec.interactive {
-        return super::relay::run_shell(cx, seq, &command, workdir, env).await;
+        return super::relay::run_shell(cx, seq, &command, workdir, env, launched).await;
     }
     let stem = output_stem(seq, cx.at.audit_path);
     let output_dir = cx.output_dir();
@@ -71,6 +96,7 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         // `--quiet` hides the runner's own lines, never what the step prints.
         echo: true,
         limits,
+        launched,
     };
     crate::console::spinner::step_started();
     let process = shell::run(job, cx.interrupts());
@@ -154,6 +180,7 @@ pub async fn run_condition(
         output_files: None,
         echo: false,
         limits: Limits::default(),
+        launched: None,
     };
     match shell::run(job, cx.interrupts()).await {
         Err(err) => Err(Failure::new(
@@ -172,6 +199,18 @@ pub async fn run_condition(
                 String::from_utf8_lossy(&output).into_owned(),
             ))
         }
+    }
+}
+
+/// The slot of `target`'s `max_concurrent` (docs/launchers.md), waited for; `Some(None)` when
+/// there is no cap, `None` when the run or the branch was stopped while waiting.
+pub async fn launcher_slot(
+    cx: &mut StepCtx<'_, '_>,
+    target: Option<&launch::Target>,
+) -> Result<Option<Option<Slot>>, RunError> {
+    match target.and_then(|t| t.max_concurrent.map(|cap| (t.key(), cap))) {
+        Some((key, cap)) => Ok(cx.launcher_slot(&key, cap).await?.map(Some)),
+        None => Ok(Some(None)),
     }
 }
 

@@ -65,6 +65,10 @@ async fn run_once(cx: &mut StepCtx<'_, '_>, step: &AgentStep) -> Result<Report, 
     };
     // A slot of the configuration's agent caps (control.md §8), before the step starts: the
     // wait is not part of the step's time, nor of its timeout.
+    let Some(_launcher_slot) = super::shell::launcher_slot(cx, plan.target.as_ref()).await? else {
+        cx.start(&plan.label, Default::default())?;
+        return Ok(Report::new(End::Interrupted));
+    };
     let Some(_slot) = cx.agent_slot(&plan.resolved.cli).await? else {
         cx.start(&plan.label, Default::default())?;
         return Ok(Report::new(End::Interrupted));

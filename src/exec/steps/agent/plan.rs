@@ -26,6 +26,8 @@ pub struct Plan {
     pub known_id: Option<String>,
     /// The CLI supports this mode (and resuming in it, when the step resumes).
     pub mode_ok: bool,
+    /// The launcher the CLI runs through (docs/launchers.md).
+    pub target: Option<crate::exec::launch::Target>,
 }
 
 /// A step that cannot be planned fails with this heading label.
@@ -132,6 +134,10 @@ pub fn plan(
             ),
         },
     })?;
+    let target = match crate::exec::launch::target(cx, resolved.launcher.as_ref()) {
+        Ok(target) => target,
+        Err(failure) => return Ok(Err(Unplanned { label, failure })),
+    };
     Ok(Ok(Plan {
         session,
         resolved,
@@ -141,5 +147,6 @@ pub fn plan(
         request,
         known_id,
         mode_ok,
+        target,
     }))
 }

@@ -19,6 +19,8 @@ pub struct Resolved {
     pub effort: Option<Effort>,
     pub permissions: Permissions,
     pub system_prompt: Option<String>,
+    /// The launcher of the first profile that sets one (docs/launchers.md).
+    pub launcher: Option<crate::workflow::launcher::Launcher>,
     /// The profiles' `timeout` and `idle_timeout` (the step's profile first).
     pub limits: StepLimits,
     /// The profiles' `deny` (the step's profile first).
@@ -156,6 +158,7 @@ impl Layers<'_> {
             .iter()
             .fold(StepLimits::default(), |set, p| set.or(p.limits));
         let deny = profiles.iter().find_map(|p| p.deny);
+        let launcher = profiles.iter().find_map(|p| p.launcher.clone());
         let system_prompt = profiles.into_iter().find_map(|p| p.system_prompt);
         Ok(Resolved {
             cli,
@@ -163,6 +166,7 @@ impl Layers<'_> {
             effort,
             permissions,
             system_prompt,
+            launcher,
             limits,
             deny,
         })
@@ -176,6 +180,11 @@ fn first<T, const N: usize>(options: [Option<T>; N]) -> Option<T> {
 /// The CLI a step will use when it can be known before the run (for preflight and labels): the
 /// step's own settings and the configuration, without any session history.
 pub fn static_cli(step: &AgentStep, workflow: &Workflow, config: &Config) -> Option<String> {
+    static_settings(step, workflow, config).map(|r| r.cli)
+}
+
+/// The settings of [`static_cli`], all of them.
+pub fn static_settings(step: &AgentStep, workflow: &Workflow, config: &Config) -> Option<Resolved> {
     if matches!(
         step.session,
         crate::workflow::SessionStrategy::Resume | crate::workflow::SessionStrategy::Inherit
@@ -193,5 +202,4 @@ pub fn static_cli(step: &AgentStep, workflow: &Workflow, config: &Config) -> Opt
     layers
         .resolve(&mut |t: &Template| Ok(t.text().to_owned()))
         .ok()
-        .map(|r| r.cli)
 }

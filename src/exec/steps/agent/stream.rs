@@ -205,17 +205,41 @@ async fn cli_turn(
     let output_dir = cx.output_dir();
     let (mut limits, mut notices) =
         timeouts::limits(cx, Some((&plan.resolved.cli, plan.resolved.limits)));
+    let (program, args, child_env) = match &plan.target {
+        // Through a launcher: the agent's own variables travel in the remote command line;
+        // the launcher's client gets the runner's environment.
+        Some(target) => {
+            let remote_env = agents::child_env(std::iter::empty(), spec, env);
+            let argv: Vec<String> = std::iter::once(spec.program.clone())
+                .chain(spec.args.iter().cloned())
+                .collect();
+            match target.command(&invocation.workdir, &remote_env, &argv, false) {
+                Ok(local) => {
+                    let mut words = local.into_iter();
+                    let program = words.next().unwrap_or_default();
+                    (program, words.collect(), std::env::vars().collect())
+                }
+                Err(failure) => return Ok(Err(Report::failed(failure))),
+            }
+        }
+        None => (
+            spec.program.clone(),
+            spec.args.clone(),
+            agents::child_env(std::env::vars(), spec, env),
+        ),
+    };
     let tracker = cx.budget();
     let meter = tracker.begin_step(cx.at.audit_path, cx.at.step.budget);
     limits.halt = Some(meter.halt.clone());
     let job = HeadlessJob {
-        program: spec.program.clone(),
-        args: spec.args.clone(),
-        env: agents::child_env(std::env::vars(), spec, env),
+        program,
+        args,
+        env: child_env,
         workdir: invocation.workdir.clone(),
         stream_file: output_dir.join(format!("{stem}.stream.jsonl")),
         stderr_file: output_dir.join(format!("{stem}.stderr")),
         limits,
+        launched: plan.target.is_some(),
     };
     let text_path = output_dir.join(format!("{stem}.txt"));
     let mut text_file = String::new();
