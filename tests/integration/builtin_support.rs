@@ -2,8 +2,8 @@
 //!
 //! A test starts from the usual [`Test`] builder and adds what the built-ins meet in real life:
 //! the fake `claude` and `codex` (the `fake-agent` binary linked under both names, driven turn by
-//! turn by one `FAKE_AGENT_SCRIPT`, with one shared turn counter, so the script lists the turns of
-//! both CLIs in run order), a project that is a git repository whose `origin` is a local bare
+//! turn by one `FAKE_AGENT_SCRIPT`: a list of the turns of both CLIs in run order, or, for agents
+//! that run side by side, a `by_prompt` mapping that picks each turn by its prompt), a project that is a git repository whose `origin` is a local bare
 //! repository, and a fake `gh` that remembers whether a pull request was created.
 //!
 //! Layout of the temp dir, next to the builder's `project/`, `home/` and `bin/`: `script.yaml`,
