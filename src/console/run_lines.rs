@@ -40,11 +40,7 @@ impl Console {
     pub fn set_branch(&mut self, label: Option<&str>, colour: u8) {
         self.prefix.clear();
         if let Some(label) = label {
-            self.prefix = if self.colour {
-                format!("\x1b[{colour}m[{label}]{RESET} ")
-            } else {
-                format!("[{label}] ")
-            };
+            self.prefix = branch_prefix(label, colour, self.colour);
         }
     }
 
@@ -143,4 +139,13 @@ pub fn colour_enabled(is_terminal: bool) -> bool {
         return true;
     }
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal
+}
+
+/// `[label] ` of a parallel branch's lines, in its ANSI colour number `colour` when `coloured`.
+pub fn branch_prefix(label: &str, colour: u8, coloured: bool) -> String {
+    if coloured {
+        format!("\x1b[{colour}m[{label}]{RESET} ")
+    } else {
+        format!("[{label}] ")
+    }
 }

@@ -1,5 +1,6 @@
-//! The status line of parallel branches (control.md §8): on a terminal, one line says how many
-//! branches run, are done and wait; never when the output is not a terminal.
+//! The console of parallel branches on a terminal (control.md §8): one status line says how many
+//! branches run, are done and wait, and what a branch's shell step prints carries the branch's
+//! label; neither when the output is not a terminal.
 
 use std::time::Duration;
 
@@ -42,4 +43,44 @@ fn without_a_terminal_there_is_no_status_line() {
     let out = Test::new().write(&wf("s"), THREE).arg("s").run();
     assert!(!out.stderr.contains("running,"), "{}", out.stderr);
     assert!(!out.stdout.contains("running,"), "{}", out.stdout);
+}
+
+/// Two branches whose shell steps print two lines each.
+const PRINTING: &str = r#"name: p
+steps:
+  - id: group
+    parallel: true
+    steps:
+      - { id: left, command: "printf 'one-l\\ntwo-l\\n'" }
+      - { id: right, command: "printf 'one-r\\ntwo-r\\n'" }
+"#;
+
+#[test]
+fn on_a_terminal_a_branchs_shell_output_carries_its_label() {
+    let test = Test::new().write(&wf("p"), PRINTING);
+    let mut session = Session::spawn(pty_command(test.path(), &["p"], &[])).expect("spawn");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    for line in ["[left] one-l", "[left] two-l"] {
+        session
+            .expect(line)
+            .expect("a labelled line of the left branch");
+    }
+    session.expect(Eof).expect("the run ends");
+    let test = Test::new().write(&wf("p"), PRINTING);
+    let mut session = Session::spawn(pty_command(test.path(), &["p"], &[])).expect("spawn");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    session
+        .expect("[right] two-r")
+        .expect("a labelled line of the right branch");
+    session.expect(Eof).expect("the run ends");
+}
+
+#[test]
+fn redirected_shell_output_of_a_branch_keeps_the_steps_own_bytes() {
+    let out = Test::new().write(&wf("p"), PRINTING).arg("p").run();
+    for line in ["one-l\n", "two-l\n", "one-r\n", "two-r\n"] {
+        assert!(out.stdout.contains(line), "{}", out.stdout);
+    }
+    assert!(!out.stdout.contains("[left]"), "{}", out.stdout);
+    assert!(!out.stdout.contains("[right]"), "{}", out.stdout);
 }

@@ -34,6 +34,8 @@ pub struct ShellJob {
     pub output_files: Option<(PathBuf, PathBuf)>,
     /// Show the child's output on the console.
     pub echo: bool,
+    /// The parallel branch's label and colour, for the echo's line prefix on a terminal.
+    pub echo_label: Option<(String, u8)>,
     /// `timeout` and `idle_timeout` (any byte on stdout or stderr is activity).
     pub limits: Limits,
     /// The launcher's complete local argv (docs/launchers.md), which runs the script on the
@@ -93,7 +95,7 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
     let stdout = child.stdout.take().map(|pipe| {
         let tee = Tee::new(
             stdout_file,
-            job.echo.then(|| Echo::new(echo::Stream::Stdout)),
+            job.echo.then(|| echo_of(&job, echo::Stream::Stdout)),
             keep_stdout,
             activity.clone(),
         );
@@ -102,7 +104,7 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
     let stderr = child.stderr.take().map(|pipe| {
         let tee = Tee::new(
             stderr_file,
-            job.echo.then(|| Echo::new(echo::Stream::Stderr)),
+            job.echo.then(|| echo_of(&job, echo::Stream::Stderr)),
             keep_stderr,
             activity.clone(),
         );
@@ -123,6 +125,13 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
         stdout,
         stderr,
     })
+}
+
+fn echo_of(job: &ShellJob, stream: echo::Stream) -> Echo {
+    match &job.echo_label {
+        Some((label, colour)) => Echo::in_branch(stream, Some(label), *colour),
+        None => Echo::new(stream),
+    }
 }
 
 async fn join(

@@ -95,6 +95,11 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         output_files: Some(files.clone()),
         // `--quiet` hides the runner's own lines, never what the step prints.
         echo: true,
+        echo_label: cx
+            .branch()
+            .label
+            .clone()
+            .map(|label| (label, cx.branch().colour)),
         limits,
         launched,
     };
@@ -179,6 +184,7 @@ pub async fn run_condition(
         capture: Some(CaptureMode::StdoutAndStderr),
         output_files: None,
         echo: false,
+        echo_label: None,
         limits: Limits::default(),
         launched: None,
     };
