@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use super::super::error::RunError;
 use super::super::outcome::{End, ErrorClass, Failure};
 use super::super::process::limits::{Expired, LimitKind};
+use super::super::process::sleep_until;
 use super::super::run::{Event, Report, StepCtx};
 use super::super::signals::Halt;
 use super::agent::plan::Plan;
@@ -199,7 +200,7 @@ async fn relay(
                     passed_on += 1;
                 }
             }
-            () = until(deadline.map(|(at, _)| at)), if expired.is_none() => {
+            () = sleep_until(deadline.map(|(at, _)| at)), if expired.is_none() => {
                 expired = deadline.map(|(_, limit)| Expired { kind: LimitKind::Wall, limit });
                 interrupt.interrupt();
             }
@@ -224,14 +225,6 @@ async fn relay(
         discovered = Some(id);
     }
     Ok((result, discovered, expired))
-}
-
-/// Resolves at `at`; never without one.
-async fn until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Resolves when `halt` is triggered; never without one.
