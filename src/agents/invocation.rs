@@ -103,6 +103,15 @@ pub struct CommandSpec {
     pub stdin: Stdin,
 }
 
+impl CommandSpec {
+    /// The program and its arguments, as one argv.
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().cloned())
+            .collect()
+    }
+}
+
 /// Why `build` refused to produce a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {

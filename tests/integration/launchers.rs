@@ -129,6 +129,44 @@ params:
     assert!(!project.join("sub/pwned1").exists());
 }
 
+#[test]
+fn the_environment_never_shows_on_a_command_line_on_either_side() {
+    let Some(sshd) = Sshd::start() else { return };
+    let secret = format!("s3cret-{}-value", std::process::id());
+    let test = Test::new();
+    let ps_file = test.path().join("ps.txt");
+    let workflow = format!(
+        r#"name: w
+steps:
+  - id: remote
+    launcher: {launcher}
+    env:
+      TOKEN: "{secret}"
+    command: |
+      printf 'token=%s\n' "$TOKEN"
+      ps -eww -o args > {ps}
+"#,
+        launcher = sshd.launcher(0),
+        ps = ps_file.display()
+    );
+    let out = test.workflow("w", &workflow).arg("w").run();
+    assert!(
+        out.stdout.contains(&format!("token={secret}\n")),
+        "{}",
+        out.stdout
+    );
+    let ps = std::fs::read_to_string(&ps_file).unwrap();
+    assert!(ps.contains("sshd"), "ps saw no sshd: {ps}");
+    assert!(
+        !ps.contains(&secret),
+        "the value is visible to ps:\n{}",
+        ps.lines()
+            .filter(|l| l.contains(&secret))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 /// A step that records its pid, then sleeps in a process whose argv carries `marker`.
 fn sleeper(launcher: &str, marker: &str, pidfile: &str, extra: &str) -> String {
     format!(

@@ -23,6 +23,7 @@ steps:
       FAKE_AGENT_LOG: "{log}"
       CLAUDE_CONFIG_DIR: "{claude}"
       IS_SANDBOX: "1"
+      AGENT_RUNNER_TEST_TOKEN: "it's a \"$(secret)\""
   - id: after
     command: printf 'next step %s\n' ran
 "#,
@@ -41,6 +42,10 @@ steps:
         format!("sshd-{}", sshd.ports[0]),
         "the agent did not run through sshd: {:#}",
         turns[0]
+    );
+    assert_eq!(
+        turns[0]["env"]["AGENT_RUNNER_TEST_TOKEN"],
+        "it's a \"$(secret)\""
     );
     assert_eq!(turns[0]["cwd"], world.project().display().to_string());
     assert_eq!(world.step_end("chat")["outcome"], "success");

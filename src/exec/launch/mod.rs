@@ -9,10 +9,12 @@
 
 pub mod preflight;
 pub mod remote;
+mod stage;
 
 use std::path::Path;
 
 use super::outcome::{ErrorClass, Failure};
+use super::process::Launched;
 use super::run::StepCtx;
 use crate::workflow::launcher::Launcher;
 
@@ -31,23 +33,59 @@ impl Target {
         self.argv.join(" ")
     }
 
-    /// The local argv that runs `argv` in `workdir` with `env` on the other side.
+    /// The client that runs `argv` headless in `workdir` on the other side, with `env` sent
+    /// on its stdin (docs/launchers.md).
     pub fn command(
         &self,
         workdir: &Path,
         env: &[(String, String)],
         argv: &[String],
-        interactive: bool,
-    ) -> Result<Vec<String>, Failure> {
+    ) -> Result<Launched, Failure> {
+        let block = remote::env_block(env).map_err(invalid)?;
         let command = remote::RemoteCommand {
             workdir,
-            env,
+            env: remote::RemoteEnv::Stdin(remote::lines(&block)),
             argv,
-            interactive,
+            interactive: false,
         };
-        remote::local_argv(&self.argv, self.shell, &command)
-            .map_err(|why| Failure::new(ErrorClass::InvalidValue, why))
+        Ok(Launched {
+            argv: remote::local_argv(&self.argv, self.shell, &command),
+            stdin: block.into_bytes(),
+        })
     }
+
+    /// The client's argv that runs `argv` in `workdir` on the other side with a remote
+    /// terminal. Its stdin is that terminal, so `env` is first staged in a private file there
+    /// by one more connection ([`stage`]); `Ok(None)` when the run was interrupted meanwhile.
+    pub async fn interactive(
+        &self,
+        cx: &StepCtx<'_, '_>,
+        workdir: &Path,
+        env: &[(String, String)],
+        argv: &[String],
+    ) -> Result<Option<Vec<String>>, Failure> {
+        let staged = if env.is_empty() {
+            None
+        } else {
+            match stage::stage(cx, self, workdir, env).await? {
+                Some(file) => Some(file),
+                None => return Ok(None),
+            }
+        };
+        let command = remote::RemoteCommand {
+            workdir,
+            env: staged
+                .as_deref()
+                .map_or(remote::RemoteEnv::None, remote::RemoteEnv::Staged),
+            argv,
+            interactive: true,
+        };
+        Ok(Some(remote::local_argv(&self.argv, self.shell, &command)))
+    }
+}
+
+fn invalid(why: String) -> Failure {
+    Failure::new(ErrorClass::InvalidValue, why)
 }
 
 /// The launcher the step runs through, if any: the step's own, else `profile` (the launcher of

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::remote::{RemoteCommand, local_argv};
+use super::remote::{RemoteCommand, RemoteEnv, local_argv};
 use crate::workflow::launcher::Launcher;
 
 /// How long a probe may take.
@@ -72,14 +72,11 @@ fn probe(launcher: &Launcher, check: &str, project: &Path) -> Option<String> {
     let argv = ["sh".to_owned(), "-c".to_owned(), check.to_owned()];
     let command = RemoteCommand {
         workdir: project,
-        env: &[],
+        env: RemoteEnv::None,
         argv: &argv,
         interactive: false,
     };
-    let local = match local_argv(&words, launcher.shell, &command) {
-        Ok(local) => local,
-        Err(why) => return Some(why),
-    };
+    let local = local_argv(&words, launcher.shell, &command);
     let (program, args) = local.split_first()?;
     let mut child = match Command::new(program)
         .args(args)

@@ -28,8 +28,9 @@ pub struct HeadlessJob {
     pub stderr_file: PathBuf,
     /// `timeout` and `idle_timeout` (each stdout line, a stream event, is activity).
     pub limits: Limits,
-    /// `program` is a launcher's client (docs/launchers.md): its stdin is held open.
-    pub launched: bool,
+    /// `program` is a launcher's client (docs/launchers.md): these bytes (the agent's
+    /// environment) are written to its stdin, which is then held open.
+    pub launched: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -54,10 +55,10 @@ pub async fn run(
         .args(&job.args)
         .env_clear()
         .envs(job.env.iter().map(|(k, v)| (k, v)));
-    super::hold_stdin(&mut command, job.launched);
+    super::hold_stdin(&mut command, job.launched.is_some());
     tracing::debug!(program = %job.program, args = ?job.args, "spawning headless agent");
     let mut child = command.spawn()?;
-    let _held = child.stdin.take();
+    let _held = super::feed_and_hold(child.stdin.take(), job.launched.unwrap_or_default());
     let _watched = super::guard::watch(child.id());
     let activity = Activity::default();
     let stdout = child.stdout.take().map(|pipe| {

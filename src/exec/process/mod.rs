@@ -52,11 +52,45 @@ pub fn group_command(program: &str, workdir: &std::path::Path) -> tokio::process
     command
 }
 
-/// For a launcher's client (docs/launchers.md): stdin becomes a pipe that the caller holds, open
-/// and unwritten, for as long as the step runs; the other side stops the step when it closes.
+/// A launcher's client (docs/launchers.md): its complete argv, and what it is sent on stdin
+/// first (the step's environment for the other side).
+#[derive(Debug, Clone, Default)]
+pub struct Launched {
+    pub argv: Vec<String>,
+    pub stdin: Vec<u8>,
+}
+
+/// For a launcher's client: stdin becomes a pipe, see [`feed_and_hold`].
 pub fn hold_stdin(command: &mut tokio::process::Command, launched: bool) {
     if launched {
         command.stdin(std::process::Stdio::piped());
+    }
+}
+
+/// Writes `first` to a launcher client's stdin, then holds it open, unwritten, until the
+/// returned guard is dropped: the other side stops the step when it closes.
+pub fn feed_and_hold(stdin: Option<tokio::process::ChildStdin>, first: Vec<u8>) -> Held {
+    Held(stdin.map(|mut pipe| {
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            // A client that is gone is seen by the wait for it.
+            if pipe.write_all(&first).await.is_ok() {
+                let _ = pipe.flush().await;
+            }
+            std::future::pending::<()>().await;
+            drop(pipe);
+        })
+    }))
+}
+
+/// A held stdin (see [`feed_and_hold`]); closed on drop.
+pub struct Held(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
     }
 }
 

@@ -38,9 +38,9 @@ pub struct ShellJob {
     pub echo_label: Option<(String, u8)>,
     /// `timeout` and `idle_timeout` (any byte on stdout or stderr is activity).
     pub limits: Limits,
-    /// The launcher's complete local argv (docs/launchers.md), which runs the script on the
-    /// other side with `env` there; `None` runs `<shell> -c <script>` here.
-    pub launched: Option<Vec<String>>,
+    /// The launcher's client (docs/launchers.md), which runs the script on the other side
+    /// with `env` there; `None` runs `<shell> -c <script>` here.
+    pub launched: Option<super::Launched>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,14 +62,15 @@ pub struct ShellOutcome {
 /// Runs the job to completion (or until the run is interrupted). An error says what failed:
 /// starting the shell, or writing an output file (naming it).
 pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<ShellOutcome> {
-    let (program, mut command) = match job.launched.as_deref() {
-        Some([program, args @ ..]) => {
+    let launched = job.launched.as_ref().and_then(|l| l.argv.split_first());
+    let (program, mut command) = match launched {
+        Some((program, args)) => {
             let mut command = super::group_command(program, &job.workdir);
             command.args(args);
             super::hold_stdin(&mut command, true);
             (program.as_str(), command)
         }
-        _ => {
+        None => {
             let mut command = super::group_command(&job.shell, &job.workdir);
             command.arg("-c").arg(&job.script);
             for name in &job.env_remove {
@@ -83,7 +84,8 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
     let mut child = command
         .spawn()
         .map_err(|err| std::io::Error::new(err.kind(), format!("cannot start {program}: {err}")))?;
-    let _held = child.stdin.take();
+    let first = job.launched.as_ref().map(|l| l.stdin.clone());
+    let _held = super::feed_and_hold(child.stdin.take(), first.unwrap_or_default());
     let _watched = super::guard::watch(child.id());
     let (stdout_file, stderr_file) = match &job.output_files {
         Some((out, err)) => (Some(out.clone()), Some(err.clone())),

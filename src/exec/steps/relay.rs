@@ -43,7 +43,7 @@ pub async fn run_shell(
     let stem = super::super::display::output_stem(seq, cx.at.audit_path);
     let mut spec = base_spec(cx, &stem);
     match launched {
-        // Through a launcher: the step's environment travels in the remote command line.
+        // Through a launcher: the step's environment was staged on the other side.
         Some(argv) => launched_program(&mut spec, argv),
         None => {
             spec.program = cx.settings().shell.clone().into();
@@ -78,15 +78,17 @@ pub async fn run_agent(
     };
     let mut relay_spec = base_spec(cx, stem);
     match &plan.target {
-        // Through a launcher: the agent's variables travel in the remote command line, and the
+        // Through a launcher: the agent's variables are staged on the other side, and the
         // remote terminal is the relay's.
         Some(target) => {
             let remote_env = agents::child_env(std::iter::empty(), &spec, layers);
-            let argv: Vec<String> = std::iter::once(spec.program.clone())
-                .chain(spec.args.iter().cloned())
-                .collect();
-            match target.command(&invocation.workdir, &remote_env, &argv, true) {
-                Ok(local) => launched_program(&mut relay_spec, local),
+            let argv = spec.argv();
+            match target
+                .interactive(cx, &invocation.workdir, &remote_env, &argv)
+                .await
+            {
+                Ok(Some(local)) => launched_program(&mut relay_spec, local),
+                Ok(None) => return Ok((Report::new(End::Interrupted), None)),
                 Err(failure) => return Ok((Report::failed(failure), None)),
             }
         }

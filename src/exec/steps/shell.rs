@@ -60,18 +60,29 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
             command.to_owned(),
         ]
     };
-    let launched = match &target {
-        Some(target) => {
-            match target.command(&workdir, &env, &shell_argv(&command), spec.interactive) {
-                Ok(argv) => Some(argv),
-                Err(failure) => return Ok(Report::failed(failure)),
-            }
-        }
-        None => None,
-    };
     if spec.interactive {
+        let launched = match &target {
+            Some(target) => {
+                match target
+                    .interactive(cx, &workdir, &env, &shell_argv(&command))
+                    .await
+                {
+                    Ok(Some(argv)) => Some(argv),
+                    Ok(None) => return Ok(Report::new(End::Interrupted)),
+                    Err(failure) => return Ok(Report::failed(failure)),
+                }
+            }
+            None => None,
+        };
         return super::relay::run_shell(cx, seq, &command, workdir, env, launched).await;
     }
+    let launched = match &target {
+        Some(target) => match target.command(&workdir, &env, &shell_argv(&command)) {
+            Ok(launched) => Some(launched),
+            Err(failure) => return Ok(Report::failed(failure)),
+        },
+        None => None,
+    };
     let stem = output_stem(seq, cx.at.audit_path);
     let output_dir = cx.output_dir();
     let files = (

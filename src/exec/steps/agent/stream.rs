@@ -205,19 +205,17 @@ async fn cli_turn(
     let output_dir = cx.output_dir();
     let (mut limits, mut notices) =
         timeouts::limits(cx, Some((&plan.resolved.cli, plan.resolved.limits)));
-    let (program, args, child_env) = match &plan.target {
-        // Through a launcher: the agent's own variables travel in the remote command line;
-        // the launcher's client gets the runner's environment.
+    let (program, args, child_env, launched) = match &plan.target {
+        // Through a launcher: the agent's own variables are sent on the client's stdin; the
+        // client gets the runner's environment.
         Some(target) => {
             let remote_env = agents::child_env(std::iter::empty(), spec, env);
-            let argv: Vec<String> = std::iter::once(spec.program.clone())
-                .chain(spec.args.iter().cloned())
-                .collect();
-            match target.command(&invocation.workdir, &remote_env, &argv, false) {
+            match target.command(&invocation.workdir, &remote_env, &spec.argv()) {
                 Ok(local) => {
-                    let mut words = local.into_iter();
+                    let mut words = local.argv.into_iter();
                     let program = words.next().unwrap_or_default();
-                    (program, words.collect(), std::env::vars().collect())
+                    let env = std::env::vars().collect();
+                    (program, words.collect(), env, Some(local.stdin))
                 }
                 Err(failure) => return Ok(Err(Report::failed(failure))),
             }
@@ -226,6 +224,7 @@ async fn cli_turn(
             spec.program.clone(),
             spec.args.clone(),
             agents::child_env(std::env::vars(), spec, env),
+            None,
         ),
     };
     let tracker = cx.budget();
@@ -239,7 +238,7 @@ async fn cli_turn(
         stream_file: output_dir.join(format!("{stem}.stream.jsonl")),
         stderr_file: output_dir.join(format!("{stem}.stderr")),
         limits,
-        launched: plan.target.is_some(),
+        launched,
     };
     let text_path = output_dir.join(format!("{stem}.txt"));
     let mut text_file = String::new();
