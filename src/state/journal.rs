@@ -4,13 +4,15 @@
 //! state.json). A [`Syncer`] thread `fdatasync`s the file at step boundaries; the writer waits
 //! for that flush before it reports a step complete (runs-and-state.md §4). The last whole line
 //! is the run's state; a line a crash cut short is ignored. `state.json` is the readable
-//! snapshot, compacted from the journal ([`compact`]) when a run starts, resumes and ends: the
+//! snapshot, compacted from the journal ([`compact`]) when a run starts, resumes and ends, and
+//! when the journal has grown past [`compact_at`] bytes: the
 //! compaction writes state.json atomically and durably and starts an empty journal in the same
 //! directory fsync, so a journal with a record is always at least as new as state.json.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::document::StateDoc;
 use super::error::StateError;
@@ -24,6 +26,10 @@ pub const JOURNAL_FILE: &str = "journal.jsonl";
 /// Loop list files: `loop-items-<opened ms>-<n>.json`.
 const ITEMS_PREFIX: &str = "loop-items-";
 
+/// A journal grown past this many bytes is folded into state.json at the next step boundary
+/// (see [`compact_at`]).
+const COMPACT_AT: u64 = 8 * 1024 * 1024;
+
 /// How much of the journal's tail is read at first when looking for its last record.
 const TAIL_CHUNK: u64 = 64 * 1024;
 
@@ -34,12 +40,15 @@ pub struct Journal {
     syncer: Syncer,
     /// Records appended so far (the generation the syncer is asked to reach).
     appended: u64,
+    /// Bytes appended so far.
+    bytes: u64,
     dir: PathBuf,
     /// When the journal was opened and how many loop lists it stored: their file names.
     opened_ms: u128,
     lists: u64,
-    /// Debug builds only: SIGKILL the process right after this many appends, before their
-    /// flush (`AGENT_RUNNER_DEBUG_KILL_AFTER_APPEND`), for the crash test.
+    /// Debug builds only: SIGKILL the process right after this many appends (counted over
+    /// every journal the process opened), before their flush
+    /// (`AGENT_RUNNER_DEBUG_KILL_AFTER_APPEND`), for the crash test.
     kill_after: Option<u64>,
 }
 
@@ -58,6 +67,7 @@ impl Journal {
             file,
             syncer,
             appended: 0,
+            bytes: 0,
             dir: dir.to_path_buf(),
             opened_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -101,7 +111,8 @@ impl Journal {
         line.push(b'\n');
         self.file.write_all(&line).map_err(StateError::Save)?;
         self.appended += 1;
-        if self.kill_after == Some(self.appended) {
+        self.bytes += line.len() as u64;
+        if self.kill_after == Some(APPENDS.fetch_add(1, Ordering::Relaxed) + 1) {
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
         }
         Ok(self.appended)
@@ -125,6 +136,11 @@ impl Journal {
         Ok(name)
     }
 
+    /// Whether the journal has grown enough to be folded into state.json ([`compact_at`]).
+    pub fn is_large(&self) -> bool {
+        self.bytes >= compact_at()
+    }
+
     /// Starts flushing everything appended so far, without waiting.
     pub fn request_sync(&self) {
         self.syncer.request(self.appended);
@@ -134,6 +150,22 @@ impl Journal {
     pub fn sync(&self) -> Result<(), StateError> {
         self.syncer.wait(self.appended).map_err(StateError::Save)
     }
+}
+
+/// Records appended by this process, over every journal it opened (the crash test's count).
+static APPENDS: AtomicU64 = AtomicU64::new(0);
+
+/// The size at which a journal is folded into state.json: [`COMPACT_AT`], or in debug builds
+/// `AGENT_RUNNER_DEBUG_COMPACT_AT` (the tests compact after a few records).
+pub fn compact_at() -> u64 {
+    #[cfg(debug_assertions)]
+    if let Some(bytes) = std::env::var("AGENT_RUNNER_DEBUG_COMPACT_AT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return bytes;
+    }
+    COMPACT_AT
 }
 
 #[cfg(debug_assertions)]

@@ -16,7 +16,8 @@
 //! flush of its own: if it is lost, the step runs again, which it would anyway. So a run of shell
 //! steps costs one `fdatasync` per step, overlapped with the walker's work towards the next
 //! step; a crash at any instant re-runs at most the step whose end was not yet reported.
-//! state.json is written, durably, only when the writer starts (compacting the journal) and by
+//! state.json is written, durably, only when the writer starts (compacting the journal), when
+//! the journal has grown large (at a step boundary, see [`Journal::is_large`]) and by
 //! [`Writer::compact`] at the end of the run.
 
 use std::borrow::Cow;
@@ -336,6 +337,24 @@ impl Writer {
             self.show_end(line);
         }
         self.console.prefix = prefix;
+        if self.journal.is_large() {
+            self.fold_journal()?;
+        }
+        Ok(())
+    }
+
+    /// Folds a journal that has grown large into state.json and starts an empty one, at a step
+    /// boundary: the journal of a long run stays small, and state.json stays close to the run
+    /// for tools that read it directly (docs/runs-and-state.md, "Compaction").
+    fn fold_journal(&mut self) -> Result<(), RunError> {
+        self.journal.sync().map_err(RunError::State)?;
+        self.run_dir
+            .compact(&mut self.doc)
+            .map_err(RunError::State)?;
+        self.journal = self
+            .run_dir
+            .open_journal(&self.audit)
+            .map_err(RunError::State)?;
         Ok(())
     }
 
