@@ -60,9 +60,12 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    crate::exec::process::guard::announce_at_exec(&mut command);
+    let spawning = crate::exec::process::guard::Spawning::begin();
+    if let Some((name, value)) = spawning.mark() {
+        command.env(name, value);
+    }
     let mut child = command.spawn().map_err(|e| spawn_error(program, dir, &e))?;
-    let _watched = crate::exec::process::guard::watch(Some(child.id()));
+    let _watched = spawning.started(Some(child.id()));
     let (sender, receiver) = mpsc::channel();
     let readers = [
         child.stdout.take().map(|s| reader(s, true, sender.clone())),

@@ -39,14 +39,18 @@ pub struct PtyChild {
 }
 
 impl PtyChild {
-    /// Takes over a child spawned by portable-pty.
-    pub fn new(handle: Box<dyn portable_pty::Child + Send + Sync>) -> Option<Self> {
+    /// Takes over a child spawned by portable-pty, announced to the process guard by
+    /// `spawning`.
+    pub fn new(
+        handle: Box<dyn portable_pty::Child + Send + Sync>,
+        spawning: crate::exec::process::guard::Spawning,
+    ) -> Option<Self> {
         let raw = handle.process_id()?;
         let pid = i32::try_from(raw).ok()?;
         Some(Self {
             pid: Pid::from_raw(pid),
             _handle: handle,
-            _watched: crate::exec::process::guard::watch(Some(raw)),
+            _watched: spawning.started(Some(raw)),
             end: None,
         })
     }

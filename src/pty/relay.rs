@@ -252,17 +252,18 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
         .map_err(|e| RelayError::Pty(e.to_string()))?;
     let guard = TerminalGuard::enter_raw(stdin.as_fd()).map_err(RelayError::Terminal)?;
     let signals = RelaySignals::install().map_err(RelayError::Terminal)?;
-    let command = command(&spec, pair.master.tty_name());
-    // portable-pty has no pre-exec hook: start the watchdog now so that only one write separates
-    // the spawn from the child's listing.
-    crate::exec::process::guard::start_early();
+    let mut command = command(&spec, pair.master.tty_name());
+    let spawning = crate::exec::process::guard::Spawning::begin();
+    if let Some((name, value)) = spawning.mark() {
+        command.env(name, value);
+    }
     let handle = pair
         .slave
         .spawn_command(command)
         .map_err(|e| spawn_error(&spec, e.to_string()))?;
     drop(pair.slave);
     let master = pair.master;
-    let mut child = PtyChild::new(handle)
+    let mut child = PtyChild::new(handle, spawning)
         .ok_or_else(|| spawn_error(&spec, "the child has no process id".into()))?;
 
     let hint =

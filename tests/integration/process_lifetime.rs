@@ -117,3 +117,63 @@ fn a_run_that_ends_normally_leaves_no_watchdog_behind() {
     }
     drop(out);
 }
+
+/// The watchdog as the runner starts it, with the pipe the runner writes to, and a process
+/// started the way the runner starts a step's: in a group of its own, marked as spawn `n`.
+fn watchdog_and_marked_sleep(
+    marker: &std::path::Path,
+    n: u32,
+) -> (std::process::Child, std::process::Child) {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let runner = "4194000";
+    let watchdog = Command::new(env!("CARGO_BIN_EXE_agent-runner"))
+        .args(["--internal-process-watchdog", runner])
+        .env("HOME", marker)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("start the watchdog: {err}"));
+    let sleep = Command::new("sleep")
+        .arg("300")
+        .env("HOME", marker)
+        .env("AGENT_RUNNER_GUARD", format!("{runner}.{n}"))
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|err| panic!("start sleep: {err}"));
+    (watchdog, sleep)
+}
+
+#[test]
+fn a_process_the_runner_was_still_starting_when_it_died_is_stopped_too() {
+    // The runner writes `?<n>` before a spawn and `+<pgid> <n>` after it: killed in between,
+    // it never lists the group, and the watchdog finds the process by its mark instead.
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
+    let marker = dir.path().display().to_string();
+    let (mut watchdog, mut sleep) = watchdog_and_marked_sleep(dir.path(), 7);
+    let mut pipe = watchdog.stdin.take().unwrap_or_else(|| panic!("no pipe"));
+    std::io::Write::write_all(&mut pipe, b"?6\n?7\n!6\n").unwrap_or_else(|err| panic!("{err}"));
+    drop(pipe);
+    let closed = Instant::now();
+    all_gone_within(&marker, closed, "a pending spawn: ");
+    let _ = watchdog.wait();
+    let _ = sleep.wait();
+}
+
+#[test]
+fn a_spawn_taken_back_is_not_the_watchdogs_to_stop() {
+    // `!<n>` takes a spawn back (it failed): a process that happens to carry its mark is not
+    // the watchdog's to stop.
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
+    let (mut watchdog, mut sleep) = watchdog_and_marked_sleep(dir.path(), 3);
+    let mut pipe = watchdog.stdin.take().unwrap_or_else(|| panic!("no pipe"));
+    std::io::Write::write_all(&mut pipe, b"?3\n!3\n").unwrap_or_else(|err| panic!("{err}"));
+    drop(pipe);
+    let _ = watchdog.wait();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        matches!(sleep.try_wait(), Ok(None)),
+        "the watchdog stopped a process whose spawn was taken back"
+    );
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+}

@@ -57,9 +57,8 @@ pub async fn run(
         .envs(job.env.iter().map(|(k, v)| (k, v)));
     super::hold_stdin(&mut command, job.launched.is_some());
     tracing::debug!(program = %job.program, args = ?job.args, "spawning headless agent");
-    let mut child = command.spawn()?;
+    let (mut child, _watched) = super::spawn_guarded(&mut command)?;
     let _held = super::feed_and_hold(child.stdin.take(), job.launched.unwrap_or_default());
-    let _watched = super::guard::watch(child.id());
     let activity = Activity::default();
     let stdout = child.stdout.take().map(|pipe| {
         tokio::spawn(pump_lines(

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod headless;
 pub mod limits;
 pub mod shell;
+pub mod watchdog;
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -48,8 +49,21 @@ pub fn group_command(program: &str, workdir: &std::path::Path) -> tokio::process
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    guard::announce_at_exec(command.as_std_mut());
     command
+}
+
+/// Spawns `command` (made by [`group_command`]) with the process guard: marked, announced, and
+/// listed until the returned [`guard::Watched`] is dropped.
+pub fn spawn_guarded(
+    command: &mut tokio::process::Command,
+) -> std::io::Result<(Child, guard::Watched)> {
+    let spawning = guard::Spawning::begin();
+    if let Some((name, value)) = spawning.mark() {
+        command.env(name, value);
+    }
+    let child = command.spawn()?;
+    let watched = spawning.started(child.id());
+    Ok((child, watched))
 }
 
 /// A launcher's client (docs/launchers.md): its complete argv, and what it is sent on stdin

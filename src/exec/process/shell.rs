@@ -81,12 +81,10 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
         }
     };
     tracing::debug!(shell = %job.shell, script = %job.script, workdir = %job.workdir.display(), "spawning shell command");
-    let mut child = command
-        .spawn()
+    let (mut child, _watched) = super::spawn_guarded(&mut command)
         .map_err(|err| std::io::Error::new(err.kind(), format!("cannot start {program}: {err}")))?;
     let first = job.launched.as_ref().map(|l| l.stdin.clone());
     let _held = super::feed_and_hold(child.stdin.take(), first.unwrap_or_default());
-    let _watched = super::guard::watch(child.id());
     let (stdout_file, stderr_file) = match &job.output_files {
         Some((out, err)) => (Some(out.clone()), Some(err.clone())),
         None => (None, None),
