@@ -450,3 +450,70 @@ steps:
         "via-defaults\nvia-step\nvia-step\nvia-profile\n"
     );
 }
+
+#[test]
+fn dry_run_names_the_launcher_each_step_runs_through() {
+    let test = Test::new()
+        .fake_clis(&["claude"])
+        .project_config("profiles:\n  boxed: {launcher: [ssh, gpu-box, --]}\n")
+        .workflow(
+            "w",
+            r#"name: w
+params:
+  - { name: host, default: build-box }
+defaults:
+  launcher: [ssh, "{{host}}", --]
+steps:
+  - id: from-defaults
+    command: make
+  - id: own
+    launcher: [docker, exec, -i, "my box"]
+    command: "true"
+  - id: agent-profile
+    mode: headless
+    agent: boxed
+    prompt: hi
+  - id: group
+    steps:
+      - { id: inner, command: "true" }
+"#,
+        )
+        .args(["--dry-run", "w", "host=other-box"]);
+    let out = test.run();
+    let plan: Vec<&str> = out.stdout.lines().collect();
+    let after = |id: &str| {
+        let at = plan.iter().position(|l| l.trim_start().starts_with(id));
+        at.and_then(|i| plan.get(i + 1))
+            .map(|l| l.trim())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        after("from-defaults"),
+        "via: ssh other-box --",
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        after("own"),
+        "via: docker exec -i 'my box'",
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        after("agent-profile"),
+        "via: ssh gpu-box --",
+        "{}",
+        out.stdout
+    );
+    // A group runs nothing itself; its steps do.
+    assert!(after("group").starts_with("inner"), "{}", out.stdout);
+    assert_eq!(after("inner"), "via: ssh other-box --", "{}", out.stdout);
+
+    let json = out.then().args(["--dry-run", "--json", "w"]).run();
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        doc["steps"][0]["launcher"],
+        serde_json::json!(["ssh", "build-box", "--"])
+    );
+    assert_eq!(doc["steps"][3].get("launcher"), None);
+}

@@ -14,14 +14,14 @@ use serde_json::{Value, json};
 use super::error::RunError;
 use super::labels::agent_label;
 use super::params::Bound;
-use super::steps::agent::settings::{Layers, Recorded};
+use super::steps::agent::settings::{Layers, Recorded, Resolved};
 use super::subflow::Loader;
 use crate::config::Config;
 use crate::exit;
-use crate::interpolate::{VarValue, Vars};
+use crate::interpolate::{VarValue, Vars, shell_quote};
 use crate::state::Redactor;
 use crate::workflow::{
-    BreakIf, LoopKind, LoopMax, LoopStep, Parallel, Step, StepKind, Template, Workflow,
+    AgentStep, BreakIf, LoopKind, LoopMax, LoopStep, Parallel, Step, StepKind, Template, Workflow,
 };
 
 /// Longest prompt excerpt shown in a plan line.
@@ -134,6 +134,13 @@ impl Plan<'_> {
                 "  ".repeat(depth),
                 step.id
             ));
+            let via = self.via(workflow, step, &vars);
+            if let Some(words) = &via {
+                let words: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
+                let shown = self.redactor.redact(&words.join(" ")).into_owned();
+                self.lines
+                    .push(format!("{}  via: {shown}", "  ".repeat(depth)));
+            }
             // A condition is shown as written: it is decided only when the run reaches it.
             if let Some(when) = &step.when {
                 self.lines
@@ -202,6 +209,13 @@ impl Plan<'_> {
                 if step.worktree {
                     fields.insert("worktree".to_owned(), json!(true));
                 }
+                if let Some(words) = via {
+                    let shown: Vec<String> = words
+                        .iter()
+                        .map(|w| self.redactor.redact(w).into_owned())
+                        .collect();
+                    fields.insert("launcher".to_owned(), json!(shown));
+                }
             }
             if let (Some(BreakIf::When(condition)), Some(fields)) =
                 (&step.break_if, entry.as_object_mut())
@@ -269,6 +283,38 @@ impl Plan<'_> {
         vars
     }
 
+    /// An agent step's CLI, model and profile settings, as a run would resolve them.
+    fn resolve(
+        &self,
+        workflow: &Workflow,
+        agent: &AgentStep,
+        vars: &Vars,
+    ) -> Result<Resolved, String> {
+        let layers = Layers {
+            step: agent,
+            workflow,
+            config: self.config,
+            decl: workflow.session_decl(&agent.session),
+            recorded: None::<&Recorded>,
+        };
+        layers.resolve(&mut |t: &Template| Ok(render(t, vars)))
+    }
+
+    /// The words of the launcher a shell or agent step runs through (docs/launchers.md),
+    /// rendered, or `None` when it runs here.
+    fn via(&self, workflow: &Workflow, step: &Step, vars: &Vars) -> Option<Vec<String>> {
+        let profile = match &step.kind {
+            StepKind::Agent(agent) => self
+                .resolve(workflow, agent, vars)
+                .ok()
+                .and_then(|r| r.launcher),
+            StepKind::Shell(_) => None,
+            _ => return None,
+        };
+        let launcher = super::launch::chosen(step, profile.as_ref(), workflow, self.config)?;
+        Some(launcher.argv.iter().map(|w| render(w, vars)).collect())
+    }
+
     fn describe(&mut self, workflow: &Workflow, step: &Step, vars: &Vars) -> (String, String) {
         match &step.kind {
             StepKind::Shell(shell) => {
@@ -280,14 +326,7 @@ impl Plan<'_> {
                 (label.to_owned(), first_line(&render(&shell.command, vars)))
             }
             StepKind::Agent(agent) => {
-                let layers = Layers {
-                    step: agent,
-                    workflow,
-                    config: self.config,
-                    decl: workflow.session_decl(&agent.session),
-                    recorded: None::<&Recorded>,
-                };
-                let resolved = layers.resolve(&mut |t: &Template| Ok(render(t, vars)));
+                let resolved = self.resolve(workflow, agent, vars);
                 let label = match &resolved {
                     Ok(r) => agent_label(agent, &r.cli, r.model.as_deref()),
                     Err(_) => agent_label(agent, "?", None),

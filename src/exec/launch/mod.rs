@@ -92,15 +92,7 @@ fn invalid(why: String) -> Failure {
 /// an agent step's profile), else the workflow's `defaults.launcher`, else the configuration's.
 pub fn target(cx: &StepCtx<'_, '_>, profile: Option<&Launcher>) -> Result<Option<Target>, Failure> {
     let config = cx.config();
-    let chosen = cx
-        .at
-        .step
-        .launcher
-        .as_ref()
-        .or(profile)
-        .or(cx.at.ctx.workflow.default_launcher.as_ref())
-        .or(config.launcher.as_ref());
-    let Some(launcher) = chosen else {
+    let Some(launcher) = chosen(cx.at.step, profile, &cx.at.ctx.workflow, &config) else {
         return Ok(None);
     };
     let argv = launcher
@@ -113,4 +105,19 @@ pub fn target(cx: &StepCtx<'_, '_>, profile: Option<&Launcher>) -> Result<Option
         shell: launcher.shell,
         max_concurrent: launcher.max_concurrent,
     }))
+}
+
+/// Which launcher a step runs through, most specific first (see [`target`]); also what
+/// `--dry-run` shows.
+pub fn chosen<'a>(
+    step: &'a crate::workflow::Step,
+    profile: Option<&'a Launcher>,
+    workflow: &'a crate::workflow::Workflow,
+    config: &'a crate::config::Config,
+) -> Option<&'a Launcher> {
+    step.launcher
+        .as_ref()
+        .or(profile)
+        .or(workflow.default_launcher.as_ref())
+        .or(config.launcher.as_ref())
 }
