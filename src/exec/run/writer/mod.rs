@@ -74,8 +74,8 @@ impl Writer {
         snapshot_current: bool,
     ) -> Result<Self, StateError> {
         let mut doc = doc;
-        run_dir.begin_journal(&mut doc, snapshot_current)?;
-        let journal = run_dir.open_journal(&audit)?;
+        let sync_dir = run_dir.begin_journal(&mut doc, snapshot_current)?;
+        let journal = run_dir.open_journal(&audit, sync_dir)?;
         Ok(Writer {
             doc,
             run_dir,
@@ -286,7 +286,8 @@ impl Writer {
     pub fn save(&mut self) -> Result<(), RunError> {
         self.append()?;
         self.journal.sync().map_err(RunError::State)?;
-        self.release()
+        self.release()?;
+        self.fold_if_large()
     }
 
     /// Appends the document to the journal and starts its flush without waiting; the audit
@@ -299,23 +300,44 @@ impl Writer {
         Ok(())
     }
 
+    /// Appends the document to the journal and starts its flush, holding nothing back: for a
+    /// record that nothing reported later depends on (a plain resume's first, which changes
+    /// only the status of a position already on disk). The next step's end waits for it.
+    pub fn save_unheld(&mut self) -> Result<(), RunError> {
+        self.append()?;
+        self.journal.request_sync();
+        Ok(())
+    }
+
     /// Waits for the flush [`Writer::save_later`] started, if any, and releases what it held.
     pub fn flush(&mut self) -> Result<(), RunError> {
+        self.flush_held(true)
+    }
+
+    /// [`Writer::flush`]; with `fold`, a journal that has grown large is then folded into
+    /// state.json (not at the run's end, which compacts anyway).
+    fn flush_held(&mut self, fold: bool) -> Result<(), RunError> {
         if self.pending {
             self.journal.sync().map_err(RunError::State)?;
             self.release()?;
+            if fold {
+                self.fold_if_large()?;
+            }
         }
         Ok(())
     }
 
     /// Writes the final document as state.json and deletes the journal (the run's end); the
-    /// audit log is synced first.
+    /// audit log is synced first. The new state.json is written and flushed while the journal's
+    /// last flush (started by [`Writer::save_later`]) goes on, and put in place once it is done.
     pub fn compact(&mut self) -> Result<(), RunError> {
-        self.flush()?;
+        let staged = self
+            .run_dir
+            .stage_close(&mut self.doc)
+            .map_err(RunError::State)?;
+        self.flush_held(false)?;
         self.audit.sync().map_err(RunError::State)?;
-        self.run_dir
-            .close_journal(&mut self.doc)
-            .map_err(RunError::State)
+        self.run_dir.finish_close(staged).map_err(RunError::State)
     }
 
     fn append(&mut self) -> Result<(), RunError> {
@@ -337,23 +359,23 @@ impl Writer {
             self.show_end(line);
         }
         self.console.prefix = prefix;
-        if self.journal.is_large() {
-            self.fold_journal()?;
-        }
         Ok(())
     }
 
     /// Folds a journal that has grown large into state.json and starts an empty one, at a step
     /// boundary: the journal of a long run stays small, and state.json stays close to the run
     /// for tools that read it directly (docs/runs-and-state.md, "Compaction").
-    fn fold_journal(&mut self) -> Result<(), RunError> {
+    fn fold_if_large(&mut self) -> Result<(), RunError> {
+        if !self.journal.is_large() {
+            return Ok(());
+        }
         self.journal.sync().map_err(RunError::State)?;
         self.run_dir
             .compact(&mut self.doc)
             .map_err(RunError::State)?;
         self.journal = self
             .run_dir
-            .open_journal(&self.audit)
+            .open_journal(&self.audit, false)
             .map_err(RunError::State)?;
         Ok(())
     }
