@@ -33,6 +33,7 @@ pub mod suggest;
 pub mod template;
 mod validate;
 pub mod yaml;
+mod yaml_block;
 mod yaml_limits;
 
 pub use diagnostic::{Diagnostic, Severity};
