@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::document::StateDoc;
 use super::error::StateError;
-use super::fs_util::{private_file, stage, sync_dir};
+use super::fs_util::{Staged, private_file, stage, sync_dir};
 use super::state_file::{STATE_FILE, decode_state, encode_state};
 use super::syncer::Syncer;
 
@@ -44,16 +44,26 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens the journal of `dir` for appending; `also_sync` (the audit log) is flushed with it.
-    pub fn open(dir: &Path, also_sync: File) -> Result<Journal, StateError> {
+    /// Opens the journal of `dir` for appending (creating it when missing); `also_sync` (the
+    /// audit log) is flushed with it. With `sync_dir`, the first flush fsyncs `dir` too: the
+    /// journal's entry in it is not known to be on disk yet.
+    pub fn open(dir: &Path, also_sync: File, sync_dir: bool) -> Result<Journal, StateError> {
         let path = dir.join(JOURNAL_FILE);
         let file = private_file()
             .append(true)
             .create(true)
             .open(&path)
             .map_err(StateError::Save)?;
-        let syncer = Syncer::start(vec![file.try_clone().map_err(StateError::Save)?, also_sync])
-            .map_err(StateError::Save)?;
+        let first = if sync_dir {
+            Some(File::open(dir).map_err(StateError::Save)?)
+        } else {
+            None
+        };
+        let syncer = Syncer::start(
+            vec![file.try_clone().map_err(StateError::Save)?, also_sync],
+            first,
+        )
+        .map_err(StateError::Save)?;
         Ok(Journal {
             file,
             syncer,
@@ -154,40 +164,54 @@ fn debug_kill_after() -> Option<u64> {
 /// last record, or newer: a crash between the two steps then finds a journal that says the same
 /// as state.json. Call only while holding the run lock.
 pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), StateError> {
+    let staged = stage_snapshot(dir, doc)?;
+    if !reopen {
+        return close(dir, staged);
+    }
+    staged.rename().map_err(StateError::Save)?;
+    replace_journal(dir, true)?;
+    lists_in_snapshot(doc);
+    Ok(())
+}
+
+/// The first half of a compaction: `doc`, lists included, written to state.json's temp file
+/// and flushed, not yet in place. It can go on while the journal's last flush does.
+pub(crate) fn stage_snapshot(dir: &Path, doc: &mut StateDoc) -> Result<Staged, StateError> {
     inline_items(doc);
     doc.stamp_format_version();
     let bytes = encode_state(doc)?;
-    stage(dir, STATE_FILE, &bytes)
-        .and_then(super::fs_util::Staged::rename)
-        .map_err(StateError::Save)?;
-    replace_journal(dir, reopen)?;
-    if reopen {
-        lists_in_snapshot(doc);
-    }
-    if !reopen {
-        // The lists are in state.json now; nothing names these files any more.
-        if let Ok(entries) = fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                if entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(ITEMS_PREFIX)
-                {
-                    let _ = fs::remove_file(entry.path());
-                }
+    stage(dir, STATE_FILE, &bytes).map_err(StateError::Save)
+}
+
+/// The end of a run's journal: puts the staged state.json in place, deletes the journal (one
+/// dir fsync makes both durable) and the loop list files, which nothing names any more. The
+/// journal's last record must be on disk first, and say what `staged` says or less.
+pub(crate) fn close(dir: &Path, staged: Staged) -> Result<(), StateError> {
+    staged.rename().map_err(StateError::Save)?;
+    replace_journal(dir, false)?;
+    // The lists are in state.json now; nothing names these files any more.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(ITEMS_PREFIX)
+            {
+                let _ = fs::remove_file(entry.path());
             }
         }
     }
     Ok(())
 }
 
-/// Starts an empty journal next to a state.json that already holds `doc`'s position and lists
-/// (a resume after a failure or an interruption): nothing is rewritten, and the lists stay
-/// where they are. Call only while holding the run lock.
-pub fn restart(dir: &Path, doc: &mut StateDoc) -> Result<(), StateError> {
-    replace_journal(dir, true)?;
+/// Prepares an empty journal next to a state.json that already holds `doc`'s position and
+/// lists (a resume after a failure or an interruption), when the journal has no record:
+/// nothing is rewritten, and the lists stay where they are. [`Journal::open`] then creates the
+/// journal if it is missing, and its first flush (before any record counts) makes the new
+/// entry durable with a dir fsync, so the resume itself waits for no flush here. Call only
+/// while holding the run lock.
+pub fn restart(doc: &mut StateDoc) {
     lists_in_snapshot(doc);
-    Ok(())
 }
 
 /// Deletes the journal and, with `reopen`, creates an empty one; then fsyncs the dir, which
@@ -350,7 +374,7 @@ mod tests {
         compact(dir.path(), &mut doc("a"), true).unwrap();
         assert_eq!(latest(dir.path(), "r-1").unwrap(), None);
         let audit = File::create(dir.path().join("audit")).unwrap();
-        let mut journal = Journal::open(dir.path(), audit).unwrap();
+        let mut journal = Journal::open(dir.path(), audit, false).unwrap();
         journal.append(&mut doc("b")).unwrap();
         journal.append(&mut doc("c")).unwrap();
         journal.sync().unwrap();
@@ -369,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         compact(dir.path(), &mut doc("a"), true).unwrap();
         let audit = File::create(dir.path().join("audit")).unwrap();
-        let mut journal = Journal::open(dir.path(), audit).unwrap();
+        let mut journal = Journal::open(dir.path(), audit, false).unwrap();
         let mut done = doc("b");
         done.status = RunStatus::Completed;
         journal.append(&mut done).unwrap();
@@ -386,12 +410,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         compact(dir.path(), &mut doc("a"), true).unwrap();
         let audit = File::create(dir.path().join("audit")).unwrap();
-        let mut journal = Journal::open(dir.path(), audit).unwrap();
+        let mut journal = Journal::open(dir.path(), audit, false).unwrap();
         let mut big = doc("big");
         big.params.insert("x".into(), "y".repeat(200_000));
         journal.append(&mut doc("b")).unwrap();
         journal.append(&mut big.clone()).unwrap();
         assert_eq!(latest(dir.path(), "r-1").unwrap(), Some(big));
+    }
+
+    #[test]
+    fn a_plain_resume_rewrites_nothing_and_opening_creates_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = doc("a");
+        super::super::state_file::write_state(dir.path(), &state).unwrap();
+        let before = fs::metadata(dir.path().join(STATE_FILE)).unwrap();
+        restart(&mut state);
+        assert!(!dir.path().join(JOURNAL_FILE).exists());
+        let audit = File::create(dir.path().join("audit")).unwrap();
+        let mut journal = Journal::open(dir.path(), audit, true).unwrap();
+        let mut next = doc("b");
+        journal.append(&mut next).unwrap();
+        journal.sync().unwrap();
+        let after = fs::metadata(dir.path().join(STATE_FILE)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (before.ino(), before.mtime_nsec()),
+            (after.ino(), after.mtime_nsec())
+        );
+        let last = latest(dir.path(), "r-1").unwrap().unwrap();
+        assert_eq!(last.position_path().as_deref(), Some("b"));
     }
 
     #[test]
@@ -407,7 +454,7 @@ mod tests {
             ..Default::default()
         });
         let audit = File::create(dir.path().join("audit")).unwrap();
-        let mut journal = Journal::open(dir.path(), audit).unwrap();
+        let mut journal = Journal::open(dir.path(), audit, false).unwrap();
         for iteration in 0..100 {
             let frame = state.position.as_mut().unwrap();
             frame.loop_.as_mut().unwrap().iteration = iteration;
@@ -435,7 +482,7 @@ mod tests {
         // A resume compacts: the list is then in state.json, which later records name.
         compact(dir.path(), &mut state, true).unwrap();
         let audit = File::create(dir.path().join("audit2")).unwrap();
-        let mut journal = Journal::open(dir.path(), audit).unwrap();
+        let mut journal = Journal::open(dir.path(), audit, false).unwrap();
         state
             .position
             .as_mut()

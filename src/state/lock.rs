@@ -201,7 +201,7 @@ fn acquire(
                 if !names_same_file(&file, path) {
                     continue;
                 }
-                return Ok((own(file, path, run_id).map_err(io_error)?, None));
+                return Ok((own(file, path, run_id, false).map_err(io_error)?, None));
             }
             Err(TryLockError::WouldBlock) => {
                 return Err(held_error(run_id, path, read_owner(path)));
@@ -215,7 +215,7 @@ fn acquire(
                     previous_pid: info.pid,
                     previous_host: info.host,
                 });
-                return Ok((own(file, path, run_id).map_err(io_error)?, takeover));
+                return Ok((own(file, path, run_id, true).map_err(io_error)?, takeover));
             }
             Err(TryLockError::Error(e)) => return Err(io_error(e)),
         }
@@ -225,15 +225,20 @@ fn acquire(
     )))
 }
 
-/// Writes this process's info into the locked file and wraps it.
-fn own(mut file: File, path: &Path, run_id: &str) -> io::Result<RunLock> {
+/// Writes this process's info into the locked file and wraps it. With `durable` (no advisory
+/// lock: the pid in the file is the lock) the info is flushed to disk; under an advisory lock
+/// the kernel's lock is what protects the run, the info only names its owner to others on
+/// this host, who read it from the page cache, so the flush would only cost time.
+fn own(mut file: File, path: &Path, run_id: &str, durable: bool) -> io::Result<RunLock> {
     let info = LockInfo::current();
     let mut bytes = serde_json::to_vec(&info).map_err(io::Error::other)?;
     bytes.push(b'\n');
     file.set_len(0)?;
     file.rewind()?;
     file.write_all(&bytes)?;
-    file.sync_data()?;
+    if durable {
+        file.sync_data()?;
+    }
     Ok(RunLock {
         file: Some(file),
         path: path.to_path_buf(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::audit::AuditWriter;
 use super::document::StateDoc;
 use super::error::StateError;
-use super::fs_util::{create_private_dir_all, remove_stale_temps};
+use super::fs_util::{Staged, create_private_dir_all, remove_stale_temps};
 use super::journal::{self, Journal};
 use super::lock::{self, LockInfo, LockTakeover, RunLock};
 use super::output_name::output_file_name;
@@ -101,13 +101,15 @@ impl RunDir {
     }
 
     /// Starts the journal of a locked run: when state.json already holds `doc` (`current`: a
-    /// plain resume) and no journal record is newer, only an empty journal is started
-    /// ([`journal::restart`]); otherwise `doc` is compacted into state.json first.
-    pub fn begin_journal(&self, doc: &mut StateDoc, current: bool) -> Result<(), StateError> {
+    /// plain resume) and no journal record is newer, nothing is written ([`journal::restart`]);
+    /// otherwise `doc` is compacted into state.json, with an empty journal, first. Returns
+    /// whether the journal's first flush owes a dir fsync (pass it to [`RunDir::open_journal`]).
+    pub fn begin_journal(&self, doc: &mut StateDoc, current: bool) -> Result<bool, StateError> {
         if current && !journal::has_records(&self.dir) && self.state_path().exists() {
-            journal::restart(&self.dir, doc)
+            journal::restart(doc);
+            Ok(true)
         } else {
-            journal::compact(&self.dir, doc, true)
+            journal::compact(&self.dir, doc, true).map(|()| false)
         }
     }
 
@@ -117,9 +119,22 @@ impl RunDir {
         journal::compact(&self.dir, doc, false)
     }
 
-    /// Opens the run's journal for appending; its syncer flushes `audit`'s log with it.
-    pub fn open_journal(&self, audit: &AuditWriter) -> Result<Journal, StateError> {
-        Journal::open(&self.dir, audit.file_clone()?)
+    /// [`RunDir::close_journal`] in two halves, so that the first can overlap the journal's
+    /// last flush: this one writes the final `doc` to state.json's temp file and flushes it.
+    pub(crate) fn stage_close(&self, doc: &mut StateDoc) -> Result<Staged, StateError> {
+        journal::stage_snapshot(&self.dir, doc)
+    }
+
+    /// The second half of [`RunDir::close_journal`]: once the journal's last record is on disk,
+    /// puts the staged state.json in place and deletes the journal.
+    pub(crate) fn finish_close(&self, staged: Staged) -> Result<(), StateError> {
+        journal::close(&self.dir, staged)
+    }
+
+    /// Opens the run's journal for appending; its syncer flushes `audit`'s log with it, and with
+    /// `sync_dir` (what [`RunDir::begin_journal`] returned) fsyncs the run dir on its first flush.
+    pub fn open_journal(&self, audit: &AuditWriter, sync_dir: bool) -> Result<Journal, StateError> {
+        Journal::open(&self.dir, audit.file_clone()?, sync_dir)
     }
 
     /// Deletes the `.state.json.<pid>.tmp` files a crashed writer left behind. Call only while

@@ -43,13 +43,15 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Progress> {
 }
 
 impl Syncer {
-    /// Starts the thread. Each flush syncs `files` in order (the journal first).
-    pub fn start(files: Vec<File>) -> io::Result<Syncer> {
+    /// Starts the thread. Each flush syncs `files` in order (the journal first); the first flush
+    /// also fsyncs `first` before them (the directory of a journal file that was just created,
+    /// so that its entry is on disk with its first records).
+    pub fn start(files: Vec<File>, first: Option<File>) -> io::Result<Syncer> {
         let shared: Shared = Arc::default();
         let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("journal-sync".to_owned())
-            .spawn(move || run(&theirs, &files))?;
+            .spawn(move || run(&theirs, &files, first))?;
         Ok(Syncer {
             shared,
             thread: Some(thread),
@@ -85,7 +87,7 @@ impl Syncer {
     }
 }
 
-fn run(shared: &Shared, files: &[File]) {
+fn run(shared: &Shared, files: &[File], mut first: Option<File>) {
     loop {
         let target = {
             let mut progress = lock(shared);
@@ -100,7 +102,10 @@ fn run(shared: &Shared, files: &[File]) {
             }
             progress.requested
         };
-        let result = files.iter().try_for_each(File::sync_data);
+        let result = first
+            .take()
+            .map_or(Ok(()), |dir| dir.sync_all())
+            .and_then(|()| files.iter().try_for_each(File::sync_data));
         let mut progress = lock(shared);
         progress.done = target;
         if let Err(err) = result
@@ -130,7 +135,7 @@ mod tests {
     fn waits_return_once_flushed_and_requests_coalesce() {
         let dir = tempfile::tempdir().unwrap();
         let file = File::create(dir.path().join("j")).unwrap();
-        let syncer = Syncer::start(vec![file]).unwrap();
+        let syncer = Syncer::start(vec![file], None).unwrap();
         syncer.request(1);
         syncer.request(3);
         syncer.wait(3).unwrap();

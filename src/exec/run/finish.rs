@@ -67,7 +67,7 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
     };
     let saved = w
         .record("", &AuditData::RunEnd(run_end))
-        .and_then(|_| w.save())
+        .and_then(|_| w.save_later())
         .and_then(|()| w.compact());
     // A simulation's state is removed when it ends: there is nothing to resume.
     let resume_hint = match d.settings.simulate {

@@ -316,8 +316,13 @@ async fn start_and_execute(
     skipped: Vec<(String, String, bool)>,
     engine_records: Vec<crate::engine::HookRecord>,
 ) -> Result<i32, RunError> {
-    let doc = d.writer().doc().clone();
-    let params = match d.redact_map(&doc.params) {
+    // Only the params and the seed: the document can hold a long loop list.
+    let (params, seed_session) = {
+        let writer = d.writer();
+        let doc = writer.doc();
+        (doc.params.clone(), doc.seed_session.clone())
+    };
+    let params = match d.redact_map(&params) {
         serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
     };
@@ -333,7 +338,7 @@ async fn start_and_execute(
         resumed: Some(resume_from.is_some()),
         resume_from,
         from: from.clone(),
-        seed_session: doc.seed_session.as_ref().map(|s| SeedRecord {
+        seed_session: seed_session.as_ref().map(|s| SeedRecord {
             cli: s.cli.clone(),
             id: s.id.clone(),
         }),
@@ -356,9 +361,10 @@ async fn start_and_execute(
     if resumed && from.is_none() {
         // A plain resume changes only the status (and clears last_failure) before the first
         // step: the state on disk is already a resumable position, so this record need not be
-        // waited for (Writer::save_later). A new run must have its state on disk now, and
-        // `--from` must record the chain it chose before anything else happens.
-        d.writer().save_later()?;
+        // waited for, nor hold back what follows (Writer::save_unheld): if a crash loses it, the
+        // resume starts again from the same position. A new run must have its state on disk
+        // now, and `--from` must record the chain it chose before anything else happens.
+        d.writer().save_unheld()?;
     } else {
         d.writer().save()?;
     }

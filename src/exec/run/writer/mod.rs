@@ -73,8 +73,8 @@ impl Writer {
         snapshot_current: bool,
     ) -> Result<Self, StateError> {
         let mut doc = doc;
-        run_dir.begin_journal(&mut doc, snapshot_current)?;
-        let journal = run_dir.open_journal(&audit)?;
+        let sync_dir = run_dir.begin_journal(&mut doc, snapshot_current)?;
+        let journal = run_dir.open_journal(&audit, sync_dir)?;
         Ok(Writer {
             doc,
             run_dir,
@@ -298,6 +298,15 @@ impl Writer {
         Ok(())
     }
 
+    /// Appends the document to the journal and starts its flush, holding nothing back: for a
+    /// record that nothing reported later depends on (a plain resume's first, which changes
+    /// only the status of a position already on disk). The next step's end waits for it.
+    pub fn save_unheld(&mut self) -> Result<(), RunError> {
+        self.append()?;
+        self.journal.request_sync();
+        Ok(())
+    }
+
     /// Waits for the flush [`Writer::save_later`] started, if any, and releases what it held.
     pub fn flush(&mut self) -> Result<(), RunError> {
         if self.pending {
@@ -308,13 +317,16 @@ impl Writer {
     }
 
     /// Writes the final document as state.json and deletes the journal (the run's end); the
-    /// audit log is synced first.
+    /// audit log is synced first. The new state.json is written and flushed while the journal's
+    /// last flush (started by [`Writer::save_later`]) goes on, and put in place once it is done.
     pub fn compact(&mut self) -> Result<(), RunError> {
+        let staged = self
+            .run_dir
+            .stage_close(&mut self.doc)
+            .map_err(RunError::State)?;
         self.flush()?;
         self.audit.sync().map_err(RunError::State)?;
-        self.run_dir
-            .close_journal(&mut self.doc)
-            .map_err(RunError::State)
+        self.run_dir.finish_close(staged).map_err(RunError::State)
     }
 
     fn append(&mut self) -> Result<(), RunError> {
