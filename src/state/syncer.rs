@@ -2,9 +2,10 @@
 //! request, so the flush of a step's end overlaps whatever the runner does next, and a caller
 //! that needs the record on disk waits only for the flush already under way.
 //!
-//! Requests carry a generation (the number of journal records appended so far). The thread
-//! always syncs up to the newest request, so requests that arrive during a flush are served by
-//! one more flush, not one each.
+//! Requests carry a generation (the number of journal records appended so far). A flush always
+//! syncs up to the newest request, so requests that arrive during a flush are served by one
+//! more flush, not one each. A caller that waits while no flush is under way does the flush on
+//! its own thread.
 
 use std::fs::File;
 use std::io;
@@ -15,12 +16,23 @@ use std::thread::JoinHandle;
 struct Progress {
     requested: u64,
     done: u64,
+    /// A flush is under way (on the syncer thread or on a waiting caller's).
+    busy: bool,
+    /// Fsynced before the files by the first flush (see [`Syncer::start`]).
+    first: Option<File>,
     /// The first flush that failed: every later wait reports it.
     error: Option<(io::ErrorKind, String)>,
     stop: bool,
 }
 
-type Shared = Arc<(Mutex<Progress>, Condvar)>;
+struct Inner {
+    progress: Mutex<Progress>,
+    changed: Condvar,
+    /// Synced in order by every flush (the journal first).
+    files: Vec<File>,
+}
+
+type Shared = Arc<Inner>;
 
 /// The syncer thread of one run; dropping it finishes the pending flush and joins the thread.
 pub struct Syncer {
@@ -35,11 +47,46 @@ impl std::fmt::Debug for Syncer {
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Progress> {
-    // A poisoned lock only means the syncer thread panicked; its state is still consistent.
+    // A poisoned lock only means a flushing thread panicked; the state is still consistent.
     shared
-        .0
+        .progress
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn wait_for_change<'a>(
+    shared: &'a Shared,
+    progress: MutexGuard<'a, Progress>,
+) -> MutexGuard<'a, Progress> {
+    shared
+        .changed
+        .wait(progress)
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Flushes everything requested so far on the calling thread (the lock is let go meanwhile),
+/// then records it and wakes every waiter.
+fn flush<'a>(
+    shared: &'a Shared,
+    mut progress: MutexGuard<'a, Progress>,
+) -> MutexGuard<'a, Progress> {
+    let target = progress.requested;
+    let first = progress.first.take();
+    progress.busy = true;
+    drop(progress);
+    let result = first
+        .map_or(Ok(()), |dir| dir.sync_all())
+        .and_then(|()| shared.files.iter().try_for_each(File::sync_data));
+    let mut progress = lock(shared);
+    progress.busy = false;
+    progress.done = progress.done.max(target);
+    if let Err(err) = result
+        && progress.error.is_none()
+    {
+        progress.error = Some((err.kind(), err.to_string()));
+    }
+    shared.changed.notify_all();
+    progress
 }
 
 impl Syncer {
@@ -47,11 +94,18 @@ impl Syncer {
     /// also fsyncs `first` before them (the directory of a journal file that was just created,
     /// so that its entry is on disk with its first records).
     pub fn start(files: Vec<File>, first: Option<File>) -> io::Result<Syncer> {
-        let shared: Shared = Arc::default();
+        let shared = Arc::new(Inner {
+            progress: Mutex::new(Progress {
+                first,
+                ..Progress::default()
+            }),
+            changed: Condvar::new(),
+            files,
+        });
         let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("journal-sync".to_owned())
-            .spawn(move || run(&theirs, &files, first))?;
+            .spawn(move || run(&theirs))?;
         Ok(Syncer {
             shared,
             thread: Some(thread),
@@ -63,14 +117,16 @@ impl Syncer {
         let mut progress = lock(&self.shared);
         if generation > progress.requested {
             progress.requested = generation;
-            self.shared.1.notify_all();
+            self.shared.changed.notify_all();
         }
     }
 
-    /// Requests generation `generation` and waits until it is on disk.
+    /// Waits until everything up to generation `generation` is on disk. When no flush is under
+    /// way, the caller flushes itself rather than wake the thread and wait for it to be
+    /// scheduled (the usual case: a step's end is waited for right after it was requested).
     pub fn wait(&self, generation: u64) -> io::Result<()> {
-        self.request(generation);
         let mut progress = lock(&self.shared);
+        progress.requested = progress.requested.max(generation);
         loop {
             if let Some((kind, message)) = &progress.error {
                 return Err(io::Error::new(*kind, message.clone()));
@@ -78,49 +134,32 @@ impl Syncer {
             if progress.done >= generation {
                 return Ok(());
             }
-            progress = self
-                .shared
-                .1
-                .wait(progress)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            progress = if progress.busy {
+                wait_for_change(&self.shared, progress)
+            } else {
+                flush(&self.shared, progress)
+            };
         }
     }
 }
 
-fn run(shared: &Shared, files: &[File], mut first: Option<File>) {
+fn run(shared: &Shared) {
     loop {
-        let target = {
-            let mut progress = lock(shared);
-            while progress.requested == progress.done && !progress.stop {
-                progress = shared
-                    .1
-                    .wait(progress)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-            }
-            if progress.requested == progress.done {
-                return;
-            }
-            progress.requested
-        };
-        let result = first
-            .take()
-            .map_or(Ok(()), |dir| dir.sync_all())
-            .and_then(|()| files.iter().try_for_each(File::sync_data));
         let mut progress = lock(shared);
-        progress.done = target;
-        if let Err(err) = result
-            && progress.error.is_none()
-        {
-            progress.error = Some((err.kind(), err.to_string()));
+        while (progress.requested == progress.done || progress.busy) && !progress.stop {
+            progress = wait_for_change(shared, progress);
         }
-        shared.1.notify_all();
+        if progress.requested == progress.done {
+            return;
+        }
+        drop(flush(shared, progress));
     }
 }
 
 impl Drop for Syncer {
     fn drop(&mut self) {
         lock(&self.shared).stop = true;
-        self.shared.1.notify_all();
+        self.shared.changed.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -141,5 +180,36 @@ mod tests {
         syncer.wait(3).unwrap();
         assert!(lock(&syncer.shared).done >= 3);
         syncer.wait(2).unwrap();
+    }
+
+    #[test]
+    fn a_wait_with_no_flush_under_way_flushes_on_the_callers_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("j")).unwrap();
+        let syncer = Syncer::start(vec![file], None).unwrap();
+        // Never requested: the thread was not woken, so only the caller can have flushed.
+        syncer.wait(5).unwrap();
+        let progress = lock(&syncer.shared);
+        assert!(progress.done >= 5 && !progress.busy);
+    }
+
+    #[test]
+    fn requests_and_waits_from_several_threads_all_end_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("j")).unwrap();
+        let syncer = Syncer::start(vec![file], None).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let syncer = &syncer;
+                scope.spawn(move || {
+                    for g in 1..=50u64 {
+                        let generation = g * 4 + t;
+                        syncer.request(generation);
+                        syncer.wait(generation).unwrap();
+                    }
+                });
+            }
+        });
+        assert!(lock(&syncer.shared).done >= 203);
     }
 }
