@@ -184,7 +184,17 @@ pub fn evaluate(
         }
     }
     let text = condition.text();
-    match Value::resolve(condition.expression(), &context) {
+    // The text compiled when its file was loaded, so this error is not expected.
+    let expression = condition.expression().map_err(|err| {
+        Failure::new(
+            ErrorClass::InvalidValue,
+            format!(
+                "{field} {text:?} is not a valid expression: {}",
+                err.message
+            ),
+        )
+    })?;
+    match Value::resolve(expression, &context) {
         Ok(Value::Bool(result)) => Ok(result),
         Ok(other) => Err(Failure::new(
             ErrorClass::InvalidValue,

@@ -5,14 +5,16 @@
 //! `fdatasync`s the file at step boundaries; the writer waits for that flush before it reports
 //! a step complete (runs-and-state.md §4). The last whole line is the run's state; a line a
 //! crash cut short is ignored. `state.json` is the readable snapshot, compacted from the
-//! journal ([`compact`]) when a run starts, resumes after a crash, and ends: the compaction
-//! writes state.json atomically and durably before the journal is replaced, so a journal with
-//! a record is always at least as new as state.json. A run that ends without completing keeps
-//! its journal and list files, so that its resume reads one record and only the items it runs.
+//! journal ([`compact`]) when a run starts, resumes after a crash, and ends, and when the
+//! journal has grown past [`compact_at`] bytes: the compaction writes state.json atomically
+//! and durably before the journal is replaced, so a journal with a record is always at least
+//! as new as state.json. A run that ends without completing keeps its journal and list files,
+//! so that its resume reads one record and only the items it runs.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::document::{RunStatus, StateDoc};
 use super::error::StateError;
@@ -25,12 +27,12 @@ use super::syncer::Syncer;
 /// The journal's file name inside a run dir.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
 
+/// A journal grown past this many bytes is folded into state.json at the next step boundary
+/// (see [`compact_at`]).
+const COMPACT_AT: u64 = 8 * 1024 * 1024;
+
 /// How much of the journal's tail is read at first when looking for its last record.
 const TAIL_CHUNK: u64 = 64 * 1024;
-
-/// A resume keeps appending to a journal that ended cleanly up to this size; a longer one is
-/// compacted first.
-const KEEP_JOURNAL_BYTES: u64 = 1024 * 1024;
 
 /// The open journal of a locked run.
 #[derive(Debug)]
@@ -39,11 +41,14 @@ pub struct Journal {
     syncer: Syncer,
     /// Records appended so far (the generation the syncer is asked to reach).
     appended: u64,
+    /// Bytes appended so far.
+    bytes: u64,
     dir: PathBuf,
     /// The names of the loop lists this journal stores.
     lists: ListNames,
-    /// Debug builds only: SIGKILL the process right after this many appends, before their
-    /// flush (`AGENT_RUNNER_DEBUG_KILL_AFTER_APPEND`), for the crash test.
+    /// Debug builds only: SIGKILL the process right after this many appends (counted over
+    /// every journal the process opened), before their flush
+    /// (`AGENT_RUNNER_DEBUG_KILL_AFTER_APPEND`), for the crash test.
     kill_after: Option<u64>,
 }
 
@@ -72,6 +77,7 @@ impl Journal {
             file,
             syncer,
             appended: 0,
+            bytes: 0,
             dir: dir.to_path_buf(),
             lists: ListNames::new(),
             kill_after: debug_kill_after(),
@@ -86,10 +92,16 @@ impl Journal {
         let line = loop_lists::encode_record(doc, |items| lists.store(dir, items))?;
         self.file.write_all(&line).map_err(StateError::Save)?;
         self.appended += 1;
-        if self.kill_after == Some(self.appended) {
+        self.bytes += line.len() as u64;
+        if self.kill_after == Some(APPENDS.fetch_add(1, Ordering::Relaxed) + 1) {
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
         }
         Ok(self.appended)
+    }
+
+    /// Whether the journal has grown enough to be folded into state.json ([`compact_at`]).
+    pub fn is_large(&self) -> bool {
+        self.bytes >= compact_at()
     }
 
     /// Starts flushing everything appended so far, without waiting.
@@ -101,6 +113,22 @@ impl Journal {
     pub fn sync(&self) -> Result<(), StateError> {
         self.syncer.wait(self.appended).map_err(StateError::Save)
     }
+}
+
+/// Records appended by this process, over every journal it opened (the crash test's count).
+static APPENDS: AtomicU64 = AtomicU64::new(0);
+
+/// The size at which a journal is folded into state.json: [`COMPACT_AT`], or in debug builds
+/// `AGENT_RUNNER_DEBUG_COMPACT_AT` (the tests compact after a few records).
+pub fn compact_at() -> u64 {
+    #[cfg(debug_assertions)]
+    if let Some(bytes) = std::env::var("AGENT_RUNNER_DEBUG_COMPACT_AT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return bytes;
+    }
+    COMPACT_AT
 }
 
 #[cfg(debug_assertions)]
@@ -236,7 +264,7 @@ pub fn ended_cleanly(dir: &Path, run_id: &str) -> Result<bool, StateError> {
         doc.snapshot
             .is_some_and(|stamp| stamp.matches(&dir.join(STATE_FILE)))
             && !finished(&doc)
-            && len <= KEEP_JOURNAL_BYTES
+            && len < compact_at()
     }))
 }
 

@@ -1,11 +1,14 @@
 //! Conditions: `when:` and the expression form of `break_if:` (control.md §6, §11 "Conditions,
 //! precisely").
 //!
-//! A condition is a CEL expression, parsed once when its file is loaded by the `cel` crate (a
-//! maintained implementation of the language; nothing here parses CEL). Besides the expression
-//! tree, a [`Condition`] keeps what the name check and run time need to know about it without
-//! walking it again: the free names it reads, the literal `steps.<id>` and `params.<name>` it
-//! names, and the names it tests with `has()`.
+//! A condition is a CEL expression, checked when its file is loaded and evaluated by the `cel`
+//! crate (a maintained implementation of the language). A [`Condition`] keeps what the name
+//! check and run time need to know about it: the free names it reads, the literal `steps.<id>`
+//! and `params.<name>` it names, and the names it tests with `has()`; its expression tree is
+//! built by the crate when it is first evaluated. The plain expressions most conditions are get
+//! their syntax checked and their reads found by [`condition_scan`](super::condition_scan) in
+//! one pass over the text; the scan never rejects nor words an error, and whatever it does not
+//! read is parsed by the crate as described below.
 //!
 //! The crate has two parsers of the same grammar. Its Pratt parser (feature `parser_pratt`) is
 //! about forty times faster than its ANTLR one, which costs some 70 µs per expression and made
@@ -16,7 +19,7 @@
 //! message come from it too (the Pratt parser keeps offsets only for its own errors).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cel::common::ast::{EntryExpr, Expr, LiteralValue};
 use cel::parser::PrattParser;
@@ -47,12 +50,23 @@ const CEL_NAMES: &[&str] = &[
     "uint",
 ];
 
-/// A CEL expression as written, with its parsed expression tree.
+/// A CEL expression as written, with what it reads. Clones share one [`Compiled`].
 #[derive(Clone)]
 pub struct Condition {
+    compiled: Arc<Compiled>,
+}
+
+/// What [`Condition::parse`] found, and the expression tree, built again on first evaluation.
+///
+/// The tree of a condition is not kept from the load: a file is loaded (and `--validate`d) far
+/// more often than its conditions run, most conditions of a run never need one (their step is
+/// skipped earlier or never reached), and a thousand trees of small allocations held to the end
+/// cost more, in memory, in freeing and in the allocator's upkeep, than parsing a condition once
+/// more (a few microseconds) when it is evaluated.
+struct Compiled {
     text: String,
-    expression: Arc<IdedExpr>,
-    uses: Arc<Uses>,
+    uses: Uses,
+    expression: OnceLock<Result<IdedExpr, SyntaxError>>,
 }
 
 /// What a condition reads, found once at load time.
@@ -99,52 +113,43 @@ pub struct SyntaxError {
 }
 
 impl Condition {
-    /// Parses `text`: with the crate's Pratt parser, or, when it rejects the text, with its
-    /// ANTLR parser, whose verdict and message count.
+    /// Parses `text`: most conditions are read by [`scan`](super::condition_scan::scan), which
+    /// checks them and finds their reads without a tree; the others with the crate's Pratt
+    /// parser, or, when it rejects the text, with its ANTLR parser, whose verdict and message
+    /// count.
     pub fn parse(text: &str) -> Result<Condition, SyntaxError> {
-        let expression = match PrattParser::default().parse(text) {
-            Ok(expression) => expression,
-            Err(_) => compile(text)?.expression().clone(),
-        };
-        let mut found = Found::default();
-        collect(&expression, &|_| 0, &mut Vec::new(), &mut found);
-        let pick = |read: Read| -> Vec<String> {
-            found
-                .reads
-                .iter()
-                .filter(|(r, _, _)| *r == read)
-                .map(|(_, name, _)| name.clone())
-                .collect()
-        };
-        let uses = Uses {
-            names: pick(Read::Name),
-            steps: pick(Read::Step),
-            params: pick(Read::Param),
-            run: pick(Read::Run),
-            guarded: found.guarded,
+        let uses = match super::condition_scan::scan(text) {
+            Some(uses) => uses,
+            None => uses_of(&tree(text)?),
         };
         Ok(Condition {
-            text: text.to_owned(),
-            expression: Arc::new(expression),
-            uses: Arc::new(uses),
+            compiled: Arc::new(Compiled {
+                text: text.to_owned(),
+                uses,
+                expression: OnceLock::new(),
+            }),
         })
     }
 
     /// The expression as written.
     pub fn text(&self) -> &str {
-        &self.text
+        &self.compiled.text
     }
 
-    /// The parsed expression, for evaluation.
-    pub fn expression(&self) -> &IdedExpr {
-        &self.expression
+    /// The parsed expression, for evaluation: parsed again on the first call (the text parsed
+    /// when the condition was made, so this does not fail).
+    pub fn expression(&self) -> Result<&IdedExpr, &SyntaxError> {
+        self.compiled
+            .expression
+            .get_or_init(|| tree(&self.compiled.text))
+            .as_ref()
     }
 
     /// The character offset of the first place the expression reads `name` as `read`, for an
     /// error message (0 if not found). It parses the text again with the ANTLR parser, the one
     /// that records offsets, so it is meant for the rare error path only.
     pub fn offset_of(&self, read: Read, name: &str) -> usize {
-        let Ok(program) = compile(&self.text) else {
+        let Ok(program) = compile(&self.compiled.text) else {
             return 0;
         };
         let mut found = Found::default();
@@ -158,12 +163,39 @@ impl Condition {
     }
 
     pub fn uses(&self) -> &Uses {
-        &self.uses
+        &self.compiled.uses
     }
 
     /// Whether the expression reads `name` as a free name.
     pub fn reads(&self, name: &str) -> bool {
-        self.uses.names.iter().any(|n| n == name)
+        self.compiled.uses.names.iter().any(|n| n == name)
+    }
+}
+
+/// What the expression tree reads.
+pub(super) fn uses_of(expression: &IdedExpr) -> Uses {
+    let mut found = Found::default();
+    collect(expression, &|_| 0, &mut Vec::new(), &mut found);
+    let mut uses = Uses {
+        guarded: found.guarded,
+        ..Uses::default()
+    };
+    for (read, name, _) in found.reads {
+        match read {
+            Read::Name => uses.names.push(name),
+            Read::Step => uses.steps.push(name),
+            Read::Param => uses.params.push(name),
+            Read::Run => uses.run.push(name),
+        }
+    }
+    uses
+}
+
+/// The tree of `text`: the Pratt parser's, or, when it rejects the text, the ANTLR parser's.
+pub(super) fn tree(text: &str) -> Result<IdedExpr, SyntaxError> {
+    match PrattParser::default().parse(text) {
+        Ok(expression) => Ok(expression),
+        Err(_) => Ok(compile(text)?.expression().clone()),
     }
 }
 
@@ -187,14 +219,16 @@ pub fn is_cel_name(name: &str) -> bool {
 
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Condition").field(&self.text).finish()
+        f.debug_tuple("Condition")
+            .field(&self.compiled.text)
+            .finish()
     }
 }
 
 /// Two conditions are equal when they are written the same.
 impl PartialEq for Condition {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.compiled.text == other.compiled.text
     }
 }
 
@@ -230,26 +264,29 @@ fn offset(program: &Program, expr: &IdedExpr) -> usize {
         .map_or(0, |(start, _)| start as usize)
 }
 
-/// `base.<field>` or `base["<field>"]` on the free name `base`: the field and its offset.
-fn member_of<'e>(
-    expr: &'e IdedExpr,
-    base: &str,
-    bound: &[String],
-) -> Option<(&'e str, &'e IdedExpr)> {
-    let is_base = |operand: &IdedExpr| matches!(&operand.expr, Expr::Ident(name) if name == base && !bound.iter().any(|b| b == base));
-    match &expr.expr {
-        Expr::Select(select) if is_base(&select.operand) => Some((&select.field, &select.operand)),
+/// `steps.<id>`, `params.<name>` or `run.<field>` (or `base["<key>"]`) on the free name `base`:
+/// how it reads, the field, and the operand (for its offset).
+fn member_of<'e>(expr: &'e IdedExpr, bound: &[String]) -> Option<(Read, &'e str, &'e IdedExpr)> {
+    let (operand, field) = match &expr.expr {
+        Expr::Select(select) => (&*select.operand, select.field.as_str()),
         Expr::Call(call) if call.func_name == "_[_]" && call.args.len() == 2 => {
-            let (operand, index) = (&call.args[0], &call.args[1]);
-            match &index.expr {
-                Expr::Literal(LiteralValue::String(key)) if is_base(operand) => {
-                    Some((key.as_ref(), operand))
-                }
-                _ => None,
+            match &call.args[1].expr {
+                Expr::Literal(LiteralValue::String(key)) => (&call.args[0], key.as_ref()),
+                _ => return None,
             }
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    let Expr::Ident(base) = &operand.expr else {
+        return None;
+    };
+    let read = match base.as_str() {
+        "steps" => Read::Step,
+        "params" => Read::Param,
+        "run" => Read::Run,
+        _ => return None,
+    };
+    (!bound.iter().any(|b| b == base)).then_some((read, field, operand))
 }
 
 /// Walks the expression tree (iteratively deep only as far as the parser allowed nesting); `at`
@@ -260,14 +297,8 @@ fn collect(
     bound: &mut Vec<String>,
     found: &mut Found,
 ) {
-    for (base, read) in [
-        ("steps", Read::Step),
-        ("params", Read::Param),
-        ("run", Read::Run),
-    ] {
-        if let Some((field, operand)) = member_of(expr, base, bound) {
-            found.reads.push((read, field.to_owned(), at(operand)));
-        }
+    if let Some((read, field, operand)) = member_of(expr, bound) {
+        found.reads.push((read, field.to_owned(), at(operand)));
     }
     match &expr.expr {
         Expr::Unspecified | Expr::Literal(_) => {}

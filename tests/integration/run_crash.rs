@@ -4,7 +4,8 @@
 //! the debug-build hook that kills the runner right after its n-th journal append, before that
 //! record's flush (the window between reporting a change and making it durable); the others
 //! land at random instants. The moments come from a seeded generator, so a failure can be
-//! replayed with the seed it prints.
+//! replayed with the seed it prints. Half the runs fold their journal into state.json every
+//! couple of records, so kills also land inside those compactions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -148,14 +149,24 @@ fn kill_once(
 /// Kills the runner up to `KILLS` times, with `--resume` after each, then lets a resume finish.
 /// Returns the test (for its temp dir) and how many kills hit a live runner.
 fn crash_until_done(rng: &mut Rng, seed: u64, window_ms: u64) -> (Test, u32) {
+    // Half the runs fold their journal into state.json every couple of records (the debug
+    // build's threshold), so kills land inside those compactions too.
+    let compacting = rng.below(2) == 0;
+    let setup = |test: Test| {
+        if compacting {
+            test.env("AGENT_RUNNER_DEBUG_COMPACT_AT", "2000")
+        } else {
+            test
+        }
+    };
     let mut test = crash_test();
     let mut kills = 0;
     for attempt in 0..=KILLS {
         if attempt == KILLS {
-            let out = test.spawn().finish(Duration::from_secs(30));
+            let out = setup(test).spawn().finish(Duration::from_secs(30));
             return (out.then(), kills);
         }
-        test = match kill_once(test, rng, seed, window_ms, attempt % 2 == 0) {
+        test = match kill_once(setup(test), rng, seed, window_ms, attempt % 2 == 0) {
             Ok(test) => test,
             Err(done) => return (*done, kills),
         };

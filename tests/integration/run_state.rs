@@ -323,3 +323,35 @@ steps:
         ][..]
     );
 }
+
+#[test]
+fn a_journal_that_grows_large_is_folded_into_state_json_at_a_step_boundary() {
+    // The debug build folds the journal once it holds this many bytes: after every step here.
+    let workflow = r#"name: long
+steps:
+  - id: each
+    loop: {over: "items/*", as: item}
+    steps:
+      - id: work
+        command: echo "{{item}}" >> done.txt
+  - id: peek
+    command: cp "$AGENT_RUNNER_RUN_DIR/state.json" snapshot.json && wc -l < "$AGENT_RUNNER_RUN_DIR/journal.jsonl" > journal-lines.txt
+"#;
+    let out = Test::new()
+        .write(&wf("long"), workflow)
+        .write("items/a", "")
+        .write("items/b", "")
+        .write("items/c", "")
+        .env("AGENT_RUNNER_DEBUG_COMPACT_AT", "1")
+        .args(["long"])
+        .run();
+    let snapshot: serde_json::Value = serde_json::from_str(&out.read("snapshot.json")).unwrap();
+    // state.json is current up to the last step boundary: the loop is done, `peek` is next.
+    assert_eq!(snapshot["position"]["step_id"], "peek", "{snapshot:#}");
+    assert_eq!(snapshot["position"]["index"], 1);
+    // The journal holds only what followed: `peek`'s start.
+    assert_eq!(out.read("journal-lines.txt").trim(), "1");
+    assert_eq!(out.read("done.txt").lines().count(), 3);
+    let run = only_run(out.tempdir.path());
+    assert_eq!(run.state()["status"], "completed");
+}

@@ -17,7 +17,8 @@
 //! steps costs one `fdatasync` per step, overlapped with the walker's work towards the next
 //! step; a crash at any instant re-runs at most the step whose end was not yet reported.
 //! state.json is written, durably, only when the writer starts (compacting the journal, unless
-//! the run's state is already on disk) and by [`Writer::compact`] at the end of the run.
+//! the run's state is already on disk), when the journal has grown large (at a step boundary,
+//! see [`Journal::is_large`]) and by [`Writer::compact`] at the end of the run.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -285,7 +286,8 @@ impl Writer {
     pub fn save(&mut self) -> Result<(), RunError> {
         self.append()?;
         self.journal.sync().map_err(RunError::State)?;
-        self.release()
+        self.release()?;
+        self.fold_if_large()
     }
 
     /// Appends the document to the journal and starts its flush without waiting; the audit
@@ -309,9 +311,18 @@ impl Writer {
 
     /// Waits for the flush [`Writer::save_later`] started, if any, and releases what it held.
     pub fn flush(&mut self) -> Result<(), RunError> {
+        self.flush_held(true)
+    }
+
+    /// [`Writer::flush`]; with `fold`, a journal that has grown large is then folded into
+    /// state.json (not at the run's end, which compacts anyway).
+    fn flush_held(&mut self, fold: bool) -> Result<(), RunError> {
         if self.pending {
             self.journal.sync().map_err(RunError::State)?;
             self.release()?;
+            if fold {
+                self.fold_if_large()?;
+            }
         }
         Ok(())
     }
@@ -326,7 +337,7 @@ impl Writer {
             .run_dir
             .stage_close(&mut self.doc)
             .map_err(RunError::State)?;
-        self.flush()?;
+        self.flush_held(false)?;
         self.audit.sync().map_err(RunError::State)?;
         let stamp = self
             .run_dir
@@ -364,6 +375,24 @@ impl Writer {
             self.show_end(line);
         }
         self.console.prefix = prefix;
+        Ok(())
+    }
+
+    /// Folds a journal that has grown large into state.json and starts an empty one, at a step
+    /// boundary: the journal of a long run stays small, and state.json stays close to the run
+    /// for tools that read it directly (docs/runs-and-state.md, "Compaction").
+    fn fold_if_large(&mut self) -> Result<(), RunError> {
+        if !self.journal.is_large() {
+            return Ok(());
+        }
+        self.journal.sync().map_err(RunError::State)?;
+        self.run_dir
+            .compact(&mut self.doc)
+            .map_err(RunError::State)?;
+        self.journal = self
+            .run_dir
+            .open_journal(&self.audit, false)
+            .map_err(RunError::State)?;
         Ok(())
     }
 
