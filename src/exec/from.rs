@@ -142,7 +142,7 @@ pub fn display_position(doc: &StateDoc, workflow: &Workflow) -> String {
             let total = looped
                 .items
                 .as_ref()
-                .map_or(looped.max.unwrap_or(0), |items| items.len() as u64);
+                .map_or(looped.max.unwrap_or(0), crate::state::ItemList::len);
             text.push_str(&format!(" > #{}/{total}", looped.iteration + 1));
         }
         let Some(child) = frame.child.as_deref() else {

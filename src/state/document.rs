@@ -63,6 +63,10 @@ pub struct StateDoc {
     /// The run budget in force (second release: `format_version` 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<super::format::BudgetInForce>,
+    /// Journal records only: on the last record of a run that stopped without completing, the
+    /// state.json its end wrote (never in state.json; readers never see it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<super::snapshot::SnapshotStamp>,
 }
 
 impl StateDoc {
@@ -93,6 +97,7 @@ impl StateDoc {
             position: None,
             last_failure: None,
             budget: None,
+            snapshot: None,
         }
     }
 
@@ -383,7 +388,7 @@ pub struct LoopFrame {
     pub max: Option<u64>,
     pub pattern: Option<String>,
     /// The frozen match list of a for-each loop; `None` for counted loops. Never re-expanded.
-    pub items: Option<Vec<String>>,
+    pub items: Option<super::item_list::ItemList>,
     /// Journal records only: the run-dir file that holds `items`, written once when the loop
     /// starts, so that a record does not repeat the list (never in state.json).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,30 +1,31 @@
 //! The run journal (`journal.jsonl`): the durable record of a run while it is going on.
 //!
 //! Every state change appends one line: the whole document, compact ([`StateDoc`] as in
-//! state.json). A [`Syncer`] thread `fdatasync`s the file at step boundaries; the writer waits
-//! for that flush before it reports a step complete (runs-and-state.md §4). The last whole line
-//! is the run's state; a line a crash cut short is ignored. `state.json` is the readable
-//! snapshot, compacted from the journal ([`compact`]) when a run starts, resumes and ends, and
-//! when the journal has grown past [`compact_at`] bytes: the
-//! compaction writes state.json atomically and durably and starts an empty journal in the same
-//! directory fsync, so a journal with a record is always at least as new as state.json.
+//! state.json), its loop lists named by file ([`loop_lists`]). A [`Syncer`] thread
+//! `fdatasync`s the file at step boundaries; the writer waits for that flush before it reports
+//! a step complete (runs-and-state.md §4). The last whole line is the run's state; a line a
+//! crash cut short is ignored. `state.json` is the readable snapshot, compacted from the
+//! journal ([`compact`]) when a run starts, resumes after a crash, and ends, and when the
+//! journal has grown past [`compact_at`] bytes: the compaction writes state.json atomically
+//! and durably before the journal is replaced, so a journal with a record is always at least
+//! as new as state.json. A run that ends without completing keeps its journal and list files,
+//! so that its resume reads one record and only the items it runs.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::document::StateDoc;
+use super::document::{RunStatus, StateDoc};
 use super::error::StateError;
 use super::fs_util::{Staged, private_file, stage, sync_dir};
+use super::loop_lists::{self, ListNames};
+use super::snapshot::SnapshotStamp;
 use super::state_file::{STATE_FILE, decode_state, encode_state};
 use super::syncer::Syncer;
 
 /// The journal's file name inside a run dir.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
-
-/// Loop list files: `loop-items-<opened ms>-<n>.json`.
-const ITEMS_PREFIX: &str = "loop-items-";
 
 /// A journal grown past this many bytes is folded into state.json at the next step boundary
 /// (see [`compact_at`]).
@@ -43,9 +44,8 @@ pub struct Journal {
     /// Bytes appended so far.
     bytes: u64,
     dir: PathBuf,
-    /// When the journal was opened and how many loop lists it stored: their file names.
-    opened_ms: u128,
-    lists: u64,
+    /// The names of the loop lists this journal stores.
+    lists: ListNames,
     /// Debug builds only: SIGKILL the process right after this many appends (counted over
     /// every journal the process opened), before their flush
     /// (`AGENT_RUNNER_DEBUG_KILL_AFTER_APPEND`), for the crash test.
@@ -79,10 +79,7 @@ impl Journal {
             appended: 0,
             bytes: 0,
             dir: dir.to_path_buf(),
-            opened_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis()),
-            lists: 0,
+            lists: ListNames::new(),
             kill_after: debug_kill_after(),
         })
     }
@@ -91,34 +88,8 @@ impl Journal {
     /// A for-each loop's list goes to a file of its own the first time a record holds it
     /// (durably, before the record can be); later records name the file instead.
     pub fn append(&mut self, doc: &mut StateDoc) -> Result<u64, StateError> {
-        let mut lists = Vec::new();
-        let mut frame = doc.position.as_mut();
-        while let Some(current) = frame {
-            if let Some(looped) = current.loop_.as_mut()
-                && let Some(items) = looped.items.take()
-            {
-                if looped.items_file.is_none() {
-                    looped.items_file = Some(self.store_items(&items)?);
-                }
-                lists.push(items);
-            }
-            frame = current.child.as_deref_mut();
-        }
-        doc.stamp_format_version();
-        let encoded = serde_json::to_vec(doc);
-        let mut lists = lists.into_iter();
-        let mut frame = doc.position.as_mut();
-        while let Some(current) = frame {
-            if let Some(looped) = current.loop_.as_mut()
-                && looped.items_file.is_some()
-                && looped.items.is_none()
-            {
-                looped.items = lists.next();
-            }
-            frame = current.child.as_deref_mut();
-        }
-        let mut line = encoded.map_err(|e| StateError::Save(io::Error::other(e)))?;
-        line.push(b'\n');
+        let (dir, lists) = (&self.dir, &mut self.lists);
+        let line = loop_lists::encode_record(doc, |items| lists.store(dir, items))?;
         self.file.write_all(&line).map_err(StateError::Save)?;
         self.appended += 1;
         self.bytes += line.len() as u64;
@@ -126,24 +97,6 @@ impl Journal {
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
         }
         Ok(self.appended)
-    }
-
-    /// Writes a loop's list to `loop-items-<id>.json`, durably, and returns the file name.
-    fn store_items(&mut self, items: &[String]) -> Result<String, StateError> {
-        self.lists += 1;
-        let name = format!("{ITEMS_PREFIX}{}-{}.json", self.opened_ms, self.lists);
-        let bytes = serde_json::to_vec(items).map_err(|e| StateError::Save(io::Error::other(e)))?;
-        let mut file = private_file()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(self.dir.join(&name))
-            .map_err(StateError::Save)?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_data())
-            .and_then(|()| sync_dir(&self.dir))
-            .map_err(StateError::Save)?;
-        Ok(name)
     }
 
     /// Whether the journal has grown enough to be folded into state.json ([`compact_at`]).
@@ -191,48 +144,76 @@ fn debug_kill_after() -> Option<u64> {
     None
 }
 
-/// Writes `doc` as the run's state.json (atomically and durably) and deletes the journal; with
+/// Appends `doc`, stamped with the state.json now in `dir`, to the journal and flushes it: for
+/// the end of a run that did not complete, and for setting a run's state from outside a run
+/// ([`super::RunDir::write_state`] of a run whose journal has records, which readers prefer to
+/// state.json). Call only after state.json holds `doc`, while no other process writes the run.
+pub fn append_stamped(dir: &Path, doc: &StateDoc) -> Result<(), StateError> {
+    let mut doc = doc.clone();
+    doc.snapshot = Some(stamp_of_state(dir)?);
+    let mut lists = ListNames::new();
+    let line = loop_lists::encode_record(&mut doc, |items| lists.store(dir, items))?;
+    let mut file = private_file()
+        .append(true)
+        .open(dir.join(JOURNAL_FILE))
+        .map_err(StateError::Save)?;
+    file.write_all(&line)
+        .and_then(|()| file.sync_data())
+        .map_err(StateError::Save)
+}
+
+/// Writes `doc` as the run's state.json (atomically and durably) and ends the journal; with
 /// `reopen`, an empty journal takes its place in the same dir fsync. `doc` must be the journal's
 /// last record, or newer: a crash between the two steps then finds a journal that says the same
 /// as state.json. Call only while holding the run lock.
 pub fn compact(dir: &Path, doc: &mut StateDoc, reopen: bool) -> Result<(), StateError> {
     let staged = stage_snapshot(dir, doc)?;
     if !reopen {
-        return close(dir, staged);
+        let finished = finished(doc);
+        close(dir, staged, finished)?;
+        if !finished {
+            append_stamped(dir, doc)?;
+        }
+        return Ok(());
     }
     staged.rename().map_err(StateError::Save)?;
     replace_journal(dir, true)?;
-    lists_in_snapshot(doc);
+    loop_lists::lists_in_snapshot(doc);
     Ok(())
+}
+
+/// Whether `doc` is the state of a run that completed: nothing can resume it, so its journal
+/// and list files go.
+pub(crate) fn finished(doc: &StateDoc) -> bool {
+    doc.completed || doc.status == RunStatus::Completed
 }
 
 /// The first half of a compaction: `doc`, lists included, written to state.json's temp file
 /// and flushed, not yet in place. It can go on while the journal's last flush does.
 pub(crate) fn stage_snapshot(dir: &Path, doc: &mut StateDoc) -> Result<Staged, StateError> {
-    inline_items(doc);
+    // The list file names and the stamp are the journal's, never state.json's.
+    let names = loop_lists::take_names(doc);
+    let stamp = doc.snapshot.take();
     doc.stamp_format_version();
-    let bytes = encode_state(doc)?;
-    stage(dir, STATE_FILE, &bytes).map_err(StateError::Save)
+    let bytes = encode_state(doc);
+    loop_lists::put_names(doc, names);
+    doc.snapshot = stamp;
+    stage(dir, STATE_FILE, &bytes?).map_err(StateError::Save)
 }
 
-/// The end of a run's journal: puts the staged state.json in place, deletes the journal (one
-/// dir fsync makes both durable) and the loop list files, which nothing names any more. The
-/// journal's last record must be on disk first, and say what `staged` says or less.
-pub(crate) fn close(dir: &Path, staged: Staged) -> Result<(), StateError> {
+/// The end of a run's journal: puts the staged state.json in place, durably. A run that
+/// `finished` deletes its journal (in the same dir fsync) and its loop list files, which
+/// nothing names any more; any other keeps both, and its caller then appends the final state
+/// again, stamped with the new state.json ([`append_stamped`], or the writer's own journal
+/// with [`stamp_of_state`]): only that record lets a resume go on from the journal. The
+/// journal's last record must be on disk first.
+pub(crate) fn close(dir: &Path, staged: Staged, finished: bool) -> Result<(), StateError> {
+    if !finished {
+        return staged.publish().map_err(StateError::Save);
+    }
     staged.rename().map_err(StateError::Save)?;
     replace_journal(dir, false)?;
-    // The lists are in state.json now; nothing names these files any more.
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(ITEMS_PREFIX)
-            {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
+    loop_lists::remove_all(dir);
     Ok(())
 }
 
@@ -243,7 +224,7 @@ pub(crate) fn close(dir: &Path, staged: Staged) -> Result<(), StateError> {
 /// entry durable with a dir fsync, so the resume itself waits for no flush here. Call only
 /// while holding the run lock.
 pub fn restart(doc: &mut StateDoc) {
-    lists_in_snapshot(doc);
+    loop_lists::lists_in_snapshot(doc);
 }
 
 /// Deletes the journal and, with `reopen`, creates an empty one; then fsyncs the dir, which
@@ -270,74 +251,43 @@ pub fn has_records(dir: &Path) -> bool {
     fs::metadata(dir.join(JOURNAL_FILE)).is_ok_and(|m| m.len() > 0)
 }
 
-/// Records that state.json holds every list of `doc`: journal records name it instead.
-fn lists_in_snapshot(doc: &mut StateDoc) {
-    let mut frame = doc.position.as_mut();
-    while let Some(current) = frame {
-        if let Some(looped) = current.loop_.as_mut()
-            && looped.items.is_some()
-        {
-            looped.items_file = Some(STATE_FILE.to_owned());
-        }
-        frame = current.child.as_deref_mut();
-    }
+/// The stamp of `dir`'s state.json as it is now.
+pub(crate) fn stamp_of_state(dir: &Path) -> Result<SnapshotStamp, StateError> {
+    SnapshotStamp::of(&dir.join(STATE_FILE)).map_err(StateError::Save)
 }
 
-/// Puts back the lists a journal record names by file: a list file, or state.json for the
-/// lists it held when the journal began (taken from its frame at the same depth).
-fn load_items(dir: &Path, run_id: &str, doc: &mut StateDoc) -> Result<(), StateError> {
-    let mut snapshot: Option<StateDoc> = None;
-    let mut depth = 0;
-    let mut frame = doc.position.as_mut();
-    while let Some(current) = frame {
-        if let Some(looped) = current.loop_.as_mut()
-            && looped.items.is_none()
-            && let Some(name) = looped.items_file.as_deref()
-        {
-            looped.items = if name == STATE_FILE {
-                if snapshot.is_none() {
-                    snapshot = Some(super::state_file::read_state(dir, run_id)?);
-                }
-                snapshot.as_mut().and_then(|s| take_list(s, depth))
-            } else {
-                let path = dir.join(name);
-                let bytes = fs::read(&path).map_err(|e| StateError::io("read", &path, e))?;
-                Some(
-                    serde_json::from_slice(&bytes)
-                        .map_err(|e| StateError::io("read", &path, io::Error::other(e)))?,
-                )
-            };
-        }
-        depth += 1;
-        frame = current.child.as_deref_mut();
-    }
-    Ok(())
-}
-
-/// The list of the loop frame at `depth` of `doc`, taken out.
-fn take_list(doc: &mut StateDoc, depth: usize) -> Option<Vec<String>> {
-    let mut frame = doc.position.as_mut()?;
-    for _ in 0..depth {
-        frame = frame.child.as_deref_mut()?;
-    }
-    frame.loop_.as_mut()?.items.take()
-}
-
-/// Forgets the list files a document names (compaction writes the lists into state.json).
-fn inline_items(doc: &mut StateDoc) {
-    let mut frame = doc.position.as_mut();
-    while let Some(current) = frame {
-        if let Some(looped) = current.loop_.as_mut() {
-            looped.items_file = None;
-        }
-        frame = current.child.as_deref_mut();
-    }
+/// Whether `dir`'s journal can simply go on: its last record is the clean end of a run that
+/// did not complete, stamped with the state.json that is there (written from that record and
+/// not changed since), and the journal is not long. A crash leaves no stamp.
+pub fn ended_cleanly(dir: &Path, run_id: &str) -> Result<bool, StateError> {
+    Ok(latest_record(dir, run_id)?.is_some_and(|(doc, len)| {
+        doc.snapshot
+            .is_some_and(|stamp| stamp.matches(&dir.join(STATE_FILE)))
+            && !finished(&doc)
+            && len < compact_at()
+    }))
 }
 
 /// The last whole record of `dir`'s journal, if it has one: the run's newest state. A journal
 /// that is missing (a run dir of the first release, or a reader racing a compaction) or empty
 /// gives `None`; a record that does not parse is skipped for the one before it.
+/// A last record stamped with a state.json that was changed since (by hand, or by a tool) gives
+/// `None` too: state.json is then the run's state.
 pub fn latest(dir: &Path, run_id: &str) -> Result<Option<StateDoc>, StateError> {
+    let Some((mut doc, _)) = latest_record(dir, run_id)? else {
+        return Ok(None);
+    };
+    if let Some(stamp) = doc.snapshot.take()
+        && !stamp.matches(&dir.join(STATE_FILE))
+    {
+        return Ok(None);
+    }
+    loop_lists::load(dir, run_id, &mut doc)?;
+    Ok(Some(doc))
+}
+
+/// The journal's last record as it is written (its lists only named) and the journal's length.
+fn latest_record(dir: &Path, run_id: &str) -> Result<Option<(StateDoc, u64)>, StateError> {
     let path = dir.join(JOURNAL_FILE);
     let mut file = match File::open(&path) {
         Ok(file) => file,
@@ -359,9 +309,8 @@ pub fn latest(dir: &Path, run_id: &str) -> Result<Option<StateDoc>, StateError> 
                     .read_to_end(&mut tail)
             })
             .map_err(|e| StateError::io("read", &path, e))?;
-        if let Some(mut doc) = last_record(&tail, start == 0, run_id) {
-            load_items(dir, run_id, &mut doc)?;
-            return Ok(Some(doc));
+        if let Some(doc) = last_record(&tail, start == 0, run_id) {
+            return Ok(Some((doc, len)));
         }
         if start == 0 {
             return Ok(None);
@@ -369,7 +318,6 @@ pub fn latest(dir: &Path, run_id: &str) -> Result<Option<StateDoc>, StateError> 
         chunk = chunk.saturating_mul(4);
     }
 }
-
 /// The last line of `tail` that ends with a newline, starts a line (`whole_start`: `tail`
 /// begins at the file's start) and parses as a document.
 fn last_record(tail: &[u8], whole_start: bool, run_id: &str) -> Option<StateDoc> {
@@ -482,7 +430,7 @@ mod tests {
         let items: Vec<String> = (0..10_000).map(|i| format!("items/{i:05}")).collect();
         state.position.as_mut().unwrap().loop_ = Some(crate::state::LoopFrame {
             kind: crate::state::LoopKind::ForEach,
-            items: Some(items.clone()),
+            items: Some(items.clone().into()),
             ..Default::default()
         });
         let audit = File::create(dir.path().join("audit")).unwrap();
@@ -494,7 +442,7 @@ mod tests {
         }
         // The document in memory keeps its list; the journal holds it once, in its own file.
         let looped = state.position.as_ref().unwrap().loop_.as_ref().unwrap();
-        assert_eq!(looped.items.as_ref(), Some(&items));
+        assert_eq!(looped.items.as_ref(), Some(&items.clone().into()));
         let journal_bytes = fs::metadata(dir.path().join(JOURNAL_FILE)).unwrap().len();
         assert!(
             journal_bytes < 100 * 1024,
@@ -504,14 +452,20 @@ mod tests {
             .unwrap()
             .filter_map(|e| {
                 let name = e.unwrap().file_name().to_string_lossy().into_owned();
-                name.starts_with(ITEMS_PREFIX).then_some(name)
+                name.starts_with(loop_lists::ITEMS_PREFIX).then_some(name)
             })
             .collect();
         assert_eq!(lists.len(), 1, "{lists:?}");
         let last = latest(dir.path(), "r-1").unwrap().unwrap();
         let read = last.position.unwrap().loop_.unwrap();
-        assert_eq!((read.iteration, read.items), (99, Some(items.clone())));
-        // A resume compacts: the list is then in state.json, which later records name.
+        let stored = read.items.clone().unwrap();
+        assert!(stored.as_slice().is_none(), "read item by item: {stored:?}");
+        assert_eq!(stored.get(9_999).unwrap().as_deref(), Some("items/09999"));
+        assert_eq!(
+            (read.iteration, read.items),
+            (99, Some(items.clone().into()))
+        );
+        // A compaction puts the list into state.json too; later records still name its file.
         compact(dir.path(), &mut state, true).unwrap();
         let audit = File::create(dir.path().join("audit2")).unwrap();
         let mut journal = Journal::open(dir.path(), audit, false).unwrap();
@@ -527,11 +481,45 @@ mod tests {
         assert!(fs::metadata(dir.path().join(JOURNAL_FILE)).unwrap().len() < 1024);
         let read = latest(dir.path(), "r-1").unwrap().unwrap();
         let read = read.position.unwrap().loop_.unwrap();
-        assert_eq!((read.iteration, read.items), (100, Some(items)));
-        // The end of the run puts the list into state.json and deletes its file.
-        compact(dir.path(), &mut state, false).unwrap();
+        assert_eq!((read.iteration, read.items), (100, Some(items.into())));
         let text = fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
         assert!(text.contains("items/09999") && !text.contains("items_file"));
+        // A run that ends without completing keeps its journal and list file, for its resume.
+        state.status = RunStatus::Failed;
+        journal.append(&mut state).unwrap();
+        journal.sync().unwrap();
+        compact(dir.path(), &mut state, false).unwrap();
+        assert!(dir.path().join(&lists[0]).exists());
+        assert!(ended_cleanly(dir.path(), "r-1").unwrap());
+        // The end of a completed run leaves state.json alone.
+        state.status = RunStatus::Completed;
+        compact(dir.path(), &mut state, false).unwrap();
         assert!(!dir.path().join(&lists[0]).exists());
+        assert!(!dir.path().join(JOURNAL_FILE).exists());
+    }
+
+    #[test]
+    fn a_crash_does_not_end_a_journal_cleanly_and_a_tool_can_set_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = doc("a");
+        compact(dir.path(), &mut state, true).unwrap();
+        let audit = File::create(dir.path().join("audit")).unwrap();
+        let mut journal = Journal::open(dir.path(), audit, false).unwrap();
+        journal.append(&mut state).unwrap();
+        journal.sync().unwrap();
+        drop(journal);
+        assert!(!ended_cleanly(dir.path(), "r-1").unwrap());
+        let mut moved = doc("b");
+        moved.status = RunStatus::Interrupted;
+        super::super::state_file::write_state(dir.path(), &moved).unwrap();
+        append_stamped(dir.path(), &moved).unwrap();
+        assert!(ended_cleanly(dir.path(), "r-1").unwrap());
+        assert_eq!(latest(dir.path(), "r-1").unwrap(), Some(moved.clone()));
+        // A state.json changed since is the run's state, and the journal cannot go on.
+        let mut edited = doc("c");
+        edited.status = RunStatus::Failed;
+        super::super::state_file::write_state(dir.path(), &edited).unwrap();
+        assert!(!ended_cleanly(dir.path(), "r-1").unwrap());
+        assert_eq!(latest(dir.path(), "r-1").unwrap(), None);
     }
 }

@@ -14,6 +14,7 @@ use super::journal::{self, Journal};
 use super::lock::{self, LockInfo, LockTakeover, RunLock};
 use super::output_name::output_file_name;
 use super::redact::Redactor;
+use super::snapshot::SnapshotStamp;
 use super::state_file::{self, STATE_FILE};
 
 /// The audit log's file name inside a run dir.
@@ -88,10 +89,15 @@ impl RunDir {
         }
     }
 
-    /// Replaces state.json atomically with `doc`. The caller sets `updated_at`
-    /// ([`StateDoc::touch`]); an error here must stop the run (exit 4).
+    /// Makes `doc` the state of a run that no process runs: replaces state.json atomically and,
+    /// when the run has a journal with records (which readers prefer), appends `doc` to it too.
+    /// The caller sets `updated_at` ([`StateDoc::touch`]).
     pub fn write_state(&self, doc: &StateDoc) -> Result<(), StateError> {
-        state_file::write_state(&self.dir, doc)
+        state_file::write_state(&self.dir, doc)?;
+        if journal::has_records(&self.dir) {
+            journal::append_stamped(&self.dir, doc)?;
+        }
+        Ok(())
     }
 
     /// Writes `doc` as state.json, atomically and durably, and starts an empty journal
@@ -100,21 +106,29 @@ impl RunDir {
         journal::compact(&self.dir, doc, true)
     }
 
-    /// Starts the journal of a locked run: when state.json already holds `doc` (`current`: a
-    /// plain resume) and no journal record is newer, nothing is written ([`journal::restart`]);
-    /// otherwise `doc` is compacted into state.json, with an empty journal, first. Returns
-    /// whether the journal's first flush owes a dir fsync (pass it to [`RunDir::open_journal`]).
+    /// Starts the journal of a locked run. When `doc` is the run's saved position (`current`:
+    /// a plain resume) and that is on disk as it should be, nothing is written: a journal that
+    /// ended cleanly (the run failed or was interrupted) goes on, and without a journal record
+    /// state.json is current ([`journal::restart`]). Otherwise (a new run, `--from`, a resume
+    /// after a crash) `doc` is compacted into state.json, with an empty journal, first.
+    /// Returns whether the journal's first flush owes a dir fsync (pass it to
+    /// [`RunDir::open_journal`]).
     pub fn begin_journal(&self, doc: &mut StateDoc, current: bool) -> Result<bool, StateError> {
-        if current && !journal::has_records(&self.dir) && self.state_path().exists() {
-            journal::restart(doc);
-            Ok(true)
-        } else {
-            journal::compact(&self.dir, doc, true).map(|()| false)
+        if current {
+            if !journal::has_records(&self.dir) && self.state_path().exists() {
+                journal::restart(doc);
+                return Ok(true);
+            }
+            if journal::ended_cleanly(&self.dir, &self.run_id)? {
+                return Ok(false);
+            }
         }
+        journal::compact(&self.dir, doc, true).map(|()| false)
     }
 
-    /// Writes the final `doc` as state.json, atomically and durably, and deletes the journal:
-    /// the end of a run leaves only the snapshot.
+    /// Writes the final `doc` as state.json, atomically and durably; a completed run's journal
+    /// and loop lists are deleted (it leaves only the snapshot), any other run keeps them for
+    /// its resume.
     pub fn close_journal(&self, doc: &mut StateDoc) -> Result<(), StateError> {
         journal::compact(&self.dir, doc, false)
     }
@@ -125,10 +139,22 @@ impl RunDir {
         journal::stage_snapshot(&self.dir, doc)
     }
 
-    /// The second half of [`RunDir::close_journal`]: once the journal's last record is on disk,
-    /// puts the staged state.json in place and deletes the journal.
-    pub(crate) fn finish_close(&self, staged: Staged) -> Result<(), StateError> {
-        journal::close(&self.dir, staged)
+    /// The second half of [`RunDir::close_journal`]: once the journal's last record (`doc`) is
+    /// on disk, puts the staged state.json in place, durably, and for a completed run deletes
+    /// the journal and loop lists. For any other run, returns the stamp of the new state.json,
+    /// with which the final state must be appended again (and flushed) for a resume to go on
+    /// from the journal.
+    pub(crate) fn finish_close(
+        &self,
+        staged: Staged,
+        doc: &StateDoc,
+    ) -> Result<Option<SnapshotStamp>, StateError> {
+        let finished = journal::finished(doc);
+        journal::close(&self.dir, staged, finished)?;
+        if finished {
+            return Ok(None);
+        }
+        journal::stamp_of_state(&self.dir).map(Some)
     }
 
     /// Opens the run's journal for appending; its syncer flushes `audit`'s log with it, and with

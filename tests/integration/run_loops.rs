@@ -184,3 +184,92 @@ steps:
         .run();
     assert_eq!(out.read("after.txt"), "outer-2");
 }
+
+const FAILS_AT_B: &str = r#"name: each
+steps:
+  - id: each
+    loop: {over: "items/*", as: f}
+    steps:
+      - id: body
+        command: test {{f}} != items/b || test -e go && echo {{f}} >> seen.txt
+"#;
+
+/// A run over items a, b, c that failed at b.
+fn failed_at_b() -> crate::test::Output {
+    Test::new()
+        .write("items/a", "")
+        .write("items/b", "")
+        .write("items/c", "")
+        .write(&wf("each"), FAILS_AT_B)
+        .args(["each"])
+        .status(1)
+        .run()
+}
+
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A run that fails inside a for-each loop keeps its journal, whose last record is stamped
+/// with the state.json it wrote and names the loop's list file instead of holding the list;
+/// its resume goes on from them and, once the run completes, only state.json is left.
+#[test]
+fn a_failed_loop_run_keeps_its_journal_and_list_file_for_its_resume() {
+    let out = failed_at_b();
+    let run = only_run(out.tempdir.path());
+    let kept = file_names(&run.dir);
+    let lists: Vec<_> = kept
+        .iter()
+        .filter(|n| n.starts_with("loop-items-"))
+        .collect();
+    assert_eq!(lists.len(), 1, "{kept:?}");
+    assert!(lists[0].ends_with(".list"), "{kept:?}");
+    let journal = std::fs::read_to_string(run.dir.join("journal.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(journal.lines().last().unwrap()).unwrap();
+    assert_eq!(last["status"], "failed");
+    assert!(last["snapshot"].is_object(), "{last}");
+    let looped = &last["position"]["loop"];
+    assert_eq!(looped["items_file"], lists[0].as_str());
+    assert!(looped["items"].is_null(), "{looped}");
+    assert_eq!(run.state()["position"]["loop"]["items"][2], "items/c");
+    let out = out
+        .then()
+        .write("go", "")
+        .args(["--resume", &run.id()])
+        .stderr_contains("==> 1/1 each > #2/3 items/b\n")
+        .stderr_contains("==> 1/1 each > #3/3 items/c\n")
+        .run();
+    assert_eq!(out.read("seen.txt"), "items/a\nitems/b\nitems/c\n");
+    assert_eq!(
+        file_names(&run.dir),
+        ["audit.jsonl", "output", "state.json"]
+    );
+    assert_eq!(run.state()["status"], "completed");
+}
+
+/// state.json changed by hand after the run stopped is the run's state, not the journal kept
+/// before: the resume goes on where the edited file says.
+#[test]
+fn a_state_json_edited_after_a_failure_wins_over_the_kept_journal() {
+    let out = failed_at_b();
+    let run = only_run(out.tempdir.path());
+    let state = run.state_text();
+    assert!(state.contains("\"iteration\": 1,"), "{state}");
+    std::fs::write(
+        run.dir.join("state.json"),
+        state.replace("\"iteration\": 1,", "\"iteration\": 2,"),
+    )
+    .unwrap();
+    let out = out
+        .then()
+        .args(["--resume", &run.id()])
+        .stderr_contains("==> 1/1 each > #3/3 items/c\n")
+        .run();
+    assert_eq!(out.read("seen.txt"), "items/a\nitems/c\n");
+    assert_eq!(run.state()["status"], "completed");
+}

@@ -62,6 +62,10 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Report, Ru
         }) else {
             return Ok(Report::failed(missing_loop_state()));
         };
+        let item = match item {
+            Ok(item) => item,
+            Err(failure) => return Ok(Report::failed(failure)),
+        };
         if broken {
             break;
         }
@@ -146,22 +150,25 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Report, Ru
     Ok(report)
 }
 
-/// The item of a for-each loop's iteration.
-fn item_of(state: &LoopFrame, iteration: u64) -> Option<String> {
-    state.items.as_ref().and_then(|items| {
-        usize::try_from(iteration)
-            .ok()
-            .and_then(|i| items.get(i))
-            .cloned()
+/// The item of a for-each loop's iteration (read from the run dir when the list is stored
+/// there, which can fail).
+fn item_of(state: &LoopFrame, iteration: u64) -> Result<Option<String>, Failure> {
+    state.items.as_ref().map_or(Ok(None), |items| {
+        items.get(iteration).map_err(|err| {
+            Failure::new(
+                ErrorClass::Internal,
+                format!("cannot read the loop's item list: {err}"),
+            )
+        })
     })
 }
 
 /// The number of iterations: the frozen list's length, or `max`.
-fn loop_total(state: &LoopFrame) -> u64 {
+pub(super) fn loop_total(state: &LoopFrame) -> u64 {
     state
         .items
         .as_ref()
-        .map_or(state.max.unwrap_or(0), |items| items.len() as u64)
+        .map_or(state.max.unwrap_or(0), crate::state::ItemList::len)
 }
 
 /// The console label: `loop x<max>` or `for-each <n> matches`.
@@ -182,7 +189,12 @@ fn start_data(state: &LoopFrame) -> StepStart {
             ..StepStart::default()
         },
         StateLoopKind::ForEach => {
-            let items = state.items.as_deref().unwrap_or_default();
+            // A planned list is in memory.
+            let items = state
+                .items
+                .as_ref()
+                .and_then(crate::state::ItemList::as_slice)
+                .unwrap_or_default();
             StepStart {
                 loop_kind: Some("for_each".to_owned()),
                 pattern: state.pattern.clone(),
@@ -245,7 +257,7 @@ fn plan_loop(cx: &StepCtx<'_, '_>, spec: &LoopStep) -> Result<LoopFrame, Failure
             Ok(LoopFrame {
                 kind: StateLoopKind::ForEach,
                 pattern: Some(pattern),
-                items: Some(items),
+                items: Some(items.into()),
                 ..LoopFrame::default()
             })
         }

@@ -70,17 +70,25 @@ pub async fn iterations(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Rep
         Ok(max) => max,
         Err(failure) => return Ok(Report::failed(failure)),
     };
-    // The frozen list is cloned once: every branch is built from it.
-    let Some(state) = cx.frame().and_then(|f| f.loop_.clone()) else {
+    // The frozen list is cloned once, in memory: every branch is built from it.
+    let Some(mut state) = cx.frame().and_then(|f| f.loop_.clone()) else {
         return Ok(Report::failed(Failure::new(
             ErrorClass::Internal,
             "loop state is missing",
         )));
     };
-    let total = state
-        .items
-        .as_ref()
-        .map_or(state.max.unwrap_or(0), |items| items.len() as u64);
+    if let Some(items) = &state.items {
+        match items.loaded() {
+            Ok(loaded) => state.items = Some(loaded),
+            Err(err) => {
+                return Ok(Report::failed(Failure::new(
+                    ErrorClass::Internal,
+                    format!("cannot read the loop's item list: {err}"),
+                )));
+            }
+        }
+    }
+    let total = super::loops::loop_total(&state);
     let indices = to_run(cx, total);
     let make = |index: u64| {
         let mut branch = branch_of(
@@ -94,14 +102,9 @@ pub async fn iterations(cx: &mut StepCtx<'_, '_>, spec: &LoopStep) -> Result<Rep
             total,
         );
         if at.step.worktree {
-            let item = state.items.as_ref().and_then(|items| {
-                usize::try_from(index)
-                    .ok()
-                    .and_then(|i| items.get(i))
-                    .map(String::as_str)
-            });
+            let item = loaded_item(&state, index);
             branch.worktree = Some((
-                slug::iteration(index, item),
+                slug::iteration(index, item.map(String::as_str)),
                 format!("{}[{index}]", at.audit_path),
             ));
         }
@@ -136,12 +139,7 @@ fn branch_of<'s>(
     index: u64,
     total: u64,
 ) -> BranchSpec<'s> {
-    let item = state.items.as_ref().and_then(|items| {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| items.get(i))
-            .cloned()
-    });
+    let item = loaded_item(state, index).cloned();
     let mut vars = Vec::new();
     if let (LoopKind::ForEach { var, .. }, Some(item)) = (&spec.kind, &item) {
         vars.push((var.clone(), item.clone()));
@@ -253,4 +251,10 @@ fn report(end: End, failed: &[String], iterations: Option<u64>) -> Report {
     let mut report = Report::new(end);
     report.record.iterations = iterations;
     report
+}
+
+/// Item `index` of a loop whose list was loaded into memory.
+fn loaded_item(state: &LoopFrame, index: u64) -> Option<&String> {
+    let items = state.items.as_ref()?.as_slice()?;
+    items.get(usize::try_from(index).ok()?)
 }

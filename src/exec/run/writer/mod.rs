@@ -16,9 +16,9 @@
 //! flush of its own: if it is lost, the step runs again, which it would anyway. So a run of shell
 //! steps costs one `fdatasync` per step, overlapped with the walker's work towards the next
 //! step; a crash at any instant re-runs at most the step whose end was not yet reported.
-//! state.json is written, durably, only when the writer starts (compacting the journal), when
-//! the journal has grown large (at a step boundary, see [`Journal::is_large`]) and by
-//! [`Writer::compact`] at the end of the run.
+//! state.json is written, durably, only when the writer starts (compacting the journal, unless
+//! the run's state is already on disk), when the journal has grown large (at a step boundary,
+//! see [`Journal::is_large`]) and by [`Writer::compact`] at the end of the run.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -327,9 +327,11 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes the final document as state.json and deletes the journal (the run's end); the
-    /// audit log is synced first. The new state.json is written and flushed while the journal's
-    /// last flush (started by [`Writer::save_later`]) goes on, and put in place once it is done.
+    /// Writes the final document as state.json (the run's end); the audit log is synced first.
+    /// The new state.json is written and flushed while the journal's last flush (started by
+    /// [`Writer::save_later`]) goes on, and put in place once it is done. A completed run's
+    /// journal is deleted; any other run's gets its final record again, stamped with the new
+    /// state.json, so that its resume reads the journal (and only the loop items it runs).
     pub fn compact(&mut self) -> Result<(), RunError> {
         let staged = self
             .run_dir
@@ -337,7 +339,21 @@ impl Writer {
             .map_err(RunError::State)?;
         self.flush_held(false)?;
         self.audit.sync().map_err(RunError::State)?;
-        self.run_dir.finish_close(staged).map_err(RunError::State)
+        let stamp = self
+            .run_dir
+            .finish_close(staged, &self.doc)
+            .map_err(RunError::State)?;
+        if stamp.is_some() {
+            // A run that did not complete keeps its journal: its last record, stamped with the
+            // state.json just written, lets the resume go on from it.
+            self.doc.snapshot = stamp;
+            let appended = self.journal.append(&mut self.doc).map(drop);
+            self.doc.snapshot = None;
+            appended
+                .and_then(|()| self.journal.sync())
+                .map_err(RunError::State)?;
+        }
+        Ok(())
     }
 
     fn append(&mut self) -> Result<(), RunError> {
