@@ -1,14 +1,11 @@
 //! Conditions: `when:` and the expression form of `break_if:` (control.md §6, §11 "Conditions,
 //! precisely").
 //!
-//! A condition is a CEL expression, checked when its file is loaded and evaluated by the `cel`
-//! crate (a maintained implementation of the language). A [`Condition`] keeps what the name
-//! check and run time need to know about it: the free names it reads, the literal `steps.<id>`
-//! and `params.<name>` it names, and the names it tests with `has()`; its expression tree is
-//! built by the crate when it is first evaluated. The plain expressions most conditions are get
-//! their syntax checked and their reads found by [`condition_scan`](super::condition_scan) in
-//! one pass over the text; the scan never rejects nor words an error, and whatever it does not
-//! read is parsed by the crate as described below.
+//! A condition is a CEL expression, parsed once when its file is loaded by the `cel` crate (a
+//! maintained implementation of the language; nothing here parses CEL). Besides the expression
+//! tree, a [`Condition`] keeps what the name check and run time need to know about it without
+//! walking it again: the free names it reads, the literal `steps.<id>` and `params.<name>` it
+//! names, and the names it tests with `has()`.
 //!
 //! The crate has two parsers of the same grammar. Its Pratt parser (feature `parser_pratt`) is
 //! about forty times faster than its ANTLR one, which costs some 70 µs per expression and made
@@ -113,15 +110,25 @@ pub struct SyntaxError {
 }
 
 impl Condition {
-    /// Parses `text`: most conditions are read by [`scan`](super::condition_scan::scan), which
-    /// checks them and finds their reads without a tree; the others with the crate's Pratt
-    /// parser, or, when it rejects the text, with its ANTLR parser, whose verdict and message
-    /// count.
+    /// Parses `text`: with the crate's Pratt parser, or, when it rejects the text, with its
+    /// ANTLR parser, whose verdict and message count.
     pub fn parse(text: &str) -> Result<Condition, SyntaxError> {
-        let uses = match super::condition_scan::scan(text) {
-            Some(uses) => uses,
-            None => uses_of(&tree(text)?),
+        let expression = tree(text)?;
+        let mut found = Found::default();
+        collect(&expression, &|_| 0, &mut Vec::new(), &mut found);
+        drop(expression);
+        let mut uses = Uses {
+            guarded: found.guarded,
+            ..Uses::default()
         };
+        for (read, name, _) in found.reads {
+            match read {
+                Read::Name => uses.names.push(name),
+                Read::Step => uses.steps.push(name),
+                Read::Param => uses.params.push(name),
+                Read::Run => uses.run.push(name),
+            }
+        }
         Ok(Condition {
             compiled: Arc::new(Compiled {
                 text: text.to_owned(),
@@ -172,27 +179,8 @@ impl Condition {
     }
 }
 
-/// What the expression tree reads.
-pub(super) fn uses_of(expression: &IdedExpr) -> Uses {
-    let mut found = Found::default();
-    collect(expression, &|_| 0, &mut Vec::new(), &mut found);
-    let mut uses = Uses {
-        guarded: found.guarded,
-        ..Uses::default()
-    };
-    for (read, name, _) in found.reads {
-        match read {
-            Read::Name => uses.names.push(name),
-            Read::Step => uses.steps.push(name),
-            Read::Param => uses.params.push(name),
-            Read::Run => uses.run.push(name),
-        }
-    }
-    uses
-}
-
 /// The tree of `text`: the Pratt parser's, or, when it rejects the text, the ANTLR parser's.
-pub(super) fn tree(text: &str) -> Result<IdedExpr, SyntaxError> {
+fn tree(text: &str) -> Result<IdedExpr, SyntaxError> {
     match PrattParser::default().parse(text) {
         Ok(expression) => Ok(expression),
         Err(_) => Ok(compile(text)?.expression().clone()),

@@ -10,7 +10,6 @@ pub mod builtin;
 pub mod compose;
 pub mod condition;
 mod condition_check;
-mod condition_scan;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine_file;
@@ -33,7 +32,6 @@ pub mod suggest;
 pub mod template;
 mod validate;
 pub mod yaml;
-mod yaml_block;
 mod yaml_limits;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -181,30 +181,7 @@ mod fast {
     use std::collections::HashSet;
 
     use super::super::libyaml::{EventKind, Parser};
-    use super::super::yaml_block;
     use super::Node;
-
-    /// Where the events come from: this crate's reader of plain block documents, or libyaml.
-    enum Events<'t> {
-        Block(std::vec::IntoIter<EventKind>),
-        Libyaml(Parser<'t>),
-    }
-
-    impl<'t> Events<'t> {
-        fn of(text: &'t str) -> Option<Events<'t>> {
-            Some(match yaml_block::events(text) {
-                Some(events) => Events::Block(events.into_iter()),
-                None => Events::Libyaml(Parser::new(text.as_bytes())?),
-            })
-        }
-
-        fn next(&mut self) -> Option<EventKind> {
-            match self {
-                Events::Block(events) => events.next(),
-                Events::Libyaml(parser) => parser.next_event().map(|event| event.kind),
-            }
-        }
-    }
 
     /// Deeper documents go through serde_yaml, which enforces its nesting limit (128).
     const MAX_DEPTH: usize = 64;
@@ -227,13 +204,15 @@ mod fast {
     /// hands the document over).
     pub(super) fn parse(text: &str, keep_first: bool) -> Option<(Node, bool)> {
         let mut repeated = false;
-        let mut parser = Events::of(text)?;
-        if parser.next()? != EventKind::StreamStart || parser.next()? != EventKind::DocumentStart {
+        let mut parser = Parser::new(text.as_bytes())?;
+        if parser.next_event()?.kind != EventKind::StreamStart
+            || parser.next_event()?.kind != EventKind::DocumentStart
+        {
             return None;
         }
         let mut stack: Vec<Frame> = Vec::new();
         let root = loop {
-            let node = match parser.next()? {
+            let node = match parser.next_event()?.kind {
                 EventKind::Scalar {
                     value,
                     plain,
@@ -304,7 +283,9 @@ mod fast {
             }
         };
         // serde_yaml refuses a second document; let it say so.
-        if parser.next()? != EventKind::DocumentEnd || parser.next()? != EventKind::StreamEnd {
+        if parser.next_event()?.kind != EventKind::DocumentEnd
+            || parser.next_event()?.kind != EventKind::StreamEnd
+        {
             return None;
         }
         Some((root, repeated))
@@ -568,7 +549,7 @@ impl fmt::Display for DuplicateKey<'_> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
 
     #[test]
@@ -766,8 +747,8 @@ pub(super) mod tests {
         assert!(parse("a: &x 1\nb: *x\n").is_ok());
     }
 
-    /// The text of every YAML file of the fixtures, the built-in workflows and the examples.
-    pub(in crate::workflow) fn fixture_texts() -> Vec<String> {
+    #[test]
+    fn fast_path_reads_fixtures_and_builtins_as_serde_yaml() {
         fn visit(dir: &std::path::Path, texts: &mut Vec<String>) {
             for entry in std::fs::read_dir(dir).unwrap().flatten() {
                 let path = entry.path();
@@ -784,15 +765,8 @@ pub(super) mod tests {
         }
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut texts = Vec::new();
-        for dir in ["tests/fixtures", "workflows", "examples"] {
-            visit(&root.join(dir), &mut texts);
-        }
-        texts
-    }
-
-    #[test]
-    fn fast_path_reads_fixtures_and_builtins_as_serde_yaml() {
-        let texts = fixture_texts();
+        visit(&root.join("tests/fixtures"), &mut texts);
+        visit(&root.join("workflows"), &mut texts);
         assert!(texts.len() > 20);
         let mut fast_count = 0;
         for text in &texts {
