@@ -147,6 +147,10 @@ pub fn interactive_capture(
 
 /// The text without `{{var}}` (any spacing inside the braces), or `None` when it has none.
 fn strip_var(text: &str, var: &str) -> Option<String> {
+    // Nearly every text has no such variable: no copy then.
+    if !text.contains(var) {
+        return None;
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let mut found = false;

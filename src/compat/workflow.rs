@@ -136,9 +136,16 @@ fn walk(steps: &mut [Node], yaml: &str, loc: &str, modes: &mut Modes, sink: &mut
     let mut go = false;
     for (i, step) in steps.iter_mut().enumerate() {
         let Node::Map(fields) = step else { continue };
-        let mut yaml_path = format!("{yaml}.");
+        // Built by hand: `format!` costs more than the rest of this loop.
+        let mut yaml_path = String::with_capacity(yaml.len() + 8);
+        yaml_path.push_str(yaml);
+        yaml_path.push('.');
         push_number(&mut yaml_path, i);
-        let loc_path = format!("{loc}[{i}]");
+        let mut loc_path = String::with_capacity(loc.len() + 8);
+        loc_path.push_str(loc);
+        loc_path.push('[');
+        push_number(&mut loc_path, i);
+        loc_path.push(']');
         let id = fields
             .iter()
             .find(|(k, _)| k == "id")
@@ -176,8 +183,8 @@ fn walk(steps: &mut [Node], yaml: &str, loc: &str, modes: &mut Modes, sink: &mut
             features::interactive_capture(fields, mode, &yaml_path, sink);
         }
         if let Some((_, Node::Seq(children))) = fields.iter_mut().find(|(k, _)| k == "steps") {
-            let child_yaml = format!("{yaml_path}.steps");
-            let child_loc = format!("{loc_path}.steps");
+            let child_yaml = yaml_path.clone() + ".steps";
+            let child_loc = loc_path.clone() + ".steps";
             go |= walk(children, &child_yaml, &child_loc, modes, sink);
         }
     }
