@@ -4,7 +4,8 @@
 //! 1. 500 `true` shell steps, against the same 500 `sh -c true` run by a plain shell loop
 //!    (target ≤ 1.3×) and by `make` with 500 recipes (target ≤ 1.5×).
 //! 2. `--resume` into iteration 9 999 of a 10 000-item for-each loop, which runs the last
-//!    iteration and completes the run (target ≤ 10 ms); `--version` is the baseline.
+//!    iteration and completes the run (target ≤ 5 ms, issue 16; it was 10 ms before);
+//!    `--version` is the baseline.
 //! 3. Peak RSS of the runner process itself over a 1000-step run (target ≤ 8 MiB), read from
 //!    `VmHWM` in `/proc/<pid>/status` while it runs; `--version` is the baseline.
 //! 4. The 500-step run with the state root on disk against the same run with it on tmpfs
@@ -184,8 +185,8 @@ impl Bench {
             runner: format!("{:.2} ms", ms(resume)),
             baseline: format!("{:.2} ms (--version)", ms(version)),
             ratio: ms(resume) / ms(version),
-            target: "<= 10 ms",
-            pass: ms(resume) <= 10.0,
+            target: "<= 5 ms",
+            pass: ms(resume) <= 5.0,
         }
     }
 
