@@ -60,10 +60,9 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let spawning = crate::exec::process::guard::Spawning::begin();
-    if let Some((name, value)) = spawning.mark() {
+    let spawning = crate::exec::process::guard::Spawning::begin(|name, value| {
         command.env(name, value);
-    }
+    });
     let mut child = command.spawn().map_err(|e| spawn_error(program, dir, &e))?;
     let _watched = spawning.started(Some(child.id()));
     let (sender, receiver) = mpsc::channel();

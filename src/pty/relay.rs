@@ -253,10 +253,8 @@ pub fn run_relay(spec: RelaySpec) -> Result<RelayOutcome, RelayError> {
     let guard = TerminalGuard::enter_raw(stdin.as_fd()).map_err(RelayError::Terminal)?;
     let signals = RelaySignals::install().map_err(RelayError::Terminal)?;
     let mut command = command(&spec, pair.master.tty_name());
-    let spawning = crate::exec::process::guard::Spawning::begin();
-    if let Some((name, value)) = spawning.mark() {
-        command.env(name, value);
-    }
+    let spawning =
+        crate::exec::process::guard::Spawning::begin(|name, value| command.env(name, value));
     let handle = pair
         .slave
         .spawn_command(command)

@@ -59,43 +59,32 @@ pub const GUARD_ENV: &str = "AGENT_RUNNER_GUARD";
 /// The number of the next spawn.
 static NEXT_SPAWN: AtomicU64 = AtomicU64::new(1);
 
-/// A spawn about to happen, announced to the watchdog (`?<n>`). Set [`Spawning::mark`] in the
-/// process's environment, spawn, then call [`Spawning::started`]; dropped without that (the
-/// spawn failed), it takes the announcement back.
+/// A spawn about to happen, announced to the watchdog (`?<n>`). Spawn, then call
+/// [`Spawning::started`]; dropped without that (the spawn failed), it takes the announcement
+/// back (`!<n>`).
 #[derive(Debug)]
 pub struct Spawning(Option<u64>);
 
 impl Spawning {
-    /// Announces a spawn (starting the watchdog if needed); without a guard (library tests),
-    /// it does nothing.
-    pub fn begin() -> Spawning {
+    /// Announces a spawn (starting the watchdog if needed) and calls `mark` with the variable
+    /// to set in the process's environment; without a guard (library tests), it does nothing.
+    pub fn begin(mark: impl FnOnce(&'static str, String)) -> Spawning {
         if EXE.get().is_none() {
             return Spawning(None);
         }
         let n = NEXT_SPAWN.fetch_add(1, Ordering::Relaxed);
         send(&format!("?{n}\n"));
+        mark(GUARD_ENV, format!("{}.{n}", std::process::id()));
         Spawning(Some(n))
-    }
-
-    /// The variable to set in the process's environment, if any.
-    pub fn mark(&self) -> Option<(&'static str, String)> {
-        self.0
-            .map(|n| (GUARD_ENV, format!("{}.{n}", std::process::id())))
     }
 
     /// The process started as the leader of group `pgid`: lists the group.
     pub fn started(mut self, pgid: Option<u32>) -> Watched {
-        let n = self.0.take();
-        let Some(pgid) = pgid else {
-            if let Some(n) = n {
-                send(&format!("!{n}\n"));
-            }
+        // Without a pid, dropping `self` takes the announcement back.
+        let (Some(pgid), Some(n)) = (pgid, self.0.take()) else {
             return Watched(None);
         };
-        match n {
-            Some(n) => send(&format!("+{pgid} {n}\n")),
-            None => send(&format!("+{pgid}\n")),
-        }
+        send(&format!("+{pgid} {n}\n"));
         Watched(Some(pgid))
     }
 }

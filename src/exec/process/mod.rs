@@ -57,10 +57,9 @@ pub fn group_command(program: &str, workdir: &std::path::Path) -> tokio::process
 pub fn spawn_guarded(
     command: &mut tokio::process::Command,
 ) -> std::io::Result<(Child, guard::Watched)> {
-    let spawning = guard::Spawning::begin();
-    if let Some((name, value)) = spawning.mark() {
+    let spawning = guard::Spawning::begin(|name, value| {
         command.env(name, value);
-    }
+    });
     let child = command.spawn()?;
     let watched = spawning.started(child.id());
     Ok((child, watched))
