@@ -126,21 +126,14 @@ impl RunDir {
         journal::compact(&self.dir, doc, true).map(|()| false)
     }
 
-    /// Writes the final `doc` as state.json, atomically and durably; a completed run's journal
-    /// and loop lists are deleted (it leaves only the snapshot), any other run keeps them for
-    /// its resume.
-    pub fn close_journal(&self, doc: &mut StateDoc) -> Result<(), StateError> {
-        journal::compact(&self.dir, doc, false)
-    }
-
-    /// [`RunDir::close_journal`] in two halves, so that the first can overlap the journal's
-    /// last flush: this one writes the final `doc` to state.json's temp file and flushes it.
+    /// The run's end, in two halves so that the first can overlap the journal's last flush:
+    /// this one writes the final `doc` to state.json's temp file and flushes it.
     pub(crate) fn stage_close(&self, doc: &mut StateDoc) -> Result<Staged, StateError> {
         journal::stage_snapshot(&self.dir, doc)
     }
 
-    /// The second half of [`RunDir::close_journal`]: once the journal's last record (`doc`) is
-    /// on disk, puts the staged state.json in place, durably, and for a completed run deletes
+    /// The second half of the run's end ([`RunDir::stage_close`]): once the journal's last
+    /// record (`doc`) is on disk, puts the staged state.json in place, durably, and for a completed run deletes
     /// the journal and loop lists. For any other run, returns the stamp of the new state.json,
     /// with which the final state must be appended again (and flushed) for a resume to go on
     /// from the journal.
