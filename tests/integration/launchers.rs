@@ -517,3 +517,37 @@ steps:
     );
     assert_eq!(doc["steps"][3].get("launcher"), None);
 }
+
+#[test]
+fn fail_fast_leaves_no_process_on_the_other_side() {
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = format!("launcher-failfast-{}", std::process::id());
+    let test = Test::new();
+    let pidfile = test.path().join("nap.pid").display().to_string();
+    // One branch sleeps on the other side; the other fails once that one has started.
+    let workflow = format!(
+        r#"name: w
+steps:
+  - id: both
+    parallel: {{}}
+    steps:
+      - id: nap
+        launcher: {launcher}
+        command: echo $$ > {pidfile}; exec sh -c 'sleep 300; true' {marker}
+      - id: fail
+        command: until [ -e {pidfile} ]; do sleep 0.05; done; exit 3
+"#,
+        launcher = sshd.launcher(0)
+    );
+    let out = test.workflow("w", &workflow).arg("w").status(1).run();
+    assert!(
+        std::path::Path::new(&pidfile).exists(),
+        "the remote step never ran"
+    );
+    if let Err(left) = gone_within(&marker, Duration::from_secs(2)) {
+        panic!(
+            "still running 2 s after the other branch failed: {left:#?}\n{}",
+            out.stderr
+        );
+    }
+}
