@@ -41,7 +41,8 @@ pub struct Journal {
     syncer: Syncer,
     /// Records appended so far.
     appended: u64,
-    /// The generation the syncer was last asked to reach ([`Journal::request_sync`]).
+    /// The generation that must be on disk before what is held is reported
+    /// ([`Journal::mark_sync`], [`Journal::request_sync`]).
     requested: u64,
     /// Bytes appended so far.
     bytes: u64,
@@ -111,6 +112,13 @@ impl Journal {
     pub fn request_sync(&mut self) {
         self.requested = self.appended;
         self.syncer.request(self.appended);
+    }
+
+    /// Notes that everything appended so far must be flushed before what depends on it is
+    /// reported, without starting the flush: the records that follow up to the next
+    /// [`Journal::request_sync`] or [`Journal::sync_requested`] share one flush.
+    pub fn mark_sync(&mut self) {
+        self.requested = self.appended;
     }
 
     /// Waits until what [`Journal::request_sync`] asked for is on disk (records appended since

@@ -5,14 +5,15 @@
 //! Durability (runs-and-state.md §4, docs/runs-and-state.md "How state is made durable"). The
 //! journal is the durable record: every state change appends the whole document as one line
 //! ([`Journal::append`]); a long-lived syncer thread `fdatasync`s it (and the audit log).
-//! [`Writer::save`] appends and waits for the flush. [`Writer::save_later`] appends, starts the
-//! flush and returns: it is used for the changes that move the position *between* steps (a
-//! step's end, a loop's iteration boundary, a container setting up its child list). From then
-//! until the flush is known complete, the audit events and the `ok`/`failed` lines that follow
-//! are *held*: nothing reports the step complete before the record saying so is on disk. The
-//! next event that prints or runs something ([`Event::StepStarted`], a heading, a skip, an
-//! [`Event::Flush`] before a `skip_if: sh:` or an engine hook, the run's end) waits for the
-//! flush already under way and releases what was held. A step's start is appended without a
+//! [`Writer::save`] appends and waits for the flush. [`Writer::save_later`] appends and marks
+//! the record as due for a flush: it is used for the changes that move the position *between*
+//! steps (a step's end, a loop's iteration boundary, a container setting up its child list), so
+//! that the records of one boundary share one flush. From then until the flush is known
+//! complete, the audit events and the `ok`/`failed` lines that follow are *held*: nothing
+//! reports the step complete before the record saying so is on disk. The next event that
+//! prints or runs something ([`Event::StepStarted`], a heading, a skip, an [`Event::Flush`]
+//! before a `skip_if: sh:` or an engine hook, the run's end) flushes (or joins the flush under
+//! way) and releases what was held. A step's start is appended without a
 //! flush of its own: if it is lost, the step runs again, which it would anyway. A step that
 //! starts its process at once ([`Event::StepStarted`] with `spawns`: a shell step) does not wait:
 //! its audit events are written (the held ones first) so that its `step_start` is in the log
@@ -294,11 +295,13 @@ impl Writer {
         self.fold_if_large()
     }
 
-    /// Appends the document to the journal and starts its flush without waiting; the audit
+    /// Appends the document to the journal, due for the next flush, without waiting; the audit
     /// events and end lines that follow are held until it is on disk (see the module doc).
     pub fn save_later(&mut self) -> Result<(), RunError> {
         self.append()?;
-        self.journal.request_sync();
+        // The flush starts when something must wait for it (or a spawn can overlap it): the
+        // records of one step boundary (a step's end, its iteration's, its loop's) share it.
+        self.journal.mark_sync();
         self.pending = true;
         self.audit.hold();
         Ok(())
@@ -313,7 +316,8 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits for the flush [`Writer::save_later`] started, if any, and releases what it held.
+    /// Flushes what [`Writer::save_later`] appended, if anything (or waits for the flush under
+    /// way), and releases what it held.
     pub fn flush(&mut self) -> Result<(), RunError> {
         // Not once a step's process runs (the flush its spawn overlapped): the journal is
         // folded at a step boundary, never under a running step.
@@ -337,11 +341,14 @@ impl Writer {
     }
 
     /// Writes the final document as state.json (the run's end); the audit log is synced first.
-    /// The new state.json is written and flushed while the journal's last flush (started by
-    /// [`Writer::save_later`]) goes on, and put in place once it is done. A completed run's
+    /// The new state.json is written and flushed while the journal's last flush (started here)
+    /// goes on, and put in place once it is done. A completed run's
     /// journal is deleted; any other run's gets its final record again, stamped with the new
     /// state.json, so that its resume reads the journal (and only the loop items it runs).
     pub fn compact(&mut self) -> Result<(), RunError> {
+        if self.pending {
+            self.journal.request_sync();
+        }
         let staged = self
             .run_dir
             .stage_close(&mut self.doc)
@@ -400,6 +407,7 @@ impl Writer {
     /// lines first, waits for the flush, so nothing reports a step complete before its record is
     /// on disk.
     fn hold_for_spawn(&mut self) -> Result<(), RunError> {
+        self.journal.request_sync();
         self.console.hold();
         self.show_held_ends();
         self.audit.release().map_err(RunError::State)
