@@ -57,6 +57,9 @@ pub struct ShellOutcome {
     pub timed_out: Option<Expired>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// Whether stdout's and stderr's output files were created (a stream that printed nothing
+    /// has none).
+    pub files: (bool, bool),
 }
 
 /// Runs the job to completion (or until the run is interrupted). An error says what failed:
@@ -111,8 +114,8 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
         tokio::spawn(tee.pump(pipe))
     });
     let finished = wait_or_stop(&mut child, &mut interrupts, &job.limits, &activity).await?;
-    let stdout = join(stdout).await?;
-    let stderr = join(stderr).await?;
+    let (stdout, stdout_file) = join(stdout).await?;
+    let (stderr, stderr_file) = join(stderr).await?;
     let (status, timed_out) = match finished {
         Finished::Exited(status) => (Some(status), None),
         // Shell steps have no budget: nothing halts them.
@@ -124,6 +127,7 @@ pub async fn run(job: ShellJob, mut interrupts: Interrupts) -> std::io::Result<S
         timed_out,
         stdout,
         stderr,
+        files: (stdout_file, stderr_file),
     })
 }
 
@@ -134,12 +138,15 @@ fn echo_of(job: &ShellJob, stream: echo::Stream) -> Echo {
     }
 }
 
+/// What a [`Tee`] kept in memory, and whether it created its output file.
+type Teed = (Vec<u8>, bool);
+
 async fn join(
-    task: Option<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>>,
-) -> std::io::Result<Vec<u8>> {
+    task: Option<tokio::task::JoinHandle<std::io::Result<Teed>>>,
+) -> std::io::Result<Teed> {
     match task {
         Some(task) => task.await.map_err(std::io::Error::other)?,
-        None => Ok(Vec::new()),
+        None => Ok((Vec::new(), false)),
     }
 }
 
@@ -161,7 +168,7 @@ impl Tee {
         }
     }
 
-    async fn pump(mut self, mut pipe: impl AsyncRead + Unpin) -> std::io::Result<Vec<u8>> {
+    async fn pump(mut self, mut pipe: impl AsyncRead + Unpin) -> std::io::Result<Teed> {
         // The output file is created with the stream's first bytes: a step that prints
         // nothing leaves no empty file behind.
         let mut file: Option<OutputFile> = None;
@@ -203,9 +210,10 @@ impl Tee {
         if let Some(echo) = self.echo.as_mut() {
             echo.flush().await;
         }
+        let created = file.is_some();
         if let Some(file) = file {
             file.finish().await?;
         }
-        Ok(kept)
+        Ok((kept, created))
     }
 }

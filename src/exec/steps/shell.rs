@@ -155,9 +155,9 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
     };
     // Only the streams that printed something have a file.
     report.record.outputs = Some(
-        [&files.0, &files.1]
+        [(&files.0, outcome.files.0), (&files.1, outcome.files.1)]
             .into_iter()
-            .filter(|path| path.exists())
+            .filter_map(|(path, created)| created.then_some(path))
             .filter_map(|path| path.file_name())
             .map(|name| format!("output/{}", name.to_string_lossy()))
             .collect(),
