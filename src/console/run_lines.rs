@@ -2,6 +2,8 @@
 //! line of each step. Colour only when stderr is a terminal and `NO_COLOR` is unset
 //! (`CLICOLOR_FORCE=1` forces it). `--quiet` hides headings and successes but never failures.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ pub struct Console {
     pub stub: bool,
     /// `[label] ` before every line of a parallel branch (control.md §8), painted already.
     pub prefix: String,
+    /// Lines kept back by [`Console::hold`], in order, until [`Console::release`].
+    held: RefCell<Option<Vec<String>>>,
 }
 
 impl Console {
@@ -32,6 +36,26 @@ impl Console {
             quiet,
             stub: false,
             prefix: String::new(),
+            held: RefCell::new(None),
+        }
+    }
+
+    /// Keeps every line from now on back (the run's writer, while the end of the step before is
+    /// still being made durable) until [`Console::release`].
+    pub fn hold(&self) {
+        self.held.borrow_mut().get_or_insert_with(Vec::new);
+    }
+
+    /// Whether lines are being kept back.
+    pub fn holding(&self) -> bool {
+        self.held.borrow().is_some()
+    }
+
+    /// Writes the lines kept back, in order, and stops holding.
+    pub fn release(&self) {
+        let held = self.held.borrow_mut().take();
+        for line in held.into_iter().flatten() {
+            eprint_line(&line);
         }
     }
 
@@ -46,10 +70,14 @@ impl Console {
 
     /// Writes one whole line of the run, with the branch prefix.
     pub fn emit(&self, line: &str) {
-        if self.prefix.is_empty() {
-            eprint_line(line);
+        let line = if self.prefix.is_empty() {
+            Cow::Borrowed(line)
         } else {
-            eprint_line(&format!("{}{line}", self.prefix));
+            Cow::Owned(format!("{}{line}", self.prefix))
+        };
+        match self.held.borrow_mut().as_mut() {
+            Some(held) => held.push(line.into_owned()),
+            None => eprint_line(&line),
         }
     }
 

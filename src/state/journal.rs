@@ -39,8 +39,11 @@ const TAIL_CHUNK: u64 = 64 * 1024;
 pub struct Journal {
     file: File,
     syncer: Syncer,
-    /// Records appended so far (the generation the syncer is asked to reach).
+    /// Records appended so far.
     appended: u64,
+    /// The generation that must be on disk before what is held is reported
+    /// ([`Journal::mark_sync`], [`Journal::request_sync`]).
+    requested: u64,
     /// Bytes appended so far.
     bytes: u64,
     dir: PathBuf,
@@ -77,6 +80,7 @@ impl Journal {
             file,
             syncer,
             appended: 0,
+            requested: 0,
             bytes: 0,
             dir: dir.to_path_buf(),
             lists: ListNames::new(),
@@ -105,8 +109,22 @@ impl Journal {
     }
 
     /// Starts flushing everything appended so far, without waiting.
-    pub fn request_sync(&self) {
+    pub fn request_sync(&mut self) {
+        self.requested = self.appended;
         self.syncer.request(self.appended);
+    }
+
+    /// Notes that everything appended so far must be flushed before what depends on it is
+    /// reported, without starting the flush: the records that follow up to the next
+    /// [`Journal::request_sync`] or [`Journal::sync_requested`] share one flush.
+    pub fn mark_sync(&mut self) {
+        self.requested = self.appended;
+    }
+
+    /// Waits until what [`Journal::request_sync`] asked for is on disk (records appended since
+    /// are not waited for).
+    pub fn sync_requested(&self) -> Result<(), StateError> {
+        self.syncer.wait(self.requested).map_err(StateError::Save)
     }
 
     /// Flushes everything appended so far (joining a flush already under way).

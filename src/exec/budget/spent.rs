@@ -5,7 +5,7 @@
 use std::ops::Add;
 use std::path::Path;
 
-use crate::state::read_audit;
+use crate::state::spending_step_ends;
 
 /// Tokens and cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -45,13 +45,9 @@ pub fn count(n: u64) -> String {
 /// What the steps of a run (under `prefix`, every step when it is empty) committed before, from
 /// every `step_end` of its audit log: every attempt and every earlier invocation counts.
 pub fn spent_in_audit(audit: &Path, prefix: &str) -> Spent {
-    let Ok(lines) = read_audit(audit) else {
-        return Spent::default();
-    };
-    lines
+    spending_step_ends(audit, None)
         .iter()
-        .filter_map(|line| line.record.as_ref())
-        .filter(|r| r.event == "step_end" && r.path.starts_with(prefix))
+        .filter(|r| r.path.starts_with(prefix))
         .map(|r| {
             let usage = r.data.get("usage");
             let field = |name: &str| {

@@ -45,6 +45,9 @@ pub enum Event {
         step: StepRef,
         label: String,
         start: Box<StepStart>,
+        /// The step starts its process right away and then sends [`Event::Flush`]: the flush of
+        /// the step before may go on meanwhile (see the writer's module doc).
+        spawns: bool,
     },
     /// Only a step's heading: a container that continues after a resume, or a step whose
     /// `skip_if` failed before it could start.

@@ -403,6 +403,8 @@ fn open_runtime(
         }
     };
     let redactor = Arc::new(redactor);
+    // What the log held before this invocation: the sessions' earlier spending is read from it.
+    let logged = std::fs::metadata(run_dir.audit_path()).map_or(0, |m| m.len());
     let audit = AuditWriter::open(&run_dir.audit_path(), &doc.run_id, (*redactor).clone())
         .map_err(state_error)?;
     if !global.quiet && !global.plain && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -420,7 +422,7 @@ fn open_runtime(
         None => Spent::default(),
     };
     let budget = Tracker::new(in_force::as_budget(doc.budget), spent)
-        .with_sessions(SessionSpends::in_audit(&run_dir.audit_path()));
+        .with_sessions(SessionSpends::in_audit(&run_dir.audit_path(), logged));
     let budget = Arc::new(budget);
     let signal = SignalName::default();
     let interrupts = Interrupts::listen(signal.clone()).map_err(RunError::Signals)?;

@@ -51,7 +51,24 @@ impl<'r, 'a> StepCtx<'r, 'a> {
 
     /// The step starts (heading `label`, `step_start` with `start`); returns its `seq`, which
     /// names the step's output files.
-    pub fn start(&mut self, label: &str, mut start: StepStart) -> Result<u64, RunError> {
+    pub fn start(&mut self, label: &str, start: StepStart) -> Result<u64, RunError> {
+        self.start_step(label, start, false)
+    }
+
+    /// [`StepCtx::start`] for a step that starts its process at once, with nothing awaited
+    /// before: the flush of the step before overlaps the spawn. The executor must send
+    /// [`Event::Flush`] as soon as the process is started (or could not be), before it awaits
+    /// anything else.
+    pub fn start_spawning(&mut self, label: &str, start: StepStart) -> Result<u64, RunError> {
+        self.start_step(label, start, true)
+    }
+
+    fn start_step(
+        &mut self,
+        label: &str,
+        mut start: StepStart,
+        spawns: bool,
+    ) -> Result<u64, RunError> {
         start.kind = Some(super::step::kind_name(self.at.step));
         start.skip_if = self.rt.pending_skip_if.take();
         let seq = self.rt.writer().next_seq();
@@ -59,6 +76,7 @@ impl<'r, 'a> StepCtx<'r, 'a> {
             step: self.step_ref(),
             label: label.to_owned(),
             start: Box::new(start),
+            spawns,
         })?;
         Ok(seq)
     }

@@ -18,6 +18,20 @@ use super::error::RunError;
 use super::run::{Report, StepCtx};
 use crate::workflow::StepKind;
 
+/// Polls `future` once: its output if it finished at once, else `None` (it has run up to its
+/// first wait: a process future has started its process).
+pub(crate) async fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    let mut future = Some(future);
+    std::future::poll_fn(|context| {
+        let polled = future.take().map(|f| f.poll(context));
+        std::task::Poll::Ready(match polled {
+            Some(std::task::Poll::Ready(output)) => Some(output),
+            _ => None,
+        })
+    })
+    .await
+}
+
 /// Runs the step of `cx` with the executor for its kind.
 pub async fn run(cx: &mut StepCtx<'_, '_>) -> Result<Report, RunError> {
     let step = cx.at.step;

@@ -30,7 +30,11 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         workdir: Some(workdir.as_ref().map(|w| w.display().to_string()).ok()),
         ..StepStart::default()
     };
-    let seq = cx.start(label, start)?;
+    let seq = if spec.interactive {
+        cx.start(label, start)?
+    } else {
+        cx.start_spawning(label, start)?
+    };
     let (command, workdir) = match (command, workdir) {
         (Ok(command), Ok(workdir)) => (command, workdir),
         (Err(failure), _) | (_, Err(failure)) => return Ok(Report::failed(failure)),
@@ -49,6 +53,10 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
         Ok(target) => target,
         Err(failure) => return Ok(Report::failed(failure)),
     };
+    if target.is_some() {
+        // Waiting for a launcher's slot may take long: the step before is reported first.
+        cx.emit(Event::Flush)?;
+    }
     // A launcher's `max_concurrent` slot, held until the step ends.
     let Some(_slot) = launcher_slot(cx, target.as_ref()).await? else {
         return Ok(Report::new(End::Interrupted));
@@ -117,11 +125,18 @@ pub async fn run(cx: &mut StepCtx<'_, '_>, spec: &ShellStep) -> Result<Report, R
     crate::console::spinner::step_started();
     let process = shell::run(job, cx.interrupts());
     tokio::pin!(process);
-    let outcome = loop {
-        tokio::select! {
-            Some(expired) = notices.recv() => timeouts::announce(cx, expired, "the command"),
-            outcome = &mut process => break outcome,
-        }
+    // The first poll starts the command; only then is the flush of the step before waited for
+    // (start_spawning), before the command's output can be shown.
+    let started = super::poll_once(process.as_mut()).await;
+    cx.emit(Event::Flush)?;
+    let outcome = match started {
+        Some(outcome) => outcome,
+        None => loop {
+            tokio::select! {
+                Some(expired) = notices.recv() => timeouts::announce(cx, expired, "the command"),
+                outcome = &mut process => break outcome,
+            }
+        },
     };
     crate::console::spinner::step_ended();
     let outcome = match outcome {

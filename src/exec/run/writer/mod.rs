@@ -5,17 +5,22 @@
 //! Durability (runs-and-state.md §4, docs/runs-and-state.md "How state is made durable"). The
 //! journal is the durable record: every state change appends the whole document as one line
 //! ([`Journal::append`]); a long-lived syncer thread `fdatasync`s it (and the audit log).
-//! [`Writer::save`] appends and waits for the flush. [`Writer::save_later`] appends, starts the
-//! flush and returns: it is used for the changes that move the position *between* steps (a
-//! step's end, a loop's iteration boundary, a container setting up its child list). From then
-//! until the flush is known complete, the audit events and the `ok`/`failed` lines that follow
-//! are *held*: nothing reports the step complete before the record saying so is on disk. The
-//! next event that prints or runs something ([`Event::StepStarted`], a heading, a skip, an
-//! [`Event::Flush`] before a `skip_if: sh:` or an engine hook, the run's end) waits for the
-//! flush already under way and releases what was held. A step's start is appended without a
-//! flush of its own: if it is lost, the step runs again, which it would anyway. So a run of shell
-//! steps costs one `fdatasync` per step, overlapped with the walker's work towards the next
-//! step; a crash at any instant re-runs at most the step whose end was not yet reported.
+//! [`Writer::save`] appends and waits for the flush. [`Writer::save_later`] appends and marks
+//! the record as due for a flush: it is used for the changes that move the position *between*
+//! steps (a step's end, a loop's iteration boundary, a container setting up its child list), so
+//! that the records of one boundary share one flush. From then until the flush is known
+//! complete, the audit events and the `ok`/`failed` lines that follow are *held*: nothing
+//! reports the step complete before the record saying so is on disk. The next event that
+//! prints or runs something ([`Event::StepStarted`], a heading, a skip, an [`Event::Flush`]
+//! before a `skip_if: sh:` or an engine hook, the run's end) flushes (or joins the flush under
+//! way) and releases what was held. A step's start is appended without a
+//! flush of its own: if it is lost, the step runs again, which it would anyway. A step that
+//! starts its process at once ([`Event::StepStarted`] with `spawns`: a shell step) does not wait:
+//! its audit events are written (the held ones first) so that its `step_start` is in the log
+//! before its process exists, every console line is held behind the held end lines, and the
+//! executor's [`Event::Flush`] right after the spawn waits and releases them. So a run of shell
+//! steps costs one `fdatasync` per step, overlapped with the next step's spawn; a crash at any
+//! instant re-runs at most the step whose end was not yet reported.
 //! state.json is written, durably, only when the writer starts (compacting the journal, unless
 //! the run's state is already on disk), when the journal has grown large (at a step boundary,
 //! see [`Journal::is_large`]) and by [`Writer::compact`] at the end of the run.
@@ -290,11 +295,13 @@ impl Writer {
         self.fold_if_large()
     }
 
-    /// Appends the document to the journal and starts its flush without waiting; the audit
+    /// Appends the document to the journal, due for the next flush, without waiting; the audit
     /// events and end lines that follow are held until it is on disk (see the module doc).
     pub fn save_later(&mut self) -> Result<(), RunError> {
         self.append()?;
-        self.journal.request_sync();
+        // The flush starts when something must wait for it (or a spawn can overlap it): the
+        // records of one step boundary (a step's end, its iteration's, its loop's) share it.
+        self.journal.mark_sync();
         self.pending = true;
         self.audit.hold();
         Ok(())
@@ -309,16 +316,22 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits for the flush [`Writer::save_later`] started, if any, and releases what it held.
+    /// Flushes what [`Writer::save_later`] appended, if anything (or waits for the flush under
+    /// way), and releases what it held.
     pub fn flush(&mut self) -> Result<(), RunError> {
-        self.flush_held(true)
+        // Not once a step's process runs (the flush its spawn overlapped): the journal is
+        // folded at a step boundary, never under a running step.
+        let spawned = self.console.holding();
+        self.flush_held(!spawned)
     }
 
     /// [`Writer::flush`]; with `fold`, a journal that has grown large is then folded into
     /// state.json (not at the run's end, which compacts anyway).
     fn flush_held(&mut self, fold: bool) -> Result<(), RunError> {
         if self.pending {
-            self.journal.sync().map_err(RunError::State)?;
+            // What the held lines and events depend on; a step's start appended since is not
+            // waited for (see the module doc).
+            self.journal.sync_requested().map_err(RunError::State)?;
             self.release()?;
             if fold {
                 self.fold_if_large()?;
@@ -328,11 +341,14 @@ impl Writer {
     }
 
     /// Writes the final document as state.json (the run's end); the audit log is synced first.
-    /// The new state.json is written and flushed while the journal's last flush (started by
-    /// [`Writer::save_later`]) goes on, and put in place once it is done. A completed run's
+    /// The new state.json is written and flushed while the journal's last flush (started here)
+    /// goes on, and put in place once it is done. A completed run's
     /// journal is deleted; any other run's gets its final record again, stamped with the new
     /// state.json, so that its resume reads the journal (and only the loop items it runs).
     pub fn compact(&mut self) -> Result<(), RunError> {
+        if self.pending {
+            self.journal.request_sync();
+        }
         let staged = self
             .run_dir
             .stage_close(&mut self.doc)
@@ -365,16 +381,54 @@ impl Writer {
             .map_err(RunError::State)
     }
 
-    /// The journal is on disk up to now: writes the held audit events and prints held lines.
-    fn release(&mut self) -> Result<(), RunError> {
-        self.pending = false;
-        self.audit.release().map_err(RunError::State)?;
+    /// Nothing reaches the console before the end line it would follow: an event that prints
+    /// waits for the flush under way, unless the next step is starting its process, which the
+    /// flush then overlaps ([`Writer::hold_for_spawn`]); its lines are held until the executor's
+    /// [`Event::Flush`]. Output on stdout (which the console does not hold) always waits.
+    fn before_print(&mut self, event: &Event) -> Result<(), RunError> {
+        let spawning = self.console.holding();
+        match event {
+            // A journal due to be folded is folded first (the step may read state.json).
+            Event::StepStarted { spawns: true, .. }
+                if self.pending && !spawning && !self.journal.is_large() =>
+            {
+                return self.hold_for_spawn();
+            }
+            Event::StepStarted { .. } | Event::Output { .. } => {}
+            _ if spawning => return Ok(()),
+            _ => {}
+        }
+        self.flush()
+    }
+
+    /// The next step starts its process while the record that moved past the step before is
+    /// still being flushed. Its audit events are written now, so that its `step_start` is in
+    /// the log before its process exists (the held ones first); every console line, the held end
+    /// lines first, waits for the flush, so nothing reports a step complete before its record is
+    /// on disk.
+    fn hold_for_spawn(&mut self) -> Result<(), RunError> {
+        self.journal.request_sync();
+        self.console.hold();
+        self.show_held_ends();
+        self.audit.release().map_err(RunError::State)
+    }
+
+    /// Prints the end lines held so far, each with the branch prefix it was emitted with.
+    fn show_held_ends(&mut self) {
         let prefix = std::mem::take(&mut self.console.prefix);
         for (line_prefix, line) in std::mem::take(&mut self.held_lines) {
             self.console.prefix = line_prefix;
             self.show_end(line);
         }
         self.console.prefix = prefix;
+    }
+
+    /// The journal is on disk up to now: writes the held audit events and prints held lines.
+    fn release(&mut self) -> Result<(), RunError> {
+        self.pending = false;
+        self.audit.release().map_err(RunError::State)?;
+        self.console.release();
+        self.show_held_ends();
         Ok(())
     }
 
@@ -491,14 +545,14 @@ impl Writer {
             subscriber.event(&event);
         }
         if prints(&event) {
-            // Nothing reaches the console before the end line it would follow.
-            self.flush()?;
+            self.before_print(&event)?;
         }
         match event {
             Event::StepStarted {
                 step,
                 label,
                 mut start,
+                spawns: _,
             } => {
                 self.console.heading(&step.display, &label);
                 let frame = self.frame_mut(step.depth);
@@ -532,6 +586,10 @@ impl Writer {
                 self.record(&path, &AuditData::Skip(skip))?;
             }
             end @ Event::EndShown { .. } => {
+                if self.console.holding() {
+                    // A step that ended before its process started (no `Flush` came).
+                    self.flush()?;
+                }
                 if self.pending {
                     self.held_lines.push((self.console.prefix.clone(), end));
                 } else {
