@@ -15,6 +15,20 @@ use super::suggest::suggest;
 use super::yaml::Node;
 use rustc_hash::FxHashMap;
 
+/// The words of `break_if` that are not expressions.
+const SUCCESS: &str = "success";
+const FAILURE: &str = "failure";
+
+/// Whether the value of `field` is an expression to parse: any `when`, and a `break_if` other
+/// than the words `success` and `failure`.
+pub(crate) fn is_expression(field: &str, value: &str) -> bool {
+    match field {
+        "when" => true,
+        "break_if" => !matches!(value.trim(), SUCCESS | FAILURE),
+        _ => false,
+    }
+}
+
 impl<'a> Analyzer<'a> {
     /// `when:` of the step `r` reads, compiled and checked.
     pub(crate) fn when(&mut self, r: &MapReader<'a, '_>) -> Option<Condition> {
@@ -50,8 +64,8 @@ impl<'a> Analyzer<'a> {
         }
         match text.trim() {
             // The words keep their first-release meaning, even if a capture has that name.
-            "success" => Some(BreakIf::Success),
-            "failure" => Some(BreakIf::Failure),
+            SUCCESS => Some(BreakIf::Success),
+            FAILURE => Some(BreakIf::Failure),
             "" => {
                 self.sink.error(
                     "invalid-value",
@@ -105,7 +119,7 @@ impl<'a> Analyzer<'a> {
     /// Compiles `text` (the value of `field` at `path`) and checks its names.
     fn condition(&mut self, text: &str, field: &str, path: YamlPath<'_>) -> Option<Condition> {
         self.has_conditions = true;
-        let condition = match Condition::parse(text) {
+        let condition = match self.prepared.parse(text) {
             Ok(condition) => condition,
             Err(err) => {
                 self.sink.error_help(

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::condition_worker::Prepared;
 use super::diagnostic::Diagnostic;
 use super::fields::{
     Finding, Location, MAX_FINDINGS, MapReader, Sink, Target, YamlPath, is_identifier, push_number,
@@ -170,7 +171,11 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             return Analysis::failed(d);
         }
     };
-    let (mut node, repeated_keys) = match yaml::parse_keeping_first(text) {
+    // Conditions start parsing on the worker as the parser reads them.
+    let mut prepared = Prepared::default();
+    let parsed = yaml::parse_keeping_first(text, &mut |key, value| prepared.watch(key, value));
+    prepared.send();
+    let (mut node, repeated_keys) = match parsed {
         Ok(parsed) => parsed,
         Err(err) => {
             let mut d = Diagnostic::error(err.code, err.message);
@@ -191,6 +196,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         ctx
     };
     let mut analyzer = Analyzer::new(ctx);
+    analyzer.prepared = prepared;
     analyzer.dir = match &source {
         Source::File(path) => path.parent(),
         Source::Builtin(_) => None,
@@ -382,6 +388,8 @@ pub(crate) struct Analyzer<'a> {
     pub reserved: Vec<(Location, String, &'a str, &'static str)>,
     /// The file has a condition (`when:`, an expression `break_if:`).
     pub has_conditions: bool,
+    /// The file's conditions, handed to the worker thread as the YAML parser read them.
+    pub prepared: Prepared,
     /// The captures among [`Analyzer::captures`] made by steps with `output:` (JSON captures,
     /// whose fields templates may read with a dotted path).
     pub json_captures: Names<'a>,
@@ -420,6 +428,7 @@ impl<'a> Analyzer<'a> {
             body_ids: Names::default(),
             reserved: Vec::new(),
             has_conditions: false,
+            prepared: Prepared::default(),
             json_captures: Names::default(),
             body_json_captures: Names::default(),
             dir: None,

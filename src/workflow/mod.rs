@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod compose;
 pub mod condition;
 mod condition_check;
+mod condition_worker;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine_file;

@@ -132,18 +132,30 @@ pub struct SyntaxError {
 /// repeated or non-string keys, deep nesting, several documents) goes through serde_yaml, which
 /// then gives the result or the error.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    parse_with(text, false).map(|(node, _)| node)
+    parse_with(text, false, &mut |_, _| {}).map(|(node, _)| node)
 }
 
 /// [`parse`] for workflow files, whose analysis goes on past a repeated key: the first value of
 /// a repeated key is kept, the repeats are dropped, and the flag says whether there were any
 /// (their positions come from [`PositionIndex`](super::positions::PositionIndex)).
-pub fn parse_keeping_first(text: &str) -> Result<(Node, bool), SyntaxError> {
-    parse_with(text, true)
+///
+/// `watch` is told each string value of a mapping entry, with its key, as the parser reads it,
+/// so that work on some values can start before the whole tree is built. It is a hint: a
+/// document the fast path hands over to serde_yaml tells nothing more, and one handed over
+/// midway may have told about values before.
+pub fn parse_keeping_first(
+    text: &str,
+    watch: &mut dyn FnMut(&str, &str),
+) -> Result<(Node, bool), SyntaxError> {
+    parse_with(text, true, watch)
 }
 
-fn parse_with(text: &str, keep_first: bool) -> Result<(Node, bool), SyntaxError> {
-    if let Some(parsed) = fast::parse(text, keep_first) {
+fn parse_with(
+    text: &str,
+    keep_first: bool,
+    watch: &mut dyn FnMut(&str, &str),
+) -> Result<(Node, bool), SyntaxError> {
+    if let Some(parsed) = fast::parse_watching(text, keep_first, watch) {
         return Ok(parsed);
     }
     // What the fast path hands over can be costly to read: refuse that before reading it.
@@ -200,9 +212,20 @@ mod fast {
         },
     }
 
-    /// The document and whether a key was repeated (only with `keep_first`; otherwise a repeat
-    /// hands the document over).
+    /// [`parse_watching`] with no one watching.
+    #[cfg(test)]
     pub(super) fn parse(text: &str, keep_first: bool) -> Option<(Node, bool)> {
+        parse_watching(text, keep_first, &mut |_, _| {})
+    }
+
+    /// The document and whether a key was repeated (only with `keep_first`; otherwise a repeat
+    /// hands the document over); `watch` is told each string value of a mapping entry, with
+    /// its key, as it is read.
+    pub(super) fn parse_watching(
+        text: &str,
+        keep_first: bool,
+        watch: &mut dyn FnMut(&str, &str),
+    ) -> Option<(Node, bool)> {
         let mut repeated = false;
         let mut parser = Parser::new(text.as_bytes())?;
         if parser.next_event()?.kind != EventKind::StreamStart
@@ -253,7 +276,12 @@ mod fast {
                 None => break node,
                 Some(Frame::Seq(items)) => items.push(node),
                 Some(Frame::Map { entries, key, seen }) => match key.take() {
-                    Some(Some(key)) => entries.push((key, node)),
+                    Some(Some(key)) => {
+                        if let Node::Str(value) = &node {
+                            watch(&key, value);
+                        }
+                        entries.push((key, node));
+                    }
                     Some(None) => {}
                     None => {
                         let Node::Str(text) = node else {

@@ -136,3 +136,38 @@ fn break_if_outside_a_loop_is_still_refused_in_its_expression_form() {
         out.stderr
     );
 }
+
+#[test]
+fn a_broken_condition_among_a_thousand_is_reported_where_it_is() {
+    // Conditions are parsed on a second thread while the file is read: what is reported, and
+    // where, must not depend on it.
+    let mut yaml = String::from("name: c\nparams: [mode]\nsteps:\n");
+    for k in 0..1000 {
+        let when = match k {
+            499 => format!("mode == \"full\" && {k} > "),
+            899 => format!("mdoe == \"full\" && steps.s{}.outcome != \"failed\"", k - 1),
+            0 => "mode == \"full\"".to_owned(),
+            _ => format!(
+                "mode == \"full\" && {k} > 0 && steps.s{}.outcome != \"failed\"",
+                k - 1
+            ),
+        };
+        yaml.push_str(&format!(
+            "  - id: s{k}\n    when: {when}\n    command: ls\n"
+        ));
+    }
+    yaml.push_str(
+        "  - id: again\n    loop: {max: 2}\n    steps:\n      - id: inner\n        command: ls\n        break_if: steps.inner.outcome = 'success'\n",
+    );
+    let out = validate(&yaml);
+    assert_eq!(
+        out.stderr,
+        ".agent-runner/workflows/c.yaml:1502:34: error[when-syntax]: steps[499] (id \"s499\"): invalid expression in \"when\": the expression ends too early (line 1, column 24 of the expression)\n  \
+         help: write a CEL expression, for example: review.verdict == \"fail\" && steps.tests.outcome == \"success\"\n\
+         .agent-runner/workflows/c.yaml:2702:11: error[undefined-variable]: steps[899] (id \"s899\"): undefined variable \"mdoe\" in \"when\" (did you mean \"mode\"?)\n  \
+         help: known here: mode, steps, run, env, params\n\
+         .agent-runner/workflows/c.yaml:3009:39: error[when-syntax]: steps[1000].steps[0] (id \"inner\"): invalid expression in \"break_if\": unexpected '=' (compare with ==) (line 1, column 21 of the expression)\n  \
+         help: write a CEL expression, for example: review.verdict == \"fail\" && steps.tests.outcome == \"success\"\n\
+         agent-runner: validation failed: 3 error(s), 0 warning(s) in 1 file(s)\n"
+    );
+}
