@@ -21,9 +21,8 @@ pub fn finish(d: &mut Runtime, end: Result<End, RunError>, workflow_name: &str) 
     let count = d.interrupts.count();
     let mut writer = d.writer();
     let w = &mut *writer;
-    // The last step's end line and counts come out once its move is on disk. A failed flush
-    // fails the save below too, which reports it.
-    let _ = w.flush();
+    // The last step's end line comes out with the run's end records, once they are on disk
+    // ([`Writer::compact`]): one flush for both.
     match &end {
         Ok(End::Success | End::Break) => {
             let doc = w.doc_mut();

@@ -450,31 +450,39 @@ impl Writer {
         Ok(())
     }
 
-    /// Prints an [`Event::EndShown`] and counts it.
+    /// Prints an [`Event::EndShown`] (counted when it arrived, [`Writer::count_end`]).
     fn show_end(&mut self, event: Event) {
         let Event::EndShown {
             line,
-            leaf,
             duration,
             usage_text,
             message,
+            ..
         } = event
         else {
             return;
         };
         match line {
-            EndLine::Ok => {
-                self.counts.ok += u64::from(leaf);
-                self.console.ok(duration, usage_text.as_deref());
-            }
+            EndLine::Ok => self.console.ok(duration, usage_text.as_deref()),
             EndLine::Failed { continued } => {
-                if continued {
-                    self.counts.failed_continued += u64::from(leaf);
-                }
                 self.console
                     .failed(message.as_deref().unwrap_or_default(), duration, continued);
             }
             EndLine::Silent => {}
+        }
+    }
+
+    /// Counts a step's end in the summary as it arrives, also while its line is held: the
+    /// run's end records the counts without waiting for the last line to be printed.
+    fn count_end(&mut self, event: &Event) {
+        if let Event::EndShown { line, leaf, .. } = event {
+            match line {
+                EndLine::Ok => self.counts.ok += u64::from(*leaf),
+                EndLine::Failed { continued: true } => {
+                    self.counts.failed_continued += u64::from(*leaf);
+                }
+                EndLine::Failed { continued: false } | EndLine::Silent => {}
+            }
         }
     }
 
@@ -586,6 +594,7 @@ impl Writer {
                 self.record(&path, &AuditData::Skip(skip))?;
             }
             end @ Event::EndShown { .. } => {
+                self.count_end(&end);
                 if self.console.holding() {
                     // A step that ended before its process started (no `Flush` came).
                     self.flush()?;
