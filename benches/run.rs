@@ -176,10 +176,11 @@ impl Bench {
     /// Case 2: `--resume` into the last iteration of a 10 000-item for-each loop.
     ///
     /// The run is made by letting iteration 0 fail (a marker file), then moving its loop frame to
-    /// iteration 9 999 through the state API. Every timed resume starts from a copy of that
+    /// iteration 9 999 through the state API and giving its audit log the 19 998 lines of the
+    /// iterations before (8 MB, as a real run's). Every timed resume starts from a copy of that
     /// state and audit log, so each one does the same work: reload, run one iteration, finish.
     fn resume_last_iteration(&self, runs: usize) -> Row {
-        let (resume, version) = self.resume_time("each", LOOP_ITEMS, runs);
+        let (resume, version) = self.resume_time("each", LOOP_ITEMS, runs, true);
         Row {
             case: "resume at iteration 9999/10000",
             runner: format!("{:.2} ms", ms(resume)),
@@ -192,8 +193,8 @@ impl Bench {
 
     /// Case 6: the same resume inside a 100 000-item loop and inside a 10-item loop.
     fn resume_big_vs_small(&self, runs: usize) -> Row {
-        let (big, _) = self.resume_time("each100k", 100_000, runs);
-        let (small, _) = self.resume_time("each10", 10, runs);
+        let (big, _) = self.resume_time("each100k", 100_000, runs, false);
+        let (small, _) = self.resume_time("each10", 10, runs, false);
         Row {
             case: "resume in 100000- vs 10-item loop",
             runner: format!("{:.2} ms", ms(big)),
@@ -206,7 +207,14 @@ impl Bench {
 
     /// Median times of `--resume` into the last iteration of an `items`-item for-each loop,
     /// and of `--version`, interleaved.
-    fn resume_time(&self, name: &str, item_count: usize, runs: usize) -> (Duration, Duration) {
+    /// With `full_log`, the audit log is the size a real run's is by then ([`log_iterations`]).
+    fn resume_time(
+        &self,
+        name: &str,
+        item_count: usize,
+        runs: usize,
+        full_log: bool,
+    ) -> (Duration, Duration) {
         let workflow = format!(
             "name: {name}\nsteps:\n  - id: items\n    loop: {{over: \"items/*\", as: item}}\n    steps:\n      - id: touch\n        command: test ! -e fail\n"
         );
@@ -244,6 +252,10 @@ impl Bench {
         );
         assert_eq!(doc.status, RunStatus::Failed);
         run.write_state(&doc).expect("write state");
+        if full_log {
+            // The log a real run has by then: a start and an end for each iteration before.
+            log_iterations(&run.audit_path(), item_count - 1);
+        }
         // Every file of the run (state.json, the audit log, the journal and loop list a failed
         // run keeps): a resume that completes the run deletes some of them. Restored, they are
         // not the files the state was written to (a journal's last record names the state.json
@@ -399,6 +411,43 @@ impl Bench {
 /// Runs `command` (its exit status does not matter) and polls the bytes it has passed to
 /// `write` (`wchar` in `/proc/<pid>/io`) until it exits; the last reading is the total, give or
 /// take what it writes in its last poll interval.
+/// Makes the audit log at `path` (a run that failed in its first iteration) what a run that
+/// reached iteration `iterations` has: the first iteration's `step_start` and `step_end` lines
+/// repeated for each iteration before, ahead of the run's last line, with `seq` renumbered.
+fn log_iterations(path: &Path, iterations: usize) {
+    let text = fs::read_to_string(path).expect("read audit log");
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("an audit line"))
+        .collect();
+    let first = |event: &str| {
+        lines
+            .iter()
+            .find(|l| l["event"] == event && l["path"] == "items[0]/touch")
+            .cloned()
+            .expect("the first iteration's lines")
+    };
+    let (start, mut end) = (first("step_start"), first("step_end"));
+    end["data"]["outcome"] = "success".into();
+    end["data"]["exit_code"] = 0.into();
+    let last = lines.pop().expect("the run's last line");
+    for i in 1..iterations {
+        for line in [&start, &end] {
+            let mut line = line.clone();
+            line["path"] = format!("items[{i}]/touch").into();
+            lines.push(line);
+        }
+    }
+    lines.push(last);
+    let mut out = String::new();
+    for (seq, mut line) in lines.into_iter().enumerate() {
+        line["seq"] = (seq + 1).into();
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    fs::write(path, out).expect("write audit log");
+}
+
 fn written_bytes(command: &mut Command) -> u64 {
     let mut child = quiet(command).spawn().expect("spawn");
     let io_file = format!("/proc/{}/io", child.id());
