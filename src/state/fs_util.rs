@@ -7,7 +7,6 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// Creates `dir` and any missing parents with mode 0700. An existing dir is fine.
 pub(crate) fn create_private_dir_all(dir: &Path) -> io::Result<()> {
@@ -128,23 +127,6 @@ pub(crate) fn subdirs(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     Ok(subdir_entries(dir)?
         .into_iter()
         .map(|(name, path, _)| (name, path))
-        .collect())
-}
-
-/// [`subdirs`] with each one's creation time (else modification time), read relative to the
-/// open `dir` (no walk of the full path per entry).
-pub(crate) fn subdirs_created(
-    dir: &Path,
-) -> io::Result<Vec<(String, PathBuf, Option<SystemTime>)>> {
-    Ok(subdir_entries(dir)?
-        .into_iter()
-        .map(|(name, path, entry)| {
-            let created = entry
-                .metadata()
-                .and_then(|m| m.created().or_else(|_| m.modified()))
-                .ok();
-            (name, path, created)
-        })
         .collect())
 }
 

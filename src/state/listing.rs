@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use super::document::{RunStatus, StateDoc};
 use super::error::StateError;
-use super::fs_util::{subdirs, subdirs_created};
+use super::fs_util::subdirs;
 use super::lock::LockInfo;
 use super::paths::{ProjectDir, StateRoot, resolve_run_dir};
 use super::run_dir::RunDir;
@@ -108,28 +108,25 @@ impl ProjectDir {
         if limit == 0 {
             return self.list_runs();
         }
-        let names = newest(self.run_names()?, limit, |name| name);
-        let runs = names
+        let names = self.run_names()?.into_iter().map(|name| (name, ()));
+        let runs = newest(names.collect(), limit)
             .into_iter()
-            .map(|name| load_entry(name.id, name.path))
+            .map(|(name, ())| load_entry(name.id, name.path))
             .collect();
         let mut runs = sorted(runs);
         runs.truncate(limit);
         Ok(runs)
     }
 
-    /// The run directories of `runs/` named by a valid run id, unread.
+    /// The run directories of `runs/` named by a valid run id, unread. A directory is looked at
+    /// (`stat`) only when its id does not say when it was created.
     fn run_names(&self) -> Result<Vec<RunName>, StateError> {
         let runs_dir = self.runs_dir();
-        let dirs = subdirs_created(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
+        let dirs = subdirs(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
         Ok(dirs
             .into_iter()
-            .filter(|(run_id, _, _)| validate_run_id(run_id).is_ok())
-            .map(|(id, path, created)| RunName {
-                key: creation_key(&id, created),
-                id,
-                path,
-            })
+            .filter(|(run_id, _)| validate_run_id(run_id).is_ok())
+            .map(|(id, path)| RunName::new(id, path))
             .collect())
     }
 }
@@ -137,22 +134,60 @@ impl ProjectDir {
 /// A run directory before its state is read, with when it was created.
 struct RunName {
     key: (i64, u128),
+    /// `key` holds the directory's creation time (not only the second in the id).
+    timed: bool,
     id: String,
     path: PathBuf,
 }
 
+impl RunName {
+    fn new(id: String, path: PathBuf) -> Self {
+        let mut name = RunName {
+            key: (0, 0),
+            timed: false,
+            id,
+            path,
+        };
+        match id_seconds(&name.id) {
+            Some(seconds) => name.key = (seconds, 0),
+            None => name.time(),
+        }
+        name
+    }
+
+    /// Reads the directory's creation time into `key` (once).
+    fn time(&mut self) {
+        if !self.timed {
+            let created = fs::metadata(&self.path)
+                .and_then(|m| m.created().or_else(|_| m.modified()))
+                .ok();
+            self.key = creation_key(&self.id, created);
+            self.timed = true;
+        }
+    }
+}
+
 /// The `limit` newest of `items` by their [`RunName`] key, newest first, and every other item
 /// whose key ties with the last of them: directories created within one clock tick cannot be
-/// told apart, so their states decide (callers sort by `created_at` and cut to `limit`).
-fn newest<T>(mut items: Vec<T>, limit: usize, name: impl Fn(&T) -> &RunName) -> Vec<T> {
-    items.sort_by_key(|item| std::cmp::Reverse(name(item).key));
-    if let Some(boundary) = items
+/// told apart, so their states decide (callers sort by `created_at` and cut to `limit`). The
+/// second in the ids orders them first; only the runs of the seconds that make the cut have
+/// their directory's creation time read.
+fn newest<T>(mut items: Vec<(RunName, T)>, limit: usize) -> Vec<(RunName, T)> {
+    items.sort_by_key(|(name, _)| std::cmp::Reverse(name.key.0));
+    if let Some(second) = items
         .get(limit.saturating_sub(1))
-        .map(|item| name(item).key)
+        .map(|(name, _)| name.key.0)
     {
+        items.retain(|(name, _)| name.key.0 >= second);
+    }
+    for (name, _) in &mut items {
+        name.time();
+    }
+    items.sort_by_key(|(name, _)| std::cmp::Reverse(name.key));
+    if let Some(boundary) = items.get(limit.saturating_sub(1)).map(|(name, _)| name.key) {
         let keep = items
             .iter()
-            .take_while(|item| name(item).key >= boundary)
+            .take_while(|(name, _)| name.key >= boundary)
             .count();
         items.truncate(keep.max(limit));
     }
@@ -264,7 +299,7 @@ impl StateRoot {
         for (index, project) in projects.iter().enumerate() {
             names.extend(project.run_names()?.into_iter().map(|name| (name, index)));
         }
-        let names = newest(names, limit, |(name, _)| name);
+        let names = newest(names, limit);
         let mut runs: Vec<Vec<RunEntry>> = projects.iter().map(|_| Vec::new()).collect();
         for (name, index) in names {
             if let Some(project_runs) = runs.get_mut(index) {
@@ -431,6 +466,34 @@ mod tests {
         assert_eq!(id_seconds("w-20260101-000001-aaaa"), Some(1_767_225_601));
         assert_eq!(id_seconds("w-2026-01-01-aaaa"), None);
         assert_eq!(id_seconds("relocated"), None);
+    }
+
+    #[test]
+    fn only_the_runs_of_the_newest_seconds_have_their_directory_looked_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = |id: &str| {
+            let path = dir.path().join(id);
+            fs::create_dir(&path).unwrap();
+            // Directories of one second told apart by their creation time (file system
+            // timestamps move by clock ticks of up to 4 ms).
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            (RunName::new(id.to_owned(), path), ())
+        };
+        let items = vec![
+            name("w-20260101-000000-aaaa"),
+            name("w-20260103-000000-cccc"),
+            name("w-20260103-000000-dddd"),
+            name("relocated"),
+            name("w-20260102-000000-bbbb"),
+        ];
+        assert!(items[3].0.timed, "an id without a time needs its directory");
+        assert!(!items[0].0.timed);
+        let kept = newest(items, 2);
+        let ids: Vec<&str> = kept.iter().map(|(n, ())| n.id.as_str()).collect();
+        // `relocated` was made today: newest by far. Of the two runs of 2026-01-03, the one
+        // whose directory came later wins the tie.
+        assert_eq!(ids, ["relocated", "w-20260103-000000-dddd"]);
+        assert!(kept.iter().all(|(n, ())| n.timed));
     }
 
     #[test]
