@@ -172,24 +172,31 @@ impl RunName {
 /// told apart, so their states decide (callers sort by `created_at` and cut to `limit`). The
 /// second in the ids orders them first; only the runs of the seconds that make the cut have
 /// their directory's creation time read.
-fn newest<T>(mut items: Vec<(RunName, T)>, limit: usize) -> Vec<(RunName, T)> {
-    items.sort_by_key(|(name, _)| std::cmp::Reverse(name.key.0));
-    if let Some(second) = items
-        .get(limit.saturating_sub(1))
-        .map(|(name, _)| name.key.0)
-    {
-        items.retain(|(name, _)| name.key.0 >= second);
-    }
+fn newest<T>(items: Vec<(RunName, T)>, limit: usize) -> Vec<(RunName, T)> {
+    let mut items = cut(items, limit, |name| name.key.0);
     for (name, _) in &mut items {
         name.time();
     }
-    items.sort_by_key(|(name, _)| std::cmp::Reverse(name.key));
-    if let Some(boundary) = items.get(limit.saturating_sub(1)).map(|(name, _)| name.key) {
+    cut(items, limit, |name| name.key)
+}
+
+/// `items` sorted by `key`, greatest first, down to the `limit`-th and every item that ties
+/// with it.
+fn cut<T, K: Ord>(
+    mut items: Vec<(RunName, T)>,
+    limit: usize,
+    key: impl Fn(&RunName) -> K,
+) -> Vec<(RunName, T)> {
+    items.sort_by_key(|(name, _)| std::cmp::Reverse(key(name)));
+    if let Some(boundary) = items
+        .get(limit.saturating_sub(1))
+        .map(|(name, _)| key(name))
+    {
         let keep = items
             .iter()
-            .take_while(|(name, _)| name.key >= boundary)
+            .take_while(|(name, _)| key(name) >= boundary)
             .count();
-        items.truncate(keep.max(limit));
+        items.truncate(keep);
     }
     items
 }
