@@ -219,7 +219,7 @@ fn collect(
                     super::steps::agent::settings::static_settings(agent, workflow, config);
                 let launcher = step
                     .launcher
-                    .as_ref()
+                    .as_deref()
                     .or(resolved.as_ref().and_then(|r| r.launcher.as_ref()))
                     .or(workflow.default_launcher.as_ref())
                     .or(config.launcher.as_ref());
@@ -233,7 +233,7 @@ fn collect(
             StepKind::Shell(_) => {
                 let launcher = step
                     .launcher
-                    .as_ref()
+                    .as_deref()
                     .or(workflow.default_launcher.as_ref())
                     .or(config.launcher.as_ref());
                 if let Some(launcher) = launcher {

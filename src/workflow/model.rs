@@ -141,19 +141,19 @@ pub struct Step {
     pub continue_on_failure: bool,
     /// `when:` (control.md §6): the step runs only when it is true.
     pub when: Option<Condition>,
-    pub skip_if: Option<SkipIf>,
+    pub skip_if: Option<Box<SkipIf>>,
     pub break_if: Option<BreakIf>,
     /// `timeout` and `idle_timeout` (control.md §2), on shell and headless steps.
     pub limits: super::duration::StepLimits,
     /// `launcher:` on a shell or agent step: where its process runs (docs/launchers.md).
-    pub launcher: Option<super::launcher::Launcher>,
+    pub launcher: Option<Box<super::launcher::Launcher>>,
     /// `budget` (control.md §5), on headless agent steps and containers.
-    pub budget: Option<super::budget::Budget>,
+    pub budget: Option<Box<super::budget::Budget>>,
     /// `worktree: true` (control.md §8): each branch of this parallel step runs in its own git
     /// worktree.
     pub worktree: bool,
     /// `retry` (control.md §4), on shell and headless steps.
-    pub retry: Option<super::retry::Retry>,
+    pub retry: Option<Box<super::retry::Retry>>,
     /// `deny` (control.md §3), on headless steps.
     pub deny: Option<super::retry::Deny>,
     /// `parallel` on a group (control.md §8): its children run at once, each a branch.
@@ -165,7 +165,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepKind {
     Shell(ShellStep),
-    Agent(AgentStep),
+    Agent(Box<AgentStep>),
     Loop(LoopStep),
     SubWorkflow(SubWorkflowStep),
     Group(Vec<Step>),

@@ -451,13 +451,13 @@ impl<'a> Analyzer<'a> {
             kind: step_kind?,
             continue_on_failure,
             when,
-            skip_if,
+            skip_if: skip_if.map(Box::new),
             break_if,
             limits,
-            launcher,
-            budget,
+            launcher: launcher.map(Box::new),
+            budget: budget.map(Box::new),
             worktree,
-            retry,
+            retry: retry.map(Box::new),
             deny,
             parallel,
             yaml_path: String::new(),
@@ -867,7 +867,7 @@ impl<'a> Analyzer<'a> {
         }
         let workdir = self.workdir(r);
         let env = self.env(r);
-        Some(StepKind::Agent(AgentStep {
+        Some(StepKind::Agent(Box::new(AgentStep {
             mode: if kind == Kind::Headless {
                 AgentMode::Headless
             } else {
@@ -884,7 +884,7 @@ impl<'a> Analyzer<'a> {
             output: output.ok()?,
             workdir,
             env,
-        }))
+        })))
     }
 
     fn loop_step(&mut self, r: &MapReader<'a, '_>, depth: usize) -> Option<StepKind> {

@@ -116,7 +116,7 @@ pub fn chosen<'a>(
     config: &'a crate::config::Config,
 ) -> Option<&'a Launcher> {
     step.launcher
-        .as_ref()
+        .as_deref()
         .or(profile)
         .or(workflow.default_launcher.as_ref())
         .or(config.launcher.as_ref())

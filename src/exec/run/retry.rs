@@ -54,9 +54,10 @@ impl Runtime {
         let mut previous: Option<Failure> = None;
         loop {
             // A try is a start of the step: not at a budget's limit (control.md §11).
-            let refused = previous
-                .as_ref()
-                .and_then(|_| self.budget.refusal(at.audit_path, at.step.budget));
+            let refused = previous.as_ref().and_then(|_| {
+                self.budget
+                    .refusal(at.audit_path, at.step.budget.as_deref().copied())
+            });
             if let Some(why) = refused {
                 let mut report = Report::failed(Failure::new(ErrorClass::Budget, why));
                 report.record.attempt = Some(attempt);
@@ -167,7 +168,8 @@ fn policy(at: &At<'_>) -> Option<Retry> {
         .then(|| {
             at.step
                 .retry
-                .clone()
+                .as_deref()
+                .cloned()
                 .or_else(|| at.ctx.workflow.default_retry.clone())
         })
         .flatten()

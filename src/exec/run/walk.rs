@@ -279,7 +279,9 @@ impl Runtime {
                 let started = Instant::now();
                 // A budget at its limit first, then `when`, then `skip_if`; a step a resume
                 // re-enters is not checked again (but is refused at a limit).
-                let refused = self.budget.refusal(&audit_path, step.budget);
+                let refused = self
+                    .budget
+                    .refusal(&audit_path, step.budget.as_deref().copied());
                 let checked = match (refused, resuming) {
                     (Some(why), _) => Some(Err(Failure::new(ErrorClass::Budget, why))),
                     (None, true) => None,
@@ -359,7 +361,7 @@ impl Runtime {
     ) -> Result<Option<Result<(), Failure>>, RunError> {
         let (ctx, step) = (at.ctx, at.step);
         let leaf = matches!(step.kind, StepKind::Shell(_) | StepKind::Agent(_));
-        match &step.skip_if {
+        match step.skip_if.as_deref() {
             None => Ok(None),
             Some(SkipIf::PreviousSuccess) => {
                 if previous != Some(Outcome::Success) {

@@ -52,7 +52,7 @@ pub fn reopen_step(step: &Step, failure: &Failure) -> Step {
         _ => (None, Vec::new()),
     };
     Step {
-        kind: StepKind::Agent(AgentStep {
+        kind: StepKind::Agent(Box::new(AgentStep {
             mode: AgentMode::Interactive,
             prompt: Template::new(prompt),
             session: SessionStrategy::Resume,
@@ -65,7 +65,7 @@ pub fn reopen_step(step: &Step, failure: &Failure) -> Step {
             output: None,
             workdir,
             env,
-        }),
+        })),
         ..step.clone()
     }
 }
