@@ -17,10 +17,14 @@ FAKE_CLI_NAMES := claude codex copilot cursor-agent opencode gemini
 WITH_FAKE_CLIS = env AGENT_RUNNER_HOME="$${AGENT_RUNNER_HOME:-$$HOME/.agent-runner}" \
 	HOME="$(FAKE_CLIS)/home" PATH="$(FAKE_CLIS)/bin:$$PATH"
 
-.PHONY: build test lint bench ci demo tools browser sshd schema fake-clis try screenshots
+.PHONY: build test lint bench ci demo tools browser sshd schema fake-clis try screenshots hot-functions
 
 build:
 	$(CARGO) build --release
+
+# The link order of the functions the common commands run (link/README.md); needs valgrind.
+hot-functions: build
+	link/record-hot-functions.sh
 
 tools: $(TOOLS_DIR)/node_modules/.bin/openspec $(TOOLS_DIR)/py/bin/kubernetes-validate browser sshd
 
