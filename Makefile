@@ -23,7 +23,7 @@ build:
 	$(CARGO) build --release
 
 # The link order of the functions the common commands run (link/README.md); needs valgrind.
-hot-functions: build
+hot-functions:
 	link/record-hot-functions.sh
 
 tools: $(TOOLS_DIR)/node_modules/.bin/openspec $(TOOLS_DIR)/py/bin/kubernetes-validate browser sshd

@@ -2,12 +2,20 @@
 # Records which functions of the release `agent-runner` the common commands execute, and writes
 # them to link/hot-functions.txt, the symbol order the linker follows (see link/README.md).
 # Needs valgrind. Run it with `make hot-functions` after changes that move much code around.
+#
+# Symbol names carry a hash of the build's profile, so the binary is built and recorded twice:
+# as `cargo build --release` makes it (what users install) and as `cargo bench` makes it (what
+# the benchmarks measure); the file lists the names of both.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bin=${AGENT_RUNNER_BIN:-$repo/target/release/agent-runner}
+cargo=${CARGO:-cargo}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+(cd "$repo" && "$cargo" build --release --bin agent-runner)
+cp "$repo/target/release/agent-runner" "$work/release"
+(cd "$repo" && "$cargo" bench --no-run --bench run)
+cp "$repo/target/release/agent-runner" "$work/bench"
 project=$work/project
 flows=$project/.agent-runner/workflows
 mkdir -p "$flows/subs"
@@ -44,16 +52,19 @@ record() {
 		valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/cg.$runs" \
 		"$bin" "$@" >/dev/null 2>&1) || true
 }
-record --version
-record --validate big
-record -q steps
-record steps
-record --dry-run steps
-record list
-record fail
-session=$(cd "$project" && HOME=$project AGENT_RUNNER_HOME=$project/home "$bin" list 2>/dev/null |
-	awk '/^fail-/ {print $1; exit}')
-record --resume --session "$session"
+for bin in "$work/release" "$work/bench"; do
+	rm -rf "$project/home"
+	record --version
+	record --validate big
+	record -q steps
+	record steps
+	record --dry-run steps
+	record list
+	record fail
+	session=$(cd "$project" && HOME=$project AGENT_RUNNER_HOME=$project/home "$bin" list 2>/dev/null |
+		awk '/^fail-/ {print $1; exit}')
+	record --resume --session "$session"
+done
 
 # Every function of the binary that ran, the ones run by the most commands first.
 out=$repo/link/hot-functions.txt
@@ -67,11 +78,11 @@ out=$repo/link/hot-functions.txt
 				cut = index(rest, ")"); id = substr(rest, 1, cut - 1); name = substr(rest, cut + 2)
 				if (name != "" && kind ~ /ob$/) obs[id] = name
 				if (name != "" && kind ~ /fn$/) fns[id] = name
-				if (kind == "ob") binary = (obs[id] ~ /\/agent-runner$/)
+				if (kind == "ob") binary = (obs[id] ~ /\/(release|bench)$/)
 				if (kind == "fn" && binary && fns[id] ~ /^(_ZN|_R)/) seen[fns[id]] = 1
 			}
 			END { for (name in seen) print name }
 		' "$f"
 	done | sort | uniq -c | sort -k1,1nr -k2,2 | awk '{print $2}'
 } >"$out"
-echo "wrote $(grep -vc '^#' "$out") functions from $runs commands to $out"
+echo "wrote $(grep -vc '^#' "$out") names from $runs commands to $out"
