@@ -25,7 +25,11 @@ use super::time::now_rfc3339;
 
 /// Strings in `data` longer than this many bytes are cut.
 pub const MAX_STRING_BYTES: usize = 64 * 1024;
-/// How much of the end of the log is read to find the last `seq` before scanning it all.
+/// How much of the end of the log is read first to find the last `seq`: a few lines' worth. A
+/// window with no whole line in it grows eightfold, up to [`TAIL_BYTES`], before the whole log is
+/// scanned.
+const FIRST_TAIL_BYTES: u64 = 16 * 1024;
+/// The largest tail window read before scanning the whole log.
 const TAIL_BYTES: u64 = 1024 * 1024;
 
 /// The audit events of runs-and-state.md §7.
@@ -288,17 +292,30 @@ fn last_seq(path: &Path) -> io::Result<(u64, bool)> {
         Err(e) => return Err(e),
     };
     let len = file.metadata()?.len();
-    let start = len.saturating_sub(TAIL_BYTES);
-    file.seek(SeekFrom::Start(start))?;
+    let mut window = FIRST_TAIL_BYTES;
     let mut tail = Vec::new();
-    file.read_to_end(&mut tail)?;
-    let ends_cleanly = tail.last().is_none_or(|&b| b == b'\n');
-    if let Some(seq) = tail.rsplit(|&b| b == b'\n').find_map(parse_seq) {
-        return Ok((seq, ends_cleanly));
-    }
-    if start == 0 {
-        return Ok((0, ends_cleanly));
-    }
+    let ends_cleanly = loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        tail.clear();
+        file.read_to_end(&mut tail)?;
+        let ends_cleanly = tail.last().is_none_or(|&b| b == b'\n');
+        // The first piece may be the end of a line cut by the window: it is not parsed.
+        let whole = match tail.iter().position(|&b| b == b'\n') {
+            Some(cut) if start > 0 => &tail[cut + 1..],
+            _ => &tail[..],
+        };
+        if let Some(seq) = whole.rsplit(|&b| b == b'\n').find_map(parse_seq) {
+            return Ok((seq, ends_cleanly));
+        }
+        if start == 0 {
+            return Ok((0, ends_cleanly));
+        }
+        if window >= TAIL_BYTES {
+            break ends_cleanly;
+        }
+        window *= 8;
+    };
     // A huge last line or a damaged tail: scan the whole log.
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(file);
@@ -507,6 +524,22 @@ mod tests {
         bytes.extend(std::iter::repeat_n(b'x', TAIL_BYTES as usize + 10));
         fs::write(&path, &bytes).unwrap();
         assert_eq!(open(&path).next_seq(), 42);
+    }
+
+    #[test]
+    fn a_last_line_longer_than_the_first_window_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let line = |seq: u64, note: &str| {
+            format!(
+                r#"{{"ts":"t","seq":{seq},"run_id":"r","event":"warning","path":"","data":{{"n":"{note}"}}}}"#
+            )
+        };
+        // The window first ends inside the long last line; its cut-off end is not a line.
+        let long = "y".repeat(3 * FIRST_TAIL_BYTES as usize);
+        let text = format!("{}\n{}\n", line(6, "short"), line(7, &long));
+        fs::write(&path, text).unwrap();
+        assert_eq!(open(&path).next_seq(), 8);
     }
 
     #[test]
