@@ -147,11 +147,15 @@ fn worker(start: bool) -> Option<&'static Worker> {
                 return None;
             }
             let (sender, receiver) = channel::<Vec<Arc<Pending>>>();
+            let loader_core = current_core();
             let handle = std::thread::Builder::new()
                 .name("conditions".to_owned())
                 // As deep as the main thread's: a parse must not fail here that would not there.
                 .stack_size(STACK)
-                .spawn(move || work(&receiver))
+                .spawn(move || {
+                    keep_off(loader_core);
+                    work(&receiver)
+                })
                 .ok()?;
             Some(Worker {
                 sender,
@@ -177,6 +181,41 @@ fn work(receiver: &Receiver<Vec<Arc<Pending>>>) {
             // Woken by the next `hand` (or at once, if it came since).
             Err(TryRecvError::Empty) => std::thread::park(),
             Err(TryRecvError::Disconnected) => return,
+        }
+    }
+}
+
+/// The core the calling thread runs on, if the system says.
+fn current_core() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: no arguments; returns -1 on failure.
+        let core = unsafe { nix::libc::sched_getcpu() };
+        return usize::try_from(core).ok();
+    }
+    #[allow(unreachable_code)]
+    None
+}
+
+/// Keeps the calling thread off `core` (the loading thread's, when the worker starts), if
+/// another core is allowed: woken by the loader, the scheduler would otherwise often queue the
+/// worker behind it on the same core, where an idle-priority thread barely runs.
+fn keep_off(core: Option<usize>) {
+    #[cfg(target_os = "linux")]
+    if let Some(core) = core {
+        use nix::libc::{CPU_CLR, CPU_COUNT, cpu_set_t, sched_getaffinity, sched_setaffinity};
+        let size = std::mem::size_of::<cpu_set_t>();
+        // SAFETY: `set` is a plain bit set, zeroed, read and written by the calls below only
+        // while they run; pid 0 is the calling thread.
+        unsafe {
+            let mut set: cpu_set_t = std::mem::zeroed();
+            if sched_getaffinity(0, size, &mut set) != 0 {
+                return;
+            }
+            CPU_CLR(core, &mut set);
+            if CPU_COUNT(&set) > 0 {
+                let _ = sched_setaffinity(0, size, &set);
+            }
         }
     }
 }
