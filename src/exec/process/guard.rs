@@ -1,8 +1,8 @@
 //! The process guard: no step process outlives the runner (control.md §9).
 //!
-//! The first time a step process is started, the runner starts one small watchdog: its own
-//! binary again (with [`WATCHDOG_ARG`]), in a process group of its own, reading a pipe from the
-//! runner. Around every process the runner starts for a step (shell command, `skip_if: sh:`,
+//! A run starts one small watchdog, on a helper thread as the run begins ([`start_early`]) or
+//! else the first time a step process is started: its own binary again (with
+//! [`WATCHDOG_ARG`]), in a process group of its own, reading a pipe from the runner. Around every process the runner starts for a step (shell command, `skip_if: sh:`,
 //! headless agent, interactive agent, engine hook) it writes three short lines ([`Spawning`]):
 //! `?<n>` before the spawn, `+<pgid> <n>` once the new process group is known, and `-<pgid>`
 //! once it has reaped it. The process gets `AGENT_RUNNER_GUARD=<runner pid>.<n>` in its
@@ -39,6 +39,25 @@ struct Pipe {
 /// process starts. Called by the `agent-runner` binary.
 pub fn install(exe: PathBuf) {
     let _ = EXE.set(exe);
+}
+
+/// Starts the watchdog now, on a short-lived thread, for a run that is about to start steps: its
+/// start (the runner's binary executed again) then overlaps the loading of the workflow and the
+/// state instead of delaying the first step. A first announcement made meanwhile waits for it.
+pub fn start_early() {
+    if EXE.get().is_none() {
+        return;
+    }
+    let started = std::thread::Builder::new()
+        .name("watchdog-start".to_owned())
+        .spawn(|| {
+            if let (Some(exe), Ok(mut pipe)) = (EXE.get(), PIPE.lock()) {
+                pipe.get_or_insert_with(|| start(exe));
+            }
+        });
+    if let Err(err) = started {
+        tracing::debug!(%err, "the watchdog starts with the first step instead");
+    }
 }
 
 /// A listed process group; dropping it takes the group off the list.

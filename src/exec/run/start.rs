@@ -31,6 +31,9 @@ use crate::workflow::Workflow;
 
 /// `agent-runner <workflow> [params]` and `--dry-run`.
 pub fn run_new(request: RunRequest, global: &Global) -> i32 {
+    if !request.dry_run && request.simulate.is_none() {
+        super::super::process::guard::start_early();
+    }
     block_on(async move {
         run_new_async(request, global)
             .await
@@ -40,6 +43,7 @@ pub fn run_new(request: RunRequest, global: &Global) -> i32 {
 
 /// `agent-runner --resume [RUN_ID] [--from STEP]`.
 pub fn resume(run_id: Option<String>, from: Option<String>, global: &Global) -> i32 {
+    super::super::process::guard::start_early();
     block_on(async move {
         resume_async(run_id, from, global)
             .await
