@@ -408,9 +408,6 @@ impl Bench {
     }
 }
 
-/// Runs `command` (its exit status does not matter) and polls the bytes it has passed to
-/// `write` (`wchar` in `/proc/<pid>/io`) until it exits; the last reading is the total, give or
-/// take what it writes in its last poll interval.
 /// Makes the audit log at `path` (a run that failed in its first iteration) what a run that
 /// reached iteration `iterations` has: the first iteration's `step_start` and `step_end` lines
 /// repeated for each iteration before, ahead of the run's last line, with `seq` renumbered.
@@ -448,6 +445,9 @@ fn log_iterations(path: &Path, iterations: usize) {
     fs::write(path, out).expect("write audit log");
 }
 
+/// Runs `command` (its exit status does not matter) and polls the bytes it has passed to
+/// `write` (`wchar` in `/proc/<pid>/io`) until it exits; the last reading is the total, give or
+/// take what it writes in its last poll interval.
 fn written_bytes(command: &mut Command) -> u64 {
     let mut child = quiet(command).spawn().expect("spawn");
     let io_file = format!("/proc/{}/io", child.id());

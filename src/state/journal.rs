@@ -121,8 +121,8 @@ impl Journal {
         self.requested = self.appended;
     }
 
-    /// Waits until what [`Journal::request_sync`] asked for is on disk (records appended since
-    /// are not waited for).
+    /// Waits until what [`Journal::request_sync`] or [`Journal::mark_sync`] asked for is on disk,
+    /// flushing it if no flush is under way (records appended since are not waited for).
     pub fn sync_requested(&self) -> Result<(), StateError> {
         self.syncer.wait(self.requested).map_err(StateError::Save)
     }

@@ -2,8 +2,9 @@
 //!
 //! A run starts one small watchdog, on a helper thread as the run begins ([`start_early`]) or
 //! else the first time a step process is started: its own binary again (with
-//! [`WATCHDOG_ARG`]), in a process group of its own, reading a pipe from the runner. Around every process the runner starts for a step (shell command, `skip_if: sh:`,
-//! headless agent, interactive agent, engine hook) it writes three short lines ([`Spawning`]):
+//! [`WATCHDOG_ARG`]), in a process group of its own, reading a pipe from the runner. Around
+//! every process the runner starts for a step (shell command, `skip_if: sh:`, headless agent,
+//! interactive agent, engine hook) it writes three short lines ([`Spawning`]):
 //! `?<n>` before the spawn, `+<pgid> <n>` once the new process group is known, and `-<pgid>`
 //! once it has reaped it. The process gets `AGENT_RUNNER_GUARD=<runner pid>.<n>` in its
 //! environment, so a runner killed between the spawn and its `+` line leaves nothing behind
