@@ -152,10 +152,7 @@ fn worker(start: bool) -> Option<&'static Worker> {
                 .name("conditions".to_owned())
                 // As deep as the main thread's: a parse must not fail here that would not there.
                 .stack_size(STACK)
-                .spawn(move || {
-                    keep_off(loader_core);
-                    work(&receiver)
-                })
+                .spawn(move || work(&receiver, loader_core))
                 .ok()?;
             Some(Worker {
                 sender,
@@ -165,8 +162,10 @@ fn worker(start: bool) -> Option<&'static Worker> {
         .as_ref()
 }
 
-/// The worker's loop: parse what comes, sleep when there is nothing.
-fn work(receiver: &Receiver<Vec<Arc<Pending>>>) {
+/// The worker's loop: parse what comes, sleep when there is nothing. It runs off the core of
+/// the thread that started it (`loader_core`), at idle priority.
+fn work(receiver: &Receiver<Vec<Arc<Pending>>>, loader_core: Option<usize>) {
+    keep_off(loader_core);
     idle_priority();
     loop {
         match receiver.try_recv() {
@@ -186,14 +185,14 @@ fn work(receiver: &Receiver<Vec<Arc<Pending>>>) {
 }
 
 /// The core the calling thread runs on, if the system says.
+#[cfg(target_os = "linux")]
 fn current_core() -> Option<usize> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: no arguments; returns -1 on failure.
-        let core = unsafe { nix::libc::sched_getcpu() };
-        return usize::try_from(core).ok();
-    }
-    #[allow(unreachable_code)]
+    // SAFETY: no arguments; returns -1 on failure.
+    usize::try_from(unsafe { nix::libc::sched_getcpu() }).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_core() -> Option<usize> {
     None
 }
 

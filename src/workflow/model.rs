@@ -162,6 +162,13 @@ pub struct Step {
     pub yaml_path: String,
 }
 
+impl Step {
+    /// The step's own `budget`, if it sets one (kept boxed: few steps do).
+    pub fn budget(&self) -> Option<super::budget::Budget> {
+        self.budget.as_deref().copied()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepKind {
     Shell(ShellStep),

@@ -32,7 +32,7 @@ pub fn enter(
     audit_log: &Path,
     resuming: bool,
 ) -> Option<ScopeGuard> {
-    let budget = match (step.budget.as_deref().copied(), file_budget) {
+    let budget = match (step.budget(), file_budget) {
         (Some(own), Some(file)) => own.or(file),
         (own, file) => own.or(file)?,
     };

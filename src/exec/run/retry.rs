@@ -54,10 +54,9 @@ impl Runtime {
         let mut previous: Option<Failure> = None;
         loop {
             // A try is a start of the step: not at a budget's limit (control.md §11).
-            let refused = previous.as_ref().and_then(|_| {
-                self.budget
-                    .refusal(at.audit_path, at.step.budget.as_deref().copied())
-            });
+            let refused = previous
+                .as_ref()
+                .and_then(|_| self.budget.refusal(at.audit_path, at.step.budget()));
             if let Some(why) = refused {
                 let mut report = Report::failed(Failure::new(ErrorClass::Budget, why));
                 report.record.attempt = Some(attempt);

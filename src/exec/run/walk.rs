@@ -279,9 +279,7 @@ impl Runtime {
                 let started = Instant::now();
                 // A budget at its limit first, then `when`, then `skip_if`; a step a resume
                 // re-enters is not checked again (but is refused at a limit).
-                let refused = self
-                    .budget
-                    .refusal(&audit_path, step.budget.as_deref().copied());
+                let refused = self.budget.refusal(&audit_path, step.budget());
                 let checked = match (refused, resuming) {
                     (Some(why), _) => Some(Err(Failure::new(ErrorClass::Budget, why))),
                     (None, true) => None,

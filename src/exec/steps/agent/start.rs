@@ -135,7 +135,7 @@ pub fn start(
         max_budget_usd: match step.mode {
             AgentMode::Headless => cx
                 .budget()
-                .cost_left_at(cx.at.audit_path, cx.at.step.budget.as_deref().copied()),
+                .cost_left_at(cx.at.audit_path, cx.at.step.budget()),
             AgentMode::Interactive => None,
         },
         output_schema,

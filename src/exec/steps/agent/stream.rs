@@ -228,7 +228,7 @@ async fn cli_turn(
         ),
     };
     let tracker = cx.budget();
-    let meter = tracker.begin_step(cx.at.audit_path, cx.at.step.budget.as_deref().copied());
+    let meter = tracker.begin_step(cx.at.audit_path, cx.at.step.budget());
     limits.halt = Some(meter.halt.clone());
     let job = HeadlessJob {
         program,
