@@ -9,7 +9,7 @@
 //! a normal end nothing is listed and it simply exits.
 
 use std::collections::BTreeSet;
-use std::io::BufRead;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
@@ -19,9 +19,55 @@ use super::guard::GUARD_ENV;
 
 /// How long the watchdog keeps looking for processes to kill after the runner has gone.
 const SWEEP_LIMIT: Duration = Duration::from_millis(1500);
+/// How long the watchdog sleeps after each read of the runner's lines: what the runner writes
+/// meanwhile waits in the pipe without waking it (three lines a step, each a wake-up of this
+/// process otherwise). The runner's end is seen at most this much later.
+const PACE: Duration = Duration::from_millis(20);
 /// How long a process the runner was starting as it died may take to reach its `exec` (and so
 /// to show its mark).
 const EXEC_GRACE: Duration = Duration::from_millis(50);
+
+/// The runner's list: the process groups it started and the spawns it has announced.
+#[derive(Default)]
+struct List {
+    groups: BTreeSet<i32>,
+    pending: BTreeSet<u64>,
+}
+
+impl List {
+    /// Follows one line of the runner: `?<n>`, `!<n>`, `+<pgid> <n>` or `-<pgid>`.
+    fn apply(&mut self, line: &str) {
+        let (op, rest) = line.split_at(line.len().min(1));
+        let mut words = rest.split(' ').map(str::parse::<u64>);
+        let Some(Ok(first)) = words.next() else {
+            return;
+        };
+        match op {
+            "?" => {
+                self.pending.insert(first);
+            }
+            "!" => {
+                self.pending.remove(&first);
+            }
+            "+" => {
+                if let Some(Ok(n)) = words.next() {
+                    self.pending.remove(&n);
+                }
+                if let Ok(pgid) = i32::try_from(first)
+                    && pgid > 1
+                {
+                    self.groups.insert(pgid);
+                }
+            }
+            "-" => {
+                if let Ok(pgid) = i32::try_from(first) {
+                    self.groups.remove(&pgid);
+                }
+            }
+            _ => {}
+        }
+    }
+}
 
 /// The watchdog's main: follows the list on stdin until end-of-file, then stops what is left.
 /// `runner` is the pid of the runner that started it (given on its command line: by the time
@@ -34,40 +80,33 @@ pub fn watchdog_main(runner: &str) -> i32 {
         let _ = nix::sys::signal::signal(Signal::SIGHUP, nix::sys::signal::SigHandler::SigIgn);
         let _ = nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn);
     }
-    let mut groups = BTreeSet::new();
-    let mut pending = BTreeSet::new();
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        let (op, rest) = line.split_at(line.len().min(1));
-        let mut words = rest.split(' ').map(str::parse::<u64>);
-        let Some(Ok(first)) = words.next() else {
-            continue;
+    let mut list = List::default();
+    let mut stdin = std::io::stdin().lock();
+    let mut unread = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match stdin.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         };
-        match op {
-            "?" => {
-                pending.insert(first);
-            }
-            "!" => {
-                pending.remove(&first);
-            }
-            "+" => {
-                if let Some(Ok(n)) = words.next() {
-                    pending.remove(&n);
-                }
-                if let Ok(pgid) = i32::try_from(first)
-                    && pgid > 1
-                {
-                    groups.insert(pgid);
-                }
-            }
-            "-" => {
-                if let Ok(pgid) = i32::try_from(first) {
-                    groups.remove(&pgid);
-                }
-            }
-            _ => {}
+        unread.extend_from_slice(&chunk[..n]);
+        let complete = unread
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        for line in unread[..complete].split(|&b| b == b'\n') {
+            list.apply(&String::from_utf8_lossy(line));
         }
+        unread.drain(..complete);
+        // What the runner writes meanwhile waits in the pipe without waking anyone.
+        std::thread::sleep(PACE);
     }
+    let List {
+        mut groups,
+        pending,
+    } = list;
     if !pending.is_empty() {
         let marks: Vec<String> = pending
             .iter()
