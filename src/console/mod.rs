@@ -21,10 +21,11 @@ pub fn print_stdout(text: &str) {
 
 /// Writes one line to stderr, redacted, ignoring failures (there is nowhere else to report them).
 pub fn eprint_line(line: &str) {
-    let line = crate::state::secrets::redact(line);
+    let mut text = crate::state::secrets::redact(line).into_owned();
+    // One write for the line and its end (stderr is unbuffered: `writeln!` makes two).
+    text.push('\n');
     spinner::clear();
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{line}");
+    let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Stderr for the debug log (`AGENT_RUNNER_LOG`): each write is redacted like every other line,
