@@ -21,7 +21,8 @@ use super::guard::GUARD_ENV;
 const SWEEP_LIMIT: Duration = Duration::from_millis(1500);
 /// How long the watchdog sleeps after each read of the runner's lines: what the runner writes
 /// meanwhile waits in the pipe without waking it (three lines a step, each a wake-up of this
-/// process otherwise). The runner's end is seen at most this much later.
+/// process otherwise). The runner's end is noticed at most two pauses later (the lines written
+/// just before it, then the end of the pipe).
 const PACE: Duration = Duration::from_millis(20);
 /// How long a process the runner was starting as it died may take to reach its `exec` (and so
 /// to show its mark).
