@@ -399,13 +399,17 @@ impl AuditReader {
                 break;
             }
             self.partial.extend_from_slice(&buf[..n]);
-            while let Some(newline) = self.partial.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.partial.drain(..=newline).collect();
-                let line = line.trim_ascii();
+            // The complete lines are taken off the front at once: removing them one by one
+            // moved the rest of the buffer for each line.
+            let mut start = 0;
+            while let Some(length) = self.partial[start..].iter().position(|&b| b == b'\n') {
+                let line = self.partial[start..start + length].trim_ascii();
                 if !line.is_empty() {
                     lines.push(AuditLine::parse(line));
                 }
+                start += length + 1;
             }
+            self.partial.drain(..start);
         }
         Ok(lines)
     }
