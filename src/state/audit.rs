@@ -585,6 +585,33 @@ mod tests {
     }
 
     #[test]
+    fn reader_reads_every_line_of_a_log_longer_than_its_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        // Lines of uneven length, so that lines straddle the reads' boundaries; blank lines are
+        // skipped; the last line has no newline yet.
+        let mut text = String::new();
+        for seq in 1..=3000 {
+            let pad = "x".repeat(seq % 97);
+            text.push_str(&format!(
+                r#"{{"ts":"t","seq":{seq},"run_id":"r-1","event":"step_end","path":"{pad}","data":{{}}}}"#
+            ));
+            text.push_str(if seq % 500 == 0 { "\n\n" } else { "\n" });
+        }
+        text.push_str(r#"{"ts":"t","seq":3001,"#);
+        fs::write(&path, &text).unwrap();
+        assert!(text.len() > 3 * 64 * 1024);
+        let mut reader = AuditReader::open(&path).unwrap();
+        let lines = reader.read_new_lines().unwrap();
+        let seqs: Vec<u64> = lines
+            .iter()
+            .map(|line| line.record.as_ref().unwrap().seq)
+            .collect();
+        assert_eq!(seqs, (1..=3000).collect::<Vec<u64>>());
+        assert!(reader.finish().is_some());
+    }
+
+    #[test]
     fn reader_follows_a_growing_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
