@@ -156,7 +156,10 @@ fn subdir_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf, fs::DirEntry)>
 /// Reads a whole file, refusing files larger than `cap` bytes with `FileTooLarge`.
 pub(crate) fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     let file = File::open(path)?;
-    let mut bytes = Vec::new();
+    // Sized by the file's length: a buffer grown from nothing reads in doubling pieces (32
+    // bytes, 64, …; seven reads for a 600-byte state.json) and is copied as it grows.
+    let length = file.metadata().map_or(0, |m| m.len()).min(cap + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(length).map_or(0, |n| n + 1));
     // Read one byte past the cap to tell "exactly cap" from "more".
     file.take(cap + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
