@@ -143,20 +143,31 @@ fn watchdog_and_marked_sleep(
     (watchdog, sleep)
 }
 
+/// Starts the watchdog and a sleep marked as spawn `n`, gives the watchdog's pipe `writes` (made
+/// with the sleep's pid; a short pause after each), closes it like a dying runner, and checks
+/// that the sleep is stopped.
+fn stopped_once_the_pipe_closes(n: u32, writes: impl Fn(u32) -> Vec<String>, context: &str) {
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
+    let marker = dir.path().display().to_string();
+    let (mut watchdog, mut sleep) = watchdog_and_marked_sleep(dir.path(), n);
+    let mut pipe = watchdog.stdin.take().unwrap_or_else(|| panic!("no pipe"));
+    for write in writes(sleep.id()) {
+        std::io::Write::write_all(&mut pipe, write.as_bytes())
+            .unwrap_or_else(|err| panic!("{err}"));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(pipe);
+    let closed = Instant::now();
+    all_gone_within(&marker, closed, context);
+    let _ = watchdog.wait();
+    let _ = sleep.wait();
+}
+
 #[test]
 fn a_process_the_runner_was_still_starting_when_it_died_is_stopped_too() {
     // The runner writes `?<n>` before a spawn and `+<pgid> <n>` after it: killed in between,
     // it never lists the group, and the watchdog finds the process by its mark instead.
-    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
-    let marker = dir.path().display().to_string();
-    let (mut watchdog, mut sleep) = watchdog_and_marked_sleep(dir.path(), 7);
-    let mut pipe = watchdog.stdin.take().unwrap_or_else(|| panic!("no pipe"));
-    std::io::Write::write_all(&mut pipe, b"?6\n?7\n!6\n").unwrap_or_else(|err| panic!("{err}"));
-    drop(pipe);
-    let closed = Instant::now();
-    all_gone_within(&marker, closed, "a pending spawn: ");
-    let _ = watchdog.wait();
-    let _ = sleep.wait();
+    stopped_once_the_pipe_closes(7, |_| vec!["?6\n?7\n!6\n".to_owned()], "a pending spawn: ");
 }
 
 #[test]
@@ -176,4 +187,22 @@ fn a_spawn_taken_back_is_not_the_watchdogs_to_stop() {
     );
     let _ = sleep.kill();
     let _ = sleep.wait();
+}
+
+#[test]
+fn a_listed_group_is_stopped_whatever_way_its_lines_arrived() {
+    // The watchdog reads the runner's lines in batches, pausing between reads: lines written
+    // during a pause, and a last line whose newline never came, are followed all the same. The
+    // process carries another spawn's mark, so only its listing can get it stopped.
+    stopped_once_the_pipe_closes(
+        5,
+        |pid| {
+            vec![
+                "?9\n".to_owned(),
+                "?8\n!8\n".to_owned(),
+                format!("+{pid} 9"),
+            ]
+        },
+        "a listed group: ",
+    );
 }

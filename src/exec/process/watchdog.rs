@@ -104,6 +104,8 @@ pub fn watchdog_main(runner: &str) -> i32 {
         // What the runner writes meanwhile waits in the pipe without waking anyone.
         std::thread::sleep(PACE);
     }
+    // A last line without its newline counts too.
+    list.apply(&String::from_utf8_lossy(&unread));
     let List {
         mut groups,
         pending,
