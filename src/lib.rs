@@ -4,6 +4,7 @@
 //! audit and console. `main.rs` only calls [`run::run`] and exits with the code it returns.
 
 pub mod agents;
+pub mod capped;
 pub mod cli;
 pub mod commands;
 pub mod compat;

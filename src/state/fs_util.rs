@@ -1,10 +1,9 @@
 //! File-system primitives for durable state: private dirs (0700) and files (0600), the atomic
 //! replace of runs-and-state.md §4 (temp file in the same dir, `sync_all`, rename, fsync the dir),
-//! cleanup of temp files a crash left behind, and size-capped reads so a huge or hostile file
-//! cannot exhaust memory.
+//! and cleanup of temp files a crash left behind.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -153,24 +152,6 @@ fn subdir_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf, fs::DirEntry)>
     Ok(dirs)
 }
 
-/// Reads a whole file, refusing files larger than `cap` bytes with `FileTooLarge`.
-pub(crate) fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
-    // Sized by the file's length: a buffer grown from nothing reads in doubling pieces (32
-    // bytes, 64, …; seven reads for a 600-byte state.json) and is copied as it grows.
-    let length = file.metadata().map_or(0, |m| m.len()).min(cap + 1);
-    let mut bytes = Vec::with_capacity(usize::try_from(length).map_or(0, |n| n + 1));
-    // Read one byte past the cap to tell "exactly cap" from "more".
-    file.take(cap + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > cap {
-        return Err(io::Error::new(
-            io::ErrorKind::FileTooLarge,
-            format!("larger than {cap} bytes"),
-        ));
-    }
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,16 +198,6 @@ mod tests {
         assert_eq!(removed.len(), 2);
         assert!(dir.path().join("state.json").exists());
         assert!(dir.path().join(".other.1.tmp").exists());
-    }
-
-    #[test]
-    fn capped_read_refuses_big_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        fs::write(&path, vec![b'a'; 11]).unwrap();
-        assert_eq!(read_capped(&path, 11).unwrap().len(), 11);
-        let err = read_capped(&path, 10).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
     }
 
     #[test]

@@ -18,8 +18,9 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use super::error::StateError;
-use super::fs_util::{private_file, read_capped};
+use super::fs_util::private_file;
 use super::time::now_rfc3339;
+use crate::capped;
 
 /// Lock files are tiny; anything bigger is not ours.
 const MAX_LOCK_BYTES: u64 = 64 * 1024;
@@ -286,7 +287,7 @@ fn read_owner(path: &Path) -> Option<LockInfo> {
 }
 
 fn read_info(path: &Path) -> Option<LockInfo> {
-    let bytes = read_capped(path, MAX_LOCK_BYTES).ok()?;
+    let bytes = capped::read(path, MAX_LOCK_BYTES).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 

@@ -19,13 +19,13 @@ use sha2::{Digest, Sha256};
 
 use super::error::StateError;
 use super::fs_util::{
-    create_private_dir_all, create_private_dir_new, private_file, read_capped, subdirs,
-    write_atomic,
+    create_private_dir_all, create_private_dir_new, private_file, subdirs, write_atomic,
 };
 use super::reserved_run::ReservedRun;
 use super::run_dir::RunDir;
 use super::run_id::{new_run_id, validate_run_id};
 use super::time::now_rfc3339;
+use crate::capped;
 
 /// The stub file that points at a relocated run dir.
 pub const REDIRECT_FILE: &str = "redirect.json";
@@ -148,7 +148,7 @@ pub struct Redirect {
 }
 
 fn read_project_file(dir: &Path) -> Option<ProjectFile> {
-    let bytes = read_capped(&dir.join(PROJECT_FILE), MAX_SMALL_FILE).ok()?;
+    let bytes = capped::read(&dir.join(PROJECT_FILE), MAX_SMALL_FILE).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -278,7 +278,7 @@ pub(crate) fn resolve_run_dir(dir: PathBuf, run_id: &str) -> Result<RunDir, Stat
         run_id: run_id.to_string(),
         reason,
     };
-    let bytes = read_capped(&stub, MAX_SMALL_FILE)
+    let bytes = capped::read(&stub, MAX_SMALL_FILE)
         .map_err(|e| unreadable(format!("{}: {e}", stub.display())))?;
     let redirect: Redirect = serde_json::from_slice(&bytes)
         .map_err(|e| unreadable(format!("{}: {e}", stub.display())))?;

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::document::{FORMAT_VERSION, StateDoc};
 use super::error::StateError;
-use super::fs_util::{read_capped, write_atomic};
+use super::fs_util::write_atomic;
+use crate::capped;
 
 /// The file name inside a run dir.
 pub const STATE_FILE: &str = "state.json";
@@ -86,7 +87,7 @@ pub fn read_state(dir: &Path, run_id: &str) -> Result<StateDoc, StateError> {
         run_id: run_id.to_string(),
         reason: format!("{}: {reason}", path.display()),
     };
-    let bytes = read_capped(&path, MAX_STATE_BYTES).map_err(|e| named(e.to_string()))?;
+    let bytes = capped::read(&path, MAX_STATE_BYTES).map_err(|e| named(e.to_string()))?;
     decode_state(run_id, &bytes).map_err(|err| match err {
         StateError::Unreadable { reason, .. } => named(reason),
         StateError::GoRun { .. } => StateError::GoRun {

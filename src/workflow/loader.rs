@@ -133,24 +133,16 @@ pub fn load_file(path: &Path, file: &str, ctx: &LoadContext) -> Analysis {
 
 /// Reads a file, refusing ones over [`MAX_FILE_SIZE`] before reading them.
 pub fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    // Sized by the file's length: a buffer grown from nothing reads in doubling pieces (32
-    // bytes, 64, …) and is copied as it grows (a 150 KB file took 14 reads instead of 6).
-    let limit = MAX_FILE_SIZE as u64 + 1;
-    let length = file.metadata().map_or(0, |m| m.len()).min(limit);
-    let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0) + 1);
-    file.take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() > MAX_FILE_SIZE {
+    crate::capped::read(path, MAX_FILE_SIZE as u64).map_err(|err| {
+        if err.kind() != std::io::ErrorKind::FileTooLarge {
+            return err.to_string();
+        }
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        return Err(format!(
+        format!(
             "the file is {:.1} MiB; workflow files are limited to 1 MiB",
             size as f64 / (1024.0 * 1024.0)
-        ));
-    }
-    Ok(bytes)
+        )
+    })
 }
 
 /// Analyses workflow bytes from `source`. `file` is the name diagnostics show.
