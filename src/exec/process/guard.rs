@@ -51,11 +51,7 @@ pub fn start_early() {
     }
     let started = std::thread::Builder::new()
         .name("watchdog-start".to_owned())
-        .spawn(|| {
-            if let (Some(exe), Ok(mut pipe)) = (EXE.get(), PIPE.lock()) {
-                pipe.get_or_insert_with(|| start(exe));
-            }
-        });
+        .spawn(|| with_pipe(|_| {}));
     if let Err(err) = started {
         tracing::debug!(%err, "the watchdog starts with the first step instead");
     }
@@ -118,18 +114,24 @@ impl Drop for Spawning {
 }
 
 fn send(line: &str) {
+    with_pipe(|pipe| {
+        if let Some(stdin) = pipe.stdin.as_mut()
+            && stdin.write_all(line.as_bytes()).is_err()
+        {
+            pipe.stdin = None;
+            tracing::warn!("the process watchdog has gone; step processes may outlive a crash");
+        }
+    });
+}
+
+/// Calls `use_pipe` with the pipe to the watchdog, starting the watchdog first if it is not
+/// running yet; does nothing without a guard (library tests).
+fn with_pipe(use_pipe: impl FnOnce(&mut Pipe)) {
     let Some(exe) = EXE.get() else {
         return;
     };
-    let Ok(mut pipe) = PIPE.lock() else {
-        return;
-    };
-    let pipe = pipe.get_or_insert_with(|| start(exe));
-    if let Some(stdin) = pipe.stdin.as_mut()
-        && stdin.write_all(line.as_bytes()).is_err()
-    {
-        pipe.stdin = None;
-        tracing::warn!("the process watchdog has gone; step processes may outlive a crash");
+    if let Ok(mut pipe) = PIPE.lock() {
+        use_pipe(pipe.get_or_insert_with(|| start(exe)));
     }
 }
 
