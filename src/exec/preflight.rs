@@ -217,12 +217,8 @@ fn collect(
             StepKind::Agent(agent) => {
                 let resolved =
                     super::steps::agent::settings::static_settings(agent, workflow, config);
-                let launcher = step
-                    .launcher
-                    .as_deref()
-                    .or(resolved.as_ref().and_then(|r| r.launcher.as_ref()))
-                    .or(workflow.default_launcher.as_ref())
-                    .or(config.launcher.as_ref());
+                let profile = resolved.as_ref().and_then(|r| r.launcher.as_ref());
+                let launcher = super::launch::chosen(step, profile, workflow, config);
                 match (launcher, &resolved) {
                     // The CLI is on the other side, out of preflight's reach.
                     (Some(launcher), _) => out.launchers.add(launcher, &path),
@@ -231,12 +227,7 @@ fn collect(
                 }
             }
             StepKind::Shell(_) => {
-                let launcher = step
-                    .launcher
-                    .as_deref()
-                    .or(workflow.default_launcher.as_ref())
-                    .or(config.launcher.as_ref());
-                if let Some(launcher) = launcher {
+                if let Some(launcher) = super::launch::chosen(step, None, workflow, config) {
                     out.launchers.add(launcher, &path);
                 }
             }
