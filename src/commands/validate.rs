@@ -197,6 +197,9 @@ fn validate_target(target: &str, project: &Project, ctx: &LoadContext) -> Outcom
         },
         _ => {
             let composition = load_composition(source, project, ctx);
+            // The models are not needed past here, and the process ends soon: not freeing
+            // them saves time (see `run`).
+            std::mem::forget((composition.root, composition.files));
             Outcome {
                 target: target.to_owned(),
                 kind: Kind::Workflow,
