@@ -131,7 +131,7 @@ pub(crate) fn subdirs(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
 
 /// The directory entries behind [`subdirs`]. The entry's type comes from the directory listing;
 /// only a symbolic link costs a `stat` (it counts when it leads to a directory).
-fn subdir_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf, fs::DirEntry)>> {
+pub(crate) fn subdir_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf, fs::DirEntry)>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

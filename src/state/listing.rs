@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use super::document::{RunStatus, StateDoc};
 use super::error::StateError;
-use super::fs_util::subdirs;
+use super::fs_util::{subdir_entries, subdirs};
 use super::lock::LockInfo;
 use super::paths::{ProjectDir, StateRoot, resolve_run_dir};
 use super::run_dir::RunDir;
@@ -122,11 +122,11 @@ impl ProjectDir {
     /// (`stat`) only when its id does not say when it was created.
     fn run_names(&self) -> Result<Vec<RunName>, StateError> {
         let runs_dir = self.runs_dir();
-        let dirs = subdirs(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
+        let dirs = subdir_entries(&runs_dir).map_err(|e| StateError::io("read", &runs_dir, e))?;
         Ok(dirs
             .into_iter()
-            .filter(|(run_id, _)| validate_run_id(run_id).is_ok())
-            .map(|(id, path)| RunName::new(id, path))
+            .filter(|(run_id, _, _)| validate_run_id(run_id).is_ok())
+            .map(|(id, path, entry)| RunName::new(id, path, entry))
             .collect())
     }
 }
@@ -138,15 +138,18 @@ struct RunName {
     timed: bool,
     id: String,
     path: PathBuf,
+    /// Its entry in `runs/`, whose `stat` is made relative to the open directory.
+    entry: fs::DirEntry,
 }
 
 impl RunName {
-    fn new(id: String, path: PathBuf) -> Self {
+    fn new(id: String, path: PathBuf, entry: fs::DirEntry) -> Self {
         let mut name = RunName {
             key: (0, 0),
             timed: false,
             id,
             path,
+            entry,
         };
         match id_seconds(&name.id) {
             Some(seconds) => name.key = (seconds, 0),
@@ -155,10 +158,21 @@ impl RunName {
         name
     }
 
-    /// Reads the directory's creation time into `key` (once).
+    /// Reads the directory's creation time into `key` (once). A directory is looked at through
+    /// its entry (no walk of the whole path); a symbolic link through the path, so that the
+    /// directory it leads to counts.
     fn time(&mut self) {
         if !self.timed {
-            let created = fs::metadata(&self.path)
+            let symlink = self
+                .entry
+                .file_type()
+                .map_or(true, |kind| kind.is_symlink());
+            let metadata = if symlink {
+                fs::metadata(&self.path)
+            } else {
+                self.entry.metadata()
+            };
+            let created = metadata
                 .and_then(|m| m.created().or_else(|_| m.modified()))
                 .ok();
             self.key = creation_key(&self.id, created);
@@ -215,23 +229,22 @@ fn creation_key(id: &str, created: Option<SystemTime>) -> (i64, u128) {
 /// The UTC second a run id names, if it has the shape the runner gives ids.
 fn id_seconds(id: &str) -> Option<i64> {
     let mut parts = id.rsplitn(4, '-');
-    let (_hex, time, date) = (parts.next()?, parts.next()?, parts.next()?);
-    if time.len() != 6
-        || date.len() != 8
-        || !(time.bytes().chain(date.bytes())).all(|b| b.is_ascii_digit())
+    let (_hex, hms, ymd) = (parts.next()?, parts.next()?, parts.next()?);
+    if hms.len() != 6
+        || ymd.len() != 8
+        || !(hms.bytes().chain(ymd.bytes())).all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    let stamp = format!(
-        "{}-{}-{}T{}:{}:{}.000Z",
-        &date[..4],
-        &date[4..6],
-        &date[6..],
-        &time[..2],
-        &time[2..4],
-        &time[4..]
-    );
-    parse_rfc3339_millis(&stamp).map(|ms| ms.div_euclid(1000))
+    let two = |digits: &str| digits.parse::<u8>().ok();
+    let date = ::time::Date::from_calendar_date(
+        ymd[..4].parse().ok()?,
+        ::time::Month::try_from(two(&ymd[4..6])?).ok()?,
+        two(&ymd[6..])?,
+    )
+    .ok()?;
+    let clock = ::time::Time::from_hms(two(&hms[..2])?, two(&hms[2..4])?, two(&hms[4..])?).ok()?;
+    Some(date.with_time(clock).assume_utc().unix_timestamp())
 }
 
 /// Reads the run at `path` (a redirect stub followed); a broken stub is an unreadable entry.
@@ -473,26 +486,37 @@ mod tests {
         assert_eq!(id_seconds("w-20260101-000001-aaaa"), Some(1_767_225_601));
         assert_eq!(id_seconds("w-2026-01-01-aaaa"), None);
         assert_eq!(id_seconds("relocated"), None);
+        assert_eq!(id_seconds("w-20261301-000000-aaaa"), None, "no 13th month");
+        assert_eq!(id_seconds("w-20260230-000000-aaaa"), None, "no 30 February");
+        assert_eq!(id_seconds("w-20260101-240000-aaaa"), None, "no hour 24");
+        assert_eq!(id_seconds("w-19991231-235959-aaaa"), Some(946_684_799));
     }
 
     #[test]
     fn only_the_runs_of_the_newest_seconds_have_their_directory_looked_at() {
         let dir = tempfile::tempdir().unwrap();
-        let name = |id: &str| {
-            let path = dir.path().join(id);
-            fs::create_dir(&path).unwrap();
+        let ids = [
+            "w-20260101-000000-aaaa",
+            "w-20260103-000000-cccc",
+            "w-20260103-000000-dddd",
+            "relocated",
+            "w-20260102-000000-bbbb",
+        ];
+        for id in ids {
+            fs::create_dir(dir.path().join(id)).unwrap();
             // Directories of one second told apart by their creation time (file system
             // timestamps move by clock ticks of up to 4 ms).
             std::thread::sleep(std::time::Duration::from_millis(10));
-            (RunName::new(id.to_owned(), path), ())
-        };
-        let items = vec![
-            name("w-20260101-000000-aaaa"),
-            name("w-20260103-000000-cccc"),
-            name("w-20260103-000000-dddd"),
-            name("relocated"),
-            name("w-20260102-000000-bbbb"),
-        ];
+        }
+        let mut entries = subdir_entries(dir.path()).unwrap();
+        let items: Vec<(RunName, ())> = ids
+            .iter()
+            .map(|id| {
+                let at = entries.iter().position(|(name, _, _)| name == id).unwrap();
+                let (name, path, entry) = entries.swap_remove(at);
+                (RunName::new(name, path, entry), ())
+            })
+            .collect();
         assert!(items[3].0.timed, "an id without a time needs its directory");
         assert!(!items[0].0.timed);
         let kept = newest(items, 2);
