@@ -12,17 +12,19 @@
 //! analysis reaches it (not started, or under way on a worker that the machine's other work may
 //! have put to sleep) is parsed on the spot, and the worker skips it if it has not started it.
 //! A text the loader did not hand over (or no worker at all, on a single-core machine) is simply
-//! parsed on the spot. Texts go to the worker in batches, so that the loader does not wake it
-//! for each one.
+//! parsed on the spot.
+//!
+//! Handing over costs the loader next to nothing, as it runs while the file is read: texts go
+//! in batches (one allocation and one wake-up of the worker for [`BATCH`] of them), and the
+//! analysis finds each one by its place, since it asks for them in about the order the parser
+//! read them; only when it asks out of order are the texts looked up by content.
 
-use std::borrow::Borrow;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 use super::condition::{Condition, SyntaxError};
 use super::condition_check::is_expression;
@@ -33,39 +35,88 @@ const STACK: usize = 8 << 20;
 /// How many texts go to the worker at once.
 const BATCH: usize = 32;
 
-/// The conditions of one file handed to the worker, by text.
+/// How far past the first text it has not taken the analysis looks for the one it wants before
+/// it looks them all up (its order differs from the file's only where a step's fields are
+/// written in another order than it reads them).
+const AHEAD: usize = 8;
+
+/// The conditions of one file handed to the worker, in the order the YAML parser read them.
 #[derive(Default)]
 pub struct Prepared {
-    slots: FxHashSet<Slot>,
+    /// The batches sent, in order; all but the last hold [`BATCH`] texts.
+    sent: Vec<Arc<Batch>>,
     /// Texts not sent yet.
-    batch: Vec<Arc<Pending>>,
+    filling: Batch,
+    /// For each text sent (numbered across the batches): whether the analysis has taken it.
+    used: Vec<bool>,
+    /// The first text sent that the analysis has not taken.
+    next: usize,
+    /// A batch of fewer than [`BATCH`] texts has been sent, or dropped (the file has been read):
+    /// what comes after is parsed on the spot, so that texts keep their numbers.
+    closed: bool,
+    /// The numbers of the texts sent, by text: built the first time the analysis asks for a
+    /// text out of order.
+    index: Option<FxHashMap<Box<str>, Vec<usize>>>,
 }
 
-/// One condition text and its parse, shared with the worker.
-struct Slot(Arc<Pending>);
+/// Texts handed over together, and their parses, shared with the worker.
+#[derive(Default)]
+struct Batch {
+    /// The texts, one after another.
+    text: String,
+    /// Where each text ends in `text`.
+    ends: Vec<usize>,
+    slots: Vec<Slot>,
+}
 
-struct Pending {
-    text: Box<str>,
+/// The parse of one text.
+#[derive(Default)]
+struct Slot {
     /// Set by the first thread to take the text up (the other one then leaves it).
     taken: AtomicBool,
     parsed: OnceLock<Result<Condition, SyntaxError>>,
 }
 
-impl Pending {
-    /// For the worker: parses the text, unless the analysis took it up first.
-    fn prepare(&self) {
-        if !self.taken.swap(true, Ordering::AcqRel) {
+impl Batch {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Text `i`.
+    fn text(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn push(&mut self, text: &str) {
+        if self.ends.is_empty() {
+            // Room for a batch of texts like this one (within reason: a text may be long).
+            self.text.reserve(BATCH * text.len().min(256));
+            self.ends.reserve(BATCH);
+            self.slots.reserve(BATCH);
+        }
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+        self.slots.push(Slot::default());
+    }
+
+    /// For the worker: parses text `i`, unless the analysis took it up first.
+    fn prepare(&self, i: usize) {
+        let slot = &self.slots[i];
+        if !slot.taken.swap(true, Ordering::AcqRel) {
             // Only the thread that took the text sets the cell.
-            let _ = self.parsed.set(Condition::parse(&self.text));
+            let _ = slot.parsed.set(Condition::parse(self.text(i)));
         }
     }
 
-    /// For the analysis: the worker's parse when it is done, otherwise a parse made now.
-    fn take(&self) -> Result<Condition, SyntaxError> {
-        self.taken.store(true, Ordering::Release);
-        match self.parsed.get() {
+    /// For the analysis: the worker's parse of text `i` when it is done, otherwise a parse made
+    /// now.
+    fn take(&self, i: usize) -> Result<Condition, SyntaxError> {
+        let slot = &self.slots[i];
+        slot.taken.store(true, Ordering::Release);
+        match slot.parsed.get() {
             Some(parsed) => parsed.clone(),
-            None => Condition::parse(&self.text),
+            None => Condition::parse(self.text(i)),
         }
     }
 }
@@ -78,19 +129,13 @@ impl Prepared {
         }
     }
 
-    /// Hands `text` over, unless it already is.
+    /// Hands `text` over.
     pub fn add(&mut self, text: &str) {
-        let pending = Arc::new(Pending {
-            text: text.into(),
-            taken: AtomicBool::new(false),
-            parsed: OnceLock::new(),
-        });
-        // A text met before keeps its slot.
-        if !self.slots.insert(Slot(Arc::clone(&pending))) {
+        if self.closed {
             return;
         }
-        self.batch.push(pending);
-        if self.batch.len() >= BATCH {
+        self.filling.push(text);
+        if self.filling.len() >= BATCH {
             self.send();
         }
     }
@@ -99,25 +144,67 @@ impl Prepared {
     /// The worker is started by a full batch: a file with a few conditions is not worth a thread
     /// (they are parsed on the spot), unless one is running already.
     pub fn send(&mut self) {
-        let start = self.batch.len() >= BATCH;
-        match worker(start) {
-            Some(worker) if !self.batch.is_empty() => worker.hand(std::mem::take(&mut self.batch)),
-            _ => self.batch.clear(),
+        let batch = std::mem::take(&mut self.filling);
+        self.closed = batch.len() < BATCH;
+        match worker(batch.len() >= BATCH) {
+            Some(worker) if batch.len() > 0 => {
+                self.used.resize(self.used.len() + batch.len(), false);
+                let batch = Arc::new(batch);
+                self.sent.push(Arc::clone(&batch));
+                worker.hand(batch);
+            }
+            // Not sent: parsed on the spot when the analysis asks.
+            _ => {}
         }
     }
 
     /// [`Condition::parse`] of `text`: the worker's when it has made it.
-    pub fn parse(&self, text: &str) -> Result<Condition, SyntaxError> {
-        match self.slots.get(text) {
-            Some(slot) => slot.0.take(),
+    pub fn parse(&mut self, text: &str) -> Result<Condition, SyntaxError> {
+        match self.find(text) {
+            Some(n) => {
+                self.used[n] = true;
+                while self.used.get(self.next) == Some(&true) {
+                    self.next += 1;
+                }
+                self.sent[n / BATCH].take(n % BATCH)
+            }
             None => Condition::parse(text),
         }
+    }
+
+    /// Text `n` of those sent.
+    fn text(&self, n: usize) -> &str {
+        self.sent[n / BATCH].text(n % BATCH)
+    }
+
+    /// The number of a text sent and not yet taken that is `text`: one of the first few not
+    /// taken, as the analysis asks in about the order they were read, or else by the index.
+    fn find(&mut self, text: &str) -> Option<usize> {
+        let end = self.used.len().min(self.next + AHEAD);
+        if let Some(n) = (self.next..end).find(|&n| !self.used[n] && self.text(n) == text) {
+            return Some(n);
+        }
+        if self.next >= self.used.len() {
+            return None;
+        }
+        if self.index.is_none() {
+            let mut index: FxHashMap<Box<str>, Vec<usize>> = FxHashMap::default();
+            for n in self.next..self.used.len() {
+                index.entry(self.text(n).into()).or_default().push(n);
+            }
+            self.index = Some(index);
+        }
+        let used = &self.used;
+        self.index
+            .as_ref()
+            .and_then(|index| index.get(text))
+            .and_then(|numbers| numbers.iter().copied().find(|&n| !used[n]))
     }
 }
 
 /// The worker thread, started on first use, and how to hand it texts.
 struct Worker {
-    sender: Sender<Vec<Arc<Pending>>>,
+    sender: Sender<Arc<Batch>>,
     thread: Thread,
 }
 
@@ -125,7 +212,7 @@ impl Worker {
     /// Queues `batch` and wakes the worker. Neither waits for it: the channel's send takes no
     /// lock when no receiver is blocked in it (the worker never is), and an unpark is an atomic
     /// swap (with a wake-up call only when the worker sleeps).
-    fn hand(&self, batch: Vec<Arc<Pending>>) {
+    fn hand(&self, batch: Arc<Batch>) {
         if self.sender.send(batch).is_ok() {
             self.thread.unpark();
         }
@@ -146,7 +233,7 @@ fn worker(start: bool) -> Option<&'static Worker> {
             if cores < 2 {
                 return None;
             }
-            let (sender, receiver) = channel::<Vec<Arc<Pending>>>();
+            let (sender, receiver) = channel::<Arc<Batch>>();
             let loader_core = current_core();
             let handle = std::thread::Builder::new()
                 .name("conditions".to_owned())
@@ -164,17 +251,18 @@ fn worker(start: bool) -> Option<&'static Worker> {
 
 /// The worker's loop: parse what comes, sleep when there is nothing. It runs off the core of
 /// the thread that started it (`loader_core`), at idle priority.
-fn work(receiver: &Receiver<Vec<Arc<Pending>>>, loader_core: Option<usize>) {
+fn work(receiver: &Receiver<Arc<Batch>>, loader_core: Option<usize>) {
     keep_off(loader_core);
     idle_priority();
     loop {
         match receiver.try_recv() {
             Ok(batch) => {
-                for pending in batch {
-                    // A text whose file is done is no longer waited for.
-                    if Arc::strong_count(&pending) > 1 {
-                        pending.prepare();
+                for i in 0..batch.len() {
+                    // A batch whose file is done is no longer waited for.
+                    if Arc::strong_count(&batch) == 1 {
+                        break;
                     }
+                    batch.prepare(i);
                 }
             }
             // Woken by the next `hand` (or at once, if it came since).
@@ -232,62 +320,54 @@ fn idle_priority() {
     }
 }
 
-impl Borrow<str> for Slot {
-    fn borrow(&self) -> &str {
-        &self.0.text
-    }
-}
-
-/// Slots hash and compare as their text, so that they can be found by it.
-impl Hash for Slot {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.text.hash(state);
-    }
-}
-
-impl PartialEq for Slot {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.text == other.0.text
-    }
-}
-
-impl Eq for Slot {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
 
     /// What a parse gives, comparable: the names read, or the error.
     fn outcome(parsed: Result<Condition, SyntaxError>) -> Result<Vec<String>, SyntaxError> {
         parsed.map(|c| c.uses().names.clone())
     }
 
-    #[test]
-    fn gives_what_parsing_on_the_spot_gives() {
-        let texts: Vec<String> = (0..3 * BATCH)
+    /// Texts of three batches: valid ones, and two kinds of syntax error.
+    fn texts() -> Vec<String> {
+        (0..3 * BATCH)
             .map(|n| match n % 3 {
                 0 => format!("a{n} == 1 && steps.build.outcome == 'success'"),
                 1 => format!("a{n} &&& b"),
                 _ => format!("x{n} > "),
             })
-            .collect();
+            .collect()
+    }
+
+    /// Hands `texts` over and, when the machine has a worker, lets it parse them all, so that
+    /// its results are the ones taken.
+    fn handed(texts: &[String]) -> Prepared {
         let mut prepared = Prepared::default();
-        for text in &texts {
+        for text in texts {
             prepared.watch("when", text);
         }
         prepared.send();
-        // Let the worker (if the machine has one) finish, so that its results are the ones taken.
-        if let Some(last) = texts
-            .last()
-            .and_then(|text| prepared.slots.get(text.as_str()))
-            && worker(false).is_some()
-        {
-            let start = std::time::Instant::now();
-            while last.0.parsed.get().is_none() && start.elapsed().as_secs() < 10 {
-                std::thread::sleep(std::time::Duration::from_millis(1));
+        if worker(false).is_some() {
+            assert_eq!(prepared.used.len(), texts.len(), "all texts were sent");
+            let last = prepared.sent.last().and_then(|b| b.slots.last());
+            let start = Instant::now();
+            while last.is_some_and(|s| s.parsed.get().is_none()) && start.elapsed().as_secs() < 10 {
+                std::thread::sleep(Duration::from_millis(1));
             }
-            assert!(last.0.parsed.get().is_some(), "the worker parsed the texts");
+            assert!(
+                last.is_some_and(|s| s.parsed.get().is_some()),
+                "the worker parsed the texts"
+            );
         }
+        prepared
+    }
+
+    #[test]
+    fn gives_what_parsing_on_the_spot_gives() {
+        let texts = texts();
+        let mut prepared = handed(&texts);
         for text in &texts {
             assert_eq!(
                 outcome(prepared.parse(text)),
@@ -295,11 +375,53 @@ mod tests {
                 "{text}"
             );
         }
-        // Not handed over: parsed on the spot.
+        // Asked in the order they were read: no index was needed, and all were taken.
+        assert!(prepared.index.is_none());
+        assert_eq!(prepared.next, prepared.used.len());
+        // Not handed over, or asked for once more: parsed on the spot.
         assert_eq!(
             prepared.parse("b != 2").map(|c| c.text().to_owned()),
             Ok("b != 2".to_owned())
         );
+        assert_eq!(
+            outcome(prepared.parse(&texts[0])),
+            outcome(Condition::parse(&texts[0]))
+        );
+    }
+
+    #[test]
+    fn texts_asked_out_of_order_or_twice_are_found() {
+        let mut texts = texts();
+        // The same condition on two steps: two texts, each taken once.
+        texts.push(texts[0].clone());
+        let mut prepared = handed(&texts);
+        if worker(false).is_none() {
+            return;
+        }
+        // A few places out of order (a field written before the ones read first): looked for
+        // among the next few, without the index.
+        let swapped = [1, 0, 3, 2];
+        for &n in &swapped {
+            assert_eq!(
+                outcome(prepared.parse(&texts[n])),
+                outcome(Condition::parse(&texts[n]))
+            );
+        }
+        assert!(prepared.index.is_none());
+        assert_eq!(prepared.next, swapped.len());
+        // The rest backwards: found through the index.
+        for text in texts[swapped.len()..].iter().rev() {
+            assert_eq!(
+                outcome(prepared.parse(text)),
+                outcome(Condition::parse(text))
+            );
+        }
+        assert!(prepared.index.is_some());
+        assert!(
+            prepared.used.iter().all(|&used| used),
+            "each text was taken once"
+        );
+        assert_eq!(prepared.next, prepared.used.len());
     }
 
     #[test]
@@ -310,8 +432,8 @@ mod tests {
         prepared.watch("break_if", "failure");
         prepared.watch("break_if", "a > 2");
         prepared.watch("command", "a == 3");
-        let mut texts: Vec<&str> = prepared.slots.iter().map(|s| &*s.0.text).collect();
-        texts.sort_unstable();
+        let batch = &prepared.filling;
+        let texts: Vec<&str> = (0..batch.len()).map(|i| batch.text(i)).collect();
         assert_eq!(texts, ["a == 1", "a > 2"]);
     }
 }
