@@ -7,6 +7,7 @@
 //! A file with errors yields no workflow; one with only warnings does.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -95,8 +96,9 @@ pub struct Analysis {
     pub name: Option<String>,
     /// Named session declarations `(name, cli)`, for the cross-file `session-conflict` check.
     pub sessions: Vec<(String, Option<String>)>,
-    /// The text, kept to position diagnostics found later (composition).
-    pub text: String,
+    /// The text, kept to position diagnostics found later (composition); the same bytes as the
+    /// workflow's [`SourceHash`].
+    pub text: Arc<str>,
 }
 
 impl Analysis {
@@ -111,7 +113,7 @@ impl Analysis {
             calls: Vec::new(),
             name: None,
             sessions: Vec::new(),
-            text: String::new(),
+            text: Arc::default(),
         }
     }
 }
@@ -233,10 +235,11 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         d.file = file.to_owned();
         diagnostics.push(d);
     }
+    let text: Arc<str> = Arc::from(text);
     let workflow = match built {
         Some(mut workflow) if !has_errors => {
             workflow.source = source;
-            workflow.hash = SourceHash::of(bytes);
+            workflow.hash = SourceHash::of(Arc::clone(&text).into());
             Some(workflow)
         }
         _ => None,
@@ -247,7 +250,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         calls,
         name: node.get("name").and_then(Node::as_str).map(str::to_owned),
         sessions: declared,
-        text: text.to_owned(),
+        text,
     }
 }
 

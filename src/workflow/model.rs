@@ -49,10 +49,10 @@ pub struct SourceHash {
 }
 
 impl SourceHash {
-    /// The hash of these bytes, not yet computed.
-    pub fn of(bytes: &[u8]) -> Self {
+    /// The hash of these bytes (shared, not copied), not yet computed.
+    pub fn of(bytes: Arc<[u8]>) -> Self {
         SourceHash {
-            bytes: Arc::from(bytes),
+            bytes,
             digest: Arc::default(),
         }
     }
