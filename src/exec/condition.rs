@@ -177,10 +177,10 @@ pub fn evaluate(
 ) -> Result<bool, Failure> {
     let mut context = Context::with_env(env());
     let uses = condition.uses();
-    for name in &uses.names {
-        let guarded = uses.guarded.iter().any(|g| g == name);
+    for name in uses.names() {
+        let guarded = uses.guarded().any(|g| g == name);
         if let Some(value) = scope.value(name, guarded) {
-            context.add_variable_from_value(name.as_str(), value);
+            context.add_variable_from_value(name, value);
         }
     }
     let text = condition.text();
@@ -210,7 +210,7 @@ pub fn evaluate(
             ),
         )),
         Err(ExecutionError::NoSuchKey(key))
-            if uses.steps.iter().any(|id| **id == *key)
+            if uses.steps().any(|id| id == key.as_str())
                 && !scope.steps.contains_key(key.as_str()) =>
         {
             Err(Failure::new(

@@ -66,19 +66,79 @@ struct Compiled {
     expression: OnceLock<Result<IdedExpr, SyntaxError>>,
 }
 
-/// What a condition reads, found once at load time.
+/// What a condition reads, found once at load time: free names (not bound by a macro such as
+/// `all(x, …)`), `steps.<id>` (and `steps["<id>"]`), `params.<name>`, `run.<field>`, and the
+/// names whose fields the expression tests with `has()` (`has(review.verdict)`); each list in
+/// order of first use.
+///
+/// The names are kept together, in two allocations whatever their number: a condition is most
+/// often parsed on the worker thread and checked on the loading one, and each allocation read
+/// there is a transfer between the two cores' caches.
 #[derive(Debug, Default, PartialEq)]
 pub struct Uses {
-    /// Free names (not bound by a macro such as `all(x, …)`), each once, in order of first use.
-    pub names: Vec<String>,
-    /// `steps.<id>` and `steps["<id>"]`: the ids.
-    pub steps: Vec<String>,
-    /// `params.<name>` and `params["<name>"]`: the names.
-    pub params: Vec<String>,
-    /// `run.<field>`: the fields.
-    pub run: Vec<String>,
-    /// Names whose fields the expression tests with `has()` (`has(review.verdict)`).
-    pub guarded: Vec<String>,
+    /// The names, one after another.
+    text: Box<str>,
+    /// For each name, in order: its list, and where it ends in `text`.
+    marks: Box<[(List, usize)]>,
+}
+
+/// The lists of [`Uses`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Name,
+    Step,
+    Param,
+    Run,
+    Guarded,
+}
+
+impl Uses {
+    fn new(entries: impl Iterator<Item = (List, String)>) -> Self {
+        let mut text = String::new();
+        let mut marks = Vec::new();
+        for (list, name) in entries {
+            text.push_str(&name);
+            marks.push((list, text.len()));
+        }
+        Uses {
+            text: text.into(),
+            marks: marks.into(),
+        }
+    }
+
+    fn list(&self, list: List) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.marks.iter().filter_map(move |&(of, end)| {
+            let name = self.text.get(start..end);
+            start = end;
+            if of == list { name } else { None }
+        })
+    }
+
+    /// Free names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.list(List::Name)
+    }
+
+    /// The ids of `steps.<id>`.
+    pub fn steps(&self) -> impl Iterator<Item = &str> {
+        self.list(List::Step)
+    }
+
+    /// The names of `params.<name>`.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.list(List::Param)
+    }
+
+    /// The fields of `run.<field>`.
+    pub fn run(&self) -> impl Iterator<Item = &str> {
+        self.list(List::Run)
+    }
+
+    /// The names tested with `has()`.
+    pub fn guarded(&self) -> impl Iterator<Item = &str> {
+        self.list(List::Guarded)
+    }
 }
 
 /// How a condition reads a name, for [`Condition::offset_of`].
@@ -117,18 +177,19 @@ impl Condition {
         let mut found = Found::default();
         collect(&expression, &|_| 0, &mut Vec::new(), &mut found);
         drop(expression);
-        let mut uses = Uses {
-            guarded: found.guarded,
-            ..Uses::default()
+        let lists = |read| match read {
+            Read::Name => List::Name,
+            Read::Step => List::Step,
+            Read::Param => List::Param,
+            Read::Run => List::Run,
         };
-        for (read, name, _) in found.reads {
-            match read {
-                Read::Name => uses.names.push(name),
-                Read::Step => uses.steps.push(name),
-                Read::Param => uses.params.push(name),
-                Read::Run => uses.run.push(name),
-            }
-        }
+        let uses = Uses::new(
+            found
+                .reads
+                .into_iter()
+                .map(|(read, name, _)| (lists(read), name))
+                .chain(found.guarded.into_iter().map(|name| (List::Guarded, name))),
+        );
         Ok(Condition {
             compiled: Arc::new(Compiled {
                 text: text.to_owned(),
@@ -175,7 +236,7 @@ impl Condition {
 
     /// Whether the expression reads `name` as a free name.
     pub fn reads(&self, name: &str) -> bool {
-        self.compiled.uses.names.iter().any(|n| n == name)
+        self.compiled.uses.names().any(|n| n == name)
     }
 }
 
@@ -374,7 +435,7 @@ mod tests {
     use super::*;
 
     fn names(condition: &Condition) -> Vec<&str> {
-        condition.uses().names.iter().map(String::as_str).collect()
+        condition.uses().names().collect()
     }
 
     #[test]
@@ -389,9 +450,12 @@ mod tests {
             "steps.tests.outcome == 'failed' && steps[\"flaky-tests\"].exit_code == 1 && params.who == 'x' && run.cost_usd < 1.0",
         )
         .unwrap();
-        assert_eq!(c.uses().steps, ["tests", "flaky-tests"]);
-        assert_eq!(c.uses().params, ["who"]);
-        assert_eq!(c.uses().run, ["cost_usd"]);
+        assert_eq!(
+            c.uses().steps().collect::<Vec<_>>(),
+            ["tests", "flaky-tests"]
+        );
+        assert_eq!(c.uses().params().collect::<Vec<_>>(), ["who"]);
+        assert_eq!(c.uses().run().collect::<Vec<_>>(), ["cost_usd"]);
         assert_eq!(c.offset_of(Read::Step, "tests"), 0);
         assert_eq!(c.offset_of(Read::Step, "flaky-tests"), 35);
         assert_eq!(c.offset_of(Read::Param, "who"), 74);
@@ -446,7 +510,7 @@ mod tests {
     #[test]
     fn has_marks_the_root_name_as_guarded() {
         let c = Condition::parse("has(review.verdict) && review.verdict == 'pass'").unwrap();
-        assert_eq!(c.uses().guarded, ["review"]);
+        assert_eq!(c.uses().guarded().collect::<Vec<_>>(), ["review"]);
     }
 
     #[test]

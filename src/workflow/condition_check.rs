@@ -148,8 +148,8 @@ impl<'a> Analyzer<'a> {
         let at =
             |read: Read, name: &str| at_offset(condition.text(), condition.offset_of(read, name));
         let mut known: Option<Vec<&str>> = None;
-        for name in &uses.names {
-            if RESERVED.contains(&name.as_str()) || is_cel_name(name) || self.is_variable(name) {
+        for name in uses.names() {
+            if RESERVED.contains(&name) || is_cel_name(name) || self.is_variable(name) {
                 continue;
             }
             let known = known.get_or_insert_with(|| self.condition_names());
@@ -162,8 +162,8 @@ impl<'a> Analyzer<'a> {
                 at(Read::Name, name),
             );
         }
-        for id in &uses.steps {
-            if self.ids.contains_key(id.as_str()) || self.body_ids.contains(id) {
+        for id in uses.steps() {
+            if self.ids.contains_key(id) || self.body_ids.contains(id) {
                 continue;
             }
             let ids: Vec<&str> = self
@@ -181,7 +181,7 @@ impl<'a> Analyzer<'a> {
                 at(Read::Step, id),
             );
         }
-        for name in &uses.params {
+        for name in uses.params() {
             if self.params.contains(name) {
                 continue;
             }
@@ -193,8 +193,8 @@ impl<'a> Analyzer<'a> {
                 at(Read::Param, name),
             );
         }
-        for name in &uses.run {
-            if RUN_FIELDS.contains(&name.as_str()) {
+        for name in uses.run() {
+            if RUN_FIELDS.contains(&name) {
                 continue;
             }
             let hint = hint(name, RUN_FIELDS.iter().copied());

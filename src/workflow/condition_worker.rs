@@ -372,7 +372,7 @@ mod tests {
 
     /// What a parse gives, comparable: the names read, or the error.
     fn outcome(parsed: Result<Condition, SyntaxError>) -> Result<Vec<String>, SyntaxError> {
-        parsed.map(|c| c.uses().names.clone())
+        parsed.map(|c| c.uses().names().map(str::to_owned).collect())
     }
 
     /// Texts of three batches: valid ones, and two kinds of syntax error.
