@@ -73,6 +73,8 @@ pub fn run(targets: &[String], json: bool, project: &Project) -> i32 {
         .iter()
         .map(|target| validate_target(target, project, &ctx))
         .collect();
+    // Nothing more is loaded: the process need not wait for the conditions' thread at its exit.
+    crate::workflow::retire_condition_worker();
     let code = report(&outcomes, json, project);
     // The process ends next: freeing the checked models (thousands of allocations for a big
     // file) would only cost time.

@@ -35,5 +35,6 @@ mod validate;
 pub mod yaml;
 mod yaml_limits;
 
+pub use condition_worker::retire as retire_condition_worker;
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;
