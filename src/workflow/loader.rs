@@ -936,6 +936,20 @@ mod tests {
         assert!(workflow.hash.is_computed());
     }
 
+    #[test]
+    fn walk_visits_every_step_depth_first_in_document_order() {
+        let text = "name: t\nsteps:\n  - {id: a, command: x}\n  - id: g\n    steps:\n      - {id: b, command: x}\n      - id: l\n        loop: {max: 2}\n        steps: [{id: c, command: x}, {id: d, command: x}]\n      - {id: e, command: x}\n  - {id: f, command: x}\n";
+        let analysis = load_bytes(
+            text.as_bytes(),
+            Source::Builtin("t".into()),
+            "t.yaml",
+            &LoadContext::default(),
+        );
+        let workflow = analysis.workflow.expect("valid");
+        let ids: Vec<&str> = workflow.walk().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "g", "b", "l", "c", "d", "e", "f"]);
+    }
+
     /// The first use of a repeated id is found by its node, at any depth, for every repeat.
     #[test]
     fn duplicate_ids_point_at_the_first_use() {

@@ -446,14 +446,20 @@ impl Workflow {
     }
 
     /// Every step of this file, depth first in document order (not into sub-workflows).
+    /// It keeps one position per level of nesting, not a list of all the steps.
     pub fn walk(&self) -> impl Iterator<Item = &Step> {
-        let mut stack: Vec<&Step> = self.steps.iter().rev().collect();
+        let mut stack: Vec<std::slice::Iter<'_, Step>> = vec![self.steps.iter()];
         std::iter::from_fn(move || {
-            let step = stack.pop()?;
-            if let Some(children) = step.kind.children() {
-                stack.extend(children.iter().rev());
+            loop {
+                let Some(step) = stack.last_mut()?.next() else {
+                    stack.pop();
+                    continue;
+                };
+                if let Some(children) = step.kind.children() {
+                    stack.push(children.iter());
+                }
+                return Some(step);
             }
-            Some(step)
         })
     }
 }
