@@ -912,16 +912,22 @@ mod tests {
 
     const VALID: &str = include_str!("../../tests/fixtures/valid/everything.yaml");
 
-    #[test]
-    fn loads_a_valid_file_with_session_defaults() {
-        let text = "name: t\nsteps:\n  - {id: a, prompt: hi}\n  - {id: g, steps: [{id: b, prompt: again}]}\n";
+    /// The model of `text`, a valid workflow.
+    fn valid(text: &str) -> Workflow {
         let analysis = load_bytes(
             text.as_bytes(),
             Source::Builtin("t".into()),
             "t.yaml",
             &LoadContext::default(),
         );
-        let workflow = analysis.workflow.expect("valid");
+        analysis.workflow.expect("valid")
+    }
+
+    #[test]
+    fn loads_a_valid_file_with_session_defaults() {
+        let workflow = valid(
+            "name: t\nsteps:\n  - {id: a, prompt: hi}\n  - {id: g, steps: [{id: b, prompt: again}]}\n",
+        );
         let sessions: Vec<String> = workflow
             .walk()
             .filter_map(|s| match &s.kind {
@@ -938,14 +944,9 @@ mod tests {
 
     #[test]
     fn walk_visits_every_step_depth_first_in_document_order() {
-        let text = "name: t\nsteps:\n  - {id: a, command: x}\n  - id: g\n    steps:\n      - {id: b, command: x}\n      - id: l\n        loop: {max: 2}\n        steps: [{id: c, command: x}, {id: d, command: x}]\n      - {id: e, command: x}\n  - {id: f, command: x}\n";
-        let analysis = load_bytes(
-            text.as_bytes(),
-            Source::Builtin("t".into()),
-            "t.yaml",
-            &LoadContext::default(),
+        let workflow = valid(
+            "name: t\nsteps:\n  - {id: a, command: x}\n  - id: g\n    steps:\n      - {id: b, command: x}\n      - id: l\n        loop: {max: 2}\n        steps: [{id: c, command: x}, {id: d, command: x}]\n      - {id: e, command: x}\n  - {id: f, command: x}\n",
         );
-        let workflow = analysis.workflow.expect("valid");
         let ids: Vec<&str> = workflow.walk().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["a", "g", "b", "l", "c", "d", "e", "f"]);
     }
