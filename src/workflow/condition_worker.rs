@@ -15,9 +15,11 @@
 //! parsed on the spot.
 //!
 //! Handing over costs the loader next to nothing, as it runs while the file is read: texts go
-//! in batches (one allocation and one wake-up of the worker for [`BATCH`] of them), and the
-//! analysis finds each one by its place, since it asks for them in about the order the parser
-//! read them; only when it asks out of order are the texts looked up by content.
+//! in batches (one allocation for [`BATCH`] of them); the worker, out of work, naps and looks
+//! again rather than waiting to be woken ([`NAP`]); and the analysis finds each text by its
+//! place, since it asks for them in about the order the parser read them (only when it asks out
+//! of order are the texts looked up by content). A process that has loaded all it will load
+//! stops the worker ([`retire`]).
 
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -226,8 +228,9 @@ struct Worker {
 
 impl Worker {
     /// Queues `batch`, and wakes the worker if it sleeps; whether the worker takes batches (it
-    /// stops at once on a single-core machine). Neither waits for it: the channel's send takes
-    /// no lock when no receiver is blocked in it (the worker never is).
+    /// stops at once on a single-core machine, and when retired). Nothing here waits for the
+    /// worker: the lock is only ever held by this and [`retire`], and the channel's send takes
+    /// none when no receiver is blocked in it (the worker never is).
     fn hand(&self, batch: Arc<Batch>) -> bool {
         let Ok(sender) = self.sender.lock() else {
             return false;
