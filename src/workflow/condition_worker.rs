@@ -21,7 +21,7 @@
 //! of order are the texts looked up by content). A process that has loaded all it will load
 //! stops the worker ([`retire`]).
 
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
@@ -210,10 +210,10 @@ impl Prepared {
 }
 
 /// How long the worker, out of work, naps before it looks at the queue again, and how many
-/// naps it takes before it sleeps until woken. A nap ends by itself, on the worker's core; waking
-/// a sleeping thread costs the loader a system call and, on a virtual machine, an interrupt to
-/// the other core (some 7 µs each, measured), which a file read batch by batch would pay for
-/// each batch. (Only [`retire`] wakes a napping worker.)
+/// naps it takes before it waits in the channel until a batch wakes it. A nap ends by itself, on
+/// the worker's core; waking a waiting thread costs the loader a system call and, on a virtual
+/// machine, an interrupt to the other core (some 7 µs each, measured), which a file read batch
+/// by batch would pay for each batch. (Only [`retire`] wakes a napping worker.)
 const NAP: Duration = Duration::from_micros(50);
 const NAPS: u32 = 40;
 
@@ -222,31 +222,20 @@ struct Worker {
     /// `None` once the worker is retired.
     sender: Mutex<Option<Sender<Arc<Batch>>>>,
     thread: Thread,
-    /// The worker sleeps until woken (it is not napping).
-    asleep: Arc<AtomicBool>,
 }
 
 impl Worker {
-    /// Queues `batch`, and wakes the worker if it sleeps; whether the worker takes batches (it
-    /// stops at once on a single-core machine, and when retired). Nothing here waits for the
-    /// worker: the lock is only ever held by this and [`retire`], and the channel's send takes
-    /// none when no receiver is blocked in it (the worker never is).
+    /// Queues `batch` (the channel wakes the worker if it waits in it); whether the worker takes
+    /// batches (it stops at once on a single-core machine, and when retired). Nothing here waits
+    /// for the worker: the lock is only ever held by this and [`retire`], and the channel's send
+    /// takes none when no receiver waits in it (a napping worker does not).
     fn hand(&self, batch: Arc<Batch>) -> bool {
         let Ok(sender) = self.sender.lock() else {
             return false;
         };
-        if sender
+        sender
             .as_ref()
-            .is_none_or(|sender| sender.send(batch).is_err())
-        {
-            return false;
-        }
-        // Pairs with the worker's fence: it finds the batch, or this finds it asleep.
-        fence(Ordering::SeqCst);
-        if self.asleep.load(Ordering::Relaxed) {
-            self.thread.unpark();
-        }
-        true
+            .is_some_and(|sender| sender.send(batch).is_ok())
     }
 }
 
@@ -256,6 +245,7 @@ impl Worker {
 /// with their conditions parsed on the spot.
 pub fn retire() {
     if let Some(worker) = worker(false) {
+        // Without a sender, a wait in the channel ends at once; the unpark ends a nap.
         if let Ok(mut sender) = worker.sender.lock() {
             sender.take();
         }
@@ -273,30 +263,27 @@ fn worker(start: bool) -> Option<&'static Worker> {
     WORKER
         .get_or_init(|| {
             let (sender, receiver) = channel::<Arc<Batch>>();
-            let asleep = Arc::new(AtomicBool::new(false));
             let loader_core = current_core();
-            let worker_asleep = Arc::clone(&asleep);
             let handle = std::thread::Builder::new()
                 .name("conditions".to_owned())
                 // As deep as the main thread's: a parse must not fail here that would not there.
                 .stack_size(STACK)
-                .spawn(move || work(&receiver, &worker_asleep, loader_core))
+                .spawn(move || work(&receiver, loader_core))
                 .ok()?;
             Some(Worker {
                 sender: Mutex::new(Some(sender)),
                 thread: handle.thread().clone(),
-                asleep,
             })
         })
         .as_ref()
 }
 
-/// The worker's loop: parse what comes; out of work, nap, then sleep until woken. It runs off
+/// The worker's loop: parse what comes; out of work, nap, then wait for a batch. It runs off
 /// the core of the thread that started it (`loader_core`), at idle priority; on a machine with a
 /// single core it stops at once (a second thread would only take turns with the first), which
 /// the loader sees when its next batch is refused. (It asks how many cores there are itself,
 /// because asking reads files of the control groups, which the loader would wait for.)
-fn work(receiver: &Receiver<Arc<Batch>>, asleep: &AtomicBool, loader_core: Option<usize>) {
+fn work(receiver: &Receiver<Arc<Batch>>, loader_core: Option<usize>) {
     if std::thread::available_parallelism().map_or(1, usize::from) < 2 {
         return;
     }
@@ -311,22 +298,10 @@ fn work(receiver: &Receiver<Arc<Batch>>, asleep: &AtomicBool, loader_core: Optio
                 std::thread::park_timeout(NAP);
                 continue;
             }
-            Err(TryRecvError::Empty) => {
-                asleep.store(true, Ordering::Relaxed);
-                // Pairs with the fence of `hand`.
-                fence(Ordering::SeqCst);
-                let next = receiver.try_recv();
-                if matches!(next, Err(TryRecvError::Empty)) {
-                    std::thread::park();
-                }
-                asleep.store(false, Ordering::Relaxed);
-                naps = 0;
-                match next {
-                    Ok(batch) => batch,
-                    Err(TryRecvError::Empty) => continue,
-                    Err(TryRecvError::Disconnected) => return,
-                }
-            }
+            Err(TryRecvError::Empty) => match receiver.recv() {
+                Ok(batch) => batch,
+                Err(_) => return,
+            },
             Err(TryRecvError::Disconnected) => return,
         };
         naps = 0;
