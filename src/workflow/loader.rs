@@ -97,8 +97,8 @@ pub struct Analysis {
     /// Named session declarations `(name, cli)`, for the cross-file `session-conflict` check.
     pub sessions: Vec<(String, Option<String>)>,
     /// The text, kept to position diagnostics found later (composition); the same bytes as the
-    /// workflow's [`SourceHash`].
-    pub text: Arc<str>,
+    /// workflow's [`SourceHash`] (and the very buffer the file was read into).
+    pub text: Arc<String>,
 }
 
 impl Analysis {
@@ -121,7 +121,7 @@ impl Analysis {
 /// Reads and analyses a workflow file. `file` is the name diagnostics show.
 pub fn load_file(path: &Path, file: &str, ctx: &LoadContext) -> Analysis {
     match read_limited(path) {
-        Ok(bytes) => load_bytes(&bytes, Source::File(path.to_path_buf()), file, ctx),
+        Ok(bytes) => load_vec(bytes, Source::File(path.to_path_buf()), file, ctx),
         Err(message) => {
             let mut d = Diagnostic::error(
                 "read-error",
@@ -149,10 +149,16 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Analyses workflow bytes from `source`. `file` is the name diagnostics show.
 pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -> Analysis {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
+    load_vec(bytes.to_vec(), source, file, ctx)
+}
+
+/// [`load_bytes`] of bytes read for it, which the analysis keeps (as [`Analysis::text`]).
+fn load_vec(bytes: Vec<u8>, source: Source, file: &str, ctx: &LoadContext) -> Analysis {
+    let shared = match String::from_utf8(bytes) {
+        Ok(text) => Arc::new(text),
         Err(err) => {
-            let valid = &bytes[..err.valid_up_to()];
+            let bytes = err.as_bytes();
+            let valid = &bytes[..err.utf8_error().valid_up_to()];
             let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
             let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             let column = String::from_utf8_lossy(&valid[line_start..])
@@ -169,6 +175,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
             return Analysis::failed(d);
         }
     };
+    let text = shared.as_str();
     // Conditions start parsing on the worker as the parser reads them.
     let mut prepared = Prepared::default();
     let parsed = yaml::parse_keeping_first(text, &mut |key, value| prepared.watch(key, value));
@@ -235,11 +242,10 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         d.file = file.to_owned();
         diagnostics.push(d);
     }
-    let text: Arc<str> = Arc::from(text);
     let workflow = match built {
         Some(mut workflow) if !has_errors => {
             workflow.source = source;
-            workflow.hash = SourceHash::of(Arc::clone(&text).into());
+            workflow.hash = SourceHash::of(Arc::clone(&shared));
             Some(workflow)
         }
         _ => None,
@@ -250,7 +256,7 @@ pub fn load_bytes(bytes: &[u8], source: Source, file: &str, ctx: &LoadContext) -
         calls,
         name: node.get("name").and_then(Node::as_str).map(str::to_owned),
         sessions: declared,
-        text,
+        text: shared,
     }
 }
 

@@ -44,15 +44,15 @@ pub struct Workflow {
 /// never hashes it, only a run that records the hash does.
 #[derive(Debug, Clone, Default)]
 pub struct SourceHash {
-    bytes: Arc<[u8]>,
+    text: Arc<String>,
     digest: Arc<OnceLock<String>>,
 }
 
 impl SourceHash {
-    /// The hash of these bytes (shared, not copied), not yet computed.
-    pub fn of(bytes: Arc<[u8]>) -> Self {
+    /// The hash of this text (shared, not copied), not yet computed.
+    pub fn of(text: Arc<String>) -> Self {
         SourceHash {
-            bytes,
+            text,
             digest: Arc::default(),
         }
     }
@@ -65,13 +65,14 @@ impl SourceHash {
 
     /// `sha256:<hex>`, computed the first time it is asked for.
     pub fn as_str(&self) -> &str {
-        self.digest.get_or_init(|| super::loader::hash(&self.bytes))
+        self.digest
+            .get_or_init(|| super::loader::hash(self.text.as_bytes()))
     }
 }
 
 impl PartialEq for SourceHash {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
+        self.text == other.text
     }
 }
 
