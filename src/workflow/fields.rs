@@ -351,8 +351,13 @@ impl<'n, 'p> MapReader<'n, 'p> {
 
     /// Reports keys not in `allowed`, with a did-you-mean or the list of allowed keys.
     pub fn check_keys(&self, allowed: &[&str], sink: &mut Sink) {
+        self.check_keys_with(allowed, |key| allowed.contains(&key), sink);
+    }
+
+    /// [`check_keys`](Self::check_keys) with `known` telling which keys are in `allowed`.
+    pub fn check_keys_with(&self, allowed: &[&str], known: impl Fn(&str) -> bool, sink: &mut Sink) {
         for (key, _) in self.entries {
-            if allowed.contains(&key.as_str()) {
+            if known(key) {
                 continue;
             }
             let path = self.path_of(key);

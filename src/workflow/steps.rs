@@ -13,8 +13,21 @@ use super::retry::{read_deny, read_retry};
 use super::suggest::did_you_mean;
 use super::yaml::{Node, quote_short};
 
-/// Every key a step may have (workflow-format.md §5), in the order the schema lists them.
-pub const STEP_KEYS: &[&str] = &[
+/// Defines [`STEP_KEYS`] and [`is_step_key`] from one list.
+macro_rules! step_keys {
+    ($($key:literal),* $(,)?) => {
+        /// Every key a step may have (workflow-format.md §5), in the order the schema lists them.
+        pub const STEP_KEYS: &[&str] = &[$($key),*];
+
+        /// Whether `key` is one of [`STEP_KEYS`]: a match, which compiles to a few comparisons
+        /// (each key of each step is looked up several times).
+        pub fn is_step_key(key: &str) -> bool {
+            matches!(key, $($key)|*)
+        }
+    };
+}
+
+step_keys!(
     "id",
     "description",
     "mode",
@@ -47,7 +60,7 @@ pub const STEP_KEYS: &[&str] = &[
     "workflow",
     "params",
     "worktree",
-];
+);
 pub const LOOP_KEYS: &[&str] = &[
     "max",
     "over",
@@ -91,15 +104,17 @@ impl Kind {
     /// Keys allowed besides the common ones (id, description, continue_on_failure, when,
     /// skip_if, break_if, timeout).
     fn allows(self, key: &str) -> bool {
-        const COMMON: &[&str] = &[
-            "id",
-            "description",
-            "continue_on_failure",
-            "when",
-            "skip_if",
-            "break_if",
-            "timeout",
-        ];
+        if matches!(
+            key,
+            "id" | "description"
+                | "continue_on_failure"
+                | "when"
+                | "skip_if"
+                | "break_if"
+                | "timeout"
+        ) {
+            return true;
+        }
         if key == "launcher" {
             // Where a process runs: every kind that starts one.
             return !matches!(self, Kind::Loop | Kind::Sub | Kind::Group);
@@ -116,9 +131,6 @@ impl Kind {
             "workdir",
             "env",
         ];
-        if COMMON.contains(&key) {
-            return true;
-        }
         match self {
             Kind::Shell => [
                 "idle_timeout",
@@ -348,14 +360,14 @@ impl<'a> Analyzer<'a> {
         depth: usize,
         id_ok: bool,
     ) -> Option<Step> {
-        r.check_keys(STEP_KEYS, &mut self.sink);
+        r.check_keys_with(STEP_KEYS, is_step_key, &mut self.sink);
 
         let kind = self.kind(r);
         if let Some(kind) = kind {
             for (key, _) in r.entries {
                 if let Some((code, message)) = limit_not_allowed(key, kind) {
                     self.sink.error(code, message, r.path_of(key), Target::Key);
-                } else if STEP_KEYS.contains(&key.as_str()) && !kind.allows(key) {
+                } else if is_step_key(key) && !kind.allows(key) {
                     self.sink.error(
                         "field-not-allowed",
                         format!(
@@ -650,7 +662,7 @@ impl<'a> Analyzer<'a> {
                     None if r.has("mode") => {}
                     // A misspelled kind key (`comand`) is already reported with a did-you-mean.
                     None if r.entries.iter().any(|(key, _)| {
-                        !STEP_KEYS.contains(&key.as_str())
+                        !is_step_key(key)
                             && super::suggest::suggest(key, KIND_KEYS.iter().copied()).is_some()
                     }) => {}
                     None => self.sink.error(
