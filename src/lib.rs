@@ -4,6 +4,7 @@
 //! audit and console. `main.rs` only calls [`run::run`] and exits with the code it returns.
 
 pub mod agents;
+pub mod allocator;
 pub mod capped;
 pub mod cli;
 pub mod commands;
@@ -24,3 +25,6 @@ pub mod ui;
 pub mod ui_launch;
 pub mod workflow;
 pub mod worktree;
+
+#[global_allocator]
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
