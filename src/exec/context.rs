@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::display::StepPath;
 use crate::interpolate::{Lookup, RenderError, VarRef, Vars};
 use crate::state::{CaptureValue, Captures};
-use crate::workflow::{BreakIf, StepKind, Template, Workflow};
+use crate::workflow::{BreakIf, Template, Workflow};
 
 /// Where a step list's scope lives in the state document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,11 +119,7 @@ fn reads_steps(workflow: &Workflow) -> bool {
 fn capture_names(workflow: &Workflow) -> BTreeSet<String> {
     workflow
         .walk()
-        .filter_map(|step| match &step.kind {
-            StepKind::Shell(shell) => shell.capture.as_ref().map(|c| c.name.clone()),
-            StepKind::Agent(agent) => agent.capture.clone(),
-            _ => None,
-        })
+        .filter_map(|step| step.capture().map(str::to_owned))
         .collect()
 }
 

@@ -168,6 +168,15 @@ impl Step {
     pub fn budget(&self) -> Option<super::budget::Budget> {
         self.budget.as_deref().copied()
     }
+
+    /// The name of the step's `capture`, if it has one.
+    pub fn capture(&self) -> Option<&str> {
+        match &self.kind {
+            StepKind::Shell(shell) => shell.capture.as_ref().map(|c| c.name.as_str()),
+            StepKind::Agent(agent) => agent.capture.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -154,6 +154,51 @@ fn a_failing_stub_fails_the_run_with_its_class_and_a_bad_value_is_output_invalid
 }
 
 #[test]
+fn a_condition_that_reads_fields_of_a_default_answer_names_the_step_to_stub() {
+    let flow = r#"name: classify
+steps:
+  - id: classify
+    command: |
+      echo '{"kind": "bug"}'
+    output: json
+    capture: change
+  - id: reproduce
+    when: change.kind == "bug"
+    command: touch spawned
+"#;
+    let out = project()
+        .write(&wf("classify"), flow)
+        .args(["--simulate", "classify"])
+        .status(1)
+        .run();
+    assert!(
+        out.stderr.contains(
+            "cannot be evaluated: found no matching overload for '_._' applied to '(string, string)'; in a simulation a step without a stub answers \"ok\" (or its schema's minimal value): stub \"classify\", e.g. --stub classify='{...}'"
+        ),
+        "{}",
+        out.stderr
+    );
+    // With the answer stubbed, the condition decides.
+    let out = project()
+        .write(&wf("classify"), flow)
+        .args([
+            "--simulate",
+            "classify",
+            "--stub",
+            "classify={\"kind\": \"docs\"}",
+        ])
+        .run();
+    assert!(
+        out.stderr
+            .contains("reproduce [shell] skipped (when: change.kind == \"bug\")")
+            || out.stderr.contains("skipped"),
+        "{}",
+        out.stderr
+    );
+    assert_nothing_spawned_or_kept(&out);
+}
+
+#[test]
 fn simulate_refuses_resume_from_and_dry_run_and_stubs_need_it() {
     for (args, message) in [
         (

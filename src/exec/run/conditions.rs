@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::super::condition::{CondScope, RunTotals, evaluate};
 use super::super::context::ListCtx;
 use super::super::error::RunError;
-use super::super::outcome::{End, Failure};
+use super::super::outcome::{End, ErrorClass, Failure};
 use super::event::Event;
 use super::step::At;
 use super::walk::Runtime;
@@ -43,7 +43,12 @@ impl Runtime {
                 tokens: usage.input_tokens + usage.cached_input_tokens + usage.output_tokens,
             },
         };
-        evaluate(condition, field, &scope)
+        evaluate(condition, field, &scope).map_err(|failure| match self.settings.simulate {
+            Some(_) if failure.class == ErrorClass::InvalidValue => {
+                simulation_hint(failure, ctx, condition)
+            }
+            _ => failure,
+        })
     }
 
     /// Checks the step's `when`. `Some(Ok(()))` = skipped (events written), `Some(Err(_))` = the
@@ -135,4 +140,34 @@ impl Runtime {
             },
         })
     }
+}
+
+/// A condition that cannot be evaluated in a simulation most often reads the answer of a step
+/// that had no stub (`ok`, or its schema's minimal value): the failure says so, and which steps
+/// to stub.
+fn simulation_hint(mut failure: Failure, ctx: &ListCtx, condition: &Condition) -> Failure {
+    let read: Vec<&str> = condition.uses().names().collect();
+    let mut steps: Vec<&str> = Vec::new();
+    for step in ctx.workflow.walk() {
+        if step.capture().is_some_and(|name| read.contains(&name))
+            && !steps.contains(&step.id.as_str())
+        {
+            steps.push(&step.id);
+        }
+    }
+    let reads = match steps.as_slice() {
+        [] => "stub the steps whose answers it reads".to_owned(),
+        ids => format!(
+            "stub {}",
+            ids.iter()
+                .map(|id| format!("\"{id}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let example = steps.first().copied().unwrap_or("<step>");
+    failure.message.push_str(&format!(
+        "; in a simulation a step without a stub answers \"ok\" (or its schema's minimal value): {reads}, e.g. --stub {example}='{{...}}'"
+    ));
+    failure
 }
