@@ -286,11 +286,11 @@ fn worker(start: bool) -> Option<&'static Worker> {
 /// because asking reads files of the control groups, which the loader would wait for; it first
 /// takes back the cores [`start_elsewhere`] took from it, which the answer counts.)
 fn work(receiver: &Receiver<Arc<Batch>>, loader_core: Option<usize>) {
-    set_cores(Cores::Process);
+    run_on_cores_except(None);
     if std::thread::available_parallelism().map_or(1, usize::from) < 2 {
         return;
     }
-    set_cores(Cores::Except(loader_core));
+    run_on_cores_except(loader_core);
     idle_priority();
     let mut naps = 0;
     loop {
@@ -350,30 +350,17 @@ fn start_elsewhere<T>(handle: &std::thread::JoinHandle<T>, core: Option<usize>) 
     let _ = (handle, core);
 }
 
-/// Which cores [`set_cores`] lets the calling thread run on.
-enum Cores {
-    /// Those of the process (of its main thread).
-    Process,
-    /// Those, except this one (unless it is the only one).
-    Except(Option<usize>),
-}
-
-/// Sets the cores the calling thread may run on. Kept off the loading thread's core, the worker
-/// is never queued behind it, where an idle-priority thread barely runs.
-fn set_cores(cores: Cores) {
+/// Lets the calling thread run on the process's cores (its main thread's) except `core`,
+/// unless that is the only one; `None` gives it all of them. Kept off the loading thread's core,
+/// the worker is never queued behind it, where an idle-priority thread barely runs.
+fn run_on_cores_except(core: Option<usize>) {
     #[cfg(target_os = "linux")]
-    {
-        let except = match cores {
-            Cores::Process => None,
-            Cores::Except(core) => core,
-        };
-        // SAFETY: pid 0 is the calling thread; the set is read only while the call runs.
-        with_cores_except(except, |size, set| unsafe {
-            nix::libc::sched_setaffinity(0, size, set);
-        });
-    }
+    // SAFETY: pid 0 is the calling thread; the set is read only while the call runs.
+    with_cores_except(core, |size, set| unsafe {
+        nix::libc::sched_setaffinity(0, size, set);
+    });
     #[cfg(not(target_os = "linux"))]
-    let _ = cores;
+    let _ = core;
 }
 
 /// Calls `apply` with the process's cores (its main thread's) without `core`, unless that would
